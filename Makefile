@@ -1,0 +1,31 @@
+# The front door: every target installs what is missing first, then builds with CMake presets.
+# make demo | test | build | bench | clean
+
+JOBS   ?= 2
+PRESET ?= default
+BUILD  := $(if $(filter default,$(PRESET)),build,build-$(PRESET))
+
+.PHONY: all deps configure build test demo bench clean
+
+all: build
+
+deps:
+	@bash scripts/install-deps.sh
+
+configure: deps
+	@if [ ! -f $(BUILD)/build.ninja ]; then cmake --preset $(PRESET) >/dev/null; fi
+
+build: configure
+	@cmake --build $(BUILD) -j$(JOBS)
+
+test: build
+	@ctest --test-dir $(BUILD) --output-on-failure -j$(JOBS) --timeout 300
+
+demo: build
+	@$(BUILD)/bin/engine_demo
+
+bench: build
+	@set -e; for b in $(BUILD)/bin/*_bench; do echo "== $$b"; $$b --benchmark_min_time=0.5 $(BENCH_ARGS); done
+
+clean:
+	@rm -rf $(BUILD) build-debug build-asan

@@ -1,0 +1,267 @@
+#include "engine/txn.h"
+
+#include "engine/env_state.h"
+#include "engine/fail.h"
+#include "engine/key_codec.h"
+#include "engine/lmdb_error.h"
+
+namespace capdb::engine {
+namespace {
+
+MDB_val toVal(std::string_view s) { return MDB_val{s.size(), const_cast<char*>(s.data())}; }
+
+void checkKey(std::string_view key, const Db& db) {
+  if (key.empty() || key.size() > kMaxKeySize) [[unlikely]] {
+    fail(ErrorCode::InvalidArgument,
+         "key for {} is {} bytes; LMDB keys must be 1 to {} bytes", db.name, key.size(),
+         kMaxKeySize);
+  }
+}
+
+}  // namespace
+
+// ---- Txn ----
+
+Txn::Txn(Txn&& other) noexcept
+    : env_(std::exchange(other.env_, nullptr)),
+      txn_(std::exchange(other.txn_, nullptr)),
+      alive_(std::move(other.alive_)) {}
+
+Txn& Txn::operator=(Txn&& other) noexcept {
+  env_ = std::exchange(other.env_, nullptr);
+  txn_ = std::exchange(other.txn_, nullptr);
+  alive_ = std::move(other.alive_);
+  return *this;
+}
+
+void Txn::requireActive() const {
+  require(txn_ != nullptr, ErrorCode::InvalidArgument,
+          "transaction used after it was committed, aborted or released");
+}
+
+std::optional<std::string_view> Txn::get(const Db& db, std::string_view key) const {
+  requireActive();
+  checkKey(key, db);
+  MDB_val k = toVal(key);
+  MDB_val v{0, nullptr};
+  int rc = mdb_get(txn_, db.dbi, &k, &v);
+  if (rc == MDB_NOTFOUND) return std::nullopt;
+  if (rc != 0) throwLmdb(rc, fmt::format("reading {} from {}", formatKey(key), db.name));
+  return std::string_view(static_cast<const char*>(v.mv_data), v.mv_size);
+}
+
+Cursor Txn::cursor(const Db& db) const {
+  requireActive();
+  return Cursor(txn_, db.dbi, alive_, alive_ != nullptr);
+}
+
+Scan Txn::scan(const Db& db, KeyRange range, Direction direction) const {
+  return Scan(cursor(db), std::move(range), direction);
+}
+
+uint64_t Txn::count(const Db& db) const {
+  requireActive();
+  MDB_stat stat;
+  checkLmdb(mdb_stat(txn_, db.dbi, &stat), fmt::format("counting {}", db.name));
+  return stat.ms_entries;
+}
+
+std::optional<Db> Txn::openDb(std::string_view name) const {
+  requireActive();
+  if (auto dbi = env_->openExisting(name)) return Db{*dbi, std::string(name)};
+  return std::nullopt;
+}
+
+// ---- ReadTxn ----
+
+ReadTxn& ReadTxn::operator=(ReadTxn&& other) noexcept {
+  if (this != &other) {
+    release();
+    Txn::operator=(std::move(other));
+  }
+  return *this;
+}
+
+ReadTxn::~ReadTxn() { release(); }
+
+void ReadTxn::release() noexcept {
+  if (txn_ == nullptr) return;
+  env_->endReader(std::exchange(txn_, nullptr));
+}
+
+// ---- WriteTxn ----
+
+WriteTxn::WriteTxn(WriteTxn&& other) noexcept
+    : Txn(std::move(other)),
+      dbiLock_(std::move(other.dbiLock_)),
+      opened_(std::move(other.opened_)),
+      dropped_(std::move(other.dropped_)) {}
+
+WriteTxn& WriteTxn::operator=(WriteTxn&& other) noexcept {
+  if (this != &other) {
+    abort();
+    Txn::operator=(std::move(other));
+    dbiLock_ = std::move(other.dbiLock_);
+    opened_ = std::move(other.opened_);
+    dropped_ = std::move(other.dropped_);
+  }
+  return *this;
+}
+
+WriteTxn::~WriteTxn() { abort(); }
+
+void WriteTxn::writeFailed(int rc, std::string_view what, const Db& db) {
+  if (rc == MDB_MAP_FULL) {
+    size_t size = env_->mapSize();
+    size_t limit = env_->options.maxMapSize;
+    if (limit != 0 && size >= limit) {
+      fail(ErrorCode::Full,
+           "{} in {}: the map is full at {} bytes, the limit set by EnvOptions::maxMapSize; "
+           "the transaction was aborted",
+           what, db.name, size);
+    }
+    env_->growNeeded = true;
+    throw MapFull(ErrorCode::Busy,
+                  fmt::format("{} in {}: the map is full at {} bytes; it grows before the next "
+                              "write transaction: run this one again (Env::write does)",
+                              what, db.name, size));
+  }
+  throwLmdb(rc, fmt::format("{} in {}", what, db.name));
+}
+
+void WriteTxn::put(const Db& db, std::string_view key, std::string_view value) {
+  requireActive();
+  checkKey(key, db);
+  MDB_val k = toVal(key), v = toVal(value);
+  int rc = mdb_put(txn_, db.dbi, &k, &v, 0);
+  if (rc != 0) writeFailed(rc, fmt::format("writing {}", formatKey(key)), db);
+}
+
+bool WriteTxn::insert(const Db& db, std::string_view key, std::string_view value) {
+  requireActive();
+  checkKey(key, db);
+  MDB_val k = toVal(key), v = toVal(value);
+  int rc = mdb_put(txn_, db.dbi, &k, &v, MDB_NOOVERWRITE);
+  if (rc == MDB_KEYEXIST) return false;
+  if (rc != 0) writeFailed(rc, fmt::format("inserting {}", formatKey(key)), db);
+  return true;
+}
+
+void WriteTxn::append(const Db& db, std::string_view key, std::string_view value) {
+  requireActive();
+  checkKey(key, db);
+  MDB_val k = toVal(key), v = toVal(value);
+  int rc = mdb_put(txn_, db.dbi, &k, &v, MDB_APPEND);
+  if (rc == MDB_KEYEXIST) {
+    fail(ErrorCode::InvalidArgument, "appending {} to {}: the key is not greater than the last key",
+         formatKey(key), db.name);
+  }
+  if (rc != 0) writeFailed(rc, fmt::format("appending {}", formatKey(key)), db);
+}
+
+std::span<char> WriteTxn::reserve(const Db& db, std::string_view key, size_t size) {
+  requireActive();
+  checkKey(key, db);
+  MDB_val k = toVal(key);
+  MDB_val v{size, nullptr};
+  int rc = mdb_put(txn_, db.dbi, &k, &v, MDB_RESERVE);
+  if (rc != 0) writeFailed(rc, fmt::format("writing {}", formatKey(key)), db);
+  return {static_cast<char*>(v.mv_data), size};
+}
+
+bool WriteTxn::erase(const Db& db, std::string_view key) {
+  requireActive();
+  checkKey(key, db);
+  MDB_val k = toVal(key);
+  int rc = mdb_del(txn_, db.dbi, &k, nullptr);
+  if (rc == MDB_NOTFOUND) return false;
+  if (rc != 0) writeFailed(rc, fmt::format("deleting {}", formatKey(key)), db);
+  return true;
+}
+
+MDB_dbi WriteTxn::openDbi(std::string_view name, unsigned flags, bool* found) {
+  requireActive();
+  detail::checkDbName(name);
+  if (!dbiLock_.owns_lock()) {
+    dbiLock_ = std::unique_lock(env_->dbiMutex);
+    env_->dbiOwner = std::this_thread::get_id();
+  }
+  std::string cname(name);
+  MDB_dbi dbi = 0;
+  int rc = mdb_dbi_open(txn_, cname.c_str(), flags, &dbi);
+  if (rc == MDB_NOTFOUND) {
+    *found = false;
+    return 0;
+  }
+  if (rc != 0) {
+    Db db{0, cname};
+    if (rc == MDB_DBS_FULL) {
+      fail(ErrorCode::Full,
+           "creating database {}: all {} named databases are in use (EnvOptions::maxDbs)", name,
+           env_->options.maxDbs);
+    }
+    writeFailed(rc, "opening database", db);
+  }
+  *found = true;
+  opened_.push_back(Db{dbi, std::move(cname)});
+  return dbi;
+}
+
+Db WriteTxn::createDb(std::string_view name) {
+  if (auto dbi = env_->cachedHandle(name)) return Db{*dbi, std::string(name)};
+  bool found = false;
+  MDB_dbi dbi = openDbi(name, MDB_CREATE, &found);
+  return Db{dbi, std::string(name)};
+}
+
+std::optional<Db> WriteTxn::openDb(std::string_view name) {
+  if (auto dbi = env_->cachedHandle(name)) return Db{*dbi, std::string(name)};
+  bool found = false;
+  MDB_dbi dbi = openDbi(name, 0, &found);
+  if (!found) return std::nullopt;
+  return Db{dbi, std::string(name)};
+}
+
+void WriteTxn::clearDb(const Db& db) {
+  requireActive();
+  int rc = mdb_drop(txn_, db.dbi, 0);
+  if (rc != 0) writeFailed(rc, "clearing", db);
+}
+
+void WriteTxn::dropDb(const Db& db) {
+  requireActive();
+  int rc = mdb_drop(txn_, db.dbi, 1);
+  if (rc != 0) writeFailed(rc, "dropping", db);
+  dropped_.push_back(db.name);
+}
+
+void WriteTxn::commit() {
+  requireActive();
+  int rc = mdb_txn_commit(std::exchange(txn_, nullptr));  // frees the transaction either way
+  if (rc == 0) {
+    std::unique_lock cacheLock(env_->cacheMutex);
+    for (Db& db : opened_) env_->handles.emplace(std::move(db.name), db.dbi);
+    for (const std::string& name : dropped_) env_->handles.erase(name);
+  }
+  end();
+  if (rc != 0) writeFailed(rc, "committing", Db{0, env_->path.string()});
+}
+
+void WriteTxn::abort() noexcept {
+  if (txn_ == nullptr) return;
+  mdb_txn_abort(std::exchange(txn_, nullptr));
+  end();
+}
+
+void WriteTxn::end() noexcept {
+  alive_.reset();
+  opened_.clear();
+  dropped_.clear();
+  if (dbiLock_.owns_lock()) {
+    env_->dbiOwner = std::thread::id();
+    dbiLock_.unlock();
+  }
+  env_->leaveGate();
+}
+
+}  // namespace capdb::engine

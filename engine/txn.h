@@ -1,0 +1,143 @@
+// Transactions and named databases.
+//
+// A Txn sees one consistent snapshot. Views it returns (get, Cursor::key/value) point into the
+// memory map: they stay valid until the next write in the same transaction or until the
+// transaction ends, whichever comes first. Copy them to keep them longer.
+#pragma once
+
+#include <lmdb.h>
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "capdb/error.h"
+#include "engine/cursor.h"
+
+namespace capdb::engine {
+
+namespace detail {
+struct EnvState;
+}
+
+// A handle to a named database (one per table, one per index). Cheap to copy; valid for the
+// life of its Env unless the database is dropped.
+struct Db {
+  MDB_dbi dbi = 0;
+  std::string name;
+};
+
+// Thrown inside a write transaction when the map is full and can still grow; Env::write catches
+// it, grows the map and runs the transaction again. Code Busy: the same transaction, run again,
+// succeeds.
+class MapFull : public Error {
+ public:
+  using Error::Error;
+};
+
+class Txn {
+ public:
+  Txn(Txn&& other) noexcept;
+  Txn& operator=(Txn&& other) noexcept;
+  Txn(const Txn&) = delete;
+  Txn& operator=(const Txn&) = delete;
+
+  // The value stored under key, or nullopt. The view is valid until the next write in this
+  // transaction or its end.
+  std::optional<std::string_view> get(const Db& db, std::string_view key) const;
+  // A cursor over db. It must not outlive this transaction.
+  Cursor cursor(const Db& db) const;
+  // Keys of db within range, in the given direction.
+  Scan scan(const Db& db, KeyRange range, Direction direction = Direction::Forward) const;
+  // The number of entries in db (O(1), from LMDB's B-tree statistics).
+  uint64_t count(const Db& db) const;
+
+  // A named database that exists, or nullopt.
+  std::optional<Db> openDb(std::string_view name) const;
+
+  bool active() const { return txn_ != nullptr; }
+  MDB_txn* handle() const { return txn_; }
+
+ protected:
+  Txn() = default;
+  Txn(detail::EnvState* env, MDB_txn* txn) : env_(env), txn_(txn) {}
+  void requireActive() const;
+
+  detail::EnvState* env_ = nullptr;
+  MDB_txn* txn_ = nullptr;
+  // Write transactions only: expires when the transaction ends, so that a Cursor destroyed
+  // afterwards knows LMDB has already freed it.
+  std::shared_ptr<char> alive_;
+};
+
+// A read-only snapshot. Returned to the Env's pool (mdb_txn_reset) when destroyed.
+class ReadTxn : public Txn {
+ public:
+  ReadTxn(ReadTxn&&) noexcept = default;
+  ReadTxn& operator=(ReadTxn&& other) noexcept;
+  ~ReadTxn();
+
+  // Ends the snapshot now rather than at destruction.
+  void release() noexcept;
+
+ private:
+  friend class Env;
+  ReadTxn(detail::EnvState* env, MDB_txn* txn) : Txn(env, txn) {}
+};
+
+// The one write transaction of the environment. Aborted on destruction unless committed.
+// Write operations throw MapFull (see above) when the map is full; after any failed write the
+// transaction can only be aborted.
+class WriteTxn : public Txn {
+ public:
+  WriteTxn(WriteTxn&& other) noexcept;
+  WriteTxn& operator=(WriteTxn&& other) noexcept;
+  ~WriteTxn();
+
+  // Stores value under key, replacing any value there.
+  void put(const Db& db, std::string_view key, std::string_view value);
+  // Stores value under key if the key is absent; returns false (and changes nothing) if present.
+  bool insert(const Db& db, std::string_view key, std::string_view value);
+  // Stores value under a key greater than every key in db (MDB_APPEND: fast bulk loading).
+  // Throws InvalidArgument if key is not greater than the last key.
+  void append(const Db& db, std::string_view key, std::string_view value);
+  // Reserves `size` bytes under key for the caller to fill (MDB_RESERVE). The span is valid until
+  // the next write in this transaction or its end.
+  std::span<char> reserve(const Db& db, std::string_view key, size_t size);
+  // Removes key; returns whether it was there.
+  bool erase(const Db& db, std::string_view key);
+
+  // Opens db `name`, creating it if missing. A created database exists for other transactions
+  // once this one commits; if it aborts, the database was never there.
+  Db createDb(std::string_view name);
+  std::optional<Db> openDb(std::string_view name);
+  // Deletes every entry of db, keeping the database.
+  void clearDb(const Db& db);
+  // Deletes db and its name, on commit. No other transaction may use its handle afterwards.
+  void dropDb(const Db& db);
+
+  // Makes the transaction's writes durable and visible. Throws (and aborts) on failure.
+  void commit();
+  void abort() noexcept;
+
+ private:
+  friend class Env;
+  WriteTxn(detail::EnvState* env, MDB_txn* txn) : Txn(env, txn) {
+    alive_ = std::make_shared<char>();
+  }
+  MDB_dbi openDbi(std::string_view name, unsigned flags, bool* found);
+  [[noreturn]] void writeFailed(int rc, std::string_view what, const Db& db);
+  void end() noexcept;
+
+  std::unique_lock<std::mutex> dbiLock_;  // held from the first mdb_dbi_open to the end
+  std::vector<Db> opened_;                // cached by the Env on commit
+  std::vector<std::string> dropped_;      // forgotten by the Env on commit
+};
+
+}  // namespace capdb::engine

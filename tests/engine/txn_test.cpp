@@ -1,0 +1,212 @@
+#include "engine/txn.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+
+#include "engine/env.h"
+#include "engine/key_codec.h"
+#include "support/temp_dir.h"
+
+namespace capdb::engine {
+namespace {
+
+std::string k(int64_t i) { return KeyEncoder().int64(i).bytes(); }
+
+class TxnTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    env_ = std::make_unique<Env>(Env::open(dir_.path()));
+    db_ = env_->write([](WriteTxn& tx) { return tx.createDb("t"); });
+  }
+  testing::TempDir dir_;
+  std::unique_ptr<Env> env_;
+  Db db_;
+};
+
+TEST_F(TxnTest, PutGetInsertEraseAppend) {
+  env_->write([&](WriteTxn& tx) {
+    tx.put(db_, k(1), "one");
+    EXPECT_TRUE(tx.insert(db_, k(2), "two"));
+    EXPECT_FALSE(tx.insert(db_, k(2), "deux"));
+    tx.append(db_, k(3), "three");
+    EXPECT_THROW(tx.append(db_, k(0), "zero"), Error);
+  });
+  ReadTxn tx = env_->read();
+  EXPECT_EQ(tx.get(db_, k(1)), "one");
+  EXPECT_EQ(tx.get(db_, k(2)), "two");
+  EXPECT_EQ(tx.get(db_, k(3)), "three");
+  EXPECT_EQ(tx.get(db_, k(4)), std::nullopt);
+  EXPECT_EQ(tx.count(db_), 3u);
+  tx.release();
+  env_->write([&](WriteTxn& w) {
+    EXPECT_TRUE(w.erase(db_, k(1)));
+    EXPECT_FALSE(w.erase(db_, k(1)));
+    auto space = w.reserve(db_, k(9), 4);
+    std::copy_n("nine", 4, space.begin());
+  });
+  EXPECT_EQ(env_->read().get(db_, k(9)), "nine");
+  EXPECT_EQ(env_->read().count(db_), 3u);
+}
+
+TEST_F(TxnTest, BadKeysAreInvalidArgument) {
+  WriteTxn tx = env_->beginWrite();
+  try {
+    tx.put(db_, std::string(512, 'k'), "v");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::InvalidArgument);
+    EXPECT_NE(std::string(e.what()).find("512 bytes"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(tx.put(db_, "", "v"), Error);
+  EXPECT_THROW(tx.createDb(std::string("a\0b", 3)), Error);
+}
+
+TEST_F(TxnTest, ThrowingBodyLeavesNoTrace) {
+  env_->write([&](WriteTxn& tx) { tx.put(db_, k(1), "kept"); });
+  EXPECT_THROW(env_->write([&](WriteTxn& tx) {
+    tx.put(db_, k(1), "changed");
+    tx.put(db_, k(2), "added");
+    tx.erase(db_, k(1));
+    Db extra = tx.createDb("created-then-aborted");
+    tx.put(extra, k(1), "x");
+    throw std::runtime_error("boom");
+  }),
+               std::runtime_error);
+  ReadTxn tx = env_->read();
+  EXPECT_EQ(tx.get(db_, k(1)), "kept");
+  EXPECT_EQ(tx.get(db_, k(2)), std::nullopt);
+  EXPECT_EQ(tx.count(db_), 1u);
+  EXPECT_EQ(tx.openDb("created-then-aborted"), std::nullopt);
+}
+
+TEST_F(TxnTest, UncommittedWriteTxnIsAbortedOnDestruction) {
+  {
+    WriteTxn tx = env_->beginWrite();
+    tx.put(db_, k(5), "five");
+  }
+  EXPECT_EQ(env_->read().get(db_, k(5)), std::nullopt);
+  // And the write lock was released: another write goes through.
+  env_->write([&](WriteTxn& tx) { tx.put(db_, k(5), "five"); });
+  EXPECT_EQ(env_->read().get(db_, k(5)), "five");
+}
+
+TEST_F(TxnTest, UseAfterCommitIsAnError) {
+  WriteTxn tx = env_->beginWrite();
+  tx.commit();
+  EXPECT_THROW(tx.put(db_, k(1), "x"), Error);
+  EXPECT_THROW(tx.commit(), Error);
+}
+
+TEST_F(TxnTest, CreateOpenClearDropDatabases) {
+  env_->write([](WriteTxn& tx) {
+    Db a = tx.createDb("a");
+    tx.put(a, k(1), "x");
+  });
+  auto a = env_->openDb("a");
+  ASSERT_TRUE(a.has_value());
+  EXPECT_EQ(env_->openDb("missing"), std::nullopt);
+  env_->write([&](WriteTxn& tx) { tx.clearDb(*a); });
+  EXPECT_EQ(env_->read().count(*a), 0u);
+  env_->write([&](WriteTxn& tx) { tx.dropDb(*a); });
+  EXPECT_EQ(env_->openDb("a"), std::nullopt);
+  // Recreating a dropped name gives a new, empty database.
+  Db again = env_->write([](WriteTxn& tx) { return tx.createDb("a"); });
+  EXPECT_EQ(env_->read().count(again), 0u);
+}
+
+TEST_F(TxnTest, DatabasesSurviveReopen) {
+  env_->write([&](WriteTxn& tx) { tx.put(db_, k(7), "seven"); });
+  env_.reset();
+  Env env = Env::open(dir_.path());
+  auto db = env.openDb("t");
+  ASSERT_TRUE(db.has_value());
+  EXPECT_EQ(env.read().get(*db, k(7)), "seven");
+}
+
+TEST_F(TxnTest, ReadTxnSeesASnapshot) {
+  env_->write([&](WriteTxn& tx) { tx.put(db_, k(1), "before"); });
+  ReadTxn snapshot = env_->read();
+  env_->write([&](WriteTxn& tx) {
+    tx.put(db_, k(1), "after");
+    tx.put(db_, k(2), "new");
+  });
+  EXPECT_EQ(snapshot.get(db_, k(1)), "before");
+  EXPECT_EQ(snapshot.count(db_), 1u);
+  snapshot.release();
+  EXPECT_EQ(env_->read().get(db_, k(1)), "after");
+}
+
+TEST_F(TxnTest, PooledReadersAreReusedWithoutExhaustingSlots) {
+  for (int i = 0; i < 10000; ++i) {
+    ReadTxn tx = env_->read();
+    ASSERT_EQ(tx.count(db_), 0u);
+  }
+  EXPECT_LE(env_->info().readersUsed, 126u);
+}
+
+TEST_F(TxnTest, TooManyReadersIsBusy) {
+  testing::TempDir dir;
+  Env env = Env::open(dir.path(), EnvOptions{.maxReaders = 4});
+  std::vector<ReadTxn> held;
+  for (int i = 0; i < 4; ++i) held.push_back(env.read());
+  try {
+    env.read();
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::Busy);
+    EXPECT_NE(std::string(e.what()).find("maxReaders"), std::string::npos);
+  }
+}
+
+// Each write moves 10 units between two keys in one transaction; readers on two threads check
+// that every snapshot they take sums to the same total, so none sees a half-written transaction.
+TEST_F(TxnTest, ConcurrentReadersSeeConsistentSnapshots) {
+  env_->write([&](WriteTxn& tx) {
+    for (int64_t i = 0; i < 16; ++i) tx.put(db_, k(i), std::to_string(1000));
+  });
+  std::atomic<bool> done{false};
+  std::atomic<int> snapshots{0};
+  std::atomic<bool> torn{false};
+  auto reader = [&] {
+    while (!done) {
+      ReadTxn tx = env_->read();
+      int64_t sum = 0;
+      for (auto [key, value] : tx.scan(db_, KeyRange::all())) sum += std::stoll(std::string(value));
+      if (sum != 16000) torn = true;
+      ++snapshots;
+    }
+  };
+  std::thread r1(reader), r2(reader);
+  for (int i = 0; i < 2000; ++i) {
+    env_->write([&](WriteTxn& tx) {
+      int64_t from = i % 16, to = (i * 7 + 3) % 16;
+      if (from == to) return;
+      auto a = std::stoll(std::string(*tx.get(db_, k(from))));
+      auto b = std::stoll(std::string(*tx.get(db_, k(to))));
+      tx.put(db_, k(from), std::to_string(a - 10));
+      tx.put(db_, k(to), std::to_string(b + 10));
+    });
+  }
+  done = true;
+  r1.join();
+  r2.join();
+  EXPECT_FALSE(torn);
+  EXPECT_GT(snapshots.load(), 0);
+}
+
+TEST_F(TxnTest, ReadTxnMayMoveAcrossThreads) {
+  env_->write([&](WriteTxn& tx) { tx.put(db_, k(1), "x"); });
+  ReadTxn tx = env_->read();
+  std::optional<std::string> seen;
+  std::thread t([&] {
+    seen = std::string(*tx.get(db_, k(1)));
+    tx.release();
+  });
+  t.join();
+  EXPECT_EQ(seen, "x");
+}
+
+}  // namespace
+}  // namespace capdb::engine
