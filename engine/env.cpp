@@ -147,6 +147,42 @@ std::optional<MDB_dbi> EnvState::openExisting(std::string_view name) {
   return dbi;
 }
 
+void EnvState::openAllNamed() {
+  std::lock_guard dbiLock(dbiMutex);
+  std::string what = fmt::format("{}: opening the named databases", path.string());
+  MDB_txn* txn = nullptr;
+  checkLmdb(mdb_txn_begin(env, nullptr, MDB_RDONLY, &txn), what);
+  MDB_dbi main = 0;
+  MDB_cursor* cursor = nullptr;
+  int rc = mdb_dbi_open(txn, nullptr, 0, &main);
+  if (rc == 0) rc = mdb_cursor_open(txn, main, &cursor);
+  std::vector<std::string> names;
+  if (rc == 0) {
+    MDB_val k, v;
+    for (int r = mdb_cursor_get(cursor, &k, &v, MDB_FIRST); r == 0;
+         r = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)) {
+      names.emplace_back(static_cast<const char*>(k.mv_data), k.mv_size);
+    }
+    mdb_cursor_close(cursor);
+  }
+  for (const std::string& name : names) {
+    MDB_dbi dbi = 0;
+    if (name.find('\0') != std::string::npos) continue;
+    int r = mdb_dbi_open(txn, name.c_str(), 0, &dbi);
+    if (r == MDB_INCOMPATIBLE) continue;  // a plain key in the main database, not a database
+    if (r != 0) {
+      mdb_txn_abort(txn);
+      throwLmdb(r, what);
+    }
+    handles.emplace(name, dbi);
+  }
+  if (rc != 0) {
+    mdb_txn_abort(txn);
+    throwLmdb(rc, what);
+  }
+  checkLmdb(mdb_txn_commit(txn), what);
+}
+
 void EnvState::endReader(MDB_txn* txn) noexcept {
   mdb_txn_reset(txn);
   {
@@ -199,6 +235,7 @@ Env Env::open(const std::filesystem::path& dir, const EnvOptions& options) {
     fail(ErrorCode::IoError, "{}: no such database directory", where);
   }
   checkLmdb(rc, where + ": opening the LMDB environment");
+  state->openAllNamed();
   return Env(std::move(state));
 }
 

@@ -74,6 +74,9 @@ struct EnvState {
   // this process has not opened it yet; nullopt when there is no such database. Must not be
   // called by a thread whose write transaction holds dbiMutex.
   std::optional<MDB_dbi> openExisting(std::string_view name);
+  // Opens every named database that exists, at Env::open: a handle opened after a transaction
+  // began is not valid in that transaction, so handles are best opened before any.
+  void openAllNamed();
   MDB_txn* beginReader();
   void endReader(MDB_txn* txn) noexcept;
 };

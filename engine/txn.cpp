@@ -46,13 +46,26 @@ std::optional<std::string_view> Txn::get(const Db& db, std::string_view key) con
   MDB_val v{0, nullptr};
   int rc = mdb_get(txn_, db.dbi, &k, &v);
   if (rc == MDB_NOTFOUND) return std::nullopt;
+  if (rc == EINVAL) staleHandle(db);
   if (rc != 0) throwLmdb(rc, fmt::format("reading {} from {}", formatKey(key), db.name));
   return std::string_view(static_cast<const char*>(v.mv_data), v.mv_size);
 }
 
 Cursor Txn::cursor(const Db& db) const {
   requireActive();
-  return Cursor(txn_, db.dbi, alive_, alive_ != nullptr);
+  try {
+    return Cursor(txn_, db.dbi, alive_, alive_ != nullptr);
+  } catch (const Error& e) {
+    if (e.code() == ErrorCode::InvalidArgument) staleHandle(db);  // LMDB's EINVAL: unknown dbi
+    throw;
+  }
+}
+
+void Txn::staleHandle(const Db& db) const {
+  fail(ErrorCode::Busy,
+       "database {} is not known to this transaction: it was opened or created after the "
+       "transaction began; begin a new transaction to use it",
+       db.name);
 }
 
 Scan Txn::scan(const Db& db, KeyRange range, Direction direction) const {
@@ -62,7 +75,9 @@ Scan Txn::scan(const Db& db, KeyRange range, Direction direction) const {
 uint64_t Txn::count(const Db& db) const {
   requireActive();
   MDB_stat stat;
-  checkLmdb(mdb_stat(txn_, db.dbi, &stat), fmt::format("counting {}", db.name));
+  int rc = mdb_stat(txn_, db.dbi, &stat);
+  if (rc == EINVAL) staleHandle(db);
+  checkLmdb(rc, fmt::format("counting {}", db.name));
   return stat.ms_entries;
 }
 

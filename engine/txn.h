@@ -68,6 +68,7 @@ class Txn {
   Txn() = default;
   Txn(detail::EnvState* env, MDB_txn* txn) : env_(env), txn_(txn) {}
   void requireActive() const;
+  [[noreturn]] void staleHandle(const Db& db) const;
 
   detail::EnvState* env_ = nullptr;
   MDB_txn* txn_ = nullptr;

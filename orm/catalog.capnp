@@ -1,0 +1,51 @@
+# capdb's catalog: what a database knows about itself, stored in the LMDB database "capdb:catalog"
+# (docs/format.md gives its keys). Read once at open and cached.
+@0xe57aed36b76a47ea;
+
+using Cxx = import "/capnp/c++.capnp";
+using Schema = import "/capnp/schema.capnp";
+$Cxx.namespace("capdb::catalog");
+
+# Key ("format"). A database whose formatVersion this build does not know is refused.
+struct Header {
+  formatVersion @0 :UInt32;
+}
+
+enum IndexState {
+  ready @0;      # complete: maintained by every write and used by queries
+  building @1;   # maintained by every write, being filled in batches; not used by queries yet
+}
+
+struct IndexEntry {
+  name @0 :Text;
+  fields @1 :List(Text);
+  unique @2 :Bool;
+  state @3 :IndexState;
+  distinctKeys @4 :UInt64;   # planner statistic: distinct index keys (approximate)
+}
+
+struct VersionCount {
+  version @0 :UInt32;
+  records @1 :UInt64;
+}
+
+# Key ("table", name).
+struct TableEntry {
+  id @0 :UInt32;               # dense, never reused; names the table's LMDB databases
+  name @1 :Text;
+  version @2 :UInt32;          # the newest schema version; records may be older (see counts)
+  primaryKey @3 :List(Text);
+  autoIncrement @4 :Text;      # the autoIncrement field, or empty
+  sequence @5 :UInt64;         # the last autoIncrement value handed out
+  indexes @6 :List(IndexEntry);
+  counts @7 :List(VersionCount);  # exact records per schema version; versions with 0 omitted
+}
+
+# Key ("schema", table name, version): one version of a table's schema, with every node it
+# needs, so that any tool can read the table's records without the .capnp source.
+struct StoredSchema {
+  table @0 :Text;
+  version @1 :UInt32;
+  rootId @2 :UInt64;           # the table's struct among the nodes
+  request @3 :Schema.CodeGeneratorRequest;
+}

@@ -1,0 +1,197 @@
+#include "orm/catalog.h"
+
+#include <capnp/message.h>
+#include <capnp/serialize.h>
+#include <orm/catalog.capnp.h>
+
+#include <cstring>
+
+#include "engine/fail.h"
+#include "engine/key_codec.h"
+#include "orm/kj_error.h"
+
+namespace capdb::orm {
+namespace {
+
+using engine::KeyEncoder;
+
+std::string formatKey() { return KeyEncoder().text("format").bytes(); }
+std::string tableKey(std::string_view name) { return KeyEncoder().text("table").text(name).bytes(); }
+std::string schemaPrefix(std::string_view name) {
+  return KeyEncoder().text("schema").text(name).bytes();
+}
+std::string schemaKey(std::string_view name, uint32_t version) {
+  return KeyEncoder().text("schema").text(name).uint64(version).bytes();
+}
+
+// Copies value bytes into aligned words: LMDB does not align values.
+kj::Array<capnp::word> aligned(std::string_view bytes) {
+  auto words = kj::heapArray<capnp::word>((bytes.size() + 7) / 8);
+  if (!bytes.empty()) std::memcpy(words.begin(), bytes.data(), bytes.size());
+  return words;
+}
+
+std::string toBytes(capnp::MessageBuilder& message) {
+  auto words = capnp::messageToFlatArray(message);
+  auto bytes = words.asBytes();
+  return std::string(reinterpret_cast<const char*>(bytes.begin()), bytes.size());
+}
+
+std::string str(capnp::Text::Reader t) { return std::string(t.begin(), t.end()); }
+
+TableInfo decodeTable(catalog::TableEntry::Reader e) {
+  TableInfo t;
+  t.id = e.getId();
+  t.name = str(e.getName());
+  t.version = e.getVersion();
+  for (auto f : e.getPrimaryKey()) t.primaryKey.push_back(str(f));
+  t.autoIncrement = str(e.getAutoIncrement());
+  t.sequence = e.getSequence();
+  for (auto i : e.getIndexes()) {
+    IndexInfo info{str(i.getName()), {}, i.getUnique(),
+                   i.getState() == catalog::IndexState::READY ? IndexState::Ready
+                                                              : IndexState::Building,
+                   i.getDistinctKeys()};
+    for (auto f : i.getFields()) info.fields.push_back(str(f));
+    t.indexes.push_back(std::move(info));
+  }
+  for (auto c : e.getCounts()) t.counts[c.getVersion()] = c.getRecords();
+  return t;
+}
+
+std::string encodeTable(const TableInfo& t) {
+  capnp::MallocMessageBuilder message;
+  auto e = message.initRoot<catalog::TableEntry>();
+  e.setId(t.id);
+  e.setName(t.name);
+  e.setVersion(t.version);
+  auto pk = e.initPrimaryKey(static_cast<unsigned>(t.primaryKey.size()));
+  for (unsigned i = 0; i < pk.size(); ++i) pk.set(i, t.primaryKey[i]);
+  e.setAutoIncrement(t.autoIncrement);
+  e.setSequence(t.sequence);
+  auto indexes = e.initIndexes(static_cast<unsigned>(t.indexes.size()));
+  for (unsigned i = 0; i < indexes.size(); ++i) {
+    const IndexInfo& info = t.indexes[i];
+    auto ie = indexes[i];
+    ie.setName(info.name);
+    auto fields = ie.initFields(static_cast<unsigned>(info.fields.size()));
+    for (unsigned j = 0; j < fields.size(); ++j) fields.set(j, info.fields[j]);
+    ie.setUnique(info.unique);
+    ie.setState(info.state == IndexState::Ready ? catalog::IndexState::READY
+                                                : catalog::IndexState::BUILDING);
+    ie.setDistinctKeys(info.distinctKeys);
+  }
+  unsigned nonzero = 0;
+  for (const auto& [v, n] : t.counts) nonzero += n != 0;
+  auto counts = e.initCounts(nonzero);
+  unsigned i = 0;
+  for (const auto& [v, n] : t.counts) {
+    if (n == 0) continue;
+    counts[i].setVersion(v);
+    counts[i].setRecords(n);
+    ++i;
+  }
+  return toBytes(message);
+}
+
+}  // namespace
+
+uint64_t TableInfo::records() const {
+  uint64_t n = 0;
+  for (const auto& [v, c] : counts) n += c;
+  return n;
+}
+
+Catalog Catalog::create(engine::WriteTxn& txn) {
+  Catalog c(txn.createDb(kDbName));
+  if (!txn.get(c.db_, formatKey())) {
+    capnp::MallocMessageBuilder message;
+    message.initRoot<catalog::Header>().setFormatVersion(kFormatVersion);
+    txn.put(c.db_, formatKey(), toBytes(message));
+  }
+  c.readAll(txn);
+  return c;
+}
+
+std::optional<Catalog> Catalog::load(const engine::Txn& txn) {
+  auto db = txn.openDb(kDbName);
+  if (!db) return std::nullopt;
+  Catalog c(std::move(*db));
+  c.readAll(txn);
+  return c;
+}
+
+void Catalog::readAll(const engine::Txn& txn) {
+  auto header = txn.get(db_, formatKey());
+  require(header.has_value(), ErrorCode::Corruption, "the catalog has no format header");
+  auto words = aligned(*header);
+  uint32_t format = translateKj(ErrorCode::Corruption, "reading the catalog header", [&] {
+    capnp::FlatArrayMessageReader reader(words);
+    return reader.getRoot<catalog::Header>().getFormatVersion();
+  });
+  require(format == kFormatVersion, ErrorCode::Unsupported,
+          "the database was written in capdb catalog format {}; this build of capdb reads "
+          "format {} only",
+          format, kFormatVersion);
+
+  tables_.clear();
+  std::string prefix = KeyEncoder().text("table").bytes();
+  for (auto [key, value] : txn.scan(db_, engine::KeyRange::prefix(prefix))) {
+    auto entryWords = aligned(value);
+    TableInfo t = translateKj(ErrorCode::Corruption,
+                              "reading catalog entry " + engine::formatKey(key), [&] {
+                                capnp::FlatArrayMessageReader reader(entryWords);
+                                return decodeTable(reader.getRoot<catalog::TableEntry>());
+                              });
+    std::string name = t.name;
+    tables_.emplace(std::move(name), std::move(t));
+  }
+}
+
+const TableInfo* Catalog::table(std::string_view name) const {
+  auto it = tables_.find(name);
+  return it == tables_.end() ? nullptr : &it->second;
+}
+
+uint32_t Catalog::nextTableId() const {
+  uint32_t next = 1;
+  for (const auto& [name, t] : tables_) next = std::max(next, t.id + 1);
+  return next;
+}
+
+void Catalog::putTable(engine::WriteTxn& txn, const TableInfo& table) {
+  txn.put(db_, tableKey(table.name), encodeTable(table));
+  tables_[table.name] = table;
+}
+
+void Catalog::putSchema(engine::WriteTxn& txn, const StoredSchema& schema) {
+  txn.put(db_, schemaKey(schema.table(), schema.version()), schema.bytes());
+}
+
+std::optional<std::string> Catalog::schemaBytes(const engine::Txn& txn, std::string_view table,
+                                                uint32_t version) const {
+  auto bytes = txn.get(db_, schemaKey(table, version));
+  if (!bytes) return std::nullopt;
+  return std::string(*bytes);
+}
+
+std::optional<StoredSchema> Catalog::loadSchema(const engine::Txn& txn, std::string_view table,
+                                                uint32_t version) const {
+  auto bytes = txn.get(db_, schemaKey(table, version));
+  if (!bytes) return std::nullopt;
+  return StoredSchema::fromBytes(*bytes, table, version);
+}
+
+std::vector<uint32_t> Catalog::schemaVersions(const engine::Txn& txn,
+                                              std::string_view table) const {
+  std::vector<uint32_t> out;
+  std::string prefix = schemaPrefix(table);
+  for (auto [key, value] : txn.scan(db_, engine::KeyRange::prefix(prefix))) {
+    engine::KeyDecoder d(key.substr(prefix.size()));
+    auto v = d.next(engine::KeyType::UInt32);
+    out.push_back(static_cast<uint32_t>(std::get<uint64_t>(v)));
+  }
+  return out;
+}
+
+}  // namespace capdb::orm

@@ -1,0 +1,84 @@
+// The catalog: capdb's own record of the tables in a database, their schema versions, indexes,
+// per-version record counts, sequences and planner statistics, kept as Cap'n Proto
+// (orm/catalog.capnp) in the LMDB database "capdb:catalog". docs/format.md gives its keys.
+//
+// Catalog holds the decoded entries in memory. It is read once when a database opens; writers
+// change it through put*(), which write in the caller's transaction and update the copy.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/env.h"
+#include "orm/stored_schema.h"
+
+namespace capdb::orm {
+
+enum class IndexState : uint8_t { Ready, Building };
+
+struct IndexInfo {
+  std::string name;
+  std::vector<std::string> fields;
+  bool unique = false;
+  IndexState state = IndexState::Ready;
+  uint64_t distinctKeys = 0;
+  friend bool operator==(const IndexInfo&, const IndexInfo&) = default;
+};
+
+struct TableInfo {
+  uint32_t id = 0;
+  std::string name;
+  uint32_t version = 1;
+  std::vector<std::string> primaryKey;
+  std::string autoIncrement;
+  uint64_t sequence = 0;
+  std::vector<IndexInfo> indexes;
+  std::map<uint32_t, uint64_t> counts;  // records per schema version
+
+  uint64_t records() const;
+  friend bool operator==(const TableInfo&, const TableInfo&) = default;
+};
+
+class Catalog {
+ public:
+  // The catalog format this build reads and writes.
+  static constexpr uint32_t kFormatVersion = 1;
+  static constexpr std::string_view kDbName = "capdb:catalog";
+
+  // Reads the catalog. In an environment without one, create() makes an empty catalog in `txn`;
+  // load() returns nullopt. Throws Unsupported for a catalog of another format version and
+  // Corruption for unreadable entries.
+  static Catalog create(engine::WriteTxn& txn);
+  static std::optional<Catalog> load(const engine::Txn& txn);
+
+  const TableInfo* table(std::string_view name) const;
+  const std::map<std::string, TableInfo, std::less<>>& tables() const { return tables_; }
+  // The next unused table id.
+  uint32_t nextTableId() const;
+
+  // Writes a table's entry (new or changed) in txn.
+  void putTable(engine::WriteTxn& txn, const TableInfo& table);
+  // Stores one version of a table's schema.
+  void putSchema(engine::WriteTxn& txn, const StoredSchema& schema);
+  // Loads a stored schema version; nullopt when the catalog has none for that version.
+  std::optional<StoredSchema> loadSchema(const engine::Txn& txn, std::string_view table,
+                                         uint32_t version) const;
+  // The raw stored bytes of a schema version, for comparing versions without loading them.
+  std::optional<std::string> schemaBytes(const engine::Txn& txn, std::string_view table,
+                                         uint32_t version) const;
+  std::vector<uint32_t> schemaVersions(const engine::Txn& txn, std::string_view table) const;
+
+  const engine::Db& db() const { return db_; }
+
+ private:
+  explicit Catalog(engine::Db db) : db_(std::move(db)) {}
+  void readAll(const engine::Txn& txn);
+
+  engine::Db db_;
+  std::map<std::string, TableInfo, std::less<>> tables_;
+};
+
+}  // namespace capdb::orm

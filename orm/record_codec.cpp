@@ -1,0 +1,160 @@
+#include "orm/record_codec.h"
+
+#include <capnp/any.h>
+#include <kj/io.h>
+
+#include <cstring>
+
+#include "engine/fail.h"
+#include "engine/key_codec.h"
+#include "orm/kj_error.h"
+
+namespace capdb::orm {
+namespace {
+
+constexpr size_t kScratchWords = 1024;  // 8 KiB: most records fit in the first segment
+
+[[noreturn]] void corrupt(std::string_view table, std::string_view key, std::string_view why) {
+  fail(ErrorCode::Corruption, "table {}, record {}: {}", table, engine::formatKey(key), why);
+}
+
+}  // namespace
+
+RecordEncoder::RecordEncoder() : scratch_(kj::heapArray<capnp::word>(kScratchWords)) {
+  std::memset(scratch_.begin(), 0, scratch_.size() * sizeof(capnp::word));
+}
+
+std::string_view RecordEncoder::encode(uint32_t version, capnp::MessageBuilder& message) {
+  auto segments = message.getSegmentsForOutput();
+  size_t words = capnp::computeSerializedSizeInWords(segments);
+  buffer_.resize(kRecordHeaderSize + words * sizeof(capnp::word));
+  auto* out = reinterpret_cast<kj::byte*>(buffer_.data());
+  out[0] = kRecordTag;
+  out[1] = kRecordRevision;
+  out[2] = out[3] = 0;
+  for (int i = 0; i < 4; ++i) out[4 + i] = static_cast<kj::byte>(version >> (8 * i));
+  kj::ArrayOutputStream stream(kj::arrayPtr(out + kRecordHeaderSize, words * sizeof(capnp::word)));
+  capnp::writeMessage(stream, segments);
+  return buffer_;
+}
+
+std::string_view RecordEncoder::encode(uint32_t version, capnp::DynamicStruct::Reader record) {
+  // The builder zeroes the part of the scratch segment it used when it is destroyed, so the
+  // scratch can serve the next record.
+  capnp::MallocMessageBuilder message(scratch_);
+  message.setRoot(record);
+  return encode(version, message);
+}
+
+capnp::ReaderOptions recordReaderOptions() {
+  capnp::ReaderOptions options;
+  options.traversalLimitInWords = 8 * 1024 * 1024;
+  options.nestingLimit = 64;
+  return options;
+}
+
+RecordDecoder::RecordDecoder(capnp::ReaderOptions options) : options_(options) {}
+
+uint32_t RecordDecoder::decode(std::string_view bytes, std::string_view table,
+                               std::string_view key) {
+  reader_.reset();
+  table_.assign(table);
+  key_.assign(key);
+  if (bytes.size() < kRecordHeaderSize + sizeof(capnp::word)) {
+    corrupt(table, key, fmt::format("value of {} bytes is too short for a record", bytes.size()));
+  }
+  auto* b = reinterpret_cast<const uint8_t*>(bytes.data());
+  if (b[0] != kRecordTag || b[1] != kRecordRevision) {
+    corrupt(table, key,
+            fmt::format("unknown record format (tag 0x{:02x}, revision {})", b[0], b[1]));
+  }
+  uint32_t version = 0;
+  for (int i = 0; i < 4; ++i) version |= static_cast<uint32_t>(b[4 + i]) << (8 * i);
+  std::string_view body = bytes.substr(kRecordHeaderSize);
+  if (body.size() % sizeof(capnp::word) != 0) {
+    corrupt(table, key, fmt::format("message of {} bytes is not whole words", body.size()));
+  }
+  const capnp::word* words = reinterpret_cast<const capnp::word*>(body.data());
+  size_t count = body.size() / sizeof(capnp::word);
+  copied_ = reinterpret_cast<uintptr_t>(body.data()) % alignof(capnp::word) != 0;
+  if (copied_) {
+    buffer_.resize(count);
+    std::memcpy(buffer_.data(), body.data(), body.size());
+    words = buffer_.data();
+  }
+  try {
+    reader_.emplace(kj::arrayPtr(words, count), options_);
+    if (reader_->getEnd() != words + count) {
+      corrupt(table, key, "bytes follow the message");
+    }
+    // Walks every pointer, so that a damaged message fails here rather than when a field is read.
+    reader_->getRoot<capnp::AnyPointer>().targetSize();
+  } catch (const kj::Exception& e) {
+    reader_.reset();
+    corrupt(table, key, e.getDescription().cStr());
+  }
+  return version;
+}
+
+capnp::DynamicStruct::Reader RecordDecoder::root(capnp::StructSchema schema) const {
+  return reader_->getRoot<capnp::DynamicStruct>(schema);
+}
+
+namespace {
+
+void touch(capnp::DynamicValue::Reader value);
+
+void touchField(capnp::DynamicStruct::Reader s, capnp::StructSchema::Field field) {
+  auto proto = field.getProto();
+  if (proto.isGroup()) {
+    touch(s.get(field));
+    return;
+  }
+  switch (field.getType().which()) {
+    case capnp::schema::Type::TEXT:
+    case capnp::schema::Type::DATA:
+    case capnp::schema::Type::LIST:
+    case capnp::schema::Type::STRUCT:
+      touch(s.get(field));
+      break;
+    default:
+      break;  // scalars and AnyPointer cannot mismatch their schema
+  }
+}
+
+void touch(capnp::DynamicValue::Reader value) {
+  switch (value.getType()) {
+    case capnp::DynamicValue::STRUCT: {
+      auto s = value.as<capnp::DynamicStruct>();
+      for (auto field : s.getSchema().getNonUnionFields()) touchField(s, field);
+      KJ_IF_MAYBE (active, s.which()) {
+        touchField(s, *active);
+      }
+      break;
+    }
+    case capnp::DynamicValue::LIST: {
+      auto list = value.as<capnp::DynamicList>();
+      auto element = list.getSchema().getElementType();
+      if (element.isStruct() || element.isList() || element.isText() || element.isData()) {
+        for (auto item : list) touch(item);
+      }
+      break;
+    }
+    default:
+      break;
+  }
+}
+
+}  // namespace
+
+capnp::DynamicStruct::Reader RecordDecoder::verifiedRoot(capnp::StructSchema schema) const {
+  auto r = root(schema);
+  try {
+    touch(r);
+  } catch (const kj::Exception& e) {
+    corrupt(table_, key_, fmt::format("does not match its schema: {}", e.getDescription().cStr()));
+  }
+  return r;
+}
+
+}  // namespace capdb::orm

@@ -1,0 +1,84 @@
+// Records on disk: an 8-byte header, then the Cap'n Proto message as a flat array.
+//
+//   byte 0     0xCD, the record format tag
+//   byte 1     1, the record format revision
+//   bytes 2-3  0, reserved
+//   bytes 4-7  the schema version the message was written at, little-endian
+//   bytes 8-   the message: segment table and segments (capnp::writeMessage)
+//
+// See docs/format.md for a worked example.
+#pragma once
+
+#include <capnp/dynamic.h>
+#include <capnp/message.h>
+#include <capnp/serialize.h>
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace capdb::orm {
+
+inline constexpr uint8_t kRecordTag = 0xCD;
+inline constexpr uint8_t kRecordRevision = 1;
+inline constexpr size_t kRecordHeaderSize = 8;
+
+// Encodes records into a buffer it reuses: after the first few records, encoding allocates
+// nothing. Not thread-safe; use one per thread or transaction.
+class RecordEncoder {
+ public:
+  RecordEncoder();
+
+  // Encodes the message's root struct at `version`. The view is valid until the next call.
+  std::string_view encode(uint32_t version, capnp::MessageBuilder& message);
+  // Copies `record` into a scratch message first (reusing its first segment), then encodes it.
+  std::string_view encode(uint32_t version, capnp::DynamicStruct::Reader record);
+
+ private:
+  std::string buffer_;
+  kj::Array<capnp::word> scratch_;
+};
+
+// ReaderOptions for records: the traversal limit bounds the work a hostile or damaged record
+// can cause (64 MiB of message), the nesting limit the recursion depth.
+capnp::ReaderOptions recordReaderOptions();
+
+// Decodes stored values. A decoded record is a view: it points into the value's bytes when
+// they are 8-byte aligned (zero-copy) and into this decoder's buffer when not, so it is valid
+// until the next decode() or until the bytes go (the end of the LMDB transaction or its next
+// write), whichever comes first. Not thread-safe.
+class RecordDecoder {
+ public:
+  explicit RecordDecoder(capnp::ReaderOptions options = recordReaderOptions());
+
+  // Checks the header and the whole message (every pointer within bounds, within the limits) and
+  // returns the schema version it was written at. Throws Corruption naming `table` and `key`
+  // for a truncated, garbled or unknown-format value.
+  uint32_t decode(std::string_view bytes, std::string_view table, std::string_view key);
+
+  // The decoded record's root, read as `schema` (the schema of the version decode() returned).
+  // Not checked against the schema: see verifiedRoot.
+  capnp::DynamicStruct::Reader root(capnp::StructSchema schema) const;
+  // The root after reading every pointer field the schema declares (in active union members),
+  // so that a record whose pointers do not match its schema (a struct where Text should be) is
+  // Corruption here, naming the table and key, rather than an exception when a field is read.
+  capnp::DynamicStruct::Reader verifiedRoot(capnp::StructSchema schema) const;
+  template <typename T>
+  typename T::Reader root() const {
+    return reader_->getRoot<T>();
+  }
+  // Whether the last decode copied the bytes (they were not 8-byte aligned).
+  bool copied() const { return copied_; }
+
+ private:
+  capnp::ReaderOptions options_;
+  std::vector<capnp::word> buffer_;
+  // getRoot is not const in capnp; reading the root does not change the decoded record.
+  mutable std::optional<capnp::FlatArrayMessageReader> reader_;
+  bool copied_ = false;
+  std::string table_;
+  std::string key_;
+};
+
+}  // namespace capdb::orm

@@ -1,0 +1,53 @@
+#include "orm/record_key.h"
+
+namespace capdb::orm {
+namespace {
+
+bool isActive(capnp::DynamicStruct::Reader record, capnp::StructSchema::Field field) {
+  if (field.getProto().getDiscriminantValue() == capnp::schema::Field::NO_DISCRIMINANT) return true;
+  KJ_IF_MAYBE (active, record.which()) {
+    return *active == field;
+  }
+  return false;
+}
+
+}  // namespace
+
+engine::KeyValue keyValueAt(capnp::DynamicStruct::Reader record, const FieldPath& path) {
+  using W = capnp::schema::Type::Which;
+  capnp::DynamicStruct::Reader current = record;
+  for (size_t i = 0; i + 1 < path.steps.size(); ++i) {
+    const auto& step = path.steps[i];
+    if (!isActive(current, step)) return engine::KeyNull{};
+    if (!step.getProto().isGroup() && !current.has(step)) return engine::KeyNull{};
+    current = current.get(step).as<capnp::DynamicStruct>();
+  }
+  const auto& leaf = path.leaf();
+  if (!isActive(current, leaf)) return engine::KeyNull{};
+  capnp::DynamicValue::Reader v = current.get(leaf);
+  switch (leaf.getType().which()) {
+    case W::BOOL: return v.as<bool>();
+    case W::INT8: case W::INT16: case W::INT32: case W::INT64: return v.as<int64_t>();
+    case W::UINT8: case W::UINT16: case W::UINT32: case W::UINT64: return v.as<uint64_t>();
+    case W::FLOAT32: case W::FLOAT64: return v.as<double>();
+    case W::ENUM: return static_cast<uint64_t>(v.as<capnp::DynamicEnum>().getRaw());
+    case W::TEXT: {
+      if (!current.has(leaf)) return engine::KeyNull{};
+      auto t = v.as<capnp::Text>();
+      return std::string(t.begin(), t.end());
+    }
+    case W::DATA: {
+      if (!current.has(leaf)) return engine::KeyNull{};
+      auto d = v.as<capnp::Data>();
+      return engine::KeyBytes{std::string(reinterpret_cast<const char*>(d.begin()), d.size())};
+    }
+    default: return engine::KeyNull{};  // resolveKeyPath admits no other leaf type
+  }
+}
+
+void appendKey(engine::KeyEncoder& key, capnp::DynamicStruct::Reader record,
+               std::span<const FieldPath> paths) {
+  for (const auto& path : paths) key.value(keyValueAt(record, path));
+}
+
+}  // namespace capdb::orm
