@@ -10,11 +10,11 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <map>
 #include <numeric>
 #include <random>
 #include <stdexcept>
 
+#include "bench/bench_support.h"
 #include "engine/env.h"
 #include "engine/lmdb_error.h"
 
@@ -333,47 +333,12 @@ void registerAll() {
   read("Scan/Sqlite", BM_Scan_Sqlite);
 }
 
-// Prints the usual console output, and remembers each median's throughput for the ratio table.
-class RatioReporter : public benchmark::ConsoleReporter {
- public:
-  void ReportRuns(const std::vector<Run>& runs) override {
-    ConsoleReporter::ReportRuns(runs);
-    for (const Run& run : runs) {
-      if (run.run_type != Run::RT_Aggregate || run.aggregate_name != "median") continue;
-      auto it = run.counters.find("items_per_second");
-      if (it == run.counters.end()) continue;
-      std::string name = run.run_name.function_name;  // "Workload/Store"
-      auto slash = name.find('/');
-      perSecond_[name.substr(0, slash)][name.substr(slash + 1)] = it->second.value;
-    }
-  }
-  void Finalize() override {
-    ConsoleReporter::Finalize();
-    fmt::print("\n{:<12} {:>14} {:>14} {:>14} {:>10} {:>10}\n", "workload", "engine rec/s",
-               "lmdb rec/s", "sqlite rec/s", "vs lmdb", "vs sqlite");
-    for (const char* w : {"SeqInsert", "RandInsert", "Get", "Scan"}) {
-      auto& m = perSecond_[w];
-      if (!m.count("Engine")) continue;
-      double e = m["Engine"], l = m["Lmdb"], s = m["Sqlite"];
-      fmt::print("{:<12} {:>14.0f} {:>14.0f} {:>14.0f} {:>9.2f}x {:>9.2f}x\n", w, e, l, s,
-                 l > 0 ? e / l : 0.0, s > 0 ? e / s : 0.0);
-    }
-  }
-
- private:
-  std::map<std::string, std::map<std::string, double>> perSecond_;
-};
-
 }  // namespace
 
 int main(int argc, char** argv) {
   registerAll();
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  RatioReporter reporter;
-  benchmark::RunSpecifiedBenchmarks(&reporter);
-  benchmark::Shutdown();
+  int rc = capdb::bench::runWithRatios(argc, argv, "Engine", {"Lmdb", "Sqlite"});
   std::filesystem::remove_all(std::filesystem::temp_directory_path() /
                               ("capdb-bench-" + std::to_string(getpid())));
-  return 0;
+  return rc;
 }
