@@ -4,6 +4,8 @@
 #include <capnp/serialize.h>
 #include <orm/catalog.capnp.h>
 
+#include <fmt/format.h>
+
 #include <cstring>
 
 #include "engine/fail.h"
@@ -160,8 +162,23 @@ uint32_t Catalog::nextTableId() const {
 }
 
 void Catalog::putTable(engine::WriteTxn& txn, const TableInfo& table) {
-  txn.put(db_, tableKey(table.name), encodeTable(table));
+  writeTable(txn, table);
   tables_[table.name] = table;
+}
+
+void Catalog::writeTable(engine::WriteTxn& txn, const TableInfo& table) const {
+  txn.put(db_, tableKey(table.name), encodeTable(table));
+}
+
+std::optional<TableInfo> Catalog::readTable(const engine::Txn& txn, std::string_view name) const {
+  auto value = txn.get(db_, tableKey(name));
+  if (!value) return std::nullopt;
+  auto words = aligned(*value);
+  return translateKj(ErrorCode::Corruption, fmt::format("reading catalog entry of table {}", name),
+                     [&] {
+                       capnp::FlatArrayMessageReader reader(words);
+                       return decodeTable(reader.getRoot<catalog::TableEntry>());
+                     });
 }
 
 void Catalog::putSchema(engine::WriteTxn& txn, const StoredSchema& schema) {

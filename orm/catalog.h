@@ -59,8 +59,13 @@ class Catalog {
   // The next unused table id.
   uint32_t nextTableId() const;
 
-  // Writes a table's entry (new or changed) in txn.
+  // Writes a table's entry (new or changed) in txn and in this object's copy.
   void putTable(engine::WriteTxn& txn, const TableInfo& table);
+  // Writes a table's entry in txn only; publish() updates the copy once txn has committed.
+  void writeTable(engine::WriteTxn& txn, const TableInfo& table) const;
+  void publish(const TableInfo& table) { tables_[table.name] = table; }
+  // A table's entry as of txn's snapshot (not the cached copy), or nullopt.
+  std::optional<TableInfo> readTable(const engine::Txn& txn, std::string_view name) const;
   // Stores one version of a table's schema.
   void putSchema(engine::WriteTxn& txn, const StoredSchema& schema);
   // Loads a stored schema version; nullopt when the catalog has none for that version.

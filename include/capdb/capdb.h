@@ -1,0 +1,473 @@
+// capdb: an embedded object database for C++ apps. Records are Cap'n Proto structs in LMDB.
+//
+// Caveats
+// - One Database per path per process. LMDB's locks are per process: two Database objects on
+//   one path in one process can corrupt each other's view. Share one Database between threads.
+//   Other processes may open the same path at the same time.
+// - Keep read transactions short. While one lives, the pages it sees cannot be reused (the file
+//   grows under writes) and the map cannot grow (a write that needs more map waits for it, up to
+//   Options::env.growWait, then fails with Busy).
+// - The map grows on demand from Options::env.mapSize, up to Options::env.maxMapSize (no limit
+//   by default). A write that fills the map is run again in a bigger one by Database::write; a
+//   transaction from beginWrite() fails with Busy instead and must be run again by the caller.
+// - Views are not copies: a Row, a record reader or a key view points into the database's memory
+//   and is valid only while its transaction lives (scan rows: until the next step of the scan).
+//
+// Threads
+// - Database: every method may be called from any thread at once.
+// - Table<T> and DynamicTable: cheap handles; share or copy them freely between threads.
+// - ReadTxn: used by one thread at a time; it may be handed to another thread (it is not tied to
+//   the thread that began it). Any number may be open at once; they never block each other or the
+//   writer.
+// - WriteTxn: one at a time per database (a second writer waits for the first to end), used by
+//   the thread that began it.
+//
+// Errors: every failure is a capdb::Error (capdb/error.h) whose code says how to react. Absence
+// (no record with that key) is an empty std::optional, never an error. A failed write leaves
+// the database as it was: every write transaction commits entirely or not at all.
+#pragma once
+
+#include <capnp/dynamic.h>
+#include <capnp/message.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <initializer_list>
+#include <iosfwd>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+#include "capdb/error.h"
+#include "engine/env.h"
+#include "engine/key_codec.h"
+#include "orm/record_codec.h"
+#include "orm/table_schema.h"
+
+namespace capdb {
+
+using engine::Direction;
+using orm::TableSchema;
+using orm::table;
+
+class Database;
+class DynamicTable;
+namespace orm {
+class TableCore;
+struct WriteState;
+class RecordScan;
+}  // namespace orm
+
+// The tables an app declares: Schemas{table<Person>(), table<Order>()}.
+struct Schemas {
+  std::vector<TableSchema> tables;
+  Schemas() = default;
+  Schemas(std::initializer_list<TableSchema> list) : tables(list) {}
+  explicit Schemas(std::vector<TableSchema> list) : tables(std::move(list)) {}
+};
+
+struct Options {
+  // The LMDB environment: map size and growth, readers, sync (engine/env.h documents each).
+  engine::EnvOptions env;
+};
+
+// A key: the values of a primary key or an index key, in order. Fewer values than the key has
+// make a prefix. Key{42}, Key{"Paris", 31}, Key{nullptr} (NULL).
+class Key {
+ public:
+  Key() = default;
+  template <typename First, typename... Rest,
+            typename = std::enable_if_t<!std::is_same_v<std::decay_t<First>, Key>>>
+  Key(First&& first, Rest&&... rest) {
+    values.reserve(1 + sizeof...(Rest));
+    values.push_back(toValue(std::forward<First>(first)));
+    (values.push_back(toValue(std::forward<Rest>(rest))), ...);
+  }
+  static Key fromValues(std::vector<engine::KeyValue> v) {
+    Key k;
+    k.values = std::move(v);
+    return k;
+  }
+
+  std::vector<engine::KeyValue> values;
+
+ private:
+  template <typename V>
+  static engine::KeyValue toValue(V&& v) {
+    using D = std::decay_t<V>;
+    if constexpr (std::is_same_v<D, engine::KeyValue>) return v;
+    else if constexpr (std::is_same_v<D, std::nullptr_t>) return engine::KeyNull{};
+    else if constexpr (std::is_same_v<D, bool>) return v;
+    else if constexpr (std::is_enum_v<D>) return static_cast<uint64_t>(v);
+    else if constexpr (std::is_integral_v<D> && std::is_signed_v<D>) return static_cast<int64_t>(v);
+    else if constexpr (std::is_integral_v<D>) return static_cast<uint64_t>(v);
+    else if constexpr (std::is_floating_point_v<D>) return static_cast<double>(v);
+    else if constexpr (std::is_same_v<D, engine::KeyBytes>) return v;
+    else return std::string(std::string_view(v));
+  }
+};
+
+// A range of keys. Bounds with fewer values than the key cover every key that starts with them:
+// Range::prefix(Key{"Paris"}) over (city, age) is everyone in Paris;
+// Range::between(Key{"Paris", 30}, Key{"Paris", 40}) the ages 30..40 there.
+struct Range {
+  std::optional<Key> lower;
+  bool lowerInclusive = true;
+  std::optional<Key> upper;
+  bool upperInclusive = true;
+
+  static Range all() { return {}; }
+  static Range prefix(Key key) { return Range{key, true, key, true}; }
+  static Range between(Key lo, Key hi, bool loInclusive = true, bool hiInclusive = true) {
+    return Range{std::move(lo), loInclusive, std::move(hi), hiInclusive};
+  }
+  static Range atLeast(Key lo) { return Range{std::move(lo), true, std::nullopt, true}; }
+  static Range greaterThan(Key lo) { return Range{std::move(lo), false, std::nullopt, true}; }
+  static Range atMost(Key hi) { return Range{std::nullopt, true, std::move(hi), true}; }
+  static Range lessThan(Key hi) { return Range{std::nullopt, true, std::move(hi), false}; }
+};
+
+// A transaction: a snapshot of the database. ReadTxn and WriteTxn are the two kinds.
+class Txn {
+ public:
+  virtual ~Txn() = default;
+  const engine::Txn& engine() const { return *engineTxn_; }
+
+ protected:
+  Txn() = default;
+  Txn(Txn&&) noexcept = default;
+  Txn& operator=(Txn&&) noexcept = default;
+  const engine::Txn* engineTxn_ = nullptr;
+};
+
+// A read-only snapshot; see the Caveats above on keeping it short. Destroying it ends it.
+class ReadTxn : public Txn {
+ public:
+  ReadTxn(ReadTxn&& other) noexcept;
+  ReadTxn& operator=(ReadTxn&& other) noexcept;
+  ~ReadTxn() override;
+  // Ends the snapshot now; every Row read through it becomes invalid.
+  void release() noexcept { txn_.release(); }
+
+ private:
+  friend class Database;
+  explicit ReadTxn(engine::ReadTxn txn);
+  engine::ReadTxn txn_;
+};
+
+// The one write transaction. In Database::write it commits when the body returns; from
+// Database::beginWrite it commits on commit() and is aborted if destroyed before.
+class WriteTxn : public Txn {
+ public:
+  WriteTxn(WriteTxn&& other) noexcept;
+  WriteTxn& operator=(WriteTxn&& other) noexcept;
+  ~WriteTxn() override;
+
+  // Writes the catalog changes gathered in this transaction (record counts, sequences) and
+  // commits. Throws (and aborts) on failure; after it, the transaction is over.
+  void commit();
+  void abort() noexcept;
+
+  engine::WriteTxn& engineWrite() { return *writeTxn_; }
+  orm::WriteState& state() { return *state_; }
+
+ private:
+  friend class Database;
+  WriteTxn(Database& db, engine::WriteTxn* borrowed);
+  WriteTxn(Database& db, engine::WriteTxn owned);
+  // Writes gathered catalog changes into the transaction (before its commit).
+  void flush();
+  // After a successful commit: publishes the catalog changes to the Database's cache.
+  void published() noexcept;
+
+  Database* db_ = nullptr;
+  std::optional<engine::WriteTxn> owned_;
+  engine::WriteTxn* writeTxn_ = nullptr;
+  std::unique_ptr<orm::WriteState> state_;
+};
+
+// A record read by primary key: owns its decoded copy, so it stays valid while its transaction
+// lives even as other records are read.
+class DynamicRow {
+ public:
+  DynamicRow(DynamicRow&&) noexcept;
+  DynamicRow& operator=(DynamicRow&&) noexcept;
+  ~DynamicRow();
+  capnp::DynamicStruct::Reader get() const { return reader_; }
+  capnp::DynamicStruct::Reader operator*() const { return reader_; }
+  // The schema version the record was stored at.
+  uint32_t version() const { return version_; }
+
+ private:
+  friend class orm::TableCore;
+  DynamicRow() = default;
+  std::unique_ptr<orm::RecordDecoder> decoder_;
+  capnp::DynamicStruct::Reader reader_;
+  uint32_t version_ = 0;
+};
+
+template <typename T>
+class Row {
+ public:
+  explicit Row(DynamicRow row) : row_(std::move(row)) {}
+  typename T::Reader get() const { return row_.get().template as<T>(); }
+  typename T::Reader operator*() const { return get(); }
+  // A temporary reader, for row->getName(); valid like the Row.
+  struct Arrow {
+    typename T::Reader r;
+    const typename T::Reader* operator->() const { return &r; }
+  };
+  Arrow operator->() const { return Arrow{get()}; }
+  uint32_t version() const { return row_.version(); }
+
+ private:
+  DynamicRow row_;
+};
+
+// Records in key order (primary key, or an index's key). The current record is valid until
+// next() or the end of the transaction.
+class RecordCursor {
+ public:
+  RecordCursor(RecordCursor&&) noexcept;
+  RecordCursor& operator=(RecordCursor&&) noexcept;
+  ~RecordCursor();
+
+  bool valid() const;
+  capnp::DynamicStruct::Reader record() const;
+  // The current record's primary key, encoded (engine/key_codec.h).
+  std::string_view primaryKey() const;
+  void next();
+
+  struct Sentinel {};
+  class Iterator {
+   public:
+    explicit Iterator(RecordCursor* c) : c_(c) {}
+    capnp::DynamicStruct::Reader operator*() const { return c_->record(); }
+    Iterator& operator++() {
+      c_->next();
+      return *this;
+    }
+    bool operator==(Sentinel) const { return !c_->valid(); }
+
+   private:
+    RecordCursor* c_;
+  };
+  Iterator begin() { return Iterator(this); }
+  Sentinel end() { return {}; }
+
+ private:
+  friend class orm::TableCore;
+  explicit RecordCursor(std::unique_ptr<orm::RecordScan> scan);
+  std::unique_ptr<orm::RecordScan> scan_;
+};
+
+// Typed records in key order; see RecordCursor.
+template <typename T>
+class TypedCursor {
+ public:
+  explicit TypedCursor(RecordCursor c) : c_(std::move(c)) {}
+  bool valid() const { return c_.valid(); }
+  typename T::Reader record() const { return c_.record().template as<T>(); }
+  void next() { c_.next(); }
+
+  struct Sentinel {};
+  class Iterator {
+   public:
+    explicit Iterator(TypedCursor* c) : c_(c) {}
+    typename T::Reader operator*() const { return c_->record(); }
+    Iterator& operator++() {
+      c_->next();
+      return *this;
+    }
+    bool operator==(Sentinel) const { return !c_->valid(); }
+
+   private:
+    TypedCursor* c_;
+  };
+  Iterator begin() { return Iterator(this); }
+  Sentinel end() { return {}; }
+
+ private:
+  RecordCursor c_;
+};
+
+// A table by name, over capnp::DynamicStruct: what tools and the SQL layer use. Every write
+// keeps the table's indexes in the same transaction. The operations' contracts:
+// - insert: stores a new record; an autoIncrement key field left 0 gets the table's next
+//   sequence value. Returns that field's value (0 for tables without autoIncrement). A
+//   duplicate primary key or unique index key is ConstraintViolation naming the table, the index
+//   and the key; the caller's transaction is then aborted by Database::write (it must not
+//   commit a transaction whose write failed).
+// - update(record): replaces the record with the same primary key; false if there is none.
+// - update(key, edit): edits a builder initialised from the stored record; false if there is
+//   none. Changing the primary key in edit is InvalidArgument.
+// - upsert: update if the key exists, else insert; true when it inserted.
+// - remove: false if there was no such record.
+// - get: the record, or nullopt.
+// - scan / find: records by primary-key range or index range, in either direction.
+class DynamicTable {
+ public:
+  using Edit = std::function<void(capnp::DynamicStruct::Builder)>;
+
+  const TableSchema& schema() const;
+  const std::string& name() const;
+
+  uint64_t insert(WriteTxn& tx, const Edit& fill) const;
+  uint64_t insert(WriteTxn& tx, capnp::DynamicStruct::Reader record) const;
+  bool update(WriteTxn& tx, capnp::DynamicStruct::Reader record) const;
+  bool update(WriteTxn& tx, const Key& key, const Edit& edit) const;
+  bool upsert(WriteTxn& tx, capnp::DynamicStruct::Reader record) const;
+  bool remove(WriteTxn& tx, const Key& key) const;
+
+  std::optional<DynamicRow> get(const Txn& tx, const Key& key) const;
+  RecordCursor scan(const Txn& tx, const Range& range = Range::all(),
+                    Direction direction = Direction::Forward) const;
+  // Records whose `index` key lies in range (Range::prefix(Key{...}) for an exact or prefix
+  // match). Throws InvalidArgument for an unknown index.
+  RecordCursor find(const Txn& tx, std::string_view index, const Range& range,
+                    Direction direction = Direction::Forward) const;
+  // Records in the table, exact, as of this transaction.
+  uint64_t count(const Txn& tx) const;
+
+  // JSON Lines: one JSON object per record (Cap'n Proto's JsonCodec; 64-bit integers are strings).
+  // export writes the whole table in primary-key order and returns the record count.
+  uint64_t exportJsonLines(const Txn& tx, std::ostream& out) const;
+  // Inserts every line of `in` in the caller's transaction. A line that does not parse or does not
+  // fit the schema, or a record that breaks a constraint, is InvalidArgument or
+  // ConstraintViolation naming its line number; Database::write then aborts, so the import is all
+  // or nothing. Blank lines are skipped. Returns the records inserted.
+  uint64_t importJsonLines(WriteTxn& tx, std::istream& in) const;
+
+  orm::TableCore& core() const { return *core_; }
+
+ private:
+  friend class Database;
+  explicit DynamicTable(orm::TableCore* core) : core_(core) {}
+  orm::TableCore* core_;
+};
+
+// A table over its generated Cap'n Proto type T: DynamicTable's operations, typed.
+template <typename T>
+class Table {
+ public:
+  using Builder = typename T::Builder;
+  using Reader = typename T::Reader;
+
+  template <typename Fill>
+  uint64_t insert(WriteTxn& tx, Fill&& fill) const {
+    if constexpr (std::is_invocable_v<Fill&, Builder>) {
+      return t_.insert(tx, [&](capnp::DynamicStruct::Builder b) { fill(b.as<T>()); });
+    } else {
+      return t_.insert(tx, capnp::DynamicStruct::Reader(Reader(fill)));
+    }
+  }
+  bool update(WriteTxn& tx, Reader record) const { return t_.update(tx, record); }
+  template <typename EditFn>
+  bool update(WriteTxn& tx, const Key& key, EditFn&& edit) const {
+    return t_.update(tx, key, [&](capnp::DynamicStruct::Builder b) { edit(b.as<T>()); });
+  }
+  bool upsert(WriteTxn& tx, Reader record) const { return t_.upsert(tx, record); }
+  bool remove(WriteTxn& tx, const Key& key) const { return t_.remove(tx, key); }
+
+  std::optional<Row<T>> get(const Txn& tx, const Key& key) const {
+    auto row = t_.get(tx, key);
+    if (!row) return std::nullopt;
+    return Row<T>(std::move(*row));
+  }
+  TypedCursor<T> scan(const Txn& tx, const Range& range = Range::all(),
+                      Direction direction = Direction::Forward) const {
+    return TypedCursor<T>(t_.scan(tx, range, direction));
+  }
+  TypedCursor<T> find(const Txn& tx, std::string_view index, const Range& range,
+                      Direction direction = Direction::Forward) const {
+    return TypedCursor<T>(t_.find(tx, index, range, direction));
+  }
+  uint64_t count(const Txn& tx) const { return t_.count(tx); }
+  const DynamicTable& dynamic() const { return t_; }
+
+ private:
+  friend class Database;
+  explicit Table(DynamicTable t) : t_(t) {}
+  DynamicTable t_;
+};
+
+class Database {
+ public:
+  // Opens (creating if missing) the database at `path`, a directory. Each of the app's tables is
+  // created if missing, with its indexes. An existing table is checked against the catalog: the
+  // same version with an identical or wire-compatible schema opens (a newer compatible schema
+  // becomes the stored one; an added index is built, a removed one dropped); anything else is
+  // SchemaMismatch naming the table, the field and the change. Tables in the database that the
+  // app does not list stay as they are, readable through table(name). Opening costs O(tables),
+  // plus the build of any added index.
+  static Database open(const std::filesystem::path& path, const Schemas& schemas = {},
+                       const Options& options = {});
+
+  Database(Database&&) noexcept;
+  Database& operator=(Database&&) noexcept;
+  ~Database();
+
+  // A snapshot for reading; see Caveats.
+  ReadTxn read() const;
+
+  // Runs body(WriteTxn&) in a write transaction and commits it; returns what body returns. If
+  // body throws, nothing it wrote is kept and the exception propagates. If the map fills, body
+  // runs again in a fresh transaction after the map grows, so body must not have effects outside
+  // the transaction that cannot be repeated.
+  template <typename Body>
+  auto write(Body&& body) -> std::invoke_result_t<Body&, WriteTxn&>;
+
+  // A write transaction to commit by hand; aborted if destroyed uncommitted.
+  WriteTxn beginWrite();
+
+  // The typed handle of an app table (T must be one of the Schemas given to open).
+  template <typename T>
+  Table<T> table() const {
+    return Table<T>(table(orm::structName(capnp::Schema::from<T>()), capnp::Schema::from<T>()));
+  }
+  // A table by name. Throws InvalidArgument naming the closest table when there is none.
+  DynamicTable table(std::string_view name) const;
+  std::vector<std::string> tableNames() const;
+
+  const std::filesystem::path& path() const;
+  engine::Env& env() const;
+
+ private:
+  friend class WriteTxn;
+  struct State;
+  explicit Database(std::unique_ptr<State> state);
+  DynamicTable table(const std::string& structName, capnp::StructSchema schema) const;
+
+  std::unique_ptr<State> state_;
+};
+
+template <typename Body>
+auto Database::write(Body&& body) -> std::invoke_result_t<Body&, WriteTxn&> {
+  using Result = std::invoke_result_t<Body&, WriteTxn&>;
+  std::unique_ptr<WriteTxn> done;
+  if constexpr (std::is_void_v<Result>) {
+    env().write([&](engine::WriteTxn& etx) {
+      auto tx = std::make_unique<WriteTxn>(WriteTxn(*this, &etx));
+      body(*tx);
+      tx->flush();
+      done = std::move(tx);
+    });
+    done->published();
+  } else {
+    Result result = env().write([&](engine::WriteTxn& etx) {
+      auto tx = std::make_unique<WriteTxn>(WriteTxn(*this, &etx));
+      Result r = body(*tx);
+      tx->flush();
+      done = std::move(tx);
+      return r;
+    });
+    done->published();
+    return result;
+  }
+}
+
+}  // namespace capdb

@@ -1,0 +1,388 @@
+// Database, its transactions and table handles (include/capdb/capdb.h), and opening: the
+// reconciliation of the app's schemas with the catalog.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <mutex>
+
+#include "capdb/capdb.h"
+#include "engine/fail.h"
+#include "orm/catalog.h"
+#include "orm/schema_diff.h"
+#include "orm/table_core.h"
+#include "orm/table_reader.h"
+
+namespace capdb {
+
+struct Database::State {
+  explicit State(engine::Env e) : env(std::move(e)) {}
+  engine::Env env;
+  std::optional<orm::Catalog> catalog;
+  std::mutex catalogMutex;  // guards catalog's cached entries after open
+  std::map<std::string, std::unique_ptr<orm::TableCore>, std::less<>> tables;
+};
+
+namespace {
+
+using orm::ChangeKind;
+using orm::IndexCore;
+using orm::IndexInfo;
+using orm::TableInfo;
+
+std::vector<std::string> dottedNames(const std::vector<orm::FieldPath>& paths) {
+  std::vector<std::string> out;
+  for (const auto& p : paths) out.push_back(p.dotted);
+  return out;
+}
+
+std::vector<IndexInfo> indexInfos(const TableSchema& t) {
+  std::vector<IndexInfo> out;
+  for (const auto& index : t.indexes) {
+    out.push_back(IndexInfo{index.name, dottedNames(index.fields), index.unique,
+                            orm::IndexState::Ready, 0});
+  }
+  return out;
+}
+
+size_t editDistance(std::string_view a, std::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t prev = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t cur = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, prev + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      prev = cur;
+    }
+  }
+  return row[b.size()];
+}
+
+// Fills a new index from the table's records, in the open transaction.
+void buildIndex(engine::WriteTxn& txn, const orm::TableCore& table, const IndexCore& index) {
+  orm::RecordDecoder decoder;
+  for (auto [pk, bytes] : txn.scan(table.records(), engine::KeyRange::all())) {
+    auto record = table.decode(decoder, pk, bytes);
+    auto [key, value] = table.indexEntry(index, record, pk);
+    if (value.empty()) {
+      txn.put(index.db, key, value);
+    } else if (!txn.insert(index.db, key, value)) {
+      auto owner = txn.get(index.db, key);
+      fail(ErrorCode::ConstraintViolation,
+           "table {}: building unique index {}: records {} and {} both have key {}; the "
+           "database was left as it was",
+           table.schema().name, index.schema.name,
+           owner ? engine::formatKey(*owner) : std::string("?"), engine::formatKey(pk),
+           engine::formatKey(key));
+    }
+  }
+}
+
+// Reconciles one app table with the catalog inside the open transaction; returns its core.
+std::unique_ptr<orm::TableCore> openTable(engine::WriteTxn& txn, orm::Catalog& catalog,
+                                          const TableSchema& app) {
+  const TableInfo* existing = catalog.table(app.name);
+  TableInfo info;
+  std::vector<std::string> buildIndexes;
+  if (existing == nullptr) {
+    info.id = catalog.nextTableId();
+    info.name = app.name;
+    info.version = app.version;
+    info.primaryKey = dottedNames(app.primaryKey);
+    if (app.autoIncrement) info.autoIncrement = app.primaryKey[*app.autoIncrement].dotted;
+    info.indexes = indexInfos(app);
+    catalog.putSchema(txn, orm::StoredSchema::fromSchema(app.name, app.version, app.schema));
+  } else {
+    info = *existing;
+    auto stored = catalog.loadSchema(txn, app.name, info.version);
+    require(stored.has_value(), ErrorCode::Corruption,
+            "table {}: the catalog lacks the schema of version {}", app.name, info.version);
+    TableSchema storedTable = orm::requireTable(stored->root(), stored->owner());
+    orm::SchemaDiff diff = orm::diffTables(storedTable, app);
+    if (info.version > app.version) {
+      fail(ErrorCode::SchemaMismatch,
+           "table {}: the database is at schema version {}, newer than the app's version {}; "
+           "open it with a newer app",
+           app.name, info.version, app.version);
+    }
+    if (info.version < app.version) {
+      fail(ErrorCode::SchemaMismatch,
+           "table {}: the app's schema is version {} and the database's version {}; moving "
+           "records between versions needs migrations. Changes:\n{}",
+           app.name, app.version, info.version, diff.describe(app.name));
+    }
+    if (!diff.wireCompatible()) {
+      orm::SchemaDiff incompatible;
+      for (const auto& c : diff.changes) {
+        if (!c.wireCompatible) incompatible.changes.push_back(c);
+      }
+      fail(ErrorCode::SchemaMismatch,
+           "table {}: the app's schema changed at the same version {} in ways old records cannot "
+           "be read across; raise $Db.version and add a migration step:\n{}",
+           app.name, app.version, incompatible.describe(app.name));
+    }
+    bool removes = std::any_of(diff.changes.begin(), diff.changes.end(), [](const auto& c) {
+      return c.kind == ChangeKind::FieldRemoved;
+    });
+    // A newer compatible schema (fields added or renamed) becomes the stored one; an older one
+    // (an app that lacks fields) opens but leaves the stored schema as it is.
+    if (!diff.empty() && !removes) {
+      catalog.putSchema(txn, orm::StoredSchema::fromSchema(app.name, app.version, app.schema));
+    }
+    info.primaryKey = dottedNames(app.primaryKey);
+    info.autoIncrement = app.autoIncrement ? app.primaryKey[*app.autoIncrement].dotted : "";
+    std::vector<IndexInfo> indexes = indexInfos(app);
+    for (const auto& c : diff.changes) {
+      if (c.kind == ChangeKind::IndexRemoved || c.kind == ChangeKind::IndexChanged) {
+        if (auto db = txn.openDb(orm::indexDbName(app.name, c.field))) txn.dropDb(*db);
+      }
+      if (c.kind == ChangeKind::IndexAdded || c.kind == ChangeKind::IndexChanged) {
+        buildIndexes.push_back(c.field);
+      }
+    }
+    info.indexes = indexes;
+  }
+
+  engine::Db records = txn.createDb(orm::tableDbName(app.name));
+  std::vector<IndexCore> cores;
+  for (const auto& index : app.indexes) {
+    cores.push_back(IndexCore{index, txn.createDb(orm::indexDbName(app.name, index.name)), true});
+  }
+  auto core = std::make_unique<orm::TableCore>(app, records, cores, catalog);
+  for (const auto& name : buildIndexes) {
+    for (const auto& ic : core->indexes()) {
+      if (ic.schema.name == name) buildIndex(txn, *core, ic);
+    }
+  }
+  catalog.putTable(txn, info);
+  return core;
+}
+
+// A table the app did not list: opened with its newest stored schema, for tools.
+std::unique_ptr<orm::TableCore> openStoredTable(const engine::Txn& txn, orm::Catalog& catalog,
+                                                const TableInfo& info) {
+  auto stored = catalog.loadSchema(txn, info.name, info.version);
+  require(stored.has_value(), ErrorCode::Corruption,
+          "table {}: the catalog lacks the schema of version {}", info.name, info.version);
+  TableSchema schema = orm::requireTable(stored->root(), stored->owner());
+  auto records = txn.openDb(orm::tableDbName(info.name));
+  require(records.has_value(), ErrorCode::Corruption, "table {}: its records database is missing",
+          info.name);
+  std::vector<IndexCore> cores;
+  for (const auto& index : schema.indexes) {
+    auto db = txn.openDb(orm::indexDbName(info.name, index.name));
+    require(db.has_value(), ErrorCode::Corruption, "table {}: index {} is missing", info.name,
+            index.name);
+    bool ready = true;
+    for (const auto& ii : info.indexes) {
+      if (ii.name == index.name) ready = ii.state == orm::IndexState::Ready;
+    }
+    cores.push_back(IndexCore{index, *db, ready});
+  }
+  return std::make_unique<orm::TableCore>(std::move(schema), *records, std::move(cores), catalog);
+}
+
+}  // namespace
+
+// ---- Database ----
+
+Database::Database(std::unique_ptr<State> state) : state_(std::move(state)) {}
+Database::Database(Database&&) noexcept = default;
+Database& Database::operator=(Database&&) noexcept = default;
+Database::~Database() = default;
+
+Database Database::open(const std::filesystem::path& path, const Schemas& schemas,
+                        const Options& options) {
+  orm::checkDistinctNames(schemas.tables);
+  auto state = std::make_unique<State>(engine::Env::open(path, options.env));
+  State& s = *state;
+  if (options.env.readOnly) {
+    auto txn = s.env.read();
+    s.catalog = orm::Catalog::load(txn);
+    require(s.catalog.has_value(), ErrorCode::InvalidArgument,
+            "{}: not a capdb database (no catalog)", path.string());
+    for (const auto& app : schemas.tables) {
+      require(s.catalog->table(app.name) != nullptr, ErrorCode::SchemaMismatch,
+              "table {} is not in the database, which is open read-only", app.name);
+    }
+  } else {
+    s.env.write([&](engine::WriteTxn& txn) {
+      s.tables.clear();
+      s.catalog = orm::Catalog::create(txn);
+      for (const auto& app : schemas.tables) {
+        s.tables.emplace(app.name, openTable(txn, *s.catalog, app));
+      }
+    });
+  }
+  auto txn = s.env.read();
+  for (const auto& [name, info] : s.catalog->tables()) {
+    if (!s.tables.count(name)) s.tables.emplace(name, openStoredTable(txn, *s.catalog, info));
+  }
+  return Database(std::move(state));
+}
+
+ReadTxn Database::read() const { return ReadTxn(state_->env.read()); }
+
+WriteTxn Database::beginWrite() { return WriteTxn(*this, state_->env.beginWrite()); }
+
+DynamicTable Database::table(std::string_view name) const {
+  auto it = state_->tables.find(name);
+  if (it != state_->tables.end()) return DynamicTable(it->second.get());
+  std::string closest;
+  size_t best = SIZE_MAX;
+  for (const auto& [n, core] : state_->tables) {
+    size_t d = editDistance(name, n);
+    if (d < best) {
+      best = d;
+      closest = n;
+    }
+  }
+  if (!closest.empty() && best <= std::max<size_t>(2, name.size() / 3)) {
+    fail(ErrorCode::InvalidArgument, "no table named {}; did you mean {}?", name, closest);
+  }
+  fail(ErrorCode::InvalidArgument, "no table named {}", name);
+}
+
+DynamicTable Database::table(const std::string& structName, capnp::StructSchema schema) const {
+  for (const auto& [name, core] : state_->tables) {
+    if (core->schema().schema == schema) return DynamicTable(core.get());
+  }
+  fail(ErrorCode::InvalidArgument,
+       "struct {} is not one of the tables this database was opened with; list it in the "
+       "Schemas given to Database::open",
+       structName);
+}
+
+std::vector<std::string> Database::tableNames() const {
+  std::vector<std::string> out;
+  for (const auto& [name, core] : state_->tables) out.push_back(name);
+  return out;
+}
+
+const std::filesystem::path& Database::path() const { return state_->env.path(); }
+engine::Env& Database::env() const { return state_->env; }
+
+// ---- transactions ----
+
+ReadTxn::ReadTxn(engine::ReadTxn txn) : txn_(std::move(txn)) { engineTxn_ = &txn_; }
+ReadTxn::ReadTxn(ReadTxn&& other) noexcept : Txn(), txn_(std::move(other.txn_)) {
+  engineTxn_ = &txn_;
+}
+ReadTxn& ReadTxn::operator=(ReadTxn&& other) noexcept {
+  txn_ = std::move(other.txn_);
+  engineTxn_ = &txn_;
+  return *this;
+}
+ReadTxn::~ReadTxn() = default;
+
+WriteTxn::WriteTxn(Database& db, engine::WriteTxn* borrowed)
+    : db_(&db), writeTxn_(borrowed), state_(std::make_unique<orm::WriteState>()) {
+  engineTxn_ = writeTxn_;
+}
+
+WriteTxn::WriteTxn(Database& db, engine::WriteTxn owned)
+    : db_(&db), owned_(std::move(owned)), state_(std::make_unique<orm::WriteState>()) {
+  writeTxn_ = &*owned_;
+  engineTxn_ = writeTxn_;
+}
+
+WriteTxn::WriteTxn(WriteTxn&& other) noexcept
+    : Txn(),
+      db_(other.db_),
+      owned_(std::move(other.owned_)),
+      writeTxn_(owned_ ? &*owned_ : other.writeTxn_),
+      state_(std::move(other.state_)) {
+  engineTxn_ = writeTxn_;
+  other.owned_.reset();
+  other.writeTxn_ = nullptr;
+  other.engineTxn_ = nullptr;
+}
+
+WriteTxn& WriteTxn::operator=(WriteTxn&& other) noexcept {
+  if (this != &other) {
+    abort();
+    db_ = other.db_;
+    owned_ = std::move(other.owned_);
+    writeTxn_ = owned_ ? &*owned_ : other.writeTxn_;
+    engineTxn_ = writeTxn_;
+    state_ = std::move(other.state_);
+    other.owned_.reset();
+    other.writeTxn_ = nullptr;
+    other.engineTxn_ = nullptr;
+  }
+  return *this;
+}
+
+WriteTxn::~WriteTxn() = default;  // an owned, uncommitted engine transaction aborts itself
+
+void WriteTxn::flush() {
+  for (const auto& [name, info] : state_->touched) {
+    db_->state_->catalog->writeTable(*writeTxn_, info);
+  }
+}
+
+void WriteTxn::published() noexcept {
+  std::lock_guard lock(db_->state_->catalogMutex);
+  for (const auto& [name, info] : state_->touched) db_->state_->catalog->publish(info);
+  state_->touched.clear();
+}
+
+void WriteTxn::commit() {
+  require(owned_.has_value(), ErrorCode::InvalidArgument,
+          "commit() is for transactions from beginWrite(); Database::write commits its own");
+  flush();
+  owned_->commit();
+  published();
+}
+
+void WriteTxn::abort() noexcept {
+  if (owned_) owned_->abort();
+}
+
+// ---- rows and cursors ----
+
+DynamicRow::DynamicRow(DynamicRow&&) noexcept = default;
+DynamicRow& DynamicRow::operator=(DynamicRow&&) noexcept = default;
+DynamicRow::~DynamicRow() = default;
+
+RecordCursor::RecordCursor(std::unique_ptr<orm::RecordScan> scan) : scan_(std::move(scan)) {}
+RecordCursor::RecordCursor(RecordCursor&&) noexcept = default;
+RecordCursor& RecordCursor::operator=(RecordCursor&&) noexcept = default;
+RecordCursor::~RecordCursor() = default;
+bool RecordCursor::valid() const { return scan_->valid(); }
+capnp::DynamicStruct::Reader RecordCursor::record() const { return scan_->record(); }
+std::string_view RecordCursor::primaryKey() const { return scan_->primaryKey(); }
+void RecordCursor::next() { scan_->next(); }
+
+// ---- DynamicTable ----
+
+const TableSchema& DynamicTable::schema() const { return core_->schema(); }
+const std::string& DynamicTable::name() const { return core_->schema().name; }
+uint64_t DynamicTable::insert(WriteTxn& tx, const Edit& fill) const { return core_->insert(tx, fill); }
+uint64_t DynamicTable::insert(WriteTxn& tx, capnp::DynamicStruct::Reader record) const {
+  return core_->insert(tx, record);
+}
+bool DynamicTable::update(WriteTxn& tx, capnp::DynamicStruct::Reader record) const {
+  return core_->update(tx, record);
+}
+bool DynamicTable::update(WriteTxn& tx, const Key& key, const Edit& edit) const {
+  return core_->update(tx, key, edit);
+}
+bool DynamicTable::upsert(WriteTxn& tx, capnp::DynamicStruct::Reader record) const {
+  return core_->upsert(tx, record);
+}
+bool DynamicTable::remove(WriteTxn& tx, const Key& key) const { return core_->remove(tx, key); }
+std::optional<DynamicRow> DynamicTable::get(const Txn& tx, const Key& key) const {
+  return core_->get(tx, key);
+}
+RecordCursor DynamicTable::scan(const Txn& tx, const Range& range, Direction direction) const {
+  return core_->scan(tx, range, direction);
+}
+RecordCursor DynamicTable::find(const Txn& tx, std::string_view index, const Range& range,
+                                Direction direction) const {
+  return core_->find(tx, index, range, direction);
+}
+uint64_t DynamicTable::count(const Txn& tx) const { return core_->count(tx); }
+
+}  // namespace capdb

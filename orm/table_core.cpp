@@ -1,0 +1,378 @@
+#include "orm/table_core.h"
+
+#include <capnp/any.h>
+#include <fmt/format.h>
+
+#include "engine/fail.h"
+#include "engine/key_codec.h"
+#include "orm/kj_error.h"
+#include "orm/record_key.h"
+
+namespace capdb::orm {
+namespace {
+
+// Scratch space for records built in a write: most records fit, so building allocates nothing.
+constexpr size_t kScratchWords = 512;
+
+bool hasNull(capnp::DynamicStruct::Reader record,
+             const std::vector<FieldPath>& fields) {
+  for (const auto& f : fields) {
+    if (std::holds_alternative<engine::KeyNull>(keyValueAt(record, f))) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+// ---- RecordScan ----
+
+RecordScan::RecordScan(const TableCore& table, const engine::Txn& txn, engine::Scan scan,
+                       const IndexCore* index)
+    : table_(table), txn_(txn), scan_(std::move(scan)), index_(index) {
+  load();
+}
+
+void RecordScan::next() {
+  scan_.next();
+  load();
+}
+
+void RecordScan::load() {
+  valid_ = scan_.valid();
+  if (!valid_) return;
+  std::string_view bytes;
+  if (index_ == nullptr) {
+    pk_ = scan_.key();
+    bytes = scan_.value();
+  } else {
+    pk_ = table_.primaryKeyOfEntry(*index_, scan_.key(), scan_.value());
+    auto value = txn_.get(table_.records(), pk_);
+    require(value.has_value(), ErrorCode::Corruption,
+            "index {} of table {} points to {}, which is not in the table", index_->schema.name,
+            table_.schema().name, engine::formatKey(pk_));
+    bytes = *value;
+  }
+  record_ = table_.decode(decoder_, pk_, bytes);
+}
+
+// ---- TableCore ----
+
+TableCore::TableCore(TableSchema schema, engine::Db records, std::vector<IndexCore> indexes,
+                     const Catalog& catalog)
+    : schema_(std::move(schema)),
+      records_(std::move(records)),
+      indexes_(std::move(indexes)),
+      catalog_(&catalog) {}
+
+std::string TableCore::primaryKeyOf(capnp::DynamicStruct::Reader record) const {
+  engine::KeyEncoder key;
+  appendKey(key, record, schema_.primaryKey);
+  std::string bytes = key.bytes();
+  require(bytes.size() <= engine::kMaxKeySize, ErrorCode::InvalidArgument,
+          "table {}: primary key {} is {} bytes, longer than the {}-byte key limit", schema_.name,
+          engine::formatKey(bytes), bytes.size(), engine::kMaxKeySize);
+  return bytes;
+}
+
+std::string TableCore::encodePrimaryKey(const Key& key) const {
+  require(key.values.size() == schema_.primaryKey.size(), ErrorCode::InvalidArgument,
+          "table {}: the primary key has {} values, {} given", schema_.name,
+          schema_.primaryKey.size(), key.values.size());
+  engine::KeyEncoder e;
+  for (const auto& v : key.values) e.value(v);
+  return std::move(e).release();
+}
+
+std::pair<std::string, std::string> TableCore::indexEntry(const IndexCore& index,
+                                                          capnp::DynamicStruct::Reader record,
+                                                          std::string_view pk) const {
+  engine::KeyEncoder key;
+  appendKey(key, record, index.schema.fields);
+  // A unique index maps its key to the primary key; a non-unique one (and a unique one whose key
+  // holds a NULL, which SQL lets repeat) maps (key, primary key) to nothing.
+  bool unique = index.schema.unique && !hasNull(record, index.schema.fields);
+  std::string value;
+  if (unique) value.assign(pk);
+  else key.raw(pk);
+  std::string bytes = key.bytes();
+  require(bytes.size() <= engine::kMaxKeySize, ErrorCode::InvalidArgument,
+          "table {}: key of index {} for record {} is {} bytes, longer than the {}-byte limit",
+          schema_.name, index.schema.name, engine::formatKey(pk), bytes.size(),
+          engine::kMaxKeySize);
+  return {std::move(bytes), std::move(value)};
+}
+
+std::string_view TableCore::primaryKeyOfEntry(const IndexCore& index, std::string_view key,
+                                              std::string_view value) const {
+  if (!value.empty()) return value;
+  engine::KeyDecoder d(key);
+  for (size_t i = 0; i < index.schema.fields.size(); ++i) d.skip();
+  return d.rest();
+}
+
+capnp::DynamicStruct::Reader TableCore::decode(RecordDecoder& decoder, std::string_view pk,
+                                               std::string_view bytes) const {
+  uint32_t version = decoder.decode(bytes, schema_.name, pk);
+  if (version != schema_.version) {
+    fail(ErrorCode::SchemaMismatch,
+         "table {}, record {}: stored at schema version {}, but the table is at version {} and "
+         "no migration step reads it",
+         schema_.name, engine::formatKey(pk), version, schema_.version);
+  }
+  return decoder.verifiedRoot(schema_.schema);
+}
+
+engine::KeyRange TableCore::toKeyRange(const Range& range) {
+  auto encode = [](const Key& k) {
+    engine::KeyEncoder e;
+    for (const auto& v : k.values) e.value(v);
+    return std::move(e).release();
+  };
+  // A bound with fewer values than the key covers every key that starts with them, so an
+  // exclusive lower and an inclusive upper bound move past all such keys.
+  engine::KeyRange r;
+  if (range.lower && !range.lower->values.empty()) {
+    std::string lo = encode(*range.lower);
+    if (range.lowerInclusive) {
+      r.lower = engine::Bound{std::move(lo), true};
+    } else {
+      std::string succ = engine::prefixSuccessor(lo);
+      if (succ.empty()) return engine::KeyRange::between("\xff", false, "\xff", false);
+      r.lower = engine::Bound{std::move(succ), true};
+    }
+  }
+  if (range.upper && !range.upper->values.empty()) {
+    std::string hi = encode(*range.upper);
+    if (range.upperInclusive) {
+      std::string succ = engine::prefixSuccessor(hi);
+      if (!succ.empty()) r.upper = engine::Bound{std::move(succ), false};
+    } else {
+      r.upper = engine::Bound{std::move(hi), false};
+    }
+  }
+  return r;
+}
+
+TableInfo& TableCore::touch(WriteTxn& tx) const {
+  auto& touched = tx.state().touched;
+  auto it = touched.find(schema_.name);
+  if (it != touched.end()) return it->second;
+  auto info = catalog_->readTable(tx.engine(), schema_.name);
+  require(info.has_value(), ErrorCode::Internal, "table {} is missing from the catalog",
+          schema_.name);
+  return touched.emplace(schema_.name, std::move(*info)).first->second;
+}
+
+uint64_t TableCore::insert(WriteTxn& tx, const Edit& fill) const {
+  capnp::MallocMessageBuilder message(kScratchWords);
+  auto record = message.initRoot<capnp::DynamicStruct>(schema_.schema);
+  fill(record);
+  return insertBuilt(tx, message);
+}
+
+uint64_t TableCore::insert(WriteTxn& tx, capnp::DynamicStruct::Reader record) const {
+  require(record.getSchema() == schema_.schema ||
+              record.getSchema().getProto().getId() == schema_.schema.getProto().getId(),
+          ErrorCode::InvalidArgument, "table {}: the record is a {}, not a {}", schema_.name,
+          structName(record.getSchema()), structName(schema_.schema));
+  capnp::MallocMessageBuilder message(kScratchWords);
+  message.setRoot(record);
+  return insertBuilt(tx, message);
+}
+
+uint64_t TableCore::insertBuilt(WriteTxn& tx, capnp::MessageBuilder& message) const {
+  auto record = message.getRoot<capnp::DynamicStruct>(schema_.schema);
+  TableInfo& info = touch(tx);
+  uint64_t autoValue = 0;
+  if (schema_.autoIncrement) {
+    const FieldPath& path = schema_.primaryKey[*schema_.autoIncrement];
+    auto field = path.leaf();
+    auto type = field.getType();
+    bool isSigned = type.which() == capnp::schema::Type::INT8 ||
+                    type.which() == capnp::schema::Type::INT16 ||
+                    type.which() == capnp::schema::Type::INT32 ||
+                    type.which() == capnp::schema::Type::INT64;
+    auto current = record.asReader().get(field);
+    if (isSigned) {
+      int64_t v = current.as<int64_t>();
+      require(v >= 0, ErrorCode::InvalidArgument,
+              "table {}: autoIncrement field {} is {}; it must be 0 (assign the next value) or "
+              "positive",
+              schema_.name, path.dotted, v);
+      autoValue = static_cast<uint64_t>(v);
+    } else {
+      autoValue = current.as<uint64_t>();
+    }
+    if (autoValue == 0) {
+      autoValue = info.sequence + 1;
+      // The value must fit the field: a UInt8 sequence ends at 255.
+      translateKj(ErrorCode::Full,
+                  fmt::format("table {}: the autoIncrement sequence of {} is exhausted at {}",
+                              schema_.name, path.dotted, info.sequence),
+                  [&] {
+                    if (isSigned) record.set(field, static_cast<int64_t>(autoValue));
+                    else record.set(field, autoValue);
+                  });
+    }
+    info.sequence = std::max(info.sequence, autoValue);
+  }
+  auto reader = record.asReader();
+  std::string pk = primaryKeyOf(reader);
+  engine::WriteTxn& etx = tx.engineWrite();
+  if (!etx.insert(records_, pk, tx.state().encoder.encode(schema_.version, message))) {
+    fail(ErrorCode::ConstraintViolation, "table {}: a record with primary key {} already exists",
+         schema_.name, engine::formatKey(pk));
+  }
+  addIndexEntries(tx, reader, pk);
+  ++info.counts[schema_.version];
+  return autoValue;
+}
+
+void TableCore::addIndexEntries(WriteTxn& tx, capnp::DynamicStruct::Reader record,
+                                std::string_view pk) const {
+  engine::WriteTxn& etx = tx.engineWrite();
+  for (const IndexCore& index : indexes_) {
+    auto [key, value] = indexEntry(index, record, pk);
+    if (value.empty()) {
+      etx.put(index.db, key, value);
+    } else if (!etx.insert(index.db, key, value)) {
+      auto owner = etx.get(index.db, key);
+      fail(ErrorCode::ConstraintViolation,
+           "table {}: unique index {} already holds key {} (for record {}); record {} cannot "
+           "have it too",
+           schema_.name, index.schema.name, engine::formatKey(key),
+           owner ? engine::formatKey(*owner) : std::string("?"), engine::formatKey(pk));
+    }
+  }
+}
+
+void TableCore::replace(WriteTxn& tx, std::string_view pk, capnp::DynamicStruct::Reader old,
+                        uint32_t oldVersion, capnp::MessageBuilder& message) const {
+  auto updated = message.getRoot<capnp::DynamicStruct>(schema_.schema).asReader();
+  engine::WriteTxn& etx = tx.engineWrite();
+  // Only the index entries whose keys changed are touched. Old entries are computed before the
+  // record's bytes are overwritten: `old` points into them.
+  std::vector<std::pair<const IndexCore*, std::pair<std::string, std::string>>> changed;
+  for (const IndexCore& index : indexes_) {
+    auto before = indexEntry(index, old, pk);
+    auto after = indexEntry(index, updated, pk);
+    if (before == after) continue;
+    etx.erase(index.db, before.first);
+    changed.emplace_back(&index, std::move(after));
+  }
+  std::string encoded(tx.state().encoder.encode(schema_.version, message));
+  etx.put(records_, pk, encoded);
+  for (auto& [index, entry] : changed) {
+    if (entry.second.empty()) {
+      etx.put(index->db, entry.first, entry.second);
+    } else if (!etx.insert(index->db, entry.first, entry.second)) {
+      auto owner = etx.get(index->db, entry.first);
+      fail(ErrorCode::ConstraintViolation,
+           "table {}: unique index {} already holds key {} (for record {}); record {} cannot "
+           "have it too",
+           schema_.name, index->schema.name, engine::formatKey(entry.first),
+           owner ? engine::formatKey(*owner) : std::string("?"), engine::formatKey(pk));
+    }
+  }
+  TableInfo& info = touch(tx);
+  if (oldVersion != schema_.version) {
+    --info.counts[oldVersion];
+    ++info.counts[schema_.version];
+  }
+}
+
+bool TableCore::update(WriteTxn& tx, capnp::DynamicStruct::Reader record) const {
+  capnp::MallocMessageBuilder message;
+  message.setRoot(record);
+  auto reader = message.getRoot<capnp::DynamicStruct>(schema_.schema).asReader();
+  std::string pk = primaryKeyOf(reader);
+  auto stored = tx.engine().get(records_, pk);
+  if (!stored) return false;
+  RecordDecoder& decoder = tx.state().decoder;
+  auto old = decode(decoder, pk, *stored);
+  replace(tx, pk, old, schema_.version, message);
+  return true;
+}
+
+bool TableCore::update(WriteTxn& tx, const Key& key, const Edit& edit) const {
+  std::string pk = encodePrimaryKey(key);
+  auto stored = tx.engine().get(records_, pk);
+  if (!stored) return false;
+  RecordDecoder& decoder = tx.state().decoder;
+  auto old = decode(decoder, pk, *stored);
+  capnp::MallocMessageBuilder message;
+  message.setRoot(old);
+  auto builder = message.getRoot<capnp::DynamicStruct>(schema_.schema);
+  edit(builder);
+  std::string newPk = primaryKeyOf(builder.asReader());
+  require(newPk == pk, ErrorCode::InvalidArgument,
+          "table {}: an update may not change the primary key ({} -> {}); remove the record and "
+          "insert it under the new key",
+          schema_.name, engine::formatKey(pk), engine::formatKey(newPk));
+  replace(tx, pk, old, schema_.version, message);
+  return true;
+}
+
+bool TableCore::upsert(WriteTxn& tx, capnp::DynamicStruct::Reader record) const {
+  if (update(tx, record)) return false;
+  insert(tx, record);
+  return true;
+}
+
+bool TableCore::remove(WriteTxn& tx, const Key& key) const {
+  std::string pk = encodePrimaryKey(key);
+  engine::WriteTxn& etx = tx.engineWrite();
+  auto stored = etx.get(records_, pk);
+  if (!stored) return false;
+  auto old = decode(tx.state().decoder, pk, *stored);
+  for (const IndexCore& index : indexes_) etx.erase(index.db, indexEntry(index, old, pk).first);
+  etx.erase(records_, pk);
+  --touch(tx).counts[schema_.version];
+  return true;
+}
+
+std::optional<DynamicRow> TableCore::get(const Txn& tx, const Key& key) const {
+  std::string pk = encodePrimaryKey(key);
+  auto stored = tx.engine().get(records_, pk);
+  if (!stored) return std::nullopt;
+  DynamicRow row;
+  row.decoder_ = std::make_unique<RecordDecoder>();
+  row.reader_ = decode(*row.decoder_, pk, *stored);
+  row.version_ = schema_.version;
+  return row;
+}
+
+RecordCursor TableCore::scan(const Txn& tx, const Range& range, Direction direction) const {
+  return RecordCursor(std::make_unique<RecordScan>(
+      *this, tx.engine(), tx.engine().scan(records_, toKeyRange(range), direction), nullptr));
+}
+
+const IndexCore& TableCore::requireIndex(std::string_view name) const {
+  std::string known;
+  for (const IndexCore& index : indexes_) {
+    if (index.schema.name == name) {
+      require(index.ready, ErrorCode::Busy, "table {}: index {} is still being built",
+              schema_.name, name);
+      return index;
+    }
+    known += (known.empty() ? "" : ", ") + index.schema.name;
+  }
+  fail(ErrorCode::InvalidArgument, "table {} has no index {} (its indexes: {})", schema_.name,
+       name, known.empty() ? "none" : known);
+}
+
+RecordCursor TableCore::find(const Txn& tx, std::string_view index, const Range& range,
+                             Direction direction) const {
+  const IndexCore& ic = requireIndex(index);
+  for (const auto* bound : {&range.lower, &range.upper}) {
+    require(!*bound || (*bound)->values.size() <= ic.schema.fields.size(),
+            ErrorCode::InvalidArgument, "table {}: index {} has {} fields, a bound gives {}",
+            schema_.name, index, ic.schema.fields.size(), (*bound)->values.size());
+  }
+  return RecordCursor(std::make_unique<RecordScan>(
+      *this, tx.engine(), tx.engine().scan(ic.db, toKeyRange(range), direction), &ic));
+}
+
+uint64_t TableCore::count(const Txn& tx) const { return tx.engine().count(records_); }
+
+}  // namespace capdb::orm

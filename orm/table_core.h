@@ -1,0 +1,117 @@
+// TableCore: one table's records and indexes, over capnp::DynamicStruct. The typed Table<T> and
+// DynamicTable of capdb.h are thin handles onto it. Internal to the library.
+#pragma once
+
+#include <capnp/dynamic.h>
+#include <capnp/message.h>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "capdb/capdb.h"
+#include "engine/env.h"
+#include "orm/catalog.h"
+#include "orm/record_codec.h"
+#include "orm/table_schema.h"
+
+namespace capdb::orm {
+
+struct IndexCore {
+  IndexSchema schema;
+  engine::Db db;
+  bool ready = true;  // complete, usable for lookups
+};
+
+// What a write transaction gathers for the catalog: each touched table's entry, loaded from the
+// transaction's own snapshot on first touch, written once at commit.
+struct WriteState {
+  std::map<std::string, TableInfo, std::less<>> touched;
+  RecordEncoder encoder;
+  RecordDecoder decoder;
+};
+
+// Reads records in key order from a primary-key or index range (RecordCursor's engine).
+class RecordScan {
+ public:
+  RecordScan(const TableCore& table, const engine::Txn& txn, engine::Scan scan,
+             const IndexCore* index);
+  bool valid() const { return valid_; }
+  capnp::DynamicStruct::Reader record() const { return record_; }
+  std::string_view primaryKey() const { return pk_; }
+  void next();
+
+ private:
+  void load();
+
+  const TableCore& table_;
+  const engine::Txn& txn_;
+  engine::Scan scan_;
+  const IndexCore* index_;
+  RecordDecoder decoder_;
+  bool valid_ = false;
+  std::string_view pk_;
+  capnp::DynamicStruct::Reader record_;
+};
+
+class TableCore {
+ public:
+  using Edit = DynamicTable::Edit;
+
+  TableCore(TableSchema schema, engine::Db records, std::vector<IndexCore> indexes,
+            const Catalog& catalog);
+
+  const TableSchema& schema() const { return schema_; }
+  const std::vector<IndexCore>& indexes() const { return indexes_; }
+  const engine::Db& records() const { return records_; }
+
+  uint64_t insert(WriteTxn& tx, const Edit& fill) const;
+  uint64_t insert(WriteTxn& tx, capnp::DynamicStruct::Reader record) const;
+  bool update(WriteTxn& tx, capnp::DynamicStruct::Reader record) const;
+  bool update(WriteTxn& tx, const Key& key, const Edit& edit) const;
+  bool upsert(WriteTxn& tx, capnp::DynamicStruct::Reader record) const;
+  bool remove(WriteTxn& tx, const Key& key) const;
+
+  std::optional<DynamicRow> get(const Txn& tx, const Key& key) const;
+  RecordCursor scan(const Txn& tx, const Range& range, Direction direction) const;
+  RecordCursor find(const Txn& tx, std::string_view index, const Range& range,
+                    Direction direction) const;
+  uint64_t count(const Txn& tx) const;
+
+  // The encoded primary key of a record / of key values (which must be the whole key).
+  std::string primaryKeyOf(capnp::DynamicStruct::Reader record) const;
+  std::string encodePrimaryKey(const Key& key) const;
+  // The index entry (key, value) for a record with primary key pk.
+  std::pair<std::string, std::string> indexEntry(const IndexCore& index,
+                                                 capnp::DynamicStruct::Reader record,
+                                                 std::string_view pk) const;
+  // The primary key an index entry points to.
+  std::string_view primaryKeyOfEntry(const IndexCore& index, std::string_view key,
+                                     std::string_view value) const;
+  // Decodes a stored record at the table's version into `decoder`; Corruption or SchemaMismatch
+  // (a record at another version) naming the table and key.
+  capnp::DynamicStruct::Reader decode(RecordDecoder& decoder, std::string_view pk,
+                                      std::string_view bytes) const;
+  // Converts a Range of key values into a range of encoded keys.
+  static engine::KeyRange toKeyRange(const Range& range);
+
+ private:
+  TableInfo& touch(WriteTxn& tx) const;
+  uint64_t insertBuilt(WriteTxn& tx, capnp::MessageBuilder& message) const;
+  void addIndexEntries(WriteTxn& tx, capnp::DynamicStruct::Reader record, std::string_view pk) const;
+  // Stores the message's record under pk in place of `old`, fixing the changed index entries.
+  void replace(WriteTxn& tx, std::string_view pk, capnp::DynamicStruct::Reader old,
+               uint32_t oldVersion, capnp::MessageBuilder& message) const;
+  const IndexCore& requireIndex(std::string_view name) const;
+
+  TableSchema schema_;
+  engine::Db records_;
+  std::vector<IndexCore> indexes_;
+  const Catalog* catalog_;
+};
+
+}  // namespace capdb::orm
