@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <istream>
+#include <optional>
 #include <ostream>
 
 #include "capdb/capdb.h"
@@ -11,6 +12,34 @@
 #include "orm/table_core.h"
 
 namespace capdb {
+namespace {
+
+// JsonCodec skips object members that name no field; an import must not drop data silently, so
+// every member is checked against the schema first. Returns the first unknown member's path.
+std::optional<std::string> unknownMember(capnp::JsonValue::Reader value, capnp::StructSchema schema,
+                                         const std::string& prefix) {
+  if (!value.isObject()) return std::nullopt;
+  for (auto member : value.getObject()) {
+    std::string name = member.getName().cStr();
+    KJ_IF_MAYBE (field, schema.findFieldByName(member.getName())) {
+      capnp::Type type = field->getType();
+      auto v = member.getValue();
+      if (type.isStruct()) {
+        if (auto bad = unknownMember(v, type.asStruct(), prefix + name + ".")) return bad;
+      } else if (type.isList() && type.asList().getElementType().isStruct() && v.isArray()) {
+        for (auto element : v.getArray()) {
+          auto inner = type.asList().getElementType().asStruct();
+          if (auto bad = unknownMember(element, inner, prefix + name + "[].")) return bad;
+        }
+      }
+    } else {
+      return prefix + name;
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
 
 uint64_t DynamicTable::exportJsonLines(const Txn& tx, std::ostream& out) const {
   capnp::JsonCodec codec;
@@ -35,7 +64,16 @@ uint64_t DynamicTable::importJsonLines(WriteTxn& tx, std::istream& in) const {
     capnp::MallocMessageBuilder message;
     auto record = message.initRoot<capnp::DynamicStruct>(schema().schema);
     try {
-      codec.decode(kj::ArrayPtr<const char>(line.data(), line.size()), record);
+      capnp::MallocMessageBuilder raw;
+      auto json = raw.initRoot<capnp::JsonValue>();
+      codec.decodeRaw(kj::ArrayPtr<const char>(line.data(), line.size()), json);
+      require(json.isObject(), ErrorCode::InvalidArgument,
+              "table {}, line {}: expected a JSON object", name(), lineNumber);
+      if (auto bad = unknownMember(json.asReader(), schema().schema, "")) {
+        fail(ErrorCode::InvalidArgument, "table {}, line {}: {} is not a field of {}", name(),
+             lineNumber, *bad, orm::structName(schema().schema));
+      }
+      codec.decode(json.asReader(), record);
     } catch (const kj::Exception& e) {
       fail(ErrorCode::InvalidArgument, "table {}, line {}: {}", name(), lineNumber,
            std::string_view(e.getDescription().cStr()));

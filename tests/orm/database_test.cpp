@@ -1,0 +1,310 @@
+// Opening databases against the catalog, transactions across threads and processes, JSON Lines.
+#include <capnp/message.h>
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <sstream>
+#include <thread>
+
+#include "capdb/capdb.h"
+#include "orm/schema_file.h"
+#include "person.capnp.h"
+#include "support/schema_text.h"
+#include "support/temp_dir.h"
+
+namespace capdb {
+namespace {
+
+using test::Person;
+
+std::string errorOf(const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const Error& e) {
+    return std::string(errorCodeName(e.code())) + ": " + e.what();
+  }
+  return "no error";
+}
+
+// Opens `dir/db` with one table parsed from `fields` as struct T.
+Database openParsed(const testing::TempDir& dir, const std::string& annotations,
+                    const std::string& fields, orm::SchemaFile& keep) {
+  static int n = 0;
+  keep = testing::parseText(dir, "v" + std::to_string(n++) + ".capnp",
+                            "struct T $Db.table(\"t\") " + annotations + " { " + fields + " }\n");
+  return Database::open(dir / "db", Schemas{keep.tables[0]});
+}
+
+TEST(DatabaseOpen, CompatibleChangeAtTheSameVersionOpens) {
+  testing::TempDir dir;
+  orm::SchemaFile f1, f2;
+  {
+    Database db = openParsed(dir, "$Db.primaryKey([\"id\"])", "id @0 :UInt64; name @1 :Text;", f1);
+    auto t = db.table("t");
+    db.write([&](WriteTxn& tx) {
+      t.insert(tx, [](capnp::DynamicStruct::Builder b) {
+        b.set("id", 1);
+        b.set("name", "old");
+      });
+    });
+  }
+  Database db = openParsed(dir, "$Db.primaryKey([\"id\"])",
+                           "id @0 :UInt64; fullName @1 :Text; score @2 :Float64 = 1.5;", f2);
+  auto tx = db.read();
+  auto row = db.table("t").get(tx, Key{1});
+  ASSERT_TRUE(row);
+  EXPECT_EQ(row->get().get("fullName").as<capnp::Text>(), "old");
+  EXPECT_EQ(row->get().get("score").as<double>(), 1.5);
+}
+
+TEST(DatabaseOpen, IncompatibleChangeIsRefusedNamingTableFieldAndChange) {
+  testing::TempDir dir;
+  orm::SchemaFile f1, f2;
+  { openParsed(dir, "$Db.primaryKey([\"id\"])", "id @0 :UInt64; score @1 :Float64;", f1); }
+  std::string err = errorOf([&] {
+    openParsed(dir, "$Db.primaryKey([\"id\"])", "id @0 :UInt64; score @1 :Int64;", f2);
+  });
+  EXPECT_NE(err.find("SchemaMismatch"), std::string::npos) << err;
+  EXPECT_NE(err.find("t.score: type changed Float64 -> Int64"), std::string::npos) << err;
+}
+
+TEST(DatabaseOpen, VersionGapsAreRefusedUntilMigrationsExist) {
+  testing::TempDir dir;
+  orm::SchemaFile f1, f2, f3;
+  { openParsed(dir, "$Db.version(2) $Db.primaryKey([\"id\"])", "id @0 :UInt64;", f1); }
+  std::string older = errorOf([&] {
+    openParsed(dir, "$Db.version(1) $Db.primaryKey([\"id\"])", "id @0 :UInt64;", f2);
+  });
+  EXPECT_NE(older.find("SchemaMismatch"), std::string::npos) << older;
+  EXPECT_NE(older.find("newer than the app"), std::string::npos) << older;
+  std::string newer = errorOf([&] {
+    openParsed(dir, "$Db.version(3) $Db.primaryKey([\"id\"])", "id @0 :UInt64; x @1 :Int8;", f3);
+  });
+  EXPECT_NE(newer.find("SchemaMismatch"), std::string::npos) << newer;
+  EXPECT_NE(newer.find("t.x: field added"), std::string::npos) << newer;
+}
+
+TEST(DatabaseOpen, AddedIndexIsBuiltAndADuplicateLeavesTheDatabaseAsItWas) {
+  testing::TempDir dir;
+  orm::SchemaFile f1, f2, f3;
+  {
+    Database db = openParsed(dir, "$Db.primaryKey([\"id\"])", "id @0 :UInt64; e @1 :Text;", f1);
+    db.write([&](WriteTxn& tx) {
+      for (int i = 1; i <= 3; ++i) {
+        db.table("t").insert(tx, [&](capnp::DynamicStruct::Builder b) {
+          b.set("id", i);
+          b.set("e", i == 3 ? "dup" : (i == 1 ? "dup" : "x"));
+        });
+      }
+    });
+  }
+  std::string err = errorOf([&] {
+    openParsed(dir, "$Db.primaryKey([\"id\"])", "id @0 :UInt64; e @1 :Text $Db.unique;", f2);
+  });
+  EXPECT_NE(err.find("ConstraintViolation"), std::string::npos) << err;
+  EXPECT_NE(err.find("'dup'"), std::string::npos) << err;
+  // A non-unique index over the same field builds.
+  Database db = openParsed(dir, "$Db.primaryKey([\"id\"])", "id @0 :UInt64; e @1 :Text $Db.indexed;", f3);
+  auto tx = db.read();
+  int n = 0;
+  for (auto r : db.table("t").find(tx, "t_e", Range::prefix(Key{"dup"}))) {
+    (void)r;
+    ++n;
+  }
+  EXPECT_EQ(n, 2);
+}
+
+TEST(DatabaseOpen, TablesTheAppDoesNotListStayReadable) {
+  testing::TempDir dir;
+  {
+    Database db = Database::open(dir / "db", Schemas{table<Person>()});
+    db.write([&](WriteTxn& tx) {
+      db.table<Person>().insert(tx, [](Person::Builder p) { p.setName("Ada"); });
+    });
+  }
+  Database tool = Database::open(dir / "db");
+  EXPECT_EQ(tool.tableNames(), std::vector<std::string>{"people"});
+  auto tx = tool.read();
+  auto row = tool.table("people").get(tx, Key{1});
+  ASSERT_TRUE(row);
+  EXPECT_EQ(row->get().get("name").as<capnp::Text>(), "Ada");
+}
+
+TEST(Transactions, ThrowInsideWriteLeavesNoTrace) {
+  testing::TempDir dir;
+  Database db = Database::open(dir / "db", Schemas{table<Person>()});
+  auto people = db.table<Person>();
+  db.write([&](WriteTxn& tx) { people.insert(tx, [](Person::Builder p) { p.setEmail("a@x"); }); });
+  EXPECT_THROW(db.write([&](WriteTxn& tx) {
+    people.insert(tx, [](Person::Builder p) { p.setEmail("b@x"); });
+    people.update(tx, Key{uint64_t{1}}, [](Person::Builder p) { p.setCity("Nowhere"); });
+    people.remove(tx, Key{uint64_t{1}});
+    throw std::runtime_error("app error");
+  }),
+               std::runtime_error);
+  auto tx = db.read();
+  EXPECT_EQ(people.count(tx), 1u);
+  EXPECT_EQ(people.get(tx, Key{uint64_t{1}}).value()->getCity(), "");
+  int emails = 0;
+  for (auto p : people.find(tx, "people_email", Range::all())) {
+    EXPECT_EQ(p.getEmail(), "a@x");
+    ++emails;
+  }
+  EXPECT_EQ(emails, 1);
+  tx.release();
+  // The sequence was not advanced by the aborted insert.
+  EXPECT_EQ(db.write([&](WriteTxn& w) { return people.insert(w, [](Person::Builder) {}); }), 2u);
+}
+
+// Writers keep name == city == email-prefix within every record; readers on two threads check
+// every record they see, so a torn record (half one write, half another) would show.
+TEST(Transactions, ReadersOnOtherThreadsNeverSeeATornRecord) {
+  testing::TempDir dir;
+  Database db = Database::open(dir / "db", Schemas{table<Person>()});
+  auto people = db.table<Person>();
+  db.write([&](WriteTxn& tx) {
+    for (int i = 0; i < 50; ++i) {
+      people.insert(tx, [&](Person::Builder p) {
+        p.setName("v0");
+        p.setCity("v0");
+      });
+    }
+  });
+  std::atomic<bool> done{false}, torn{false};
+  std::atomic<int> reads{0};
+  auto reader = [&] {
+    while (!done) {
+      auto tx = db.read();
+      uint64_t n = 0;
+      std::string version;
+      for (auto p : people.scan(tx)) {
+        if (p.getName() != p.getCity()) torn = true;
+        // One write transaction updates every record: a snapshot sees one version throughout.
+        if (version.empty()) version = p.getName().cStr();
+        if (version != p.getName().cStr()) torn = true;
+        ++n;
+      }
+      if (n != people.count(tx)) torn = true;
+      ++reads;
+    }
+  };
+  std::thread r1(reader), r2(reader);
+  for (int v = 1; v <= 200; ++v) {
+    std::string value = "v" + std::to_string(v);
+    db.write([&](WriteTxn& tx) {
+      for (uint64_t id = 1; id <= 50; ++id) {
+        people.update(tx, Key{id}, [&](Person::Builder p) {
+          p.setName(value);
+          p.setCity(value);
+        });
+      }
+    });
+  }
+  done = true;
+  r1.join();
+  r2.join();
+  EXPECT_FALSE(torn);
+  EXPECT_GT(reads.load(), 0);
+}
+
+TEST(Transactions, ADatabaseReopensInANewProcess) {
+  testing::TempDir dir;
+  {
+    Database db = Database::open(dir / "db", Schemas{table<Person>()});
+    db.write([&](WriteTxn& tx) {
+      for (const char* name : {"Ada", "Grace"}) {
+        db.table<Person>().insert(tx, [&](Person::Builder p) {
+          p.setName(name);
+          p.setCity("London");
+        });
+      }
+    });
+  }
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    // A fresh process: nothing of the parent's Database survives here but the files.
+    int code = 0;
+    try {
+      Database db = Database::open(dir / "db", Schemas{table<Person>()});
+      auto people = db.table<Person>();
+      auto tx = db.read();
+      if (people.count(tx) != 2) code = 2;
+      if (people.get(tx, Key{uint64_t{2}}).value()->getName() != "Grace") code = 3;
+      int london = 0;
+      for (auto p : people.find(tx, "by_city_age", Range::prefix(Key{"London"}))) {
+        (void)p;
+        ++london;
+      }
+      if (london != 2) code = 4;
+      tx.release();
+      db.write([&](WriteTxn& w) { people.insert(w, [](Person::Builder p) { p.setName("Edsger"); }); });
+    } catch (...) {
+      code = 1;
+    }
+    _exit(code);
+  }
+  int status = 0;
+  waitpid(child, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  Database db = Database::open(dir / "db", Schemas{table<Person>()});
+  auto tx = db.read();
+  EXPECT_EQ(db.table<Person>().get(tx, Key{uint64_t{3}}).value()->getName(), "Edsger");
+}
+
+TEST(JsonLines, ExportImportRoundTrip) {
+  testing::TempDir dir;
+  std::string exported;
+  {
+    Database db = Database::open(dir / "a", Schemas{table<Person>()});
+    auto people = db.table("people");
+    db.write([&](WriteTxn& tx) {
+      for (const char* name : {"Ada", "Grace \"Amazing\"", "Edsger"}) {
+        people.insert(tx, [&](capnp::DynamicStruct::Builder b) {
+          b.set("name", name);
+          b.set("age", 40);
+        });
+      }
+    });
+    std::ostringstream out;
+    EXPECT_EQ(people.exportJsonLines(db.read(), out), 3u);
+    exported = out.str();
+  }
+  EXPECT_EQ(std::count(exported.begin(), exported.end(), '\n'), 3);
+  EXPECT_NE(exported.find("\"name\":\"Ada\""), std::string::npos) << exported;
+  Database db = Database::open(dir / "b", Schemas{table<Person>()});
+  std::istringstream in(exported);
+  EXPECT_EQ(db.write([&](WriteTxn& tx) { return db.table("people").importJsonLines(tx, in); }), 3u);
+  std::ostringstream again;
+  db.table("people").exportJsonLines(db.read(), again);
+  EXPECT_EQ(again.str(), exported);
+}
+
+TEST(JsonLines, BadLineNamesItsNumberAndImportsNothing) {
+  testing::TempDir dir;
+  Database db = Database::open(dir / "db", Schemas{table<Person>()});
+  auto people = db.table("people");
+  auto import = [&](const std::string& text) {
+    return errorOf([&] {
+      std::istringstream in(text);
+      db.write([&](WriteTxn& tx) { people.importJsonLines(tx, in); });
+    });
+  };
+  std::string syntax = import("{\"id\":\"1\",\"name\":\"a\"}\n\n{\"id\":\"2\",\"name\":\n");
+  EXPECT_NE(syntax.find("InvalidArgument"), std::string::npos) << syntax;
+  EXPECT_NE(syntax.find("line 3"), std::string::npos) << syntax;
+  std::string field = import("{\"id\":\"1\"}\n{\"id\":\"2\",\"nope\":1}\n");
+  EXPECT_NE(field.find("line 2"), std::string::npos) << field;
+  std::string dup = import("{\"id\":\"1\",\"email\":\"a\"}\n{\"id\":\"2\",\"email\":\"a\"}\n");
+  EXPECT_NE(dup.find("ConstraintViolation"), std::string::npos) << dup;
+  EXPECT_NE(dup.find("line 2"), std::string::npos) << dup;
+  std::string range = import("{\"id\":\"1\",\"age\":300}\n");
+  EXPECT_NE(range.find("line 1"), std::string::npos) << range;
+  EXPECT_EQ(people.count(db.read()), 0u);
+}
+
+}  // namespace
+}  // namespace capdb
