@@ -22,7 +22,7 @@ test: build
 	@ctest --test-dir $(BUILD) --output-on-failure -j$(JOBS) --timeout 300
 
 demo: build
-	@$(BUILD)/bin/engine_demo
+	@$(BUILD)/bin/people
 
 bench: build
 	@set -e; for b in $(BUILD)/bin/*_bench; do echo "== $$b"; $$b --benchmark_min_time=0.5 $(BENCH_ARGS); done

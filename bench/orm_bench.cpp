@@ -1,0 +1,269 @@
+// The object layer against SQLite on 1M Person records (~100 bytes): bulk insert in one
+// transaction (with the same three indexes on both sides), point get by primary key, equality
+// lookup on the unique email index, and primary-key range scans of 1000 records. SQLite uses
+// prepared statements and a table people(id INTEGER PRIMARY KEY, ...) with a UNIQUE email and
+// indexes on age and (city, age). Every benchmark checks its results.
+#include <benchmark/benchmark.h>
+#include <fmt/format.h>
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <memory>
+#include <random>
+#include <stdexcept>
+
+#include "bench/bench_support.h"
+#include "bench_person.capnp.h"
+#include "capdb/capdb.h"
+
+namespace {
+
+using capdb::bench::Person;
+
+constexpr int64_t kRecords = 1'000'000;
+constexpr int64_t kScanLength = 1000;
+const char* const kCities[] = {"London", "Paris", "Lima", "Oslo", "Tokyo", "Cairo", "Quito",
+                               "Perth", "Dakar", "Seoul"};
+
+std::string nameOf(int64_t i) { return fmt::format("Person Number {}", i); }
+std::string emailOf(int64_t i) { return fmt::format("user{}@example.com", i); }
+uint8_t ageOf(int64_t i) { return static_cast<uint8_t>(18 + i % 70); }
+const char* cityOf(int64_t i) { return kCities[i % 10]; }
+
+void check(bool ok, const char* what) {
+  if (!ok) throw std::runtime_error(std::string("benchmark result is wrong: ") + what);
+}
+
+std::filesystem::path freshDir(const std::string& name) {
+  auto dir = std::filesystem::temp_directory_path() / ("capdb-orm-bench-" + std::to_string(getpid())) / name;
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+struct CapdbStore {
+  std::unique_ptr<capdb::Database> db;
+  std::unique_ptr<capdb::Table<Person>> people;
+  explicit CapdbStore(const std::string& name) {
+    capdb::Options options;
+    options.env.mapSize = size_t{1} << 30;
+    db = std::make_unique<capdb::Database>(
+        capdb::Database::open(freshDir(name) / "db", capdb::Schemas{capdb::table<Person>()}, options));
+    people = std::make_unique<capdb::Table<Person>>(db->table<Person>());
+  }
+  void load() {
+    db->write([&](capdb::WriteTxn& tx) {
+      for (int64_t i = 1; i <= kRecords; ++i) {
+        people->insert(tx, [&](Person::Builder p) {
+          p.setName(nameOf(i));
+          p.setEmail(emailOf(i));
+          p.setAge(ageOf(i));
+          p.setCity(cityOf(i));
+        });
+      }
+    });
+  }
+  uint64_t count() { return people->count(db->read()); }
+};
+
+struct SqliteStore {
+  sqlite3* db = nullptr;
+  explicit SqliteStore(const std::string& name) {
+    sqlite3_open((freshDir(name) / "people.sqlite").c_str(), &db);
+    exec("PRAGMA journal_mode=WAL");
+    exec("PRAGMA synchronous=NORMAL");
+    exec("CREATE TABLE people (id INTEGER PRIMARY KEY, name TEXT, email TEXT UNIQUE, "
+         "age INTEGER, city TEXT)");
+    exec("CREATE INDEX people_age ON people(age)");
+    exec("CREATE INDEX by_city_age ON people(city, age)");
+  }
+  ~SqliteStore() { sqlite3_close(db); }
+  void exec(const char* sql) {
+    char* err = nullptr;
+    if (sqlite3_exec(db, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+      std::string msg = err ? err : "?";
+      sqlite3_free(err);
+      throw std::runtime_error(msg);
+    }
+  }
+  sqlite3_stmt* prepare(const char* sql) {
+    sqlite3_stmt* st = nullptr;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, nullptr) != SQLITE_OK) {
+      throw std::runtime_error(sqlite3_errmsg(db));
+    }
+    return st;
+  }
+  void load() {
+    exec("BEGIN");
+    sqlite3_stmt* st = prepare("INSERT INTO people (name, email, age, city) VALUES (?, ?, ?, ?)");
+    for (int64_t i = 1; i <= kRecords; ++i) {
+      std::string name = nameOf(i), email = emailOf(i);
+      sqlite3_bind_text(st, 1, name.data(), static_cast<int>(name.size()), SQLITE_TRANSIENT);
+      sqlite3_bind_text(st, 2, email.data(), static_cast<int>(email.size()), SQLITE_TRANSIENT);
+      sqlite3_bind_int(st, 3, ageOf(i));
+      sqlite3_bind_text(st, 4, cityOf(i), -1, SQLITE_STATIC);
+      check(sqlite3_step(st) == SQLITE_DONE, "sqlite insert");
+      sqlite3_reset(st);
+    }
+    sqlite3_finalize(st);
+    exec("COMMIT");
+  }
+  uint64_t count() {
+    sqlite3_stmt* st = prepare("SELECT count(*) FROM people");
+    sqlite3_step(st);
+    uint64_t n = static_cast<uint64_t>(sqlite3_column_int64(st, 0));
+    sqlite3_finalize(st);
+    return n;
+  }
+};
+
+template <typename Store>
+Store& loaded() {
+  static Store store = [] {
+    Store s("read");
+    s.load();
+    check(s.count() == kRecords, "every record loaded");
+    return s;
+  }();
+  return store;
+}
+
+template <typename Store>
+void BulkInsert(benchmark::State& state) {
+  int round = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    auto store = std::make_unique<Store>("insert-" + std::to_string(round++));
+    state.ResumeTiming();
+    store->load();
+    state.PauseTiming();
+    check(store->count() == kRecords, "every record inserted");
+    store.reset();
+    state.ResumeTiming();
+  }
+  state.SetItemsProcessed(state.iterations() * kRecords);
+}
+
+void Get_Capdb(benchmark::State& state) {
+  auto& s = loaded<CapdbStore>();
+  auto tx = s.db->read();
+  std::mt19937_64 rng(1);
+  int64_t ok = 0;
+  for (auto _ : state) {
+    int64_t id = 1 + static_cast<int64_t>(rng() % kRecords);
+    auto row = s.people->get(tx, capdb::Key{id});
+    ok += row && row->get().getAge() == ageOf(id);
+  }
+  check(ok == static_cast<int64_t>(state.iterations()), "every get finds its record");
+  state.SetItemsProcessed(state.iterations());
+}
+
+void Get_Sqlite(benchmark::State& state) {
+  auto& s = loaded<SqliteStore>();
+  sqlite3_stmt* st = s.prepare("SELECT id, name, email, age, city FROM people WHERE id = ?");
+  s.exec("BEGIN");
+  std::mt19937_64 rng(1);
+  int64_t ok = 0;
+  for (auto _ : state) {
+    int64_t id = 1 + static_cast<int64_t>(rng() % kRecords);
+    sqlite3_bind_int64(st, 1, id);
+    ok += sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 3) == ageOf(id);
+    sqlite3_reset(st);
+  }
+  s.exec("COMMIT");
+  sqlite3_finalize(st);
+  check(ok == static_cast<int64_t>(state.iterations()), "every get finds its record");
+  state.SetItemsProcessed(state.iterations());
+}
+
+void IndexLookup_Capdb(benchmark::State& state) {
+  auto& s = loaded<CapdbStore>();
+  auto tx = s.db->read();
+  std::mt19937_64 rng(3);
+  int64_t ok = 0;
+  for (auto _ : state) {
+    int64_t id = 1 + static_cast<int64_t>(rng() % kRecords);
+    auto c = s.people->find(tx, "people_email", capdb::Range::prefix(capdb::Key{emailOf(id)}));
+    ok += c.valid() && c.record().getId() == static_cast<uint64_t>(id);
+  }
+  check(ok == static_cast<int64_t>(state.iterations()), "every lookup finds its record");
+  state.SetItemsProcessed(state.iterations());
+}
+
+void IndexLookup_Sqlite(benchmark::State& state) {
+  auto& s = loaded<SqliteStore>();
+  sqlite3_stmt* st = s.prepare("SELECT id, name, email, age, city FROM people WHERE email = ?");
+  s.exec("BEGIN");
+  std::mt19937_64 rng(3);
+  int64_t ok = 0;
+  for (auto _ : state) {
+    int64_t id = 1 + static_cast<int64_t>(rng() % kRecords);
+    std::string email = emailOf(id);
+    sqlite3_bind_text(st, 1, email.data(), static_cast<int>(email.size()), SQLITE_STATIC);
+    ok += sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 0) == id;
+    sqlite3_reset(st);
+  }
+  s.exec("COMMIT");
+  sqlite3_finalize(st);
+  check(ok == static_cast<int64_t>(state.iterations()), "every lookup finds its record");
+  state.SetItemsProcessed(state.iterations());
+}
+
+void Scan_Capdb(benchmark::State& state) {
+  auto& s = loaded<CapdbStore>();
+  auto tx = s.db->read();
+  std::mt19937_64 rng(2);
+  for (auto _ : state) {
+    int64_t start = 1 + static_cast<int64_t>(rng() % (kRecords - kScanLength));
+    int64_t n = 0, ages = 0;
+    for (auto p : s.people->scan(tx, capdb::Range::between(capdb::Key{start},
+                                                            capdb::Key{start + kScanLength}, true, false))) {
+      ages += p.getAge();
+      ++n;
+    }
+    check(n == kScanLength && ages > 0, "scan sees every record");
+  }
+  state.SetItemsProcessed(state.iterations() * kScanLength);
+}
+
+void Scan_Sqlite(benchmark::State& state) {
+  auto& s = loaded<SqliteStore>();
+  sqlite3_stmt* st = s.prepare(
+      "SELECT id, name, email, age, city FROM people WHERE id >= ? AND id < ? ORDER BY id");
+  s.exec("BEGIN");
+  std::mt19937_64 rng(2);
+  for (auto _ : state) {
+    int64_t start = 1 + static_cast<int64_t>(rng() % (kRecords - kScanLength));
+    sqlite3_bind_int64(st, 1, start);
+    sqlite3_bind_int64(st, 2, start + kScanLength);
+    int64_t n = 0, ages = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+      ages += sqlite3_column_int(st, 3);
+      ++n;
+    }
+    sqlite3_reset(st);
+    check(n == kScanLength && ages > 0, "scan sees every record");
+  }
+  s.exec("COMMIT");
+  sqlite3_finalize(st);
+  state.SetItemsProcessed(state.iterations() * kScanLength);
+}
+
+}  // namespace
+
+BENCHMARK(BulkInsert<CapdbStore>)->Name("BulkInsert/Capdb")->Iterations(1)->Repetitions(3)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BulkInsert<SqliteStore>)->Name("BulkInsert/Sqlite")->Iterations(1)->Repetitions(3)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(Get_Capdb)->Name("Get/Capdb")->Repetitions(3);
+BENCHMARK(Get_Sqlite)->Name("Get/Sqlite")->Repetitions(3);
+BENCHMARK(IndexLookup_Capdb)->Name("IndexLookup/Capdb")->Repetitions(3);
+BENCHMARK(IndexLookup_Sqlite)->Name("IndexLookup/Sqlite")->Repetitions(3);
+BENCHMARK(Scan_Capdb)->Name("Scan/Capdb")->Repetitions(3);
+BENCHMARK(Scan_Sqlite)->Name("Scan/Sqlite")->Repetitions(3);
+
+int main(int argc, char** argv) {
+  int rc = capdb::bench::runWithRatios(argc, argv, "Capdb", {"Sqlite"});
+  std::filesystem::remove_all(std::filesystem::temp_directory_path() /
+                              ("capdb-orm-bench-" + std::to_string(getpid())));
+  return rc;
+}
