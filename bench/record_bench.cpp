@@ -91,10 +91,11 @@ void BM_Encode_Capnp(benchmark::State& state) {
 void decodeCapdb(benchmark::State& state, std::string_view bytes, bool expectCopy, bool verify) {
   capdb::orm::RecordDecoder decoder;
   auto schema = capnp::Schema::from<Person>();
+  capdb::orm::RecordCheck recordCheck(schema);
   uint64_t sum = 0;
   for (auto _ : state) {
     decoder.decode(bytes, "people", "k");
-    if (verify) decoder.verifiedRoot(schema);
+    if (verify) decoder.verifiedRoot(recordCheck, schema);
     sum += readFive(decoder.root<Person>());
   }
   check(decoder.copied() == expectCopy, "alignment handling");

@@ -100,61 +100,14 @@ capnp::DynamicStruct::Reader RecordDecoder::root(capnp::StructSchema schema) con
   return reader_->getRoot<capnp::DynamicStruct>(schema);
 }
 
-namespace {
-
-void touch(capnp::DynamicValue::Reader value);
-
-void touchField(capnp::DynamicStruct::Reader s, capnp::StructSchema::Field field) {
-  auto proto = field.getProto();
-  if (proto.isGroup()) {
-    touch(s.get(field));
-    return;
-  }
-  switch (field.getType().which()) {
-    case capnp::schema::Type::TEXT:
-    case capnp::schema::Type::DATA:
-    case capnp::schema::Type::LIST:
-    case capnp::schema::Type::STRUCT:
-      touch(s.get(field));
-      break;
-    default:
-      break;  // scalars and AnyPointer cannot mismatch their schema
-  }
-}
-
-void touch(capnp::DynamicValue::Reader value) {
-  switch (value.getType()) {
-    case capnp::DynamicValue::STRUCT: {
-      auto s = value.as<capnp::DynamicStruct>();
-      for (auto field : s.getSchema().getNonUnionFields()) touchField(s, field);
-      KJ_IF_MAYBE (active, s.which()) {
-        touchField(s, *active);
-      }
-      break;
-    }
-    case capnp::DynamicValue::LIST: {
-      auto list = value.as<capnp::DynamicList>();
-      auto element = list.getSchema().getElementType();
-      if (element.isStruct() || element.isList() || element.isText() || element.isData()) {
-        for (auto item : list) touch(item);
-      }
-      break;
-    }
-    default:
-      break;
-  }
-}
-
-}  // namespace
-
-capnp::DynamicStruct::Reader RecordDecoder::verifiedRoot(capnp::StructSchema schema) const {
-  auto r = root(schema);
+capnp::DynamicStruct::Reader RecordDecoder::verifiedRoot(const RecordCheck& check,
+                                                          capnp::StructSchema schema) const {
   try {
-    touch(r);
+    check.check(reader_->getRoot<capnp::AnyStruct>());
   } catch (const kj::Exception& e) {
     corrupt(table_, key_, fmt::format("does not match its schema: {}", e.getDescription().cStr()));
   }
-  return r;
+  return root(schema);
 }
 
 }  // namespace capdb::orm

@@ -18,6 +18,8 @@
 #include <string_view>
 #include <vector>
 
+#include "orm/record_check.h"
+
 namespace capdb::orm {
 
 inline constexpr uint8_t kRecordTag = 0xCD;
@@ -60,10 +62,11 @@ class RecordDecoder {
   // The decoded record's root, read as `schema` (the schema of the version decode() returned).
   // Not checked against the schema: see verifiedRoot.
   capnp::DynamicStruct::Reader root(capnp::StructSchema schema) const;
-  // The root after reading every pointer field the schema declares (in active union members),
-  // so that a record whose pointers do not match its schema (a struct where Text should be) is
+  // The root after `check` (built for `schema`) has matched every pointer field against the
+  // schema, so that a record whose pointers do not fit it (a struct where Text should be) is
   // Corruption here, naming the table and key, rather than an exception when a field is read.
-  capnp::DynamicStruct::Reader verifiedRoot(capnp::StructSchema schema) const;
+  capnp::DynamicStruct::Reader verifiedRoot(const RecordCheck& check,
+                                            capnp::StructSchema schema) const;
   template <typename T>
   typename T::Reader root() const {
     return reader_->getRoot<T>();

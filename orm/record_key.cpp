@@ -25,7 +25,7 @@ engine::KeyValue keyValueAt(capnp::DynamicStruct::Reader record, const FieldPath
   const auto& leaf = path.leaf();
   if (!isActive(current, leaf)) return engine::KeyNull{};
   capnp::DynamicValue::Reader v = current.get(leaf);
-  switch (leaf.getType().which()) {
+  switch (path.leafWhich) {
     case W::BOOL: return v.as<bool>();
     case W::INT8: case W::INT16: case W::INT32: case W::INT64: return v.as<int64_t>();
     case W::UINT8: case W::UINT16: case W::UINT32: case W::UINT64: return v.as<uint64_t>();

@@ -11,9 +11,6 @@
 namespace capdb::orm {
 namespace {
 
-// Scratch space for records built in a write: most records fit, so building allocates nothing.
-constexpr size_t kScratchWords = 512;
-
 bool hasNull(capnp::DynamicStruct::Reader record,
              const std::vector<FieldPath>& fields) {
   for (const auto& f : fields) {
@@ -62,7 +59,8 @@ TableCore::TableCore(TableSchema schema, engine::Db records, std::vector<IndexCo
     : schema_(std::move(schema)),
       records_(std::move(records)),
       indexes_(std::move(indexes)),
-      catalog_(&catalog) {}
+      catalog_(&catalog),
+      check_(schema_.schema) {}
 
 std::string TableCore::primaryKeyOf(capnp::DynamicStruct::Reader record) const {
   engine::KeyEncoder key;
@@ -119,7 +117,7 @@ capnp::DynamicStruct::Reader TableCore::decode(RecordDecoder& decoder, std::stri
          "no migration step reads it",
          schema_.name, engine::formatKey(pk), version, schema_.version);
   }
-  return decoder.verifiedRoot(schema_.schema);
+  return decoder.verifiedRoot(check_, schema_.schema);
 }
 
 engine::KeyRange TableCore::toKeyRange(const Range& range) {
@@ -164,7 +162,7 @@ TableInfo& TableCore::touch(WriteTxn& tx) const {
 }
 
 uint64_t TableCore::insert(WriteTxn& tx, const Edit& fill) const {
-  capnp::MallocMessageBuilder message(kScratchWords);
+  capnp::MallocMessageBuilder message(tx.state().scratch());
   auto record = message.initRoot<capnp::DynamicStruct>(schema_.schema);
   fill(record);
   return insertBuilt(tx, message);
@@ -175,7 +173,7 @@ uint64_t TableCore::insert(WriteTxn& tx, capnp::DynamicStruct::Reader record) co
               record.getSchema().getProto().getId() == schema_.schema.getProto().getId(),
           ErrorCode::InvalidArgument, "table {}: the record is a {}, not a {}", schema_.name,
           structName(record.getSchema()), structName(schema_.schema));
-  capnp::MallocMessageBuilder message(kScratchWords);
+  capnp::MallocMessageBuilder message(tx.state().scratch());
   message.setRoot(record);
   return insertBuilt(tx, message);
 }
@@ -187,11 +185,9 @@ uint64_t TableCore::insertBuilt(WriteTxn& tx, capnp::MessageBuilder& message) co
   if (schema_.autoIncrement) {
     const FieldPath& path = schema_.primaryKey[*schema_.autoIncrement];
     auto field = path.leaf();
-    auto type = field.getType();
-    bool isSigned = type.which() == capnp::schema::Type::INT8 ||
-                    type.which() == capnp::schema::Type::INT16 ||
-                    type.which() == capnp::schema::Type::INT32 ||
-                    type.which() == capnp::schema::Type::INT64;
+    using W = capnp::schema::Type::Which;
+    bool isSigned = path.leafWhich == W::INT8 || path.leafWhich == W::INT16 ||
+                    path.leafWhich == W::INT32 || path.leafWhich == W::INT64;
     auto current = record.asReader().get(field);
     if (isSigned) {
       int64_t v = current.as<int64_t>();
@@ -206,13 +202,13 @@ uint64_t TableCore::insertBuilt(WriteTxn& tx, capnp::MessageBuilder& message) co
     if (autoValue == 0) {
       autoValue = info.sequence + 1;
       // The value must fit the field: a UInt8 sequence ends at 255.
-      translateKj(ErrorCode::Full,
-                  fmt::format("table {}: the autoIncrement sequence of {} is exhausted at {}",
-                              schema_.name, path.dotted, info.sequence),
-                  [&] {
-                    if (isSigned) record.set(field, static_cast<int64_t>(autoValue));
-                    else record.set(field, autoValue);
-                  });
+      try {
+        if (isSigned) record.set(field, static_cast<int64_t>(autoValue));
+        else record.set(field, autoValue);
+      } catch (const kj::Exception&) {
+        fail(ErrorCode::Full, "table {}: the autoIncrement sequence of {} is exhausted at {}",
+             schema_.name, path.dotted, info.sequence);
+      }
     }
     info.sequence = std::max(info.sequence, autoValue);
   }

@@ -5,6 +5,7 @@
 #include <capnp/dynamic.h>
 #include <capnp/message.h>
 
+#include <cstring>
 #include <functional>
 #include <map>
 #include <memory>
@@ -33,6 +34,19 @@ struct WriteState {
   std::map<std::string, TableInfo, std::less<>> touched;
   RecordEncoder encoder;
   RecordDecoder decoder;
+
+  // Zeroed first segment for the record an insert builds; a MallocMessageBuilder zeroes what it
+  // used when destroyed, so one builder at a time can reuse it and most inserts allocate nothing.
+  kj::ArrayPtr<capnp::word> scratch() {
+    if (scratch_.size() == 0) {
+      scratch_ = kj::heapArray<capnp::word>(512);
+      std::memset(scratch_.begin(), 0, scratch_.size() * sizeof(capnp::word));
+    }
+    return scratch_;
+  }
+
+ private:
+  kj::Array<capnp::word> scratch_;
 };
 
 // Reads records in key order from a primary-key or index range (RecordCursor's engine).
@@ -112,6 +126,7 @@ class TableCore {
   engine::Db records_;
   std::vector<IndexCore> indexes_;
   const Catalog* catalog_;
+  RecordCheck check_;
 };
 
 }  // namespace capdb::orm

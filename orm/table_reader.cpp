@@ -33,7 +33,9 @@ TableReader::Record TableReader::decode(const engine::Txn& txn, std::string_view
                                         std::string_view bytes) {
   uint32_t version = decoder_.decode(bytes, info_->name, key);
   const StoredSchema& schema = schemaAt(txn, version, key);
-  return Record{version, decoder_.verifiedRoot(schema.root())};
+  auto check = checks_.find(version);
+  if (check == checks_.end()) check = checks_.emplace(version, RecordCheck(schema.root())).first;
+  return Record{version, decoder_.verifiedRoot(check->second, schema.root())};
 }
 
 }  // namespace capdb::orm

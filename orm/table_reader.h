@@ -41,6 +41,7 @@ class TableReader {
   const Catalog* catalog_;
   const TableInfo* info_;
   std::map<uint32_t, StoredSchema> schemas_;
+  std::map<uint32_t, RecordCheck> checks_;
   RecordDecoder decoder_;
 };
 

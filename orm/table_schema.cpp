@@ -132,6 +132,7 @@ FieldPath resolveKeyPath(capnp::StructSchema schema, std::string_view dotted,
                   "floats, enums, Text and Data",
                   owner, role, dotted, typeName(type));
           path.keyType = *keyType;
+          path.leafWhich = type.which();
           return path;
         }
         require(type.isStruct(), ErrorCode::InvalidArgument,

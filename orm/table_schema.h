@@ -25,6 +25,8 @@ struct FieldPath {
   std::vector<capnp::StructSchema::Field> steps;    // one field per dotted component
   std::vector<uint16_t> ordinals;                   // the steps' ordinals (groups: code order)
   engine::KeyType keyType = engine::KeyType::Int64; // how the leaf is encoded in keys
+  // The leaf's Cap'n Proto type, resolved once (StructSchema::Field::getType is not free).
+  capnp::schema::Type::Which leafWhich = capnp::schema::Type::VOID;
 
   const capnp::StructSchema::Field& leaf() const { return steps.back(); }
 };

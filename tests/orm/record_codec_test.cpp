@@ -108,6 +108,7 @@ TEST(RecordCodec, RandomBytesNeverCrashAndNeverMisread) {
   testing::fillAllTypes(message.initRoot<AllTypes>(), 1);
   RecordEncoder encoder;
   std::string good(encoder.encode(1, message));
+  RecordCheck check(schema);
   int rejected = 0;
   for (int i = 0; i < 3000; ++i) {
     std::string bytes = good;
@@ -124,7 +125,7 @@ TEST(RecordCodec, RandomBytesNeverCrashAndNeverMisread) {
     try {
       decoder.decode(bytes, "all_types", "k");
       // Accepted and verified bytes are a valid record: reading every field is safe.
-      (void)text(decoder.verifiedRoot(schema));
+      (void)text(decoder.verifiedRoot(check, schema));
     } catch (const Error& e) {
       ASSERT_EQ(e.code(), ErrorCode::Corruption) << e.what();
       ++rejected;
