@@ -54,17 +54,20 @@ class RecordDecoder {
  public:
   explicit RecordDecoder(capnp::ReaderOptions options = recordReaderOptions());
 
-  // Checks the header and the whole message (every pointer within bounds, within the limits) and
-  // returns the schema version it was written at. Throws Corruption naming `table` and `key`
-  // for a truncated, garbled or unknown-format value.
+  // Checks the header and the segment table and returns the schema version the record was
+  // written at. Throws Corruption naming `table` and `key` for a truncated, garbled or
+  // unknown-format value. `table` and `key` must stay valid until verifiedRoot returns: its
+  // errors name them too.
   uint32_t decode(std::string_view bytes, std::string_view table, std::string_view key);
 
   // The decoded record's root, read as `schema` (the schema of the version decode() returned).
-  // Not checked against the schema: see verifiedRoot.
+  // Not checked: a damaged record may throw kj::Exception when its fields are read. Use
+  // verifiedRoot for anything read from disk.
   capnp::DynamicStruct::Reader root(capnp::StructSchema schema) const;
-  // The root after `check` (built for `schema`) has matched every pointer field against the
-  // schema, so that a record whose pointers do not fit it (a struct where Text should be) is
-  // Corruption here, naming the table and key, rather than an exception when a field is read.
+  // The root after `check` (built for `schema`) has followed every pointer the schema declares,
+  // checking each against the value's bounds, the ReaderOptions limits and the declared kind, so
+  // that a damaged record (a pointer out of bounds, a struct where Text should be) is Corruption
+  // here, naming the table and key, rather than an exception when a field is read.
   capnp::DynamicStruct::Reader verifiedRoot(const RecordCheck& check,
                                             capnp::StructSchema schema) const;
   template <typename T>
@@ -80,8 +83,8 @@ class RecordDecoder {
   // getRoot is not const in capnp; reading the root does not change the decoded record.
   mutable std::optional<capnp::FlatArrayMessageReader> reader_;
   bool copied_ = false;
-  std::string table_;
-  std::string key_;
+  std::string_view table_;
+  std::string_view key_;
 };
 
 }  // namespace capdb::orm

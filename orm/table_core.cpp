@@ -297,7 +297,10 @@ bool TableCore::update(WriteTxn& tx, const Key& key, const Edit& edit) const {
   RecordDecoder& decoder = tx.state().decoder;
   auto old = decode(decoder, pk, *stored);
   capnp::MallocMessageBuilder message;
-  message.setRoot(old);
+  // Copying also follows pointers the app's schema does not know (fields of a newer version).
+  translateKj(ErrorCode::Corruption,
+              fmt::format("table {}, record {}", schema_.name, engine::formatKey(pk)),
+              [&] { message.setRoot(old); });
   auto builder = message.getRoot<capnp::DynamicStruct>(schema_.schema);
   edit(builder);
   std::string newPk = primaryKeyOf(builder.asReader());
