@@ -86,7 +86,7 @@ void Cursor::close() noexcept {
 }
 
 bool Cursor::move(MDB_cursor_op op, std::string_view key) {
-  require(cursor_ != nullptr, ErrorCode::Internal, "cursor used after it was moved from");
+  CAPDB_REQUIRE(cursor_ != nullptr, ErrorCode::Internal, "cursor used after it was moved from");
   if (writable_ && writeAlive_.expired()) {
     fail(ErrorCode::Internal, "cursor used after its transaction ended");
   }
@@ -126,8 +126,8 @@ bool Cursor::next() { return valid_ && move(MDB_NEXT); }
 bool Cursor::prev() { return valid_ && move(MDB_PREV); }
 
 void Cursor::erase() {
-  require(writable_, ErrorCode::Unsupported, "erase through a cursor of a read transaction");
-  require(valid_, ErrorCode::Internal, "erase through a cursor that rests on no entry");
+  CAPDB_REQUIRE(writable_, ErrorCode::Unsupported, "erase through a cursor of a read transaction");
+  CAPDB_REQUIRE(valid_, ErrorCode::Internal, "erase through a cursor that rests on no entry");
   checkLmdb(mdb_cursor_del(cursor_, 0), "deleting through a cursor");
   // After a delete LMDB marks the cursor so that the next MDB_NEXT lands on the entry that
   // followed the deleted one (or reports the end) without skipping it.

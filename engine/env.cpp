@@ -115,14 +115,14 @@ MDB_txn* EnvState::beginReader() {
 }
 
 void checkDbName(std::string_view name) {
-  require(!name.empty() && name.find('\0') == std::string_view::npos, ErrorCode::InvalidArgument,
+  CAPDB_REQUIRE(!name.empty() && name.find('\0') == std::string_view::npos, ErrorCode::InvalidArgument,
           "database name '{}' is empty or holds a NUL byte", name);
 }
 
 std::optional<MDB_dbi> EnvState::openExisting(std::string_view name) {
   if (auto dbi = cachedHandle(name)) return dbi;
   checkDbName(name);
-  require(dbiOwner.load() != std::this_thread::get_id(), ErrorCode::Internal,
+  CAPDB_REQUIRE(dbiOwner.load() != std::this_thread::get_id(), ErrorCode::Internal,
           "opening database {} outside the write transaction this thread holds; open it with "
           "WriteTxn::openDb",
           name);
@@ -204,17 +204,17 @@ Env& Env::operator=(Env&&) noexcept = default;
 Env::~Env() = default;
 
 Env Env::open(const std::filesystem::path& dir, const EnvOptions& options) {
-  require(options.mapSize > 0, ErrorCode::InvalidArgument, "EnvOptions::mapSize must be positive");
-  require(options.maxMapSize == 0 || options.maxMapSize >= options.mapSize,
+  CAPDB_REQUIRE(options.mapSize > 0, ErrorCode::InvalidArgument, "EnvOptions::mapSize must be positive");
+  CAPDB_REQUIRE(options.maxMapSize == 0 || options.maxMapSize >= options.mapSize,
           ErrorCode::InvalidArgument,
           "EnvOptions::maxMapSize ({}) is smaller than EnvOptions::mapSize ({})",
           options.maxMapSize, options.mapSize);
-  require(options.maxReaders > 0, ErrorCode::InvalidArgument,
+  CAPDB_REQUIRE(options.maxReaders > 0, ErrorCode::InvalidArgument,
           "EnvOptions::maxReaders must be positive");
   if (!options.readOnly) {
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);
-    require(!ec, ErrorCode::IoError, "{}: cannot create the directory: {}", dir.string(),
+    CAPDB_REQUIRE(!ec, ErrorCode::IoError, "{}: cannot create the directory: {}", dir.string(),
             ec.message());
   }
 
@@ -243,7 +243,7 @@ ReadTxn Env::read() const { return ReadTxn(state_.get(), state_->beginReader());
 
 WriteTxn Env::beginWrite() {
   detail::EnvState& s = *state_;
-  require(!s.options.readOnly, ErrorCode::Unsupported,
+  CAPDB_REQUIRE(!s.options.readOnly, ErrorCode::Unsupported,
           "{}: the database was opened read-only; writes are not allowed", s.path.string());
   for (;;) {
     s.growIfNeeded();

@@ -15,14 +15,14 @@ template <typename... Args>
   throw Error(code, fmt::format(format, std::forward<Args>(args)...));
 }
 
-// Throws Error(code, message) unless `condition` holds. For bad input, never for capdb's own
-// invariants (those are Internal).
-template <typename... Args>
-void require(bool condition, ErrorCode code, fmt::format_string<Args...> format,
-             Args&&... args) {
-  if (!condition) [[unlikely]] {
-    fail(code, format, std::forward<Args>(args)...);
-  }
-}
-
 }  // namespace capdb
+
+// Throws Error(code, format, args...) unless `condition` holds. A macro, so that the message's
+// arguments (formatted keys, names) are evaluated only on failure, never on the hot path. For bad
+// input, never for capdb's own invariants (those are Internal).
+#define CAPDB_REQUIRE(condition, code, ...)      \
+  do {                                           \
+    if (!(condition)) [[unlikely]] {             \
+      ::capdb::fail((code), __VA_ARGS__);        \
+    }                                            \
+  } while (false)

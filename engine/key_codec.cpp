@@ -229,8 +229,8 @@ std::string prefixSuccessor(std::string_view prefix) {
 }
 
 void checkKeySize(std::string_view key, std::string_view what) {
-  require(!key.empty(), ErrorCode::InvalidArgument, "{} is empty; keys need at least one byte", what);
-  require(key.size() <= kMaxKeySize, ErrorCode::InvalidArgument,
+  CAPDB_REQUIRE(!key.empty(), ErrorCode::InvalidArgument, "{} is empty; keys need at least one byte", what);
+  CAPDB_REQUIRE(key.size() <= kMaxKeySize, ErrorCode::InvalidArgument,
           "{} is {} bytes, longer than the {}-byte limit of LMDB keys", what, key.size(), kMaxKeySize);
 }
 

@@ -35,7 +35,7 @@ Txn& Txn::operator=(Txn&& other) noexcept {
 }
 
 void Txn::requireActive() const {
-  require(txn_ != nullptr, ErrorCode::InvalidArgument,
+  CAPDB_REQUIRE(txn_ != nullptr, ErrorCode::InvalidArgument,
           "transaction used after it was committed, aborted or released");
 }
 

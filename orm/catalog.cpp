@@ -125,13 +125,13 @@ std::optional<Catalog> Catalog::load(const engine::Txn& txn) {
 
 void Catalog::readAll(const engine::Txn& txn) {
   auto header = txn.get(db_, formatKey());
-  require(header.has_value(), ErrorCode::Corruption, "the catalog has no format header");
+  CAPDB_REQUIRE(header.has_value(), ErrorCode::Corruption, "the catalog has no format header");
   auto words = aligned(*header);
   uint32_t format = translateKj(ErrorCode::Corruption, "reading the catalog header", [&] {
     capnp::FlatArrayMessageReader reader(words);
     return reader.getRoot<catalog::Header>().getFormatVersion();
   });
-  require(format == kFormatVersion, ErrorCode::Unsupported,
+  CAPDB_REQUIRE(format == kFormatVersion, ErrorCode::Unsupported,
           "the database was written in capdb catalog format {}; this build of capdb reads "
           "format {} only",
           format, kFormatVersion);

@@ -96,7 +96,7 @@ std::unique_ptr<orm::TableCore> openTable(engine::WriteTxn& txn, orm::Catalog& c
   } else {
     info = *existing;
     auto stored = catalog.loadSchema(txn, app.name, info.version);
-    require(stored.has_value(), ErrorCode::Corruption,
+    CAPDB_REQUIRE(stored.has_value(), ErrorCode::Corruption,
             "table {}: the catalog lacks the schema of version {}", app.name, info.version);
     TableSchema storedTable = orm::requireTable(stored->root(), stored->owner());
     orm::SchemaDiff diff = orm::diffTables(storedTable, app);
@@ -163,16 +163,16 @@ std::unique_ptr<orm::TableCore> openTable(engine::WriteTxn& txn, orm::Catalog& c
 std::unique_ptr<orm::TableCore> openStoredTable(const engine::Txn& txn, orm::Catalog& catalog,
                                                 const TableInfo& info) {
   auto stored = catalog.loadSchema(txn, info.name, info.version);
-  require(stored.has_value(), ErrorCode::Corruption,
+  CAPDB_REQUIRE(stored.has_value(), ErrorCode::Corruption,
           "table {}: the catalog lacks the schema of version {}", info.name, info.version);
   TableSchema schema = orm::requireTable(stored->root(), stored->owner());
   auto records = txn.openDb(orm::tableDbName(info.name));
-  require(records.has_value(), ErrorCode::Corruption, "table {}: its records database is missing",
+  CAPDB_REQUIRE(records.has_value(), ErrorCode::Corruption, "table {}: its records database is missing",
           info.name);
   std::vector<IndexCore> cores;
   for (const auto& index : schema.indexes) {
     auto db = txn.openDb(orm::indexDbName(info.name, index.name));
-    require(db.has_value(), ErrorCode::Corruption, "table {}: index {} is missing", info.name,
+    CAPDB_REQUIRE(db.has_value(), ErrorCode::Corruption, "table {}: index {} is missing", info.name,
             index.name);
     bool ready = true;
     for (const auto& ii : info.indexes) {
@@ -200,10 +200,10 @@ Database Database::open(const std::filesystem::path& path, const Schemas& schema
   if (options.env.readOnly) {
     auto txn = s.env.read();
     s.catalog = orm::Catalog::load(txn);
-    require(s.catalog.has_value(), ErrorCode::InvalidArgument,
+    CAPDB_REQUIRE(s.catalog.has_value(), ErrorCode::InvalidArgument,
             "{}: not a capdb database (no catalog)", path.string());
     for (const auto& app : schemas.tables) {
-      require(s.catalog->table(app.name) != nullptr, ErrorCode::SchemaMismatch,
+      CAPDB_REQUIRE(s.catalog->table(app.name) != nullptr, ErrorCode::SchemaMismatch,
               "table {} is not in the database, which is open read-only", app.name);
     }
   } else {
@@ -329,7 +329,7 @@ void WriteTxn::published() noexcept {
 }
 
 void WriteTxn::commit() {
-  require(owned_.has_value(), ErrorCode::InvalidArgument,
+  CAPDB_REQUIRE(owned_.has_value(), ErrorCode::InvalidArgument,
           "commit() is for transactions from beginWrite(); Database::write commits its own");
   flush();
   owned_->commit();

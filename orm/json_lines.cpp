@@ -50,7 +50,7 @@ uint64_t DynamicTable::exportJsonLines(const Txn& tx, std::ostream& out) const {
     out.put('\n');
     ++n;
   }
-  require(out.good(), ErrorCode::IoError, "table {}: writing the export failed", name());
+  CAPDB_REQUIRE(out.good(), ErrorCode::IoError, "table {}: writing the export failed", name());
   return n;
 }
 
@@ -67,7 +67,7 @@ uint64_t DynamicTable::importJsonLines(WriteTxn& tx, std::istream& in) const {
       capnp::MallocMessageBuilder raw;
       auto json = raw.initRoot<capnp::JsonValue>();
       codec.decodeRaw(kj::ArrayPtr<const char>(line.data(), line.size()), json);
-      require(json.isObject(), ErrorCode::InvalidArgument,
+      CAPDB_REQUIRE(json.isObject(), ErrorCode::InvalidArgument,
               "table {}, line {}: expected a JSON object", name(), lineNumber);
       if (auto bad = unknownMember(json.asReader(), schema().schema, "")) {
         fail(ErrorCode::InvalidArgument, "table {}, line {}: {} is not a field of {}", name(),
@@ -85,7 +85,7 @@ uint64_t DynamicTable::importJsonLines(WriteTxn& tx, std::istream& in) const {
     }
     ++inserted;
   }
-  require(!in.bad(), ErrorCode::IoError, "table {}: reading the import failed at line {}", name(),
+  CAPDB_REQUIRE(!in.bad(), ErrorCode::IoError, "table {}: reading the import failed at line {}", name(),
           lineNumber + 1);
   return inserted;
 }

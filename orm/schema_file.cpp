@@ -50,12 +50,12 @@ const TableSchema* SchemaFile::find(std::string_view table) const {
 SchemaFile parseSchemaFile(const std::filesystem::path& file,
                            std::span<const std::filesystem::path> importDirs) {
   std::error_code ec;
-  require(std::filesystem::is_regular_file(file, ec), ErrorCode::IoError,
+  CAPDB_REQUIRE(std::filesystem::is_regular_file(file, ec), ErrorCode::IoError,
           "{}: no such schema file", file.string());
   auto state = std::make_shared<ParserState>();
   auto& root = state->disk->getRoot();
   for (const auto& dir : importDirs) {
-    require(std::filesystem::is_directory(dir, ec), ErrorCode::IoError,
+    CAPDB_REQUIRE(std::filesystem::is_directory(dir, ec), ErrorCode::IoError,
             "{}: no such import directory", dir.string());
     state->dirs.push_back(root.openSubdir(toKjPath(dir)));
   }

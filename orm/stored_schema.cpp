@@ -107,7 +107,7 @@ void checkComplete(capnp::List<Node>::Reader nodes, std::string_view table, uint
   std::vector<std::pair<uint64_t, std::string>> refs;
   for (auto n : nodes) referencedIds(n, refs);
   for (const auto& [id, where] : refs) {
-    require(present.count(id) > 0, code,
+    CAPDB_REQUIRE(present.count(id) > 0, code,
             "schema of table {} version {} lacks node 0x{:016x}, needed by {}", table, version, id,
             where);
   }
@@ -157,7 +157,7 @@ StoredSchema StoredSchema::fromSchema(std::string_view table, uint32_t version,
 
 StoredSchema StoredSchema::fromBytes(std::string_view bytes, std::string_view table,
                                      uint32_t version) {
-  require(bytes.size() % sizeof(capnp::word) == 0, ErrorCode::Corruption,
+  CAPDB_REQUIRE(bytes.size() % sizeof(capnp::word) == 0, ErrorCode::Corruption,
           "schema of table {} version {}: {} bytes is not a whole number of words", table, version,
           bytes.size());
   StoredSchema s;
@@ -175,14 +175,14 @@ void StoredSchema::load(std::string_view table, uint32_t version, ErrorCode onEr
     table_ = stored.getTable();
     version_ = stored.getVersion();
     rootId_ = stored.getRootId();
-    require(table_ == table && version_ == version, onError,
+    CAPDB_REQUIRE(table_ == table && version_ == version, onError,
             "{}: the stored bytes are for table {} version {}", what, table_, version_);
     auto nodes = stored.getRequest().getNodes();
     checkComplete(nodes, table, version, onError);
     loader_ = std::make_shared<capnp::SchemaLoader>();
     for (auto node : nodes) loader_->load(node);
     KJ_IF_MAYBE (schema, loader_->tryGet(rootId_)) {
-      require(schema->getProto().isStruct(), onError, "{}: the root node is not a struct", what);
+      CAPDB_REQUIRE(schema->getProto().isStruct(), onError, "{}: the root node is not a struct", what);
       root_ = schema->asStruct();
     } else {
       fail(onError, "{}: the root node 0x{:016x} is missing", what, rootId_);

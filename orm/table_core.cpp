@@ -44,7 +44,7 @@ void RecordScan::load() {
   } else {
     pk_ = table_.primaryKeyOfEntry(*index_, scan_.key(), scan_.value());
     auto value = txn_.get(table_.records(), pk_);
-    require(value.has_value(), ErrorCode::Corruption,
+    CAPDB_REQUIRE(value.has_value(), ErrorCode::Corruption,
             "index {} of table {} points to {}, which is not in the table", index_->schema.name,
             table_.schema().name, engine::formatKey(pk_));
     bytes = *value;
@@ -66,14 +66,14 @@ std::string TableCore::primaryKeyOf(capnp::DynamicStruct::Reader record) const {
   engine::KeyEncoder key;
   appendKey(key, record, schema_.primaryKey);
   std::string bytes = key.bytes();
-  require(bytes.size() <= engine::kMaxKeySize, ErrorCode::InvalidArgument,
+  CAPDB_REQUIRE(bytes.size() <= engine::kMaxKeySize, ErrorCode::InvalidArgument,
           "table {}: primary key {} is {} bytes, longer than the {}-byte key limit", schema_.name,
           engine::formatKey(bytes), bytes.size(), engine::kMaxKeySize);
   return bytes;
 }
 
 std::string TableCore::encodePrimaryKey(const Key& key) const {
-  require(key.values.size() == schema_.primaryKey.size(), ErrorCode::InvalidArgument,
+  CAPDB_REQUIRE(key.values.size() == schema_.primaryKey.size(), ErrorCode::InvalidArgument,
           "table {}: the primary key has {} values, {} given", schema_.name,
           schema_.primaryKey.size(), key.values.size());
   engine::KeyEncoder e;
@@ -93,7 +93,7 @@ std::pair<std::string, std::string> TableCore::indexEntry(const IndexCore& index
   if (unique) value.assign(pk);
   else key.raw(pk);
   std::string bytes = key.bytes();
-  require(bytes.size() <= engine::kMaxKeySize, ErrorCode::InvalidArgument,
+  CAPDB_REQUIRE(bytes.size() <= engine::kMaxKeySize, ErrorCode::InvalidArgument,
           "table {}: key of index {} for record {} is {} bytes, longer than the {}-byte limit",
           schema_.name, index.schema.name, engine::formatKey(pk), bytes.size(),
           engine::kMaxKeySize);
@@ -156,7 +156,7 @@ TableInfo& TableCore::touch(WriteTxn& tx) const {
   auto it = touched.find(schema_.name);
   if (it != touched.end()) return it->second;
   auto info = catalog_->readTable(tx.engine(), schema_.name);
-  require(info.has_value(), ErrorCode::Internal, "table {} is missing from the catalog",
+  CAPDB_REQUIRE(info.has_value(), ErrorCode::Internal, "table {} is missing from the catalog",
           schema_.name);
   return touched.emplace(schema_.name, std::move(*info)).first->second;
 }
@@ -169,7 +169,7 @@ uint64_t TableCore::insert(WriteTxn& tx, const Edit& fill) const {
 }
 
 uint64_t TableCore::insert(WriteTxn& tx, capnp::DynamicStruct::Reader record) const {
-  require(record.getSchema() == schema_.schema ||
+  CAPDB_REQUIRE(record.getSchema() == schema_.schema ||
               record.getSchema().getProto().getId() == schema_.schema.getProto().getId(),
           ErrorCode::InvalidArgument, "table {}: the record is a {}, not a {}", schema_.name,
           structName(record.getSchema()), structName(schema_.schema));
@@ -191,7 +191,7 @@ uint64_t TableCore::insertBuilt(WriteTxn& tx, capnp::MessageBuilder& message) co
     auto current = record.asReader().get(field);
     if (isSigned) {
       int64_t v = current.as<int64_t>();
-      require(v >= 0, ErrorCode::InvalidArgument,
+      CAPDB_REQUIRE(v >= 0, ErrorCode::InvalidArgument,
               "table {}: autoIncrement field {} is {}; it must be 0 (assign the next value) or "
               "positive",
               schema_.name, path.dotted, v);
@@ -304,7 +304,7 @@ bool TableCore::update(WriteTxn& tx, const Key& key, const Edit& edit) const {
   auto builder = message.getRoot<capnp::DynamicStruct>(schema_.schema);
   edit(builder);
   std::string newPk = primaryKeyOf(builder.asReader());
-  require(newPk == pk, ErrorCode::InvalidArgument,
+  CAPDB_REQUIRE(newPk == pk, ErrorCode::InvalidArgument,
           "table {}: an update may not change the primary key ({} -> {}); remove the record and "
           "insert it under the new key",
           schema_.name, engine::formatKey(pk), engine::formatKey(newPk));
@@ -350,7 +350,7 @@ const IndexCore& TableCore::requireIndex(std::string_view name) const {
   std::string known;
   for (const IndexCore& index : indexes_) {
     if (index.schema.name == name) {
-      require(index.ready, ErrorCode::Busy, "table {}: index {} is still being built",
+      CAPDB_REQUIRE(index.ready, ErrorCode::Busy, "table {}: index {} is still being built",
               schema_.name, name);
       return index;
     }
@@ -364,7 +364,7 @@ RecordCursor TableCore::find(const Txn& tx, std::string_view index, const Range&
                              Direction direction) const {
   const IndexCore& ic = requireIndex(index);
   for (const auto* bound : {&range.lower, &range.upper}) {
-    require(!*bound || (*bound)->values.size() <= ic.schema.fields.size(),
+    CAPDB_REQUIRE(!*bound || (*bound)->values.size() <= ic.schema.fields.size(),
             ErrorCode::InvalidArgument, "table {}: index {} has {} fields, a bound gives {}",
             schema_.name, index, ic.schema.fields.size(), (*bound)->values.size());
   }

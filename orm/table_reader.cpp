@@ -13,7 +13,7 @@ std::string indexDbName(std::string_view table, std::string_view index) {
 
 TableReader::TableReader(const Catalog& catalog, std::string_view table)
     : catalog_(&catalog), info_(catalog.table(table)) {
-  require(info_ != nullptr, ErrorCode::InvalidArgument, "no table named {}", table);
+  CAPDB_REQUIRE(info_ != nullptr, ErrorCode::InvalidArgument, "no table named {}", table);
 }
 
 const StoredSchema& TableReader::schemaAt(const engine::Txn& txn, uint32_t version,

@@ -104,7 +104,7 @@ const IndexSchema* TableSchema::findIndex(std::string_view indexName) const {
 FieldPath resolveKeyPath(capnp::StructSchema schema, std::string_view dotted,
                          std::string_view role) {
   std::string owner = structName(schema);
-  require(!dotted.empty(), ErrorCode::InvalidArgument, "struct {}: {} names an empty field",
+  CAPDB_REQUIRE(!dotted.empty(), ErrorCode::InvalidArgument, "struct {}: {} names an empty field",
           owner, role);
   FieldPath path;
   path.dotted = std::string(dotted);
@@ -118,7 +118,7 @@ FieldPath resolveKeyPath(capnp::StructSchema schema, std::string_view dotted,
       auto proto = field->getProto();
       bool last = dot == std::string_view::npos;
       if (proto.isGroup()) {
-        require(!last, ErrorCode::InvalidArgument,
+        CAPDB_REQUIRE(!last, ErrorCode::InvalidArgument,
                 "struct {}: {} names {}, a group; name one of its fields ({}.<field>)", owner,
                 role, dotted, dotted);
         current = field->getType().asStruct();
@@ -127,7 +127,7 @@ FieldPath resolveKeyPath(capnp::StructSchema schema, std::string_view dotted,
         capnp::Type type = field->getType();
         if (last) {
           auto keyType = keyTypeOf(type);
-          require(keyType.has_value(), ErrorCode::InvalidArgument,
+          CAPDB_REQUIRE(keyType.has_value(), ErrorCode::InvalidArgument,
                   "struct {}: {} names {}, which is {}; keys can only hold Bool, integers, "
                   "floats, enums, Text and Data",
                   owner, role, dotted, typeName(type));
@@ -135,7 +135,7 @@ FieldPath resolveKeyPath(capnp::StructSchema schema, std::string_view dotted,
           path.leafWhich = type.which();
           return path;
         }
-        require(type.isStruct(), ErrorCode::InvalidArgument,
+        CAPDB_REQUIRE(type.isStruct(), ErrorCode::InvalidArgument,
                 "struct {}: {} names {}, but {} is {}, not a struct", owner, role, dotted, name,
                 typeName(type));
         current = type.asStruct();
@@ -160,27 +160,27 @@ std::optional<TableSchema> tableSchemaOf(capnp::StructSchema schema,
   t.name = std::string(sv(tableName->getText()));
   t.schema = schema;
   t.owner = std::move(owner);
-  require(!t.name.empty(), ErrorCode::InvalidArgument, "struct {}: $Db.table names no table",
+  CAPDB_REQUIRE(!t.name.empty(), ErrorCode::InvalidArgument, "struct {}: $Db.table names no table",
           owning);
-  require(t.name.find('\0') == std::string::npos && t.name.find(':') == std::string::npos,
+  CAPDB_REQUIRE(t.name.find('\0') == std::string::npos && t.name.find(':') == std::string::npos,
           ErrorCode::InvalidArgument, "struct {}: table name '{}' may not hold ':' or NUL",
           owning, t.name);
   if (auto v = findAnnotation(annotations, kVersion)) t.version = v->getUint32();
-  require(t.version >= 1, ErrorCode::InvalidArgument, "table {} (struct {}): version must be >= 1",
+  CAPDB_REQUIRE(t.version >= 1, ErrorCode::InvalidArgument, "table {} (struct {}): version must be >= 1",
           t.name, owning);
   std::set<uint64_t> seen;
   checkStorable(schema, t.name, "", seen);
 
   auto pk = findAnnotation(annotations, kPrimaryKey);
-  require(pk.has_value(), ErrorCode::InvalidArgument,
+  CAPDB_REQUIRE(pk.has_value(), ErrorCode::InvalidArgument,
           "table {} (struct {}) has no primary key; add $Db.primaryKey([\"field\", ...])", t.name,
           owning);
   auto pkNames = pk->getList().getAs<capnp::List<capnp::Text>>();
-  require(pkNames.size() > 0, ErrorCode::InvalidArgument,
+  CAPDB_REQUIRE(pkNames.size() > 0, ErrorCode::InvalidArgument,
           "table {} (struct {}): $Db.primaryKey names no field", t.name, owning);
   std::set<std::string> pkSeen;
   for (auto name : pkNames) {
-    require(pkSeen.insert(std::string(sv(name))).second, ErrorCode::InvalidArgument,
+    CAPDB_REQUIRE(pkSeen.insert(std::string(sv(name))).second, ErrorCode::InvalidArgument,
             "struct {}: primary key names {} twice", owning, sv(name));
     t.primaryKey.push_back(resolveKeyPath(schema, sv(name), "primary key"));
   }
@@ -191,16 +191,16 @@ std::optional<TableSchema> tableSchemaOf(capnp::StructSchema schema,
     std::string fieldName(sv(fproto.getName()));
     auto fa = fproto.getAnnotations();
     if (findAnnotation(fa, kAutoIncrement)) {
-      require(!t.autoIncrement.has_value(), ErrorCode::InvalidArgument,
+      CAPDB_REQUIRE(!t.autoIncrement.has_value(), ErrorCode::InvalidArgument,
               "struct {}: more than one field is $Db.autoIncrement", owning);
       std::optional<size_t> position;
       for (size_t i = 0; i < t.primaryKey.size(); ++i) {
         if (t.primaryKey[i].dotted == fieldName) position = i;
       }
-      require(position.has_value(), ErrorCode::InvalidArgument,
+      CAPDB_REQUIRE(position.has_value(), ErrorCode::InvalidArgument,
               "struct {}: field {} is $Db.autoIncrement but not part of the primary key", owning,
               fieldName);
-      require(isInteger(t.primaryKey[*position].keyType) &&
+      CAPDB_REQUIRE(isInteger(t.primaryKey[*position].keyType) &&
                   !field.getType().isEnum(),
               ErrorCode::InvalidArgument,
               "struct {}: field {} is $Db.autoIncrement but not an integer", owning, fieldName);
@@ -218,9 +218,9 @@ std::optional<TableSchema> tableSchemaOf(capnp::StructSchema schema,
   if (auto idx = findAnnotation(annotations, kIndex)) {
     for (auto index : idx->getList().getAs<capnp::List<capdb::annotations::Index>>()) {
       std::string name(sv(index.getName()));
-      require(!name.empty(), ErrorCode::InvalidArgument, "struct {}: an index has no name",
+      CAPDB_REQUIRE(!name.empty(), ErrorCode::InvalidArgument, "struct {}: an index has no name",
               owning);
-      require(index.getFields().size() > 0, ErrorCode::InvalidArgument,
+      CAPDB_REQUIRE(index.getFields().size() > 0, ErrorCode::InvalidArgument,
               "struct {}: index {} names no field", owning, name);
       IndexSchema is{name, {}, index.getUnique()};
       for (auto f : index.getFields()) {
@@ -231,9 +231,9 @@ std::optional<TableSchema> tableSchemaOf(capnp::StructSchema schema,
   }
   std::set<std::string> indexNames;
   for (const auto& index : t.indexes) {
-    require(indexNames.insert(index.name).second, ErrorCode::InvalidArgument,
+    CAPDB_REQUIRE(indexNames.insert(index.name).second, ErrorCode::InvalidArgument,
             "struct {}: two indexes are named {}", owning, index.name);
-    require(index.name.find('\0') == std::string::npos && index.name.find(':') == std::string::npos,
+    CAPDB_REQUIRE(index.name.find('\0') == std::string::npos && index.name.find(':') == std::string::npos,
             ErrorCode::InvalidArgument, "struct {}: index name '{}' may not hold ':' or NUL",
             owning, index.name);
   }
@@ -242,7 +242,7 @@ std::optional<TableSchema> tableSchemaOf(capnp::StructSchema schema,
 
 TableSchema requireTable(capnp::StructSchema schema, std::shared_ptr<const void> owner) {
   auto t = tableSchemaOf(schema, std::move(owner));
-  require(t.has_value(), ErrorCode::InvalidArgument,
+  CAPDB_REQUIRE(t.has_value(), ErrorCode::InvalidArgument,
           "struct {} is not a table; annotate it with $Db.table(\"name\")", structName(schema));
   return std::move(*t);
 }
@@ -251,7 +251,7 @@ void checkDistinctNames(std::span<const TableSchema> tables) {
   std::map<std::string, std::string> byName;
   for (const auto& t : tables) {
     auto [it, inserted] = byName.emplace(t.name, structName(t.schema));
-    require(inserted, ErrorCode::InvalidArgument, "structs {} and {} both declare table {}",
+    CAPDB_REQUIRE(inserted, ErrorCode::InvalidArgument, "structs {} and {} both declare table {}",
             it->second, structName(t.schema), t.name);
   }
 }
