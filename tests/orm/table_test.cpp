@@ -55,6 +55,43 @@ TEST_F(TableTest, InsertGetEveryFieldType) {
   EXPECT_FALSE(all.get(tx, Key{uint64_t{21}}).has_value());
 }
 
+TEST_F(TableTest, UpdateAndRemoveEveryFieldType) {
+  auto all = db_->table<AllTypes>();
+  db_->write([&](WriteTxn& tx) {
+    all.insert(tx, [&](AllTypes::Builder b) { testing::fillAllTypes(b, 1); });
+  });
+  // Rewrite every field through an edit, as seed 7 would fill it (keeping the key).
+  capnp::MallocMessageBuilder m;
+  auto expected = m.initRoot<AllTypes>();
+  testing::fillAllTypes(expected, 7);
+  expected.setId(2);
+  db_->write([&](WriteTxn& tx) {
+    EXPECT_TRUE(all.update(tx, Key{uint64_t{2}}, [&](AllTypes::Builder b) {
+      testing::fillAllTypes(b, 7);
+      b.setId(2);
+    }));
+  });
+  {
+    auto tx = db_->read();
+    EXPECT_EQ(text(all.get(tx, Key{uint64_t{2}})->get()), text(expected.asReader()));
+    // The indexes follow the new values.
+    int found = 0;
+    for (auto r : all.find(tx, "all_types_text", Range::prefix(Key{expected.getText().cStr()}))) {
+      EXPECT_EQ(r.getId(), 2u);
+      ++found;
+    }
+    EXPECT_EQ(found, 1);
+    EXPECT_FALSE(all.find(tx, "all_types_i32", Range::prefix(Key{-2000000000 + 1})).valid());
+    EXPECT_TRUE(all.find(tx, "all_types_i32", Range::prefix(Key{-2000000000 + 7})).valid());
+  }
+  db_->write([&](WriteTxn& tx) { EXPECT_TRUE(all.remove(tx, Key{uint64_t{2}})); });
+  auto tx = db_->read();
+  EXPECT_EQ(all.count(tx), 0u);
+  for (const char* index : {"by_zip_score", "by_color", "all_types_i32", "all_types_text"}) {
+    EXPECT_FALSE(all.find(tx, index, Range::all()).valid()) << index;
+  }
+}
+
 TEST_F(TableTest, RowsStayValidWhileTheTransactionLives) {
   auto people = db_->table<Person>();
   db_->write([&](WriteTxn& tx) {
