@@ -1,5 +1,11 @@
 #include "orm/record_key.h"
 
+#include <capnp/any.h>
+
+#include <bit>
+#include <cstring>
+#include <type_traits>
+
 namespace capdb::orm {
 namespace {
 
@@ -11,10 +17,65 @@ bool isActive(capnp::DynamicStruct::Reader record, capnp::StructSchema::Field fi
   return false;
 }
 
+template <typename T>
+T scalarAt(kj::ArrayPtr<const kj::byte> data, uint32_t offset, uint64_t defaultBits) {
+  T value{};
+  size_t at = size_t{offset} * sizeof(T);
+  if (at + sizeof(T) <= data.size()) std::memcpy(&value, data.begin() + at, sizeof(T));
+  using Bits = std::conditional_t<sizeof(T) == 1, uint8_t,
+               std::conditional_t<sizeof(T) == 2, uint16_t,
+               std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>>>;
+  Bits bits = std::bit_cast<Bits>(value) ^ static_cast<Bits>(defaultBits);
+  return std::bit_cast<T>(bits);
+}
+
+// Reads the key value straight from the struct's sections (capnp's layout, little-endian), with
+// no dynamic-API lookups. See FieldPath::direct.
+engine::KeyValue directValue(capnp::AnyStruct::Reader s, const FieldPath& path) {
+  using W = capnp::schema::Type::Which;
+  for (uint32_t index : path.pointerSteps) {
+    auto pointers = s.getPointerSection();
+    if (index >= pointers.size() || pointers[index].isNull()) return engine::KeyNull{};
+    s = pointers[index].getAs<capnp::AnyStruct>();
+  }
+  auto data = s.getDataSection();
+  uint32_t off = path.leafOffset;
+  uint64_t def = path.leafDefaultBits;
+  switch (path.leafWhich) {
+    case W::BOOL: {
+      size_t byte = off / 8;
+      bool bit = byte < data.size() && ((data[byte] >> (off % 8)) & 1);
+      return bit != (def != 0);
+    }
+    case W::INT8: return int64_t{scalarAt<int8_t>(data, off, def)};
+    case W::INT16: return int64_t{scalarAt<int16_t>(data, off, def)};
+    case W::INT32: return int64_t{scalarAt<int32_t>(data, off, def)};
+    case W::INT64: return scalarAt<int64_t>(data, off, def);
+    case W::UINT8: return uint64_t{scalarAt<uint8_t>(data, off, def)};
+    case W::UINT16: case W::ENUM: return uint64_t{scalarAt<uint16_t>(data, off, def)};
+    case W::UINT32: return uint64_t{scalarAt<uint32_t>(data, off, def)};
+    case W::UINT64: return scalarAt<uint64_t>(data, off, def);
+    case W::FLOAT32: return double{scalarAt<float>(data, off, def)};
+    case W::FLOAT64: return scalarAt<double>(data, off, def);
+    case W::TEXT: case W::DATA: {
+      auto pointers = s.getPointerSection();
+      if (off >= pointers.size() || pointers[off].isNull()) return engine::KeyNull{};
+      if (path.leafWhich == W::TEXT) {
+        auto t = pointers[off].getAs<capnp::Text>();
+        return std::string(t.begin(), t.end());
+      }
+      auto d = pointers[off].getAs<capnp::Data>();
+      return engine::KeyBytes{std::string(reinterpret_cast<const char*>(d.begin()), d.size())};
+    }
+    default: return engine::KeyNull{};
+  }
+}
+
 }  // namespace
 
 engine::KeyValue keyValueAt(capnp::DynamicStruct::Reader record, const FieldPath& path) {
   using W = capnp::schema::Type::Which;
+  if (path.direct) return directValue(capnp::AnyStruct::Reader(record), path);
   capnp::DynamicStruct::Reader current = record;
   for (size_t i = 0; i + 1 < path.steps.size(); ++i) {
     const auto& step = path.steps[i];

@@ -182,6 +182,7 @@ uint64_t TableCore::insertBuilt(WriteTxn& tx, capnp::MessageBuilder& message) co
   auto record = message.getRoot<capnp::DynamicStruct>(schema_.schema);
   TableInfo& info = touch(tx);
   uint64_t autoValue = 0;
+  bool assigned = false;
   if (schema_.autoIncrement) {
     const FieldPath& path = schema_.primaryKey[*schema_.autoIncrement];
     auto field = path.leaf();
@@ -200,6 +201,7 @@ uint64_t TableCore::insertBuilt(WriteTxn& tx, capnp::MessageBuilder& message) co
       autoValue = current.as<uint64_t>();
     }
     if (autoValue == 0) {
+      assigned = true;
       autoValue = info.sequence + 1;
       // The value must fit the field: a UInt8 sequence ends at 255.
       try {
@@ -215,7 +217,18 @@ uint64_t TableCore::insertBuilt(WriteTxn& tx, capnp::MessageBuilder& message) co
   auto reader = record.asReader();
   std::string pk = primaryKeyOf(reader);
   engine::WriteTxn& etx = tx.engineWrite();
-  if (!etx.insert(records_, pk, tx.state().encoder.encode(schema_.version, message))) {
+  std::string_view encoded = tx.state().encoder.encode(schema_.version, message);
+  // The sequence is at least every key the table holds, so a key it assigns to a one-field
+  // primary key is past the last one: append (MDB_APPEND) rather than search the tree.
+  bool appended = false;
+  if (assigned && schema_.primaryKey.size() == 1) {
+    engine::Cursor last = etx.cursor(records_);
+    if (!last.last() || last.key() < std::string_view(pk)) {
+      etx.append(records_, pk, encoded);
+      appended = true;
+    }
+  }
+  if (!appended && !etx.insert(records_, pk, encoded)) {
     fail(ErrorCode::ConstraintViolation, "table {}: a record with primary key {} already exists",
          schema_.name, engine::formatKey(pk));
   }

@@ -3,6 +3,7 @@
 #include <capdb/annotations.capnp.h>
 #include <fmt/format.h>
 
+#include <bit>
 #include <map>
 #include <set>
 
@@ -86,6 +87,46 @@ void checkStorable(capnp::StructSchema schema, const std::string& table, std::st
   }
 }
 
+// Fills FieldPath's direct-access plan (see table_schema.h) when no step is in a union.
+void planDirectAccess(FieldPath& path) {
+  for (const auto& step : path.steps) {
+    if (step.getProto().getDiscriminantValue() != capnp::schema::Field::NO_DISCRIMINANT) return;
+  }
+  for (size_t i = 0; i + 1 < path.steps.size(); ++i) {
+    auto proto = path.steps[i].getProto();
+    if (!proto.isGroup()) path.pointerSteps.push_back(proto.getSlot().getOffset());
+  }
+  auto slot = path.leaf().getProto().getSlot();
+  path.leafOffset = slot.getOffset();
+  auto d = slot.getDefaultValue();
+  using V = capnp::schema::Value;
+  switch (d.which()) {
+    case V::BOOL: path.leafDefaultBits = d.getBool(); break;
+    case V::INT8: path.leafDefaultBits = static_cast<uint8_t>(d.getInt8()); break;
+    case V::INT16: path.leafDefaultBits = static_cast<uint16_t>(d.getInt16()); break;
+    case V::INT32: path.leafDefaultBits = static_cast<uint32_t>(d.getInt32()); break;
+    case V::INT64: path.leafDefaultBits = static_cast<uint64_t>(d.getInt64()); break;
+    case V::UINT8: path.leafDefaultBits = d.getUint8(); break;
+    case V::UINT16: path.leafDefaultBits = d.getUint16(); break;
+    case V::UINT32: path.leafDefaultBits = d.getUint32(); break;
+    case V::UINT64: path.leafDefaultBits = d.getUint64(); break;
+    case V::FLOAT32: path.leafDefaultBits = std::bit_cast<uint32_t>(d.getFloat32()); break;
+    case V::FLOAT64: path.leafDefaultBits = std::bit_cast<uint64_t>(d.getFloat64()); break;
+    case V::ENUM: path.leafDefaultBits = d.getEnum(); break;
+    case V::TEXT: case V::DATA:
+      // A Text or Data key with a non-empty default reads that default when unset: leave such
+      // fields to the dynamic path.
+      if ((d.isText() && d.hasText() && d.getText().size() > 0) ||
+          (d.isData() && d.hasData() && d.getData().size() > 0)) {
+        path.pointerSteps.clear();
+        return;
+      }
+      break;
+    default: break;
+  }
+  path.direct = true;
+}
+
 }  // namespace
 
 std::string structName(capnp::Schema schema) {
@@ -133,6 +174,7 @@ FieldPath resolveKeyPath(capnp::StructSchema schema, std::string_view dotted,
                   owner, role, dotted, typeName(type));
           path.keyType = *keyType;
           path.leafWhich = type.which();
+          planDirectAccess(path);
           return path;
         }
         CAPDB_REQUIRE(type.isStruct(), ErrorCode::InvalidArgument,

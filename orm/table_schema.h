@@ -27,6 +27,13 @@ struct FieldPath {
   engine::KeyType keyType = engine::KeyType::Int64; // how the leaf is encoded in keys
   // The leaf's Cap'n Proto type, resolved once (StructSchema::Field::getType is not free).
   capnp::schema::Type::Which leafWhich = capnp::schema::Type::VOID;
+  // Direct access, when no step is a union member: the pointer indexes of the struct-typed steps
+  // to follow, then the leaf's slot offset (in units of its size; a pointer index for Text and
+  // Data) and its default's bits (scalars are stored XORed with their default).
+  bool direct = false;
+  std::vector<uint32_t> pointerSteps;
+  uint32_t leafOffset = 0;
+  uint64_t leafDefaultBits = 0;
 
   const capnp::StructSchema::Field& leaf() const { return steps.back(); }
 };

@@ -150,5 +150,30 @@ TEST(RecordKey, ReadsNestedGroupAndUnsetValues) {
   EXPECT_EQ(engine::formatKey(key.bytes()), "('75001', -3, 'n')");
 }
 
+// The direct read of key fields (FieldPath::direct) gives what the dynamic API gives, for every
+// key-able type, defaults, groups, nested structs (set and unset) and union members.
+TEST(RecordKey, DirectAccessMatchesTheDynamicApi) {
+  auto schema = capnp::Schema::from<AllTypes>();
+  const char* paths[] = {"b",     "i8",    "i16",   "i32",   "i64",         "u8",
+                         "u16",   "u32",   "u64",   "f32",   "score",       "text",
+                         "data",  "color", "address.zip",   "address.geo.lat", "point.x",
+                         "withDefault", "count", "label", "shape.circle"};
+  for (uint64_t seed = 0; seed < 6; ++seed) {
+    capnp::MallocMessageBuilder message;
+    auto r = message.initRoot<AllTypes>();
+    if (seed > 0) testing::fillAllTypes(r, seed);  // seed 0: everything unset or default
+    if (seed == 4) r.setWithDefault(0);
+    capnp::DynamicStruct::Reader record = r.asReader();
+    for (const char* p : paths) {
+      FieldPath direct = resolveKeyPath(schema, p, "test");
+      FieldPath dynamic = direct;
+      dynamic.direct = false;
+      EXPECT_EQ(keyValueAt(record, direct), keyValueAt(record, dynamic)) << p << " seed " << seed;
+    }
+  }
+  EXPECT_TRUE(resolveKeyPath(schema, "withDefault", "test").direct);
+  EXPECT_FALSE(resolveKeyPath(schema, "label", "test").direct);
+}
+
 }  // namespace
 }  // namespace capdb::orm
