@@ -342,6 +342,28 @@ void WriteTxn::abort() noexcept {
 
 // ---- rows and cursors ----
 
+namespace {
+constexpr size_t kPooledDecoders = 32;
+thread_local std::vector<std::unique_ptr<orm::RecordDecoder>> decoderPool;
+}  // namespace
+
+std::unique_ptr<orm::RecordDecoder, DynamicRow::Recycle> DynamicRow::takeDecoder() {
+  if (decoderPool.empty()) {
+    return std::unique_ptr<orm::RecordDecoder, Recycle>(new orm::RecordDecoder());
+  }
+  auto decoder = std::move(decoderPool.back());
+  decoderPool.pop_back();
+  return std::unique_ptr<orm::RecordDecoder, Recycle>(decoder.release());
+}
+
+void DynamicRow::Recycle::operator()(orm::RecordDecoder* decoder) const noexcept {
+  std::unique_ptr<orm::RecordDecoder> owned(decoder);
+  if (decoderPool.size() < kPooledDecoders) {
+    owned->reset();
+    decoderPool.push_back(std::move(owned));
+  }
+}
+
 DynamicRow::DynamicRow(DynamicRow&&) noexcept = default;
 DynamicRow& DynamicRow::operator=(DynamicRow&&) noexcept = default;
 DynamicRow::~DynamicRow() = default;

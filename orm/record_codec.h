@@ -76,6 +76,8 @@ class RecordDecoder {
   }
   // Whether the last decode copied the bytes (they were not 8-byte aligned).
   bool copied() const { return copied_; }
+  // Forgets the decoded record, keeping the buffer for the next one.
+  void reset() noexcept { reader_.reset(); }
 
  private:
   capnp::ReaderOptions options_;

@@ -348,7 +348,7 @@ std::optional<DynamicRow> TableCore::get(const Txn& tx, const Key& key) const {
   auto stored = tx.engine().get(records_, pk);
   if (!stored) return std::nullopt;
   DynamicRow row;
-  row.decoder_ = std::make_unique<RecordDecoder>();
+  row.decoder_ = DynamicRow::takeDecoder();
   row.reader_ = decode(*row.decoder_, pk, *stored);
   row.version_ = schema_.version;
   return row;

@@ -205,7 +205,12 @@ class DynamicRow {
  private:
   friend class orm::TableCore;
   DynamicRow() = default;
-  std::unique_ptr<orm::RecordDecoder> decoder_;
+  // Decoders come from, and return to, a small per-thread pool: a get then allocates nothing.
+  struct Recycle {
+    void operator()(orm::RecordDecoder* decoder) const noexcept;
+  };
+  static std::unique_ptr<orm::RecordDecoder, Recycle> takeDecoder();
+  std::unique_ptr<orm::RecordDecoder, Recycle> decoder_;
   capnp::DynamicStruct::Reader reader_;
   uint32_t version_ = 0;
 };
