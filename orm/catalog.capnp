@@ -39,6 +39,21 @@ struct TableEntry {
   sequence @5 :UInt64;         # the last autoIncrement value handed out
   indexes @6 :List(IndexEntry);
   counts @7 :List(VersionCount);  # exact records per schema version; versions with 0 omitted
+  migration @8 :Migration;      # set while old records are being rewritten or indexes rebuilt
+}
+
+# An eager rewrite in progress: each batch commits its checkpoint with its records, so a crash
+# loses at most the batch in flight and the next run continues after the checkpoint.
+struct Migration {
+  phase @0 :MigrationPhase;
+  checkpoint @1 :Data;          # the last primary key done in this phase; empty: none yet
+  total @2 :UInt64;             # records at old versions when the migration began
+  done @3 :UInt64;              # records rewritten so far
+}
+
+enum MigrationPhase {
+  records @0;                   # rewriting old records at the newest version
+  indexes @1;                   # rebuilding the indexes marked building
 }
 
 # Key ("schema", table name, version): one version of a table's schema, with every node it

@@ -58,6 +58,15 @@ TableInfo decodeTable(catalog::TableEntry::Reader e) {
     t.indexes.push_back(std::move(info));
   }
   for (auto c : e.getCounts()) t.counts[c.getVersion()] = c.getRecords();
+  if (e.hasMigration()) {
+    auto m = e.getMigration();
+    auto cp = m.getCheckpoint();
+    t.migration = MigrationState{
+        m.getPhase() == catalog::MigrationPhase::RECORDS ? MigrationState::Phase::Records
+                                                         : MigrationState::Phase::Indexes,
+        std::string(reinterpret_cast<const char*>(cp.begin()), cp.size()), m.getTotal(),
+        m.getDone()};
+  }
   return t;
 }
 
@@ -93,10 +102,28 @@ std::string encodeTable(const TableInfo& t) {
     counts[i].setRecords(n);
     ++i;
   }
+  if (t.migration) {
+    auto m = e.initMigration();
+    m.setPhase(t.migration->phase == MigrationState::Phase::Records
+                   ? catalog::MigrationPhase::RECORDS
+                   : catalog::MigrationPhase::INDEXES);
+    m.setCheckpoint(kj::arrayPtr(reinterpret_cast<const kj::byte*>(t.migration->checkpoint.data()),
+                                 t.migration->checkpoint.size()));
+    m.setTotal(t.migration->total);
+    m.setDone(t.migration->done);
+  }
   return toBytes(message);
 }
 
 }  // namespace
+
+uint64_t TableInfo::recordsBefore(uint32_t v) const {
+  uint64_t n = 0;
+  for (const auto& [version, c] : counts) {
+    if (version < v) n += c;
+  }
+  return n;
+}
 
 uint64_t TableInfo::records() const {
   uint64_t n = 0;

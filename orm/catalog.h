@@ -28,6 +28,15 @@ struct IndexInfo {
   friend bool operator==(const IndexInfo&, const IndexInfo&) = default;
 };
 
+struct MigrationState {
+  enum class Phase : uint8_t { Records, Indexes };
+  Phase phase = Phase::Records;
+  std::string checkpoint;  // last primary key done; empty: none yet
+  uint64_t total = 0;
+  uint64_t done = 0;
+  friend bool operator==(const MigrationState&, const MigrationState&) = default;
+};
+
 struct TableInfo {
   uint32_t id = 0;
   std::string name;
@@ -37,8 +46,11 @@ struct TableInfo {
   uint64_t sequence = 0;
   std::vector<IndexInfo> indexes;
   std::map<uint32_t, uint64_t> counts;  // records per schema version
+  std::optional<MigrationState> migration;
 
   uint64_t records() const;
+  // Records stored at a version older than `version`.
+  uint64_t recordsBefore(uint32_t version) const;
   friend bool operator==(const TableInfo&, const TableInfo&) = default;
 };
 

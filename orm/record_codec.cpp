@@ -58,6 +58,7 @@ RecordDecoder::RecordDecoder(capnp::ReaderOptions options) : options_(options) {
 uint32_t RecordDecoder::decode(std::string_view bytes, std::string_view table,
                                std::string_view key) {
   reader_.reset();
+  upgraded_.reset();
   table_ = table;
   key_ = key;
   if (bytes.size() < kRecordHeaderSize + sizeof(capnp::word)) {
@@ -92,6 +93,7 @@ uint32_t RecordDecoder::decode(std::string_view bytes, std::string_view table,
     reader_.reset();
     corrupt(table, key, e.getDescription().cStr());
   }
+  version_ = version;
   return version;
 }
 

@@ -77,7 +77,18 @@ class RecordDecoder {
   // Whether the last decode copied the bytes (they were not 8-byte aligned).
   bool copied() const { return copied_; }
   // Forgets the decoded record, keeping the buffer for the next one.
-  void reset() noexcept { reader_.reset(); }
+  void reset() noexcept {
+    reader_.reset();
+    upgraded_.reset();
+  }
+  // The schema version of the last decoded record.
+  uint32_t version() const { return version_; }
+  // A fresh message for the upgraded form of the last decoded record (see orm/upgrader.h); valid
+  // until the next decode.
+  capnp::MallocMessageBuilder& upgraded() {
+    upgraded_.emplace();
+    return *upgraded_;
+  }
 
  private:
   capnp::ReaderOptions options_;
@@ -85,6 +96,8 @@ class RecordDecoder {
   // getRoot is not const in capnp; reading the root does not change the decoded record.
   mutable std::optional<capnp::FlatArrayMessageReader> reader_;
   bool copied_ = false;
+  uint32_t version_ = 0;
+  std::optional<capnp::MallocMessageBuilder> upgraded_;
   std::string_view table_;
   std::string_view key_;
 };

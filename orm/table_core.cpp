@@ -111,13 +111,43 @@ std::string_view TableCore::primaryKeyOfEntry(const IndexCore& index, std::strin
 capnp::DynamicStruct::Reader TableCore::decode(RecordDecoder& decoder, std::string_view pk,
                                                std::string_view bytes) const {
   uint32_t version = decoder.decode(bytes, schema_.name, pk);
-  if (version != schema_.version) {
+  if (version == schema_.version) [[likely]] {
+    return decoder.verifiedRoot(check_, schema_.schema);
+  }
+  auto check = oldChecks_.find(version);
+  if (upgrader_ == nullptr || check == oldChecks_.end()) {
     fail(ErrorCode::SchemaMismatch,
          "table {}, record {}: stored at schema version {}, but the table is at version {} and "
-         "no migration step reads it",
+         "no migration plan reads that version",
          schema_.name, engine::formatKey(pk), version, schema_.version);
   }
-  return decoder.verifiedRoot(check_, schema_.schema);
+  capnp::StructSchema readAs = upgrader_->readSchema(version);
+  auto old = decoder.verifiedRoot(check->second, readAs);
+  if (readAs == schema_.schema) return old;  // wire-compatible: the bytes read as the newest
+  capnp::MallocMessageBuilder& out = decoder.upgraded();
+  upgrader_->upgrade(version, old, pk, out);
+  auto record = out.getRoot<capnp::DynamicStruct>(schema_.schema).asReader();
+  std::string newPk = primaryKeyOf(record);
+  if (newPk != pk) {
+    fail(ErrorCode::MigrationFailed,
+         "table {}, record {}: the migration from version {} changed the primary key to {}; a "
+         "step may not change the key",
+         schema_.name, engine::formatKey(pk), version, engine::formatKey(newPk));
+  }
+  return record;
+}
+
+void TableCore::setUpgrader(std::shared_ptr<const Upgrader> upgrader,
+                            const std::set<uint32_t>& versions) {
+  upgrader_ = std::move(upgrader);
+  oldChecks_.clear();
+  for (uint32_t v : versions) oldChecks_.emplace(v, RecordCheck(upgrader_->readSchema(v)));
+}
+
+void TableCore::setIndexReady(std::string_view name, bool ready) {
+  for (IndexCore& index : indexes_) {
+    if (index.schema.name == name) index.ready = ready;
+  }
 }
 
 engine::KeyRange TableCore::toKeyRange(const Range& range) {
@@ -299,7 +329,7 @@ bool TableCore::update(WriteTxn& tx, capnp::DynamicStruct::Reader record) const 
   if (!stored) return false;
   RecordDecoder& decoder = tx.state().decoder;
   auto old = decode(decoder, pk, *stored);
-  replace(tx, pk, old, schema_.version, message);
+  replace(tx, pk, old, decoder.version(), message);
   return true;
 }
 
@@ -321,7 +351,7 @@ bool TableCore::update(WriteTxn& tx, const Key& key, const Edit& edit) const {
           "table {}: an update may not change the primary key ({} -> {}); remove the record and "
           "insert it under the new key",
           schema_.name, engine::formatKey(pk), engine::formatKey(newPk));
-  replace(tx, pk, old, schema_.version, message);
+  replace(tx, pk, old, decoder.version(), message);
   return true;
 }
 
@@ -336,10 +366,11 @@ bool TableCore::remove(WriteTxn& tx, const Key& key) const {
   engine::WriteTxn& etx = tx.engineWrite();
   auto stored = etx.get(records_, pk);
   if (!stored) return false;
-  auto old = decode(tx.state().decoder, pk, *stored);
+  RecordDecoder& decoder = tx.state().decoder;
+  auto old = decode(decoder, pk, *stored);
   for (const IndexCore& index : indexes_) etx.erase(index.db, indexEntry(index, old, pk).first);
   etx.erase(records_, pk);
-  --touch(tx).counts[schema_.version];
+  --touch(tx).counts[decoder.version()];
   return true;
 }
 
@@ -350,7 +381,7 @@ std::optional<DynamicRow> TableCore::get(const Txn& tx, const Key& key) const {
   DynamicRow row;
   row.decoder_ = DynamicRow::takeDecoder();
   row.reader_ = decode(*row.decoder_, pk, *stored);
-  row.version_ = schema_.version;
+  row.version_ = row.decoder_->version();
   return row;
 }
 

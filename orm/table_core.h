@@ -11,6 +11,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,7 @@
 #include "orm/catalog.h"
 #include "orm/record_codec.h"
 #include "orm/table_schema.h"
+#include "orm/upgrader.h"
 
 namespace capdb::orm {
 
@@ -113,8 +115,18 @@ class TableCore {
   // Converts a Range of key values into a range of encoded keys.
   static engine::KeyRange toKeyRange(const Range& range);
 
- private:
+  // Records stored at older versions are read through `upgrader` (lazy migration). Set before the
+  // table is shared between threads; `versions` are the old versions the table may hold.
+  void setUpgrader(std::shared_ptr<const Upgrader> upgrader, const std::set<uint32_t>& versions);
+  bool hasUpgrader() const { return upgrader_ != nullptr; }
+  // Marks an index complete (after a migration rebuilt it); before the table is shared.
+  void setIndexReady(std::string_view name, bool ready);
+  // The table's catalog entry as this write transaction sees it, loaded on first touch and
+  // written at commit.
   TableInfo& touch(WriteTxn& tx) const;
+  const Catalog& catalog() const { return *catalog_; }
+
+ private:
   uint64_t insertBuilt(WriteTxn& tx, capnp::MessageBuilder& message) const;
   void addIndexEntries(WriteTxn& tx, capnp::DynamicStruct::Reader record, std::string_view pk) const;
   // Stores the message's record under pk in place of `old`, fixing the changed index entries.
@@ -127,6 +139,8 @@ class TableCore {
   std::vector<IndexCore> indexes_;
   const Catalog* catalog_;
   RecordCheck check_;
+  std::shared_ptr<const Upgrader> upgrader_;
+  std::map<uint32_t, RecordCheck> oldChecks_;  // by stored version
 };
 
 }  // namespace capdb::orm

@@ -43,6 +43,7 @@
 #include <vector>
 
 #include "capdb/error.h"
+#include "capdb/migrations.h"
 #include "engine/env.h"
 #include "engine/key_codec.h"
 #include "orm/record_codec.h"
@@ -73,6 +74,13 @@ struct Schemas {
 struct Options {
   // The LMDB environment: map size and growth, readers, sync (engine/env.h documents each).
   engine::EnvOptions env;
+  // The app's migration steps (capdb/migrations.h); must outlive the Database. Default: none,
+  // so a table whose version the app raised cannot open.
+  const Migrations* migrations = nullptr;
+  // How old records reach the newest version. Default Lazy: open returns at once.
+  MigrationMode mode = MigrationMode::Lazy;
+  // Batching, progress and rate of eager rewrites (open in Eager mode, migrate(), drain()).
+  EagerOptions eager;
 };
 
 // A key: the values of a primary key or an index key, in order. Fewer values than the key has
@@ -428,6 +436,20 @@ class Database {
 
   // A write transaction to commit by hand; aborted if destroyed uncommitted.
   WriteTxn beginWrite();
+
+  // Rewrites every record stored at an old schema version at the newest one, in batches (one
+  // write transaction each, which also commits the checkpoint), and rebuilds the indexes a
+  // migration marked for rebuilding. Resumes where an earlier run stopped (after a crash, a
+  // kill or a failed step). Other writers run between batches; readers never wait. A step that
+  // fails stops it with MigrationFailed naming the table, the key and the step; the failing batch
+  // leaves nothing behind. Returns the records rewritten.
+  uint64_t migrate(const EagerOptions& options);
+  uint64_t migrate();  // with the options given to open
+  // Runs eager batches within `budget`, for apps to call when idle (hybrid mode). Returns true
+  // when no old record or pending index rebuild is left.
+  bool drain(DrainBudget budget);
+  // Records stored at a version older than their table's, as of now.
+  uint64_t oldRecords() const;
 
   // The typed handle of an app table (T must be one of the Schemas given to open).
   template <typename T>

@@ -1,0 +1,107 @@
+// Migrations: the steps that carry a table's records from one schema version to the next.
+//
+// An app builds one Migrations registry and hands it to Database::open (Options::migrations);
+// nothing registers itself. docs/migrations.md explains how to change a schema.
+#pragma once
+
+#include <capnp/dynamic.h>
+#include <capnp/schema.h>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace capdb {
+
+namespace orm {
+class Catalog;
+class Upgrader;
+struct TableSchema;
+}  // namespace orm
+namespace engine {
+class Txn;
+}
+
+// How records at old versions reach the newest one.
+enum class MigrationMode {
+  // Open returns at once; old records are upgraded in memory when read, and stored at the newest
+  // version when written. Database::drain() can rewrite them in the background.
+  Lazy,
+  // Open rewrites every old record (in batches, resumable) before it returns.
+  Eager,
+  // Lazy, and the app calls Database::drain(budget) when idle to rewrite old records in batches.
+  Hybrid,
+};
+
+// A step's progress through a table, reported after every batch of an eager rewrite.
+struct MigrationProgress {
+  std::string table;
+  uint64_t done = 0;   // records rewritten so far, in this run and earlier ones
+  uint64_t total = 0;  // records that were at an old version when the migration began
+  double recordsPerSecond = 0;
+  double etaSeconds = 0;
+};
+
+struct EagerOptions {
+  // A batch ends after this many records or this many bytes written, whichever comes first; each
+  // batch is one write transaction that also commits the checkpoint. Defaults: 10,000 records,
+  // 16 MiB: short enough that the app's writers wait little between batches.
+  uint64_t batchRecords = 10'000;
+  uint64_t batchBytes = uint64_t{16} << 20;
+  // Called after every batch. Default: none.
+  std::function<void(const MigrationProgress&)> progress;
+  // Records per second at most; 0 (the default) for no limit.
+  double maxRecordsPerSecond = 0;
+};
+
+// What drain() may spend; either limit ends it (0 = no limit on that side).
+struct DrainBudget {
+  std::chrono::milliseconds time{0};
+  uint64_t records = 0;
+};
+
+class Migrations {
+ public:
+  // A step's C++ body: `old` is the record at the step's `from` version, read by field name;
+  // `next` is the record at `to`, pre-filled with every field whose ordinal and type carry over.
+  using StepFn = std::function<void(capnp::DynamicStruct::Reader old,
+                                    capnp::DynamicStruct::Builder next)>;
+
+  struct StepOptions {
+    // The fields the step sets (dotted paths). Indexes over other fields keep their entries
+    // through the migration. Empty: unknown, so every index of the table is rebuilt, which
+    // needs the eager mode.
+    std::vector<std::string> writes;
+    // The schema of version `to`, when `to` is not the app's newest version (a step in the middle
+    // of a chain). Not needed for the last step.
+    std::optional<capnp::StructSchema> target;
+    // The step cannot be applied on read (for example, it changes the primary key): the
+    // migration must run eagerly.
+    bool requiresEager = false;
+  };
+
+  // Registers a step of `table` from version `from` to `to` (from < to). Throws InvalidArgument
+  // for a second step from the same version of the same table.
+  Migrations& step(std::string table, uint32_t from, uint32_t to, StepFn fn,
+                   StepOptions options);
+  Migrations& step(std::string table, uint32_t from, uint32_t to, StepFn fn);
+
+  struct Step {
+    std::string table;
+    uint32_t from;
+    uint32_t to;
+    StepFn fn;
+    StepOptions options;
+  };
+  // The steps of one table, by `from` version.
+  const std::map<uint32_t, Step>* stepsOf(const std::string& table) const;
+
+ private:
+  std::map<std::string, std::map<uint32_t, Step>> steps_;
+};
+
+}  // namespace capdb

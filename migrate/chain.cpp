@@ -1,0 +1,262 @@
+#include "migrate/chain.h"
+
+#include <capnp/message.h>
+#include <fmt/format.h>
+
+#include "engine/fail.h"
+#include "engine/key_codec.h"
+#include "orm/schema_diff.h"
+#include "orm/stored_schema.h"
+
+namespace capdb {
+
+Migrations& Migrations::step(std::string table, uint32_t from, uint32_t to, StepFn fn,
+                             StepOptions options) {
+  CAPDB_REQUIRE(from < to, ErrorCode::InvalidArgument,
+                "migration step of {} from {} to {}: `from` must be below `to`", table, from, to);
+  CAPDB_REQUIRE(fn != nullptr, ErrorCode::InvalidArgument,
+                "migration step of {} from {} to {} has no function", table, from, to);
+  auto& byFrom = steps_[table];
+  CAPDB_REQUIRE(!byFrom.count(from), ErrorCode::InvalidArgument,
+                "table {} has two migration steps from version {}", table, from);
+  byFrom.emplace(from, Step{table, from, to, std::move(fn), std::move(options)});
+  return *this;
+}
+
+Migrations& Migrations::step(std::string table, uint32_t from, uint32_t to, StepFn fn) {
+  return step(std::move(table), from, to, std::move(fn), StepOptions{});
+}
+
+const std::map<uint32_t, Migrations::Step>* Migrations::stepsOf(const std::string& table) const {
+  auto it = steps_.find(table);
+  return it == steps_.end() ? nullptr : &it->second;
+}
+
+namespace migrate {
+namespace {
+
+bool sameType(capnp::Type a, capnp::Type b) {
+  if (a.which() != b.which()) return false;
+  if (a.isList()) return sameType(a.asList().getElementType(), b.asList().getElementType());
+  if (a.isStruct()) return a.asStruct().getProto().getId() == b.asStruct().getProto().getId();
+  if (a.isEnum()) return a.asEnum().getProto().getId() == b.asEnum().getProto().getId();
+  return !a.isInterface();
+}
+
+// A slot field of the old record, found by ordinal through its groups.
+struct OldSlot {
+  std::vector<capnp::StructSchema::Field> groups;  // the groups to descend, outermost first
+  capnp::StructSchema::Field field;
+};
+
+void indexSlots(capnp::StructSchema s, std::vector<capnp::StructSchema::Field>& groups,
+                std::map<uint16_t, OldSlot>& out) {
+  for (auto f : s.getFields()) {
+    if (f.getProto().isGroup()) {
+      groups.push_back(f);
+      indexSlots(f.getType().asStruct(), groups, out);
+      groups.pop_back();
+    } else {
+      out.emplace(f.getProto().getOrdinal().getExplicit(), OldSlot{groups, f});
+    }
+  }
+}
+
+bool active(capnp::DynamicStruct::Reader s, capnp::StructSchema::Field f) {
+  if (f.getProto().getDiscriminantValue() == capnp::schema::Field::NO_DISCRIMINANT) return true;
+  KJ_IF_MAYBE (which, s.which()) {
+    return *which == f;
+  }
+  return false;
+}
+
+void fill(const std::map<uint16_t, OldSlot>& old, capnp::DynamicStruct::Reader oldRoot,
+          capnp::DynamicStruct::Builder next) {
+  for (auto f : next.getSchema().getFields()) {
+    auto proto = f.getProto();
+    if (proto.isGroup()) {
+      fill(old, oldRoot, next.get(f).as<capnp::DynamicStruct>());
+      continue;
+    }
+    auto it = old.find(proto.getOrdinal().getExplicit());
+    if (it == old.end() || !sameType(it->second.field.getType(), f.getType())) continue;
+    capnp::DynamicStruct::Reader s = oldRoot;
+    bool present = true;
+    for (auto g : it->second.groups) {
+      if (!active(s, g)) {
+        present = false;
+        break;
+      }
+      s = s.get(g).as<capnp::DynamicStruct>();
+    }
+    if (!present || !active(s, it->second.field)) continue;
+    if (f.getType().isVoid()) {
+      if (proto.getDiscriminantValue() != capnp::schema::Field::NO_DISCRIMINANT) next.set(f, capnp::VOID);
+      continue;
+    }
+    if (!s.has(it->second.field) && !f.getType().isStruct() && !f.getType().isList() &&
+        !f.getType().isText() && !f.getType().isData() && !f.getType().isAnyPointer()) {
+      // An unset scalar reads as its default in both versions: copy the value anyway, so that a
+      // changed default does not change the record.
+    } else if (!s.has(it->second.field)) {
+      continue;
+    }
+    next.set(f, s.get(it->second.field));
+  }
+}
+
+}  // namespace
+
+void prefill(capnp::DynamicStruct::Reader old, capnp::DynamicStruct::Builder next) {
+  std::map<uint16_t, OldSlot> slots;
+  std::vector<capnp::StructSchema::Field> groups;
+  indexSlots(old.getSchema(), groups, slots);
+  fill(slots, old, next);
+}
+
+TableChain::TableChain(const orm::TableSchema& app,
+                       const std::map<uint32_t, Migrations::Step>* steps,
+                       const orm::Catalog& catalog, const engine::Txn& txn,
+                       const std::set<uint32_t>& versions)
+    : table_(app.name), newest_(app.schema) {
+  // The schema of a version: the app's newest, a step's declared target, or the catalog's copy.
+  auto schemaOf = [&](uint32_t v) -> std::optional<capnp::StructSchema> {
+    if (v == app.version) return app.schema;
+    if (steps) {
+      for (const auto& [from, s] : *steps) {
+        if (s.to == v && s.options.target) return *s.options.target;
+      }
+    }
+    if (auto stored = catalog.loadSchema(txn, app.name, v)) {
+      owners_.push_back(stored->owner());
+      return stored->root();
+    }
+    return std::nullopt;
+  };
+  auto tableOf = [&](uint32_t v, capnp::StructSchema s) {
+    orm::TableSchema t = orm::requireTable(s);
+    t.version = v;
+    return t;
+  };
+
+  for (uint32_t start : versions) {
+    auto startSchema = schemaOf(start);
+    CAPDB_REQUIRE(startSchema.has_value(), ErrorCode::Corruption,
+                  "table {}: records are stored at version {}, whose schema the catalog lacks",
+                  app.name, start);
+    Chain chain{*startSchema, {}};
+    uint32_t cur = start;
+    capnp::StructSchema curSchema = *startSchema;
+    while (cur < app.version) {
+      const Migrations::Step* step = nullptr;
+      if (steps) {
+        if (auto it = steps->find(cur); it != steps->end()) step = &it->second;
+      }
+      if (step != nullptr) {
+        CAPDB_REQUIRE(step->to <= app.version, ErrorCode::SchemaMismatch,
+                      "table {}: the step from version {} goes to version {}, past the app's "
+                      "version {}",
+                      app.name, step->from, step->to, app.version);
+        auto target = schemaOf(step->to);
+        CAPDB_REQUIRE(target.has_value(), ErrorCode::InvalidArgument,
+                      "table {}: the step from version {} to {} needs StepOptions::target, the "
+                      "schema of version {}",
+                      app.name, step->from, step->to, step->to);
+        chain.links.push_back(Link{step, *target});
+        if (std::find(usedSteps_.begin(), usedSteps_.end(), step) == usedSteps_.end()) {
+          usedSteps_.push_back(step);
+        }
+        cur = step->to;
+        curSchema = *target;
+        continue;
+      }
+      // No step from here: the bytes must read correctly as the next version that has a schema.
+      uint32_t next = app.version;
+      if (steps) {
+        for (const auto& [from, s] : *steps) {
+          if (from > cur && from < next) next = from;
+        }
+      }
+      auto nextSchema = schemaOf(next);
+      CAPDB_REQUIRE(nextSchema.has_value(), ErrorCode::SchemaMismatch,
+                    "table {}: no migration step from version {}, and the schema of version {} "
+                    "is unknown",
+                    app.name, cur, next);
+      orm::SchemaDiff diff = orm::diffTables(tableOf(cur, curSchema), tableOf(next, *nextSchema));
+      if (!diff.wireCompatible()) {
+        orm::SchemaDiff bad;
+        for (const auto& c : diff.changes) {
+          if (!c.wireCompatible) bad.changes.push_back(c);
+        }
+        fail(ErrorCode::SchemaMismatch,
+             "table {}: from version {} to {} the schema changes in ways old records cannot be "
+             "read across, and no migration step covers it; register one with "
+             "Migrations::step(\"{}\", {}, {}, ...):\n{}",
+             app.name, cur, next, app.name, cur, next, bad.describe(app.name));
+      }
+      if (chain.links.empty()) chain.read = *nextSchema;  // read the bytes as `next` directly
+      else chain.links.push_back(Link{nullptr, *nextSchema});
+      cur = next;
+      curSchema = *nextSchema;
+    }
+    chains_.emplace(start, std::move(chain));
+  }
+}
+
+std::set<uint32_t> TableChain::versions() const {
+  std::set<uint32_t> out;
+  for (const auto& [v, c] : chains_) out.insert(v);
+  return out;
+}
+
+capnp::StructSchema TableChain::readSchema(uint32_t version) const {
+  auto it = chains_.find(version);
+  CAPDB_REQUIRE(it != chains_.end(), ErrorCode::Corruption,
+                "table {}: a record is stored at version {}, which no migration plan covers",
+                table_, version);
+  return it->second.read;
+}
+
+void TableChain::upgrade(uint32_t version, capnp::DynamicStruct::Reader old, std::string_view pk,
+                         capnp::MessageBuilder& out) const {
+  const Chain& chain = chains_.at(version);
+  // Intermediate records stay in memory: each step reads the previous one's builder directly.
+  std::vector<std::unique_ptr<capnp::MallocMessageBuilder>> temps;
+  capnp::MessageBuilder* current = nullptr;
+  capnp::DynamicStruct::Reader record = old;
+  for (size_t i = 0; i < chain.links.size(); ++i) {
+    const Link& link = chain.links[i];
+    if (link.step == nullptr) {
+      record = current->getRoot<capnp::DynamicStruct>(link.schema).asReader();
+      continue;
+    }
+    capnp::MessageBuilder* target = &out;
+    if (i + 1 < chain.links.size()) {
+      temps.push_back(std::make_unique<capnp::MallocMessageBuilder>());
+      target = temps.back().get();
+    }
+    auto next = target->initRoot<capnp::DynamicStruct>(link.schema);
+    const Migrations::Step& step = *link.step;
+    std::string failure;
+    try {
+      prefill(record, next);
+      step.fn(record, next);
+    } catch (const Error& e) {
+      failure = e.what();
+    } catch (const kj::Exception& e) {
+      failure = e.getDescription().cStr();
+    } catch (const std::exception& e) {
+      failure = e.what();
+    }
+    if (!failure.empty()) {
+      fail(ErrorCode::MigrationFailed, "table {}, record {}: the step from version {} to {} failed: {}",
+           table_, engine::formatKey(pk), step.from, step.to, failure);
+    }
+    current = target;
+    record = next.asReader();
+  }
+  if (current != &out) out.setRoot(record);  // the chain ended in a reinterpretation
+}
+
+}  // namespace migrate
+}  // namespace capdb

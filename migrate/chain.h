@@ -1,0 +1,61 @@
+// TableChain: the orm::Upgrader of one table, built from the app's steps and the catalog's stored
+// schema versions. For each old version present in the table it holds the chain of links that
+// carries a record to the newest version: steps (the app's functions) and reinterpretations
+// (reading the same bytes with a later, wire-compatible schema, which costs nothing).
+#pragma once
+
+#include <capnp/dynamic.h>
+
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "capdb/migrations.h"
+#include "orm/catalog.h"
+#include "orm/table_schema.h"
+#include "orm/upgrader.h"
+
+namespace capdb::migrate {
+
+// Copies into `next` every field of `old` whose ordinal and type carry over (through groups and
+// unions; a union member only when it is the active one).
+void prefill(capnp::DynamicStruct::Reader old, capnp::DynamicStruct::Builder next);
+
+class TableChain : public orm::Upgrader {
+ public:
+  // Plans chains from every version in `versions` (all older than app.version) to app.version.
+  // Throws SchemaMismatch naming the table, the field and the change when a gap has no step and is
+  // not wire-compatible, or InvalidArgument when a middle step lacks its target schema.
+  TableChain(const orm::TableSchema& app, const std::map<uint32_t, Migrations::Step>* steps,
+             const orm::Catalog& catalog, const engine::Txn& txn,
+             const std::set<uint32_t>& versions);
+
+  capnp::StructSchema readSchema(uint32_t version) const override;
+  void upgrade(uint32_t version, capnp::DynamicStruct::Reader old, std::string_view pk,
+               capnp::MessageBuilder& out) const override;
+
+  // The steps any chain uses.
+  const std::vector<const Migrations::Step*>& steps() const { return usedSteps_; }
+  // The versions the chains start from.
+  std::set<uint32_t> versions() const;
+
+ private:
+  struct Link {
+    const Migrations::Step* step;  // nullptr: reinterpret the record as `schema`
+    capnp::StructSchema schema;    // the record's schema after this link
+  };
+  struct Chain {
+    capnp::StructSchema read;  // the stored bytes are read with this schema
+    std::vector<Link> links;
+  };
+
+  std::string table_;
+  capnp::StructSchema newest_;
+  std::map<uint32_t, Chain> chains_;
+  std::vector<const Migrations::Step*> usedSteps_;
+  std::vector<std::shared_ptr<const void>> owners_;  // the loaders of stored schemas
+};
+
+}  // namespace capdb::migrate

@@ -1,0 +1,29 @@
+// The lazy read path's hook: orm/ reads a record stored at an old schema version through an
+// Upgrader, which migrate/ implements from the app's migration steps. orm/ never includes
+// migrate/; it only knows this interface.
+#pragma once
+
+#include <capnp/dynamic.h>
+#include <capnp/message.h>
+
+#include <cstdint>
+#include <string_view>
+
+namespace capdb::orm {
+
+class Upgrader {
+ public:
+  virtual ~Upgrader() = default;
+
+  // The schema records of `version` are read with (the catalog's stored schema of that version,
+  // or a later one it is wire-compatible with).
+  virtual capnp::StructSchema readSchema(uint32_t version) const = 0;
+
+  // Builds, as the root of `out`, the newest-version record for `old`, a record stored at
+  // `version` (read with readSchema(version)) under primary key `pk`. Throws MigrationFailed
+  // naming the table, the key and the step when a step throws or produces an invalid record.
+  virtual void upgrade(uint32_t version, capnp::DynamicStruct::Reader old, std::string_view pk,
+                       capnp::MessageBuilder& out) const = 0;
+};
+
+}  // namespace capdb::orm
