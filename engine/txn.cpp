@@ -1,5 +1,7 @@
 #include "engine/txn.h"
 
+#include <algorithm>
+
 #include "engine/env_state.h"
 #include "engine/fail.h"
 #include "engine/key_codec.h"
@@ -41,12 +43,21 @@ void Txn::requireActive() const {
 
 std::optional<std::string_view> Txn::get(const Db& db, std::string_view key) const {
   requireActive();
+  return get(txn_, db, key);
+}
+
+std::optional<std::string_view> Txn::get(MDB_txn* txn, const Db& db, std::string_view key) {
   checkKey(key, db);
   MDB_val k = toVal(key);
   MDB_val v{0, nullptr};
-  int rc = mdb_get(txn_, db.dbi, &k, &v);
+  int rc = mdb_get(txn, db.dbi, &k, &v);
   if (rc == MDB_NOTFOUND) return std::nullopt;
-  if (rc == EINVAL) staleHandle(db);
+  if (rc == EINVAL) {
+    fail(ErrorCode::Busy,
+         "database {} is not known to this transaction: it was opened or created after the "
+         "transaction began; begin a new transaction to use it",
+         db.name);
+  }
   if (rc != 0) throwLmdb(rc, fmt::format("reading {} from {}", formatKey(key), db.name));
   return std::string_view(static_cast<const char*>(v.mv_data), v.mv_size);
 }
@@ -109,8 +120,7 @@ void ReadTxn::release() noexcept {
 WriteTxn::WriteTxn(WriteTxn&& other) noexcept
     : Txn(std::move(other)),
       dbiLock_(std::move(other.dbiLock_)),
-      opened_(std::move(other.opened_)),
-      dropped_(std::move(other.dropped_)) {}
+      opened_(std::move(other.opened_)) {}
 
 WriteTxn& WriteTxn::operator=(WriteTxn&& other) noexcept {
   if (this != &other) {
@@ -118,7 +128,6 @@ WriteTxn& WriteTxn::operator=(WriteTxn&& other) noexcept {
     Txn::operator=(std::move(other));
     dbiLock_ = std::move(other.dbiLock_);
     opened_ = std::move(other.opened_);
-    dropped_ = std::move(other.dropped_);
   }
   return *this;
 }
@@ -247,7 +256,13 @@ void WriteTxn::dropDb(const Db& db) {
   requireActive();
   int rc = mdb_drop(txn_, db.dbi, 1);
   if (rc != 0) writeFailed(rc, "dropping", db);
-  dropped_.push_back(db.name);
+  // LMDB closes the handle for the whole environment at once (commit or not), so the cache must
+  // forget it now: a later open in this or another transaction opens the name afresh.
+  std::unique_lock cacheLock(env_->cacheMutex);
+  env_->handles.erase(db.name);
+  opened_.erase(std::remove_if(opened_.begin(), opened_.end(),
+                               [&](const Db& d) { return d.name == db.name; }),
+                opened_.end());
 }
 
 void WriteTxn::commit() {
@@ -256,7 +271,6 @@ void WriteTxn::commit() {
   if (rc == 0) {
     std::unique_lock cacheLock(env_->cacheMutex);
     for (Db& db : opened_) env_->handles.emplace(std::move(db.name), db.dbi);
-    for (const std::string& name : dropped_) env_->handles.erase(name);
   }
   end();
   if (rc != 0) writeFailed(rc, "committing", Db{0, env_->path.string()});
@@ -271,7 +285,6 @@ void WriteTxn::abort() noexcept {
 void WriteTxn::end() noexcept {
   alive_.reset();
   opened_.clear();
-  dropped_.clear();
   if (dbiLock_.owns_lock()) {
     env_->dbiOwner = std::thread::id();
     dbiLock_.unlock();

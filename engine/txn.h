@@ -51,6 +51,8 @@ class Txn {
   // The value stored under key, or nullopt. The view is valid until the next write in this
   // transaction or its end.
   std::optional<std::string_view> get(const Db& db, std::string_view key) const;
+  // The same, through a raw transaction handle (stable while the Txn object moves).
+  static std::optional<std::string_view> get(MDB_txn* txn, const Db& db, std::string_view key);
   // A cursor over db. It must not outlive this transaction.
   Cursor cursor(const Db& db) const;
   // Keys of db within range, in the given direction.
@@ -120,7 +122,9 @@ class WriteTxn : public Txn {
   std::optional<Db> openDb(std::string_view name);
   // Deletes every entry of db, keeping the database.
   void clearDb(const Db& db);
-  // Deletes db and its name, on commit. No other transaction may use its handle afterwards.
+  // Deletes db and its name. LMDB closes the handle at once, for every transaction of the
+  // process: no other transaction may use it afterwards, and if this one aborts the database is
+  // still there but must be opened again.
   void dropDb(const Db& db);
 
   // Makes the transaction's writes durable and visible. Throws (and aborts) on failure.
@@ -138,7 +142,6 @@ class WriteTxn : public Txn {
 
   std::unique_lock<std::mutex> dbiLock_;  // held from the first mdb_dbi_open to the end
   std::vector<Db> opened_;                // cached by the Env on commit
-  std::vector<std::string> dropped_;      // forgotten by the Env on commit
 };
 
 }  // namespace capdb::engine

@@ -79,6 +79,28 @@ void buildIndex(engine::WriteTxn& txn, const orm::TableCore& table, const IndexC
   }
 }
 
+// The highest value of the primary key's autoIncrement field among the table's records: the
+// sequence to start from when a table gains autoIncrement.
+uint64_t highestKeyValue(const engine::Txn& txn, const TableSchema& app, size_t position) {
+  auto records = txn.openDb(orm::tableDbName(app.name));
+  if (!records) return 0;
+  uint64_t highest = 0;
+  auto take = [&](std::string_view key) {
+    engine::KeyDecoder d(key);
+    for (size_t i = 0; i < position; ++i) d.skip();
+    auto v = d.next();
+    if (auto* u = std::get_if<uint64_t>(&v)) highest = std::max(highest, *u);
+    if (auto* i = std::get_if<int64_t>(&v); i && *i > 0) highest = std::max(highest, uint64_t(*i));
+  };
+  if (app.primaryKey.size() == 1) {
+    engine::Cursor c = txn.cursor(*records);
+    if (c.last()) take(c.key());
+  } else {
+    for (auto [key, value] : txn.scan(*records, engine::KeyRange::all())) take(key);
+  }
+  return highest;
+}
+
 // Reconciles one app table with the catalog inside the open transaction; returns its core.
 std::unique_ptr<orm::TableCore> openTable(engine::WriteTxn& txn, orm::Catalog& catalog,
                                           const TableSchema& app) {
@@ -131,17 +153,35 @@ std::unique_ptr<orm::TableCore> openTable(engine::WriteTxn& txn, orm::Catalog& c
       catalog.putSchema(txn, orm::StoredSchema::fromSchema(app.name, app.version, app.schema));
     }
     info.primaryKey = dottedNames(app.primaryKey);
-    info.autoIncrement = app.autoIncrement ? app.primaryKey[*app.autoIncrement].dotted : "";
-    std::vector<IndexInfo> indexes = indexInfos(app);
-    for (const auto& c : diff.changes) {
-      if (c.kind == ChangeKind::IndexRemoved || c.kind == ChangeKind::IndexChanged) {
-        if (auto db = txn.openDb(orm::indexDbName(app.name, c.field))) txn.dropDb(*db);
-      }
-      if (c.kind == ChangeKind::IndexAdded || c.kind == ChangeKind::IndexChanged) {
-        buildIndexes.push_back(c.field);
+    std::string autoIncrement = app.autoIncrement ? app.primaryKey[*app.autoIncrement].dotted : "";
+    if (!autoIncrement.empty() && autoIncrement != info.autoIncrement) {
+      info.sequence = std::max(info.sequence, highestKeyValue(txn, app, *app.autoIncrement));
+    }
+    info.autoIncrement = autoIncrement;
+    // The catalog's index list is the truth: compare the app's indexes with it, not with the
+    // stored schema (an older app may have opened in between).
+    std::vector<IndexInfo> wanted = indexInfos(app);
+    for (const IndexInfo& have : info.indexes) {
+      bool kept = std::any_of(wanted.begin(), wanted.end(),
+                              [&](const IndexInfo& w) { return w.name == have.name; });
+      if (kept) continue;
+      // An app that lacks fields of the stored schema is older than the database: it must not
+      // drop the indexes a newer app added, nor leave them unmaintained.
+      CAPDB_REQUIRE(!removes, ErrorCode::SchemaMismatch,
+                    "table {}: the database has index {}, which this app (older than the "
+                    "database's schema) does not declare and cannot maintain; open it with the "
+                    "app that declares the index",
+                    app.name, have.name);
+      if (auto db = txn.openDb(orm::indexDbName(app.name, have.name))) txn.dropDb(*db);
+    }
+    for (const IndexInfo& want : wanted) {
+      auto have = std::find_if(info.indexes.begin(), info.indexes.end(),
+                               [&](const IndexInfo& h) { return h.name == want.name; });
+      if (have == info.indexes.end() || have->fields != want.fields || have->unique != want.unique) {
+        buildIndexes.push_back(want.name);
       }
     }
-    info.indexes = indexes;
+    info.indexes = wanted;
   }
 
   engine::Db records = txn.createDb(orm::tableDbName(app.name));
@@ -152,20 +192,45 @@ std::unique_ptr<orm::TableCore> openTable(engine::WriteTxn& txn, orm::Catalog& c
   auto core = std::make_unique<orm::TableCore>(app, records, cores, catalog);
   for (const auto& name : buildIndexes) {
     for (const auto& ic : core->indexes()) {
-      if (ic.schema.name == name) buildIndex(txn, *core, ic);
+      if (ic.schema.name != name) continue;
+      txn.clearDb(ic.db);  // a changed index, or leftovers: build from nothing
+      buildIndex(txn, *core, ic);
     }
   }
   catalog.putTable(txn, info);
   return core;
 }
 
-// A table the app did not list: opened with its newest stored schema, for tools.
+// A table opened without writing: with its newest stored schema (a table the app did not list,
+// for tools), or with the app's schema in a read-only database, which must then match the
+// catalog (same version, wire-compatible, the same indexes).
 std::unique_ptr<orm::TableCore> openStoredTable(const engine::Txn& txn, orm::Catalog& catalog,
-                                                const TableInfo& info) {
+                                                const TableInfo& info,
+                                                const TableSchema* app = nullptr) {
   auto stored = catalog.loadSchema(txn, info.name, info.version);
   CAPDB_REQUIRE(stored.has_value(), ErrorCode::Corruption,
           "table {}: the catalog lacks the schema of version {}", info.name, info.version);
   TableSchema schema = orm::requireTable(stored->root(), stored->owner());
+  if (app != nullptr) {
+    CAPDB_REQUIRE(app->version == info.version, ErrorCode::SchemaMismatch,
+                  "table {}: the app's schema is version {}, the database's {}; a read-only "
+                  "database cannot be migrated",
+                  info.name, app->version, info.version);
+    orm::SchemaDiff diff = orm::diffTables(schema, *app);
+    CAPDB_REQUIRE(diff.wireCompatible(), ErrorCode::SchemaMismatch,
+                  "table {}: the app's schema cannot read the database's records:\n{}",
+                  info.name, diff.describe(info.name));
+    std::vector<IndexInfo> wanted = indexInfos(*app);
+    for (const IndexInfo& w : wanted) {
+      bool present = std::any_of(info.indexes.begin(), info.indexes.end(), [&](const IndexInfo& h) {
+        return h.name == w.name && h.fields == w.fields && h.unique == w.unique;
+      });
+      CAPDB_REQUIRE(present, ErrorCode::SchemaMismatch,
+                    "table {}: index {} of the app is not in the read-only database", info.name,
+                    w.name);
+    }
+    schema = *app;
+  }
   auto records = txn.openDb(orm::tableDbName(info.name));
   CAPDB_REQUIRE(records.has_value(), ErrorCode::Corruption, "table {}: its records database is missing",
           info.name);
@@ -203,8 +268,10 @@ Database Database::open(const std::filesystem::path& path, const Schemas& schema
     CAPDB_REQUIRE(s.catalog.has_value(), ErrorCode::InvalidArgument,
             "{}: not a capdb database (no catalog)", path.string());
     for (const auto& app : schemas.tables) {
-      CAPDB_REQUIRE(s.catalog->table(app.name) != nullptr, ErrorCode::SchemaMismatch,
+      const TableInfo* info = s.catalog->table(app.name);
+      CAPDB_REQUIRE(info != nullptr, ErrorCode::SchemaMismatch,
               "table {} is not in the database, which is open read-only", app.name);
+      s.tables.emplace(app.name, openStoredTable(txn, *s.catalog, *info, &app));
     }
   } else {
     s.env.write([&](engine::WriteTxn& txn) {
@@ -316,7 +383,12 @@ WriteTxn& WriteTxn::operator=(WriteTxn&& other) noexcept {
 
 WriteTxn::~WriteTxn() = default;  // an owned, uncommitted engine transaction aborts itself
 
+bool WriteTxn::abortRequested() const { return state_->aborted; }
+
 void WriteTxn::flush() {
+  CAPDB_REQUIRE(state_->failure.empty(), ErrorCode::InvalidArgument,
+                "the transaction cannot commit: a write in it failed ({}); it was aborted",
+                state_->failure);
   for (const auto& [name, info] : state_->touched) {
     db_->state_->catalog->writeTable(*writeTxn_, info);
   }
@@ -338,29 +410,39 @@ void WriteTxn::commit() {
 
 void WriteTxn::abort() noexcept {
   if (owned_) owned_->abort();
+  else if (state_) state_->aborted = true;
 }
 
 // ---- rows and cursors ----
 
 namespace {
 constexpr size_t kPooledDecoders = 32;
-thread_local std::vector<std::unique_ptr<orm::RecordDecoder>> decoderPool;
+// Set when this thread's pool is destroyed (at thread exit), so that a row destroyed later
+// deletes its decoder instead of returning it. A bool has no destructor: it stays readable.
+thread_local bool decoderPoolGone = false;
+struct DecoderPool {
+  std::vector<std::unique_ptr<orm::RecordDecoder>> decoders;
+  ~DecoderPool() { decoderPoolGone = true; }
+};
+thread_local DecoderPool decoderPoolHolder;
 }  // namespace
 
 std::unique_ptr<orm::RecordDecoder, DynamicRow::Recycle> DynamicRow::takeDecoder() {
-  if (decoderPool.empty()) {
+  if (decoderPoolGone || decoderPoolHolder.decoders.empty()) {
     return std::unique_ptr<orm::RecordDecoder, Recycle>(new orm::RecordDecoder());
   }
-  auto decoder = std::move(decoderPool.back());
-  decoderPool.pop_back();
+  auto& pool = decoderPoolHolder.decoders;
+  auto decoder = std::move(pool.back());
+  pool.pop_back();
   return std::unique_ptr<orm::RecordDecoder, Recycle>(decoder.release());
 }
 
 void DynamicRow::Recycle::operator()(orm::RecordDecoder* decoder) const noexcept {
   std::unique_ptr<orm::RecordDecoder> owned(decoder);
-  if (decoderPool.size() < kPooledDecoders) {
+  if (!decoderPoolGone && decoderPoolHolder.decoders.size() < kPooledDecoders) {
     owned->reset();
-    decoderPool.push_back(std::move(owned));
+    owned->copyAlways(false);
+    decoderPoolHolder.decoders.push_back(std::move(owned));
   }
 }
 

@@ -9,6 +9,7 @@
 
 #include "capdb/capdb.h"
 #include "engine/fail.h"
+#include "orm/kj_error.h"
 #include "orm/table_core.h"
 
 namespace capdb {
@@ -45,7 +46,9 @@ uint64_t DynamicTable::exportJsonLines(const Txn& tx, std::ostream& out) const {
   capnp::JsonCodec codec;
   uint64_t n = 0;
   for (auto record : scan(tx)) {
-    kj::String line = codec.encode(record);
+    kj::String line = orm::translateKj(ErrorCode::Corruption,
+                                       fmt::format("table {}: encoding a record as JSON", name()),
+                                       [&] { return codec.encode(record); });
     out.write(line.cStr(), static_cast<std::streamsize>(line.size()));
     out.put('\n');
     ++n;
@@ -80,6 +83,8 @@ uint64_t DynamicTable::importJsonLines(WriteTxn& tx, std::istream& in) const {
     }
     try {
       insert(tx, record.asReader());
+    } catch (const engine::MapFull&) {
+      throw;  // Database::write grows the map and runs the import again
     } catch (const Error& e) {
       throw Error(e.code(), fmt::format("table {}, line {}: {}", name(), lineNumber, e.what()));
     }

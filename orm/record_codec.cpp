@@ -77,7 +77,7 @@ uint32_t RecordDecoder::decode(std::string_view bytes, std::string_view table,
   }
   const capnp::word* words = reinterpret_cast<const capnp::word*>(body.data());
   size_t count = body.size() / sizeof(capnp::word);
-  copied_ = reinterpret_cast<uintptr_t>(body.data()) % alignof(capnp::word) != 0;
+  copied_ = copyAlways_ || reinterpret_cast<uintptr_t>(body.data()) % alignof(capnp::word) != 0;
   if (copied_) {
     buffer_.resize(count);
     std::memcpy(buffer_.data(), body.data(), body.size());

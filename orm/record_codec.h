@@ -76,6 +76,9 @@ class RecordDecoder {
   }
   // Whether the last decode copied the bytes (they were not 8-byte aligned).
   bool copied() const { return copied_; }
+  // Copy the bytes even when they are aligned, so that the record outlives writes to the
+  // transaction it came from.
+  void copyAlways(bool copy) { copyAlways_ = copy; }
   // Forgets the decoded record, keeping the buffer for the next one.
   void reset() noexcept {
     reader_.reset();
@@ -96,6 +99,7 @@ class RecordDecoder {
   // getRoot is not const in capnp; reading the root does not change the decoded record.
   mutable std::optional<capnp::FlatArrayMessageReader> reader_;
   bool copied_ = false;
+  bool copyAlways_ = false;
   uint32_t version_ = 0;
   std::optional<capnp::MallocMessageBuilder> upgraded_;
   std::string_view table_;

@@ -19,13 +19,29 @@ bool hasNull(capnp::DynamicStruct::Reader record,
   return false;
 }
 
+// Marks the transaction failed when an operation throws part-way, then rethrows.
+template <typename Fn>
+auto guarded(WriteTxn& tx, Fn&& fn) -> decltype(fn()) {
+  CAPDB_REQUIRE(tx.state().failure.empty(), ErrorCode::InvalidArgument,
+                "this write transaction already failed ({}); it can only be aborted",
+                tx.state().failure);
+  try {
+    return fn();
+  } catch (const engine::MapFull&) {
+    throw;  // the whole transaction runs again in a bigger map
+  } catch (const std::exception& e) {
+    tx.state().failure = e.what();
+    throw;
+  }
+}
+
 }  // namespace
 
 // ---- RecordScan ----
 
 RecordScan::RecordScan(const TableCore& table, const engine::Txn& txn, engine::Scan scan,
                        const IndexCore* index)
-    : table_(table), txn_(txn), scan_(std::move(scan)), index_(index) {
+    : table_(table), txn_(txn.handle()), scan_(std::move(scan)), index_(index) {
   load();
 }
 
@@ -43,7 +59,7 @@ void RecordScan::load() {
     bytes = scan_.value();
   } else {
     pk_ = table_.primaryKeyOfEntry(*index_, scan_.key(), scan_.value());
-    auto value = txn_.get(table_.records(), pk_);
+    auto value = engine::Txn::get(txn_, table_.records(), pk_);
     CAPDB_REQUIRE(value.has_value(), ErrorCode::Corruption,
             "index {} of table {} points to {}, which is not in the table", index_->schema.name,
             table_.schema().name, engine::formatKey(pk_));
@@ -191,21 +207,40 @@ TableInfo& TableCore::touch(WriteTxn& tx) const {
   return touched.emplace(schema_.name, std::move(*info)).first->second;
 }
 
+void TableCore::requireOwnStruct(capnp::DynamicStruct::Reader record) const {
+  CAPDB_REQUIRE(record.getSchema().getProto().getId() == schema_.schema.getProto().getId(),
+                ErrorCode::InvalidArgument, "table {}: the record is a {}, not a {}", schema_.name,
+                structName(record.getSchema()), structName(schema_.schema));
+}
+
 uint64_t TableCore::insert(WriteTxn& tx, const Edit& fill) const {
-  capnp::MallocMessageBuilder message(tx.state().scratch());
-  auto record = message.initRoot<capnp::DynamicStruct>(schema_.schema);
-  fill(record);
-  return insertBuilt(tx, message);
+  // The shared scratch segment serves one builder at a time; an insert nested in a fill (a
+  // parent inserted while building its child) builds on the heap.
+  WriteState& state = tx.state();
+  bool useScratch = !state.scratchInUse;
+  std::optional<capnp::MallocMessageBuilder> message;
+  if (useScratch) message.emplace(state.scratch());
+  else message.emplace();
+  state.scratchInUse = state.scratchInUse || useScratch;
+  struct Release {
+    WriteState& s;
+    bool used;
+    ~Release() {
+      if (used) s.scratchInUse = false;
+    }
+  } release{state, useScratch};
+  auto record = message->initRoot<capnp::DynamicStruct>(schema_.schema);
+  translateKj(ErrorCode::InvalidArgument, fmt::format("table {}: building a record", schema_.name),
+              [&] { fill(record); });
+  return guarded(tx, [&] { return insertBuilt(tx, *message); });
 }
 
 uint64_t TableCore::insert(WriteTxn& tx, capnp::DynamicStruct::Reader record) const {
-  CAPDB_REQUIRE(record.getSchema() == schema_.schema ||
-              record.getSchema().getProto().getId() == schema_.schema.getProto().getId(),
-          ErrorCode::InvalidArgument, "table {}: the record is a {}, not a {}", schema_.name,
-          structName(record.getSchema()), structName(schema_.schema));
-  capnp::MallocMessageBuilder message(tx.state().scratch());
-  message.setRoot(record);
-  return insertBuilt(tx, message);
+  requireOwnStruct(record);
+  capnp::MallocMessageBuilder message;
+  translateKj(ErrorCode::InvalidArgument, fmt::format("table {}: copying the record", schema_.name),
+              [&] { message.setRoot(record); });
+  return guarded(tx, [&] { return insertBuilt(tx, message); });
 }
 
 uint64_t TableCore::insertBuilt(WriteTxn& tx, capnp::MessageBuilder& message) const {
@@ -233,6 +268,10 @@ uint64_t TableCore::insertBuilt(WriteTxn& tx, capnp::MessageBuilder& message) co
     if (autoValue == 0) {
       assigned = true;
       autoValue = info.sequence + 1;
+      if (isSigned && autoValue > static_cast<uint64_t>(INT64_MAX)) {
+        fail(ErrorCode::Full, "table {}: the autoIncrement sequence of {} is exhausted at {}",
+             schema_.name, path.dotted, info.sequence);
+      }
       // The value must fit the field: a UInt8 sequence ends at 255.
       try {
         if (isSigned) record.set(field, static_cast<int64_t>(autoValue));
@@ -289,19 +328,19 @@ void TableCore::replace(WriteTxn& tx, std::string_view pk, capnp::DynamicStruct:
                         uint32_t oldVersion, capnp::MessageBuilder& message) const {
   auto updated = message.getRoot<capnp::DynamicStruct>(schema_.schema).asReader();
   engine::WriteTxn& etx = tx.engineWrite();
-  // Only the index entries whose keys changed are touched. Old entries are computed before the
-  // record's bytes are overwritten: `old` points into them.
-  std::vector<std::pair<const IndexCore*, std::pair<std::string, std::string>>> changed;
+  // Everything is computed before anything is written: `old` may point into a page that the
+  // first write changes. Only the index entries whose keys changed are touched.
+  std::vector<std::pair<const IndexCore*, std::pair<std::string, std::string>>> removed, added;
   for (const IndexCore& index : indexes_) {
     auto before = indexEntry(index, old, pk);
     auto after = indexEntry(index, updated, pk);
     if (before == after) continue;
-    etx.erase(index.db, before.first);
-    changed.emplace_back(&index, std::move(after));
+    removed.emplace_back(&index, std::move(before));
+    added.emplace_back(&index, std::move(after));
   }
   std::string encoded(tx.state().encoder.encode(schema_.version, message));
-  etx.put(records_, pk, encoded);
-  for (auto& [index, entry] : changed) {
+  for (auto& [index, entry] : removed) etx.erase(index->db, entry.first);
+  for (auto& [index, entry] : added) {
     if (entry.second.empty()) {
       etx.put(index->db, entry.first, entry.second);
     } else if (!etx.insert(index->db, entry.first, entry.second)) {
@@ -313,6 +352,7 @@ void TableCore::replace(WriteTxn& tx, std::string_view pk, capnp::DynamicStruct:
            owner ? engine::formatKey(*owner) : std::string("?"), engine::formatKey(pk));
     }
   }
+  etx.put(records_, pk, encoded);
   TableInfo& info = touch(tx);
   if (oldVersion != schema_.version) {
     --info.counts[oldVersion];
@@ -321,23 +361,28 @@ void TableCore::replace(WriteTxn& tx, std::string_view pk, capnp::DynamicStruct:
 }
 
 bool TableCore::update(WriteTxn& tx, capnp::DynamicStruct::Reader record) const {
+  requireOwnStruct(record);
   capnp::MallocMessageBuilder message;
-  message.setRoot(record);
-  auto reader = message.getRoot<capnp::DynamicStruct>(schema_.schema).asReader();
-  std::string pk = primaryKeyOf(reader);
-  auto stored = tx.engine().get(records_, pk);
-  if (!stored) return false;
-  RecordDecoder& decoder = tx.state().decoder;
-  auto old = decode(decoder, pk, *stored);
-  replace(tx, pk, old, decoder.version(), message);
-  return true;
+  translateKj(ErrorCode::InvalidArgument, fmt::format("table {}: copying the record", schema_.name),
+              [&] { message.setRoot(record); });
+  return guarded(tx, [&] {
+    auto reader = message.getRoot<capnp::DynamicStruct>(schema_.schema).asReader();
+    std::string pk = primaryKeyOf(reader);
+    auto stored = tx.engine().get(records_, pk);
+    if (!stored) return false;
+    RecordDecoder& decoder = tx.state().decoder;
+    auto old = decode(decoder, pk, *stored);
+    replace(tx, pk, old, decoder.version(), message);
+    return true;
+  });
 }
 
 bool TableCore::update(WriteTxn& tx, const Key& key, const Edit& edit) const {
   std::string pk = encodePrimaryKey(key);
   auto stored = tx.engine().get(records_, pk);
   if (!stored) return false;
-  RecordDecoder& decoder = tx.state().decoder;
+  // A decoder of its own: `edit` may read or write this table, which would reuse a shared one.
+  RecordDecoder decoder;
   auto old = decode(decoder, pk, *stored);
   capnp::MallocMessageBuilder message;
   // Copying also follows pointers the app's schema does not know (fields of a newer version).
@@ -345,13 +390,21 @@ bool TableCore::update(WriteTxn& tx, const Key& key, const Edit& edit) const {
               fmt::format("table {}, record {}", schema_.name, engine::formatKey(pk)),
               [&] { message.setRoot(old); });
   auto builder = message.getRoot<capnp::DynamicStruct>(schema_.schema);
-  edit(builder);
+  translateKj(ErrorCode::InvalidArgument, fmt::format("table {}: editing a record", schema_.name),
+              [&] { edit(builder); });
+  // `edit` may have written to this transaction: read the stored record again for the index
+  // entries to replace.
+  stored = tx.engine().get(records_, pk);
+  CAPDB_REQUIRE(stored.has_value(), ErrorCode::InvalidArgument,
+                "table {}: record {} was removed by its own edit function", schema_.name,
+                engine::formatKey(pk));
+  old = decode(decoder, pk, *stored);
   std::string newPk = primaryKeyOf(builder.asReader());
   CAPDB_REQUIRE(newPk == pk, ErrorCode::InvalidArgument,
           "table {}: an update may not change the primary key ({} -> {}); remove the record and "
           "insert it under the new key",
           schema_.name, engine::formatKey(pk), engine::formatKey(newPk));
-  replace(tx, pk, old, decoder.version(), message);
+  guarded(tx, [&] { replace(tx, pk, old, decoder.version(), message); });
   return true;
 }
 
@@ -368,9 +421,15 @@ bool TableCore::remove(WriteTxn& tx, const Key& key) const {
   if (!stored) return false;
   RecordDecoder& decoder = tx.state().decoder;
   auto old = decode(decoder, pk, *stored);
-  for (const IndexCore& index : indexes_) etx.erase(index.db, indexEntry(index, old, pk).first);
-  etx.erase(records_, pk);
-  --touch(tx).counts[decoder.version()];
+  // All entries first: `old` may point into a page that the first erase changes.
+  std::vector<std::string> entries;
+  for (const IndexCore& index : indexes_) entries.push_back(indexEntry(index, old, pk).first);
+  uint32_t version = decoder.version();
+  guarded(tx, [&] {
+    for (size_t i = 0; i < indexes_.size(); ++i) etx.erase(indexes_[i].db, entries[i]);
+    etx.erase(records_, pk);
+  });
+  --touch(tx).counts[version];
   return true;
 }
 
@@ -380,6 +439,8 @@ std::optional<DynamicRow> TableCore::get(const Txn& tx, const Key& key) const {
   if (!stored) return std::nullopt;
   DynamicRow row;
   row.decoder_ = DynamicRow::takeDecoder();
+  // In a write transaction a later write may move the bytes: the row keeps a copy.
+  row.decoder_->copyAlways(tx.isWrite());
   row.reader_ = decode(*row.decoder_, pk, *stored);
   row.version_ = row.decoder_->version();
   return row;

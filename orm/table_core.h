@@ -36,6 +36,11 @@ struct WriteState {
   std::map<std::string, TableInfo, std::less<>> touched;
   RecordEncoder encoder;
   RecordDecoder decoder;
+  // Set when a write failed part-way (a unique violation found after the record was written,
+  // say): the transaction may then only be aborted, as LMDB's own transactions after an error.
+  std::string failure;
+  bool aborted = false;  // WriteTxn::abort() inside Database::write
+  bool scratchInUse = false;
 
   // Zeroed first segment for the record an insert builds; a MallocMessageBuilder zeroes what it
   // used when destroyed, so one builder at a time can reuse it and most inserts allocate nothing.
@@ -65,7 +70,7 @@ class RecordScan {
   void load();
 
   const TableCore& table_;
-  const engine::Txn& txn_;
+  MDB_txn* txn_;  // the raw handle: stable if the Txn object that owns it moves
   engine::Scan scan_;
   const IndexCore* index_;
   RecordDecoder decoder_;
@@ -133,6 +138,7 @@ class TableCore {
   void replace(WriteTxn& tx, std::string_view pk, capnp::DynamicStruct::Reader old,
                uint32_t oldVersion, capnp::MessageBuilder& message) const;
   const IndexCore& requireIndex(std::string_view name) const;
+  void requireOwnStruct(capnp::DynamicStruct::Reader record) const;
 
   TableSchema schema_;
   engine::Db records_;

@@ -144,6 +144,7 @@ class Txn {
  public:
   virtual ~Txn() = default;
   const engine::Txn& engine() const { return *engineTxn_; }
+  virtual bool isWrite() const { return false; }
 
  protected:
   Txn() = default;
@@ -175,9 +176,14 @@ class WriteTxn : public Txn {
   WriteTxn& operator=(WriteTxn&& other) noexcept;
   ~WriteTxn() override;
 
+  bool isWrite() const override { return true; }
+
   // Writes the catalog changes gathered in this transaction (record counts, sequences) and
-  // commits. Throws (and aborts) on failure; after it, the transaction is over.
+  // commits. Throws (and aborts) on failure; after it, the transaction is over. A transaction in
+  // which a write failed cannot commit (InvalidArgument): abort it.
   void commit();
+  // Discards the transaction's writes. Inside Database::write, the body's writes are discarded
+  // when it returns, and write() returns normally.
   void abort() noexcept;
 
   engine::WriteTxn& engineWrite() { return *writeTxn_; }
@@ -187,8 +193,10 @@ class WriteTxn : public Txn {
   friend class Database;
   WriteTxn(Database& db, engine::WriteTxn* borrowed);
   WriteTxn(Database& db, engine::WriteTxn owned);
-  // Writes gathered catalog changes into the transaction (before its commit).
+  // Writes gathered catalog changes into the transaction (before its commit). Throws when a write
+  // in the transaction failed part-way.
   void flush();
+  bool abortRequested() const;
   // After a successful commit: publishes the catalog changes to the Database's cache.
   void published() noexcept;
 
@@ -475,25 +483,41 @@ class Database {
 template <typename Body>
 auto Database::write(Body&& body) -> std::invoke_result_t<Body&, WriteTxn&> {
   using Result = std::invoke_result_t<Body&, WriteTxn&>;
+  // Thrown through env().write to abort the transaction when the body called abort().
+  struct Aborted {};
   std::unique_ptr<WriteTxn> done;
   if constexpr (std::is_void_v<Result>) {
-    env().write([&](engine::WriteTxn& etx) {
-      auto tx = std::make_unique<WriteTxn>(WriteTxn(*this, &etx));
-      body(*tx);
-      tx->flush();
-      done = std::move(tx);
-    });
+    try {
+      env().write([&](engine::WriteTxn& etx) {
+        auto tx = std::make_unique<WriteTxn>(WriteTxn(*this, &etx));
+        body(*tx);
+        if (tx->abortRequested()) throw Aborted{};
+        tx->flush();
+        done = std::move(tx);
+      });
+    } catch (const Aborted&) {
+      return;
+    }
     done->published();
   } else {
-    Result result = env().write([&](engine::WriteTxn& etx) {
-      auto tx = std::make_unique<WriteTxn>(WriteTxn(*this, &etx));
-      Result r = body(*tx);
-      tx->flush();
-      done = std::move(tx);
-      return r;
-    });
-    done->published();
-    return result;
+    std::optional<Result> aborted;
+    try {
+      Result result = env().write([&](engine::WriteTxn& etx) {
+        auto tx = std::make_unique<WriteTxn>(WriteTxn(*this, &etx));
+        Result r = body(*tx);
+        if (tx->abortRequested()) {
+          aborted.emplace(std::move(r));
+          throw Aborted{};
+        }
+        tx->flush();
+        done = std::move(tx);
+        return r;
+      });
+      done->published();
+      return result;
+    } catch (const Aborted&) {
+      return std::move(*aborted);
+    }
   }
 }
 

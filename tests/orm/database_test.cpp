@@ -10,6 +10,7 @@
 
 #include "capdb/capdb.h"
 #include "orm/schema_file.h"
+#include "all_types.capnp.h"
 #include "person.capnp.h"
 #include "support/schema_text.h"
 #include "support/temp_dir.h"
@@ -116,7 +117,89 @@ TEST(DatabaseOpen, AddedIndexIsBuiltAndADuplicateLeavesTheDatabaseAsItWas) {
   EXPECT_EQ(n, 2);
 }
 
-TEST(DatabaseOpen, TablesTheAppDoesNotListStayReadable) {
+TEST(DatabaseOpen, ChangedIndexIsRebuiltAndAnOlderAppCannotDropIt) {
+  testing::TempDir dir;
+  orm::SchemaFile f1, f2, f3, f4;
+  {
+    Database db = openParsed(dir, "$Db.primaryKey([\"id\"])",
+                             "id @0 :UInt64; e @1 :Text $Db.indexed; x @2 :Int32;", f1);
+    db.write([&](WriteTxn& tx) {
+      for (int i = 1; i <= 3; ++i) {
+        db.table("t").insert(tx, [&](capnp::DynamicStruct::Builder b) {
+          b.set("id", i);
+          b.set("e", capnp::Text::Reader(("e" + std::to_string(i)).c_str()));
+        });
+      }
+    });
+  }
+  {
+    // The same index made unique: rebuilt at open, then usable and enforced.
+    Database db = openParsed(dir, "$Db.primaryKey([\"id\"])",
+                             "id @0 :UInt64; e @1 :Text $Db.unique; x @2 :Int32;", f2);
+    auto tx = db.read();
+    EXPECT_TRUE(db.table("t").find(tx, "t_e", Range::prefix(Key{"e2"})).valid());
+    tx.release();
+    std::string dup = errorOf([&] {
+      db.write([&](WriteTxn& w) {
+        db.table("t").insert(w, [](capnp::DynamicStruct::Builder b) {
+          b.set("id", 9);
+          b.set("e", "e1");
+        });
+      });
+    });
+    EXPECT_NE(dup.find("ConstraintViolation"), std::string::npos) << dup;
+  }
+  // An older app (without field x) that does not declare the index must not drop it.
+  std::string older = errorOf([&] {
+    openParsed(dir, "$Db.primaryKey([\"id\"])", "id @0 :UInt64; e @1 :Text;", f3);
+  });
+  EXPECT_NE(older.find("SchemaMismatch"), std::string::npos) << older;
+  EXPECT_NE(older.find("t_e"), std::string::npos) << older;
+  // The newer app still finds every record through it.
+  Database db = openParsed(dir, "$Db.primaryKey([\"id\"])",
+                           "id @0 :UInt64; e @1 :Text $Db.unique; x @2 :Int32;", f4);
+  auto tx = db.read();
+  int n = 0;
+  for (auto r : db.table("t").find(tx, "t_e", Range::all())) {
+    (void)r;
+    ++n;
+  }
+  EXPECT_EQ(n, 3);
+}
+
+TEST(DatabaseOpen, GainingAutoIncrementContinuesAfterTheHighestKey) {
+  testing::TempDir dir;
+  orm::SchemaFile f1, f2;
+  {
+    Database db = openParsed(dir, "$Db.primaryKey([\"id\"])", "id @0 :UInt64;", f1);
+    db.write([&](WriteTxn& tx) {
+      db.table("t").insert(tx, [](capnp::DynamicStruct::Builder b) { b.set("id", 41); });
+    });
+  }
+  Database db = openParsed(dir, "$Db.primaryKey([\"id\"])", "id @0 :UInt64 $Db.autoIncrement;", f2);
+  EXPECT_EQ(db.write([&](WriteTxn& tx) {
+    return db.table("t").insert(tx, [](capnp::DynamicStruct::Builder) {});
+  }),
+            42u);
+}
+
+TEST(DatabaseOpen, ReadOnlyDatabaseServesTypedTables) {
+  testing::TempDir dir;
+  {
+    Database db = Database::open(dir / "db", Schemas{table<Person>()});
+    db.write([&](WriteTxn& tx) {
+      db.table<Person>().insert(tx, [](Person::Builder p) { p.setName("Ada"); });
+    });
+  }
+  Options options;
+  options.env.readOnly = true;
+  Database db = Database::open(dir / "db", Schemas{table<Person>()}, options);
+  auto tx = db.read();
+  EXPECT_EQ(db.table<Person>().get(tx, Key{uint64_t{1}}).value()->getName(), "Ada");
+  EXPECT_THROW(db.write([&](WriteTxn&) {}), Error);
+}
+
+TEST(TablesTheAppDoesNotList, StayReadable) {
   testing::TempDir dir;
   {
     Database db = Database::open(dir / "db", Schemas{table<Person>()});
@@ -160,6 +243,72 @@ TEST(Transactions, ThrowInsideWriteLeavesNoTrace) {
 
 // Writers keep name == city == email-prefix within every record; readers on two threads check
 // every record they see, so a torn record (half one write, half another) would show.
+TEST(Transactions, AFailedWriteCannotBeCommittedEvenIfCaught) {
+  testing::TempDir dir;
+  Database db = Database::open(dir / "db", Schemas{table<Person>()});
+  auto people = db.table<Person>();
+  db.write([&](WriteTxn& tx) { people.insert(tx, [](Person::Builder p) { p.setEmail("a@x"); }); });
+  std::string err = errorOf([&] {
+    db.write([&](WriteTxn& tx) {
+      try {
+        people.insert(tx, [](Person::Builder p) { p.setEmail("a@x"); });
+      } catch (const Error&) {
+        // "insert or skip": the app goes on...
+      }
+      people.insert(tx, [](Person::Builder p) { p.setEmail("b@x"); });
+    });
+  });
+  EXPECT_NE(err.find("InvalidArgument"), std::string::npos) << err;
+  auto tx = db.read();
+  EXPECT_EQ(people.count(tx), 1u);
+}
+
+TEST(Transactions, AbortInsideWriteDiscardsTheBody) {
+  testing::TempDir dir;
+  Database db = Database::open(dir / "db", Schemas{table<Person>()});
+  auto people = db.table<Person>();
+  int result = db.write([&](WriteTxn& tx) {
+    people.insert(tx, [](Person::Builder p) { p.setName("gone"); });
+    tx.abort();
+    return 7;
+  });
+  EXPECT_EQ(result, 7);
+  EXPECT_EQ(people.count(db.read()), 0u);
+}
+
+TEST(Transactions, NestedInsertInsideAFill) {
+  testing::TempDir dir;
+  Database db = Database::open(dir / "db", Schemas{table<Person>()});
+  auto people = db.table<Person>();
+  db.write([&](WriteTxn& tx) {
+    people.insert(tx, [&](Person::Builder p) {
+      uint64_t other = people.insert(tx, [](Person::Builder q) { q.setName("inner"); });
+      p.setName("outer of " + std::to_string(other));
+    });
+  });
+  auto tx = db.read();
+  EXPECT_EQ(people.get(tx, Key{uint64_t{1}}).value()->getName(), "inner");
+  EXPECT_EQ(people.get(tx, Key{uint64_t{2}}).value()->getName(), "outer of 1");
+}
+
+TEST(Transactions, BadDynamicInputIsACapdbError) {
+  testing::TempDir dir;
+  Database db = Database::open(dir / "db", Schemas{table<Person>()});
+  auto people = db.table("people");
+  std::string unknown = errorOf([&] {
+    db.write([&](WriteTxn& tx) {
+      people.insert(tx, [](capnp::DynamicStruct::Builder b) { b.set("nosuchfield", 1); });
+    });
+  });
+  EXPECT_NE(unknown.find("InvalidArgument"), std::string::npos) << unknown;
+  capnp::MallocMessageBuilder m;
+  auto other = m.initRoot<test::Keyed>();
+  std::string wrong = errorOf([&] {
+    db.write([&](WriteTxn& tx) { people.update(tx, capnp::DynamicStruct::Reader(other.asReader())); });
+  });
+  EXPECT_NE(wrong.find("InvalidArgument"), std::string::npos) << wrong;
+}
+
 TEST(Transactions, ReadersOnOtherThreadsNeverSeeATornRecord) {
   testing::TempDir dir;
   Database db = Database::open(dir / "db", Schemas{table<Person>()});
@@ -281,6 +430,25 @@ TEST(JsonLines, ExportImportRoundTrip) {
   std::ostringstream again;
   db.table("people").exportJsonLines(db.read(), again);
   EXPECT_EQ(again.str(), exported);
+}
+
+TEST(JsonLines, ALargeImportGrowsTheMap) {
+  testing::TempDir dir;
+  Options options;
+  options.env.mapSize = 1 << 20;
+  Database db = Database::open(dir / "db", Schemas{table<Person>()}, options);
+  std::string lines;
+  for (int i = 1; i <= 20000; ++i) {
+    lines += "{\"name\":\"person " + std::to_string(i) + "\",\"city\":\"" + std::string(40, 'c') + "\"}\n";
+  }
+  std::istringstream in(lines);
+  EXPECT_EQ(db.write([&](WriteTxn& tx) {
+    in.clear();
+    in.seekg(0);
+    return db.table("people").importJsonLines(tx, in);
+  }),
+            20000u);
+  EXPECT_EQ(db.table("people").count(db.read()), 20000u);
 }
 
 TEST(JsonLines, BadLineNamesItsNumberAndImportsNothing) {
