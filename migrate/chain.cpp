@@ -32,6 +32,16 @@ const std::map<uint32_t, Migrations::Step>* Migrations::stepsOf(const std::strin
   return it == steps_.end() ? nullptr : &it->second;
 }
 
+std::shared_ptr<const orm::Upgrader> Migrations::plan(const orm::TableSchema& app,
+                                                      const orm::Catalog& catalog,
+                                                      const engine::Txn& txn,
+                                                      const std::set<uint32_t>& versions,
+                                                      std::vector<const Step*>* used) const {
+  auto chain = std::make_shared<migrate::TableChain>(app, stepsOf(app.name), catalog, txn, versions);
+  if (used) *used = chain->steps();
+  return chain;
+}
+
 namespace migrate {
 namespace {
 
@@ -215,6 +225,11 @@ capnp::StructSchema TableChain::readSchema(uint32_t version) const {
                 "table {}: a record is stored at version {}, which no migration plan covers",
                 table_, version);
   return it->second.read;
+}
+
+bool TableChain::needsSteps(uint32_t version) const {
+  auto it = chains_.find(version);
+  return it == chains_.end() || !it->second.links.empty();
 }
 
 void TableChain::upgrade(uint32_t version, capnp::DynamicStruct::Reader old, std::string_view pk,

@@ -33,6 +33,7 @@ class TableChain : public orm::Upgrader {
              const std::set<uint32_t>& versions);
 
   capnp::StructSchema readSchema(uint32_t version) const override;
+  bool needsSteps(uint32_t version) const override;
   void upgrade(uint32_t version, capnp::DynamicStruct::Reader old, std::string_view pk,
                capnp::MessageBuilder& out) const override;
 

@@ -7,6 +7,7 @@
 
 #include "capdb/capdb.h"
 #include "engine/fail.h"
+#include "capdb/migrations.h"
 #include "orm/catalog.h"
 #include "orm/schema_diff.h"
 #include "orm/table_core.h"
@@ -20,6 +21,7 @@ struct Database::State {
   std::optional<orm::Catalog> catalog;
   std::mutex catalogMutex;  // guards catalog's cached entries after open
   std::map<std::string, std::unique_ptr<orm::TableCore>, std::less<>> tables;
+  EagerOptions eager;
 };
 
 namespace {
@@ -102,11 +104,25 @@ uint64_t highestKeyValue(const engine::Txn& txn, const TableSchema& app, size_t 
 }
 
 // Reconciles one app table with the catalog inside the open transaction; returns its core.
+// Whether a step that sets `writes` may change the key of `index` (unknown writes: yes).
+bool stepTouches(const Migrations::Step& step, const orm::IndexSchema& index) {
+  if (step.options.writes.empty()) return true;
+  for (const auto& w : step.options.writes) {
+    for (const auto& f : index.fields) {
+      if (f.dotted == w || f.dotted.starts_with(w + ".") || w.starts_with(f.dotted + ".")) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
 std::unique_ptr<orm::TableCore> openTable(engine::WriteTxn& txn, orm::Catalog& catalog,
-                                          const TableSchema& app) {
+                                          const TableSchema& app, const Options& options) {
   const TableInfo* existing = catalog.table(app.name);
   TableInfo info;
   std::vector<std::string> buildIndexes;
+  bool versionRaised = false;
   if (existing == nullptr) {
     info.id = catalog.nextTableId();
     info.name = app.name;
@@ -129,12 +145,26 @@ std::unique_ptr<orm::TableCore> openTable(engine::WriteTxn& txn, orm::Catalog& c
            app.name, info.version, app.version);
     }
     if (info.version < app.version) {
-      fail(ErrorCode::SchemaMismatch,
-           "table {}: the app's schema is version {} and the database's version {}; moving "
-           "records between versions needs migrations. Changes:\n{}",
-           app.name, app.version, info.version, diff.describe(app.name));
-    }
-    if (!diff.wireCompatible()) {
+      bool empty = info.records() == 0;
+      if (options.migrations == nullptr && !(empty || diff.wireCompatible())) {
+        fail(ErrorCode::SchemaMismatch,
+             "table {}: the app's schema is version {} and the database's version {}; moving "
+             "records between versions needs migration steps (Options::migrations). "
+             "Changes:\n{}",
+             app.name, app.version, info.version, diff.describe(app.name));
+      }
+      // Records at the stored version reach the app's through the plan; open checks it now,
+      // in O(versions).
+      if (options.migrations != nullptr || !empty) {
+        std::set<uint32_t> versions{info.version};
+        Migrations none;
+        const Migrations& registry = options.migrations ? *options.migrations : none;
+        registry.plan(app, catalog, txn, versions, nullptr);
+      }
+      catalog.putSchema(txn, orm::StoredSchema::fromSchema(app.name, app.version, app.schema));
+      info.version = app.version;
+      versionRaised = true;
+    } else if (!diff.wireCompatible()) {
       orm::SchemaDiff incompatible;
       for (const auto& c : diff.changes) {
         if (!c.wireCompatible) incompatible.changes.push_back(c);
@@ -149,9 +179,10 @@ std::unique_ptr<orm::TableCore> openTable(engine::WriteTxn& txn, orm::Catalog& c
     });
     // A newer compatible schema (fields added or renamed) becomes the stored one; an older one
     // (an app that lacks fields) opens but leaves the stored schema as it is.
-    if (!diff.empty() && !removes) {
+    if (!versionRaised && !diff.empty() && !removes) {
       catalog.putSchema(txn, orm::StoredSchema::fromSchema(app.name, app.version, app.schema));
     }
+    if (versionRaised) removes = false;  // a new version replaces the schema; it is not "older"
     info.primaryKey = dottedNames(app.primaryKey);
     std::string autoIncrement = app.autoIncrement ? app.primaryKey[*app.autoIncrement].dotted : "";
     if (!autoIncrement.empty() && autoIncrement != info.autoIncrement) {
@@ -181,6 +212,11 @@ std::unique_ptr<orm::TableCore> openTable(engine::WriteTxn& txn, orm::Catalog& c
         buildIndexes.push_back(want.name);
       }
     }
+    for (IndexInfo& w : wanted) {  // an interrupted rebuild stays pending
+      for (const IndexInfo& h : info.indexes) {
+        if (h.name == w.name && h.fields == w.fields && h.unique == w.unique) w.state = h.state;
+      }
+    }
     info.indexes = wanted;
   }
 
@@ -190,6 +226,88 @@ std::unique_ptr<orm::TableCore> openTable(engine::WriteTxn& txn, orm::Catalog& c
     cores.push_back(IndexCore{index, txn.createDb(orm::indexDbName(app.name, index.name)), true});
   }
   auto core = std::make_unique<orm::TableCore>(app, records, cores, catalog);
+
+  // Records stored at older versions: read through the app's steps (lazy), and rewritten by
+  // migrate() or drain(). Every stored version is planned (O(versions)): records of a version
+  // that reads as the newest without a step keep their bytes and are counted as the newest.
+  std::set<uint32_t> oldVersions;
+  for (uint32_t v : catalog.schemaVersions(txn, app.name)) {
+    if (v < app.version) oldVersions.insert(v);
+  }
+  for (const auto& [v, n] : info.counts) {
+    if (n > 0 && v < app.version) oldVersions.insert(v);
+  }
+  if (!oldVersions.empty()) {
+    Migrations none;
+    const Migrations& registry = options.migrations ? *options.migrations : none;
+    std::set<uint32_t> planned;
+    for (uint32_t v : oldVersions) {
+      auto it = info.counts.find(v);
+      bool hasRecords = it != info.counts.end() && it->second > 0;
+      try {
+        registry.plan(app, catalog, txn, {v}, nullptr);
+        planned.insert(v);
+      } catch (const Error&) {
+        if (hasRecords) throw;  // a version nobody's records use may stay unplannable
+      }
+    }
+    oldVersions = planned;
+  }
+  if (!oldVersions.empty()) {
+    Migrations none;
+    const Migrations& registry = options.migrations ? *options.migrations : none;
+    std::vector<const Migrations::Step*> used;
+    core->setUpgrader(registry.plan(app, catalog, txn, oldVersions, &used), oldVersions);
+    for (uint32_t v : oldVersions) {
+      if (core->countedVersion(v) == app.version && info.counts.count(v)) {
+        info.counts[app.version] += info.counts[v];
+        info.counts.erase(v);
+      }
+    }
+    std::vector<std::string> affected;
+    bool eagerOnly = false;
+    for (const auto* step : used) {
+      eagerOnly = eagerOnly || step->options.requiresEager;
+      for (const auto& index : app.indexes) {
+        if (stepTouches(*step, index) &&
+            std::find(affected.begin(), affected.end(), index.name) == affected.end()) {
+          affected.push_back(index.name);
+        }
+      }
+    }
+    eagerOnly = eagerOnly && info.recordsBefore(app.version) > 0;
+    if (options.mode != MigrationMode::Eager && (eagerOnly || (versionRaised && !affected.empty()))) {
+      std::string names;
+      for (const auto& a : affected) names += (names.empty() ? "" : ", ") + a;
+      fail(ErrorCode::SchemaMismatch,
+           "table {}: {}; open it with MigrationMode::Eager{}", app.name,
+           eagerOnly ? std::string("a migration step requires the eager mode")
+                     : fmt::format("the migration steps may change indexed fields ({})", names),
+           eagerOnly ? "" : ", or declare the fields each step sets (StepOptions::writes)");
+    }
+    bool rebuild = versionRaised && !affected.empty();
+    if (!info.migration && (info.recordsBefore(app.version) > 0 || rebuild)) {
+      info.migration = orm::MigrationState{orm::MigrationState::Phase::Records, "",
+                                           info.recordsBefore(app.version), 0};
+    }
+    if (rebuild) {
+      for (auto& ii : info.indexes) {
+        if (std::find(affected.begin(), affected.end(), ii.name) != affected.end()) {
+          ii.state = orm::IndexState::Building;
+        }
+      }
+    }
+    // Indexes rebuilt by the migration are not built here.
+    buildIndexes.erase(std::remove_if(buildIndexes.begin(), buildIndexes.end(),
+                                      [&](const std::string& n) {
+                                        return std::find(affected.begin(), affected.end(), n) !=
+                                               affected.end();
+                                      }),
+                       buildIndexes.end());
+  }
+  for (const auto& ii : info.indexes) {
+    if (ii.state == orm::IndexState::Building) core->setIndexReady(ii.name, false);
+  }
   for (const auto& name : buildIndexes) {
     for (const auto& ic : core->indexes()) {
       if (ic.schema.name != name) continue;
@@ -278,15 +396,20 @@ Database Database::open(const std::filesystem::path& path, const Schemas& schema
       s.tables.clear();
       s.catalog = orm::Catalog::create(txn);
       for (const auto& app : schemas.tables) {
-        s.tables.emplace(app.name, openTable(txn, *s.catalog, app));
+        s.tables.emplace(app.name, openTable(txn, *s.catalog, app, options));
       }
     });
   }
-  auto txn = s.env.read();
-  for (const auto& [name, info] : s.catalog->tables()) {
-    if (!s.tables.count(name)) s.tables.emplace(name, openStoredTable(txn, *s.catalog, info));
+  {
+    auto txn = s.env.read();
+    for (const auto& [name, info] : s.catalog->tables()) {
+      if (!s.tables.count(name)) s.tables.emplace(name, openStoredTable(txn, *s.catalog, info));
+    }
   }
-  return Database(std::move(state));
+  s.eager = options.eager;
+  Database db(std::move(state));
+  if (options.mode == MigrationMode::Eager && !options.env.readOnly) db.migrate(options.eager);
+  return db;
 }
 
 ReadTxn Database::read() const { return ReadTxn(state_->env.read()); }
@@ -326,6 +449,9 @@ std::vector<std::string> Database::tableNames() const {
   for (const auto& [name, core] : state_->tables) out.push_back(name);
   return out;
 }
+
+uint64_t Database::migrate() { return migrate(state_->eager); }
+const EagerOptions& Database::eagerOptions() const { return state_->eager; }
 
 const std::filesystem::path& Database::path() const { return state_->env.path(); }
 engine::Env& Database::env() const { return state_->env; }

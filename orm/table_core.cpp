@@ -160,7 +160,7 @@ void TableCore::setUpgrader(std::shared_ptr<const Upgrader> upgrader,
   for (uint32_t v : versions) oldChecks_.emplace(v, RecordCheck(upgrader_->readSchema(v)));
 }
 
-void TableCore::setIndexReady(std::string_view name, bool ready) {
+void TableCore::setIndexReady(std::string_view name, bool ready) const {
   for (IndexCore& index : indexes_) {
     if (index.schema.name == name) index.ready = ready;
   }
@@ -354,8 +354,9 @@ void TableCore::replace(WriteTxn& tx, std::string_view pk, capnp::DynamicStruct:
   }
   etx.put(records_, pk, encoded);
   TableInfo& info = touch(tx);
-  if (oldVersion != schema_.version) {
-    --info.counts[oldVersion];
+  uint32_t counted = countedVersion(oldVersion);
+  if (counted != schema_.version) {
+    --info.counts[counted];
     ++info.counts[schema_.version];
   }
 }
@@ -429,7 +430,7 @@ bool TableCore::remove(WriteTxn& tx, const Key& key) const {
     for (size_t i = 0; i < indexes_.size(); ++i) etx.erase(indexes_[i].db, entries[i]);
     etx.erase(records_, pk);
   });
-  --touch(tx).counts[version];
+  --touch(tx).counts[countedVersion(version)];
   return true;
 }
 

@@ -5,6 +5,7 @@
 #include <capnp/dynamic.h>
 #include <capnp/message.h>
 
+#include <atomic>
 #include <cstring>
 #include <functional>
 #include <map>
@@ -24,10 +25,26 @@
 
 namespace capdb::orm {
 
+// A flag that threads may read while a migration sets it; copyable so that IndexCore is.
+struct ReadyFlag {
+  std::atomic<bool> value{true};
+  ReadyFlag(bool v = true) : value(v) {}
+  ReadyFlag(const ReadyFlag& other) : value(other.value.load()) {}
+  ReadyFlag& operator=(const ReadyFlag& other) {
+    value = other.value.load();
+    return *this;
+  }
+  ReadyFlag& operator=(bool v) {
+    value = v;
+    return *this;
+  }
+  operator bool() const { return value.load(std::memory_order_acquire); }
+};
+
 struct IndexCore {
   IndexSchema schema;
   engine::Db db;
-  bool ready = true;  // complete, usable for lookups
+  ReadyFlag ready;  // complete, usable for lookups
 };
 
 // What a write transaction gathers for the catalog: each touched table's entry, loaded from the
@@ -124,8 +141,16 @@ class TableCore {
   // table is shared between threads; `versions` are the old versions the table may hold.
   void setUpgrader(std::shared_ptr<const Upgrader> upgrader, const std::set<uint32_t>& versions);
   bool hasUpgrader() const { return upgrader_ != nullptr; }
-  // Marks an index complete (after a migration rebuilt it); before the table is shared.
-  void setIndexReady(std::string_view name, bool ready);
+  // The version a record stored at `version` is counted under in the catalog: the newest when it
+  // reads as the newest without a step.
+  uint32_t countedVersion(uint32_t version) const {
+    if (version == schema_.version || upgrader_ == nullptr || upgrader_->needsSteps(version)) {
+      return version;
+    }
+    return schema_.version;
+  }
+  // Marks an index complete (after a migration rebuilt it) or not.
+  void setIndexReady(std::string_view name, bool ready) const;
   // The table's catalog entry as this write transaction sees it, loaded on first touch and
   // written at commit.
   TableInfo& touch(WriteTxn& tx) const;
@@ -142,7 +167,7 @@ class TableCore {
 
   TableSchema schema_;
   engine::Db records_;
-  std::vector<IndexCore> indexes_;
+  mutable std::vector<IndexCore> indexes_;  // only their ready flags change after open
   const Catalog* catalog_;
   RecordCheck check_;
   std::shared_ptr<const Upgrader> upgrader_;

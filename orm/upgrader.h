@@ -19,6 +19,10 @@ class Upgrader {
   // or a later one it is wire-compatible with).
   virtual capnp::StructSchema readSchema(uint32_t version) const = 0;
 
+  // Whether records of `version` go through a step; false when they read as the newest version
+  // directly (every change since is wire-compatible), so they never need rewriting.
+  virtual bool needsSteps(uint32_t version) const = 0;
+
   // Builds, as the root of `out`, the newest-version record for `old`, a record stored at
   // `version` (read with readSchema(version)) under primary key `pk`. Throws MigrationFailed
   // naming the table, the key and the step when a step throws or produces an invalid record.

@@ -476,6 +476,7 @@ class Database {
   struct State;
   explicit Database(std::unique_ptr<State> state);
   DynamicTable table(const std::string& structName, capnp::StructSchema schema) const;
+  const EagerOptions& eagerOptions() const;
 
   std::unique_ptr<State> state_;
 };

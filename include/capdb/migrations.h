@@ -11,6 +11,8 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
+#include <set>
 #include <optional>
 #include <string>
 #include <vector>
@@ -99,6 +101,15 @@ class Migrations {
   };
   // The steps of one table, by `from` version.
   const std::map<uint32_t, Step>* stepsOf(const std::string& table) const;
+
+  // Plans how records of `app`'s table stored at each of `versions` reach app.version: the
+  // orm::Upgrader that reads them (lazily or for an eager rewrite). `used` receives the steps the
+  // plan runs. Throws SchemaMismatch naming the table, the field and the change when a gap has no
+  // step and old records cannot be read across it. Costs O(versions), never O(records).
+  std::shared_ptr<const orm::Upgrader> plan(const orm::TableSchema& app,
+                                            const orm::Catalog& catalog, const engine::Txn& txn,
+                                            const std::set<uint32_t>& versions,
+                                            std::vector<const Step*>* used) const;
 
  private:
   std::map<std::string, std::map<uint32_t, Step>> steps_;

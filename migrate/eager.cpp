@@ -1,0 +1,220 @@
+// The eager rewrite: Database::migrate and Database::drain. Each batch is one write transaction
+// that rewrites up to a batch of old records at the newest version (or refills a batch of a
+// rebuilt index) and commits the checkpoint with them, so a crash loses at most the batch in
+// flight and the next run continues after the checkpoint: no record is rewritten twice or
+// skipped.
+#include <fmt/format.h>
+
+#include <chrono>
+#include <thread>
+
+#include "capdb/capdb.h"
+#include "engine/fail.h"
+#include "engine/key_codec.h"
+#include "orm/table_core.h"
+
+namespace capdb {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct BatchResult {
+  uint64_t rewritten = 0;  // records rewritten in this batch
+  bool finished = false;   // nothing left for this table
+  uint64_t done = 0, total = 0;
+};
+
+uint32_t storedVersion(std::string_view bytes) {
+  if (bytes.size() < orm::kRecordHeaderSize) return 0;
+  auto* b = reinterpret_cast<const uint8_t*>(bytes.data());
+  return uint32_t{b[4]} | uint32_t{b[5]} << 8 | uint32_t{b[6]} << 16 | uint32_t{b[7]} << 24;
+}
+
+// One batch of the table's pending migration, in the caller's write transaction.
+BatchResult runBatch(WriteTxn& tx, orm::TableCore& core, const EagerOptions& options,
+                     uint64_t recordLimit) {
+  BatchResult result;
+  orm::TableInfo& info = core.touch(tx);
+  if (!info.migration) {
+    result.finished = true;
+    return result;
+  }
+  orm::MigrationState& m = *info.migration;
+  engine::WriteTxn& etx = tx.engineWrite();
+  const uint32_t newest = core.schema().version;
+  uint64_t limit = std::min<uint64_t>(options.batchRecords, recordLimit);
+  engine::KeyRange range = m.checkpoint.empty()
+                               ? engine::KeyRange::all()
+                               : engine::KeyRange::atLeast(m.checkpoint, false);
+
+  if (m.phase == orm::MigrationState::Phase::Records) {
+    // Collected first, written after: a put while the scan's cursor walks the same tree could
+    // move it.
+    std::vector<std::pair<std::string, std::string>> rewrites;
+    std::vector<uint32_t> fromVersions;
+    uint64_t bytes = 0;
+    std::string last;
+    bool exhausted = true;
+    orm::RecordDecoder decoder;
+    for (auto [pk, value] : etx.scan(core.records(), range)) {
+      if (rewrites.size() >= limit || bytes >= options.batchBytes) {
+        exhausted = false;
+        break;
+      }
+      last.assign(pk);
+      uint32_t version = storedVersion(value);
+      if (core.countedVersion(version) == newest) continue;  // reads as the newest as it is
+      auto record = core.decode(decoder, pk, value);  // MigrationFailed names table, key, step
+      capnp::MallocMessageBuilder message;
+      message.setRoot(record);
+      std::string encoded(tx.state().encoder.encode(newest, message));
+      bytes += encoded.size();
+      rewrites.emplace_back(std::string(pk), std::move(encoded));
+      fromVersions.push_back(decoder.version());
+    }
+    for (size_t i = 0; i < rewrites.size(); ++i) {
+      etx.put(core.records(), rewrites[i].first, rewrites[i].second);
+      --info.counts[fromVersions[i]];
+      ++info.counts[newest];
+    }
+    m.done += rewrites.size();
+    result.rewritten = rewrites.size();
+    if (!exhausted) {
+      m.checkpoint = last;
+    } else {
+      bool rebuild = false;
+      for (const auto& ii : info.indexes) rebuild = rebuild || ii.state == orm::IndexState::Building;
+      if (rebuild) {
+        // The records are all at the newest version: rebuild the indexes a step may have
+        // changed, from nothing.
+        m.phase = orm::MigrationState::Phase::Indexes;
+        m.checkpoint.clear();
+        for (const auto& ic : core.indexes()) {
+          for (const auto& ii : info.indexes) {
+            if (ii.name == ic.schema.name && ii.state == orm::IndexState::Building) etx.clearDb(ic.db);
+          }
+        }
+      } else {
+        info.migration.reset();
+        result.finished = true;
+      }
+    }
+  } else {
+    std::vector<const orm::IndexCore*> building;
+    for (const auto& ic : core.indexes()) {
+      for (const auto& ii : info.indexes) {
+        if (ii.name == ic.schema.name && ii.state == orm::IndexState::Building) building.push_back(&ic);
+      }
+    }
+    std::vector<std::pair<const orm::IndexCore*, std::pair<std::string, std::string>>> entries;
+    std::string last;
+    bool exhausted = true;
+    uint64_t n = 0;
+    orm::RecordDecoder decoder;
+    for (auto [pk, value] : etx.scan(core.records(), range)) {
+      if (n >= limit) {
+        exhausted = false;
+        break;
+      }
+      last.assign(pk);
+      auto record = core.decode(decoder, pk, value);
+      for (const auto* ic : building) entries.emplace_back(ic, core.indexEntry(*ic, record, pk));
+      ++n;
+    }
+    for (auto& [ic, entry] : entries) {
+      if (entry.second.empty()) {
+        etx.put(ic->db, entry.first, entry.second);
+      } else if (!etx.insert(ic->db, entry.first, entry.second)) {
+        auto owner = etx.get(ic->db, entry.first);
+        if (owner && *owner == entry.second) continue;  // a write since the rebuild began
+        fail(ErrorCode::MigrationFailed,
+             "table {}: rebuilding unique index {}: records {} and {} both have key {}",
+             core.schema().name, ic->schema.name,
+             owner ? engine::formatKey(*owner) : std::string("?"), engine::formatKey(entry.second),
+             engine::formatKey(entry.first));
+      }
+    }
+    if (!exhausted) {
+      m.checkpoint = last;
+    } else {
+      for (auto& ii : info.indexes) ii.state = orm::IndexState::Ready;
+      info.migration.reset();
+      result.finished = true;
+    }
+  }
+  if (info.migration) {
+    result.done = info.migration->done;
+    result.total = info.migration->total;
+  }
+  return result;
+}
+
+// Runs batches over every table until nothing is left or `keepGoing` says stop. Returns the
+// records rewritten and whether everything is finished.
+std::pair<uint64_t, bool> runMigration(Database& db, const EagerOptions& options,
+                                       const std::function<bool(uint64_t)>& keepGoing,
+                                       uint64_t recordBudget) {
+  uint64_t rewritten = 0;
+  auto start = Clock::now();
+  for (const auto& name : db.tableNames()) {
+    orm::TableCore& core = db.table(name).core();
+    for (;;) {
+      if (!keepGoing(rewritten)) return {rewritten, false};
+      uint64_t left = recordBudget ? recordBudget - std::min(recordBudget, rewritten) : UINT64_MAX;
+      if (left == 0) return {rewritten, false};
+      BatchResult r = db.write([&](WriteTxn& tx) { return runBatch(tx, core, options, left); });
+      rewritten += r.rewritten;
+      double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+      if (options.progress && (r.rewritten > 0 || r.finished)) {
+        MigrationProgress p;
+        p.table = name;
+        p.done = r.finished ? r.total : r.done;
+        p.total = r.total;
+        p.recordsPerSecond = seconds > 0 ? rewritten / seconds : 0;
+        p.etaSeconds = p.recordsPerSecond > 0 && p.total > p.done
+                           ? (p.total - p.done) / p.recordsPerSecond
+                           : 0;
+        options.progress(p);
+      }
+      if (options.maxRecordsPerSecond > 0) {
+        auto due = start + std::chrono::duration_cast<Clock::duration>(
+                               std::chrono::duration<double>(rewritten / options.maxRecordsPerSecond));
+        std::this_thread::sleep_until(due);
+      }
+      if (r.finished) {
+        for (const auto& ic : core.indexes()) core.setIndexReady(ic.schema.name, true);
+        break;
+      }
+    }
+  }
+  return {rewritten, true};
+}
+
+}  // namespace
+
+uint64_t Database::migrate(const EagerOptions& options) {
+  return runMigration(*this, options, [](uint64_t) { return true; }, 0).first;
+}
+
+bool Database::drain(DrainBudget budget) {
+  auto deadline = Clock::now() + budget.time;
+  bool timed = budget.time.count() > 0;
+  const EagerOptions& options = eagerOptions();
+  return runMigration(*this, options,
+                      [&](uint64_t) { return !timed || Clock::now() < deadline; }, budget.records)
+      .second;
+}
+
+uint64_t Database::oldRecords() const {
+  uint64_t n = 0;
+  auto tx = read();
+  for (const auto& name : tableNames()) {
+    orm::TableCore& core = table(name).core();
+    if (auto info = core.catalog().readTable(tx.engine(), name)) {
+      n += info->recordsBefore(core.schema().version);
+    }
+  }
+  return n;
+}
+
+}  // namespace capdb
