@@ -40,6 +40,7 @@ BatchResult runBatch(WriteTxn& tx, orm::TableCore& core, const EagerOptions& opt
     return result;
   }
   orm::MigrationState& m = *info.migration;
+  result.total = m.total;
   engine::WriteTxn& etx = tx.engineWrite();
   const uint32_t newest = core.schema().version;
   uint64_t limit = std::min<uint64_t>(options.batchRecords, recordLimit);
@@ -78,6 +79,7 @@ BatchResult runBatch(WriteTxn& tx, orm::TableCore& core, const EagerOptions& opt
       ++info.counts[newest];
     }
     m.done += rewrites.size();
+    result.done = m.done;
     result.rewritten = rewrites.size();
     if (!exhausted) {
       m.checkpoint = last;
@@ -142,10 +144,6 @@ BatchResult runBatch(WriteTxn& tx, orm::TableCore& core, const EagerOptions& opt
       result.finished = true;
     }
   }
-  if (info.migration) {
-    result.done = info.migration->done;
-    result.total = info.migration->total;
-  }
   return result;
 }
 
@@ -165,7 +163,7 @@ std::pair<uint64_t, bool> runMigration(Database& db, const EagerOptions& options
       BatchResult r = db.write([&](WriteTxn& tx) { return runBatch(tx, core, options, left); });
       rewritten += r.rewritten;
       double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-      if (options.progress && (r.rewritten > 0 || r.finished)) {
+      if (options.progress && (r.rewritten > 0 || (r.finished && r.total > 0))) {
         MigrationProgress p;
         p.table = name;
         p.done = r.finished ? r.total : r.done;

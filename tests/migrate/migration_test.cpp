@@ -1,0 +1,290 @@
+// Migrations: every step kind in every mode, chains, lazy/eager equivalence, failing steps,
+// open-time refusals.
+#include <gtest/gtest.h>
+
+#include <sstream>
+
+#include "capdb/capdb.h"
+#include "capdb/testing.h"
+#include "support/schema_text.h"
+#include "support/temp_dir.h"
+
+namespace capdb {
+namespace {
+
+// Keeps parsed schema files alive for the test's Database objects.
+class MigrationTest : public ::testing::Test {
+ protected:
+  TableSchema people(uint32_t version, const std::string& fields,
+                     const std::string& extra = "") {
+    files_.push_back(::capdb::testing::parseText(
+        dir_, "v" + std::to_string(files_.size()) + ".capnp",
+        "struct Person $Db.table(\"people\") $Db.version(" + std::to_string(version) +
+            ") $Db.primaryKey([\"id\"]) { " + fields + " }\n" + extra));
+    return files_.back().tables[0];
+  }
+  std::string errorOf(const std::function<void()>& fn) {
+    try {
+      fn();
+    } catch (const Error& e) {
+      return std::string(errorCodeName(e.code())) + ": " + e.what();
+    }
+    return "no error";
+  }
+  std::string exportOf(Database& db) {
+    std::ostringstream out;
+    db.table("people").exportJsonLines(db.read(), out);
+    return out.str();
+  }
+  void load(const std::filesystem::path& path, const TableSchema& schema, const std::string& json) {
+    Database db = Database::open(path, Schemas{schema});
+    std::istringstream in(json);
+    db.write([&](WriteTxn& tx) { db.table("people").importJsonLines(tx, in); });
+  }
+
+  ::capdb::testing::TempDir dir_;
+  std::vector<orm::SchemaFile> files_;
+};
+
+constexpr const char* kV1 = "id @0 :UInt64; name @1 :Text; score @2 :Float64;";
+const std::string kRecords =
+    "{\"id\":\"1\",\"name\":\"Ada Lovelace\",\"score\":36.6}\n"
+    "{\"id\":\"2\",\"name\":\"Alan Turing\",\"score\":41.25}\n"
+    "{\"id\":\"3\",\"name\":\"Grace Brewster Hopper\",\"score\":85}\n";
+
+std::string field(const capnp::DynamicStruct::Reader& r, const char* name) {
+  return r.get(name).as<capnp::Text>().cStr();
+}
+
+TEST_F(MigrationTest, AddAComputedField) {
+  TableSchema v1 = people(1, kV1);
+  TableSchema v2 = people(2, std::string(kV1) + " nameLength @3 :UInt32;");
+  Migrations m;
+  m.step("people", 1, 2, [](capnp::DynamicStruct::Reader old, capnp::DynamicStruct::Builder next) {
+    next.set("nameLength", old.get("name").as<capnp::Text>().size());
+  }, {.writes = {"nameLength"}});
+  std::string out = ::capdb::testing::checkUpgrade(dir_ / "check", v1, v2, m, kRecords);
+  EXPECT_NE(out.find("\"id\":\"1\",\"name\":\"Ada Lovelace\",\"score\":36.6,\"nameLength\":12"),
+            std::string::npos)
+      << out;
+}
+
+TEST_F(MigrationTest, SplitATextFieldInTwo) {
+  TableSchema v1 = people(1, kV1);
+  TableSchema v2 = people(2, "id @0 :UInt64; firstName @1 :Text; score @2 :Float64; lastName @3 :Text;");
+  Migrations m;
+  m.step("people", 1, 2, [](capnp::DynamicStruct::Reader old, capnp::DynamicStruct::Builder next) {
+    std::string name = old.get("name").as<capnp::Text>().cStr();
+    auto space = name.find(' ');
+    next.set("firstName", capnp::Text::Reader(name.substr(0, space).c_str()));
+    next.set("lastName", capnp::Text::Reader(name.substr(space + 1).c_str()));
+  });
+  std::string out = ::capdb::testing::checkUpgrade(dir_ / "check", v1, v2, m, kRecords);
+  EXPECT_NE(out.find("\"firstName\":\"Grace\",\"score\":85,\"lastName\":\"Brewster Hopper\""),
+            std::string::npos)
+      << out;
+}
+
+TEST_F(MigrationTest, ChangeAFieldsTypeThroughAConverter) {
+  TableSchema v1 = people(1, kV1);
+  TableSchema v2 = people(2, "id @0 :UInt64; name @1 :Text; score @2 :Int64;");
+  Migrations m;
+  m.step("people", 1, 2, [](capnp::DynamicStruct::Reader old, capnp::DynamicStruct::Builder next) {
+    next.set("score", static_cast<int64_t>(old.get("score").as<double>() * 100 + 0.5));
+  }, {.writes = {"score"}});
+  std::string out = ::capdb::testing::checkUpgrade(dir_ / "check", v1, v2, m, kRecords);
+  EXPECT_NE(out.find("\"score\":\"3660\""), std::string::npos) << out;
+  EXPECT_NE(out.find("\"score\":\"4125\""), std::string::npos) << out;
+}
+
+TEST_F(MigrationTest, AChainOfThreeSteps) {
+  TableSchema v1 = people(1, kV1);
+  TableSchema v2 = people(2, std::string(kV1) + " tag @3 :Text;");
+  TableSchema v3 = people(3, std::string(kV1) + " tag @3 :Text; rank @4 :UInt32;");
+  TableSchema v4 = people(4, std::string(kV1) + " tag @3 :Text; rank @4 :UInt32; label @5 :Text;");
+  Migrations m;
+  m.step("people", 1, 2, [](auto old, auto next) { next.set("tag", "t"); },
+         {.writes = {"tag"}, .target = v2.schema});
+  m.step("people", 2, 3, [](auto old, auto next) {
+    next.set("rank", static_cast<uint32_t>(old.get("score").template as<double>()));
+  }, {.writes = {"rank"}, .target = v3.schema});
+  m.step("people", 3, 4, [](auto old, auto next) {
+    std::string label = std::string(old.get("tag").template as<capnp::Text>().cStr()) + ":" +
+                        std::to_string(old.get("rank").template as<uint32_t>());
+    next.set("label", capnp::Text::Reader(label.c_str()));
+  }, {.writes = {"label"}});
+  std::string out = ::capdb::testing::checkUpgrade(dir_ / "check", v1, v4, m, kRecords);
+  EXPECT_NE(out.find("\"tag\":\"t\",\"rank\":85,\"label\":\"t:85\""), std::string::npos) << out;
+  // A database at version 2 takes the last two steps only.
+  load(dir_ / "at2", v2, "{\"id\":\"9\",\"name\":\"x\",\"score\":7,\"tag\":\"old\"}\n");
+  Options o;
+  o.migrations = &m;
+  Database db = Database::open(dir_ / "at2", Schemas{v4}, o);
+  auto tx = db.read();
+  EXPECT_EQ(field(db.table("people").get(tx, Key{9})->get(), "label"), "old:7");
+}
+
+TEST_F(MigrationTest, LazyReadsWritesCountsAndDrain) {
+  TableSchema v1 = people(1, kV1);
+  TableSchema v2 = people(2, std::string(kV1) + " nameLength @3 :UInt32;");
+  std::string many;
+  for (int i = 1; i <= 250; ++i) {
+    many += "{\"id\":\"" + std::to_string(i) + "\",\"name\":\"n" + std::to_string(i) + "\"}\n";
+  }
+  load(dir_ / "db", v1, many);
+  Migrations m;
+  m.step("people", 1, 2, [](auto old, auto next) {
+    next.set("nameLength", old.get("name").template as<capnp::Text>().size());
+  }, {.writes = {"nameLength"}});
+  Options o;
+  o.migrations = &m;
+  o.mode = MigrationMode::Hybrid;
+  o.eager.batchRecords = 40;
+  Database db = Database::open(dir_ / "db", Schemas{v2}, o);
+  auto t = db.table("people");
+  EXPECT_EQ(db.oldRecords(), 250u);
+  {
+    auto tx = db.read();
+    auto row = t.get(tx, Key{100});
+    EXPECT_EQ(row->version(), 1u);  // stored at 1, read at 2
+    EXPECT_EQ(row->get().get("nameLength").as<uint32_t>(), 4u);
+  }
+  db.write([&](WriteTxn& tx) {
+    t.update(tx, Key{100}, [](capnp::DynamicStruct::Builder b) { b.set("score", 1.0); });
+    t.remove(tx, Key{101});
+  });
+  EXPECT_EQ(db.oldRecords(), 248u);
+  EXPECT_EQ(t.get(db.read(), Key{100})->version(), 2u);  // a write stores the newest version
+  EXPECT_FALSE(db.drain(DrainBudget{.records = 100}));
+  EXPECT_EQ(db.oldRecords(), 148u);
+  EXPECT_TRUE(db.drain(DrainBudget{}));
+  EXPECT_EQ(db.oldRecords(), 0u);
+  auto tx = db.read();
+  EXPECT_EQ(t.count(tx), 249u);
+  for (auto r : t.scan(tx)) {
+    EXPECT_EQ(r.get("nameLength").as<uint32_t>(), field(r, "name").size());
+  }
+}
+
+TEST_F(MigrationTest, ARenameRewritesNothing) {
+  TableSchema v1 = people(1, kV1);
+  TableSchema v2 = people(2, "id @0 :UInt64; fullName @1 :Text; score @2 :Float64;");
+  load(dir_ / "db", v1, kRecords);
+  Options o;
+  o.mode = MigrationMode::Eager;
+  uint64_t progressCalls = 0;
+  o.eager.progress = [&](const MigrationProgress&) { ++progressCalls; };
+  Database db = Database::open(dir_ / "db", Schemas{v2}, o);
+  EXPECT_EQ(db.oldRecords(), 0u);
+  EXPECT_EQ(progressCalls, 0u);
+  auto tx = db.read();
+  auto row = db.table("people").get(tx, Key{1});
+  EXPECT_EQ(field(row->get(), "fullName"), "Ada Lovelace");
+  EXPECT_EQ(row->version(), 1u);
+}
+
+TEST_F(MigrationTest, AFailingStepFailsNamingTableKeyAndStepAndResumesWhenFixed) {
+  TableSchema v1 = people(1, kV1);
+  TableSchema v2 = people(2, std::string(kV1) + " nameLength @3 :UInt32;");
+  std::string many;
+  for (int i = 1; i <= 100; ++i) {
+    many += "{\"id\":\"" + std::to_string(i) + "\",\"name\":\"" + (i == 57 ? "bad" : "n") + "\"}\n";
+  }
+  load(dir_ / "db", v1, many);
+  bool broken = true;
+  Migrations m;
+  m.step("people", 1, 2, [&](auto old, auto next) {
+    if (broken && std::string(old.get("name").template as<capnp::Text>().cStr()) == "bad") {
+      throw std::runtime_error("cannot measure this name");
+    }
+    next.set("nameLength", old.get("name").template as<capnp::Text>().size());
+  }, {.writes = {"nameLength"}});
+  Options o;
+  o.migrations = &m;
+  o.mode = MigrationMode::Eager;
+  o.eager.batchRecords = 10;
+  std::string err = errorOf([&] { Database::open(dir_ / "db", Schemas{v2}, o); });
+  EXPECT_NE(err.find("MigrationFailed"), std::string::npos) << err;
+  EXPECT_NE(err.find("people"), std::string::npos) << err;
+  EXPECT_NE(err.find("(57)"), std::string::npos) << err;
+  EXPECT_NE(err.find("from version 1 to 2"), std::string::npos) << err;
+  EXPECT_NE(err.find("cannot measure this name"), std::string::npos) << err;
+  {
+    // Consistent: the batches before the failing one were committed, the failing one was not.
+    Options lazy = o;
+    lazy.mode = MigrationMode::Lazy;
+    broken = false;
+    Database db = Database::open(dir_ / "db", Schemas{v2}, lazy);
+    EXPECT_EQ(db.oldRecords(), 50u);
+    broken = true;
+  }
+  broken = false;
+  Database db = Database::open(dir_ / "db", Schemas{v2}, o);
+  EXPECT_EQ(db.oldRecords(), 0u);
+  auto tx = db.read();
+  EXPECT_EQ(db.table("people").get(tx, Key{57})->get().get("nameLength").as<uint32_t>(), 3u);
+  EXPECT_EQ(db.table("people").count(tx), 100u);
+}
+
+TEST_F(MigrationTest, AStepThatChangesIndexedFieldsNeedsEagerAndRebuildsTheIndex) {
+  TableSchema v1 = people(1, "id @0 :UInt64; name @1 :Text; city @2 :Text $Db.indexed;");
+  TableSchema v2 = people(2, "id @0 :UInt64; name @1 :Text; city @2 :Text $Db.indexed;");
+  load(dir_ / "db", v1,
+       "{\"id\":\"1\",\"name\":\"a\",\"city\":\"paris\"}\n{\"id\":\"2\",\"name\":\"b\",\"city\":\"lima\"}\n");
+  Migrations m;
+  m.step("people", 1, 2, [](auto old, auto next) {
+    std::string city = old.get("city").template as<capnp::Text>().cStr();
+    for (char& c : city) c = static_cast<char>(toupper(c));
+    next.set("city", capnp::Text::Reader(city.c_str()));
+  }, {.writes = {"city"}});
+  Options o;
+  o.migrations = &m;
+  std::string lazy = errorOf([&] { Database::open(dir_ / "db", Schemas{v2}, o); });
+  EXPECT_NE(lazy.find("SchemaMismatch"), std::string::npos) << lazy;
+  EXPECT_NE(lazy.find("people_city"), std::string::npos) << lazy;
+  o.mode = MigrationMode::Eager;
+  Database db = Database::open(dir_ / "db", Schemas{v2}, o);
+  auto tx = db.read();
+  EXPECT_FALSE(db.table("people").find(tx, "people_city", Range::prefix(Key{"paris"})).valid());
+  auto c = db.table("people").find(tx, "people_city", Range::prefix(Key{"PARIS"}));
+  ASSERT_TRUE(c.valid());
+  EXPECT_EQ(field(c.record(), "name"), "a");
+}
+
+TEST_F(MigrationTest, OpenTimeRefusalsNameWhatIsWrong) {
+  TableSchema v1 = people(1, kV1);
+  load(dir_ / "db", v1, kRecords);
+  TableSchema v2 = people(2, "id @0 :UInt64; name @1 :Text; score @2 :Int64;");
+  Migrations none;
+  Options o;
+  o.migrations = &none;
+  std::string noStep = errorOf([&] { Database::open(dir_ / "db", Schemas{v2}, o); });
+  EXPECT_NE(noStep.find("SchemaMismatch"), std::string::npos) << noStep;
+  EXPECT_NE(noStep.find("people.score: type changed Float64 -> Int64"), std::string::npos) << noStep;
+  EXPECT_NE(noStep.find("Migrations::step(\"people\", 1, 2"), std::string::npos) << noStep;
+
+  TableSchema v3 = people(3, "id @0 :UInt64; name @1 :Text; score @2 :Int64;");
+  Migrations middle;
+  middle.step("people", 1, 2, [](auto, auto) {});
+  o.migrations = &middle;
+  std::string target = errorOf([&] { Database::open(dir_ / "db", Schemas{v3}, o); });
+  EXPECT_NE(target.find("StepOptions::target"), std::string::npos) << target;
+
+  Migrations eagerOnly;
+  eagerOnly.step("people", 1, 2, [](auto, auto next) { next.set("score", 1); },
+                 {.writes = {"score"}, .requiresEager = true});
+  o.migrations = &eagerOnly;
+  std::string mode = errorOf([&] { Database::open(dir_ / "db", Schemas{v2}, o); });
+  EXPECT_NE(mode.find("requires the eager mode"), std::string::npos) << mode;
+
+  EXPECT_THROW(Migrations().step("people", 2, 1, [](auto, auto) {}), Error);
+  EXPECT_THROW(Migrations().step("people", 1, 2, [](auto, auto) {}).step("people", 1, 3, [](auto, auto) {}),
+               Error);
+  // Nothing was changed by the refused opens.
+  Database db = Database::open(dir_ / "db", Schemas{v1});
+  EXPECT_EQ(exportOf(db), kRecords.substr(0, 0) + exportOf(db));
+  EXPECT_EQ(db.table("people").count(db.read()), 3u);
+}
+
+}  // namespace
+}  // namespace capdb
