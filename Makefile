@@ -5,7 +5,7 @@ JOBS   ?= 2
 PRESET ?= default
 BUILD  := $(if $(filter default,$(PRESET)),build,build-$(PRESET))
 
-.PHONY: all deps configure build test demo bench clean
+.PHONY: all deps configure build test demo bench stress clean
 
 all: build
 
@@ -26,6 +26,10 @@ demo: build
 
 bench: build
 	@set -e; for b in $(BUILD)/bin/*_bench; do echo "== $$b"; $$b --benchmark_min_time=0.5 $(BENCH_ARGS); done
+
+# Longer crash-safety runs: many more SIGKILLs during eager migrations than make test does.
+stress: build
+	@CAPDB_KILL_ROUNDS=$${CAPDB_KILL_ROUNDS:-300} $(BUILD)/bin/migrate_tests --gtest_filter='MigrationKill*'
 
 clean:
 	@rm -rf $(BUILD) build-debug build-asan
