@@ -43,15 +43,24 @@ std::shared_ptr<const orm::Upgrader> Migrations::plan(const orm::TableSchema& ap
 }
 
 namespace migrate {
+
+bool sameTypeForPrefill(capnp::Type a, capnp::Type b);
+
 namespace {
 
-bool sameType(capnp::Type a, capnp::Type b) {
+bool sameType(capnp::Type a, capnp::Type b) { return sameTypeForPrefill(a, b); }
+
+}  // namespace
+
+bool sameTypeForPrefill(capnp::Type a, capnp::Type b) {
   if (a.which() != b.which()) return false;
   if (a.isList()) return sameType(a.asList().getElementType(), b.asList().getElementType());
   if (a.isStruct()) return a.asStruct().getProto().getId() == b.asStruct().getProto().getId();
   if (a.isEnum()) return a.asEnum().getProto().getId() == b.asEnum().getProto().getId();
   return !a.isInterface();
 }
+
+namespace {
 
 // A slot field of the old record, found by ordinal through its groups.
 struct OldSlot {
@@ -115,7 +124,59 @@ void fill(const std::map<uint16_t, OldSlot>& old, capnp::DynamicStruct::Reader o
   }
 }
 
+struct Slot {
+  std::vector<capnp::StructSchema::Field> groups;
+  capnp::StructSchema::Field field;
+};
+
+void flattenSlots(capnp::StructSchema s, std::vector<capnp::StructSchema::Field>& groups,
+                  std::vector<Slot>& out) {
+  for (auto f : s.getFields()) {
+    if (f.getProto().isGroup()) {
+      groups.push_back(f);
+      flattenSlots(f.getType().asStruct(), groups, out);
+      groups.pop_back();
+    } else {
+      out.push_back(Slot{groups, f});
+    }
+  }
+}
+
+uint32_t discriminantOffset(capnp::StructSchema s) {
+  return s.getProto().getStruct().getDiscriminantOffset();
+}
+
 }  // namespace
+
+PrefillPlan planPrefill(capnp::StructSchema from, capnp::StructSchema to) {
+  PrefillPlan plan;
+  std::vector<Slot> oldSlots, newSlots;
+  std::vector<capnp::StructSchema::Field> groups;
+  flattenSlots(from, groups, oldSlots);
+  flattenSlots(to, groups, newSlots);
+  std::map<uint16_t, const Slot*> byOrdinal;
+  for (const auto& s : oldSlots) byOrdinal[s.field.getProto().getOrdinal().getExplicit()] = &s;
+  if (from.getProto().getStruct().getDiscriminantCount() > 0 &&
+      discriminantOffset(from) != discriminantOffset(to)) {
+    return plan;  // the root union moved: field by field
+  }
+  for (const auto& n : newSlots) {
+    auto np = n.field.getProto();
+    auto it = byOrdinal.find(np.getOrdinal().getExplicit());
+    if (it == byOrdinal.end()) continue;  // a new field: beyond the old sections, so zero
+    const Slot& o = *it->second;
+    auto op = o.field.getProto();
+    bool sameType = migrate::sameTypeForPrefill(o.field.getType(), n.field.getType());
+    bool samePlace = np.getSlot().getOffset() == op.getSlot().getOffset() &&
+                     np.getDiscriminantValue() == op.getDiscriminantValue() &&
+                     o.groups.size() == n.groups.size();
+    if (sameType && samePlace) continue;  // carries over as it lies
+    if (sameType) return PrefillPlan{};   // carries over but moved: field by field
+    plan.clear.push_back(PrefillPlan::FieldRef{n.groups, n.field});  // does not carry over
+  }
+  plan.raw = true;
+  return plan;
+}
 
 void prefill(capnp::DynamicStruct::Reader old, capnp::DynamicStruct::Builder next) {
   std::map<uint16_t, OldSlot> slots;
@@ -172,7 +233,7 @@ TableChain::TableChain(const orm::TableSchema& app,
                       "table {}: the step from version {} to {} needs StepOptions::target, the "
                       "schema of version {}",
                       app.name, step->from, step->to, step->to);
-        chain.links.push_back(Link{step, *target});
+        chain.links.push_back(Link{step, *target, planPrefill(curSchema, *target)});
         if (std::find(usedSteps_.begin(), usedSteps_.end(), step) == usedSteps_.end()) {
           usedSteps_.push_back(step);
         }
@@ -205,7 +266,7 @@ TableChain::TableChain(const orm::TableSchema& app,
              app.name, cur, next, app.name, cur, next, bad.describe(app.name));
       }
       if (chain.links.empty()) chain.read = *nextSchema;  // read the bytes as `next` directly
-      else chain.links.push_back(Link{nullptr, *nextSchema});
+      else chain.links.push_back(Link{nullptr, *nextSchema, {}});
       cur = next;
       curSchema = *nextSchema;
     }
@@ -225,6 +286,22 @@ capnp::StructSchema TableChain::readSchema(uint32_t version) const {
                 "table {}: a record is stored at version {}, which no migration plan covers",
                 table_, version);
   return it->second.read;
+}
+
+bool TableChain::mayChangeKey(uint32_t version, const std::vector<std::string>& keyFields) const {
+  auto it = chains_.find(version);
+  if (it == chains_.end()) return true;
+  for (const auto& link : it->second.links) {
+    if (link.step == nullptr) continue;
+    const auto& writes = link.step->options.writes;
+    if (writes.empty()) return true;
+    for (const auto& w : writes) {
+      for (const auto& k : keyFields) {
+        if (k == w || k.starts_with(w + ".") || w.starts_with(k + ".")) return true;
+      }
+    }
+  }
+  return false;
 }
 
 bool TableChain::needsSteps(uint32_t version) const {
@@ -250,12 +327,36 @@ void TableChain::upgrade(uint32_t version, capnp::DynamicStruct::Reader old, std
       temps.push_back(std::make_unique<capnp::MallocMessageBuilder>());
       target = temps.back().get();
     }
-    auto next = target->initRoot<capnp::DynamicStruct>(link.schema);
     const Migrations::Step& step = *link.step;
     std::string failure;
     try {
-      prefill(record, next);
+      capnp::DynamicStruct::Builder next = [&] {
+        if (!link.prefill.raw) {
+          auto b = target->initRoot<capnp::DynamicStruct>(link.schema);
+          prefill(record, b);
+          return b;
+        }
+        target->setRoot(record);  // the old struct's sections, copied as they are
+        auto b = target->getRoot<capnp::DynamicStruct>(link.schema);
+        for (const auto& ref : link.prefill.clear) {
+          capnp::DynamicStruct::Builder s = b;
+          bool present = true;
+          for (const auto& g : ref.groups) {
+            s = s.get(g).as<capnp::DynamicStruct>();
+          }
+          if (ref.field.getProto().getDiscriminantValue() != capnp::schema::Field::NO_DISCRIMINANT) {
+            KJ_IF_MAYBE (which, s.which()) {
+              present = *which == ref.field;
+            } else {
+              present = false;
+            }
+          }
+          if (present) s.clear(ref.field);
+        }
+        return b;
+      }();
       step.fn(record, next);
+      record = next.asReader();
     } catch (const Error& e) {
       failure = e.what();
     } catch (const kj::Exception& e) {
@@ -268,7 +369,6 @@ void TableChain::upgrade(uint32_t version, capnp::DynamicStruct::Reader old, std
            table_, engine::formatKey(pk), step.from, step.to, failure);
     }
     current = target;
-    record = next.asReader();
   }
   if (current != &out) out.setRoot(record);  // the chain ended in a reinterpretation
 }

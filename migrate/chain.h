@@ -23,6 +23,19 @@ namespace capdb::migrate {
 // unions; a union member only when it is the active one).
 void prefill(capnp::DynamicStruct::Reader old, capnp::DynamicStruct::Builder next);
 
+// How a step's `next` record is pre-filled from `old`, planned once per pair of schemas: when
+// every field that carries over keeps its place, the old struct is copied as it is (one memcpy
+// of its sections) and the fields that do not carry over are cleared; otherwise field by field.
+struct PrefillPlan {
+  struct FieldRef {
+    std::vector<capnp::StructSchema::Field> groups;  // outermost first
+    capnp::StructSchema::Field field;
+  };
+  bool raw = false;
+  std::vector<FieldRef> clear;
+};
+PrefillPlan planPrefill(capnp::StructSchema from, capnp::StructSchema to);
+
 class TableChain : public orm::Upgrader {
  public:
   // Plans chains from every version in `versions` (all older than app.version) to app.version.
@@ -34,6 +47,7 @@ class TableChain : public orm::Upgrader {
 
   capnp::StructSchema readSchema(uint32_t version) const override;
   bool needsSteps(uint32_t version) const override;
+  bool mayChangeKey(uint32_t version, const std::vector<std::string>& keyFields) const override;
   void upgrade(uint32_t version, capnp::DynamicStruct::Reader old, std::string_view pk,
                capnp::MessageBuilder& out) const override;
 
@@ -46,6 +60,7 @@ class TableChain : public orm::Upgrader {
   struct Link {
     const Migrations::Step* step;  // nullptr: reinterpret the record as `schema`
     capnp::StructSchema schema;    // the record's schema after this link
+    PrefillPlan prefill;           // steps: from the previous schema to `schema`
   };
   struct Chain {
     capnp::StructSchema read;  // the stored bytes are read with this schema

@@ -66,9 +66,14 @@ BatchResult runBatch(WriteTxn& tx, orm::TableCore& core, const EagerOptions& opt
       uint32_t version = storedVersion(value);
       if (core.countedVersion(version) == newest) continue;  // reads as the newest as it is
       auto record = core.decode(decoder, pk, value);  // MigrationFailed names table, key, step
-      capnp::MallocMessageBuilder message;
-      message.setRoot(record);
-      std::string encoded(tx.state().encoder.encode(newest, message));
+      std::string encoded;
+      if (auto* upgraded = decoder.upgradedMessage()) {
+        encoded = tx.state().encoder.encode(newest, *upgraded);
+      } else {
+        capnp::MallocMessageBuilder message;
+        message.setRoot(record);
+        encoded = tx.state().encoder.encode(newest, message);
+      }
       bytes += encoded.size();
       rewrites.emplace_back(std::string(pk), std::move(encoded));
       fromVersions.push_back(decoder.version());

@@ -13,6 +13,7 @@
 #include <capnp/message.h>
 #include <capnp/serialize.h>
 
+#include <cstring>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -89,9 +90,16 @@ class RecordDecoder {
   // A fresh message for the upgraded form of the last decoded record (see orm/upgrader.h); valid
   // until the next decode.
   capnp::MallocMessageBuilder& upgraded() {
-    upgraded_.emplace();
+    upgraded_.reset();  // zeroes what it used of the scratch segment
+    if (upgradeScratch_.size() == 0) {
+      upgradeScratch_ = kj::heapArray<capnp::word>(1024);
+      std::memset(upgradeScratch_.begin(), 0, upgradeScratch_.size() * sizeof(capnp::word));
+    }
+    upgraded_.emplace(upgradeScratch_);
     return *upgraded_;
   }
+  // The upgraded form of the last decoded record, if it was upgraded.
+  capnp::MallocMessageBuilder* upgradedMessage() { return upgraded_ ? &*upgraded_ : nullptr; }
 
  private:
   capnp::ReaderOptions options_;
@@ -101,6 +109,7 @@ class RecordDecoder {
   bool copied_ = false;
   bool copyAlways_ = false;
   uint32_t version_ = 0;
+  kj::Array<capnp::word> upgradeScratch_;  // declared before upgraded_, which zeroes it
   std::optional<capnp::MallocMessageBuilder> upgraded_;
   std::string_view table_;
   std::string_view key_;

@@ -143,6 +143,7 @@ capnp::DynamicStruct::Reader TableCore::decode(RecordDecoder& decoder, std::stri
   capnp::MallocMessageBuilder& out = decoder.upgraded();
   upgrader_->upgrade(version, old, pk, out);
   auto record = out.getRoot<capnp::DynamicStruct>(schema_.schema).asReader();
+  if (!keyChecks_.count(version)) return record;
   std::string newPk = primaryKeyOf(record);
   if (newPk != pk) {
     fail(ErrorCode::MigrationFailed,
@@ -157,7 +158,12 @@ void TableCore::setUpgrader(std::shared_ptr<const Upgrader> upgrader,
                             const std::set<uint32_t>& versions) {
   upgrader_ = std::move(upgrader);
   oldChecks_.clear();
-  for (uint32_t v : versions) oldChecks_.emplace(v, RecordCheck(upgrader_->readSchema(v)));
+  std::vector<std::string> keyFields;
+  for (const auto& f : schema_.primaryKey) keyFields.push_back(f.dotted);
+  for (uint32_t v : versions) {
+    oldChecks_.emplace(v, RecordCheck(upgrader_->readSchema(v)));
+    if (upgrader_->mayChangeKey(v, keyFields)) keyChecks_.insert(v);
+  }
 }
 
 void TableCore::setIndexReady(std::string_view name, bool ready) const {

@@ -172,6 +172,7 @@ class TableCore {
   RecordCheck check_;
   std::shared_ptr<const Upgrader> upgrader_;
   std::map<uint32_t, RecordCheck> oldChecks_;  // by stored version
+  std::set<uint32_t> keyChecks_;               // versions whose steps may change the key
 };
 
 }  // namespace capdb::orm

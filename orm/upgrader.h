@@ -7,7 +7,9 @@
 #include <capnp/message.h>
 
 #include <cstdint>
+#include <string>
 #include <string_view>
+#include <vector>
 
 namespace capdb::orm {
 
@@ -22,6 +24,10 @@ class Upgrader {
   // Whether records of `version` go through a step; false when they read as the newest version
   // directly (every change since is wire-compatible), so they never need rewriting.
   virtual bool needsSteps(uint32_t version) const = 0;
+
+  // Whether a step on the way from `version` may set one of `keyFields` (dotted paths): then
+  // every upgraded record's key is checked against its stored key.
+  virtual bool mayChangeKey(uint32_t version, const std::vector<std::string>& keyFields) const = 0;
 
   // Builds, as the root of `out`, the newest-version record for `old`, a record stored at
   // `version` (read with readSchema(version)) under primary key `pk`. Throws MigrationFailed
