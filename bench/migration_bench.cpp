@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 #include <lmdb.h>
 #include <sqlite3.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -121,10 +122,19 @@ const fs::path& capdbSource(int64_t n) {
   return built.emplace(n, dir).first->second;
 }
 
+// A copy of a database, flushed to disk, so that the first commit in it does not pay for
+// writing back the copy.
 fs::path copyOf(const fs::path& source, const std::string& name) {
   fs::path dest = root() / name;
   fs::remove_all(dest);
   fs::copy(source, dest, fs::copy_options::recursive);
+  for (const auto& entry : fs::directory_iterator(dest)) {
+    int fd = ::open(entry.path().c_str(), O_RDONLY);
+    if (fd >= 0) {
+      ::fsync(fd);
+      ::close(fd);
+    }
+  }
   return dest;
 }
 

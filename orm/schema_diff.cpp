@@ -185,7 +185,7 @@ SchemaDiff diffTables(const TableSchema& from, const TableSchema& to) {
     auto it = newSlots.find(key);
     if (it == newSlots.end()) {
       add(ChangeKind::FieldRemoved, o.path,
-          fmt::format("({}); its values are dropped when records are rewritten",
+          fmt::format("({}); old records keep its bytes, unread",
                       typeName(o.field.getType())),
           true);
       continue;
