@@ -1,6 +1,9 @@
 #include "migrate/chain.h"
 
 #include <capnp/message.h>
+#include <capnp/serialize.h>
+
+#include <cstring>
 #include <fmt/format.h>
 
 #include "engine/fail.h"
@@ -94,7 +97,29 @@ void fill(const std::map<uint16_t, OldSlot>& old, capnp::DynamicStruct::Reader o
   for (auto f : next.getSchema().getFields()) {
     auto proto = f.getProto();
     if (proto.isGroup()) {
-      fill(old, oldRoot, next.get(f).as<capnp::DynamicStruct>());
+      if (proto.getDiscriminantValue() == capnp::schema::Field::NO_DISCRIMINANT) {
+        fill(old, oldRoot, next.get(f).as<capnp::DynamicStruct>());
+        continue;
+      }
+      // A group that is a union member: enter it only if the old record has one of its fields
+      // present (then it is the member to make active).
+      bool present = false;
+      for (auto inner : f.getType().asStruct().getFields()) {
+        if (inner.getProto().isGroup()) continue;
+        auto it = old.find(inner.getProto().getOrdinal().getExplicit());
+        if (it == old.end()) continue;
+        capnp::DynamicStruct::Reader s = oldRoot;
+        bool ok = true;
+        for (auto g : it->second.groups) {
+          if (!active(s, g)) {
+            ok = false;
+            break;
+          }
+          s = s.get(g).as<capnp::DynamicStruct>();
+        }
+        if (ok && active(s, it->second.field)) present = true;
+      }
+      if (present) fill(old, oldRoot, next.init(f).as<capnp::DynamicStruct>());
       continue;
     }
     auto it = old.find(proto.getOrdinal().getExplicit());
@@ -146,33 +171,47 @@ uint32_t discriminantOffset(capnp::StructSchema s) {
   return s.getProto().getStruct().getDiscriminantOffset();
 }
 
+// The struct or group that holds a slot: its union's tag lives there.
+capnp::StructSchema container(capnp::StructSchema root, const Slot& s) {
+  return s.groups.empty() ? root : s.groups.back().getType().asStruct();
+}
+
+bool sameDefault(capnp::StructSchema::Field a, capnp::StructSchema::Field b) {
+  kj::Array<capnp::word> wa = capnp::canonicalize(a.getProto().getSlot().getDefaultValue());
+  kj::Array<capnp::word> wb = capnp::canonicalize(b.getProto().getSlot().getDefaultValue());
+  return wa.size() == wb.size() &&
+         std::memcmp(wa.begin(), wb.begin(), wa.size() * sizeof(capnp::word)) == 0;
+}
+
 }  // namespace
 
 PrefillPlan planPrefill(capnp::StructSchema from, capnp::StructSchema to) {
+  // The raw copy is exact only when every old field lies in the new struct exactly as before:
+  // same ordinal, type, place, default and union tag. Then the old struct's sections are the
+  // new record's, new fields lie past them (zero), and nothing is left to clear. Anything else
+  // (a field that changed type, moved, was removed, or changed its default) is copied field by
+  // field, so that no old bits leak into another field.
   PrefillPlan plan;
   std::vector<Slot> oldSlots, newSlots;
   std::vector<capnp::StructSchema::Field> groups;
   flattenSlots(from, groups, oldSlots);
   flattenSlots(to, groups, newSlots);
   std::map<uint16_t, const Slot*> byOrdinal;
-  for (const auto& s : oldSlots) byOrdinal[s.field.getProto().getOrdinal().getExplicit()] = &s;
-  if (from.getProto().getStruct().getDiscriminantCount() > 0 &&
-      discriminantOffset(from) != discriminantOffset(to)) {
-    return plan;  // the root union moved: field by field
-  }
-  for (const auto& n : newSlots) {
-    auto np = n.field.getProto();
-    auto it = byOrdinal.find(np.getOrdinal().getExplicit());
-    if (it == byOrdinal.end()) continue;  // a new field: beyond the old sections, so zero
-    const Slot& o = *it->second;
+  for (const auto& n : newSlots) byOrdinal[n.field.getProto().getOrdinal().getExplicit()] = &n;
+  if (discriminantOffset(from) != discriminantOffset(to)) return plan;
+  for (const auto& o : oldSlots) {
     auto op = o.field.getProto();
-    bool sameType = migrate::sameTypeForPrefill(o.field.getType(), n.field.getType());
-    bool samePlace = np.getSlot().getOffset() == op.getSlot().getOffset() &&
-                     np.getDiscriminantValue() == op.getDiscriminantValue() &&
-                     o.groups.size() == n.groups.size();
-    if (sameType && samePlace) continue;  // carries over as it lies
-    if (sameType) return PrefillPlan{};   // carries over but moved: field by field
-    plan.clear.push_back(PrefillPlan::FieldRef{n.groups, n.field});  // does not carry over
+    auto it = byOrdinal.find(op.getOrdinal().getExplicit());
+    if (it == byOrdinal.end()) return plan;  // removed
+    const Slot& n = *it->second;
+    auto np = n.field.getProto();
+    bool same = sameTypeForPrefill(o.field.getType(), n.field.getType()) &&
+                np.getSlot().getOffset() == op.getSlot().getOffset() &&
+                np.getDiscriminantValue() == op.getDiscriminantValue() &&
+                o.groups.size() == n.groups.size() && sameDefault(o.field, n.field) &&
+                (op.getDiscriminantValue() == capnp::schema::Field::NO_DISCRIMINANT ||
+                 discriminantOffset(container(from, o)) == discriminantOffset(container(to, n)));
+    if (!same) return plan;
   }
   plan.raw = true;
   return plan;
@@ -293,6 +332,7 @@ bool TableChain::mayChangeKey(uint32_t version, const std::vector<std::string>& 
   if (it == chains_.end()) return true;
   for (const auto& link : it->second.links) {
     if (link.step == nullptr) continue;
+    if (!link.prefill.raw) return true;  // a key field may not carry over
     const auto& writes = link.step->options.writes;
     if (writes.empty()) return true;
     for (const auto& w : writes) {
@@ -337,23 +377,7 @@ void TableChain::upgrade(uint32_t version, capnp::DynamicStruct::Reader old, std
           return b;
         }
         target->setRoot(record);  // the old struct's sections, copied as they are
-        auto b = target->getRoot<capnp::DynamicStruct>(link.schema);
-        for (const auto& ref : link.prefill.clear) {
-          capnp::DynamicStruct::Builder s = b;
-          bool present = true;
-          for (const auto& g : ref.groups) {
-            s = s.get(g).as<capnp::DynamicStruct>();
-          }
-          if (ref.field.getProto().getDiscriminantValue() != capnp::schema::Field::NO_DISCRIMINANT) {
-            KJ_IF_MAYBE (which, s.which()) {
-              present = *which == ref.field;
-            } else {
-              present = false;
-            }
-          }
-          if (present) s.clear(ref.field);
-        }
-        return b;
+        return target->getRoot<capnp::DynamicStruct>(link.schema);
       }();
       step.fn(record, next);
       record = next.asReader();

@@ -24,15 +24,10 @@ namespace capdb::migrate {
 void prefill(capnp::DynamicStruct::Reader old, capnp::DynamicStruct::Builder next);
 
 // How a step's `next` record is pre-filled from `old`, planned once per pair of schemas: when
-// every field that carries over keeps its place, the old struct is copied as it is (one memcpy
-// of its sections) and the fields that do not carry over are cleared; otherwise field by field.
+// every old field lies in the new struct exactly as before, the old struct is copied as it is
+// (a copy of its sections); otherwise field by field.
 struct PrefillPlan {
-  struct FieldRef {
-    std::vector<capnp::StructSchema::Field> groups;  // outermost first
-    capnp::StructSchema::Field field;
-  };
   bool raw = false;
-  std::vector<FieldRef> clear;
 };
 PrefillPlan planPrefill(capnp::StructSchema from, capnp::StructSchema to);
 

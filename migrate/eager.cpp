@@ -57,14 +57,24 @@ BatchResult runBatch(WriteTxn& tx, orm::TableCore& core, const EagerOptions& opt
     std::string last;
     bool exhausted = true;
     orm::RecordDecoder decoder;
+    // A batch rewrites at least one record, and scans a bounded number of records that need no
+    // rewrite, so that writers never wait long between batches.
+    uint64_t scanned = 0;
+    uint64_t scanLimit = std::max<uint64_t>(limit, 1) * 4;
     for (auto [pk, value] : etx.scan(core.records(), range)) {
-      if (rewrites.size() >= limit || bytes >= options.batchBytes) {
+      if (!rewrites.empty() &&
+          (rewrites.size() >= limit || bytes >= options.batchBytes || scanned >= scanLimit)) {
         exhausted = false;
         break;
       }
+      if (rewrites.empty() && scanned >= scanLimit) {
+        exhausted = false;
+        break;
+      }
+      ++scanned;
       last.assign(pk);
       uint32_t version = storedVersion(value);
-      if (core.countedVersion(version) == newest) continue;  // reads as the newest as it is
+      if (!core.needsRewrite(version)) continue;  // newest, or reads as the newest as it is
       auto record = core.decode(decoder, pk, value);  // MigrationFailed names table, key, step
       std::string encoded;
       if (auto* upgraded = decoder.upgradedMessage()) {
@@ -119,7 +129,7 @@ BatchResult runBatch(WriteTxn& tx, orm::TableCore& core, const EagerOptions& opt
     uint64_t n = 0;
     orm::RecordDecoder decoder;
     for (auto [pk, value] : etx.scan(core.records(), range)) {
-      if (n >= limit) {
+      if (n >= std::max<uint64_t>(limit, 1)) {
         exhausted = false;
         break;
       }
@@ -159,7 +169,7 @@ std::pair<uint64_t, bool> runMigration(Database& db, const EagerOptions& options
                                        uint64_t recordBudget) {
   uint64_t rewritten = 0;
   auto start = Clock::now();
-  for (const auto& name : db.tableNames()) {
+  for (const auto& name : db.appTableNames()) {
     orm::TableCore& core = db.table(name).core();
     for (;;) {
       if (!keepGoing(rewritten)) return {rewritten, false};
@@ -211,11 +221,9 @@ bool Database::drain(DrainBudget budget) {
 uint64_t Database::oldRecords() const {
   uint64_t n = 0;
   auto tx = read();
-  for (const auto& name : tableNames()) {
+  for (const auto& name : appTableNames()) {
     orm::TableCore& core = table(name).core();
-    if (auto info = core.catalog().readTable(tx.engine(), name)) {
-      n += info->recordsBefore(core.schema().version);
-    }
+    if (auto info = core.catalog().readTable(tx.engine(), name)) n += core.pendingRecords(*info);
   }
   return n;
 }

@@ -21,6 +21,7 @@ struct Database::State {
   std::optional<orm::Catalog> catalog;
   std::mutex catalogMutex;  // guards catalog's cached entries after open
   std::map<std::string, std::unique_ptr<orm::TableCore>, std::less<>> tables;
+  std::vector<std::string> appTables;
   EagerOptions eager;
 };
 
@@ -155,7 +156,7 @@ std::unique_ptr<orm::TableCore> openTable(engine::WriteTxn& txn, orm::Catalog& c
       }
       // Records at the stored version reach the app's through the plan; open checks it now,
       // in O(versions).
-      if (options.migrations != nullptr || !empty) {
+      if (!empty) {
         std::set<uint32_t> versions{info.version};
         Migrations none;
         const Migrations& registry = options.migrations ? *options.migrations : none;
@@ -258,12 +259,6 @@ std::unique_ptr<orm::TableCore> openTable(engine::WriteTxn& txn, orm::Catalog& c
     const Migrations& registry = options.migrations ? *options.migrations : none;
     std::vector<const Migrations::Step*> used;
     core->setUpgrader(registry.plan(app, catalog, txn, oldVersions, &used), oldVersions);
-    for (uint32_t v : oldVersions) {
-      if (core->countedVersion(v) == app.version && info.counts.count(v)) {
-        info.counts[app.version] += info.counts[v];
-        info.counts.erase(v);
-      }
-    }
     std::vector<std::string> affected;
     bool eagerOnly = false;
     for (const auto* step : used) {
@@ -275,7 +270,7 @@ std::unique_ptr<orm::TableCore> openTable(engine::WriteTxn& txn, orm::Catalog& c
         }
       }
     }
-    eagerOnly = eagerOnly && info.recordsBefore(app.version) > 0;
+    eagerOnly = eagerOnly && core->pendingRecords(info) > 0;
     if (options.mode != MigrationMode::Eager && (eagerOnly || (versionRaised && !affected.empty()))) {
       std::string names;
       for (const auto& a : affected) names += (names.empty() ? "" : ", ") + a;
@@ -286,9 +281,13 @@ std::unique_ptr<orm::TableCore> openTable(engine::WriteTxn& txn, orm::Catalog& c
            eagerOnly ? "" : ", or declare the fields each step sets (StepOptions::writes)");
     }
     bool rebuild = versionRaised && !affected.empty();
-    if (!info.migration && (info.recordsBefore(app.version) > 0 || rebuild)) {
-      info.migration = orm::MigrationState{orm::MigrationState::Phase::Records, "",
-                                           info.recordsBefore(app.version), 0};
+    uint64_t pending = core->pendingRecords(info);
+    if (versionRaised && (pending > 0 || rebuild)) {
+      // A new version restarts the rewrite from the first key: records an earlier, unfinished
+      // migration already passed now need the new steps too.
+      info.migration = orm::MigrationState{orm::MigrationState::Phase::Records, "", pending, 0};
+    } else if (!info.migration && pending > 0) {
+      info.migration = orm::MigrationState{orm::MigrationState::Phase::Records, "", pending, 0};
     }
     if (rebuild) {
       for (auto& ii : info.indexes) {
@@ -306,7 +305,12 @@ std::unique_ptr<orm::TableCore> openTable(engine::WriteTxn& txn, orm::Catalog& c
                        buildIndexes.end());
   }
   for (const auto& ii : info.indexes) {
-    if (ii.state == orm::IndexState::Building) core->setIndexReady(ii.name, false);
+    if (ii.state != orm::IndexState::Building) continue;
+    CAPDB_REQUIRE(options.mode == MigrationMode::Eager, ErrorCode::SchemaMismatch,
+                  "table {}: a migration is rebuilding index {}; open with MigrationMode::Eager "
+                  "to finish it",
+                  app.name, ii.name);
+    core->setIndexReady(ii.name, false);
   }
   for (const auto& name : buildIndexes) {
     for (const auto& ic : core->indexes()) {
@@ -363,7 +367,22 @@ std::unique_ptr<orm::TableCore> openStoredTable(const engine::Txn& txn, orm::Cat
     }
     cores.push_back(IndexCore{index, *db, ready});
   }
-  return std::make_unique<orm::TableCore>(std::move(schema), *records, std::move(cores), catalog);
+  auto core =
+      std::make_unique<orm::TableCore>(std::move(schema), *records, std::move(cores), catalog);
+  // Older versions that read as this one without a step stay readable.
+  std::set<uint32_t> versions;
+  Migrations none;
+  for (uint32_t v : catalog.schemaVersions(txn, info.name)) {
+    if (v >= core->schema().version) continue;
+    try {
+      none.plan(core->schema(), catalog, txn, {v}, nullptr);
+      versions.insert(v);
+    } catch (const Error&) {
+      // records of that version need a step only the app has: reading them is SchemaMismatch
+    }
+  }
+  if (!versions.empty()) core->setUpgrader(none.plan(core->schema(), catalog, txn, versions, nullptr), versions);
+  return core;
 }
 
 }  // namespace
@@ -395,8 +414,10 @@ Database Database::open(const std::filesystem::path& path, const Schemas& schema
     s.env.write([&](engine::WriteTxn& txn) {
       s.tables.clear();
       s.catalog = orm::Catalog::create(txn);
+      s.appTables.clear();
       for (const auto& app : schemas.tables) {
         s.tables.emplace(app.name, openTable(txn, *s.catalog, app, options));
+        s.appTables.push_back(app.name);
       }
     });
   }
@@ -443,6 +464,8 @@ DynamicTable Database::table(const std::string& structName, capnp::StructSchema 
        "Schemas given to Database::open",
        structName);
 }
+
+std::vector<std::string> Database::appTableNames() const { return state_->appTables; }
 
 std::vector<std::string> Database::tableNames() const {
   std::vector<std::string> out;

@@ -316,6 +316,7 @@ void TableCore::addIndexEntries(WriteTxn& tx, capnp::DynamicStruct::Reader recor
                                 std::string_view pk) const {
   engine::WriteTxn& etx = tx.engineWrite();
   for (const IndexCore& index : indexes_) {
+    if (!index.ready) continue;  // being rebuilt from the records by a migration
     auto [key, value] = indexEntry(index, record, pk);
     if (value.empty()) {
       etx.put(index.db, key, value);
@@ -338,6 +339,7 @@ void TableCore::replace(WriteTxn& tx, std::string_view pk, capnp::DynamicStruct:
   // first write changes. Only the index entries whose keys changed are touched.
   std::vector<std::pair<const IndexCore*, std::pair<std::string, std::string>>> removed, added;
   for (const IndexCore& index : indexes_) {
+    if (!index.ready) continue;
     auto before = indexEntry(index, old, pk);
     auto after = indexEntry(index, updated, pk);
     if (before == after) continue;
@@ -360,9 +362,8 @@ void TableCore::replace(WriteTxn& tx, std::string_view pk, capnp::DynamicStruct:
   }
   etx.put(records_, pk, encoded);
   TableInfo& info = touch(tx);
-  uint32_t counted = countedVersion(oldVersion);
-  if (counted != schema_.version) {
-    --info.counts[counted];
+  if (oldVersion != schema_.version) {
+    --info.counts[oldVersion];
     ++info.counts[schema_.version];
   }
 }
@@ -433,10 +434,12 @@ bool TableCore::remove(WriteTxn& tx, const Key& key) const {
   for (const IndexCore& index : indexes_) entries.push_back(indexEntry(index, old, pk).first);
   uint32_t version = decoder.version();
   guarded(tx, [&] {
-    for (size_t i = 0; i < indexes_.size(); ++i) etx.erase(indexes_[i].db, entries[i]);
+    for (size_t i = 0; i < indexes_.size(); ++i) {
+      if (indexes_[i].ready) etx.erase(indexes_[i].db, entries[i]);
+    }
     etx.erase(records_, pk);
   });
-  --touch(tx).counts[countedVersion(version)];
+  --touch(tx).counts[version];
   return true;
 }
 

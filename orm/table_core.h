@@ -141,13 +141,18 @@ class TableCore {
   // table is shared between threads; `versions` are the old versions the table may hold.
   void setUpgrader(std::shared_ptr<const Upgrader> upgrader, const std::set<uint32_t>& versions);
   bool hasUpgrader() const { return upgrader_ != nullptr; }
-  // The version a record stored at `version` is counted under in the catalog: the newest when it
-  // reads as the newest without a step.
-  uint32_t countedVersion(uint32_t version) const {
-    if (version == schema_.version || upgrader_ == nullptr || upgrader_->needsSteps(version)) {
-      return version;
+  // Whether records stored at `version` still need rewriting: they are older and go through a
+  // step (a version that reads as the newest as it is never needs it).
+  bool needsRewrite(uint32_t version) const {
+    return version != schema_.version && (upgrader_ == nullptr || upgrader_->needsSteps(version));
+  }
+  // Records of the table that still need rewriting, by the catalog's per-version counts.
+  uint64_t pendingRecords(const TableInfo& info) const {
+    uint64_t n = 0;
+    for (const auto& [v, c] : info.counts) {
+      if (needsRewrite(v)) n += c;
     }
-    return schema_.version;
+    return n;
   }
   // Marks an index complete (after a migration rebuilt it) or not.
   void setIndexReady(std::string_view name, bool ready) const;

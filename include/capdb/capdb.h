@@ -456,7 +456,7 @@ class Database {
   // Runs eager batches within `budget`, for apps to call when idle (hybrid mode). Returns true
   // when no old record or pending index rebuild is left.
   bool drain(DrainBudget budget);
-  // Records stored at a version older than their table's, as of now.
+  // Records of the app's tables still stored at a version that needs a step, as of now.
   uint64_t oldRecords() const;
 
   // The typed handle of an app table (T must be one of the Schemas given to open).
@@ -467,6 +467,8 @@ class Database {
   // A table by name. Throws InvalidArgument naming the closest table when there is none.
   DynamicTable table(std::string_view name) const;
   std::vector<std::string> tableNames() const;
+  // The tables the app listed in the Schemas given to open: the ones migrations run on.
+  std::vector<std::string> appTableNames() const;
 
   const std::filesystem::path& path() const;
   engine::Env& env() const;

@@ -286,5 +286,120 @@ TEST_F(MigrationTest, OpenTimeRefusalsNameWhatIsWrong) {
   EXPECT_EQ(db.table("people").count(db.read()), 3u);
 }
 
+TEST_F(MigrationTest, ZeroBatchLimitsStillFinish) {
+  TableSchema v1 = people(1, kV1);
+  TableSchema v2 = people(2, std::string(kV1) + " nameLength @3 :UInt32;");
+  load(dir_ / "db", v1, kRecords);
+  Migrations m;
+  m.step("people", 1, 2, [](auto old, auto next) {
+    next.set("nameLength", old.get("name").template as<capnp::Text>().size());
+  }, {.writes = {"nameLength"}});
+  Options o;
+  o.migrations = &m;
+  o.mode = MigrationMode::Eager;
+  o.eager.batchRecords = 0;
+  o.eager.batchBytes = 0;
+  Database db = Database::open(dir_ / "db", Schemas{v2}, o);
+  EXPECT_EQ(db.oldRecords(), 0u);
+}
+
+TEST_F(MigrationTest, ANewVersionDuringAnUnfinishedMigrationStartsOver) {
+  TableSchema v1 = people(1, kV1);
+  TableSchema v2 = people(2, std::string(kV1) + " a @3 :UInt32;");
+  TableSchema v3 = people(3, std::string(kV1) + " a @3 :UInt32; b @4 :UInt32;");
+  std::string many;
+  for (int i = 1; i <= 60; ++i) many += "{\"id\":\"" + std::to_string(i) + "\",\"name\":\"n\"}\n";
+  load(dir_ / "db", v1, many);
+  Migrations m;
+  m.step("people", 1, 2, [](auto, auto next) { next.set("a", 1); },
+         {.writes = {"a"}, .target = v2.schema});
+  Options o;
+  o.migrations = &m;
+  o.mode = MigrationMode::Hybrid;
+  o.eager.batchRecords = 10;
+  {
+    // v2's migration drains half way.
+    TableSchema v2only = v2;
+    Database db = Database::open(dir_ / "db", Schemas{v2only}, o);
+    db.drain(DrainBudget{.records = 30});
+    EXPECT_EQ(db.oldRecords(), 30u);
+  }
+  m.step("people", 2, 3, [](auto old, auto next) {
+    next.set("b", old.get("a").template as<uint32_t>() + 1);
+  }, {.writes = {"b"}});
+  o.mode = MigrationMode::Eager;
+  Database db = Database::open(dir_ / "db", Schemas{v3}, o);
+  EXPECT_EQ(db.oldRecords(), 0u);
+  auto tx = db.read();
+  for (auto r : db.table("people").scan(tx)) {
+    EXPECT_EQ(r.get("a").as<uint32_t>(), 1u);
+    EXPECT_EQ(r.get("b").as<uint32_t>(), 2u) << r.get("id").as<uint64_t>();
+  }
+}
+
+TEST_F(MigrationTest, CountsStayExactAcrossACompatibleVersionThenAStep) {
+  TableSchema v1 = people(1, kV1);
+  TableSchema v2 = people(2, "id @0 :UInt64; fullName @1 :Text; score @2 :Float64;");
+  TableSchema v3 = people(3, "id @0 :UInt64; fullName @1 :Text; score @2 :Float64; n @3 :UInt32;");
+  load(dir_ / "db", v1, kRecords);
+  { Database db = Database::open(dir_ / "db", Schemas{v2}); }  // a rename: nothing rewritten
+  Migrations m;
+  m.step("people", 2, 3, [](auto old, auto next) {
+    next.set("n", old.get("fullName").template as<capnp::Text>().size());
+  }, {.writes = {"n"}});
+  Options o;
+  o.migrations = &m;
+  {
+    Database db = Database::open(dir_ / "db", Schemas{v3}, o);
+    EXPECT_EQ(db.oldRecords(), 3u);
+    db.write([&](WriteTxn& tx) { db.table("people").remove(tx, Key{2}); });
+    EXPECT_EQ(db.oldRecords(), 2u);
+    EXPECT_TRUE(db.drain(DrainBudget{}));
+    EXPECT_EQ(db.oldRecords(), 0u);
+  }
+  Database db = Database::open(dir_ / "db", Schemas{v3}, o);
+  EXPECT_EQ(db.oldRecords(), 0u);
+  auto tx = db.read();
+  EXPECT_EQ(db.table("people").count(tx), 2u);
+  EXPECT_EQ(db.table("people").get(tx, Key{3})->get().get("n").as<uint32_t>(), 21u);
+}
+
+TEST_F(MigrationTest, AChangedFieldsOldBitsNeverLeakIntoNewFields) {
+  TableSchema v1 = people(1, "id @0 :UInt64; age @1 :Text; weight @2 :UInt64 = 7;");
+  TableSchema v2 = people(2, "id @0 :UInt64; age @1 :UInt32; weight @2 :UInt64 = 9; note @3 :Text; low @4 :UInt32;");
+  Migrations m;
+  m.step("people", 1, 2, [](auto old, auto next) {
+    next.set("age", static_cast<uint32_t>(std::stoul(old.get("age").template as<capnp::Text>().cStr())));
+  }, {.writes = {"age"}});
+  std::string out = ::capdb::testing::checkUpgrade(
+      dir_ / "check", v1, v2, m, "{\"id\":\"1\",\"age\":\"36\",\"weight\":\"123456789012\"}\n");
+  // note is unset (not the old age text), low is 0, and weight keeps its value under a new default.
+  EXPECT_EQ(out, "{\"id\":\"1\",\"age\":36,\"weight\":\"123456789012\",\"low\":0}\n");
+}
+
+TEST_F(MigrationTest, UnionGroupsArePrefilled) {
+  const char* shape = "id @0 :UInt64; s :union { circle :group { r @1 :Float64; } square :group { side @2 :Float64; } }";
+  TableSchema v1 = people(1, shape);
+  TableSchema v2 = people(2, std::string(shape) + " area @3 :Float64; x @4 :Text;");
+  Migrations m;
+  m.step("people", 1, 2, [](auto old, auto next) {
+    auto s = old.get("s").template as<capnp::DynamicStruct>();
+    double area = 0;
+    KJ_IF_MAYBE (w, s.which()) {
+      if (w->getProto().getName() == "square") {
+        double side = s.get("square").template as<capnp::DynamicStruct>().get("side").template as<double>();
+        area = side * side;
+      }
+    }
+    next.set("area", area);
+    next.set("x", "y");  // not a pure addition: the raw copy does not apply
+  }, {.writes = {"area", "x"}});
+  std::string out = ::capdb::testing::checkUpgrade(
+      dir_ / "check", v1, v2, m,
+      "{\"id\":\"1\",\"s\":{\"square\":{\"side\":3}}}\n{\"id\":\"2\",\"s\":{\"circle\":{\"r\":1}}}\n");
+  EXPECT_NE(out.find("\"square\":{\"side\":3}},\"area\":9"), std::string::npos) << out;
+  EXPECT_NE(out.find("\"circle\":{\"r\":1}},\"area\":0"), std::string::npos) << out;
+}
+
 }  // namespace
 }  // namespace capdb
