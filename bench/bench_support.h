@@ -6,9 +6,12 @@
 #include <benchmark/benchmark.h>
 #include <fmt/format.h>
 
+#include <sqlite3.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <map>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -64,6 +67,50 @@ class RatioReporter : public benchmark::ConsoleReporter {
   std::vector<std::string> peers_;
   std::vector<std::string> order_;
   std::map<std::string, std::map<std::string, double>> perSecond_;
+};
+
+// SQLite, the peer: a database file in WAL mode with synchronous=NORMAL (durable at checkpoints,
+// as capdb's default is durable at commits), and the few calls the suites make.
+class SqliteDb {
+ public:
+  explicit SqliteDb(const std::filesystem::path& path) {
+    if (sqlite3_open(path.c_str(), &db) != SQLITE_OK) throw std::runtime_error(sqlite3_errmsg(db));
+    exec("PRAGMA journal_mode=WAL");
+    exec("PRAGMA synchronous=NORMAL");
+  }
+  ~SqliteDb() { sqlite3_close(db); }
+  SqliteDb(SqliteDb&& other) noexcept : db(other.db) { other.db = nullptr; }
+  SqliteDb(const SqliteDb&) = delete;
+  SqliteDb& operator=(const SqliteDb&) = delete;
+
+  void exec(const std::string& sql) {
+    char* err = nullptr;
+    if (sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
+      std::string msg = err ? err : "?";
+      sqlite3_free(err);
+      throw std::runtime_error(msg + " in " + sql);
+    }
+  }
+  sqlite3_stmt* prepare(const std::string& sql) {
+    sqlite3_stmt* st = nullptr;
+    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr) != SQLITE_OK) {
+      throw std::runtime_error(std::string(sqlite3_errmsg(db)) + " in " + sql);
+    }
+    return st;
+  }
+  // The first column of the first row, as text ("" when there is none).
+  std::string one(const std::string& sql) {
+    sqlite3_stmt* st = prepare(sql);
+    std::string out;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+      const unsigned char* t = sqlite3_column_text(st, 0);
+      out = t ? reinterpret_cast<const char*>(t) : "";
+    }
+    sqlite3_finalize(st);
+    return out;
+  }
+
+  sqlite3* db = nullptr;
 };
 
 // Runs the registered benchmarks with a RatioReporter; the body of each suite's main().

@@ -117,28 +117,9 @@ struct LmdbStore {
   }
 };
 
-struct SqliteStore {
-  sqlite3* db = nullptr;
-  explicit SqliteStore(const std::string& name) {
-    auto path = freshDir(name) / "kv.sqlite";
-    sqlite3_open(path.c_str(), &db);
-    exec("PRAGMA journal_mode=WAL");
-    exec("PRAGMA synchronous=NORMAL");
+struct SqliteStore : capdb::bench::SqliteDb {
+  explicit SqliteStore(const std::string& name) : SqliteDb(freshDir(name) / "kv.sqlite") {
     exec("CREATE TABLE kv (k BLOB PRIMARY KEY, v BLOB) WITHOUT ROWID");
-  }
-  ~SqliteStore() { sqlite3_close(db); }
-  void exec(const char* sql) {
-    char* err = nullptr;
-    if (sqlite3_exec(db, sql, nullptr, nullptr, &err) != SQLITE_OK) {
-      std::string msg = err ? err : "?";
-      sqlite3_free(err);
-      throw std::runtime_error(msg);
-    }
-  }
-  sqlite3_stmt* prepare(const char* sql) {
-    sqlite3_stmt* st = nullptr;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, nullptr) != SQLITE_OK) throw std::runtime_error(sqlite3_errmsg(db));
-    return st;
   }
   void load(bool sequential) {
     exec("BEGIN");
@@ -154,13 +135,7 @@ struct SqliteStore {
     sqlite3_finalize(st);
     exec("COMMIT");
   }
-  uint64_t count() {
-    sqlite3_stmt* st = prepare("SELECT count(*) FROM kv");
-    sqlite3_step(st);
-    uint64_t n = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return n;
-  }
+  uint64_t count() { return std::stoull(one("SELECT count(*) FROM kv")); }
 };
 
 // Loaded once per process and shared by the read benchmarks.

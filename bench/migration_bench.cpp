@@ -296,36 +296,12 @@ void rawRewrite(benchmark::State& state) {
 
 // ---- SQLite: the same migrations in one transaction ----
 
-struct Sqlite {
-  sqlite3* db = nullptr;
-  explicit Sqlite(const fs::path& path) { sqlite3_open(path.c_str(), &db); }
-  ~Sqlite() { sqlite3_close(db); }
-  void exec(const std::string& sql) {
-    char* err = nullptr;
-    if (sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
-      std::string msg = err ? err : "?";
-      sqlite3_free(err);
-      throw std::runtime_error(msg + " in " + sql);
-    }
-  }
-  std::string one(const std::string& sql) {
-    sqlite3_stmt* st;
-    sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr);
-    std::string out;
-    if (sqlite3_step(st) == SQLITE_ROW) {
-      const unsigned char* t = sqlite3_column_text(st, 0);
-      out = t ? reinterpret_cast<const char*>(t) : "";
-    }
-    sqlite3_finalize(st);
-    return out;
-  }
-};
+using Sqlite = capdb::bench::SqliteDb;
 
 const fs::path& sqliteSource() {
   static fs::path path = [] {
     fs::path p = root() / "source.sqlite";
     Sqlite s(p);
-    s.exec("PRAGMA journal_mode=WAL");
     s.exec("CREATE TABLE people (id INTEGER PRIMARY KEY, name TEXT, email TEXT, age INTEGER, "
            "city TEXT, score REAL)");
     s.exec("BEGIN");
@@ -359,8 +335,6 @@ void runSqlite(benchmark::State& state, const std::vector<std::string>& statemen
     fs::remove(p);
     fs::copy_file(source, p);
     Sqlite s(p);
-    s.exec("PRAGMA journal_mode=WAL");
-    s.exec("PRAGMA synchronous=NORMAL");
     state.ResumeTiming();
     s.exec("BEGIN");
     for (const auto& sql : statements) s.exec(sql);

@@ -67,32 +67,12 @@ struct CapdbStore {
   uint64_t count() { return people->count(db->read()); }
 };
 
-struct SqliteStore {
-  sqlite3* db = nullptr;
-  explicit SqliteStore(const std::string& name) {
-    sqlite3_open((freshDir(name) / "people.sqlite").c_str(), &db);
-    exec("PRAGMA journal_mode=WAL");
-    exec("PRAGMA synchronous=NORMAL");
+struct SqliteStore : capdb::bench::SqliteDb {
+  explicit SqliteStore(const std::string& name) : SqliteDb(freshDir(name) / "people.sqlite") {
     exec("CREATE TABLE people (id INTEGER PRIMARY KEY, name TEXT, email TEXT UNIQUE, "
          "age INTEGER, city TEXT)");
     exec("CREATE INDEX people_age ON people(age)");
     exec("CREATE INDEX by_city_age ON people(city, age)");
-  }
-  ~SqliteStore() { sqlite3_close(db); }
-  void exec(const char* sql) {
-    char* err = nullptr;
-    if (sqlite3_exec(db, sql, nullptr, nullptr, &err) != SQLITE_OK) {
-      std::string msg = err ? err : "?";
-      sqlite3_free(err);
-      throw std::runtime_error(msg);
-    }
-  }
-  sqlite3_stmt* prepare(const char* sql) {
-    sqlite3_stmt* st = nullptr;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, nullptr) != SQLITE_OK) {
-      throw std::runtime_error(sqlite3_errmsg(db));
-    }
-    return st;
   }
   void load() {
     exec("BEGIN");
@@ -109,13 +89,7 @@ struct SqliteStore {
     sqlite3_finalize(st);
     exec("COMMIT");
   }
-  uint64_t count() {
-    sqlite3_stmt* st = prepare("SELECT count(*) FROM people");
-    sqlite3_step(st);
-    uint64_t n = static_cast<uint64_t>(sqlite3_column_int64(st, 0));
-    sqlite3_finalize(st);
-    return n;
-  }
+  uint64_t count() { return std::stoull(one("SELECT count(*) FROM people")); }
 };
 
 template <typename Store>

@@ -139,17 +139,9 @@ BatchResult runBatch(WriteTxn& tx, orm::TableCore& core, const EagerOptions& opt
       ++n;
     }
     for (auto& [ic, entry] : entries) {
-      if (entry.second.empty()) {
-        etx.put(ic->db, entry.first, entry.second);
-      } else if (!etx.insert(ic->db, entry.first, entry.second)) {
-        auto owner = etx.get(ic->db, entry.first);
-        if (owner && *owner == entry.second) continue;  // a write since the rebuild began
-        fail(ErrorCode::MigrationFailed,
-             "table {}: rebuilding unique index {}: records {} and {} both have key {}",
-             core.schema().name, ic->schema.name,
-             owner ? engine::formatKey(*owner) : std::string("?"), engine::formatKey(entry.second),
-             engine::formatKey(entry.first));
-      }
+      std::string pk = entry.second.empty() ? std::string(core.primaryKeyOfEntry(*ic, entry.first, entry.second))
+                                            : entry.second;
+      core.putIndexEntry(etx, *ic, entry, pk, ErrorCode::MigrationFailed);
     }
     if (!exhausted) {
       m.checkpoint = last;

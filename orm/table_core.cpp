@@ -317,18 +317,26 @@ void TableCore::addIndexEntries(WriteTxn& tx, capnp::DynamicStruct::Reader recor
   engine::WriteTxn& etx = tx.engineWrite();
   for (const IndexCore& index : indexes_) {
     if (!index.ready) continue;  // being rebuilt from the records by a migration
-    auto [key, value] = indexEntry(index, record, pk);
-    if (value.empty()) {
-      etx.put(index.db, key, value);
-    } else if (!etx.insert(index.db, key, value)) {
-      auto owner = etx.get(index.db, key);
-      fail(ErrorCode::ConstraintViolation,
-           "table {}: unique index {} already holds key {} (for record {}); record {} cannot "
-           "have it too",
-           schema_.name, index.schema.name, engine::formatKey(key),
-           owner ? engine::formatKey(*owner) : std::string("?"), engine::formatKey(pk));
-    }
+    putIndexEntry(etx, index, indexEntry(index, record, pk), pk, ErrorCode::ConstraintViolation);
   }
+}
+
+void TableCore::putIndexEntry(engine::WriteTxn& txn, const IndexCore& index,
+                              const std::pair<std::string, std::string>& entry,
+                              std::string_view pk, ErrorCode code) const {
+  const auto& [key, value] = entry;
+  if (value.empty()) {
+    txn.put(index.db, key, value);
+    return;
+  }
+  if (txn.insert(index.db, key, value)) return;
+  auto owner = txn.get(index.db, key);
+  if (owner && *owner == value) return;  // already there, for this very record
+  fail(code,
+       "table {}: unique index {} already holds key {} for record {}; record {} cannot have it "
+       "too",
+       schema_.name, index.schema.name, engine::formatKey(key),
+       owner ? engine::formatKey(*owner) : std::string("?"), engine::formatKey(pk));
 }
 
 void TableCore::replace(WriteTxn& tx, std::string_view pk, capnp::DynamicStruct::Reader old,
@@ -349,16 +357,7 @@ void TableCore::replace(WriteTxn& tx, std::string_view pk, capnp::DynamicStruct:
   std::string encoded(tx.state().encoder.encode(schema_.version, message));
   for (auto& [index, entry] : removed) etx.erase(index->db, entry.first);
   for (auto& [index, entry] : added) {
-    if (entry.second.empty()) {
-      etx.put(index->db, entry.first, entry.second);
-    } else if (!etx.insert(index->db, entry.first, entry.second)) {
-      auto owner = etx.get(index->db, entry.first);
-      fail(ErrorCode::ConstraintViolation,
-           "table {}: unique index {} already holds key {} (for record {}); record {} cannot "
-           "have it too",
-           schema_.name, index->schema.name, engine::formatKey(entry.first),
-           owner ? engine::formatKey(*owner) : std::string("?"), engine::formatKey(pk));
-    }
+    putIndexEntry(etx, *index, entry, pk, ErrorCode::ConstraintViolation);
   }
   etx.put(records_, pk, encoded);
   TableInfo& info = touch(tx);

@@ -127,6 +127,12 @@ class TableCore {
   std::pair<std::string, std::string> indexEntry(const IndexCore& index,
                                                  capnp::DynamicStruct::Reader record,
                                                  std::string_view pk) const;
+  // Writes one index entry for the record with primary key pk. A unique key that another record
+  // already holds is `code` (ConstraintViolation for writes, MigrationFailed for a migration's
+  // rebuild) naming the table, the index, the key and both records.
+  void putIndexEntry(engine::WriteTxn& txn, const IndexCore& index,
+                     const std::pair<std::string, std::string>& entry, std::string_view pk,
+                     ErrorCode code) const;
   // The primary key an index entry points to.
   std::string_view primaryKeyOfEntry(const IndexCore& index, std::string_view key,
                                      std::string_view value) const;

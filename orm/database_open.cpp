@@ -1,0 +1,395 @@
+// Database::open: the reconciliation of the app's schemas with the catalog (tables created,
+// schemas compared and stored, indexes built or dropped, migrations planned).
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <set>
+
+#include "capdb/capdb.h"
+#include "capdb/migrations.h"
+#include "engine/fail.h"
+#include "orm/catalog.h"
+#include "orm/database_state.h"
+#include "orm/schema_diff.h"
+#include "orm/table_core.h"
+#include "orm/table_reader.h"
+
+namespace capdb {
+namespace {
+
+using orm::ChangeKind;
+using orm::IndexCore;
+using orm::IndexInfo;
+using orm::TableInfo;
+
+std::vector<std::string> dottedNames(const std::vector<orm::FieldPath>& paths) {
+  std::vector<std::string> out;
+  for (const auto& p : paths) out.push_back(p.dotted);
+  return out;
+}
+
+std::vector<IndexInfo> indexInfos(const TableSchema& t) {
+  std::vector<IndexInfo> out;
+  for (const auto& index : t.indexes) {
+    out.push_back(IndexInfo{index.name, dottedNames(index.fields), index.unique,
+                            orm::IndexState::Ready, 0});
+  }
+  return out;
+}
+
+// Fills a new index from the table's records, in the open transaction.
+void buildIndex(engine::WriteTxn& txn, const orm::TableCore& table, const IndexCore& index) {
+  orm::RecordDecoder decoder;
+  // A duplicate aborts the open's transaction: the database is left as it was.
+  for (auto [pk, bytes] : txn.scan(table.records(), engine::KeyRange::all())) {
+    auto record = table.decode(decoder, pk, bytes);
+    table.putIndexEntry(txn, index, table.indexEntry(index, record, pk), pk,
+                        ErrorCode::ConstraintViolation);
+  }
+}
+
+// The highest value of the primary key's autoIncrement field among the table's records: the
+// sequence to start from when a table gains autoIncrement.
+uint64_t highestKeyValue(const engine::Txn& txn, const TableSchema& app, size_t position) {
+  auto records = txn.openDb(orm::tableDbName(app.name));
+  if (!records) return 0;
+  uint64_t highest = 0;
+  auto take = [&](std::string_view key) {
+    engine::KeyDecoder d(key);
+    for (size_t i = 0; i < position; ++i) d.skip();
+    auto v = d.next();
+    if (auto* u = std::get_if<uint64_t>(&v)) highest = std::max(highest, *u);
+    if (auto* i = std::get_if<int64_t>(&v); i && *i > 0) highest = std::max(highest, uint64_t(*i));
+  };
+  if (app.primaryKey.size() == 1) {
+    engine::Cursor c = txn.cursor(*records);
+    if (c.last()) take(c.key());
+  } else {
+    for (auto [key, value] : txn.scan(*records, engine::KeyRange::all())) take(key);
+  }
+  return highest;
+}
+
+// Reconciles one app table with the catalog inside the open transaction; returns its core.
+// Whether a step that sets `writes` may change the key of `index` (unknown writes: yes).
+bool stepTouches(const Migrations::Step& step, const orm::IndexSchema& index) {
+  if (step.options.writes.empty()) return true;
+  for (const auto& w : step.options.writes) {
+    for (const auto& f : index.fields) {
+      if (f.dotted == w || f.dotted.starts_with(w + ".") || w.starts_with(f.dotted + ".")) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+std::unique_ptr<orm::TableCore> openTable(engine::WriteTxn& txn, orm::Catalog& catalog,
+                                          const TableSchema& app, const Options& options) {
+  const TableInfo* existing = catalog.table(app.name);
+  TableInfo info;
+  std::vector<std::string> buildIndexes;
+  bool versionRaised = false;
+  if (existing == nullptr) {
+    info.id = catalog.nextTableId();
+    info.name = app.name;
+    info.version = app.version;
+    info.primaryKey = dottedNames(app.primaryKey);
+    if (app.autoIncrement) info.autoIncrement = app.primaryKey[*app.autoIncrement].dotted;
+    info.indexes = indexInfos(app);
+    catalog.putSchema(txn, orm::StoredSchema::fromSchema(app.name, app.version, app.schema));
+  } else {
+    info = *existing;
+    auto stored = catalog.loadSchema(txn, app.name, info.version);
+    CAPDB_REQUIRE(stored.has_value(), ErrorCode::Corruption,
+            "table {}: the catalog lacks the schema of version {}", app.name, info.version);
+    TableSchema storedTable = orm::requireTable(stored->root(), stored->owner());
+    orm::SchemaDiff diff = orm::diffTables(storedTable, app);
+    if (info.version > app.version) {
+      fail(ErrorCode::SchemaMismatch,
+           "table {}: the database is at schema version {}, newer than the app's version {}; "
+           "open it with a newer app",
+           app.name, info.version, app.version);
+    }
+    if (info.version < app.version) {
+      bool empty = info.records() == 0;
+      if (options.migrations == nullptr && !(empty || diff.wireCompatible())) {
+        fail(ErrorCode::SchemaMismatch,
+             "table {}: the app's schema is version {} and the database's version {}; moving "
+             "records between versions needs migration steps (Options::migrations). "
+             "Changes:\n{}",
+             app.name, app.version, info.version, diff.describe(app.name));
+      }
+      // Records at the stored version reach the app's through the plan; open checks it now,
+      // in O(versions).
+      if (!empty) {
+        std::set<uint32_t> versions{info.version};
+        Migrations none;
+        const Migrations& registry = options.migrations ? *options.migrations : none;
+        registry.plan(app, catalog, txn, versions, nullptr);
+      }
+      catalog.putSchema(txn, orm::StoredSchema::fromSchema(app.name, app.version, app.schema));
+      info.version = app.version;
+      versionRaised = true;
+    } else if (!diff.wireCompatible()) {
+      orm::SchemaDiff incompatible;
+      for (const auto& c : diff.changes) {
+        if (!c.wireCompatible) incompatible.changes.push_back(c);
+      }
+      fail(ErrorCode::SchemaMismatch,
+           "table {}: the app's schema changed at the same version {} in ways old records cannot "
+           "be read across; raise $Db.version and add a migration step:\n{}",
+           app.name, app.version, incompatible.describe(app.name));
+    }
+    bool removes = std::any_of(diff.changes.begin(), diff.changes.end(), [](const auto& c) {
+      return c.kind == ChangeKind::FieldRemoved;
+    });
+    // A newer compatible schema (fields added or renamed) becomes the stored one; an older one
+    // (an app that lacks fields) opens but leaves the stored schema as it is.
+    if (!versionRaised && !diff.empty() && !removes) {
+      catalog.putSchema(txn, orm::StoredSchema::fromSchema(app.name, app.version, app.schema));
+    }
+    if (versionRaised) removes = false;  // a new version replaces the schema; it is not "older"
+    info.primaryKey = dottedNames(app.primaryKey);
+    std::string autoIncrement = app.autoIncrement ? app.primaryKey[*app.autoIncrement].dotted : "";
+    if (!autoIncrement.empty() && autoIncrement != info.autoIncrement) {
+      info.sequence = std::max(info.sequence, highestKeyValue(txn, app, *app.autoIncrement));
+    }
+    info.autoIncrement = autoIncrement;
+    // The catalog's index list is the truth: compare the app's indexes with it, not with the
+    // stored schema (an older app may have opened in between).
+    std::vector<IndexInfo> wanted = indexInfos(app);
+    for (const IndexInfo& have : info.indexes) {
+      bool kept = std::any_of(wanted.begin(), wanted.end(),
+                              [&](const IndexInfo& w) { return w.name == have.name; });
+      if (kept) continue;
+      // An app that lacks fields of the stored schema is older than the database: it must not
+      // drop the indexes a newer app added, nor leave them unmaintained.
+      CAPDB_REQUIRE(!removes, ErrorCode::SchemaMismatch,
+                    "table {}: the database has index {}, which this app (older than the "
+                    "database's schema) does not declare and cannot maintain; open it with the "
+                    "app that declares the index",
+                    app.name, have.name);
+      if (auto db = txn.openDb(orm::indexDbName(app.name, have.name))) txn.dropDb(*db);
+    }
+    for (const IndexInfo& want : wanted) {
+      auto have = std::find_if(info.indexes.begin(), info.indexes.end(),
+                               [&](const IndexInfo& h) { return h.name == want.name; });
+      if (have == info.indexes.end() || have->fields != want.fields || have->unique != want.unique) {
+        buildIndexes.push_back(want.name);
+      }
+    }
+    for (IndexInfo& w : wanted) {  // an interrupted rebuild stays pending
+      for (const IndexInfo& h : info.indexes) {
+        if (h.name == w.name && h.fields == w.fields && h.unique == w.unique) w.state = h.state;
+      }
+    }
+    info.indexes = wanted;
+  }
+
+  engine::Db records = txn.createDb(orm::tableDbName(app.name));
+  std::vector<IndexCore> cores;
+  for (const auto& index : app.indexes) {
+    cores.push_back(IndexCore{index, txn.createDb(orm::indexDbName(app.name, index.name)), true});
+  }
+  auto core = std::make_unique<orm::TableCore>(app, records, cores, catalog);
+
+  // Records stored at older versions: read through the app's steps (lazy), and rewritten by
+  // migrate() or drain(). Every stored version is planned (O(versions)): records of a version
+  // that reads as the newest without a step keep their bytes and are counted as the newest.
+  std::set<uint32_t> oldVersions;
+  for (uint32_t v : catalog.schemaVersions(txn, app.name)) {
+    if (v < app.version) oldVersions.insert(v);
+  }
+  for (const auto& [v, n] : info.counts) {
+    if (n > 0 && v < app.version) oldVersions.insert(v);
+  }
+  if (!oldVersions.empty()) {
+    Migrations none;
+    const Migrations& registry = options.migrations ? *options.migrations : none;
+    std::set<uint32_t> planned;
+    for (uint32_t v : oldVersions) {
+      auto it = info.counts.find(v);
+      bool hasRecords = it != info.counts.end() && it->second > 0;
+      try {
+        registry.plan(app, catalog, txn, {v}, nullptr);
+        planned.insert(v);
+      } catch (const Error&) {
+        if (hasRecords) throw;  // a version nobody's records use may stay unplannable
+      }
+    }
+    oldVersions = planned;
+  }
+  if (!oldVersions.empty()) {
+    Migrations none;
+    const Migrations& registry = options.migrations ? *options.migrations : none;
+    std::vector<const Migrations::Step*> used;
+    core->setUpgrader(registry.plan(app, catalog, txn, oldVersions, &used), oldVersions);
+    std::vector<std::string> affected;
+    bool eagerOnly = false;
+    for (const auto* step : used) {
+      eagerOnly = eagerOnly || step->options.requiresEager;
+      for (const auto& index : app.indexes) {
+        if (stepTouches(*step, index) &&
+            std::find(affected.begin(), affected.end(), index.name) == affected.end()) {
+          affected.push_back(index.name);
+        }
+      }
+    }
+    eagerOnly = eagerOnly && core->pendingRecords(info) > 0;
+    if (options.mode != MigrationMode::Eager && (eagerOnly || (versionRaised && !affected.empty()))) {
+      std::string names;
+      for (const auto& a : affected) names += (names.empty() ? "" : ", ") + a;
+      fail(ErrorCode::SchemaMismatch,
+           "table {}: {}; open it with MigrationMode::Eager{}", app.name,
+           eagerOnly ? std::string("a migration step requires the eager mode")
+                     : fmt::format("the migration steps may change indexed fields ({})", names),
+           eagerOnly ? "" : ", or declare the fields each step sets (StepOptions::writes)");
+    }
+    bool rebuild = versionRaised && !affected.empty();
+    uint64_t pending = core->pendingRecords(info);
+    if (versionRaised && (pending > 0 || rebuild)) {
+      // A new version restarts the rewrite from the first key: records an earlier, unfinished
+      // migration already passed now need the new steps too.
+      info.migration = orm::MigrationState{orm::MigrationState::Phase::Records, "", pending, 0};
+    } else if (!info.migration && pending > 0) {
+      info.migration = orm::MigrationState{orm::MigrationState::Phase::Records, "", pending, 0};
+    }
+    if (rebuild) {
+      for (auto& ii : info.indexes) {
+        if (std::find(affected.begin(), affected.end(), ii.name) != affected.end()) {
+          ii.state = orm::IndexState::Building;
+        }
+      }
+    }
+    // Indexes rebuilt by the migration are not built here.
+    buildIndexes.erase(std::remove_if(buildIndexes.begin(), buildIndexes.end(),
+                                      [&](const std::string& n) {
+                                        return std::find(affected.begin(), affected.end(), n) !=
+                                               affected.end();
+                                      }),
+                       buildIndexes.end());
+  }
+  for (const auto& ii : info.indexes) {
+    if (ii.state != orm::IndexState::Building) continue;
+    CAPDB_REQUIRE(options.mode == MigrationMode::Eager, ErrorCode::SchemaMismatch,
+                  "table {}: a migration is rebuilding index {}; open with MigrationMode::Eager "
+                  "to finish it",
+                  app.name, ii.name);
+    core->setIndexReady(ii.name, false);
+  }
+  for (const auto& name : buildIndexes) {
+    for (const auto& ic : core->indexes()) {
+      if (ic.schema.name != name) continue;
+      txn.clearDb(ic.db);  // a changed index, or leftovers: build from nothing
+      buildIndex(txn, *core, ic);
+    }
+  }
+  catalog.putTable(txn, info);
+  return core;
+}
+
+// A table opened without writing: with its newest stored schema (a table the app did not list,
+// for tools), or with the app's schema in a read-only database, which must then match the
+// catalog (same version, wire-compatible, the same indexes).
+std::unique_ptr<orm::TableCore> openStoredTable(const engine::Txn& txn, orm::Catalog& catalog,
+                                                const TableInfo& info,
+                                                const TableSchema* app = nullptr) {
+  auto stored = catalog.loadSchema(txn, info.name, info.version);
+  CAPDB_REQUIRE(stored.has_value(), ErrorCode::Corruption,
+          "table {}: the catalog lacks the schema of version {}", info.name, info.version);
+  TableSchema schema = orm::requireTable(stored->root(), stored->owner());
+  if (app != nullptr) {
+    CAPDB_REQUIRE(app->version == info.version, ErrorCode::SchemaMismatch,
+                  "table {}: the app's schema is version {}, the database's {}; a read-only "
+                  "database cannot be migrated",
+                  info.name, app->version, info.version);
+    orm::SchemaDiff diff = orm::diffTables(schema, *app);
+    CAPDB_REQUIRE(diff.wireCompatible(), ErrorCode::SchemaMismatch,
+                  "table {}: the app's schema cannot read the database's records:\n{}",
+                  info.name, diff.describe(info.name));
+    std::vector<IndexInfo> wanted = indexInfos(*app);
+    for (const IndexInfo& w : wanted) {
+      bool present = std::any_of(info.indexes.begin(), info.indexes.end(), [&](const IndexInfo& h) {
+        return h.name == w.name && h.fields == w.fields && h.unique == w.unique;
+      });
+      CAPDB_REQUIRE(present, ErrorCode::SchemaMismatch,
+                    "table {}: index {} of the app is not in the read-only database", info.name,
+                    w.name);
+    }
+    schema = *app;
+  }
+  auto records = txn.openDb(orm::tableDbName(info.name));
+  CAPDB_REQUIRE(records.has_value(), ErrorCode::Corruption, "table {}: its records database is missing",
+          info.name);
+  std::vector<IndexCore> cores;
+  for (const auto& index : schema.indexes) {
+    auto db = txn.openDb(orm::indexDbName(info.name, index.name));
+    CAPDB_REQUIRE(db.has_value(), ErrorCode::Corruption, "table {}: index {} is missing", info.name,
+            index.name);
+    bool ready = true;
+    for (const auto& ii : info.indexes) {
+      if (ii.name == index.name) ready = ii.state == orm::IndexState::Ready;
+    }
+    cores.push_back(IndexCore{index, *db, ready});
+  }
+  auto core =
+      std::make_unique<orm::TableCore>(std::move(schema), *records, std::move(cores), catalog);
+  // Older versions that read as this one without a step stay readable.
+  std::set<uint32_t> versions;
+  Migrations none;
+  for (uint32_t v : catalog.schemaVersions(txn, info.name)) {
+    if (v >= core->schema().version) continue;
+    try {
+      none.plan(core->schema(), catalog, txn, {v}, nullptr);
+      versions.insert(v);
+    } catch (const Error&) {
+      // records of that version need a step only the app has: reading them is SchemaMismatch
+    }
+  }
+  if (!versions.empty()) core->setUpgrader(none.plan(core->schema(), catalog, txn, versions, nullptr), versions);
+  return core;
+}
+
+}  // namespace
+
+Database Database::open(const std::filesystem::path& path, const Schemas& schemas,
+                        const Options& options) {
+  orm::checkDistinctNames(schemas.tables);
+  auto state = std::make_unique<State>(engine::Env::open(path, options.env));
+  State& s = *state;
+  if (options.env.readOnly) {
+    auto txn = s.env.read();
+    s.catalog = orm::Catalog::load(txn);
+    CAPDB_REQUIRE(s.catalog.has_value(), ErrorCode::InvalidArgument,
+            "{}: not a capdb database (no catalog)", path.string());
+    for (const auto& app : schemas.tables) {
+      const TableInfo* info = s.catalog->table(app.name);
+      CAPDB_REQUIRE(info != nullptr, ErrorCode::SchemaMismatch,
+              "table {} is not in the database, which is open read-only", app.name);
+      s.tables.emplace(app.name, openStoredTable(txn, *s.catalog, *info, &app));
+    }
+  } else {
+    s.env.write([&](engine::WriteTxn& txn) {
+      s.tables.clear();
+      s.catalog = orm::Catalog::create(txn);
+      s.appTables.clear();
+      for (const auto& app : schemas.tables) {
+        s.tables.emplace(app.name, openTable(txn, *s.catalog, app, options));
+        s.appTables.push_back(app.name);
+      }
+    });
+  }
+  {
+    auto txn = s.env.read();
+    for (const auto& [name, info] : s.catalog->tables()) {
+      if (!s.tables.count(name)) s.tables.emplace(name, openStoredTable(txn, *s.catalog, info));
+    }
+  }
+  s.eager = options.eager;
+  Database db(std::move(state));
+  if (options.mode == MigrationMode::Eager && !options.env.readOnly) db.migrate(options.eager);
+  return db;
+}
+
+}  // namespace capdb

@@ -1,0 +1,28 @@
+// Database's internal state, shared by orm/database.cpp (transactions, tables) and
+// orm/database_open.cpp (opening and reconciling with the catalog). Internal to the library.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "capdb/capdb.h"
+#include "orm/catalog.h"
+#include "orm/table_core.h"
+
+namespace capdb {
+
+struct Database::State {
+  explicit State(engine::Env e) : env(std::move(e)) {}
+  engine::Env env;
+  std::optional<orm::Catalog> catalog;
+  std::mutex catalogMutex;  // guards catalog's cached entries after open
+  std::map<std::string, std::unique_ptr<orm::TableCore>, std::less<>> tables;
+  std::vector<std::string> appTables;
+  EagerOptions eager;
+};
+
+}  // namespace capdb
