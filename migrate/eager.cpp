@@ -22,7 +22,12 @@ struct BatchResult {
   uint64_t rewritten = 0;  // records rewritten in this batch
   bool finished = false;   // nothing left for this table
   uint64_t done = 0, total = 0;
+  std::string failure;     // the check failed: the migration was undone, report this
 };
+
+std::string checkDbName(std::string_view table, std::string_view index) {
+  return fmt::format("capdb:check:{}:{}", table, index);
+}
 
 uint32_t storedVersion(std::string_view bytes) {
   if (bytes.size() < orm::kRecordHeaderSize) return 0;
@@ -47,6 +52,68 @@ BatchResult runBatch(WriteTxn& tx, orm::TableCore& core, const EagerOptions& opt
   engine::KeyRange range = m.checkpoint.empty()
                                ? engine::KeyRange::all()
                                : engine::KeyRange::atLeast(m.checkpoint, false);
+
+  if (m.phase == orm::MigrationState::Phase::Check) {
+    // The new keys of every rebuilt unique index go into a scratch database, key -> primary key;
+    // a key met twice fails the migration before any record was rewritten.
+    struct Checked {
+      const orm::IndexCore* index;
+      engine::Db scratch;
+    };
+    std::vector<Checked> checked;
+    for (const auto& ic : core.indexes()) {
+      for (const auto& ii : info.indexes) {
+        if (ii.name == ic.schema.name && ii.state == orm::IndexState::Building && ic.schema.unique) {
+          checked.push_back({&ic, etx.createDb(checkDbName(core.schema().name, ic.schema.name))});
+        }
+      }
+    }
+    auto dropScratch = [&] {
+      for (auto& c : checked) etx.dropDb(c.scratch);
+    };
+    std::string last;
+    bool exhausted = true;
+    uint64_t n = 0;
+    orm::RecordDecoder decoder;
+    for (auto [pk, value] : etx.scan(core.records(), range)) {
+      if (n >= std::max<uint64_t>(limit, 1)) {
+        exhausted = false;
+        break;
+      }
+      ++n;
+      last.assign(pk);
+      auto record = core.decode(decoder, pk, value);
+      for (auto& c : checked) {
+        auto [key, owner] = core.indexEntry(*c.index, record, pk);
+        if (owner.empty()) continue;  // a NULL in the key: unique keys may repeat
+        if (etx.insert(c.scratch, key, pk)) continue;
+        auto other = etx.get(c.scratch, key);
+        if (other && *other == pk) continue;
+        result.failure = fmt::format(
+            "table {}: the migration from version {} to {} would give records {} and {} the same "
+            "key {} in unique index {}; nothing was rewritten and the table is back at version {}",
+            core.schema().name, m.fromVersion, newest,
+            other ? engine::formatKey(*other) : std::string("?"), engine::formatKey(pk),
+            engine::formatKey(key), c.index->schema.name, m.fromVersion);
+        // Undo the migration: the table returns to its version, schema and indexes.
+        dropScratch();
+        core.catalog().eraseSchema(etx, core.schema().name, newest);
+        info.version = m.fromVersion;
+        for (auto& ii : info.indexes) ii.state = orm::IndexState::Ready;
+        info.migration.reset();
+        result.finished = true;
+        return result;
+      }
+    }
+    if (exhausted) {
+      dropScratch();
+      m.phase = orm::MigrationState::Phase::Records;
+      m.checkpoint.clear();
+    } else {
+      m.checkpoint = last;
+    }
+    return result;
+  }
 
   if (m.phase == orm::MigrationState::Phase::Records) {
     // Collected first, written after: a put while the scan's cursor walks the same tree could
@@ -168,6 +235,7 @@ std::pair<uint64_t, bool> runMigration(Database& db, const EagerOptions& options
       uint64_t left = recordBudget ? recordBudget - std::min(recordBudget, rewritten) : UINT64_MAX;
       if (left == 0) return {rewritten, false};
       BatchResult r = db.write([&](WriteTxn& tx) { return runBatch(tx, core, options, left); });
+      if (!r.failure.empty()) throw Error(ErrorCode::MigrationFailed, r.failure);
       rewritten += r.rewritten;
       double seconds = std::chrono::duration<double>(Clock::now() - start).count();
       if (options.progress && (r.rewritten > 0 || (r.finished && r.total > 0))) {

@@ -49,11 +49,14 @@ struct Migration {
   checkpoint @1 :Data;          # the last primary key done in this phase; empty: none yet
   total @2 :UInt64;             # records at old versions when the migration began
   done @3 :UInt64;              # records rewritten so far
+  fromVersion @4 :UInt32;       # the table's version before the migration began
 }
 
 enum MigrationPhase {
   records @0;                   # rewriting old records at the newest version
   indexes @1;                   # rebuilding the indexes marked building
+  check @2;                     # before anything is rewritten: the new keys of rebuilt unique
+                                # indexes are checked for duplicates in a scratch database
 }
 
 # Key ("schema", table name, version): one version of a table's schema, with every node it

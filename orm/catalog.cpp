@@ -61,11 +61,12 @@ TableInfo decodeTable(catalog::TableEntry::Reader e) {
   if (e.hasMigration()) {
     auto m = e.getMigration();
     auto cp = m.getCheckpoint();
+    MigrationState::Phase phase = MigrationState::Phase::Records;
+    if (m.getPhase() == catalog::MigrationPhase::INDEXES) phase = MigrationState::Phase::Indexes;
+    if (m.getPhase() == catalog::MigrationPhase::CHECK) phase = MigrationState::Phase::Check;
     t.migration = MigrationState{
-        m.getPhase() == catalog::MigrationPhase::RECORDS ? MigrationState::Phase::Records
-                                                         : MigrationState::Phase::Indexes,
-        std::string(reinterpret_cast<const char*>(cp.begin()), cp.size()), m.getTotal(),
-        m.getDone()};
+        phase, std::string(reinterpret_cast<const char*>(cp.begin()), cp.size()), m.getTotal(),
+        m.getDone(), m.getFromVersion()};
   }
   return t;
 }
@@ -104,9 +105,12 @@ std::string encodeTable(const TableInfo& t) {
   }
   if (t.migration) {
     auto m = e.initMigration();
-    m.setPhase(t.migration->phase == MigrationState::Phase::Records
-                   ? catalog::MigrationPhase::RECORDS
-                   : catalog::MigrationPhase::INDEXES);
+    switch (t.migration->phase) {
+      case MigrationState::Phase::Check: m.setPhase(catalog::MigrationPhase::CHECK); break;
+      case MigrationState::Phase::Records: m.setPhase(catalog::MigrationPhase::RECORDS); break;
+      case MigrationState::Phase::Indexes: m.setPhase(catalog::MigrationPhase::INDEXES); break;
+    }
+    m.setFromVersion(t.migration->fromVersion);
     m.setCheckpoint(kj::arrayPtr(reinterpret_cast<const kj::byte*>(t.migration->checkpoint.data()),
                                  t.migration->checkpoint.size()));
     m.setTotal(t.migration->total);
@@ -210,6 +214,10 @@ std::optional<TableInfo> Catalog::readTable(const engine::Txn& txn, std::string_
 
 void Catalog::putSchema(engine::WriteTxn& txn, const StoredSchema& schema) {
   txn.put(db_, schemaKey(schema.table(), schema.version()), schema.bytes());
+}
+
+void Catalog::eraseSchema(engine::WriteTxn& txn, std::string_view table, uint32_t version) const {
+  txn.erase(db_, schemaKey(table, version));
 }
 
 std::optional<std::string> Catalog::schemaBytes(const engine::Txn& txn, std::string_view table,

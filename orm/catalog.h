@@ -29,11 +29,12 @@ struct IndexInfo {
 };
 
 struct MigrationState {
-  enum class Phase : uint8_t { Records, Indexes };
+  enum class Phase : uint8_t { Check, Records, Indexes };
   Phase phase = Phase::Records;
   std::string checkpoint;  // last primary key done; empty: none yet
   uint64_t total = 0;
   uint64_t done = 0;
+  uint32_t fromVersion = 0;  // the table's version before the migration began
   friend bool operator==(const MigrationState&, const MigrationState&) = default;
 };
 
@@ -83,6 +84,9 @@ class Catalog {
   // Loads a stored schema version; nullopt when the catalog has none for that version.
   std::optional<StoredSchema> loadSchema(const engine::Txn& txn, std::string_view table,
                                          uint32_t version) const;
+  // Removes a stored schema version (a migration that failed its checks before rewriting
+  // anything).
+  void eraseSchema(engine::WriteTxn& txn, std::string_view table, uint32_t version) const;
   // The raw stored bytes of a schema version, for comparing versions without loading them.
   std::optional<std::string> schemaBytes(const engine::Txn& txn, std::string_view table,
                                          uint32_t version) const;

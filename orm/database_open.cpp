@@ -90,6 +90,7 @@ std::unique_ptr<orm::TableCore> openTable(engine::WriteTxn& txn, orm::Catalog& c
   TableInfo info;
   std::vector<std::string> buildIndexes;
   bool versionRaised = false;
+  uint32_t fromVersion = 0;
   if (existing == nullptr) {
     info.id = catalog.nextTableId();
     info.name = app.name;
@@ -129,6 +130,7 @@ std::unique_ptr<orm::TableCore> openTable(engine::WriteTxn& txn, orm::Catalog& c
         registry.plan(app, catalog, txn, versions, nullptr);
       }
       catalog.putSchema(txn, orm::StoredSchema::fromSchema(app.name, app.version, app.schema));
+      fromVersion = info.version;
       info.version = app.version;
       versionRaised = true;
     } else if (!diff.wireCompatible()) {
@@ -248,12 +250,20 @@ std::unique_ptr<orm::TableCore> openTable(engine::WriteTxn& txn, orm::Catalog& c
     }
     bool rebuild = versionRaised && !affected.empty();
     uint64_t pending = core->pendingRecords(info);
+    // A unique index that a step may change is checked for duplicates before anything is
+    // rewritten, so that a failing check leaves the records and indexes as they were.
+    bool checkUnique = rebuild && std::any_of(app.indexes.begin(), app.indexes.end(), [&](const auto& i) {
+      return i.unique && std::find(affected.begin(), affected.end(), i.name) != affected.end();
+    });
+    auto firstPhase = checkUnique ? orm::MigrationState::Phase::Check
+                                  : orm::MigrationState::Phase::Records;
     if (versionRaised && (pending > 0 || rebuild)) {
       // A new version restarts the rewrite from the first key: records an earlier, unfinished
       // migration already passed now need the new steps too.
-      info.migration = orm::MigrationState{orm::MigrationState::Phase::Records, "", pending, 0};
+      info.migration = orm::MigrationState{firstPhase, "", pending, 0, fromVersion};
     } else if (!info.migration && pending > 0) {
-      info.migration = orm::MigrationState{orm::MigrationState::Phase::Records, "", pending, 0};
+      info.migration = orm::MigrationState{orm::MigrationState::Phase::Records, "", pending, 0,
+                                           info.version};
     }
     if (rebuild) {
       for (auto& ii : info.indexes) {

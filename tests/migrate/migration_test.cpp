@@ -286,6 +286,46 @@ TEST_F(MigrationTest, OpenTimeRefusalsNameWhatIsWrong) {
   EXPECT_EQ(db.table("people").count(db.read()), 3u);
 }
 
+TEST_F(MigrationTest, UniqueDuplicatesFailTheMigrationAndLeaveTheDatabaseAsItWas) {
+  TableSchema v1 = people(1, "id @0 :UInt64; email @1 :Text $Db.unique;");
+  TableSchema v2 = people(2, "id @0 :UInt64; email @1 :Text $Db.unique;");
+  std::string many;
+  for (int i = 1; i <= 40; ++i) {
+    many += "{\"id\":\"" + std::to_string(i) + "\",\"email\":\"User" + std::to_string(i) +
+            (i == 33 ? "@X.org" : "@x.org") + "\"}\n";
+  }
+  many += "{\"id\":\"41\",\"email\":\"user33@x.org\"}\n";  // equal to 33 once lower-cased
+  load(dir_ / "db", v1, many);
+  std::string before;
+  {
+    Database db = Database::open(dir_ / "db", Schemas{v1});
+    before = exportOf(db);
+  }
+  Migrations m;
+  m.step("people", 1, 2, [](auto old, auto next) {
+    std::string e = old.get("email").template as<capnp::Text>().cStr();
+    for (char& c : e) c = static_cast<char>(tolower(c));
+    next.set("email", capnp::Text::Reader(e.c_str()));
+  }, {.writes = {"email"}});
+  Options o;
+  o.migrations = &m;
+  o.mode = MigrationMode::Eager;
+  o.eager.batchRecords = 7;
+  std::string err = errorOf([&] { Database::open(dir_ / "db", Schemas{v2}, o); });
+  EXPECT_NE(err.find("MigrationFailed"), std::string::npos) << err;
+  EXPECT_NE(err.find("'user33@x.org'"), std::string::npos) << err;
+  EXPECT_NE(err.find("(33)"), std::string::npos) << err;
+  EXPECT_NE(err.find("(41)"), std::string::npos) << err;
+  EXPECT_NE(err.find("people_email"), std::string::npos) << err;
+  // Exactly as before: the old app opens at version 1, with the same records and a working index.
+  Database db = Database::open(dir_ / "db", Schemas{v1});
+  EXPECT_EQ(exportOf(db), before);
+  auto tx = db.read();
+  EXPECT_EQ(field(db.table("people").find(tx, "people_email", Range::prefix(Key{"User33@X.org"})).record(), "email"),
+            "User33@X.org");
+  EXPECT_EQ(db.table("people").get(tx, Key{5})->version(), 1u);
+}
+
 TEST_F(MigrationTest, ZeroBatchLimitsStillFinish) {
   TableSchema v1 = people(1, kV1);
   TableSchema v2 = people(2, std::string(kV1) + " nameLength @3 :UInt32;");
