@@ -77,10 +77,10 @@ class Migrations {
     // The fields the step sets (dotted paths). Indexes over other fields keep their entries
     // through the migration. Empty: unknown, so every index of the table is rebuilt, which
     // needs the eager mode.
-    std::vector<std::string> writes;
+    std::vector<std::string> writes{};
     // The schema of version `to`, when `to` is not the app's newest version (a step in the middle
     // of a chain). Not needed for the last step.
-    std::optional<capnp::StructSchema> target;
+    std::optional<capnp::StructSchema> target{};
     // The step cannot be applied on read (for example, it changes the primary key): the
     // migration must run eagerly.
     bool requiresEager = false;
