@@ -35,6 +35,49 @@ uint32_t storedVersion(std::string_view bytes) {
   return uint32_t{b[4]} | uint32_t{b[5]} << 8 | uint32_t{b[6]} << 16 | uint32_t{b[7]} << 24;
 }
 
+// The table's indexes a migration is rebuilding (only the unique ones, if asked).
+std::vector<const orm::IndexCore*> buildingIndexes(const orm::TableCore& core,
+                                                   const orm::TableInfo& info, bool uniqueOnly) {
+  std::vector<const orm::IndexCore*> out;
+  for (const auto& ic : core.indexes()) {
+    for (const auto& ii : info.indexes) {
+      if (ii.name == ic.schema.name && ii.state == orm::IndexState::Building &&
+          (!uniqueOnly || ic.schema.unique)) {
+        out.push_back(&ic);
+      }
+    }
+  }
+  return out;
+}
+
+struct ScanEnd {
+  std::string last;  // the last primary key visited
+  bool exhausted = true;
+};
+
+// Visits up to `limit` records (at least one) from `range`, upgraded to the newest version;
+// `visit` returns false to stop early.
+template <typename Visit>
+ScanEnd scanBatch(engine::WriteTxn& etx, const orm::TableCore& core,
+                  const engine::KeyRange& range, uint64_t limit, Visit&& visit) {
+  ScanEnd end;
+  uint64_t n = 0;
+  orm::RecordDecoder decoder;
+  for (auto [pk, value] : etx.scan(core.records(), range)) {
+    if (n >= std::max<uint64_t>(limit, 1)) {
+      end.exhausted = false;
+      break;
+    }
+    ++n;
+    end.last.assign(pk);
+    if (!visit(pk, core.decode(decoder, pk, value))) {
+      end.exhausted = false;
+      break;
+    }
+  }
+  return end;
+}
+
 // One batch of the table's pending migration, in the caller's write transaction.
 BatchResult runBatch(WriteTxn& tx, orm::TableCore& core, const EagerOptions& options,
                      uint64_t recordLimit) {
@@ -61,28 +104,13 @@ BatchResult runBatch(WriteTxn& tx, orm::TableCore& core, const EagerOptions& opt
       engine::Db scratch;
     };
     std::vector<Checked> checked;
-    for (const auto& ic : core.indexes()) {
-      for (const auto& ii : info.indexes) {
-        if (ii.name == ic.schema.name && ii.state == orm::IndexState::Building && ic.schema.unique) {
-          checked.push_back({&ic, etx.createDb(checkDbName(core.schema().name, ic.schema.name))});
-        }
-      }
+    for (const auto* ic : buildingIndexes(core, info, true)) {
+      checked.push_back({ic, etx.createDb(checkDbName(core.schema().name, ic->schema.name))});
     }
     auto dropScratch = [&] {
       for (auto& c : checked) etx.dropDb(c.scratch);
     };
-    std::string last;
-    bool exhausted = true;
-    uint64_t n = 0;
-    orm::RecordDecoder decoder;
-    for (auto [pk, value] : etx.scan(core.records(), range)) {
-      if (n >= std::max<uint64_t>(limit, 1)) {
-        exhausted = false;
-        break;
-      }
-      ++n;
-      last.assign(pk);
-      auto record = core.decode(decoder, pk, value);
+    ScanEnd end = scanBatch(etx, core, range, limit, [&](std::string_view pk, auto record) {
       for (auto& c : checked) {
         auto [key, owner] = core.indexEntry(*c.index, record, pk);
         if (owner.empty()) continue;  // a NULL in the key: unique keys may repeat
@@ -95,16 +123,22 @@ BatchResult runBatch(WriteTxn& tx, orm::TableCore& core, const EagerOptions& opt
             core.schema().name, m.fromVersion, newest,
             other ? engine::formatKey(*other) : std::string("?"), engine::formatKey(pk),
             engine::formatKey(key), c.index->schema.name, m.fromVersion);
-        // Undo the migration: the table returns to its version, schema and indexes.
-        dropScratch();
-        core.catalog().eraseSchema(etx, core.schema().name, newest);
-        info.version = m.fromVersion;
-        for (auto& ii : info.indexes) ii.state = orm::IndexState::Ready;
-        info.migration.reset();
-        result.finished = true;
-        return result;
+        return false;
       }
+      return true;
+    });
+    if (!result.failure.empty()) {
+      // Undo the migration: the table returns to its version, schema and indexes.
+      dropScratch();
+      core.catalog().eraseSchema(etx, core.schema().name, newest);
+      info.version = m.fromVersion;
+      for (auto& ii : info.indexes) ii.state = orm::IndexState::Ready;
+      info.migration.reset();
+      result.finished = true;
+      return result;
     }
+    bool exhausted = end.exhausted;
+    std::string last = end.last;
     if (exhausted) {
       dropScratch();
       m.phase = orm::MigrationState::Phase::Records;
@@ -166,45 +200,27 @@ BatchResult runBatch(WriteTxn& tx, orm::TableCore& core, const EagerOptions& opt
     if (!exhausted) {
       m.checkpoint = last;
     } else {
-      bool rebuild = false;
-      for (const auto& ii : info.indexes) rebuild = rebuild || ii.state == orm::IndexState::Building;
-      if (rebuild) {
+      auto building = buildingIndexes(core, info, false);
+      if (!building.empty()) {
         // The records are all at the newest version: rebuild the indexes a step may have
         // changed, from nothing.
         m.phase = orm::MigrationState::Phase::Indexes;
         m.checkpoint.clear();
-        for (const auto& ic : core.indexes()) {
-          for (const auto& ii : info.indexes) {
-            if (ii.name == ic.schema.name && ii.state == orm::IndexState::Building) etx.clearDb(ic.db);
-          }
-        }
+        for (const auto* ic : building) etx.clearDb(ic->db);
       } else {
         info.migration.reset();
         result.finished = true;
       }
     }
   } else {
-    std::vector<const orm::IndexCore*> building;
-    for (const auto& ic : core.indexes()) {
-      for (const auto& ii : info.indexes) {
-        if (ii.name == ic.schema.name && ii.state == orm::IndexState::Building) building.push_back(&ic);
-      }
-    }
+    std::vector<const orm::IndexCore*> building = buildingIndexes(core, info, false);
     std::vector<std::pair<const orm::IndexCore*, std::pair<std::string, std::string>>> entries;
-    std::string last;
-    bool exhausted = true;
-    uint64_t n = 0;
-    orm::RecordDecoder decoder;
-    for (auto [pk, value] : etx.scan(core.records(), range)) {
-      if (n >= std::max<uint64_t>(limit, 1)) {
-        exhausted = false;
-        break;
-      }
-      last.assign(pk);
-      auto record = core.decode(decoder, pk, value);
+    ScanEnd end = scanBatch(etx, core, range, limit, [&](std::string_view pk, auto record) {
       for (const auto* ic : building) entries.emplace_back(ic, core.indexEntry(*ic, record, pk));
-      ++n;
-    }
+      return true;
+    });
+    bool exhausted = end.exhausted;
+    std::string last = end.last;
     for (auto& [ic, entry] : entries) {
       std::string pk = entry.second.empty() ? std::string(core.primaryKeyOfEntry(*ic, entry.first, entry.second))
                                             : entry.second;
