@@ -158,10 +158,13 @@ void Catalog::readAll(const engine::Txn& txn) {
   auto header = txn.get(db_, formatKey());
   CAPDB_REQUIRE(header.has_value(), ErrorCode::Corruption, "the catalog has no format header");
   auto words = aligned(*header);
-  uint32_t format = translateKj(ErrorCode::Corruption, "reading the catalog header", [&] {
-    capnp::FlatArrayMessageReader reader(words);
-    return reader.getRoot<catalog::Header>().getFormatVersion();
-  });
+  uint32_t format = translateKj(
+      ErrorCode::Corruption,
+      [&] {
+        capnp::FlatArrayMessageReader reader(words);
+        return reader.getRoot<catalog::Header>().getFormatVersion();
+      },
+      "reading the catalog header");
   CAPDB_REQUIRE(format == kFormatVersion, ErrorCode::Unsupported,
           "the database was written in capdb catalog format {}; this build of capdb reads "
           "format {} only",
@@ -171,11 +174,13 @@ void Catalog::readAll(const engine::Txn& txn) {
   std::string prefix = KeyEncoder().text("table").bytes();
   for (auto [key, value] : txn.scan(db_, engine::KeyRange::prefix(prefix))) {
     auto entryWords = aligned(value);
-    TableInfo t = translateKj(ErrorCode::Corruption,
-                              "reading catalog entry " + engine::formatKey(key), [&] {
-                                capnp::FlatArrayMessageReader reader(entryWords);
-                                return decodeTable(reader.getRoot<catalog::TableEntry>());
-                              });
+    TableInfo t = translateKj(
+        ErrorCode::Corruption,
+        [&] {
+          capnp::FlatArrayMessageReader reader(entryWords);
+          return decodeTable(reader.getRoot<catalog::TableEntry>());
+        },
+        "reading catalog entry {}", engine::formatKey(key));
     std::string name = t.name;
     tables_.emplace(std::move(name), std::move(t));
   }
@@ -205,11 +210,13 @@ std::optional<TableInfo> Catalog::readTable(const engine::Txn& txn, std::string_
   auto value = txn.get(db_, tableKey(name));
   if (!value) return std::nullopt;
   auto words = aligned(*value);
-  return translateKj(ErrorCode::Corruption, fmt::format("reading catalog entry of table {}", name),
-                     [&] {
-                       capnp::FlatArrayMessageReader reader(words);
-                       return decodeTable(reader.getRoot<catalog::TableEntry>());
-                     });
+  return translateKj(
+      ErrorCode::Corruption,
+      [&] {
+        capnp::FlatArrayMessageReader reader(words);
+        return decodeTable(reader.getRoot<catalog::TableEntry>());
+      },
+      "reading catalog entry of table {}", name);
 }
 
 void Catalog::putSchema(engine::WriteTxn& txn, const StoredSchema& schema) {

@@ -46,9 +46,9 @@ uint64_t DynamicTable::exportJsonLines(const Txn& tx, std::ostream& out) const {
   capnp::JsonCodec codec;
   uint64_t n = 0;
   for (auto record : scan(tx)) {
-    kj::String line = orm::translateKj(ErrorCode::Corruption,
-                                       fmt::format("table {}: encoding a record as JSON", name()),
-                                       [&] { return codec.encode(record); });
+    kj::String line = orm::translateKj(
+        ErrorCode::Corruption, [&] { return codec.encode(record); },
+        "table {}: encoding a record as JSON", name());
     out.write(line.cStr(), static_cast<std::streamsize>(line.size()));
     out.put('\n');
     ++n;

@@ -10,13 +10,17 @@
 
 namespace capdb::orm {
 
-// Runs fn(); a kj::Exception it throws becomes Error(code, "<what>: <kj's description>").
-template <typename Fn>
-auto translateKj(ErrorCode code, std::string_view what, Fn&& fn) -> decltype(fn()) {
+// Runs fn(); a kj::Exception it throws becomes Error(code, "<what>: <kj's description>"), where
+// `what` is formatted from the format string and arguments only then, never on success (this
+// runs on hot paths).
+template <typename Fn, typename... Args>
+auto translateKj(ErrorCode code, Fn&& fn, fmt::format_string<Args...> what, Args&&... args)
+    -> decltype(fn()) {
   try {
     return std::forward<Fn>(fn)();
   } catch (const kj::Exception& e) {
-    fail(code, "{}: {}", what, std::string_view(e.getDescription().cStr()));
+    fail(code, "{}: {}", fmt::format(what, std::forward<Args>(args)...),
+         std::string_view(e.getDescription().cStr()));
   }
 }
 

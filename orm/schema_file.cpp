@@ -69,13 +69,16 @@ SchemaFile parseSchemaFile(const std::filesystem::path& file,
   }
 
   SchemaFile result;
-  translateKj(ErrorCode::SyntaxError, file.string(), [&] {
+  translateKj(
+      ErrorCode::SyntaxError,
+      [&] {
     auto parsed = state->parser.parseFromDirectory(
         root, toKjPath(file),
         kj::ArrayPtr<const kj::ReadableDirectory* const>(state->importPath.data(),
                                                          state->importPath.size()));
     collectTables(parsed, state, result.tables);
-  });
+      },
+      "{}", file.string());
   checkDistinctNames(result.tables);
   result.parser = state;
   return result;

@@ -169,7 +169,9 @@ StoredSchema StoredSchema::fromBytes(std::string_view bytes, std::string_view ta
 
 void StoredSchema::load(std::string_view table, uint32_t version, ErrorCode onError) {
   std::string what = fmt::format("schema of table {} version {}", table, version);
-  translateKj(onError, what, [&] {
+  translateKj(
+      onError,
+      [&] {
     capnp::FlatArrayMessageReader reader(words_);
     auto stored = reader.getRoot<catalog::StoredSchema>();
     table_ = stored.getTable();
@@ -187,7 +189,7 @@ void StoredSchema::load(std::string_view table, uint32_t version, ErrorCode onEr
     } else {
       fail(onError, "{}: the root node 0x{:016x} is missing", what, rootId_);
     }
-  });
+  }, "{}", what);
 }
 
 bool StoredSchema::capnpAcceptsUpgrade(const StoredSchema& from, const StoredSchema& to) {

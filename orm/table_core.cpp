@@ -236,16 +236,16 @@ uint64_t TableCore::insert(WriteTxn& tx, const Edit& fill) const {
     }
   } release{state, useScratch};
   auto record = message->initRoot<capnp::DynamicStruct>(schema_.schema);
-  translateKj(ErrorCode::InvalidArgument, fmt::format("table {}: building a record", schema_.name),
-              [&] { fill(record); });
+  translateKj(ErrorCode::InvalidArgument, [&] { fill(record); }, "table {}: building a record",
+              schema_.name);
   return guarded(tx, [&] { return insertBuilt(tx, *message); });
 }
 
 uint64_t TableCore::insert(WriteTxn& tx, capnp::DynamicStruct::Reader record) const {
   requireOwnStruct(record);
   capnp::MallocMessageBuilder message;
-  translateKj(ErrorCode::InvalidArgument, fmt::format("table {}: copying the record", schema_.name),
-              [&] { message.setRoot(record); });
+  translateKj(ErrorCode::InvalidArgument, [&] { message.setRoot(record); },
+              "table {}: copying the record", schema_.name);
   return guarded(tx, [&] { return insertBuilt(tx, message); });
 }
 
@@ -370,8 +370,8 @@ void TableCore::replace(WriteTxn& tx, std::string_view pk, capnp::DynamicStruct:
 bool TableCore::update(WriteTxn& tx, capnp::DynamicStruct::Reader record) const {
   requireOwnStruct(record);
   capnp::MallocMessageBuilder message;
-  translateKj(ErrorCode::InvalidArgument, fmt::format("table {}: copying the record", schema_.name),
-              [&] { message.setRoot(record); });
+  translateKj(ErrorCode::InvalidArgument, [&] { message.setRoot(record); },
+              "table {}: copying the record", schema_.name);
   return guarded(tx, [&] {
     auto reader = message.getRoot<capnp::DynamicStruct>(schema_.schema).asReader();
     std::string pk = primaryKeyOf(reader);
@@ -393,12 +393,11 @@ bool TableCore::update(WriteTxn& tx, const Key& key, const Edit& edit) const {
   auto old = decode(decoder, pk, *stored);
   capnp::MallocMessageBuilder message;
   // Copying also follows pointers the app's schema does not know (fields of a newer version).
-  translateKj(ErrorCode::Corruption,
-              fmt::format("table {}, record {}", schema_.name, engine::formatKey(pk)),
-              [&] { message.setRoot(old); });
+  translateKj(ErrorCode::Corruption, [&] { message.setRoot(old); }, "table {}, record {}",
+              schema_.name, engine::formatKey(pk));
   auto builder = message.getRoot<capnp::DynamicStruct>(schema_.schema);
-  translateKj(ErrorCode::InvalidArgument, fmt::format("table {}: editing a record", schema_.name),
-              [&] { edit(builder); });
+  translateKj(ErrorCode::InvalidArgument, [&] { edit(builder); }, "table {}: editing a record",
+              schema_.name);
   // `edit` may have written to this transaction: read the stored record again for the index
   // entries to replace.
   stored = tx.engine().get(records_, pk);

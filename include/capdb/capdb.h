@@ -18,7 +18,8 @@
 // - Table<T> and DynamicTable: cheap handles; share or copy them freely between threads.
 // - ReadTxn: used by one thread at a time; it may be handed to another thread (it is not tied to
 //   the thread that began it). Any number may be open at once; they never block each other or the
-//   writer.
+//   writer, except while the map grows: then a new read transaction waits for the remap (which
+//   itself waits at most Options::env.growWait for open ones to end).
 // - WriteTxn: one at a time per database (a second writer waits for the first to end), used by
 //   the thread that began it.
 //

@@ -114,7 +114,7 @@ TEST(EnvTest, ValueStyleWriteThatFillsTheMapIsRetryable) {
 TEST(EnvTest, GrowthWaitsForReadersAndGivesUpWithBusy) {
   testing::TempDir dir;
   Env env = Env::open(dir.path(),
-                      EnvOptions{.mapSize = kMiB, .growWait = std::chrono::milliseconds(200)});
+                      EnvOptions{.mapSize = kMiB, .growWait = std::chrono::milliseconds(1000)});
   Db db = env.write([](WriteTxn& tx) { return tx.createDb("t"); });
   auto fill = [&](WriteTxn& tx) {
     for (int64_t i = 0; i < 3000; ++i) tx.put(db, k(i), std::string(1000, 'x'));
