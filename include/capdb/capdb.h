@@ -422,10 +422,11 @@ class Database {
   // Opens (creating if missing) the database at `path`, a directory. Each of the app's tables is
   // created if missing, with its indexes. An existing table is checked against the catalog: the
   // same version with an identical or wire-compatible schema opens (a newer compatible schema
-  // becomes the stored one; an added index is built, a removed one dropped); anything else is
-  // SchemaMismatch naming the table, the field and the change. Tables in the database that the
-  // app does not list stay as they are, readable through table(name). Opening costs O(tables),
-  // plus the build of any added index.
+  // becomes the stored one; an added index is built, a removed one dropped); a higher version
+  // opens through the steps of options.migrations, in options.mode (capdb/migrations.h); anything
+  // else is SchemaMismatch naming the table, the field and the change. Tables in the database
+  // that the app does not list stay as they are, readable through table(name). Opening costs
+  // O(tables), plus the build of any added index and, in MigrationMode::Eager, the rewrite.
   static Database open(const std::filesystem::path& path, const Schemas& schemas = {},
                        const Options& options = {});
 
