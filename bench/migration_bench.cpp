@@ -26,6 +26,7 @@
 
 #include "bench/bench_support.h"
 #include "capdb/capdb.h"
+#include "migration_person.capnp.h"
 #include "engine/lmdb_error.h"
 #include "orm/schema_file.h"
 #include "orm/table_reader.h"
@@ -189,6 +190,19 @@ void AddField_Capdb(benchmark::State& state) {
   m.step("people", 1, 2, [](DynamicStruct::Reader old, DynamicStruct::Builder next) {
     next.set("nameLength", old.get("name").as<capnp::Text>().size());
   }, {.writes = {"nameLength"}});
+  runEager(state, schemas().added, m, true, [](capdb::Database& db) {
+    verifyOne(db, 7, "nameLength", std::to_string(nameOf(7).size()));
+  });
+}
+
+void AddFieldTyped_Capdb(benchmark::State& state) {
+  capdb::Migrations m;
+  m.typedStep<capdb::bench::PersonV1, capdb::bench::PersonAdded>(
+      "people", 1, 2,
+      [](capdb::bench::PersonV1::Reader old, capdb::bench::PersonAdded::Builder next) {
+        next.setNameLength(old.getName().size());
+      },
+      {.writes = {"nameLength"}});
   runEager(state, schemas().added, m, true, [](capdb::Database& db) {
     verifyOne(db, 7, "nameLength", std::to_string(nameOf(7).size()));
   });
@@ -485,6 +499,9 @@ void Drain_Capdb(benchmark::State& state) {
 EAGER(AddField_Capdb, "AddField/Capdb");
 EAGER(rawRewrite, "AddField/Lmdb");
 EAGER(AddField_Sqlite, "AddField/Sqlite");
+EAGER(AddFieldTyped_Capdb, "AddFieldTyped/Capdb");
+EAGER(rawRewrite, "AddFieldTyped/Lmdb");
+EAGER(AddField_Sqlite, "AddFieldTyped/Sqlite");
 EAGER(Split_Capdb, "Split/Capdb");
 EAGER(Split_Sqlite, "Split/Sqlite");
 EAGER(TypeChange_Capdb, "TypeChange/Capdb");

@@ -4,6 +4,7 @@
 // nothing registers itself. docs/migrations.md explains how to change a schema.
 #pragma once
 
+#include <capnp/any.h>
 #include <capnp/dynamic.h>
 #include <capnp/schema.h>
 
@@ -91,6 +92,28 @@ class Migrations {
   Migrations& step(std::string table, uint32_t from, uint32_t to, StepFn fn,
                    StepOptions options);
   Migrations& step(std::string table, uint32_t from, uint32_t to, StepFn fn);
+
+  // A step over generated Cap'n Proto types: `fn(Old::Reader old, New::Builder next)`, where Old
+  // is the table's struct as it was at `from` and New as it is at `to` (capnp_generate_cpp
+  // output; declare each version's struct in a .capnp of its own, with no $Db annotations). Fields
+  // are reached by generated accessors rather than looked up by name, which makes eager rewrites
+  // and lazy reads markedly faster. The records are read as Old and New as they lie, so the types
+  // must have those versions' layouts (same ordinals and types); capdb cannot check that.
+  template <typename Old, typename New, typename Fn>
+  Migrations& typedStep(std::string table, uint32_t from, uint32_t to, Fn fn,
+                        StepOptions options) {
+    return step(
+        std::move(table), from, to,
+        [fn = std::move(fn)](capnp::DynamicStruct::Reader old, capnp::DynamicStruct::Builder next) {
+          capnp::AnyStruct::Builder any(next);
+          fn(capnp::AnyStruct::Reader(old).as<Old>(), any.as<New>());
+        },
+        std::move(options));
+  }
+  template <typename Old, typename New, typename Fn>
+  Migrations& typedStep(std::string table, uint32_t from, uint32_t to, Fn fn) {
+    return typedStep<Old, New>(std::move(table), from, to, std::move(fn), StepOptions{});
+  }
 
   struct Step {
     std::string table;

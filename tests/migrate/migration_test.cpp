@@ -6,6 +6,7 @@
 
 #include "capdb/capdb.h"
 #include "capdb/testing.h"
+#include "people_versions.capnp.h"
 #include "support/schema_text.h"
 #include "support/temp_dir.h"
 
@@ -65,6 +66,22 @@ TEST_F(MigrationTest, AddAComputedField) {
   }, {.writes = {"nameLength"}});
   std::string out = ::capdb::testing::checkUpgrade(dir_ / "check", v1, v2, m, kRecords);
   EXPECT_NE(out.find("\"id\":\"1\",\"name\":\"Ada Lovelace\",\"score\":36.6,\"nameLength\":12"),
+            std::string::npos)
+      << out;
+}
+
+TEST_F(MigrationTest, ATypedStepOverGeneratedTypes) {
+  TableSchema v1 = people(1, kV1);
+  TableSchema v2 = people(2, std::string(kV1) + " nameLength @3 :UInt32;");
+  Migrations m;
+  m.typedStep<test::PersonV1, test::PersonV2>(
+      "people", 1, 2,
+      [](test::PersonV1::Reader old, test::PersonV2::Builder next) {
+        next.setNameLength(old.getName().size() * 10);
+      },
+      {.writes = {"nameLength"}});
+  std::string out = ::capdb::testing::checkUpgrade(dir_ / "check", v1, v2, m, kRecords);
+  EXPECT_NE(out.find("\"name\":\"Alan Turing\",\"score\":41.25,\"nameLength\":110"),
             std::string::npos)
       << out;
 }
