@@ -1,5 +1,5 @@
 # The front door: every target installs what is missing first, then builds with CMake presets.
-# make demo | test | build | bench | clean
+# make demo | test | build | bench | stress | clean
 
 JOBS   ?= 2
 PRESET ?= default

@@ -76,7 +76,8 @@ struct Options {
   // The LMDB environment: map size and growth, readers, sync (engine/env.h documents each).
   engine::EnvOptions env;
   // The app's migration steps (capdb/migrations.h); must outlive the Database. Default: none,
-  // so a table whose version the app raised cannot open.
+  // so a table whose version the app raised opens only if it is empty or every change since is
+  // wire-compatible.
   const Migrations* migrations = nullptr;
   // How old records reach the newest version. Default Lazy: open returns at once.
   MigrationMode mode = MigrationMode::Lazy;

@@ -82,8 +82,8 @@ class Migrations {
     // The schema of version `to`, when `to` is not the app's newest version (a step in the middle
     // of a chain). Not needed for the last step.
     std::optional<capnp::StructSchema> target{};
-    // The step cannot be applied on read (for example, it changes the primary key): the
-    // migration must run eagerly.
+    // The step cannot be applied on read (it is too slow to run per read, say): the migration
+    // must run eagerly. (No step may change a record's primary key.)
     bool requiresEager = false;
   };
 
