@@ -12,6 +12,9 @@
 # one of the files changes.
 
 set(CAPDB_ANNOTATIONS_INCLUDE_DIR "${CMAKE_CURRENT_LIST_DIR}/../include" CACHE INTERNAL "")
+# CapnProtoConfig.cmake sets CAPNP_INCLUDE_DIRECTORY in capdb's directory scope only; remember it
+# for apps that call capdb_add_schemas() from their own directories (add_subdirectory).
+set(CAPDB_CAPNP_INCLUDE_DIRECTORY "${CAPNP_INCLUDE_DIRECTORY}" CACHE INTERNAL "")
 
 # Appends to OUT the absolute paths of the files FILE imports, transitively.
 function(_capdb_capnp_imports file import_dirs out)
@@ -54,7 +57,10 @@ function(capdb_add_schemas target)
   if(NOT files)
     message(FATAL_ERROR "capdb_add_schemas(${target}) needs at least one .capnp file")
   endif()
-  set(capnp_include "${CAPNP_INCLUDE_DIRECTORY}")  # from CapnProtoConfig.cmake
+  if(NOT CAPNP_INCLUDE_DIRECTORY)
+    set(CAPNP_INCLUDE_DIRECTORY "${CAPDB_CAPNP_INCLUDE_DIRECTORY}")
+  endif()
+  set(capnp_include "${CAPNP_INCLUDE_DIRECTORY}")
   set(CAPNPC_IMPORT_DIRS "${CAPDB_ANNOTATIONS_INCLUDE_DIR}")
   set(CAPNPC_OUTPUT_DIR "${CMAKE_CURRENT_BINARY_DIR}/capnp-gen")
   if(NOT DEFINED CAPNPC_SRC_PREFIX)
