@@ -150,6 +150,13 @@ capdb::Options eagerOptions(const capdb::Migrations* m) {
 
 // ---- capdb eager workloads ----
 
+// The add-a-computed-field step, by field name: the one the lazy and drain workloads use too.
+void addNameLength(capdb::Migrations& m) {
+  m.step("people", 1, 2, [](DynamicStruct::Reader old, DynamicStruct::Builder next) {
+    next.set("nameLength", old.get("name").as<capnp::Text>().size());
+  }, {.writes = {"nameLength"}});
+}
+
 void runEager(benchmark::State& state, const capdb::orm::SchemaFile& target,
               const capdb::Migrations& m, bool expectRewrite,
               const std::function<void(capdb::Database&)>& verify) {
@@ -187,9 +194,7 @@ void verifyOne(capdb::Database& db, int64_t id, const char* field, const std::st
 
 void AddField_Capdb(benchmark::State& state) {
   capdb::Migrations m;
-  m.step("people", 1, 2, [](DynamicStruct::Reader old, DynamicStruct::Builder next) {
-    next.set("nameLength", old.get("name").as<capnp::Text>().size());
-  }, {.writes = {"nameLength"}});
+  addNameLength(m);
   runEager(state, schemas().added, m, true, [](capdb::Database& db) {
     verifyOne(db, 7, "nameLength", std::to_string(nameOf(7).size()));
   });
@@ -410,9 +415,7 @@ void Rename_Sqlite(benchmark::State& state) {
 void openAfterChange(benchmark::State& state, int64_t n) {
   const fs::path& source = capdbSource(n);
   capdb::Migrations m;
-  m.step("people", 1, 2, [](DynamicStruct::Reader old, DynamicStruct::Builder next) {
-    next.set("nameLength", old.get("name").as<capnp::Text>().size());
-  }, {.writes = {"nameLength"}});
+  addNameLength(m);
   for (auto _ : state) {
     state.PauseTiming();
     fs::path dir = copyOf(source, "lazy-open");
@@ -433,9 +436,7 @@ struct LazyDb {
   capdb::Migrations m;
   std::unique_ptr<capdb::Database> db;
   LazyDb() {
-    m.step("people", 1, 2, [](DynamicStruct::Reader old, DynamicStruct::Builder next) {
-      next.set("nameLength", old.get("name").as<capnp::Text>().size());
-    }, {.writes = {"nameLength"}});
+    addNameLength(m);
     fs::path dir = copyOf(capdbSource(records()), "lazy-read");
     capdb::Options o = eagerOptions(&m);
     o.mode = capdb::MigrationMode::Hybrid;
@@ -472,9 +473,7 @@ void LazyRead_Current(benchmark::State& state) { lazyRead(state, false); }
 
 void Drain_Capdb(benchmark::State& state) {
   capdb::Migrations m;
-  m.step("people", 1, 2, [](DynamicStruct::Reader old, DynamicStruct::Builder next) {
-    next.set("nameLength", old.get("name").as<capnp::Text>().size());
-  }, {.writes = {"nameLength"}});
+  addNameLength(m);
   for (auto _ : state) {
     state.PauseTiming();
     fs::path dir = copyOf(capdbSource(records()), "drain");

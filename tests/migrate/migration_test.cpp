@@ -7,6 +7,7 @@
 #include "capdb/capdb.h"
 #include "capdb/testing.h"
 #include "people_versions.capnp.h"
+#include "support/errors.h"
 #include "support/schema_text.h"
 #include "support/temp_dir.h"
 
@@ -24,13 +25,8 @@ class MigrationTest : public ::testing::Test {
             ") $Db.primaryKey([\"id\"]) { " + fields + " }\n" + extra));
     return files_.back().tables[0];
   }
-  std::string errorOf(const std::function<void()>& fn) {
-    try {
-      fn();
-    } catch (const Error& e) {
-      return std::string(errorCodeName(e.code())) + ": " + e.what();
-    }
-    return "no error";
+  static std::string errorOf(const std::function<void()>& fn) {
+    return ::capdb::testing::errorOf(fn);
   }
   std::string exportOf(Database& db) {
     std::ostringstream out;

@@ -12,6 +12,7 @@
 #include "orm/schema_file.h"
 #include "all_types.capnp.h"
 #include "person.capnp.h"
+#include "support/errors.h"
 #include "support/schema_text.h"
 #include "support/temp_dir.h"
 
@@ -20,14 +21,7 @@ namespace {
 
 using test::Person;
 
-std::string errorOf(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return std::string(errorCodeName(e.code())) + ": " + e.what();
-  }
-  return "no error";
-}
+using ::capdb::testing::errorOf;
 
 // Opens `dir/db` with one table parsed from `fields` as struct T.
 Database openParsed(const testing::TempDir& dir, const std::string& annotations,
