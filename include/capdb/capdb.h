@@ -45,6 +45,7 @@
 
 #include "capdb/error.h"
 #include "capdb/migrations.h"
+#include "capdb/query.h"
 #include "engine/env.h"
 #include "engine/key_codec.h"
 #include "orm/record_codec.h"
@@ -461,6 +462,18 @@ class Database {
   bool drain(DrainBudget budget);
   // Records of the app's tables still stored at a version that needs a step, as of now.
   uint64_t oldRecords() const;
+
+  // SQL (docs/sql.md). Parses, plans and runs one statement: SELECT and EXPLAIN in a read
+  // snapshot, INSERT, UPDATE and DELETE in a write transaction of their own, which changes
+  // everything the statement says or, on any error, nothing. Errors: SyntaxError with line,
+  // column and token; InvalidArgument naming an unknown table or column (with the closest
+  // name), a missing parameter or a value that does not fit its column; ConstraintViolation.
+  ResultSet query(std::string_view sql, const Params& params = {});
+  // The same, in the caller's transaction (INSERT, UPDATE and DELETE need a WriteTxn). The
+  // rows are copies: they outlive the transaction.
+  ResultSet query(Txn& tx, std::string_view sql, const Params& params = {});
+  // Parses, binds and plans a statement once, to run many times (capdb/query.h).
+  Statement prepare(std::string_view sql);
 
   // The typed handle of an app table (T must be one of the Schemas given to open).
   template <typename T>

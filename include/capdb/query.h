@@ -1,0 +1,147 @@
+// SQL over capdb tables: values, parameters, result sets and prepared statements.
+// docs/sql.md is the dialect's contract. Database::query and Database::prepare (capdb/capdb.h)
+// are the entry points.
+#pragma once
+
+#include <cstdint>
+#include <initializer_list>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <variant>
+#include <vector>
+
+#include "capdb/error.h"
+
+namespace capdb {
+
+class Database;
+class Txn;
+namespace query {
+struct Prepared;
+}
+
+// A Data (BLOB) value: bytes, distinct from Text.
+struct Blob {
+  std::string bytes;
+  friend bool operator==(const Blob&, const Blob&) = default;
+};
+
+// One SQL value, of one of SQLite's five storage classes. Bool fields read as INTEGER 0 or 1,
+// enum fields as TEXT (the enumerant's name), Float32 and Float64 as REAL, every integer field
+// as INTEGER (a UInt64 above 2^63-1 cannot be read in SQL: InvalidArgument naming the column).
+class Value {
+ public:
+  enum class Type : uint8_t { Null, Integer, Real, Text, Blob };
+
+  Value() = default;  // NULL
+  Value(std::nullptr_t) {}
+  Value(bool v) : v_(int64_t{v}) {}
+  // Any integer type; an unsigned value above 2^63-1 is InvalidArgument.
+  template <typename I, typename = std::enable_if_t<std::is_integral_v<I> && !std::is_same_v<I, bool>>>
+  Value(I v) : v_(checkedInteger(v)) {}
+  Value(double v) : v_(v) {}
+  Value(float v) : v_(double{v}) {}
+  Value(std::string v) : v_(std::move(v)) {}
+  Value(std::string_view v) : v_(std::string(v)) {}
+  Value(const char* v) : v_(std::string(v)) {}
+  Value(Blob v) : v_(std::move(v)) {}
+
+  Type type() const { return static_cast<Type>(v_.index()); }
+  bool isNull() const { return v_.index() == 0; }
+  // The value as its own type; the wrong accessor is InvalidArgument naming both types.
+  int64_t integer() const;
+  double real() const;  // an INTEGER converts
+  const std::string& text() const;
+  const std::string& blob() const;
+
+  // As a SQL literal, for messages and EXPLAIN: 42, 2.5, 'it''s', x'00ff', NULL.
+  std::string toSql() const;
+  // As SQLite's CAST(x AS TEXT) renders it (NULL renders as the empty string).
+  std::string toText() const;
+
+  // Same type and same value (1 and 1.0 differ; SQL's = is query::compare).
+  friend bool operator==(const Value&, const Value&) = default;
+
+  using Variant = std::variant<std::monostate, int64_t, double, std::string, Blob>;
+  const Variant& variant() const { return v_; }
+
+ private:
+  template <typename I>
+  static int64_t checkedInteger(I v) {
+    if constexpr (std::is_unsigned_v<I> && sizeof(I) >= sizeof(int64_t)) {
+      if (v > static_cast<I>(INT64_MAX)) throwUnsignedTooLarge(static_cast<uint64_t>(v));
+    }
+    return static_cast<int64_t>(v);
+  }
+  [[noreturn]] static void throwUnsignedTooLarge(uint64_t v);
+
+  Variant v_;
+};
+
+std::string_view typeName(Value::Type type);  // "NULL", "INTEGER", "REAL", "TEXT", "BLOB"
+
+// Values for a statement's parameters: positional ones (?, ?NNN; a bare ? takes the number after
+// the previous one, starting at 1) and named ones (:name). A parameter the statement uses but
+// the call does not give is InvalidArgument naming it; values the statement does not use are
+// ignored.
+struct Params {
+  std::vector<Value> positional;  // positional[0] is ?1
+  std::map<std::string, Value, std::less<>> named;
+
+  Params() = default;
+  Params(std::initializer_list<Value> values) : positional(values) {}
+  Params& set(std::string name, Value value) {
+    named[std::move(name)] = std::move(value);
+    return *this;
+  }
+};
+
+// What a statement returns: a SELECT's columns and rows; EXPLAIN's one column "plan"; for
+// INSERT, UPDATE and DELETE no rows and the number of records changed.
+struct ResultSet {
+  std::vector<std::string> columns;
+  std::vector<std::vector<Value>> rows;
+  uint64_t changes = 0;
+
+  size_t size() const { return rows.size(); }
+  bool empty() const { return rows.empty(); }
+  const Value& at(size_t row, size_t column) const { return rows.at(row).at(column); }
+  // The position of a column by name; InvalidArgument naming it when there is none.
+  size_t column(std::string_view name) const;
+};
+
+// A statement parsed, bound to its table and planned once, to run many times with different
+// parameters. It plans again, by itself, when the statistics it was planned with have moved
+// enough to change the choice (the table grew or shrank by 4x, an index became ready or stopped
+// being ready). Valid while the Database that prepared it lives; one thread at a time.
+class Statement {
+ public:
+  Statement(Statement&&) noexcept;
+  Statement& operator=(Statement&&) noexcept;
+  ~Statement();
+
+  // Runs in its own transaction: a read snapshot for SELECT and EXPLAIN, a write transaction for
+  // INSERT, UPDATE and DELETE, which then change everything or, on any error, nothing.
+  ResultSet run(const Params& params = {});
+  // Runs in the caller's transaction. INSERT, UPDATE and DELETE need a WriteTxn
+  // (InvalidArgument otherwise); when one fails, the transaction may only be aborted.
+  ResultSet run(Txn& tx, const Params& params = {});
+
+  // The plan, as EXPLAIN prints it.
+  std::string explain() const;
+  // Whether the statement returns rows (SELECT, EXPLAIN) rather than changing records.
+  bool isQuery() const;
+  // The result's column names (empty for INSERT, UPDATE, DELETE).
+  const std::vector<std::string>& columns() const;
+
+ private:
+  friend class Database;
+  Statement(Database& db, std::unique_ptr<query::Prepared> prepared);
+  Database* db_;
+  std::unique_ptr<query::Prepared> prepared_;
+};
+
+}  // namespace capdb

@@ -1,0 +1,31 @@
+// Evaluates bound expressions (orm/query/ast.h) over a row, a group or nothing.
+#pragma once
+
+#include <vector>
+
+#include "orm/query/ast.h"
+
+namespace capdb::query {
+
+// The current row's column values, read on demand.
+class RowAccess {
+ public:
+  virtual ~RowAccess() = default;
+  virtual const Value& column(size_t index) = 0;
+};
+
+struct EvalContext {
+  const std::vector<Value>* params = nullptr;
+  RowAccess* row = nullptr;                        // null outside a row
+  const std::vector<Value>* groupKeys = nullptr;   // in an aggregate query's group
+  const std::vector<Value>* aggregates = nullptr;  // the group's aggregate results
+};
+
+Value eval(const Expr& e, EvalContext& ctx);
+// WHERE / HAVING / CASE truth: true only when the value is true (not NULL, not false).
+bool isTrue(const Expr& e, EvalContext& ctx);
+
+// CAST(v AS type); a Cap'n Proto type out of range is InvalidArgument naming the value.
+Value castTo(const Value& v, CastType type);
+
+}  // namespace capdb::query

@@ -1,0 +1,39 @@
+// The executor: runs a planned statement in a transaction. SELECT streams rows from the access
+// path through the filter into aggregation or projection, then sorts, de-duplicates and limits;
+// INSERT, UPDATE and DELETE go through the object layer, so indexes stay consistent.
+#pragma once
+
+#include <vector>
+
+#include "capdb/capdb.h"
+#include <functional>
+
+#include "orm/query/binder.h"
+#include "orm/query/eval.h"
+#include "orm/query/planner.h"
+
+namespace capdb::query {
+
+struct Executable {
+  const BoundStatement* bound;
+  const Plan* plan;
+  const TableColumns* columns;
+  DynamicTable table;
+};
+
+ResultSet runSelect(const Executable& x, const Txn& tx, const std::vector<Value>& params);
+uint64_t runInsert(const Executable& x, WriteTxn& tx, const std::vector<Value>& params);
+uint64_t runUpdate(const Executable& x, WriteTxn& tx, const std::vector<Value>& params);
+uint64_t runDelete(const Executable& x, WriteTxn& tx, const std::vector<Value>& params);
+
+// Sets a column of a record being built to `v`, checking that it fits (docs/sql.md, Writes).
+// Throws InvalidArgument naming table.column and the value.
+void setColumn(capnp::DynamicStruct::Builder record, const TableColumns& columns, size_t column,
+               const Value& v);
+
+// Calls `visit(record, primaryKey)` for every record the plan's access path and WHERE select.
+// The record is valid during the call only.
+void forEachMatch(const Executable& x, const Txn& tx, EvalContext& ctx,
+                  const std::function<bool(RowAccess& row, std::string_view pk)>& visit);
+
+}  // namespace capdb::query

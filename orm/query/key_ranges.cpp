@@ -1,0 +1,276 @@
+#include "orm/query/key_ranges.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "engine/key_codec.h"
+#include "orm/table_core.h"
+
+namespace capdb::query {
+namespace {
+
+using W = capnp::schema::Type::Which;
+
+enum class BoundKind : uint8_t { Unbounded, Empty, At };
+struct KeyBound {
+  BoundKind kind = BoundKind::Unbounded;
+  engine::KeyValue value;
+  bool inclusive = true;
+};
+
+KeyBound at(engine::KeyValue v, bool inclusive) { return {BoundKind::At, std::move(v), inclusive}; }
+KeyBound empty() { return {BoundKind::Empty, {}, true}; }
+KeyBound unbounded() { return {}; }
+
+bool isIntegerColumn(W w) {
+  switch (w) {
+    case W::INT8: case W::INT16: case W::INT32: case W::INT64:
+    case W::UINT8: case W::UINT16: case W::UINT32: case W::UINT64:
+      return true;
+    default: return false;
+  }
+}
+
+constexpr double kTwo63 = 9223372036854775808.0;
+
+// The key a value equal to `v` would have in this column; nullopt when no stored value can
+// equal it.
+std::optional<engine::KeyValue> pointKey(const Column& c, const Value& raw) {
+  if (raw.isNull()) return std::nullopt;
+  W w = c.path.leafWhich;
+  if (w == W::TEXT || w == W::ENUM) {
+    Value v = applyAffinity(raw, Affinity::Text);
+    if (v.type() != Value::Type::Text) return std::nullopt;
+    if (w == W::TEXT) return engine::KeyValue(v.text());
+    auto enumerants = c.enumSchema->getEnumerants();
+    for (auto e : enumerants) {
+      auto name = e.getProto().getName();
+      if (std::string_view(name.begin(), name.size()) == v.text()) {
+        return engine::KeyValue(uint64_t{e.getOrdinal()});
+      }
+    }
+    return std::nullopt;
+  }
+  if (w == W::DATA) {
+    if (raw.type() != Value::Type::Blob) return std::nullopt;
+    return engine::KeyValue(engine::KeyBytes{raw.blob()});
+  }
+  Value v = applyAffinity(raw, Affinity::Numeric);
+  if (v.type() != Value::Type::Integer && v.type() != Value::Type::Real) return std::nullopt;
+  if (w == W::BOOL) {
+    double d = v.real();
+    if (d == 0) return engine::KeyValue(false);
+    if (d == 1) return engine::KeyValue(true);
+    return std::nullopt;
+  }
+  if (isIntegerColumn(w)) {
+    if (v.type() == Value::Type::Integer) return engine::KeyValue(v.integer());
+    double d = v.real();
+    if (std::isnan(d) || d != std::floor(d) || d >= kTwo63 || d < -kTwo63) return std::nullopt;
+    return engine::KeyValue(static_cast<int64_t>(d));
+  }
+  double d = v.real();
+  if (std::isnan(d)) return std::nullopt;
+  return engine::KeyValue(d);
+}
+
+// A bound on the column from `column > v` (lower) or `column < v` (upper), inclusive or not.
+KeyBound boundKey(const Column& c, const Value& raw, bool inclusive, bool lower) {
+  if (raw.isNull()) return empty();
+  W w = c.path.leafWhich;
+  if (w == W::TEXT) {
+    Value v = applyAffinity(raw, Affinity::Text);
+    if (v.type() == Value::Type::Text) return at(v.text(), inclusive);
+    // Only a BLOB is left: every text sorts below it.
+    return lower ? empty() : unbounded();
+  }
+  if (w == W::DATA) {
+    if (raw.type() == Value::Type::Blob) return at(engine::KeyBytes{raw.blob()}, inclusive);
+    // Numbers and text sort below every blob.
+    return lower ? unbounded() : empty();
+  }
+  Value v = applyAffinity(raw, Affinity::Numeric);
+  if (v.type() == Value::Type::Text || v.type() == Value::Type::Blob) {
+    // Text and blobs sort above every number.
+    return lower ? empty() : unbounded();
+  }
+  if (isIntegerColumn(w)) {
+    if (v.type() == Value::Type::Integer) return at(v.integer(), inclusive);
+    double d = v.real();
+    if (std::isnan(d)) return empty();
+    if (lower) {
+      if (d >= kTwo63) return empty();
+      if (d < -kTwo63) return unbounded();
+      double up = std::ceil(d);
+      return at(static_cast<int64_t>(up), up == d ? inclusive : true);
+    }
+    if (d < -kTwo63) return empty();
+    if (d >= kTwo63) return unbounded();
+    double down = std::floor(d);
+    return at(static_cast<int64_t>(down), down == d ? inclusive : true);
+  }
+  // Float columns. A large integer may not be exact as a double: widen to inclusive.
+  if (v.type() == Value::Type::Integer) {
+    int64_t i = v.integer();
+    double d = static_cast<double>(i);
+    bool exact = std::fabs(d) < 9007199254740992.0;
+    return at(d, exact ? inclusive : true);
+  }
+  double d = v.real();
+  if (std::isnan(d)) return empty();
+  return at(d, inclusive);
+}
+
+std::string encode(const std::vector<engine::KeyValue>& values) {
+  engine::KeyEncoder e;
+  for (const auto& v : values) e.value(v);
+  return e.bytes();
+}
+
+std::string asciiCase(std::string_view s, bool upper) {
+  std::string out(s);
+  for (char& c : out) {
+    if (upper && c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+    if (!upper && c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
+// Keys whose value at this position is text starting with `pattern`'s literal prefix in any
+// ASCII case: from the all-upper-case prefix to past the all-lower-case one. LIKE rechecks.
+std::optional<engine::KeyRange> likeRange(const std::vector<engine::KeyValue>& prefix,
+                                          const Value& pattern) {
+  if (pattern.isNull()) return std::nullopt;
+  std::string p = pattern.toText();
+  size_t wild = p.find_first_of("%_");
+  std::string literal = p.substr(0, wild);
+  std::string base = encode(prefix);
+  engine::KeyRange r;
+  if (literal.empty()) {
+    // Any non-NULL text.
+    r.lower = engine::Bound{engine::prefixSuccessor(base + '\0'), true};
+    if (!base.empty()) r.upper = engine::Bound{engine::prefixSuccessor(base), false};
+    if (r.upper && r.upper->key.empty()) r.upper.reset();
+    return r;
+  }
+  engine::KeyEncoder lo;
+  lo.raw(base).text(asciiCase(literal, true));
+  r.lower = engine::Bound{lo.bytes(), true};
+  engine::KeyEncoder hi;
+  hi.raw(base).text(asciiCase(literal, false));
+  std::string hiBytes = hi.bytes();
+  hiBytes.resize(hiBytes.size() - 2);  // drop the terminator: a prefix of every longer text
+  std::string succ = engine::prefixSuccessor(hiBytes);
+  if (!succ.empty()) r.upper = engine::Bound{std::move(succ), false};
+  return r;
+}
+
+bool lowerBefore(const engine::KeyRange& a, const engine::KeyRange& b) {
+  if (!a.lower) return b.lower.has_value();
+  if (!b.lower) return false;
+  if (a.lower->key != b.lower->key) return a.lower->key < b.lower->key;
+  return a.lower->inclusive && !b.lower->inclusive;
+}
+
+bool isEmptyRange(const engine::KeyRange& r) {
+  if (!r.lower || !r.upper) return false;
+  if (r.lower->key != r.upper->key) return r.lower->key > r.upper->key;
+  return !(r.lower->inclusive && r.upper->inclusive);
+}
+
+std::vector<engine::KeyRange> merge(std::vector<engine::KeyRange> ranges) {
+  std::erase_if(ranges, isEmptyRange);
+  std::sort(ranges.begin(), ranges.end(), lowerBefore);
+  std::vector<engine::KeyRange> out;
+  for (auto& r : ranges) {
+    if (!out.empty()) {
+      auto& cur = out.back();
+      bool overlaps = !cur.upper || !r.lower || r.lower->key < cur.upper->key ||
+                      (r.lower->key == cur.upper->key && (cur.upper->inclusive || r.lower->inclusive));
+      if (overlaps) {
+        if (cur.upper && (!r.upper || r.upper->key > cur.upper->key ||
+                          (r.upper->key == cur.upper->key && r.upper->inclusive))) {
+          cur.upper = r.upper;
+        }
+        continue;
+      }
+    }
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+void specRanges(const RangeSpec& spec, const AccessPath& path, const TableColumns& columns,
+                EvalContext& ctx, std::vector<engine::KeyRange>& out) {
+  // Every combination of the equality values (IN lists multiply).
+  std::vector<std::vector<engine::KeyValue>> prefixes{{}};
+  for (size_t k = 0; k < spec.eq.size(); ++k) {
+    const Column& col = columns[path.keyColumns[k]];
+    std::vector<engine::KeyValue> keys;
+    for (const Expr* e : spec.eq[k]) {
+      if (e == nullptr) {
+        keys.push_back(engine::KeyNull{});
+      } else if (auto key = pointKey(col, eval(*e, ctx))) {
+        keys.push_back(*key);
+      }
+    }
+    std::vector<std::vector<engine::KeyValue>> next;
+    for (const auto& p : prefixes) {
+      for (const auto& key : keys) {
+        next.push_back(p);
+        next.back().push_back(key);
+      }
+    }
+    prefixes = std::move(next);
+  }
+  if (prefixes.empty()) return;
+  if (!spec.hasRange()) {
+    for (const auto& p : prefixes) {
+      out.push_back(p.empty() ? engine::KeyRange::all() : engine::KeyRange::prefix(encode(p)));
+    }
+    return;
+  }
+  const Column& col = columns[path.keyColumns[spec.eq.size()]];
+  if (spec.likePattern) {
+    Value pattern = eval(*spec.likePattern, ctx);
+    for (const auto& p : prefixes) {
+      if (auto r = likeRange(p, pattern)) out.push_back(*r);
+    }
+    return;
+  }
+  KeyBound lo = spec.lower ? boundKey(col, eval(*spec.lower->value, ctx), spec.lower->inclusive, true)
+                           : unbounded();
+  KeyBound hi = spec.upper ? boundKey(col, eval(*spec.upper->value, ctx), spec.upper->inclusive, false)
+                           : unbounded();
+  if (lo.kind == BoundKind::Empty || hi.kind == BoundKind::Empty) return;
+  for (const auto& p : prefixes) {
+    Range r;
+    std::vector<engine::KeyValue> lower = p, upper = p;
+    if (lo.kind == BoundKind::At) {
+      lower.push_back(lo.value);
+      r.lowerInclusive = lo.inclusive;
+    } else {
+      lower.push_back(engine::KeyNull{});  // comparisons never hold for NULL
+      r.lowerInclusive = false;
+    }
+    r.lower = Key::fromValues(std::move(lower));
+    if (hi.kind == BoundKind::At) {
+      upper.push_back(hi.value);
+      r.upperInclusive = hi.inclusive;
+    }
+    if (!upper.empty()) r.upper = Key::fromValues(std::move(upper));
+    out.push_back(orm::TableCore::toKeyRange(r));
+  }
+}
+
+}  // namespace
+
+std::vector<engine::KeyRange> keyRanges(const AccessPath& path, const TableColumns& columns,
+                                        EvalContext& ctx) {
+  if (path.specs.empty()) return {engine::KeyRange::all()};
+  std::vector<engine::KeyRange> out;
+  for (const auto& spec : path.specs) specRanges(spec, path, columns, ctx, out);
+  return merge(std::move(out));
+}
+
+}  // namespace capdb::query

@@ -1,0 +1,19 @@
+// Turns a plan's range specs, with the parameters of one run, into encoded key ranges: values
+// converted to the key column's type (conservatively: a range may hold rows the WHERE then
+// rejects, never miss one), ranges sorted and merged so that no key is visited twice.
+#pragma once
+
+#include <vector>
+
+#include "engine/cursor.h"
+#include "orm/query/eval.h"
+#include "orm/query/planner.h"
+
+namespace capdb::query {
+
+// The ranges to scan, in ascending key order; empty when no key can match. A path without specs
+// gives one unbounded range.
+std::vector<engine::KeyRange> keyRanges(const AccessPath& path, const TableColumns& columns,
+                                        EvalContext& ctx);
+
+}  // namespace capdb::query

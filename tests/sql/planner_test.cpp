@@ -1,0 +1,177 @@
+// The planner: for each access-path kind, the plan EXPLAIN shows, and that the rows it returns
+// are the rows a full scan with the same WHERE returns.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <random>
+
+#include "capdb/capdb.h"
+#include "sql_people.capnp.h"
+#include "support/temp_dir.h"
+#include "support/value_print.h"
+
+namespace capdb {
+namespace {
+
+class PlannerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    db_ = std::make_unique<Database>(Database::open(
+        dir_ / "db", Schemas{table<sqltest::Person>(), table<sqltest::Event>()}));
+    const char* cities[] = {"Paris", "London", "Lyon", "Berlin", "paris"};
+    std::mt19937 rng(7);
+    db_->write([&](WriteTxn& tx) {
+      for (int i = 0; i < 2000; ++i) {
+        Params p{std::string("p") + std::to_string(i), static_cast<int64_t>(rng() % 100),
+                 cities[rng() % 5], static_cast<double>(rng() % 1000) / 10.0};
+        if (i % 7 == 0) p.positional[2] = Value();
+        p.set("email", i % 3 == 0 ? Value() : Value("e" + std::to_string(i) + "@x"));
+        db_->query(tx,
+                   "INSERT INTO people (name, age, city, score, email) VALUES (?, ?, ?, ?, :email)",
+                   p);
+      }
+      for (int i = 0; i < 300; ++i) {
+        db_->query(tx, "INSERT INTO events (device, seq, level, value) VALUES (?, ?, ?, ?)",
+                   {std::string("dev") + std::to_string(i % 4), i, i % 5, i * 0.5});
+      }
+    });
+  }
+
+  std::string explain(const std::string& sql, const Params& p = {}) {
+    auto r = db_->query("EXPLAIN " + sql, p);
+    EXPECT_EQ(r.columns, std::vector<std::string>{"plan"});
+    return r.at(0, 0).text();
+  }
+
+  // The statement's rows, and the rows of the same statement forced through a full scan (by
+  // turning every column reference in WHERE into an expression no range can use).
+  void expectSameAsFullScan(const std::string& select, const std::string& where,
+                            const std::string& fullWhere, const Params& p = {}) {
+    auto planned = db_->query(select + " WHERE " + where, p);
+    auto full = db_->query(select + " WHERE " + fullWhere, p);
+    std::string fullPlan = explain(select + " WHERE " + fullWhere, p);
+    EXPECT_NE(fullPlan.find("est. 2000 rows"), std::string::npos) << fullPlan;
+    auto a = planned.rows, b = full.rows;
+    auto less = [](const std::vector<Value>& x, const std::vector<Value>& y) {
+      return x.at(0).integer() < y.at(0).integer();
+    };
+    std::sort(a.begin(), a.end(), less);
+    std::sort(b.begin(), b.end(), less);
+    EXPECT_EQ(a, b) << select << " WHERE " << where;
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<Database> db_;
+};
+
+TEST_F(PlannerTest, PrimaryKeyPointAndRange) {
+  EXPECT_EQ(explain("SELECT name FROM people WHERE id = 5"),
+            "PRIMARY KEY SCAN people (id) (id = 5) est. 1 rows");
+  EXPECT_EQ(db_->query("SELECT name FROM people WHERE id = 5").at(0, 0).text(), "p4");
+  EXPECT_EQ(explain("SELECT name FROM people WHERE id >= 10 AND id < 20"),
+            "PRIMARY KEY SCAN people (id) (id >= 10 AND id < 20) est. 200 rows");
+  EXPECT_EQ(db_->query("SELECT name FROM people WHERE id >= 10 AND id < 20").size(), 10u);
+  EXPECT_EQ(explain("SELECT name FROM people WHERE id BETWEEN ? AND ?", {10, 19}),
+            "PRIMARY KEY SCAN people (id) (id BETWEEN ?1 AND ?2) est. 200 rows");
+  EXPECT_EQ(db_->query("SELECT name FROM people WHERE id BETWEEN ? AND ?", {10, 19}).size(), 10u);
+  expectSameAsFullScan("SELECT id FROM people", "id > 1990.5", "id + 0 > 1990.5");
+  expectSameAsFullScan("SELECT id FROM people", "id < '5'", "CAST(id AS INTEGER) < '5'");
+}
+
+TEST_F(PlannerTest, CompositePrimaryKey) {
+  EXPECT_EQ(explain("SELECT seq FROM events WHERE device = 'dev1' AND seq > 250"),
+            "PRIMARY KEY SCAN events (device, seq) (device = 'dev1' AND seq > 250) est. 9 rows");
+  auto r = db_->query("SELECT seq FROM events WHERE device = 'dev1' AND seq > 250 ORDER BY seq");
+  ASSERT_EQ(r.size(), 12u);
+  EXPECT_EQ(r.at(0, 0).integer(), 253);
+}
+
+TEST_F(PlannerTest, IndexPointPrefixAndRange) {
+  EXPECT_EQ(explain("SELECT name FROM people WHERE age = 30"),
+            "INDEX SCAN people.people_age (age = 30) est. 200 rows");
+  EXPECT_EQ(explain("SELECT name FROM people WHERE city = 'Paris' AND age > 30 AND name LIKE 'a%' "
+                    "LIMIT 10"),
+            "INDEX SCAN people.by_city_age (city = 'Paris' AND age > 30) est. 60 rows -> FILTER "
+            "name LIKE 'a%' -> LIMIT 10");
+  EXPECT_EQ(explain("SELECT name FROM people WHERE email = 'e4@x'"),
+            "INDEX SCAN people.people_email (email = 'e4@x') est. 1 rows");
+  expectSameAsFullScan("SELECT id FROM people", "age = 30", "age + 0 = 30");
+  expectSameAsFullScan("SELECT id FROM people", "city = 'Paris' AND age BETWEEN 10 AND 20",
+                       "city || '' = 'Paris' AND age + 0 BETWEEN 10 AND 20");
+  expectSameAsFullScan("SELECT id FROM people", "city < 'M'", "city || '' < 'M'");
+  expectSameAsFullScan("SELECT id FROM people", "city IS NULL", "city || '' IS NULL");
+  expectSameAsFullScan("SELECT id FROM people", "age > 97.5", "age + 0 > 97.5");
+}
+
+TEST_F(PlannerTest, LikePrefixBecomesARangeAndIsRechecked) {
+  std::string plan = explain("SELECT id FROM people WHERE city LIKE 'pa%'");
+  EXPECT_EQ(plan.rfind("INDEX ONLY SCAN people.by_city_age", 0), 0u) << plan;
+  EXPECT_NE(plan.find("FILTER city LIKE 'pa%'"), std::string::npos) << plan;
+  expectSameAsFullScan("SELECT id FROM people", "city LIKE 'pa%'", "city || '' LIKE 'pa%'");
+  expectSameAsFullScan("SELECT id FROM people", "city LIKE 'l_on'", "city || '' LIKE 'l_on'");
+  expectSameAsFullScan("SELECT id FROM people", "city LIKE '%'", "city || '' LIKE '%'");
+}
+
+TEST_F(PlannerTest, InListsAndOrsAreUnionsWithoutDuplicates) {
+  EXPECT_EQ(explain("SELECT id FROM people WHERE id IN (3, 1, 2, 3)"),
+            "PRIMARY KEY SCAN people (id) (id IN (3, 1, 2, 3)) est. 4 rows");
+  auto r = db_->query("SELECT id FROM people WHERE id IN (3, 1, 2, 3)");
+  EXPECT_EQ(r.size(), 3u);
+  EXPECT_EQ(explain("SELECT id FROM people WHERE id = 3 OR id BETWEEN 2 AND 5"),
+            "PRIMARY KEY SCAN people (id) (id = 3 OR id BETWEEN 2 AND 5) est. 201 rows");
+  EXPECT_EQ(db_->query("SELECT id FROM people WHERE id = 3 OR id BETWEEN 2 AND 5").size(), 4u);
+  expectSameAsFullScan("SELECT id FROM people", "age IN (1, 2, 50) AND city = 'Lyon'",
+                       "age + 0 IN (1, 2, 50) AND city || '' = 'Lyon'");
+  expectSameAsFullScan("SELECT id FROM people", "age < 3 OR age > 96 OR age = 50",
+                       "age + 0 < 3 OR age + 0 > 96 OR age + 0 = 50");
+  std::string plan = explain("SELECT id FROM people WHERE age < 3 OR age > 96");
+  EXPECT_EQ(plan.rfind("INDEX ONLY SCAN people.people_age (age < 3 OR age > 96)", 0), 0u) << plan;
+}
+
+TEST_F(PlannerTest, OrderByServedByKeyOrderInEitherDirection) {
+  EXPECT_EQ(explain("SELECT name FROM people ORDER BY id DESC LIMIT 3"),
+            "PRIMARY KEY SCAN people (id) BACKWARD est. 2000 rows -> LIMIT 3");
+  auto r = db_->query("SELECT id FROM people ORDER BY id DESC LIMIT 3");
+  ASSERT_EQ(r.size(), 3u);
+  EXPECT_EQ(r.at(0, 0).integer(), 2000);
+  EXPECT_EQ(r.at(2, 0).integer(), 1998);
+  EXPECT_EQ(explain("SELECT name FROM people WHERE city = 'Paris' ORDER BY age DESC LIMIT 5"),
+            "INDEX SCAN people.by_city_age BACKWARD (city = 'Paris') est. 200 rows -> LIMIT 5");
+  auto top = db_->query("SELECT age FROM people WHERE city = 'Paris' ORDER BY age DESC LIMIT 5");
+  auto sorted = db_->query("SELECT age FROM people WHERE city || '' = 'Paris' ORDER BY age DESC LIMIT 5");
+  EXPECT_EQ(top.rows, sorted.rows);
+  std::string sortPlan = explain("SELECT name FROM people WHERE city = 'Paris' ORDER BY name");
+  EXPECT_NE(sortPlan.find("-> SORT name"), std::string::npos) << sortPlan;
+}
+
+TEST_F(PlannerTest, IndexOnlyScanWhenTheIndexHoldsEveryColumn) {
+  std::string plan = explain("SELECT city, age, id FROM people WHERE city = 'Lyon' AND age < 10");
+  EXPECT_EQ(plan.rfind("INDEX ONLY SCAN people.by_city_age", 0), 0u) << plan;
+  expectSameAsFullScan("SELECT id, city, age FROM people", "city = 'Lyon' AND age < 10",
+                       "city || '' = 'Lyon' AND age + 0 < 10");
+}
+
+TEST_F(PlannerTest, CountOfAWholeTableReadsTheStoredCount) {
+  EXPECT_EQ(explain("SELECT count(*) FROM people"), "COUNT people");
+  EXPECT_EQ(db_->query("SELECT count(*) FROM people").at(0, 0).integer(), 2000);
+}
+
+TEST_F(PlannerTest, NeverAFullScanWhereAnIndexCoversThePredicate) {
+  for (const char* where :
+       {"age = 5", "age > 90", "city = 'Paris'", "city = 'Paris' AND age = 3", "email = 'e1@x'",
+        "id = 9", "age IN (1, 2)", "city IS NULL", "email IS NULL AND age = 1"}) {
+    std::string plan = explain(std::string("SELECT * FROM people WHERE ") + where);
+    EXPECT_EQ(plan.find("FULL SCAN"), std::string::npos) << where << ": " << plan;
+  }
+}
+
+TEST_F(PlannerTest, PreparedStatementsPlanOnceAndRunWithNewParameters) {
+  Statement s = db_->prepare("SELECT count(*) FROM people WHERE age = ?");
+  EXPECT_EQ(s.explain(), "INDEX ONLY SCAN people.people_age (age = ?1) est. 200 rows -> AGGREGATE");
+  int64_t total = 0;
+  for (int age = 0; age < 100; ++age) total += s.run({age}).at(0, 0).integer();
+  EXPECT_EQ(total, 2000);
+}
+
+}  // namespace
+}  // namespace capdb
