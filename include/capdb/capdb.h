@@ -46,6 +46,7 @@
 #include "capdb/error.h"
 #include "capdb/migrations.h"
 #include "capdb/query.h"
+#include "capdb/query_builder.h"
 #include "engine/env.h"
 #include "engine/key_codec.h"
 #include "orm/record_codec.h"
@@ -366,6 +367,11 @@ class DynamicTable {
   // or nothing. Blank lines are skipped. Returns the records inserted.
   uint64_t importJsonLines(WriteTxn& tx, std::istream& in) const;
 
+  // A query over this table built in C++ (capdb/query_builder.h):
+  // people.where(col("age") > 30).orderBy("name").limit(10).run(tx).
+  Query where(const SqlExpr& condition) const { return Query(*core_).where(condition); }
+  Query query() const { return Query(*core_); }
+
   orm::TableCore& core() const { return *core_; }
 
  private:
@@ -373,6 +379,9 @@ class DynamicTable {
   explicit DynamicTable(orm::TableCore* core) : core_(core) {}
   orm::TableCore* core_;
 };
+
+// The primary keys of the records a query selects, in its order.
+std::vector<Key> recordKeys(const Query& query, const Txn& tx);
 
 // A table over its generated Cap'n Proto type T: DynamicTable's operations, typed.
 template <typename T>
@@ -412,6 +421,39 @@ class Table {
   }
   uint64_t count(const Txn& tx) const { return t_.count(tx); }
   const DynamicTable& dynamic() const { return t_; }
+
+  // A query over this table whose rows(tx) are typed records (capdb/query_builder.h).
+  class TypedQuery {
+   public:
+    TypedQuery(Query q, DynamicTable t) : q_(std::move(q)), t_(t) {}
+    TypedQuery& where(const SqlExpr& condition) { return q_.where(condition), *this; }
+    TypedQuery& orderBy(const SqlExpr& key, Order order = Order::Asc) {
+      return q_.orderBy(key, order), *this;
+    }
+    TypedQuery& orderBy(const char* column, Order order = Order::Asc) {
+      return q_.orderBy(column, order), *this;
+    }
+    TypedQuery& limit(int64_t n) { return q_.limit(n), *this; }
+    TypedQuery& offset(int64_t n) { return q_.offset(n), *this; }
+    // The matching records in the query's order; valid while tx lives.
+    std::vector<Row<T>> rows(const Txn& tx) const {
+      std::vector<Row<T>> out;
+      for (const auto& keyRow : recordKeys(q_, tx)) {
+        if (auto row = t_.get(tx, keyRow)) out.emplace_back(std::move(*row));
+      }
+      return out;
+    }
+    ResultSet run(const Txn& tx) const { return q_.run(tx); }
+    std::string explain(const Txn& tx) const { return q_.explain(tx); }
+    std::string sql() const { return q_.sql(); }
+    const Query& query() const { return q_; }
+
+   private:
+    Query q_;
+    DynamicTable t_;
+  };
+  TypedQuery where(const SqlExpr& condition) const { return TypedQuery(t_.where(condition), t_); }
+  TypedQuery query() const { return TypedQuery(t_.query(), t_); }
 
  private:
   friend class Database;

@@ -169,7 +169,7 @@ struct Group {
 void forEachMatch(const Executable& x, const Txn& tx, EvalContext& ctx,
                   const std::function<bool(RowAccess& row, std::string_view pk)>& visit) {
   const AccessPath& path = x.plan->access;
-  const orm::TableCore& table = x.table.core();
+  const orm::TableCore& table = *x.table;
   const Expr* where = x.bound->select.where;
   std::vector<engine::KeyRange> ranges = keyRanges(path, *x.columns, ctx);
   bool backward = path.direction == engine::Direction::Backward;
@@ -249,7 +249,7 @@ ResultSet runSelect(const Executable& x, const Txn& tx, const std::vector<Value>
     if (plan.access.kind == AccessKind::CountAll) {
       Group g;
       g.accs.resize(nAgg);
-      g.accs[0].count = static_cast<int64_t>(x.table.count(tx));
+      g.accs[0].count = static_cast<int64_t>(x.table->count(tx));
       groups.emplace(std::vector<Value>{}, std::move(g));
     } else {
       forEachMatch(x, tx, ctx, [&](RowAccess&, std::string_view) {

@@ -11,6 +11,7 @@
 #include "orm/query/binder.h"
 #include "orm/query/eval.h"
 #include "orm/query/planner.h"
+#include "orm/table_core.h"
 
 namespace capdb::query {
 
@@ -18,7 +19,7 @@ struct Executable {
   const BoundStatement* bound;
   const Plan* plan;
   const TableColumns* columns;
-  DynamicTable table;
+  const orm::TableCore* table;
 };
 
 ResultSet runSelect(const Executable& x, const Txn& tx, const std::vector<Value>& params);

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "capdb/capdb.h"
+#include "capdb/query_builder.h"
 #include "engine/fail.h"
 #include "orm/kj_error.h"
 #include "orm/query/binder.h"
@@ -18,7 +19,7 @@ namespace query {
 struct Prepared {
   std::string sql;
   ParsedStatement parsed;
-  std::optional<DynamicTable> table;
+  const orm::TableCore* table = nullptr;
   std::unique_ptr<TableColumns> columns;
   BoundStatement bound;
   Plan plan;
@@ -27,13 +28,13 @@ struct Prepared {
 
 namespace {
 
-DynamicTable resolveTable(const Database& db, const TableRef& ref) {
+const orm::TableCore& resolveTable(const Database& db, const TableRef& ref) {
   std::vector<std::string> names = db.tableNames();
   for (const auto& n : names) {
-    if (n == ref.name) return db.table(n);
+    if (n == ref.name) return db.table(n).core();
   }
   for (const auto& n : names) {
-    if (equalsIgnoreCase(n, ref.name)) return db.table(n);
+    if (equalsIgnoreCase(n, ref.name)) return db.table(n).core();
   }
   fail(ErrorCode::InvalidArgument, "line {}, column {}: no table '{}'{}", ref.line, ref.col, ref.name,
        didYouMean(ref.name, names));
@@ -51,21 +52,31 @@ const TableRef& tableOf(const ParsedStatement& st) {
 }
 
 void makePlan(Prepared& p, const Txn& tx) {
-  const orm::TableCore& core = p.table->core();
+  const orm::TableCore& core = *p.table;
   p.plan = plan(p.bound, core, *p.columns, core.count(tx));
   if (p.bound.kind == StatementKind::Insert) {
     p.plan.text = fmt::format("INSERT {} ({} rows)", core.schema().name, p.bound.insertRows.size());
   }
 }
 
-std::unique_ptr<Prepared> prepareIn(const Database& db, std::string_view sql, const Txn& tx) {
+// Prepares `sql` over the table `table` names (or, when given, `only`, which the statement must
+// name).
+std::unique_ptr<Prepared> prepareIn(const Database* db, const orm::TableCore* only,
+                                    std::string_view sql, const Txn& tx) {
   auto p = std::make_unique<Prepared>();
   p->sql = std::string(sql);
   p->parsed = parse(p->sql);
   CAPDB_REQUIRE(p->parsed.kind != StatementKind::Migrate, ErrorCode::InvalidArgument,
                 "MIGRATE declares a migration step: register it with Migrations::sql(), not as a "
                 "query");
-  p->table = resolveTable(db, tableOf(p->parsed));
+  if (only != nullptr) {
+    const TableRef& ref = tableOf(p->parsed);
+    CAPDB_REQUIRE(equalsIgnoreCase(ref.name, only->schema().name), ErrorCode::InvalidArgument,
+                  "the statement reads table {}, not {}", ref.name, only->schema().name);
+    p->table = only;
+  } else {
+    p->table = &resolveTable(*db, tableOf(p->parsed));
+  }
   p->columns = std::make_unique<TableColumns>(p->table->schema());
   p->bound = bind(p->parsed, *p->columns);
   makePlan(*p, tx);
@@ -101,7 +112,7 @@ bool isQuery(const Prepared& p) { return p.bound.explain || p.bound.kind == Stat
 
 ResultSet execute(Prepared& p, Txn& tx, const Params& params) {
   std::vector<Value> values = paramValues(p, params);
-  const orm::TableCore& core = p.table->core();
+  const orm::TableCore& core = *p.table;
   if (stale(p.plan, core, core.count(tx))) makePlan(p, tx);
   if (p.bound.explain) {
     ResultSet r;
@@ -109,7 +120,7 @@ ResultSet execute(Prepared& p, Txn& tx, const Params& params) {
     r.rows.push_back({Value(p.plan.text)});
     return r;
   }
-  Executable x{&p.bound, &p.plan, p.columns.get(), *p.table};
+  Executable x{&p.bound, &p.plan, p.columns.get(), p.table};
   return orm::translateKj(
       ErrorCode::Internal,
       [&]() -> ResultSet {
@@ -135,23 +146,71 @@ ResultSet execute(Prepared& p, Txn& tx, const Params& params) {
 ResultSet Database::query(std::string_view sql, const Params& params) {
   {
     ReadTxn tx = read();
-    auto p = query::prepareIn(*this, sql, tx);
+    auto p = query::prepareIn(this, nullptr, sql, tx);
     if (query::isQuery(*p)) return query::execute(*p, tx, params);
   }
   return write([&](WriteTxn& tx) {
-    auto p = query::prepareIn(*this, sql, tx);
+    auto p = query::prepareIn(this, nullptr, sql, tx);
     return query::execute(*p, tx, params);
   });
 }
 
 ResultSet Database::query(Txn& tx, std::string_view sql, const Params& params) {
-  auto p = query::prepareIn(*this, sql, tx);
+  auto p = query::prepareIn(this, nullptr, sql, tx);
   return query::execute(*p, tx, params);
 }
 
 Statement Database::prepare(std::string_view sql) {
   ReadTxn tx = read();
-  return Statement(*this, query::prepareIn(*this, sql, tx));
+  return Statement(*this, query::prepareIn(this, nullptr, sql, tx));
+}
+
+ResultSet Query::run(const Txn& tx) const {
+  auto p = query::prepareIn(nullptr, table_, sql(), tx);
+  CAPDB_REQUIRE(query::isQuery(*p), ErrorCode::Internal, "a builder query is not a SELECT");
+  // A SELECT only reads through the transaction.
+  return query::execute(*p, const_cast<Txn&>(tx), {});
+}
+
+std::string Query::explain(const Txn& tx) const {
+  return query::prepareIn(nullptr, table_, sql(), tx)->plan.text;
+}
+
+std::vector<Key> recordKeys(const Query& q, const Txn& tx) {
+  auto p = query::prepareIn(nullptr, &q.table(), q.keySql(), tx);
+  ResultSet r = query::execute(*p, const_cast<Txn&>(tx), {});
+  const auto& pk = q.table().schema().primaryKey;
+  std::vector<Key> keys;
+  keys.reserve(r.rows.size());
+  for (const auto& row : r.rows) {
+    std::vector<engine::KeyValue> values;
+    for (size_t i = 0; i < row.size(); ++i) {
+      const Value& v = row[i];
+      switch (v.type()) {
+        case Value::Type::Null: values.emplace_back(engine::KeyNull{}); break;
+        case Value::Type::Integer:
+          if (pk[i].keyType == engine::KeyType::Bool) values.emplace_back(v.integer() != 0);
+          else values.emplace_back(v.integer());
+          break;
+        case Value::Type::Real: values.emplace_back(v.real()); break;
+        case Value::Type::Text: {
+          // An enum key column reads as its enumerant's name; the key holds the ordinal.
+          auto field = pk[i].leaf().getType();
+          if (field.isEnum()) {
+            KJ_IF_MAYBE (e, field.asEnum().findEnumerantByName(v.text())) {
+              values.emplace_back(uint64_t{e->getOrdinal()});
+              break;
+            }
+          }
+          values.emplace_back(v.text());
+          break;
+        }
+        case Value::Type::Blob: values.emplace_back(engine::KeyBytes{v.blob()}); break;
+      }
+    }
+    keys.push_back(Key::fromValues(std::move(values)));
+  }
+  return keys;
 }
 
 Statement::Statement(Database& db, std::unique_ptr<query::Prepared> prepared)

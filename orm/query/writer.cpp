@@ -157,7 +157,7 @@ void setColumn(capnp::DynamicStruct::Builder record, const TableColumns& columns
 }
 
 uint64_t runInsert(const Executable& x, WriteTxn& tx, const std::vector<Value>& params) {
-  const auto& schema = x.table.schema();
+  const auto& schema = x.table->schema();
   std::optional<size_t> autoColumn;
   if (schema.autoIncrement) autoColumn = x.columns->find(schema.primaryKey[*schema.autoIncrement].dotted);
   EvalContext ctx;
@@ -167,7 +167,7 @@ uint64_t runInsert(const Executable& x, WriteTxn& tx, const std::vector<Value>& 
     std::vector<Value> values;
     values.reserve(row.size());
     for (const Expr* e : row) values.push_back(eval(*e, ctx));
-    x.table.insert(tx, [&](capnp::DynamicStruct::Builder b) {
+    x.table->insert(tx, [&](capnp::DynamicStruct::Builder b) {
       for (size_t i = 0; i < values.size(); ++i) {
         size_t c = x.bound->insertColumns[i];
         // NULL for the autoIncrement key asks for the next value, as in SQLite.
@@ -181,7 +181,7 @@ uint64_t runInsert(const Executable& x, WriteTxn& tx, const std::vector<Value>& 
 }
 
 uint64_t runUpdate(const Executable& x, WriteTxn& tx, const std::vector<Value>& params) {
-  const auto& schema = x.table.schema();
+  const auto& schema = x.table->schema();
   for (const auto& [c, _] : x.bound->sets) {
     for (const auto& f : schema.primaryKey) {
       CAPDB_REQUIRE(x.columns->find(f.dotted) != c, ErrorCode::InvalidArgument,
@@ -202,7 +202,7 @@ uint64_t runUpdate(const Executable& x, WriteTxn& tx, const std::vector<Value>& 
     return true;
   });
   for (const auto& [pk, values] : changes) {
-    x.table.update(tx, Key::fromValues(engine::decodeKey(pk)), [&](capnp::DynamicStruct::Builder b) {
+    x.table->update(tx, Key::fromValues(engine::decodeKey(pk)), [&](capnp::DynamicStruct::Builder b) {
       for (size_t i = 0; i < values.size(); ++i) setColumn(b, *x.columns, x.bound->sets[i].first, values[i]);
     });
   }
@@ -217,7 +217,7 @@ uint64_t runDelete(const Executable& x, WriteTxn& tx, const std::vector<Value>& 
     keys.emplace_back(pk);
     return true;
   });
-  for (const auto& pk : keys) x.table.remove(tx, Key::fromValues(engine::decodeKey(pk)));
+  for (const auto& pk : keys) x.table->remove(tx, Key::fromValues(engine::decodeKey(pk)));
   return keys.size();
 }
 

@@ -61,13 +61,13 @@ struct Record {
   int line = 0;  // 1-based line of the header
   bool isQuery = false;
   Kind kind = Kind::Ok;
-  uint64_t changes = 0;                // Kind::Changes
-  std::string errorCode;               // Kind::Error: an errorCodeName
-  std::string errorText;               // Kind::Error: a substring of the message, maybe empty
-  bool rowSort = false;                // Kind::Rows
-  bool columnNames = false;            // Kind::Rows: expected[0] is the column names
+  uint64_t changes = 0;      // Kind::Changes
+  std::string errorCode;     // Kind::Error: an errorCodeName
+  std::string errorText;     // Kind::Error: a substring of the message, maybe empty
+  bool rowSort = false;      // Kind::Rows
+  bool columnNames = false;  // Kind::Rows: expected[0] is the column names
   std::string sql;
-  std::vector<std::string> expected;   // Kind::Rows: rendered lines
+  std::vector<std::string> expected;  // Kind::Rows: rendered lines
 };
 
 std::vector<std::string> splitWords(std::string_view line) {
@@ -83,7 +83,9 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-bool isBlank(std::string_view line) { return trim(line).empty(); }
+bool isBlank(std::string_view line) {
+  return trim(line).empty();
+}
 
 // The part of `line` after its first `n` words, trimmed.
 std::string afterWords(std::string_view line, int n) {
@@ -266,8 +268,8 @@ void SqlLogicTest::run(Database& db, const Record& r) {
   }
   if (r.kind == Record::Kind::Changes) {
     if (rs.changes != r.changes) {
-      ADD_FAILURE_AT(path, r.line) << "changed " << rs.changes << " records, expected "
-                                   << r.changes << "\n  in: " << r.sql;
+      ADD_FAILURE_AT(path, r.line)
+          << "changed " << rs.changes << " records, expected " << r.changes << "\n  in: " << r.sql;
     }
     return;
   }
@@ -288,8 +290,8 @@ void SqlLogicTest::run(Database& db, const Record& r) {
     std::sort(expected.begin(), expected.end());
   }
   if (got != expected) {
-    ADD_FAILURE_AT(path, r.line) << "wrong rows" << (r.rowSort ? " (sorted)" : "") << "\n  in: "
-                                 << r.sql << "\ngot:\n"
+    ADD_FAILURE_AT(path, r.line) << "wrong rows" << (r.rowSort ? " (sorted)" : "")
+                                 << "\n  in: " << r.sql << "\ngot:\n"
                                  << indented(got) << "expected:\n"
                                  << indented(expected);
   }
@@ -307,7 +309,8 @@ void SqlLogicTest::runError(Database& db, const Record& r) {
   try {
     db.query(r.sql);
     ADD_FAILURE_AT(path, r.line) << "expected " << r.errorCode
-                                 << (r.errorText.empty() ? "" : " containing \"" + r.errorText + "\"")
+                                 << (r.errorText.empty() ? ""
+                                                         : " containing \"" + r.errorText + "\"")
                                  << ", but it succeeded\n  in: " << r.sql;
   } catch (const Error& e) {
     std::string code(errorCodeName(e.code()));
@@ -341,8 +344,8 @@ TEST_P(SqlLogicTest, Passes) {
   std::vector<Record> records;
   ASSERT_TRUE(parseFile(file(), records)) << "in " << file();
   testing::TempDir dir;
-  Database db = Database::open(
-      dir / "db", Schemas{table<sqltest::Person>(), table<sqltest::Event>()});
+  Database db =
+      Database::open(dir / "db", Schemas{table<sqltest::Person>(), table<sqltest::Event>()});
   for (const Record& r : records) run(db, r);
 }
 

@@ -1,0 +1,451 @@
+// The C++ side of SQL (capdb/query.h and Database::query / prepare): parameters, result sets,
+// prepared statements in their own and in the caller's transactions, all-or-nothing writes,
+// results that outlive their transaction, and Value.
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "capdb/capdb.h"
+#include "sql_people.capnp.h"
+#include "support/errors.h"
+#include "support/temp_dir.h"
+#include "support/value_print.h"
+
+namespace capdb {
+namespace {
+
+using ::capdb::testing::errorOf;
+
+// The rows as SQL literals: cells joined by |, rows by "; ".
+std::string cells(const ResultSet& rs) {
+  std::string out;
+  for (size_t r = 0; r < rs.rows.size(); ++r) {
+    if (r > 0) out += "; ";
+    for (size_t c = 0; c < rs.rows[r].size(); ++c) {
+      if (c > 0) out += "|";
+      out += rs.rows[r][c].toSql();
+    }
+  }
+  return out;
+}
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+// A fresh database with the SQL test tables and three people (ids 1, 2, 3).
+class QueryApi : public ::testing::Test {
+ protected:
+  QueryApi()
+      : db_(Database::open(dir_ / "db",
+                           Schemas{table<sqltest::Person>(), table<sqltest::Event>()})) {
+    db_.query(
+        "INSERT INTO people (name, age, city) "
+        "VALUES ('Ann', 31, 'Paris'), ('Bob', 25, 'London'), ('Cara', 42, 'Paris')");
+  }
+
+  int64_t count(std::string_view where = "") {
+    std::string sql = "SELECT COUNT(*) FROM people";
+    if (!where.empty()) sql += " WHERE " + std::string(where);
+    return db_.query(sql).at(0, 0).integer();
+  }
+  std::string everyone() { return cells(db_.query("SELECT * FROM people ORDER BY id")); }
+
+  testing::TempDir dir_;
+  Database db_;
+};
+
+TEST_F(QueryApi, PositionalParameters) {
+  ResultSet rs =
+      db_.query("SELECT name FROM people WHERE city = ? AND age > ? ORDER BY id", {"Paris", 30});
+  EXPECT_EQ(cells(rs), "'Ann'; 'Cara'");
+
+  // Each Value type binds as itself.
+  rs = db_.query(
+      "SELECT typeof(?), typeof(?), typeof(?), typeof(?), typeof(?) FROM people "
+      "WHERE id = 1",
+      {nullptr, int64_t{7}, 2.5, "t", Blob{"b"}});
+  EXPECT_EQ(cells(rs), "'null'|'integer'|'real'|'text'|'blob'");
+  rs = db_.query("SELECT ?, ?, ?, ?, ? FROM people WHERE id = 1",
+                 {true, INT64_MIN, uint64_t{INT64_MAX}, std::string("it's"),
+                  Blob{std::string("\x00\xff", 2)}});
+  EXPECT_EQ(cells(rs), "1|-9223372036854775808|9223372036854775807|'it''s'|x'00ff'");
+
+  // Parameters are values, never SQL text.
+  rs = db_.query("SELECT COUNT(*) FROM people WHERE name = ?", {"x' OR '1'='1"});
+  EXPECT_EQ(cells(rs), "0");
+
+  // Values the statement does not use are ignored.
+  rs = db_.query("SELECT name FROM people WHERE id = ?", {2, "unused", 3.5});
+  EXPECT_EQ(cells(rs), "'Bob'");
+}
+
+TEST_F(QueryApi, NumberedParameters) {
+  ResultSet rs = db_.query("SELECT ?2, ?1, ?2 FROM people WHERE id = 1", {"a", "b"});
+  EXPECT_EQ(cells(rs), "'b'|'a'|'b'");
+
+  // A bare ? takes the number after the previous one.
+  rs = db_.query("SELECT ?, ?3, ? FROM people WHERE id = 1", {10, 20, 30, 40});
+  EXPECT_EQ(cells(rs), "10|30|40");
+
+  rs = db_.query("SELECT name FROM people WHERE age BETWEEN ?1 AND ?1 + 15 ORDER BY id", {30});
+  EXPECT_EQ(cells(rs), "'Ann'; 'Cara'");
+}
+
+TEST_F(QueryApi, NamedParameters) {
+  Params p;
+  p.set("city", "Paris").set("min", 30);
+  ResultSet rs =
+      db_.query("SELECT name FROM people WHERE city = :city AND age > :min ORDER BY id", p);
+  EXPECT_EQ(cells(rs), "'Ann'; 'Cara'");
+
+  // One name used twice is one value.
+  rs = db_.query("SELECT name FROM people WHERE name = :who OR city = :who ORDER BY id",
+                 Params().set("who", "London"));
+  EXPECT_EQ(cells(rs), "'Bob'");
+
+  // Named and positional parameters together.
+  rs = db_.query("SELECT ?1, :label FROM people WHERE id = ?2", Params{"x", 3}.set("label", "L"));
+  EXPECT_EQ(cells(rs), "'x'|'L'");
+}
+
+TEST_F(QueryApi, AMissingParameterIsNamed) {
+  std::string err = errorOf([&] { db_.query("SELECT name FROM people WHERE age > ?2", {30}); });
+  EXPECT_TRUE(contains(err, "InvalidArgument")) << err;
+  EXPECT_TRUE(contains(err, "?2")) << err;
+
+  err = errorOf([&] { db_.query("SELECT name FROM people WHERE age > ? AND age < ?", {30}); });
+  EXPECT_TRUE(contains(err, "InvalidArgument")) << err;
+  EXPECT_TRUE(contains(err, "?2")) << err;
+
+  err = errorOf([&] { db_.query("SELECT name FROM people WHERE id = ?"); });
+  EXPECT_TRUE(contains(err, "InvalidArgument")) << err;
+  EXPECT_TRUE(contains(err, "?1")) << err;
+
+  err = errorOf([&] {
+    db_.query("SELECT name FROM people WHERE city = :city", Params().set("town", "Paris"));
+  });
+  EXPECT_TRUE(contains(err, "InvalidArgument")) << err;
+  EXPECT_TRUE(contains(err, ":city")) << err;
+
+  // In a write: nothing is written.
+  err = errorOf([&] { db_.query("INSERT INTO people (name, age) VALUES (?, ?)", {"Dan"}); });
+  EXPECT_TRUE(contains(err, "?2")) << err;
+  EXPECT_EQ(count(), 3);
+
+  // And through a prepared statement.
+  Statement byCity = db_.prepare("SELECT name FROM people WHERE city = :city");
+  err = errorOf([&] { byCity.run(); });
+  EXPECT_TRUE(contains(err, "InvalidArgument")) << err;
+  EXPECT_TRUE(contains(err, ":city")) << err;
+}
+
+TEST_F(QueryApi, ResultSetColumnsRowsAndChanges) {
+  ResultSet rs = db_.query("SELECT name AS who, age, age * 2 FROM people ORDER BY id");
+  EXPECT_EQ(rs.columns, (std::vector<std::string>{"who", "age", "age * 2"}));
+  EXPECT_EQ(rs.column("who"), 0u);
+  EXPECT_EQ(rs.column("age"), 1u);
+  EXPECT_EQ(rs.column("age * 2"), 2u);
+  std::string err = errorOf([&] { rs.column("name"); });
+  EXPECT_TRUE(contains(err, "InvalidArgument")) << err;
+  EXPECT_TRUE(contains(err, "name")) << err;
+
+  EXPECT_EQ(rs.size(), 3u);
+  EXPECT_FALSE(rs.empty());
+  EXPECT_EQ(rs.changes, 0u);
+  EXPECT_EQ(rs.at(1, rs.column("who")).text(), "Bob");
+  EXPECT_EQ(rs.at(2, rs.column("age * 2")).integer(), 84);
+
+  ResultSet none = db_.query("SELECT name FROM people WHERE age > 100");
+  EXPECT_TRUE(none.empty());
+  EXPECT_EQ(none.columns, std::vector<std::string>{"name"});
+
+  ResultSet updated = db_.query("UPDATE people SET age = age + 1 WHERE city = 'Paris'");
+  EXPECT_EQ(updated.changes, 2u);
+  EXPECT_TRUE(updated.empty());
+  EXPECT_TRUE(updated.columns.empty());
+  EXPECT_EQ(db_.query("INSERT INTO people (name) VALUES ('Dan'), ('Eve')").changes, 2u);
+  EXPECT_EQ(db_.query("DELETE FROM people WHERE age < 30").changes, 3u);
+}
+
+TEST_F(QueryApi, AStatementIsPreparedOnceAndRunManyTimes) {
+  Statement insert = db_.prepare("INSERT INTO people (name, age) VALUES (?, ?)");
+  EXPECT_FALSE(insert.isQuery());
+  EXPECT_TRUE(insert.columns().empty());
+  Statement byAge = db_.prepare("SELECT id, name FROM people WHERE age = :age");
+  EXPECT_TRUE(byAge.isQuery());
+  EXPECT_EQ(byAge.columns(), (std::vector<std::string>{"id", "name"}));
+  EXPECT_FALSE(byAge.explain().empty());
+
+  // 3 -> 63 records: the statements stay valid while the table grows past what they were
+  // planned for.
+  for (int i = 0; i < 60; ++i) {
+    ResultSet r = insert.run({"p" + std::to_string(i), 100 + i});
+    EXPECT_EQ(r.changes, 1u) << i;
+  }
+  for (int i = 0; i < 60; ++i) {
+    ResultSet r = byAge.run(Params().set("age", 100 + i));
+    EXPECT_EQ(cells(r), std::to_string(4 + i) + "|'p" + std::to_string(i) + "'") << i;
+  }
+  EXPECT_EQ(cells(byAge.run(Params().set("age", 25))), "2|'Bob'");
+  EXPECT_TRUE(byAge.run(Params().set("age", 7)).empty());
+  EXPECT_EQ(count(), 63);
+
+  // A moved statement runs as the original did.
+  Statement moved = std::move(byAge);
+  EXPECT_EQ(cells(moved.run(Params().set("age", 31))), "1|'Ann'");
+
+  // Errors in the SQL or its names come from prepare.
+  std::string err = errorOf([&] { db_.prepare("SELEC name FROM people"); });
+  EXPECT_TRUE(contains(err, "SyntaxError")) << err;
+  err = errorOf([&] { db_.prepare("SELECT nmae FROM people"); });
+  EXPECT_TRUE(contains(err, "InvalidArgument")) << err;
+  EXPECT_TRUE(contains(err, "nmae")) << err;
+}
+
+TEST_F(QueryApi, StatementsRunInTheCallersWriteTransaction) {
+  Statement insert = db_.prepare("INSERT INTO people (name, age) VALUES (?, ?)");
+  Statement total = db_.prepare("SELECT COUNT(*) FROM people");
+
+  db_.write([&](WriteTxn& tx) {
+    EXPECT_EQ(insert.run(tx, {"Dan", 19}).changes, 1u);
+    EXPECT_EQ(insert.run(tx, {"Eve", 58}).changes, 1u);
+    // The transaction reads its own writes.
+    EXPECT_EQ(total.run(tx).at(0, 0).integer(), 5);
+    EXPECT_EQ(cells(db_.query(tx, "SELECT name FROM people WHERE age < ?", {20})), "'Dan'");
+    EXPECT_EQ(db_.query(tx, "UPDATE people SET city = 'Rome' WHERE city IS NULL").changes, 2u);
+  });
+  EXPECT_EQ(count(), 5);
+  EXPECT_EQ(count("city = 'Rome'"), 2);
+
+  // abort() discards the statements' writes.
+  db_.write([&](WriteTxn& tx) {
+    insert.run(tx, {"Gone", 1});
+    db_.query(tx, "DELETE FROM people WHERE city = 'Paris'");
+    tx.abort();
+  });
+  EXPECT_EQ(count(), 5);
+  EXPECT_EQ(count("city = 'Paris'"), 2);
+
+  // A statement that fails takes the whole transaction with it, earlier statements included.
+  std::string before = everyone();
+  std::string err = errorOf([&] {
+    db_.write([&](WriteTxn& tx) {
+      insert.run(tx, {"Kept?", 20});
+      insert.run(tx, {"Bad", 300});
+    });
+  });
+  EXPECT_TRUE(contains(err, "InvalidArgument: people.age: 300 does not fit UInt8")) << err;
+  EXPECT_EQ(everyone(), before);
+
+  // A transaction from beginWrite, committed by hand.
+  WriteTxn tx = db_.beginWrite();
+  EXPECT_EQ(db_.query(tx, "DELETE FROM people WHERE name = 'Ann'").changes, 1u);
+  tx.commit();
+  EXPECT_EQ(count(), 4);
+}
+
+TEST_F(QueryApi, WritesThroughAReadTransactionAreRefused) {
+  std::string before = everyone();
+  ReadTxn tx = db_.read();
+  for (const char* sql : {"INSERT INTO people (name) VALUES ('X')", "UPDATE people SET age = 1",
+                          "DELETE FROM people"}) {
+    std::string err = errorOf([&] { db_.query(tx, sql); });
+    EXPECT_TRUE(contains(err, "InvalidArgument")) << sql << ": " << err;
+  }
+  Statement remove = db_.prepare("DELETE FROM people WHERE id = ?");
+  std::string err = errorOf([&] { remove.run(tx, {1}); });
+  EXPECT_TRUE(contains(err, "InvalidArgument")) << err;
+
+  // Reading through it works.
+  EXPECT_EQ(db_.query(tx, "SELECT COUNT(*) FROM people").at(0, 0).integer(), 3);
+  Statement names = db_.prepare("SELECT name FROM people ORDER BY id");
+  EXPECT_EQ(cells(names.run(tx)), "'Ann'; 'Bob'; 'Cara'");
+  tx.release();
+  EXPECT_EQ(everyone(), before);
+}
+
+TEST_F(QueryApi, AStatementThatFailsInItsOwnTransactionLeavesNothing) {
+  std::string before = everyone();
+
+  // A duplicate unique key in the second row.
+  std::string err = errorOf([&] {
+    db_.query(
+        "INSERT INTO people (name, email) "
+        "VALUES ('X', 'x@example.com'), ('Y', 'x@example.com')");
+  });
+  EXPECT_TRUE(contains(err, "ConstraintViolation")) << err;
+  // A value that does not fit, after rows that did.
+  err = errorOf([&] { db_.query("INSERT INTO people (name, age) VALUES ('P', 1), ('Q', 300)"); });
+  EXPECT_TRUE(contains(err, "people.age: 300 does not fit UInt8")) << err;
+  // An UPDATE that fails on its last record (Cara: 42 + 220 > 255).
+  err = errorOf([&] { db_.query("UPDATE people SET age = age + 220"); });
+  EXPECT_TRUE(contains(err, "does not fit UInt8")) << err;
+  // A prepared statement, in its own transaction.
+  Statement insert = db_.prepare("INSERT INTO people (name, email) VALUES (?, ?), (?, ?)");
+  err = errorOf([&] { insert.run({"S", "s@example.com", "T", "s@example.com"}); });
+  EXPECT_TRUE(contains(err, "ConstraintViolation")) << err;
+
+  EXPECT_EQ(everyone(), before);
+  EXPECT_EQ(db_.table<sqltest::Person>().count(db_.read()), 3u);
+  // The sequence did not move either: the next id is 4.
+  db_.query("INSERT INTO people (name) VALUES ('Next')");
+  EXPECT_EQ(cells(db_.query("SELECT id FROM people WHERE name = 'Next'")), "4");
+}
+
+TEST_F(QueryApi, ResultsOutliveTheirTransaction) {
+  db_.query("UPDATE people SET photo = ? WHERE id = 1", {Blob{std::string("\x00\xff", 2)}});
+
+  ResultSet fromRead;
+  {
+    ReadTxn tx = db_.read();
+    fromRead = db_.query(tx, "SELECT name, city, photo FROM people ORDER BY id");
+  }
+  ResultSet fromWrite;
+  db_.write(
+      [&](WriteTxn& tx) { fromWrite = db_.query(tx, "SELECT name FROM people ORDER BY id"); });
+  Statement names = db_.prepare("SELECT name FROM people ORDER BY id");
+  ResultSet fromStatement = names.run();
+
+  // Overwrite and remove every record the results came from, then write more.
+  db_.query("UPDATE people SET name = 'Zed', city = 'Rome', photo = x'eeee'");
+  db_.query("DELETE FROM people");
+  Statement insert = db_.prepare("INSERT INTO people (name, city) VALUES (?, ?)");
+  for (int i = 0; i < 200; ++i) insert.run({"filler" + std::to_string(i), std::string(100, 'c')});
+
+  EXPECT_EQ(cells(fromRead), "'Ann'|'Paris'|x'00ff'; 'Bob'|'London'|NULL; 'Cara'|'Paris'|NULL");
+  EXPECT_EQ(fromRead.at(0, 2).blob(), std::string("\x00\xff", 2));
+  EXPECT_EQ(cells(fromWrite), "'Ann'; 'Bob'; 'Cara'");
+  EXPECT_EQ(cells(fromStatement), "'Ann'; 'Bob'; 'Cara'");
+}
+
+TEST_F(QueryApi, AUInt64AboveInt64MaxCannotBeRead) {
+  auto people = db_.table<sqltest::Person>();
+  db_.write([&](WriteTxn& tx) {
+    people.insert(tx, [](sqltest::Person::Builder p) {
+      p.setId(uint64_t{1} << 63);
+      p.setName("Huge");
+    });
+  });
+  std::string err = errorOf([&] { db_.query("SELECT id FROM people WHERE name = 'Huge'"); });
+  EXPECT_TRUE(contains(err, "InvalidArgument")) << err;
+  EXPECT_TRUE(contains(err, "people.id")) << err;
+  // Its other columns read.
+  EXPECT_EQ(cells(db_.query("SELECT name FROM people WHERE name = 'Huge'")), "'Huge'");
+}
+
+TEST(QueryValue, TypesAndAccessors) {
+  Value null;
+  EXPECT_TRUE(null.isNull());
+  EXPECT_EQ(null.type(), Value::Type::Null);
+  EXPECT_TRUE(Value(nullptr).isNull());
+
+  Value i(42);
+  EXPECT_EQ(i.type(), Value::Type::Integer);
+  EXPECT_FALSE(i.isNull());
+  EXPECT_EQ(i.integer(), 42);
+  EXPECT_EQ(i.real(), 42.0);  // an INTEGER converts
+  EXPECT_EQ(Value(true).integer(), 1);
+  EXPECT_EQ(Value(false).integer(), 0);
+  EXPECT_EQ(Value(true).type(), Value::Type::Integer);
+  EXPECT_EQ(Value(uint8_t{255}).integer(), 255);
+  EXPECT_EQ(Value(int16_t{-7}).integer(), -7);
+  EXPECT_EQ(Value(INT64_MIN).integer(), INT64_MIN);
+  EXPECT_EQ(Value(uint64_t{INT64_MAX}).integer(), INT64_MAX);
+
+  Value d(2.5);
+  EXPECT_EQ(d.type(), Value::Type::Real);
+  EXPECT_EQ(d.real(), 2.5);
+  EXPECT_EQ(Value(1.5f).type(), Value::Type::Real);
+  EXPECT_EQ(Value(1.5f).real(), 1.5);
+
+  EXPECT_EQ(Value("it's").type(), Value::Type::Text);
+  EXPECT_EQ(Value("it's").text(), "it's");
+  EXPECT_EQ(Value(std::string("s")).text(), "s");
+  EXPECT_EQ(Value(std::string_view("v")).text(), "v");
+
+  Value b(Blob{std::string("\x00\xff", 2)});
+  EXPECT_EQ(b.type(), Value::Type::Blob);
+  EXPECT_EQ(b.blob(), std::string("\x00\xff", 2));
+
+  EXPECT_EQ(typeName(Value::Type::Null), "NULL");
+  EXPECT_EQ(typeName(Value::Type::Integer), "INTEGER");
+  EXPECT_EQ(typeName(Value::Type::Real), "REAL");
+  EXPECT_EQ(typeName(Value::Type::Text), "TEXT");
+  EXPECT_EQ(typeName(Value::Type::Blob), "BLOB");
+
+  // Same type and same value: 1 and 1.0 differ, as do text and blob of the same bytes.
+  EXPECT_EQ(Value(), Value(nullptr));
+  EXPECT_EQ(Value(1), Value(int64_t{1}));
+  EXPECT_NE(Value(1), Value(1.0));
+  EXPECT_NE(Value("a"), Value(Blob{"a"}));
+}
+
+TEST(QueryValue, TheWrongAccessorNamesBothTypes) {
+  struct Case {
+    std::function<void()> read;
+    std::string has, wants;
+  };
+  std::vector<Case> cases = {
+      {[] { Value("abc").integer(); }, "TEXT", "INTEGER"},
+      {[] { Value(2.5).integer(); }, "REAL", "INTEGER"},
+      {[] { Value().integer(); }, "NULL", "INTEGER"},
+      {[] { Value("abc").real(); }, "TEXT", "REAL"},
+      {[] { Value(Blob{"x"}).real(); }, "BLOB", "REAL"},
+      {[] { Value(42).text(); }, "INTEGER", "TEXT"},
+      {[] { Value(Blob{"x"}).text(); }, "BLOB", "TEXT"},
+      {[] { Value("x").blob(); }, "TEXT", "BLOB"},
+      {[] { Value().blob(); }, "NULL", "BLOB"},
+  };
+  for (const Case& c : cases) {
+    std::string err = errorOf(c.read);
+    EXPECT_TRUE(contains(err, "InvalidArgument")) << err;
+    EXPECT_TRUE(contains(err, c.has)) << err;
+    EXPECT_TRUE(contains(err, c.wants)) << err;
+  }
+}
+
+TEST(QueryValue, ToSqlAndToText) {
+  EXPECT_EQ(Value().toSql(), "NULL");
+  EXPECT_EQ(Value(42).toSql(), "42");
+  EXPECT_EQ(Value(-7).toSql(), "-7");
+  EXPECT_EQ(Value(2.5).toSql(), "2.5");
+  EXPECT_EQ(Value(1.0).toSql(), "1.0");  // still a REAL when read back as SQL
+  EXPECT_EQ(Value("it's").toSql(), "'it''s'");
+  EXPECT_EQ(Value("").toSql(), "''");
+  EXPECT_EQ(Value(Blob{std::string("\x00\xff", 2)}).toSql(), "x'00ff'");
+  EXPECT_EQ(Value(Blob{}).toSql(), "x''");
+
+  // As SQLite's CAST(x AS TEXT).
+  EXPECT_EQ(Value().toText(), "");
+  EXPECT_EQ(Value(42).toText(), "42");
+  EXPECT_EQ(Value(INT64_MIN).toText(), "-9223372036854775808");
+  EXPECT_EQ(Value(2.5).toText(), "2.5");
+  EXPECT_EQ(Value(1.0).toText(), "1.0");
+  EXPECT_EQ(Value(100.0).toText(), "100.0");
+  EXPECT_EQ(Value(0.1).toText(), "0.1");
+  EXPECT_EQ(Value(1.0 / 3).toText(), "0.333333333333333");
+  EXPECT_EQ(Value(1e20).toText(), "1.0e+20");
+  EXPECT_EQ(Value(2.5e-5).toText(), "2.5e-05");
+  EXPECT_EQ(Value(123456789012345.0).toText(), "123456789012345.0");
+  EXPECT_EQ(Value(static_cast<double>(0.1f)).toText(), "0.100000001490116");
+  EXPECT_EQ(Value("it's").toText(), "it's");
+  EXPECT_EQ(Value(Blob{"ab"}).toText(), "ab");
+}
+
+TEST(QueryValue, AUInt64AboveInt64MaxThrows) {
+  std::string err = errorOf([] { Value v(uint64_t{9223372036854775808ull}); });
+  EXPECT_TRUE(contains(err, "InvalidArgument")) << err;
+  EXPECT_TRUE(contains(err, "9223372036854775808")) << err;
+  err = errorOf([] { Value v(UINT64_MAX); });
+  EXPECT_TRUE(contains(err, "InvalidArgument")) << err;
+  // In Params too, before any SQL runs.
+  err = errorOf([] { Params p{uint64_t{1} << 63}; });
+  EXPECT_TRUE(contains(err, "InvalidArgument")) << err;
+}
+
+}  // namespace
+}  // namespace capdb
