@@ -272,6 +272,7 @@ TableChain::TableChain(const orm::TableSchema& app,
                       "table {}: the step from version {} to {} needs StepOptions::target, the "
                       "schema of version {}",
                       app.name, step->from, step->to, step->to);
+        if (step->options.check) step->options.check(curSchema, *target);
         chain.links.push_back(Link{step, *target, planPrefill(curSchema, *target)});
         if (std::find(usedSteps_.begin(), usedSteps_.end(), step) == usedSteps_.end()) {
           usedSteps_.push_back(step);

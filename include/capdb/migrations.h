@@ -16,6 +16,7 @@
 #include <set>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace capdb {
@@ -85,6 +86,9 @@ class Migrations {
     // The step cannot be applied on read (it is too slow to run per read, say): the migration
     // must run eagerly. (No step may change a record's primary key.)
     bool requiresEager = false;
+    // Checks the step against the schemas of its two versions when a database that needs it
+    // opens; what it throws refuses the open. Default: none.
+    std::function<void(capnp::StructSchema from, capnp::StructSchema to)> check{};
   };
 
   // Registers a step of `table` from version `from` to `to` (from < to). Throws InvalidArgument
@@ -92,6 +96,18 @@ class Migrations {
   Migrations& step(std::string table, uint32_t from, uint32_t to, StepFn fn,
                    StepOptions options);
   Migrations& step(std::string table, uint32_t from, uint32_t to, StepFn fn);
+
+  // Declarative steps, in the SQL expression language (docs/sql.md, docs/migrations.md):
+  //   MIGRATE people FROM 1 TO 2
+  //     SET first_name = substr(name, 1, instr(name, ' ') - 1),
+  //         last_name  = substr(name, instr(name, ' ') + 1);
+  // one or more, separated by ';'. Each SET expression reads the old record's fields by name;
+  // the new record comes pre-filled like a C++ step's, and the SET fields are the step's
+  // StepOptions::writes. Parsed here (SyntaxError with line and column); its names and types are
+  // checked against the two versions' schemas when a database that needs the step opens
+  // (InvalidArgument naming the column). A value that does not fit its field fails the
+  // migration naming the table, the key and the step.
+  Migrations& sql(std::string_view statements);
 
   // A step over generated Cap'n Proto types: `fn(Old::Reader old, New::Builder next)`, where Old
   // is the table's struct as it was at `from` and New as it is at `to` (capnp_generate_cpp

@@ -70,6 +70,11 @@ std::optional<std::string> closest(std::string_view name, const std::vector<std:
   size_t bestDistance = std::max<size_t>(2, name.size() / 3) + 1;
   for (const auto& c : candidates) {
     size_t d = editDistance(name, c);
+    // A name cut short ("nameLen" for "nameLength") is as good as one typo.
+    if (name.size() >= 3 && c.size() > name.size() &&
+        equalsIgnoreCase(name, std::string_view(c).substr(0, name.size()))) {
+      d = std::min<size_t>(d, 1);
+    }
     if (d < bestDistance) {
       bestDistance = d;
       best = c;
@@ -84,8 +89,11 @@ std::string didYouMean(std::string_view name, const std::vector<std::string>& ca
 }
 
 TableColumns::TableColumns(const orm::TableSchema& table)
-    : table_(table.name), root_(table.schema) {
-  add(table.schema, "", 0);
+    : TableColumns(table.name, table.schema) {}
+
+TableColumns::TableColumns(std::string table, capnp::StructSchema schema)
+    : table_(std::move(table)), root_(schema) {
+  add(schema, "", 0);
 }
 
 void TableColumns::add(capnp::StructSchema schema, const std::string& prefix, int depth) {

@@ -28,6 +28,7 @@ struct Column {
 class TableColumns {
  public:
   explicit TableColumns(const orm::TableSchema& table);
+  TableColumns(std::string table, capnp::StructSchema schema);
 
   const std::string& table() const { return table_; }
   const std::vector<Column>& all() const { return columns_; }
