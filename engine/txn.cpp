@@ -88,7 +88,7 @@ uint64_t Txn::count(const Db& db) const {
   MDB_stat stat;
   int rc = mdb_stat(txn_, db.dbi, &stat);
   if (rc == EINVAL) staleHandle(db);
-  checkLmdb(rc, fmt::format("counting {}", db.name));
+  if (rc != 0) throwLmdb(rc, fmt::format("counting {}", db.name));
   return stat.ms_entries;
 }
 

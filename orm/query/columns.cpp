@@ -166,10 +166,10 @@ std::optional<size_t> TableColumns::find(std::string_view dotted) const {
   return found;
 }
 
-Value TableColumns::fromKey(const engine::KeyValue& key, size_t column) const {
+Value TableColumns::fromKey(engine::KeyValue key, size_t column) const {
   const Column& c = columns_[column];
   return std::visit(
-      [&](const auto& v) -> Value {
+      [&](auto& v) -> Value {
         using T = std::decay_t<decltype(v)>;
         if constexpr (std::is_same_v<T, engine::KeyNull>) {
           return Value();
@@ -191,9 +191,9 @@ Value TableColumns::fromKey(const engine::KeyValue& key, size_t column) const {
           if (v != v) return Value();  // NaN reads as NULL, as in SQLite
           return Value(v);
         } else if constexpr (std::is_same_v<T, std::string>) {
-          return Value(v);
+          return Value(std::move(v));
         } else {
-          return Value(Blob{v.bytes});
+          return Value(Blob{std::move(v.bytes)});
         }
       },
       key);

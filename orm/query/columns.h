@@ -45,7 +45,7 @@ class TableColumns {
   // The column's value in `record` (a reader at the table's newest version).
   Value read(capnp::DynamicStruct::Reader record, size_t column) const;
   // A key value (decoded from an index or primary key) as the column's SQL value.
-  Value fromKey(const engine::KeyValue& key, size_t column) const;
+  Value fromKey(engine::KeyValue key, size_t column) const;
 
  private:
   void add(capnp::StructSchema schema, const std::string& prefix, int depth);

@@ -10,7 +10,18 @@ namespace capdb::query {
 namespace {
 
 // SQLite's comparison affinity: a numeric side converts the other (TEXT, BLOB or none); a TEXT
-// side converts a side with none.
+// side converts a side with none. Whether it changes anything for these two values.
+bool affinityApplies(Affinity left, Affinity right, const Value& a, const Value& b) {
+  auto numeric = [](const Value& v) {
+    return v.type() == Value::Type::Integer || v.type() == Value::Type::Real;
+  };
+  if (left == Affinity::Numeric && right != Affinity::Numeric) return b.type() == Value::Type::Text;
+  if (right == Affinity::Numeric && left != Affinity::Numeric) return a.type() == Value::Type::Text;
+  if (left == Affinity::Text && right == Affinity::None) return numeric(b);
+  if (right == Affinity::Text && left == Affinity::None) return numeric(a);
+  return false;
+}
+
 void applyComparisonAffinity(Affinity left, Affinity right, Value& a, Value& b) {
   if (left == Affinity::Numeric && right != Affinity::Numeric) {
     b = applyAffinity(b, Affinity::Numeric);
@@ -43,9 +54,13 @@ Value fromTruth(std::optional<bool> t) {
 }
 
 std::optional<bool> compareExprs(CompareOp op, const Expr& l, const Expr& r, EvalContext& ctx) {
-  Value a = eval(l, ctx), b = eval(r, ctx);
-  applyComparisonAffinity(l.affinity, r.affinity, a, b);
-  return compareOp(op, a, b);
+  Value sa, sb;
+  const Value& a = evalRef(l, ctx, sa);
+  const Value& b = evalRef(r, ctx, sb);
+  if (!affinityApplies(l.affinity, r.affinity, a, b)) return compareOp(op, a, b);
+  Value ca = a, cb = b;
+  applyComparisonAffinity(l.affinity, r.affinity, ca, cb);
+  return compareOp(op, ca, cb);
 }
 
 Value integerInRange(const Value& v, CastType type, int64_t lo, int64_t hi) {
@@ -98,7 +113,25 @@ Value castTo(const Value& v, CastType type) {
   return v;
 }
 
-bool isTrue(const Expr& e, EvalContext& ctx) { return truth(eval(e, ctx)).value_or(false); }
+bool isTrue(const Expr& e, EvalContext& ctx) {
+  if (e.kind == ExprKind::Compare && e.groupKey < 0) {
+    return compareExprs(e.cmp, *e.args[0], *e.args[1], ctx).value_or(false);
+  }
+  if (e.kind == ExprKind::And && e.groupKey < 0) return isTrue(*e.args[0], ctx) && isTrue(*e.args[1], ctx);
+  Value scratch;
+  return truth(evalRef(e, ctx, scratch)).value_or(false);
+}
+
+const Value& evalRef(const Expr& e, EvalContext& ctx, Value& scratch) {
+  if (e.groupKey >= 0 && ctx.groupKeys) return (*ctx.groupKeys)[e.groupKey];
+  if (e.aggregate >= 0) return (*ctx.aggregates)[e.aggregate];
+  switch (e.kind) {
+    case ExprKind::Literal: return e.value;
+    case ExprKind::Parameter: return (*ctx.params)[e.param];
+    case ExprKind::Column: return ctx.row->column(e.column);
+    default: return scratch = eval(e, ctx);
+  }
+}
 
 Value eval(const Expr& e, EvalContext& ctx) {
   if (e.groupKey >= 0 && ctx.groupKeys) return (*ctx.groupKeys)[e.groupKey];
@@ -140,13 +173,21 @@ Value eval(const Expr& e, EvalContext& ctx) {
       if (x.isNull()) return e.args.size() == 1 ? Value(int64_t{e.negated}) : Value();
       bool sawNull = false;
       for (size_t i = 1; i < e.args.size(); ++i) {
-        Value a = x, b = eval(*e.args[i], ctx);
-        applyComparisonAffinity(e.args[0]->affinity, e.args[i]->affinity, a, b);
-        if (b.isNull()) {
+        Value scratch;
+        const Value& item = evalRef(*e.args[i], ctx, scratch);
+        if (item.isNull()) {
           sawNull = true;
           continue;
         }
-        if (compare(a, b) == 0) return Value(int64_t{!e.negated});
+        int c;
+        if (affinityApplies(e.args[0]->affinity, e.args[i]->affinity, x, item)) {
+          Value a = x, b = item;
+          applyComparisonAffinity(e.args[0]->affinity, e.args[i]->affinity, a, b);
+          c = compare(a, b);
+        } else {
+          c = compare(x, item);
+        }
+        if (c == 0) return Value(int64_t{!e.negated});
       }
       if (sawNull) return Value();
       return Value(int64_t{e.negated});

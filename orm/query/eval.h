@@ -12,6 +12,9 @@ class RowAccess {
  public:
   virtual ~RowAccess() = default;
   virtual const Value& column(size_t index) = 0;
+  // The column's value for the caller to keep: moved out of the row where it can be (a later
+  // column() reads it again).
+  virtual Value take(size_t index) { return column(index); }
 };
 
 struct EvalContext {
@@ -22,6 +25,10 @@ struct EvalContext {
 };
 
 Value eval(const Expr& e, EvalContext& ctx);
+// The value of `e` without copying it when it is a column, literal or parameter: a reference into
+// the row, the tree or the parameters, or into `scratch` where it had to be computed. Valid until
+// the row moves on.
+const Value& evalRef(const Expr& e, EvalContext& ctx, Value& scratch);
 // WHERE / HAVING / CASE truth: true only when the value is true (not NULL, not false).
 bool isTrue(const Expr& e, EvalContext& ctx);
 

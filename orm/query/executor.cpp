@@ -30,6 +30,11 @@ class RecordRow : public RowAccess {
     }
     return values_[i];
   }
+  Value take(size_t i) override {
+    if (!have_[i]) return columns_.read(record_, i);
+    have_[i] = 0;
+    return std::move(values_[i]);
+  }
 
  private:
   const TableColumns& columns_;
@@ -166,12 +171,28 @@ struct Group {
 
 }  // namespace
 
+namespace {
+
+// Whether the row passes the terms no range expressed (or, when the ranges were not exact, the
+// whole WHERE).
+bool passes(const std::vector<const Expr*>& terms, EvalContext& ctx) {
+  for (const Expr* t : terms) {
+    if (!isTrue(*t, ctx)) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
 void forEachMatch(const Executable& x, const Txn& tx, EvalContext& ctx,
                   const std::function<bool(RowAccess& row, std::string_view pk)>& visit) {
   const AccessPath& path = x.plan->access;
   const orm::TableCore& table = *x.table;
-  const Expr* where = x.bound->select.where;
-  std::vector<engine::KeyRange> ranges = keyRanges(path, *x.columns, ctx);
+  bool exact = true;
+  std::vector<engine::KeyRange> ranges = keyRanges(path, *x.columns, ctx, &exact);
+  std::vector<const Expr*> whole;
+  if (!exact) flatten(x.bound->select.where, ExprKind::And, whole);
+  const std::vector<const Expr*>& filter = exact ? x.plan->residual : whole;
   bool backward = path.direction == engine::Direction::Backward;
   if (backward) std::reverse(ranges.begin(), ranges.end());
 
@@ -181,7 +202,7 @@ void forEachMatch(const Executable& x, const Txn& tx, EvalContext& ctx,
     for (const auto& r : ranges) {
       for (auto scan = tx.engine().scan(path.index->db, r, path.direction); scan.valid(); scan.next()) {
         row.reset(scan.key(), scan.value());
-        if (where && !isTrue(*where, ctx)) continue;
+        if (!passes(filter, ctx)) continue;
         std::string_view pk = table.primaryKeyOfEntry(*path.index, scan.key(), scan.value());
         if (!visit(row, pk)) return;
       }
@@ -190,13 +211,26 @@ void forEachMatch(const Executable& x, const Txn& tx, EvalContext& ctx,
   }
   RecordRow row(*x.columns);
   ctx.row = &row;
+  if (path.pointLookup) {
+    // Each range is one whole primary key: read it, no cursor.
+    orm::RecordDecoder decoder;
+    for (const auto& r : ranges) {
+      std::string_view pk = r.lower->key;
+      auto bytes = tx.engine().get(table.records(), pk);
+      if (!bytes) continue;
+      row.reset(table.decode(decoder, pk, *bytes));
+      if (!passes(filter, ctx)) continue;
+      if (!visit(row, pk)) return;
+    }
+    return;
+  }
   const orm::IndexCore* index = path.kind == AccessKind::Index ? path.index : nullptr;
   const engine::Db& db = index ? index->db : table.records();
   for (const auto& r : ranges) {
     orm::RecordScan scan(table, tx.engine(), tx.engine().scan(db, r, path.direction), index);
     for (; scan.valid(); scan.next()) {
       row.reset(scan.record());
-      if (where && !isTrue(*where, ctx)) continue;
+      if (!passes(filter, ctx)) continue;
       if (!visit(row, scan.primaryKey())) return;
     }
   }
@@ -223,7 +257,14 @@ ResultSet runSelect(const Executable& x, const Txn& tx, const std::vector<Value>
   auto emit = [&](EvalContext& c) -> bool {
     std::vector<Value> out;
     out.reserve(sel.outputs.size());
-    for (const auto& o : sel.outputs) out.push_back(eval(*o.expr, c));
+    for (const auto& o : sel.outputs) {
+      // A bare column's value moves out of the row rather than being copied.
+      if (o.expr->kind == ExprKind::Column && c.row && o.expr->groupKey < 0) {
+        out.push_back(c.row->take(o.expr->column));
+      } else {
+        out.push_back(eval(*o.expr, c));
+      }
+    }
     if (sel.distinct && !seen.insert(out).second) return true;
     std::vector<Value> keys;
     if (plan.sortNeeded) {
@@ -264,8 +305,8 @@ ResultSet runSelect(const Executable& x, const Txn& tx, const std::vector<Value>
         }
         for (size_t i = 0; i < nAgg; ++i) {
           const Expr* a = sel.aggregates[i];
-          it->second.accs[i].add(a->aggregateKind,
-                                 a->star ? Value() : eval(*a->args[0], ctx));
+          Value scratch;
+          it->second.accs[i].add(a->aggregateKind, a->star ? scratch : evalRef(*a->args[0], ctx, scratch));
         }
         return true;
       });

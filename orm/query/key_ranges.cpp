@@ -35,7 +35,7 @@ constexpr double kTwo63 = 9223372036854775808.0;
 
 // The key a value equal to `v` would have in this column; nullopt when no stored value can
 // equal it.
-std::optional<engine::KeyValue> pointKey(const Column& c, const Value& raw) {
+std::optional<engine::KeyValue> pointKey(const Column& c, const Value& raw, bool& exact) {
   if (raw.isNull()) return std::nullopt;
   W w = c.path.leafWhich;
   if (w == W::TEXT || w == W::ENUM) {
@@ -69,13 +69,14 @@ std::optional<engine::KeyValue> pointKey(const Column& c, const Value& raw) {
     if (std::isnan(d) || d != std::floor(d) || d >= kTwo63 || d < -kTwo63) return std::nullopt;
     return engine::KeyValue(static_cast<int64_t>(d));
   }
+  if (v.type() == Value::Type::Integer && std::abs(v.integer()) >= (int64_t{1} << 53)) exact = false;
   double d = v.real();
   if (std::isnan(d)) return std::nullopt;
   return engine::KeyValue(d);
 }
 
 // A bound on the column from `column > v` (lower) or `column < v` (upper), inclusive or not.
-KeyBound boundKey(const Column& c, const Value& raw, bool inclusive, bool lower) {
+KeyBound boundKey(const Column& c, const Value& raw, bool inclusive, bool lower, bool& exact) {
   if (raw.isNull()) return empty();
   W w = c.path.leafWhich;
   if (w == W::TEXT) {
@@ -113,8 +114,11 @@ KeyBound boundKey(const Column& c, const Value& raw, bool inclusive, bool lower)
   if (v.type() == Value::Type::Integer) {
     int64_t i = v.integer();
     double d = static_cast<double>(i);
-    bool exact = std::fabs(d) < 9007199254740992.0;
-    return at(d, exact ? inclusive : true);
+    if (std::fabs(d) >= 9007199254740992.0) {
+      exact = false;
+      return at(d, true);
+    }
+    return at(d, inclusive);
   }
   double d = v.real();
   if (std::isnan(d)) return empty();
@@ -201,7 +205,28 @@ std::vector<engine::KeyRange> merge(std::vector<engine::KeyRange> ranges) {
 }
 
 void specRanges(const RangeSpec& spec, const AccessPath& path, const TableColumns& columns,
-                EvalContext& ctx, std::vector<engine::KeyRange>& out) {
+                EvalContext& ctx, std::vector<engine::KeyRange>& out, bool& exact) {
+  // The common case, every equality with one value: one key, no combinations to build.
+  bool single = !spec.hasRange();
+  for (const auto& values : spec.eq) single = single && values.size() == 1;
+  if (single) {
+    engine::KeyEncoder key;
+    for (size_t k = 0; k < spec.eq.size(); ++k) {
+      const Expr* e = spec.eq[k][0];
+      if (e == nullptr) {
+        key.null();
+      } else {
+        Value scratch;
+        // A value with an affinity of its own (a CAST) may convert the column instead.
+        if (e->affinity != Affinity::None) exact = false;
+        auto v = pointKey(columns[path.keyColumns[k]], evalRef(*e, ctx, scratch), exact);
+        if (!v) return;
+        key.value(*v);
+      }
+    }
+    out.push_back(engine::KeyRange::prefix(key.bytes()));
+    return;
+  }
   // Every combination of the equality values (IN lists multiply).
   std::vector<std::vector<engine::KeyValue>> prefixes{{}};
   for (size_t k = 0; k < spec.eq.size(); ++k) {
@@ -210,9 +235,10 @@ void specRanges(const RangeSpec& spec, const AccessPath& path, const TableColumn
     for (const Expr* e : spec.eq[k]) {
       if (e == nullptr) {
         keys.push_back(engine::KeyNull{});
-      } else if (auto key = pointKey(col, eval(*e, ctx))) {
-        keys.push_back(*key);
+        continue;
       }
+      if (e->affinity != Affinity::None) exact = false;
+      if (auto key = pointKey(col, eval(*e, ctx), exact)) keys.push_back(*key);
     }
     std::vector<std::vector<engine::KeyValue>> next;
     for (const auto& p : prefixes) {
@@ -232,16 +258,22 @@ void specRanges(const RangeSpec& spec, const AccessPath& path, const TableColumn
   }
   const Column& col = columns[path.keyColumns[spec.eq.size()]];
   if (spec.likePattern) {
+    exact = false;
     Value pattern = eval(*spec.likePattern, ctx);
     for (const auto& p : prefixes) {
       if (auto r = likeRange(p, pattern)) out.push_back(*r);
     }
     return;
   }
-  KeyBound lo = spec.lower ? boundKey(col, eval(*spec.lower->value, ctx), spec.lower->inclusive, true)
-                           : unbounded();
-  KeyBound hi = spec.upper ? boundKey(col, eval(*spec.upper->value, ctx), spec.upper->inclusive, false)
-                           : unbounded();
+  for (const auto* b : {&spec.lower, &spec.upper}) {
+    if (*b && (*b)->value->affinity != Affinity::None) exact = false;
+  }
+  KeyBound lo = spec.lower
+                    ? boundKey(col, eval(*spec.lower->value, ctx), spec.lower->inclusive, true, exact)
+                    : unbounded();
+  KeyBound hi = spec.upper
+                    ? boundKey(col, eval(*spec.upper->value, ctx), spec.upper->inclusive, false, exact)
+                    : unbounded();
   if (lo.kind == BoundKind::Empty || hi.kind == BoundKind::Empty) return;
   for (const auto& p : prefixes) {
     Range r;
@@ -266,11 +298,27 @@ void specRanges(const RangeSpec& spec, const AccessPath& path, const TableColumn
 }  // namespace
 
 std::vector<engine::KeyRange> keyRanges(const AccessPath& path, const TableColumns& columns,
-                                        EvalContext& ctx) {
-  if (path.specs.empty()) return {engine::KeyRange::all()};
+                                        EvalContext& ctx, bool* exact) {
+  bool isExact = true;
   std::vector<engine::KeyRange> out;
-  for (const auto& spec : path.specs) specRanges(spec, path, columns, ctx, out);
-  return merge(std::move(out));
+  if (path.specs.empty()) {
+    out.push_back(engine::KeyRange::all());
+  } else {
+    for (const auto& spec : path.specs) specRanges(spec, path, columns, ctx, out, isExact);
+    if (path.pointLookup) {
+      // Whole keys, read one by one: sorted, each once (merging would join neighbours).
+      std::sort(out.begin(), out.end(), lowerBefore);
+      out.erase(std::unique(out.begin(), out.end(),
+                            [](const auto& a, const auto& b) { return a.lower->key == b.lower->key; }),
+                out.end());
+    } else if (out.size() > 1) {
+      out = merge(std::move(out));
+    } else {
+      std::erase_if(out, isEmptyRange);
+    }
+  }
+  if (exact) *exact = isExact;
+  return out;
 }
 
 }  // namespace capdb::query

@@ -13,7 +13,10 @@ namespace capdb::query {
 
 // The ranges to scan, in ascending key order; empty when no key can match. A path without specs
 // gives one unbounded range.
+// `exact` (when given) is set to whether the ranges hold exactly the rows the consumed WHERE
+// terms select, so that those terms need no recheck: false after a LIKE prefix or a value that
+// converted to the key column's type only approximately.
 std::vector<engine::KeyRange> keyRanges(const AccessPath& path, const TableColumns& columns,
-                                        EvalContext& ctx);
+                                        EvalContext& ctx, bool* exact = nullptr);
 
 }  // namespace capdb::query

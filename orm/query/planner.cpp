@@ -158,7 +158,13 @@ double estimateSpec(const RangeSpec& s, const AccessPath& p, double rows, bool u
   double points = 1;
   for (const auto& values : s.eq) points *= static_cast<double>(std::max<size_t>(values.size(), 1));
   size_t fields = p.kind == AccessKind::PrimaryKey ? p.keyColumns.size() : p.indexFields;
-  if (s.eq.size() >= fields && (unique || p.kind == AccessKind::PrimaryKey) && !s.hasRange()) {
+  // NULL may repeat in a unique index: IS NULL is no point there.
+  bool nullKey = false;
+  for (const auto& values : s.eq) {
+    for (const Expr* v : values) nullKey = nullKey || v == nullptr;
+  }
+  if (s.eq.size() >= fields && (unique || p.kind == AccessKind::PrimaryKey) && !s.hasRange() &&
+      !nullKey) {
     return points;
   }
   double per = rows * std::pow(0.1, static_cast<double>(s.eq.size()));
@@ -267,6 +273,7 @@ Plan plan(const BoundStatement& st, const orm::TableCore& table, const TableColu
       AccessPath p = base;
       bool all = true;
       double estimate = 0;
+      bool whole = true;  // every disjunct is expressed by its ranges exactly
       for (const Expr* d : disjuncts) {
         std::vector<const Expr*> conj, consumed;
         flatten(d, ExprKind::And, conj);
@@ -275,11 +282,12 @@ Plan plan(const BoundStatement& st, const orm::TableCore& table, const TableColu
           all = false;
           break;
         }
+        whole = whole && consumed.size() == conj.size();
         estimate += estimateSpec(*spec, p, rows, unique);
         p.specs.push_back(*spec);
       }
       if (!all) continue;
-      p.consumed = {t};
+      if (whole) p.consumed = {t};
       p.estimate = std::min(estimate, rows);
       candidates.push_back({p, p.estimate * fetchCost, false});
     }
@@ -348,6 +356,16 @@ Plan plan(const BoundStatement& st, const orm::TableCore& table, const TableColu
     if (c.cost < best->cost || (c.cost == best->cost && c.servesOrder && !best->servesOrder)) best = &c;
   }
   result.access = best->path;
+  if (result.access.kind == AccessKind::PrimaryKey && !result.access.specs.empty()) {
+    bool points = true;
+    for (const auto& spec : result.access.specs) {
+      points = points && !spec.hasRange() && spec.eq.size() == result.access.keyColumns.size();
+      for (const auto& values : spec.eq) {
+        for (const Expr* v : values) points = points && v != nullptr;
+      }
+    }
+    result.access.pointLookup = points;
+  }
   if (countAll) {
     result.access = AccessPath{};
     result.access.kind = AccessKind::CountAll;

@@ -41,6 +41,8 @@ struct AccessPath {
   std::vector<RangeSpec> specs;    // empty: every key
   engine::Direction direction = engine::Direction::Forward;
   bool indexOnly = false;
+  // Every spec fixes the whole primary key: the records are read by key, not scanned.
+  bool pointLookup = false;
   double estimate = 0;
   std::vector<const Expr*> consumed;  // WHERE terms the ranges express, for EXPLAIN
 };
