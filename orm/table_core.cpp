@@ -40,8 +40,8 @@ auto guarded(WriteTxn& tx, Fn&& fn) -> decltype(fn()) {
 // ---- RecordScan ----
 
 RecordScan::RecordScan(const TableCore& table, const engine::Txn& txn, engine::Scan scan,
-                       const IndexCore* index)
-    : table_(table), txn_(txn.handle()), scan_(std::move(scan)), index_(index) {
+                       const IndexCore* index, bool verify)
+    : table_(table), txn_(txn.handle()), scan_(std::move(scan)), index_(index), verify_(verify) {
   load();
 }
 
@@ -65,7 +65,7 @@ void RecordScan::load() {
             table_.schema().name, engine::formatKey(pk_));
     bytes = *value;
   }
-  record_ = table_.decode(decoder_, pk_, bytes);
+  record_ = table_.decode(decoder_, pk_, bytes, verify_);
 }
 
 // ---- TableCore ----
@@ -125,10 +125,16 @@ std::string_view TableCore::primaryKeyOfEntry(const IndexCore& index, std::strin
 }
 
 capnp::DynamicStruct::Reader TableCore::decode(RecordDecoder& decoder, std::string_view pk,
-                                               std::string_view bytes) const {
+                                               std::string_view bytes, bool verify) const {
   uint32_t version = decoder.decode(bytes, schema_.name, pk);
   if (version == schema_.version) [[likely]] {
-    return decoder.verifiedRoot(check_, schema_.schema);
+    if (verify) return decoder.verifiedRoot(check_, schema_.schema);
+    try {
+      return decoder.root(schema_.schema);
+    } catch (const kj::Exception& e) {
+      fail(ErrorCode::Corruption, "table {}, record {}: {}", schema_.name, engine::formatKey(pk),
+           std::string_view(e.getDescription().cStr()));
+    }
   }
   auto check = oldChecks_.find(version);
   if (upgrader_ == nullptr || check == oldChecks_.end()) {

@@ -76,8 +76,9 @@ struct WriteState {
 // Reads records in key order from a primary-key or index range (RecordCursor's engine).
 class RecordScan {
  public:
+  // `verify`: see TableCore::decode.
   RecordScan(const TableCore& table, const engine::Txn& txn, engine::Scan scan,
-             const IndexCore* index);
+             const IndexCore* index, bool verify = true);
   bool valid() const { return valid_; }
   capnp::DynamicStruct::Reader record() const { return record_; }
   std::string_view primaryKey() const { return pk_; }
@@ -90,6 +91,7 @@ class RecordScan {
   MDB_txn* txn_;  // the raw handle: stable if the Txn object that owns it moves
   engine::Scan scan_;
   const IndexCore* index_;
+  bool verify_;
   RecordDecoder decoder_;
   bool valid_ = false;
   std::string_view pk_;
@@ -137,9 +139,12 @@ class TableCore {
   std::string_view primaryKeyOfEntry(const IndexCore& index, std::string_view key,
                                      std::string_view value) const;
   // Decodes a stored record at the table's version into `decoder`; Corruption or SchemaMismatch
-  // (a record at another version) naming the table and key.
+  // (a record at another version) naming the table and key. With `verify` false, a record at the
+  // newest version is not checked pointer by pointer first: its reads are still bounds-checked by
+  // Cap'n Proto, but a damaged one then throws kj::Exception when a field is read, which the
+  // caller must turn into Corruption (the SQL executor, which reads a few fields of many records).
   capnp::DynamicStruct::Reader decode(RecordDecoder& decoder, std::string_view pk,
-                                      std::string_view bytes) const;
+                                      std::string_view bytes, bool verify = true) const;
   // Converts a Range of key values into a range of encoded keys.
   static engine::KeyRange toKeyRange(const Range& range);
 

@@ -5,6 +5,8 @@
 #include <map>
 #include <set>
 
+#include <kj/exception.h>
+
 #include "engine/fail.h"
 #include "engine/key_codec.h"
 #include "orm/query/eval.h"
@@ -209,29 +211,45 @@ void forEachMatch(const Executable& x, const Txn& tx, EvalContext& ctx,
     }
     return;
   }
+  // Records are read unverified (TableCore::decode): Cap'n Proto bounds-checks every read, and a
+  // damaged record's kj::Exception becomes Corruption naming it here.
   RecordRow row(*x.columns);
   ctx.row = &row;
+  std::string_view pk;
+  auto corrupt = [&](const kj::Exception& e) {
+    fail(ErrorCode::Corruption, "table {}, record {}: {}", table.schema().name,
+         engine::formatKey(pk), std::string_view(e.getDescription().cStr()));
+  };
   if (path.pointLookup) {
     // Each range is one whole primary key: read it, no cursor.
     orm::RecordDecoder decoder;
     for (const auto& r : ranges) {
-      std::string_view pk = r.lower->key;
+      pk = r.lower->key;
       auto bytes = tx.engine().get(table.records(), pk);
       if (!bytes) continue;
-      row.reset(table.decode(decoder, pk, *bytes));
-      if (!passes(filter, ctx)) continue;
-      if (!visit(row, pk)) return;
+      try {
+        row.reset(table.decode(decoder, pk, *bytes, false));
+        if (!passes(filter, ctx)) continue;
+        if (!visit(row, pk)) return;
+      } catch (const kj::Exception& e) {
+        corrupt(e);
+      }
     }
     return;
   }
   const orm::IndexCore* index = path.kind == AccessKind::Index ? path.index : nullptr;
   const engine::Db& db = index ? index->db : table.records();
   for (const auto& r : ranges) {
-    orm::RecordScan scan(table, tx.engine(), tx.engine().scan(db, r, path.direction), index);
+    orm::RecordScan scan(table, tx.engine(), tx.engine().scan(db, r, path.direction), index, false);
     for (; scan.valid(); scan.next()) {
-      row.reset(scan.record());
-      if (!passes(filter, ctx)) continue;
-      if (!visit(row, scan.primaryKey())) return;
+      pk = scan.primaryKey();
+      try {
+        row.reset(scan.record());
+        if (!passes(filter, ctx)) continue;
+        if (!visit(row, pk)) return;
+      } catch (const kj::Exception& e) {
+        corrupt(e);
+      }
     }
   }
 }
