@@ -41,7 +41,8 @@ auto guarded(WriteTxn& tx, Fn&& fn) -> decltype(fn()) {
 
 RecordScan::RecordScan(const TableCore& table, const engine::Txn& txn, engine::Scan scan,
                        const IndexCore* index, bool verify)
-    : table_(table), txn_(txn.handle()), scan_(std::move(scan)), index_(index), verify_(verify) {
+    : table_(table), scan_(std::move(scan)), index_(index), verify_(verify) {
+  if (index_ != nullptr) records_.emplace(txn.cursor(table.records()));
   load();
 }
 
@@ -59,11 +60,10 @@ void RecordScan::load() {
     bytes = scan_.value();
   } else {
     pk_ = table_.primaryKeyOfEntry(*index_, scan_.key(), scan_.value());
-    auto value = engine::Txn::get(txn_, table_.records(), pk_);
-    CAPDB_REQUIRE(value.has_value(), ErrorCode::Corruption,
+    CAPDB_REQUIRE(records_->seekExact(pk_), ErrorCode::Corruption,
             "index {} of table {} points to {}, which is not in the table", index_->schema.name,
             table_.schema().name, engine::formatKey(pk_));
-    bytes = *value;
+    bytes = records_->value();
   }
   record_ = table_.decode(decoder_, pk_, bytes, verify_);
 }

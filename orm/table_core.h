@@ -88,9 +88,12 @@ class RecordScan {
   void load();
 
   const TableCore& table_;
-  MDB_txn* txn_;  // the raw handle: stable if the Txn object that owns it moves
   engine::Scan scan_;
   const IndexCore* index_;
+  // Index scans: the records are read through one cursor, which LMDB moves without a descent
+  // from the root when the next key is on the page it rests on (index order is often near key
+  // order).
+  std::optional<engine::Cursor> records_;
   bool verify_;
   RecordDecoder decoder_;
   bool valid_ = false;
