@@ -99,6 +99,12 @@ class Binder {
         }
         CAPDB_REQUIRE(!e.star, ErrorCode::InvalidArgument, "line {}, column {}: {}(*) is not a function",
                       e.line, e.col, e.name);
+        std::string lower = lowerName(e.name);
+        CAPDB_REQUIRE(lower != "sum" && lower != "avg" && lower != "count", ErrorCode::InvalidArgument,
+                      "line {}, column {}: {}() takes one argument", e.line, e.col, lower);
+        CAPDB_REQUIRE((lower != "min" && lower != "max") || !e.args.empty(), ErrorCode::InvalidArgument,
+                      "line {}, column {}: {}() takes one argument (the aggregate) or two or more",
+                      e.line, e.col, lower);
         const FunctionInfo* f = findFunction(e.name);
         if (f == nullptr) {
           std::vector<std::string> names;
@@ -219,7 +225,25 @@ void bindSelect(SelectStmt& sel, const TableColumns& columns, BoundStatement& ou
     b.bind(*sel.where, Mode::Row, "WHERE");
     s.where = sel.where.get();
   }
-  for (auto& g : sel.groupBy) b.addGroupTerm(*g);
+  // GROUP BY K groups by the K-th result column, and a bare name that is no column but an
+  // alias by that result column, as in SQLite.
+  for (auto& g : sel.groupBy) {
+    const SelectItem* item = nullptr;
+    if (g->kind == ExprKind::Literal && g->value.type() == Value::Type::Integer) {
+      int64_t k = g->value.integer();
+      CAPDB_REQUIRE(k >= 1 && static_cast<size_t>(k) <= sel.items.size(), ErrorCode::InvalidArgument,
+                    "GROUP BY {}: the select list has {} items", k, sel.items.size());
+      item = &sel.items[k - 1];
+      CAPDB_REQUIRE(item->expr != nullptr, ErrorCode::InvalidArgument,
+                    "GROUP BY {}: result column {} is *", k, k);
+    } else if (g->kind == ExprKind::Column && !columns.find(g->name)) {
+      for (const auto& it : sel.items) {
+        if (it.expr && !it.alias.empty() && equalsIgnoreCase(it.alias, g->name)) item = &it;
+      }
+    }
+    if (item) g = item->expr->clone();
+    b.addGroupTerm(*g);
+  }
   Mode outMode = aggregate ? Mode::Group : Mode::Row;
   for (auto& item : sel.items) {
     if (!item.expr) {

@@ -225,7 +225,7 @@ void flatten(const Expr* e, ExprKind kind, std::vector<const Expr*>& out) {
 }
 
 Plan plan(const BoundStatement& st, const orm::TableCore& table, const TableColumns& columns,
-          uint64_t tableRows) {
+          uint64_t tableRows, uint64_t oldRecords) {
   Plan result;
   result.tableRows = tableRows;
   for (const auto& ic : table.indexes()) result.indexReady.push_back(ic.ready);
@@ -240,7 +240,7 @@ Plan plan(const BoundStatement& st, const orm::TableCore& table, const TableColu
   for (size_t c = 0; c < st.usedColumns.size(); ++c) {
     if (st.usedColumns[c]) used.push_back(c);
   }
-  bool migrating = table.hasUpgrader();
+  bool migrating = oldRecords > 0;
 
   std::vector<size_t> pkColumns;
   for (const auto& f : table.schema().primaryKey) pkColumns.push_back(*columns.find(f.dotted));
@@ -349,7 +349,7 @@ Plan plan(const BoundStatement& st, const orm::TableCore& table, const TableColu
   // count(*) of a whole table: the count LMDB keeps.
   bool countAll = st.kind == StatementKind::Select && sel.aggregateQuery && !sel.where &&
                   sel.groupBy.empty() && !sel.having && sel.aggregates.size() == 1 &&
-                  sel.aggregates[0]->aggregateKind == AggregateKind::CountStar && !migrating;
+                  sel.aggregates[0]->aggregateKind == AggregateKind::CountStar;
 
   const Candidate* best = &candidates[0];
   for (const auto& c : candidates) {

@@ -58,9 +58,11 @@ struct Plan {
   std::vector<bool> indexReady;
 };
 
-// Plans `st` over `table` holding `tableRows` records.
+// Plans `st` over `table` holding `tableRows` records, `oldRecords` of them at a schema version
+// that reads through migration steps (index entries may then not hold what a read returns, so no
+// index-only scan).
 Plan plan(const BoundStatement& st, const orm::TableCore& table, const TableColumns& columns,
-          uint64_t tableRows);
+          uint64_t tableRows, uint64_t oldRecords);
 
 // Whether a plan made with `p` should be made again for a table now holding `tableRows`.
 bool stale(const Plan& p, const orm::TableCore& table, uint64_t tableRows);

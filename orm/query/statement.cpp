@@ -53,7 +53,13 @@ const TableRef& tableOf(const ParsedStatement& st) {
 
 void makePlan(Prepared& p, const Txn& tx) {
   const orm::TableCore& core = *p.table;
-  p.plan = plan(p.bound, core, *p.columns, core.count(tx));
+  uint64_t old = 0;
+  if (core.hasUpgrader()) {
+    if (auto info = core.catalog().readTable(tx.engine(), core.schema().name)) {
+      old = core.pendingRecords(*info);
+    }
+  }
+  p.plan = plan(p.bound, core, *p.columns, core.count(tx), old);
   if (p.bound.kind == StatementKind::Insert) {
     p.plan.text = fmt::format("INSERT {} ({} rows)", core.schema().name, p.bound.insertRows.size());
   }
@@ -129,11 +135,17 @@ ResultSet execute(Prepared& p, Txn& tx, const Params& params) {
                       "INSERT, UPDATE and DELETE need a write transaction");
         auto& wtx = static_cast<WriteTxn&>(tx);
         ResultSet r;
-        switch (p.bound.kind) {
-          case StatementKind::Insert: r.changes = runInsert(x, wtx, values); break;
-          case StatementKind::Update: r.changes = runUpdate(x, wtx, values); break;
-          case StatementKind::Delete: r.changes = runDelete(x, wtx, values); break;
-          default: break;
+        try {
+          switch (p.bound.kind) {
+            case StatementKind::Insert: r.changes = runInsert(x, wtx, values); break;
+            case StatementKind::Update: r.changes = runUpdate(x, wtx, values); break;
+            case StatementKind::Delete: r.changes = runDelete(x, wtx, values); break;
+            default: break;
+          }
+        } catch (const Error& e) {
+          // Part of the statement may be written: the transaction may now only be aborted.
+          if (wtx.state().failure.empty()) wtx.state().failure = e.what();
+          throw;
         }
         return r;
       },

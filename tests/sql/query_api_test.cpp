@@ -296,6 +296,22 @@ TEST_F(QueryApi, AStatementThatFailsInItsOwnTransactionLeavesNothing) {
   EXPECT_EQ(cells(db_.query("SELECT id FROM people WHERE name = 'Next'")), "4");
 }
 
+TEST_F(QueryApi, AStatementThatFailsInTheCallersTransactionLetsItOnlyAbort) {
+  std::string before = everyone();
+  // The first row is written before the second fails: catching the error and committing anyway
+  // must not keep half the statement.
+  std::string err = errorOf([&] {
+    db_.write([&](WriteTxn& tx) {
+      try {
+        db_.query(tx, "INSERT INTO people (name, age) VALUES ('Dan', 1), ('Eve', 300)");
+      } catch (const Error&) {
+      }
+    });
+  });
+  EXPECT_TRUE(contains(err, "InvalidArgument")) << err;
+  EXPECT_EQ(everyone(), before);
+}
+
 TEST_F(QueryApi, ResultsOutliveTheirTransaction) {
   db_.query("UPDATE people SET photo = ? WHERE id = 1", {Blob{std::string("\x00\xff", 2)}});
 
