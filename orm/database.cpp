@@ -43,6 +43,12 @@ ReadTxn Database::read() const { return ReadTxn(state_->env.read()); }
 
 WriteTxn Database::beginWrite() { return WriteTxn(*this, state_->env.beginWrite()); }
 
+std::optional<DynamicTable> Database::findTable(std::string_view name) const {
+  auto it = state_->tables.find(name);
+  if (it == state_->tables.end()) return std::nullopt;
+  return DynamicTable(it->second.get());
+}
+
 DynamicTable Database::table(std::string_view name) const {
   auto it = state_->tables.find(name);
   if (it != state_->tables.end()) return DynamicTable(it->second.get());

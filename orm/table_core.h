@@ -175,6 +175,14 @@ class TableCore {
   TableInfo& touch(WriteTxn& tx) const;
   const Catalog& catalog() const { return *catalog_; }
 
+  // A value a higher layer derives from the schema once and keeps for the table's life (the SQL
+  // layer's column list): made by `make` on first use, under a lock.
+  std::shared_ptr<const void> derived(const std::function<std::shared_ptr<const void>()>& make) const {
+    std::lock_guard<std::mutex> lock(derivedMutex_);
+    if (!derived_) derived_ = make();
+    return derived_;
+  }
+
  private:
   uint64_t insertBuilt(WriteTxn& tx, capnp::MessageBuilder& message) const;
   void addIndexEntries(WriteTxn& tx, capnp::DynamicStruct::Reader record, std::string_view pk) const;
@@ -192,6 +200,8 @@ class TableCore {
   std::shared_ptr<const Upgrader> upgrader_;
   std::map<uint32_t, RecordCheck> oldChecks_;  // by stored version
   std::set<uint32_t> keyChecks_;               // versions whose steps may change the key
+  mutable std::mutex derivedMutex_;
+  mutable std::shared_ptr<const void> derived_;
 };
 
 }  // namespace capdb::orm

@@ -72,6 +72,22 @@ int main(int argc, char** argv) try {
     fmt::print("refused: {}\n", e.what());
   }
 
+  // SQL over the same table: the planner turns the WHERE into an index range.
+  std::string byCity = "SELECT name, age FROM people WHERE city = ? AND age > ? ORDER BY age";
+  fmt::print("SQL: {}\n  plan: {}\n", byCity,
+             db.query("EXPLAIN " + byCity, {"London", 30}).at(0, 0).text());
+  for (const auto& row : db.query(byCity, {"London", 30}).rows) {
+    fmt::print("  {} {}\n", row[0].text(), row[1].integer());
+  }
+  auto changed = db.query("UPDATE people SET city = 'Paris' WHERE name LIKE 'a%'").changes;
+  fmt::print("UPDATE ... WHERE name LIKE 'a%': {} records changed\n", changed);
+  // The same kind of query built in C++.
+  {
+    auto tx = db.read();
+    auto inParis = people.where(capdb::col("city") == "Paris").orderBy("name");
+    for (const auto& p : inParis.rows(tx)) fmt::print("  in Paris: {}\n", p->getName().cStr());
+  }
+
   db.write([&](capdb::WriteTxn& tx) { people.remove(tx, capdb::Key{ada}); });
   auto tx = db.read();
   fmt::print("after removing Ada: {} people, Ada {}\n", people.count(tx),

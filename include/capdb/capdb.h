@@ -524,6 +524,8 @@ class Database {
   }
   // A table by name. Throws InvalidArgument naming the closest table when there is none.
   DynamicTable table(std::string_view name) const;
+  // A table by its exact name, or nullopt.
+  std::optional<DynamicTable> findTable(std::string_view name) const;
   std::vector<std::string> tableNames() const;
   // The tables the app listed in the Schemas given to open: the ones migrations run on.
   std::vector<std::string> appTableNames() const;

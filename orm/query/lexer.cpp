@@ -11,7 +11,7 @@ namespace {
 
 // Words the parser treats as keywords; any other word is an identifier (so columns may be named
 // like functions or types).
-constexpr std::array kKeywords = {
+constexpr std::array<std::string_view, 39> kKeywords = {
     "ALL",    "AND",     "AS",     "ASC",    "BETWEEN", "BY",       "CASE",   "CAST",
     "DELETE", "DESC",    "DISTINCT", "ELSE", "END",     "EXPLAIN",  "FALSE",  "FROM",
     "GROUP",  "HAVING",  "IN",     "INSERT", "INTO",    "IS",       "LIKE",   "LIMIT",
@@ -32,6 +32,7 @@ class Lexer {
 
   std::vector<Token> run() {
     std::vector<Token> out;
+    out.reserve(s_.size() / 4 + 2);
     for (;;) {
       skipSpaceAndComments();
       Token t = start();

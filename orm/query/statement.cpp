@@ -20,7 +20,7 @@ struct Prepared {
   std::string sql;
   ParsedStatement parsed;
   const orm::TableCore* table = nullptr;
-  std::unique_ptr<TableColumns> columns;
+  std::shared_ptr<const TableColumns> columns;
   BoundStatement bound;
   Plan plan;
   std::vector<std::string> resultColumns;
@@ -29,6 +29,7 @@ struct Prepared {
 namespace {
 
 const orm::TableCore& resolveTable(const Database& db, const TableRef& ref) {
+  if (auto exact = db.findTable(ref.name)) return exact->core();
   std::vector<std::string> names = db.tableNames();
   for (const auto& n : names) {
     if (n == ref.name) return db.table(n).core();
@@ -83,7 +84,11 @@ std::unique_ptr<Prepared> prepareIn(const Database* db, const orm::TableCore* on
   } else {
     p->table = &resolveTable(*db, tableOf(p->parsed));
   }
-  p->columns = std::make_unique<TableColumns>(p->table->schema());
+  // A table's columns are the same for every statement: made once per table.
+  const orm::TableCore* table = p->table;
+  p->columns = std::static_pointer_cast<const TableColumns>(table->derived([table] {
+    return std::static_pointer_cast<const void>(std::make_shared<const TableColumns>(table->schema()));
+  }));
   p->bound = bind(p->parsed, *p->columns);
   makePlan(*p, tx);
   if (p->bound.explain) {
