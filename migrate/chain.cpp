@@ -32,7 +32,16 @@ Migrations& Migrations::step(std::string table, uint32_t from, uint32_t to, Step
 
 const std::map<uint32_t, Migrations::Step>* Migrations::stepsOf(const std::string& table) const {
   auto it = steps_.find(table);
-  return it == steps_.end() ? nullptr : &it->second;
+  if (it != steps_.end()) return &it->second;
+  // Table names match ignoring ASCII case, as in SQL (a MIGRATE step may spell it either way).
+  auto lower = [](std::string s) {
+    for (char& c : s) c = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+    return s;
+  };
+  for (const auto& [name, steps] : steps_) {
+    if (lower(name) == lower(table)) return &steps;
+  }
+  return nullptr;
 }
 
 std::shared_ptr<const orm::Upgrader> Migrations::plan(const orm::TableSchema& app,

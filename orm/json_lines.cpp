@@ -57,6 +57,25 @@ uint64_t DynamicTable::exportJsonLines(const Txn& tx, std::ostream& out) const {
   return n;
 }
 
+uint64_t DynamicTable::exportJsonLines(const Txn& tx, std::ostream& out,
+                                       std::string_view where) const {
+  if (where.empty()) return exportJsonLines(tx, out);
+  capnp::JsonCodec codec;
+  uint64_t n = 0;
+  for (const Key& key : recordKeys(query().where(SqlExpr::raw(std::string(where), 0)), tx)) {
+    auto row = get(tx, key);
+    if (!row) continue;
+    kj::String line = orm::translateKj(
+        ErrorCode::Corruption, [&] { return codec.encode(row->get()); },
+        "table {}: encoding a record as JSON", name());
+    out.write(line.cStr(), static_cast<std::streamsize>(line.size()));
+    out.put('\n');
+    ++n;
+  }
+  CAPDB_REQUIRE(out.good(), ErrorCode::IoError, "table {}: writing the export failed", name());
+  return n;
+}
+
 uint64_t DynamicTable::importJsonLines(WriteTxn& tx, std::istream& in) const {
   capnp::JsonCodec codec;
   std::string line;

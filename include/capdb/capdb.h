@@ -361,6 +361,9 @@ class DynamicTable {
   // JSON Lines: one JSON object per record (Cap'n Proto's JsonCodec; 64-bit integers are strings).
   // export writes the whole table in primary-key order and returns the record count.
   uint64_t exportJsonLines(const Txn& tx, std::ostream& out) const;
+  // Only the records for which the SQL expression `where` holds (docs/sql.md), in primary-key
+  // order; an empty `where` exports every record.
+  uint64_t exportJsonLines(const Txn& tx, std::ostream& out, std::string_view where) const;
   // Inserts every line of `in` in the caller's transaction. A line that does not parse or does not
   // fit the schema, or a record that breaks a constraint, is InvalidArgument or
   // ConstraintViolation naming its line number; Database::write then aborts, so the import is all

@@ -83,6 +83,11 @@ class Value {
 
 std::string_view typeName(Value::Type type);  // "NULL", "INTEGER", "REAL", "TEXT", "BLOB"
 
+// Splits SQL text into its ';'-separated statements (semicolons in strings, quoted names and
+// comments do not count), without the semicolons; empty statements are dropped. Throws
+// SyntaxError for text that does not lex (an unterminated string, say).
+std::vector<std::string> splitStatements(std::string_view sql);
+
 // Values for a statement's parameters: positional ones (?, ?NNN; a bare ? takes the number after
 // the previous one, starting at 1) and named ones (:name). A parameter the statement uses but
 // the call does not give is InvalidArgument naming it; values the statement does not use are

@@ -150,36 +150,29 @@ class Binder {
   // Binds a subtree that matched a GROUP BY term, for its column affinity and used columns.
   void bindRowTree(Expr& e, std::string_view where) { bind(e, Mode::Row, where); }
 
-  // Text that identifies an expression up to the case of names.
+  // Text that identifies an expression up to the case of names: fully parenthesised, so that
+  // a - (b - c) and a - b - c differ.
   std::string canonical(const Expr& e) const {
-    if (e.kind == ExprKind::Column && columns_) {
-      if (auto c = columns_->find(e.name)) return (*columns_)[*c].name;
-      if (e.name.find('.') != std::string::npos) {
-        try {
-          return (*columns_)[columns_->resolve(e.name)].name;
-        } catch (const Error&) {
+    switch (e.kind) {
+      case ExprKind::Column:
+        if (columns_) {
+          try {
+            return (*columns_)[columns_->resolve(e.name)].name;
+          } catch (const Error&) {
+          }
         }
-      }
+        return e.name;
+      case ExprKind::Literal: return e.value.toSql();
+      case ExprKind::Parameter: return e.name;
+      default: break;
     }
-    if (e.args.empty()) return e.kind == ExprKind::Call ? lowerName(e.toSql()) : e.toSql();
-    Expr copy;
-    copy.kind = e.kind;
-    copy.value = e.value;
-    copy.name = e.kind == ExprKind::Call ? lowerName(e.name) : e.name;
-    copy.arith = e.arith;
-    copy.cmp = e.cmp;
-    copy.castType = e.castType;
-    copy.negated = e.negated;
-    copy.hasBase = e.hasBase;
-    copy.hasElse = e.hasElse;
-    copy.star = e.star;
-    for (const auto& a : e.args) {
-      auto c = std::make_unique<Expr>();
-      c->kind = ExprKind::Column;
-      c->name = canonical(*a);
-      copy.args.push_back(std::move(c));
-    }
-    return copy.toSql();
+    std::string out = fmt::format("({}:{}:{}:{}:{}:{}:{}:{}:{}", static_cast<int>(e.kind),
+                                  e.kind == ExprKind::Call ? lowerName(e.name) : std::string(),
+                                  static_cast<int>(e.arith), static_cast<int>(e.cmp),
+                                  static_cast<int>(e.castType), e.negated, e.hasBase, e.hasElse,
+                                  e.star);
+    for (const auto& a : e.args) out += " " + canonical(*a);
+    return out + ")";
   }
 
   int paramSlot(const std::string& name) {

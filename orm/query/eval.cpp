@@ -179,14 +179,11 @@ Value eval(const Expr& e, EvalContext& ctx) {
           sawNull = true;
           continue;
         }
-        int c;
-        if (affinityApplies(e.args[0]->affinity, e.args[i]->affinity, x, item)) {
-          Value a = x, b = item;
-          applyComparisonAffinity(e.args[0]->affinity, e.args[i]->affinity, a, b);
-          c = compare(a, b);
-        } else {
-          c = compare(x, item);
-        }
+        // IN converts the list's values by the left side's affinity only, as SQLite does.
+        Affinity left = e.args[0]->affinity;
+        int c = (left == Affinity::Numeric || left == Affinity::Text)
+                    ? compare(x, applyAffinity(item, left))
+                    : compare(x, item);
         if (c == 0) return Value(int64_t{!e.negated});
       }
       if (sawNull) return Value();

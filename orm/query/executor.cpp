@@ -350,7 +350,9 @@ ResultSet runSelect(const Executable& x, const Txn& tx, const std::vector<Value>
 
   if (plan.sortNeeded || sel.aggregateQuery) {
     RowLess less{&sel.orderBy};
-    size_t want = limit < 0 ? rows.size() : static_cast<size_t>(std::min<int64_t>(offset + limit, static_cast<int64_t>(rows.size())));
+    int64_t end = 0;
+    if (limit < 0 || __builtin_add_overflow(offset, limit, &end)) end = INT64_MAX;
+    size_t want = static_cast<size_t>(std::min<int64_t>(end, static_cast<int64_t>(rows.size())));
     if (plan.sortNeeded) {
       if (want < rows.size() / 2) {
         std::partial_sort(rows.begin(), rows.begin() + static_cast<std::ptrdiff_t>(want), rows.end(), less);

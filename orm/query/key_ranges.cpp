@@ -276,19 +276,37 @@ void specRanges(const RangeSpec& spec, const AccessPath& path, const TableColumn
                     : unbounded();
   if (lo.kind == BoundKind::Empty || hi.kind == BoundKind::Empty) return;
   for (const auto& p : prefixes) {
+    // No stored key is longer than LMDB's limit: a prefix past it matches nothing, and a bound
+    // past it is dropped (the WHERE then decides).
+    size_t prefixSize = encode(p).size();
+    if (prefixSize > engine::kMaxKeySize) continue;
+    auto fits = [&](const KeyBound& b) {
+      if (b.kind != BoundKind::At) return true;
+      std::vector<engine::KeyValue> one{b.value};
+      return prefixSize + encode(one).size() <= engine::kMaxKeySize;
+    };
+    KeyBound plo = lo, phi = hi;
+    if (!fits(plo)) {
+      plo = unbounded();
+      exact = false;
+    }
+    if (!fits(phi)) {
+      phi = unbounded();
+      exact = false;
+    }
     Range r;
     std::vector<engine::KeyValue> lower = p, upper = p;
-    if (lo.kind == BoundKind::At) {
-      lower.push_back(lo.value);
-      r.lowerInclusive = lo.inclusive;
+    if (plo.kind == BoundKind::At) {
+      lower.push_back(plo.value);
+      r.lowerInclusive = plo.inclusive;
     } else {
       lower.push_back(engine::KeyNull{});  // comparisons never hold for NULL
       r.lowerInclusive = false;
     }
     r.lower = Key::fromValues(std::move(lower));
-    if (hi.kind == BoundKind::At) {
-      upper.push_back(hi.value);
-      r.upperInclusive = hi.inclusive;
+    if (phi.kind == BoundKind::At) {
+      upper.push_back(phi.value);
+      r.upperInclusive = phi.inclusive;
     }
     if (!upper.empty()) r.upper = Key::fromValues(std::move(upper));
     out.push_back(orm::TableCore::toKeyRange(r));

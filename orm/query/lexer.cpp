@@ -260,6 +260,12 @@ class Lexer {
 
 std::vector<Token> tokenize(std::string_view sql) { return Lexer(sql).run(); }
 
+bool isReservedWord(std::string_view word) {
+  std::string upper(word);
+  for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return isKeyword(upper);
+}
+
 std::string describe(const Token& token) {
   if (token.kind == TokenKind::End) return "at end of input";
   switch (token.kind) {

@@ -39,6 +39,9 @@ struct Token {
 // that starts no token.
 std::vector<Token> tokenize(std::string_view sql);
 
+// Whether `word` (any case) is a keyword, which a name must quote to be used as a name.
+bool isReservedWord(std::string_view word);
+
 // How a token appears in an error message: near "X", or "at end of input".
 std::string describe(const Token& token);
 

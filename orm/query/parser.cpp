@@ -452,11 +452,12 @@ class Parser {
       next();
       // A negative literal stays a literal (so -9223372036854775808 is an INTEGER).
       if (peek().kind == TokenKind::Integer || peek().kind == TokenKind::Real) {
+        bool integerToken = peek().kind == TokenKind::Integer;
         ExprPtr lit = primary();
         lit->offset = t.offset;
         lit->line = t.line;
         lit->col = t.column;
-        negateLiteral(*lit);
+        negateLiteral(*lit, integerToken);
         return finish(std::move(lit));
       }
       auto e = make(ExprKind::Negate, t);
@@ -470,13 +471,13 @@ class Parser {
     return primary();
   }
 
-  static void negateLiteral(Expr& lit) {
+  static void negateLiteral(Expr& lit, bool integerToken) {
     if (lit.value.type() == Value::Type::Integer) {
       lit.value = Value(-lit.value.integer());
     } else if (lit.value.type() == Value::Type::Real) {
       double d = lit.value.real();
       // 9223372036854775808 lexes as REAL; negated it is INT64_MIN exactly.
-      if (d == 9223372036854775808.0) lit.value = Value(INT64_MIN);
+      if (integerToken && d == 9223372036854775808.0) lit.value = Value(INT64_MIN);
       else lit.value = Value(-d);
     }
   }

@@ -37,6 +37,12 @@ struct TermMatch {
   const Expr* like = nullptr;
 };
 
+// Whether comparing the column with `v` compares as the column's own type: a constant with an
+// affinity of its own (a CAST) may convert the column instead, and then no key range holds it.
+bool keepsColumnType(const Expr& v, const Column& col) {
+  return v.affinity == Affinity::None || v.affinity == col.affinity;
+}
+
 std::optional<TermMatch> matchTerm(const Expr& t, size_t column, const Column& col) {
   TermMatch m;
   bool ordered = keyKind(col) == KeyKind::Ordered;
@@ -55,7 +61,7 @@ std::optional<TermMatch> matchTerm(const Expr& t, size_t column, const Column& c
           default: break;
         }
       }
-      if (!isColumn(*c, column) || !isConstant(*v)) return std::nullopt;
+      if (!isColumn(*c, column) || !isConstant(*v) || !keepsColumnType(*v, col)) return std::nullopt;
       switch (op) {
         case CompareOp::Eq: m.isEq = true; m.eq.push_back(v); return m;
         case CompareOp::Ne: return std::nullopt;
@@ -86,7 +92,8 @@ std::optional<TermMatch> matchTerm(const Expr& t, size_t column, const Column& c
       return m;
     case ExprKind::Between:
       if (t.negated || !ordered || !isColumn(*t.args[0], column) || !isConstant(*t.args[1]) ||
-          !isConstant(*t.args[2])) {
+          !isConstant(*t.args[2]) || !keepsColumnType(*t.args[1], col) ||
+          !keepsColumnType(*t.args[2], col)) {
         return std::nullopt;
       }
       m.lower = RangeBound{t.args[1].get(), true};
@@ -327,7 +334,8 @@ Plan plan(const BoundStatement& st, const orm::TableCore& table, const TableColu
   if (sel.limit) {
     auto l = literalInt(sel.limit);
     auto o = sel.offset ? literalInt(sel.offset) : std::optional<int64_t>(0);
-    limitRows = (l && o) ? (*l < 0 ? -1 : static_cast<double>(*l + std::max<int64_t>(*o, 0))) : 100;
+    limitRows = (l && o) ? (*l < 0 ? -1 : static_cast<double>(*l) + static_cast<double>(std::max<int64_t>(*o, 0)))
+                         : 100;
   }
   for (auto& c : candidates) {
     if (sel.orderBy.empty()) continue;

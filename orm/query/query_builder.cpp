@@ -5,6 +5,7 @@
 
 #include <cmath>
 
+#include "orm/query/lexer.h"
 #include "orm/table_core.h"
 
 namespace capdb {
@@ -24,16 +25,22 @@ SqlExpr binary(const SqlExpr& a, std::string_view op, const SqlExpr& b, int stre
                       strength);
 }
 
+// A name that needs no quotes: identifier characters, dots between parts, no keyword as a part.
 bool plainIdentifier(std::string_view name) {
   if (name.empty()) return false;
-  bool start = true;
-  for (char c : name) {
-    bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
-    bool digit = c >= '0' && c <= '9';
-    if (start ? !alpha : !(alpha || digit || c == '.')) return false;
-    start = c == '.';
+  size_t partStart = 0;
+  for (size_t i = 0; i <= name.size(); ++i) {
+    if (i < name.size() && name[i] != '.') {
+      char c = name[i];
+      bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+      bool digit = c >= '0' && c <= '9';
+      if (i == partStart ? !alpha : !(alpha || digit)) return false;
+      continue;
+    }
+    if (i == partStart || query::isReservedWord(name.substr(partStart, i - partStart))) return false;
+    partStart = i + 1;
   }
-  return !start;
+  return true;
 }
 
 std::string quoted(std::string_view name) {

@@ -9,6 +9,7 @@
 #include "orm/query/binder.h"
 #include "orm/query/columns.h"
 #include "orm/query/executor.h"
+#include "orm/query/lexer.h"
 #include "orm/query/parser.h"
 #include "orm/query/planner.h"
 #include "orm/table_core.h"
@@ -159,6 +160,25 @@ ResultSet execute(Prepared& p, Txn& tx, const Params& params) {
 
 }  // namespace
 }  // namespace query
+
+std::vector<std::string> splitStatements(std::string_view sql) {
+  std::vector<std::string> out;
+  size_t start = std::string_view::npos;
+  for (const auto& t : query::tokenize(sql)) {
+    if (t.kind == query::TokenKind::End || t.isOp(";")) {
+      if (start != std::string_view::npos) out.emplace_back(sql.substr(start, t.offset - start));
+      start = std::string_view::npos;
+      continue;
+    }
+    if (start == std::string_view::npos) start = t.offset;
+  }
+  for (auto& s : out) {
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\n' || s.back() == '\t' || s.back() == '\r')) {
+      s.pop_back();
+    }
+  }
+  return out;
+}
 
 ResultSet Database::query(std::string_view sql, const Params& params) {
   {

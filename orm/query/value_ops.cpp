@@ -366,17 +366,20 @@ Value arithmetic(ArithOp op, const Value& a, const Value& b) {
       case ArithOp::Rem: break;
     }
   }
-  double xd = x.real(), yd = y.real();
+  double xd = x.real(), yd = y.real(), r = 0;
   switch (op) {
-    case ArithOp::Add: return Value(xd + yd);
-    case ArithOp::Sub: return Value(xd - yd);
-    case ArithOp::Mul: return Value(xd * yd);
+    case ArithOp::Add: r = xd + yd; break;
+    case ArithOp::Sub: r = xd - yd; break;
+    case ArithOp::Mul: r = xd * yd; break;
     case ArithOp::Div:
       if (yd == 0.0) return Value();
-      return Value(xd / yd);
+      r = xd / yd;
+      break;
     case ArithOp::Rem: break;
   }
-  return Value();
+  // SQLite has no NaN: Inf - Inf and the like are NULL.
+  if (std::isnan(r)) return Value();
+  return Value(r);
 }
 
 Value negate(const Value& v) {

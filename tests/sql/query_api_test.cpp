@@ -312,6 +312,16 @@ TEST_F(QueryApi, AStatementThatFailsInTheCallersTransactionLetsItOnlyAbort) {
   EXPECT_EQ(everyone(), before);
 }
 
+TEST_F(QueryApi, TextLongerThanAnyKeyStillCompares) {
+  // No key is longer than LMDB's 511 bytes; a range bound past that is left to the WHERE.
+  std::string longText(600, 'z');
+  EXPECT_EQ(db_.query("SELECT count(*) FROM people WHERE city < ?", {longText}).at(0, 0).integer(), 3);
+  EXPECT_EQ(db_.query("SELECT count(*) FROM people WHERE city > ?", {longText}).at(0, 0).integer(), 0);
+  EXPECT_EQ(db_.query("SELECT count(*) FROM people WHERE city = ?", {longText}).at(0, 0).integer(), 0);
+  EXPECT_EQ(db_.query("SELECT count(*) FROM people WHERE city = 'Paris' AND age < ?", {longText})
+                .at(0, 0).integer(), 2);
+}
+
 TEST_F(QueryApi, ResultsOutliveTheirTransaction) {
   db_.query("UPDATE people SET photo = ? WHERE id = 1", {Blob{std::string("\x00\xff", 2)}});
 

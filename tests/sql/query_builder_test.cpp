@@ -54,6 +54,9 @@ TEST_F(QueryBuilderTest, RendersTheSqlOneWouldWrite) {
             "SELECT * FROM people WHERE address.zip IN (1, 2) AND email IS NULL");
   EXPECT_EQ(people.where(col("odd name") == nullptr).sql(),
             "SELECT * FROM people WHERE \"odd name\" = NULL");
+  // Keywords used as names are quoted, in any part of a path.
+  EXPECT_EQ(people.where(col("limit") == 1 && col("address.order") == 2).orderBy("desc").sql(),
+            "SELECT * FROM people WHERE \"limit\" = 1 AND \"address.order\" = 2 ORDER BY \"desc\"");
 }
 
 TEST_F(QueryBuilderTest, SamePlansAndRowsAsSql) {

@@ -1,0 +1,97 @@
+// Inspecting and maintaining a database: what the capdb tool does, as library calls an app can
+// make too. Status, schema diffs, verification, backups, and schema files parsed at run time.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "capdb/capdb.h"
+
+namespace capdb {
+
+// The tables of a .capnp file (every struct with $Db.table), parsed at run time. Imports such as
+// "/capdb/annotations.capnp" resolve against `importDirs`, then capdb's own copies. Throws IoError
+// for a file that cannot be read, SyntaxError (file, line, column) for one that does not parse,
+// InvalidArgument for misused annotations or a file without tables.
+Schemas parseSchemas(const std::filesystem::path& file,
+                     std::span<const std::filesystem::path> importDirs = {});
+
+struct IndexStatus {
+  std::string name;
+  std::vector<std::string> fields;
+  bool unique = false;
+  bool ready = true;  // false while a migration rebuilds it
+};
+
+struct TableStatus {
+  std::string name;
+  uint32_t version = 0;
+  std::vector<std::string> primaryKey;
+  uint64_t records = 0;
+  std::map<uint32_t, uint64_t> recordsByVersion;
+  std::vector<IndexStatus> indexes;
+  // An eager migration in progress (or stopped part-way): its phase and progress.
+  struct Migration {
+    uint32_t fromVersion = 0;
+    std::string phase;  // "check", "records" or "indexes"
+    uint64_t done = 0;
+    uint64_t total = 0;
+  };
+  std::optional<Migration> migration;
+};
+
+struct DatabaseStatus {
+  std::filesystem::path path;
+  uint64_t fileBytes = 0;  // the data file on disk
+  uint64_t mapBytes = 0;   // the memory map's current size
+  uint64_t usedBytes = 0;  // pages in use
+  std::vector<TableStatus> tables;
+};
+
+// The catalog's view of every table, as of now. O(tables).
+DatabaseStatus status(const Database& db);
+
+struct TableDiff {
+  std::string table;
+  bool exists = true;       // false: the file declares a table the database does not have
+  uint32_t storedVersion = 0;
+  uint32_t newVersion = 0;
+  struct Change {
+    std::string kind;    // "field added", "type changed", ... (orm/schema_diff.h)
+    std::string field;   // its path, or an index's name
+    std::string detail;  // e.g. "type Float64 -> Int64"
+    bool needsStep = false;
+  };
+  std::vector<Change> changes;
+  // One line per change, e.g. "people.score: type changed Float64 -> Int64 (needs a step)".
+  std::vector<std::string> lines;
+  bool needsStep = false;   // some change is not wire-compatible
+};
+
+// The changes from each table's stored schema to the same table in `schemas`.
+std::vector<TableDiff> diff(const Database& db, const Schemas& schemas);
+
+// What verify() found: every record decodes at its version, every index entry points to a record
+// that has it and every record has its entries, and the catalog's counts are the records'.
+struct VerifyReport {
+  uint64_t records = 0;
+  uint64_t indexEntries = 0;
+  std::vector<std::string> problems;  // empty: all is well
+  std::vector<std::string> notes;     // what could not be checked, and why
+  bool ok() const { return problems.empty(); }
+};
+
+// Reads every record and index entry in one snapshot. Never throws for what it finds (that goes
+// into the report); throws only when the database cannot be read at all.
+VerifyReport verify(const Database& db);
+
+// Writes a consistent copy of the database into `dest` (a directory that must not exist or be
+// empty), compacted (free pages dropped) when `compact`. Readers and writers go on meanwhile.
+void backup(const Database& db, const std::filesystem::path& dest, bool compact);
+
+}  // namespace capdb
