@@ -22,7 +22,8 @@ test: build
 	@ctest --test-dir $(BUILD) --output-on-failure -j$(JOBS) --timeout 300
 
 demo: build
-	@$(BUILD)/bin/people
+	@cd $$(mktemp -d) && $(CURDIR)/$(BUILD)/bin/people
+	@bash scripts/demo.sh $(BUILD)
 
 bench: build
 	@set -e; for b in $(BUILD)/bin/*_bench; do echo "== $$b"; $$b --benchmark_min_time=0.5 $(BENCH_ARGS); done

@@ -121,7 +121,8 @@ struct ResultSet {
 // A statement parsed, bound to its table and planned once, to run many times with different
 // parameters. It plans again, by itself, when the statistics it was planned with have moved
 // enough to change the choice (the table grew or shrank by 4x, an index became ready or stopped
-// being ready). Valid while the Database that prepared it lives; one thread at a time.
+// being ready). Valid while the Database object that prepared it lives and is not moved from
+// (it keeps that object's address, as a Table handle keeps its tables'); one thread at a time.
 class Statement {
  public:
   Statement(Statement&&) noexcept;

@@ -1,0 +1,141 @@
+#include "cli/csv.h"
+
+#include <fmt/format.h>
+
+#include "cli/output.h"
+#include "engine/fail.h"
+
+namespace capdb::cli {
+namespace {
+
+struct Field {
+  std::string text;
+  bool quoted = false;
+};
+
+// Reads one CSV record; false at end of input. `line` counts the lines read so far.
+bool readRecord(std::istream& in, std::vector<Field>& fields, uint64_t& line) {
+  fields.clear();
+  int c = in.peek();
+  if (c == EOF) return false;
+  ++line;
+  uint64_t start = line;
+  Field f;
+  bool inQuotes = false;
+  for (;;) {
+    c = in.get();
+    if (c == EOF) {
+      CAPDB_REQUIRE(!inQuotes, ErrorCode::InvalidArgument, "line {}: a quoted field never ends", start);
+      fields.push_back(std::move(f));
+      return true;
+    }
+    char ch = static_cast<char>(c);
+    if (inQuotes) {
+      if (ch == '"') {
+        if (in.peek() == '"') {
+          in.get();
+          f.text += '"';
+        } else {
+          inQuotes = false;
+        }
+      } else {
+        if (ch == '\n') ++line;
+        f.text += ch;
+      }
+      continue;
+    }
+    if (ch == '"' && f.text.empty() && !f.quoted) {
+      inQuotes = true;
+      f.quoted = true;
+    } else if (ch == ',') {
+      fields.push_back(std::move(f));
+      f = Field{};
+    } else if (ch == '\n') {
+      fields.push_back(std::move(f));
+      return true;
+    } else if (ch != '\r') {
+      f.text += ch;
+    }
+  }
+}
+
+Value fieldValue(const Field& f) {
+  if (!f.quoted && f.text.empty()) return Value();
+  const std::string& t = f.text;
+  if (!f.quoted && t.size() >= 3 && (t[0] == 'x' || t[0] == 'X') && t[1] == '\'' && t.back() == '\'' &&
+      (t.size() - 3) % 2 == 0) {
+    std::string hex = t.substr(2, t.size() - 3), bytes;
+    for (size_t i = 0; i < hex.size(); i += 2) {
+      unsigned v = 0;
+      if (hex.find_first_not_of("0123456789abcdefABCDEF") != std::string::npos ||
+          std::sscanf(hex.substr(i, 2).c_str(), "%2x", &v) != 1) {
+        return Value(t);
+      }
+      bytes += static_cast<char>(v);
+    }
+    return Value(Blob{std::move(bytes)});
+  }
+  return Value(t);
+}
+
+std::string quotedName(const std::string& name) {
+  std::string out = "\"";
+  for (char c : name) {
+    out += c;
+    if (c == '"') out += '"';
+  }
+  return out + "\"";
+}
+
+}  // namespace
+
+uint64_t importCsv(Database& db, const std::string& table, std::istream& in) {
+  std::vector<Field> header, row;
+  uint64_t line = 0;
+  CAPDB_REQUIRE(readRecord(in, header, line), ErrorCode::InvalidArgument,
+                "the CSV input is empty: it needs a header row of column names");
+  std::string columns, marks;
+  for (size_t i = 0; i < header.size(); ++i) {
+    columns += (i ? ", " : "") + quotedName(header[i].text);
+    marks += i ? ", ?" : "?";
+  }
+  std::string sql = fmt::format("INSERT INTO {} ({}) VALUES ({})", quotedName(table), columns, marks);
+  Statement insert = [&] {
+    try {
+      return db.prepare(sql);
+    } catch (const Error& e) {
+      throw Error(e.code(), fmt::format("line 1 (the header): {}", e.what()));
+    }
+  }();
+  return db.write([&](WriteTxn& tx) {
+    uint64_t n = 0;
+    while (readRecord(in, row, line)) {
+      if (row.size() == 1 && !row[0].quoted && row[0].text.empty()) continue;  // a blank line
+      CAPDB_REQUIRE(row.size() == header.size(), ErrorCode::InvalidArgument,
+                    "line {}: {} fields, the header has {}", line, row.size(), header.size());
+      Params params;
+      for (const auto& f : row) params.positional.push_back(fieldValue(f));
+      try {
+        insert.run(tx, params);
+      } catch (const Error& e) {
+        throw Error(e.code(), fmt::format("line {}: {}", line, e.what()));
+      }
+      ++n;
+    }
+    return n;
+  });
+}
+
+uint64_t exportCsv(Database& db, const std::string& table, const std::string& where,
+                   std::ostream& out) {
+  DynamicTable t = db.table(table);
+  std::string order;
+  for (const auto& f : t.schema().primaryKey) order += (order.empty() ? "" : ", ") + quotedName(f.dotted);
+  std::string sql = fmt::format("SELECT * FROM {}{} ORDER BY {}", quotedName(table),
+                                where.empty() ? "" : " WHERE " + where, order);
+  ResultSet rs = db.query(sql);
+  printResult(rs, Format::Csv, out);
+  return rs.rows.size();
+}
+
+}  // namespace capdb::cli

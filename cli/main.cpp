@@ -1,0 +1,414 @@
+// The capdb command: inspect, query and upgrade databases offline. Each subcommand is a thin call
+// into the library (capdb/capdb.h, capdb/admin.h); docs/cli.md walks through them.
+// Exit codes: 0 success, 1 error (one line on stderr starting "capdb: error:"), 2 bad usage.
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "capdb/admin.h"
+#include "capdb/capdb.h"
+#include "cli/csv.h"
+#include "cli/output.h"
+#include "cli/shell.h"
+#include "engine/fail.h"
+
+namespace capdb::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+// The database at `path`, which must exist (only init creates one).
+Database openExisting(const std::string& path, const Schemas& schemas = {}, const Options& options = {}) {
+  CAPDB_REQUIRE(fs::exists(fs::path(path) / "data.mdb"), ErrorCode::InvalidArgument,
+                "no database at {} (capdb init creates one)", path);
+  return Database::open(path, schemas, options);
+}
+
+std::string readFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  CAPDB_REQUIRE(in.good(), ErrorCode::IoError, "cannot read {}", path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::vector<fs::path> paths(const std::vector<std::string>& dirs) {
+  return std::vector<fs::path>(dirs.begin(), dirs.end());
+}
+
+std::string bytes(uint64_t n) {
+  if (n >= (uint64_t{1} << 30)) return fmt::format("{:.1f} GiB", static_cast<double>(n) / (1 << 30));
+  if (n >= (uint64_t{1} << 20)) return fmt::format("{:.1f} MiB", static_cast<double>(n) / (1 << 20));
+  if (n >= 1024) return fmt::format("{:.1f} KiB", static_cast<double>(n) / 1024);
+  return fmt::format("{} bytes", n);
+}
+
+// ---- subcommands ----
+
+int init(const std::string& db, const std::string& schema, const std::vector<std::string>& dirs) {
+  Schemas schemas = parseSchemas(schema, paths(dirs));
+  Database d = Database::open(db, schemas);
+  for (const auto& t : status(d).tables) {
+    fmt::print("table {}: version {}, {} records, {} indexes\n", t.name, t.version, t.records,
+               t.indexes.size());
+  }
+  return 0;
+}
+
+int sql(const std::string& db, const std::string& statement, const std::string& format,
+        const std::vector<std::string>& params) {
+  Database d = openExisting(db);
+  ShellOptions options;
+  options.format = parseFormat(format);
+  for (const auto& p : params) addParam(options.params, p);
+  if (!statement.empty()) {
+    runStatement(d, statement, options, std::cout);
+  } else if (isatty(STDIN_FILENO)) {
+    interactive(d, options);
+  } else {
+    runScript(d, std::cin, options, std::cout);
+  }
+  return 0;
+}
+
+int import(const std::string& db, const std::string& table, const std::string& file,
+           const std::string& format) {
+  Database d = openExisting(db);
+  std::ifstream in(file, std::ios::binary);
+  CAPDB_REQUIRE(in.good(), ErrorCode::IoError, "cannot read {}", file);
+  uint64_t n = 0;
+  if (format == "csv") {
+    n = importCsv(d, table, in);
+  } else {
+    DynamicTable t = d.table(table);
+    n = d.write([&](WriteTxn& tx) { return t.importJsonLines(tx, in); });
+  }
+  fmt::print("imported {} records into {}\n", n, table);
+  return 0;
+}
+
+int exportTable(const std::string& db, const std::string& table, const std::string& format,
+                const std::string& where) {
+  Database d = openExisting(db);
+  if (format == "csv") {
+    exportCsv(d, table, where, std::cout);
+  } else {
+    d.table(table).exportJsonLines(d.read(), std::cout, where);
+  }
+  return 0;
+}
+
+std::string statusJson(const DatabaseStatus& s) {
+  std::string out = fmt::format("{{\"path\":{},\"fileBytes\":{},\"mapBytes\":{},\"usedBytes\":{},\"tables\":[",
+                                jsonValue(Value(s.path.string())), s.fileBytes, s.mapBytes, s.usedBytes);
+  for (size_t i = 0; i < s.tables.size(); ++i) {
+    const auto& t = s.tables[i];
+    out += fmt::format("{}{{\"name\":{},\"version\":{},\"records\":{},\"recordsByVersion\":{{", i ? "," : "",
+                       jsonValue(Value(t.name)), t.version, t.records);
+    size_t k = 0;
+    for (const auto& [v, n] : t.recordsByVersion) out += fmt::format("{}\"{}\":{}", k++ ? "," : "", v, n);
+    out += "},\"indexes\":[";
+    for (size_t j = 0; j < t.indexes.size(); ++j) {
+      const auto& ix = t.indexes[j];
+      std::string fields;
+      for (size_t f = 0; f < ix.fields.size(); ++f) fields += (f ? "," : "") + jsonValue(Value(ix.fields[f]));
+      out += fmt::format("{}{{\"name\":{},\"fields\":[{}],\"unique\":{},\"state\":\"{}\"}}", j ? "," : "",
+                         jsonValue(Value(ix.name)), fields, ix.unique, ix.ready ? "ready" : "building");
+    }
+    out += "]";
+    if (t.migration) {
+      out += fmt::format(",\"migration\":{{\"fromVersion\":{},\"phase\":\"{}\",\"done\":{},\"total\":{}}}",
+                         t.migration->fromVersion, t.migration->phase, t.migration->done, t.migration->total);
+    }
+    out += "}";
+  }
+  return out + "]}\n";
+}
+
+int showStatus(const std::string& db, bool json) {
+  Database d = openExisting(db);
+  DatabaseStatus s = status(d);
+  if (json) {
+    std::cout << statusJson(s);
+    return 0;
+  }
+  fmt::print("database {}: file {}, map {} ({} used)\n", s.path.string(), bytes(s.fileBytes),
+             bytes(s.mapBytes), bytes(s.usedBytes));
+  for (const auto& t : s.tables) {
+    std::string pk;
+    for (const auto& f : t.primaryKey) pk += (pk.empty() ? "" : ", ") + f;
+    fmt::print("table {}: version {}, {} records, primary key ({})\n", t.name, t.version, t.records, pk);
+    for (const auto& [v, n] : t.recordsByVersion) {
+      fmt::print("  version {}: {} records{}\n", v, n, v == t.version ? "" : " (old)");
+    }
+    for (const auto& i : t.indexes) {
+      std::string fields;
+      for (const auto& f : i.fields) fields += (fields.empty() ? "" : ", ") + f;
+      fmt::print("  index {} ({}){}: {}\n", i.name, fields, i.unique ? " unique" : "",
+                 i.ready ? "ready" : "being rebuilt");
+    }
+    if (t.migration) {
+      fmt::print("  migration from version {}: {} phase, {} of {} records done\n",
+                 t.migration->fromVersion, t.migration->phase, t.migration->done, t.migration->total);
+    }
+  }
+  return 0;
+}
+
+int showDiff(const std::string& db, const std::string& schema, const std::vector<std::string>& dirs) {
+  Database d = openExisting(db);
+  auto diffs = diff(d, parseSchemas(schema, paths(dirs)));
+  std::string skeleton;
+  for (const auto& t : diffs) {
+    if (!t.exists) {
+      fmt::print("table {}: new (capdb init or the app's open creates it)\n", t.table);
+      continue;
+    }
+    if (t.lines.empty()) {
+      fmt::print("table {}: no changes (version {})\n", t.table, t.storedVersion);
+      continue;
+    }
+    fmt::print("table {}: version {} -> {}\n", t.table, t.storedVersion, t.newVersion);
+    for (const auto& line : t.lines) fmt::print("  {}\n", line);
+    if (!t.needsStep) continue;
+    std::string sets;
+    for (const auto& c : t.changes) {
+      if (!c.needsStep) continue;
+      sets += fmt::format("{}    {} = {}  -- {}{}{}", sets.empty() ? "" : ",\n", c.field, c.field, c.kind,
+                          c.detail.empty() ? "" : ": ", c.detail);
+    }
+    skeleton += fmt::format("MIGRATE {} FROM {} TO {}\n  SET\n{};\n", t.table, t.storedVersion,
+                            std::max(t.newVersion, t.storedVersion + 1), sets);
+  }
+  if (!skeleton.empty()) {
+    fmt::print("\nA migration skeleton (edit the expressions; capdb upgrade --migrations FILE.sql):\n\n{}",
+               skeleton);
+  }
+  return 0;
+}
+
+struct UpgradeArgs {
+  std::string db, schema, migrations, mode = "eager", backupDir;
+  std::vector<std::string> dirs;
+  uint64_t batch = 0;
+  double maxRate = 0;
+  bool dryRun = false;
+};
+
+// Prints eager progress: a bar redrawn in place on a terminal, a line at most every second
+// otherwise.
+struct Progress {
+  bool tty = isatty(STDERR_FILENO);
+  std::chrono::steady_clock::time_point last{};
+  std::map<std::string, uint64_t> done;
+
+  void operator()(const MigrationProgress& p) {
+    done[p.table] = p.done;
+    auto now = std::chrono::steady_clock::now();
+    bool finished = p.done >= p.total;
+    if (!tty && !finished && now - last < std::chrono::seconds(1)) return;
+    last = now;
+    double pct = p.total ? 100.0 * static_cast<double>(p.done) / static_cast<double>(p.total) : 100;
+    if (tty) {
+      int filled = static_cast<int>(pct / 5);
+      fmt::print(stderr, "\r{} [{}{}] {:5.1f}% {}/{} {:.0f} rec/s ETA {:.0f}s   ", p.table,
+                 std::string(filled, '#'), std::string(20 - filled, ' '), pct, p.done, p.total,
+                 p.recordsPerSecond, p.etaSeconds);
+      if (finished) fmt::print(stderr, "\n");
+    } else {
+      fmt::print(stderr, "{}: {}/{} records ({:.1f}%), {:.0f} rec/s, ETA {:.0f}s\n", p.table, p.done,
+                 p.total, pct, p.recordsPerSecond, p.etaSeconds);
+    }
+  }
+};
+
+int upgrade(const UpgradeArgs& a) {
+  Schemas schemas = parseSchemas(a.schema, paths(a.dirs));
+  Migrations migrations;
+  if (!a.migrations.empty()) migrations.sql(readFile(a.migrations));
+  CAPDB_REQUIRE(a.mode == "eager" || a.mode == "lazy", ErrorCode::InvalidArgument,
+                "--mode {}: eager or lazy", a.mode);
+  if (!a.backupDir.empty()) {
+    Database d = openExisting(a.db);
+    backup(d, a.backupDir, true);
+    fmt::print("backed up to {}\n", a.backupDir);
+  }
+  std::string target = a.db;
+  fs::path scratch;
+  if (a.dryRun) {
+    // The steps run over a compacted copy, which is then dropped: the database is not touched.
+    scratch = fs::temp_directory_path() / fmt::format("capdb-dry-run-{}", getpid());
+    fs::remove_all(scratch);
+    Database d = openExisting(a.db);
+    backup(d, scratch, true);
+    target = scratch.string();
+  }
+  Options options;
+  options.migrations = &migrations;
+  options.mode = a.mode == "lazy" ? MigrationMode::Lazy : MigrationMode::Eager;
+  if (a.batch > 0) options.eager.batchRecords = a.batch;
+  options.eager.maxRecordsPerSecond = a.maxRate;
+  Progress progress;
+  options.eager.progress = [&](const MigrationProgress& p) { progress(p); };
+  auto start = std::chrono::steady_clock::now();
+  try {
+    Database d = openExisting(target, schemas, options);
+    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    uint64_t migrated = 0;
+    for (const auto& [table, n] : progress.done) migrated += n;
+    if (a.mode == "lazy") {
+      fmt::print("recorded the new schema versions; {} records will be upgraded as they are read "
+                 "or written (capdb upgrade --mode eager rewrites them)\n",
+                 d.oldRecords());
+    } else {
+      fmt::print("{}{} records migrated in {:.3f} s ({:.0f} records/s)\n", a.dryRun ? "dry run: " : "",
+                 migrated, seconds, seconds > 0 ? static_cast<double>(migrated) / seconds : 0.0);
+    }
+    if (a.dryRun) {
+      for (const auto& t : schemas.tables) {
+        auto after = d.query(fmt::format("SELECT * FROM \"{}\" LIMIT 3", t.name));
+        fmt::print("first records of {} after the steps:\n", t.name);
+        printResult(after, Format::Jsonl, std::cout);
+      }
+      fmt::print("dry run: nothing was written to {}\n", a.db);
+    }
+  } catch (...) {
+    if (!scratch.empty()) fs::remove_all(scratch);
+    throw;
+  }
+  if (!scratch.empty()) fs::remove_all(scratch);
+  return 0;
+}
+
+int verifyDb(const std::string& db) {
+  Database d = openExisting(db);
+  VerifyReport r = verify(d);
+  for (const auto& n : r.notes) fmt::print("note: {}\n", n);
+  for (const auto& p : r.problems) fmt::print("problem: {}\n", p);
+  fmt::print("{} records, {} index entries checked: {}\n", r.records, r.indexEntries,
+             r.ok() ? "ok" : fmt::format("{} problems", r.problems.size()));
+  return r.ok() ? 0 : 1;
+}
+
+int backupDb(const std::string& db, const std::string& dest, bool compact) {
+  Database d = openExisting(db);
+  backup(d, dest, compact);
+  fmt::print("backed up {} to {}{}\n", db, dest, compact ? " (compacted)" : "");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"capdb: inspect, query and upgrade capdb databases (docs/cli.md)", "capdb"};
+  app.require_subcommand(1);
+  std::function<int()> run;
+
+  std::string db, schema, table, file, statement, where, dest;
+  std::string sqlFormat, importFormat, exportFormat;  // one each: CLI11 writes defaults at once
+  std::vector<std::string> dirs, params;
+  bool json = false, compact = false;
+  UpgradeArgs up;
+
+  auto* init = app.add_subcommand("init", "Create a database, or add tables to one, from a schema file");
+  init->add_option("DB", db, "The database directory")->required();
+  init->add_option("--schema", schema, "A .capnp file declaring tables with $Db.table")->required();
+  init->add_option("-I,--import-path", dirs, "A directory for the schema's absolute imports");
+  init->callback([&] { run = [&] { return cli::init(db, schema, dirs); }; });
+
+  auto* sqlCmd = app.add_subcommand(
+      "sql", "Run a statement; with none, the ';'-separated statements on standard input, or an "
+             "interactive shell on a terminal");
+  sqlCmd->add_option("DB", db, "The database directory")->required();
+  sqlCmd->add_option("STATEMENT", statement, "One SQL statement (docs/sql.md)");
+  sqlCmd->add_option("--format", sqlFormat, "table, csv, json or jsonl")
+      ->default_val("table")
+      ->check(CLI::IsMember({"table", "csv", "json", "jsonl"}));
+  sqlCmd->add_option("--param", params, "NAME=VALUE for :NAME, or N=VALUE for ?N (repeatable)");
+  sqlCmd->callback([&] { run = [&] { return cli::sql(db, statement, sqlFormat, params); }; });
+
+  auto* importCmd = app.add_subcommand("import", "Insert the records of a file, all or nothing");
+  importCmd->add_option("DB", db, "The database directory")->required();
+  importCmd->add_option("TABLE", table, "The table")->required();
+  importCmd->add_option("FILE", file, "The records: JSON Lines or CSV with a header row")->required();
+  importCmd->add_option("--format", importFormat, "jsonl or csv")
+      ->default_val("jsonl")
+      ->check(CLI::IsMember({"jsonl", "csv"}));
+  importCmd->callback([&] { run = [&] { return cli::import(db, table, file, importFormat); }; });
+
+  auto* exportCmd = app.add_subcommand("export", "Write a table's records to standard output");
+  exportCmd->add_option("DB", db, "The database directory")->required();
+  exportCmd->add_option("TABLE", table, "The table")->required();
+  exportCmd->add_option("--format", exportFormat, "jsonl or csv")
+      ->default_val("jsonl")
+      ->check(CLI::IsMember({"jsonl", "csv"}));
+  exportCmd->add_option("--where", where, "Only the records for which this SQL expression holds");
+  exportCmd->callback([&] { run = [&] { return cli::exportTable(db, table, exportFormat, where); }; });
+
+  auto* statusCmd = app.add_subcommand(
+      "status", "Tables, schema versions, records per version, indexes, migrations, sizes");
+  statusCmd->add_option("DB", db, "The database directory")->required();
+  statusCmd->add_flag("--json", json, "As one JSON object");
+  statusCmd->callback([&] { run = [&] { return cli::showStatus(db, json); }; });
+
+  auto* diffCmd = app.add_subcommand(
+      "diff", "The changes from the stored schemas to a schema file, and a migration skeleton");
+  diffCmd->add_option("DB", db, "The database directory")->required();
+  diffCmd->add_option("--schema", schema, "The new .capnp file")->required();
+  diffCmd->add_option("-I,--import-path", dirs, "A directory for the schema's absolute imports");
+  diffCmd->callback([&] { run = [&] { return cli::showDiff(db, schema, dirs); }; });
+
+  auto* upgradeCmd = app.add_subcommand(
+      "upgrade", "Bring a database to a schema file's versions, eagerly (resumable) or lazily");
+  upgradeCmd->add_option("DB", up.db, "The database directory")->required();
+  upgradeCmd->add_option("--schema", up.schema, "The new .capnp file")->required();
+  upgradeCmd->add_option("-I,--import-path", up.dirs, "A directory for the schema's absolute imports");
+  upgradeCmd->add_option("--migrations", up.migrations, "A file of MIGRATE ... SET ... steps");
+  upgradeCmd->add_option("--mode", up.mode, "eager (rewrite now, resumable) or lazy (on read)")
+      ->default_val("eager")
+      ->check(CLI::IsMember({"eager", "lazy"}));
+  upgradeCmd->add_option("--batch", up.batch, "Records per batch (one transaction each)");
+  upgradeCmd->add_option("--max-rate", up.maxRate, "At most this many records per second");
+  upgradeCmd->add_flag("--dry-run", up.dryRun, "Run the steps over a copy; write nothing");
+  upgradeCmd->add_option("--backup", up.backupDir, "Take a compacted copy into this directory first");
+  upgradeCmd->callback([&] { run = [&] { return cli::upgrade(up); }; });
+
+  auto* verifyCmd = app.add_subcommand(
+      "verify", "Check every record and index entry and the catalog's counts; exit 1 on a problem");
+  verifyCmd->add_option("DB", db, "The database directory")->required();
+  verifyCmd->callback([&] { run = [&] { return cli::verifyDb(db); }; });
+
+  auto* backupCmd = app.add_subcommand("backup", "Write a consistent copy of a database");
+  backupCmd->add_option("DB", db, "The database directory")->required();
+  backupCmd->add_option("DEST", dest, "A new or empty directory")->required();
+  backupCmd->add_flag("--compact", compact, "Drop free pages");
+  backupCmd->callback([&] { run = [&] { return cli::backupDb(db, dest, compact); }; });
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : 2;
+  }
+  try {
+    return run();
+  } catch (const Error& e) {
+    std::cout.flush();
+    std::cerr << "capdb: error: " << e.what() << '\n';
+    return 1;
+  } catch (const std::exception& e) {
+    std::cout.flush();
+    std::cerr << "capdb: error: " << e.what() << '\n';
+    return 1;
+  }
+}
+
+}  // namespace capdb::cli
+
+int main(int argc, char** argv) { return capdb::cli::main(argc, argv); }
