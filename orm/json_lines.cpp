@@ -62,7 +62,9 @@ uint64_t DynamicTable::exportJsonLines(const Txn& tx, std::ostream& out,
   if (where.empty()) return exportJsonLines(tx, out);
   capnp::JsonCodec codec;
   uint64_t n = 0;
-  for (const Key& key : recordKeys(query().where(SqlExpr::raw(std::string(where), 0)), tx)) {
+  Query q = query().where(SqlExpr::raw(std::string(where), 0));
+  for (const auto& f : schema().primaryKey) q.orderBy(col(f.dotted));
+  for (const Key& key : recordKeys(q, tx)) {
     auto row = get(tx, key);
     if (!row) continue;
     kj::String line = orm::translateKj(

@@ -69,16 +69,26 @@ SchemaFile parseSchemaFile(const std::filesystem::path& file,
   }
 
   SchemaFile result;
-  translateKj(
-      ErrorCode::SyntaxError,
-      [&] {
-    auto parsed = state->parser.parseFromDirectory(
+  capnp::ParsedSchema parsed;
+  try {
+    parsed = state->parser.parseFromDirectory(
         root, toKjPath(file),
         kj::ArrayPtr<const kj::ReadableDirectory* const>(state->importPath.data(),
                                                          state->importPath.size()));
-    collectTables(parsed, state, result.tables);
-      },
-      "{}", file.string());
+  } catch (const kj::Exception& e) {
+    // The parser's exception carries the .capnp file the error is in and its line (from 0).
+    std::string at = e.getFile();
+    if (at.ends_with(".capnp")) {
+      std::string line = std::to_string(e.getLine() + 1);
+      std::string_view what = e.getDescription().cStr();
+      if (file.string().ends_with(at)) fail(ErrorCode::SyntaxError, "{}:{}: {}", file.string(), line, what);
+      fail(ErrorCode::SyntaxError, "{}: in {}:{}: {}", file.string(), at, line, what);
+    }
+    fail(ErrorCode::SyntaxError, "{}: {}", file.string(), std::string_view(e.getDescription().cStr()));
+  }
+  translateKj(
+      ErrorCode::SyntaxError, [&] { collectTables(parsed, state, result.tables); }, "{}",
+      file.string());
   checkDistinctNames(result.tables);
   result.parser = state;
   return result;

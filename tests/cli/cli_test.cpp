@@ -1,0 +1,339 @@
+// The capdb command end to end: every subcommand against real database files, the interactive
+// shell through a pseudo-terminal, bad input for each, and an upgrade killed and resumed.
+#include <gtest/gtest.h>
+#include <pty.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fcntl.h>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "support/temp_dir.h"
+
+namespace capdb {
+namespace {
+
+const std::string kCapdb = CAPDB_CLI;
+const std::string kExample = std::string(CAPDB_SOURCE_DIR) + "/examples/people";
+
+struct Outcome {
+  int code = -1;
+  std::string out, err;
+};
+
+std::string slurp(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+class Cli : public ::testing::Test {
+ protected:
+  // Runs capdb with `args`, `input` on standard input; output goes through files, so any size.
+  Outcome run(std::vector<std::string> args, const std::string& input = "") {
+    auto in = dir_ / "stdin", out = dir_ / "stdout", err = dir_ / "stderr";
+    std::ofstream(in, std::ios::binary) << input;
+    pid_t pid = fork();
+    if (pid == 0) {
+      int i = open(in.c_str(), O_RDONLY), o = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644),
+          e = open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      dup2(i, 0);
+      dup2(o, 1);
+      dup2(e, 2);
+      std::vector<char*> argv{const_cast<char*>(kCapdb.c_str())};
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      execv(kCapdb.c_str(), argv.data());
+      _exit(127);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    Outcome r;
+    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    r.out = slurp(out);
+    r.err = slurp(err);
+    return r;
+  }
+
+  std::string db() { return (dir_ / "db").string(); }
+
+  // A database from the example's schema with its 200 people.
+  void loadPeople() {
+    ASSERT_EQ(run({"init", db(), "--schema", kExample + "/people.capnp"}).code, 0);
+    Outcome r = run({"import", db(), "people", kExample + "/people.jsonl"});
+    ASSERT_EQ(r.code, 0) << r.err;
+    ASSERT_TRUE(has(r.out, "imported 200 records")) << r.out;
+  }
+
+  std::string write(const std::string& name, const std::string& text) {
+    auto p = dir_ / name;
+    std::ofstream(p, std::ios::binary) << text;
+    return p.string();
+  }
+
+  testing::TempDir dir_;
+};
+
+TEST_F(Cli, InitImportQueryInEveryFormat) {
+  loadPeople();
+  Outcome r = run({"sql", db(), "SELECT id, name, age FROM people WHERE id <= 2 ORDER BY id"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(has(r.out, "id | name         | age")) << r.out;
+  EXPECT_TRUE(has(r.out, "(2 rows)")) << r.out;
+  r = run({"sql", db(), "SELECT id, name, age FROM people WHERE id = 1", "--format", "jsonl"});
+  EXPECT_EQ(r.out, "{\"id\":1,\"name\":\"Ada Thompson\",\"age\":31}\n");
+  r = run({"sql", db(), "SELECT id, name FROM people WHERE id <= 2 ORDER BY id", "--format", "csv"});
+  EXPECT_EQ(r.out, "id,name\n1,Ada Thompson\n2,Alan Wilson\n");
+  r = run({"sql", db(), "SELECT id FROM people WHERE id < 3 ORDER BY id", "--format", "json"});
+  EXPECT_EQ(r.out, "[{\"id\":1},\n {\"id\":2}]\n");
+  r = run({"sql", db(), "SELECT name FROM people WHERE city = :city AND age > ?1 ORDER BY id LIMIT 1",
+           "--param", "city=Paris", "--param", "1=60", "--format", "csv"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "name\nTim Perlman\n");
+  r = run({"sql", db(), "UPDATE people SET age = age + 1 WHERE city = 'Oslo'"});
+  EXPECT_EQ(r.out, "25 records changed\n");
+}
+
+TEST_F(Cli, StatementsFromStandardInputStopAtTheFirstError) {
+  loadPeople();
+  Outcome r = run({"sql", db(), "--format", "csv"},
+              "SELECT count(*) FROM people;\n-- a comment; not a statement\n"
+              "DELETE FROM people WHERE id = 1; SELECT count(*) FROM people;");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "count(*)\n200\ncount(*)\n199\n");
+  r = run({"sql", db()}, "DELETE FROM people WHERE id = 2; SELECT nmae FROM people; DELETE FROM people;");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.err, "capdb: error: statement 2: table people has no column 'nmae' (did you mean "
+                   "'name'?)\n");
+  EXPECT_TRUE(has(run({"sql", db(), "SELECT count(*) FROM people"}).out, "198"));
+}
+
+TEST_F(Cli, ExportsReimportAndFilter) {
+  loadPeople();
+  Outcome all = run({"export", db(), "people"});
+  ASSERT_EQ(all.code, 0) << all.err;
+  EXPECT_EQ(std::count(all.out.begin(), all.out.end(), '\n'), 200);
+  std::string copy = (dir_ / "copy").string();
+  ASSERT_EQ(run({"init", copy, "--schema", kExample + "/people.capnp"}).code, 0);
+  ASSERT_EQ(run({"import", copy, "people", write("all.jsonl", all.out)}).code, 0);
+  EXPECT_EQ(run({"export", copy, "people"}).out, all.out);
+
+  Outcome paris = run({"export", db(), "people", "--where", "city = 'Paris' AND age > 60"});
+  EXPECT_EQ(std::count(paris.out.begin(), paris.out.end(), '\n'), 7) << paris.out;
+  EXPECT_EQ(paris.out.rfind("{\"id\":\"13\"", 0), 0u) << paris.out;  // primary-key order
+  Outcome csv = run({"export", db(), "people", "--format", "csv", "--where", "id <= 3"});
+  EXPECT_TRUE(has(csv.out, "id,name,email,age,city\n1,Ada Thompson,ada.thompson1@example.com,31,Oslo\n"))
+      << csv.out;
+  std::string csvCopy = (dir_ / "csvcopy").string();
+  ASSERT_EQ(run({"init", csvCopy, "--schema", kExample + "/people.capnp"}).code, 0);
+  Outcome in = run({"import", csvCopy, "people", write("p.csv", csv.out), "--format", "csv"});
+  ASSERT_EQ(in.code, 0) << in.err;
+  EXPECT_EQ(run({"export", csvCopy, "people", "--format", "csv"}).out, csv.out);
+}
+
+TEST_F(Cli, ImportsAreAllOrNothingAndNameTheBadLine) {
+  loadPeople();
+  std::string before = run({"export", db(), "people"}).out;
+  Outcome r = run({"import", db(), "people",
+               write("bad.jsonl", "{\"name\":\"Ok\",\"email\":\"new@x\"}\n{\"name\": 3, \"age\": 300}\n")});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_TRUE(has(r.err, "capdb: error:") && has(r.err, "line 2")) << r.err;
+  r = run({"import", db(), "people",
+           write("bad.csv", "name,age\nOk,30\n\"Two\nLines\",31\nBad,300\n"), "--format", "csv"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.err, "capdb: error: line 5: people.age: '300' does not fit UInt8\n");
+  r = run({"import", db(), "people", write("dup.csv", "email\nada.thompson1@example.com\n"),
+           "--format", "csv"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_TRUE(has(r.err, "line 2") && has(r.err, "people_email")) << r.err;
+  r = run({"import", db(), "peple", write("x.jsonl", "{}\n")});
+  EXPECT_EQ(r.err, "capdb: error: no table named peple; did you mean people?\n");
+  EXPECT_EQ(run({"export", db(), "people"}).out, before);
+}
+
+TEST_F(Cli, BadInputIsOneErrorLineAndExitCodeOne) {
+  EXPECT_EQ(run({"sql", db(), "SELECT 1"}).err,
+            "capdb: error: no database at " + db() + " (capdb init creates one)\n");
+  Outcome r = run({"init", db(), "--schema", write("bad.capnp", "@0xd61050620913875d;\nstruct {")});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_TRUE(has(r.err, "capdb: error:") && has(r.err, "bad.capnp:2")) << r.err;
+  r = run({"init", db(), "--schema", (dir_ / "missing.capnp").string()});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_TRUE(has(r.err, "capdb: error:") && has(r.err, "missing.capnp")) << r.err;
+  loadPeople();
+  r = run({"sql", db(), "SELEC 1"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.err, "capdb: error: line 1, column 1: near \"SELEC\": expected SELECT, INSERT, UPDATE, "
+                   "DELETE, EXPLAIN or MIGRATE\n");
+  r = run({"sql", db(), "SELECT * FROM peple"});
+  EXPECT_TRUE(has(r.err, "no table 'peple' (did you mean 'people'?)")) << r.err;
+  EXPECT_EQ(run({"sql", db(), "SELECT ?1 FROM people"}).code, 1);
+  EXPECT_EQ(run({"sql", db(), "SELECT 1 FROM people", "--param", "oops"}).code, 1);
+}
+
+TEST_F(Cli, BadUsageIsExitCodeTwoAndHelpIsZero) {
+  EXPECT_EQ(run({}).code, 2);
+  EXPECT_EQ(run({"frobnicate"}).code, 2);
+  EXPECT_EQ(run({"init", db()}).code, 2);  // --schema is required
+  EXPECT_EQ(run({"sql", db(), "SELECT 1", "--format", "xml"}).code, 2);
+  Outcome help = run({"--help"});
+  EXPECT_EQ(help.code, 0);
+  for (const char* sub : {"init", "sql", "import", "export", "status", "diff", "upgrade", "verify", "backup"}) {
+    EXPECT_TRUE(has(help.out, sub)) << sub;
+    Outcome subHelp = run({sub, "--help"});
+    EXPECT_EQ(subHelp.code, 0) << sub;
+    EXPECT_TRUE(has(subHelp.out, "DB")) << sub;
+  }
+}
+
+TEST_F(Cli, StatusVerifyAndBackup) {
+  loadPeople();
+  Outcome s = run({"status", db()});
+  EXPECT_TRUE(has(s.out, "table people: version 1, 200 records, primary key (id)")) << s.out;
+  EXPECT_TRUE(has(s.out, "index by_city_age (city, age): ready")) << s.out;
+  Outcome j = run({"status", db(), "--json"});
+  EXPECT_TRUE(has(j.out, "\"name\":\"people\",\"version\":1,\"records\":200,\"recordsByVersion\":{\"1\":200}"))
+      << j.out;
+  Outcome v = run({"verify", db()});
+  EXPECT_EQ(v.code, 0);
+  EXPECT_EQ(v.out, "200 records, 600 index entries checked: ok\n");
+  std::string copy = (dir_ / "backup").string();
+  Outcome b = run({"backup", db(), copy, "--compact"});
+  ASSERT_EQ(b.code, 0) << b.err;
+  EXPECT_EQ(run({"export", copy, "people"}).out, run({"export", db(), "people"}).out);
+  EXPECT_EQ(run({"backup", db(), copy}).code, 1);  // not empty
+}
+
+TEST_F(Cli, DiffShowsEachChangeAndASkeleton) {
+  loadPeople();
+  Outcome d = run({"diff", db(), "--schema", kExample + "/people_v2.capnp"});
+  ASSERT_EQ(d.code, 0) << d.err;
+  EXPECT_TRUE(has(d.out, "table people: version 1 -> 2")) << d.out;
+  EXPECT_TRUE(has(d.out, "people.firstName: field renamed from name (wire-compatible)")) << d.out;
+  std::string changed = slurp(kExample + "/people.capnp");
+  changed.replace(changed.find("age @3 :UInt8"), 13, "age @3 :Float32");
+  changed.replace(changed.find("$Db.version(1)"), 14, "$Db.version(2)");
+  changed.replace(changed.find(" $Db.indexed"), 12, "");
+  d = run({"diff", db(), "--schema", write("v2.capnp", changed), "-I", kExample});
+  ASSERT_EQ(d.code, 0) << d.err;
+  EXPECT_TRUE(has(d.out, "people.age: type changed UInt8 -> Float32 (needs a step)")) << d.out;
+  EXPECT_TRUE(has(d.out, "MIGRATE people FROM 1 TO 2\n  SET\n    age = age  -- type changed")) << d.out;
+}
+
+TEST_F(Cli, UpgradeLazilyThenEagerlyWithADryRunAndABackupFirst) {
+  loadPeople();
+  std::string v2 = kExample + "/people_v2.capnp", steps = kExample + "/migrate_v2.sql";
+  std::string before = run({"export", db(), "people"}).out;
+  Outcome dry = run({"upgrade", db(), "--schema", v2, "--migrations", steps, "--dry-run"});
+  ASSERT_EQ(dry.code, 0) << dry.err;
+  EXPECT_TRUE(has(dry.out, "dry run: 200 records migrated")) << dry.out;
+  EXPECT_TRUE(has(dry.out, "\"firstName\":\"Ada\"") && has(dry.out, "\"lastName\":\"Thompson\"")) << dry.out;
+  EXPECT_EQ(run({"export", db(), "people"}).out, before);
+
+  Outcome lazy = run({"upgrade", db(), "--schema", v2, "--migrations", steps, "--mode", "lazy"});
+  ASSERT_EQ(lazy.code, 0) << lazy.err;
+  EXPECT_TRUE(has(lazy.out, "200 records will be upgraded")) << lazy.out;
+  EXPECT_TRUE(has(run({"status", db()}).out, "version 1: 200 records (old)"));
+
+  std::string saved = (dir_ / "saved").string();
+  Outcome eager = run({"upgrade", db(), "--schema", v2, "--migrations", steps, "--batch", "30",
+                   "--backup", saved});
+  ASSERT_EQ(eager.code, 0) << eager.err;
+  EXPECT_TRUE(has(eager.out, "200 records migrated")) << eager.out;
+  EXPECT_TRUE(has(eager.err, "people: 200/200 records (100.0%)")) << eager.err;
+  EXPECT_TRUE(has(run({"status", db()}).out, "version 2: 200 records"));
+  EXPECT_EQ(run({"sql", db(), "SELECT firstName, lastName FROM people WHERE id = 1", "--format", "csv"}).out,
+            "firstName,lastName\nAda,Thompson\n");
+  EXPECT_EQ(run({"verify", db()}).code, 0);
+  EXPECT_TRUE(has(run({"status", saved}).out, "version 1: 200 records (old)"));
+
+  Outcome badSteps = run({"upgrade", saved, "--schema", v2, "--migrations",
+                      write("bad.sql", "MIGRATE people FROM 1 TO 2 SET lastName = nme")});
+  EXPECT_EQ(badSteps.code, 1);
+  EXPECT_TRUE(has(badSteps.err, "no column 'nme' (did you mean 'name'?)")) << badSteps.err;
+}
+
+TEST_F(Cli, AKilledUpgradeResumesWhereItStopped) {
+  ASSERT_EQ(run({"init", db(), "--schema", kExample + "/people.capnp"}).code, 0);
+  std::string lines;
+  for (int i = 1; i <= 6000; ++i) {
+    lines += "{\"name\":\"First" + std::to_string(i) + " Last\",\"email\":\"p" + std::to_string(i) +
+             "@x\",\"age\":" + std::to_string(18 + i % 60) + ",\"city\":\"C" + std::to_string(i % 9) +
+             "\"}\n";
+  }
+  ASSERT_EQ(run({"import", db(), "people", write("many.jsonl", lines)}).code, 0);
+  std::string v2 = kExample + "/people_v2.capnp", steps = kExample + "/migrate_v2.sql";
+  // Slowed to about a second, then killed part-way.
+  pid_t pid = fork();
+  if (pid == 0) {
+    int null = open("/dev/null", O_WRONLY);
+    dup2(null, 1);
+    dup2(null, 2);
+    execl(kCapdb.c_str(), kCapdb.c_str(), "upgrade", db().c_str(), "--schema", v2.c_str(),
+          "--migrations", steps.c_str(), "--batch", "100", "--max-rate", "6000", nullptr);
+    _exit(127);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  kill(pid, SIGKILL);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFSIGNALED(status)) << "the upgrade finished before it was killed";
+  Outcome mid = run({"status", db()});
+  EXPECT_TRUE(has(mid.out, "migration from version 1: records phase")) << mid.out;
+
+  Outcome resumed = run({"upgrade", db(), "--schema", v2, "--migrations", steps, "--batch", "500"});
+  ASSERT_EQ(resumed.code, 0) << resumed.err;
+  EXPECT_TRUE(has(run({"status", db()}).out, "version 2: 6000 records")) << run({"status", db()}).out;
+  EXPECT_EQ(run({"sql", db(), "SELECT count(*) FROM people WHERE lastName = 'Last' AND firstName LIKE 'First%'",
+                 "--format", "csv"}).out,
+            "count(*)\n6000\n");
+  Outcome v = run({"verify", db()});
+  EXPECT_EQ(v.code, 0) << v.out;
+}
+
+TEST_F(Cli, TheInteractiveShellThroughAPseudoTerminal) {
+  loadPeople();
+  int master = -1;
+  pid_t pid = forkpty(&master, nullptr, nullptr, nullptr);
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    setenv("HOME", dir_.path().c_str(), 1);  // the history file goes here
+    execl(kCapdb.c_str(), kCapdb.c_str(), "sql", db().c_str(), nullptr);
+    _exit(127);
+  }
+  std::string input =
+      ".tables\n.schema people\nSELECT count(*)\n  FROM people;\n.explain on\n"
+      "SELECT name FROM people WHERE id = 1;\nSELECT nmae FROM people;\n.bogus\n.quit\n";
+  ASSERT_EQ(::write(master, input.data(), input.size()), static_cast<ssize_t>(input.size()));
+  std::string output;
+  char buf[4096];
+  for (;;) {
+    ssize_t n = read(master, buf, sizeof buf);
+    if (n <= 0) break;  // EIO once the child has exited
+    output.append(buf, static_cast<size_t>(n));
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  close(master);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << output;
+  EXPECT_TRUE(has(output, "people (200 records, version 1)")) << output;
+  EXPECT_TRUE(has(output, "index by_city_age (city, age)")) << output;
+  EXPECT_TRUE(has(output, "200")) << output;
+  EXPECT_TRUE(has(output, "plan: PRIMARY KEY SCAN people (id) (id = 1) est. 1 rows")) << output;
+  EXPECT_TRUE(has(output, "Ada Thompson")) << output;
+  EXPECT_TRUE(has(output, "error: table people has no column 'nmae'")) << output;
+  EXPECT_TRUE(has(output, "error: unknown command .bogus")) << output;
+  EXPECT_TRUE(std::filesystem::exists(dir_ / ".capdb_history"));
+}
+
+}  // namespace
+}  // namespace capdb
