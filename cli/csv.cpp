@@ -112,7 +112,8 @@ uint64_t importCsv(Database& db, const std::string& table, std::istream& in) {
     while (readRecord(in, row, line)) {
       if (row.size() == 1 && !row[0].quoted && row[0].text.empty()) continue;  // a blank line
       CAPDB_REQUIRE(row.size() == header.size(), ErrorCode::InvalidArgument,
-                    "line {}: {} fields, the header has {}", line, row.size(), header.size());
+                    "line {}: {} field{}, the header has {}", line, row.size(),
+                    row.size() == 1 ? "" : "s", header.size());
       Params params;
       for (const auto& f : row) params.positional.push_back(fieldValue(f));
       try {

@@ -89,7 +89,7 @@ int import(const std::string& db, const std::string& table, const std::string& f
     DynamicTable t = d.table(table);
     n = d.write([&](WriteTxn& tx) { return t.importJsonLines(tx, in); });
   }
-  fmt::print("imported {} records into {}\n", n, table);
+  fmt::print("imported {} record{} into {}\n", n, n == 1 ? "" : "s", table);
   return 0;
 }
 
@@ -151,10 +151,11 @@ int showStatus(const std::string& db, bool json) {
       std::string fields;
       for (const auto& f : i.fields) fields += (fields.empty() ? "" : ", ") + f;
       fmt::print("  index {} ({}){}: {}\n", i.name, fields, i.unique ? " unique" : "",
-                 i.ready ? "ready" : "being rebuilt");
+                 i.ready ? "ready" : "building");
     }
     if (t.migration) {
-      fmt::print("  migration from version {}: {} phase, {} of {} records done\n",
+      fmt::print("  migration from version {} ({} phase): {} of {} records rewritten; the rest are "
+                 "read through the app's steps until an eager upgrade rewrites them\n",
                  t.migration->fromVersion, t.migration->phase, t.migration->done, t.migration->total);
     }
   }
@@ -177,14 +178,14 @@ int showDiff(const std::string& db, const std::string& schema, const std::vector
     fmt::print("table {}: version {} -> {}\n", t.table, t.storedVersion, t.newVersion);
     for (const auto& line : t.lines) fmt::print("  {}\n", line);
     if (!t.needsStep) continue;
-    std::string sets;
+    std::string comments, sets;
     for (const auto& c : t.changes) {
       if (!c.needsStep) continue;
-      sets += fmt::format("{}    {} = {}  -- {}{}{}", sets.empty() ? "" : ",\n", c.field, c.field, c.kind,
-                          c.detail.empty() ? "" : ": ", c.detail);
+      comments += fmt::format("  -- {}: {}{}{}\n", c.field, c.kind, c.detail.empty() ? "" : ": ", c.detail);
+      sets += fmt::format("{}{} = {}", sets.empty() ? "  SET " : ",\n      ", c.field, c.field);
     }
-    skeleton += fmt::format("MIGRATE {} FROM {} TO {}\n  SET\n{};\n", t.table, t.storedVersion,
-                            std::max(t.newVersion, t.storedVersion + 1), sets);
+    skeleton += fmt::format("MIGRATE {} FROM {} TO {}\n{}{};\n", t.table, t.storedVersion,
+                            std::max(t.newVersion, t.storedVersion + 1), comments, sets);
   }
   if (!skeleton.empty()) {
     fmt::print("\nA migration skeleton (edit the expressions; capdb upgrade --migrations FILE.sql):\n\n{}",
@@ -254,6 +255,14 @@ int upgrade(const UpgradeArgs& a) {
   options.mode = a.mode == "lazy" ? MigrationMode::Lazy : MigrationMode::Eager;
   if (a.batch > 0) options.eager.batchRecords = a.batch;
   options.eager.maxRecordsPerSecond = a.maxRate;
+  // A resumed upgrade reports only what this run rewrote.
+  std::map<std::string, uint64_t> doneBefore;
+  {
+    Database d = openExisting(target);
+    for (const auto& t : status(d).tables) {
+      if (t.migration) doneBefore[t.name] = t.migration->done;
+    }
+  }
   Progress progress;
   options.eager.progress = [&](const MigrationProgress& p) { progress(p); };
   auto start = std::chrono::steady_clock::now();
@@ -261,7 +270,7 @@ int upgrade(const UpgradeArgs& a) {
     Database d = openExisting(target, schemas, options);
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     uint64_t migrated = 0;
-    for (const auto& [table, n] : progress.done) migrated += n;
+    for (const auto& [table, n] : progress.done) migrated += n - std::min(n, doneBefore[table]);
     if (a.mode == "lazy") {
       fmt::print("recorded the new schema versions; {} records will be upgraded as they are read "
                  "or written (capdb upgrade --mode eager rewrites them)\n",
@@ -400,7 +409,11 @@ int main(int argc, char** argv) {
     return run();
   } catch (const Error& e) {
     std::cout.flush();
-    std::cerr << "capdb: error: " << e.what() << '\n';
+    std::string message = e.what();
+    for (size_t at = message.find('\n'); at != std::string::npos; at = message.find('\n', at)) {
+      message.replace(at, 1, "; ");
+    }
+    std::cerr << "capdb: error: " << message << '\n';
     return 1;
   } catch (const std::exception& e) {
     std::cout.flush();

@@ -66,8 +66,10 @@ std::string cellText(const Value& v) {
 std::string csvField(const Value& v) {
   if (v.isNull()) return "";
   std::string s = v.type() == Value::Type::Blob ? v.toSql() : v.toText();
+  // Text that reads like a BLOB literal is quoted, so that importing it gives the text back.
   bool quote = s.empty() || s.find_first_of(",\"\r\n") != std::string::npos || s.front() == ' ' ||
-               s.back() == ' ';
+               s.back() == ' ' ||
+               (v.type() == Value::Type::Text && s.size() >= 3 && (s[0] == 'x' || s[0] == 'X') && s[1] == '\'');
   if (!quote) return s;
   std::string out = "\"";
   for (char c : s) {

@@ -43,7 +43,7 @@ void printSchema(Database& db, const std::string& name, std::ostream& out) {
       std::string fields;
       for (const auto& f : i.fields) fields += (fields.empty() ? "" : ", ") + f;
       out << fmt::format("  index {} ({}){}{}\n", i.name, fields, i.unique ? " unique" : "",
-                         i.ready ? "" : " (being rebuilt)");
+                         i.ready ? "" : " (building)");
     }
     return;
   }
@@ -111,7 +111,7 @@ void interactive(Database& db, ShellOptions options) {
           std::cout << ".tables            the tables, their records and versions\n"
                        ".schema TABLE      a table's columns, primary key and indexes\n"
                        ".explain on|off    print each statement's plan before its result\n"
-                       ".quit              leave\n";
+                       ".quit, .exit       leave\n";
         } else {
           fail(ErrorCode::InvalidArgument, "unknown command {} (.help lists them)", command);
         }

@@ -213,12 +213,21 @@ std::unique_ptr<orm::TableCore> openTable(engine::WriteTxn& txn, orm::Catalog& c
     for (uint32_t v : oldVersions) {
       auto it = info.counts.find(v);
       bool hasRecords = it != info.counts.end() && it->second > 0;
+      std::vector<const Migrations::Step*> steps;
       try {
-        registry.plan(app, catalog, txn, {v}, nullptr);
+        registry.plan(app, catalog, txn, {v}, &steps);
         planned.insert(v);
       } catch (const Error&) {
         if (hasRecords) throw;  // a version nobody's records use may stay unplannable
       }
+      // Records an earlier open left for steps (a lazy migration still pending) must go through
+      // steps: read as a later version without one, they would lose what the steps compute.
+      CAPDB_REQUIRE(!(hasRecords && steps.empty() && info.migration && v < info.version),
+                    ErrorCode::SchemaMismatch,
+                    "table {}: {} records at version {} wait for the migration steps registered "
+                    "when version {} was opened; open with those migrations (capdb upgrade "
+                    "--migrations FILE)",
+                    app.name, it->second, v, info.version);
     }
     oldVersions = planned;
   }
@@ -350,6 +359,8 @@ std::unique_ptr<orm::TableCore> openStoredTable(const engine::Txn& txn, orm::Cat
   Migrations none;
   for (uint32_t v : catalog.schemaVersions(txn, info.name)) {
     if (v >= core->schema().version) continue;
+    // A pending migration registered steps for the older records: only the app has them.
+    if (info.migration) continue;
     try {
       none.plan(core->schema(), catalog, txn, {v}, nullptr);
       versions.insert(v);

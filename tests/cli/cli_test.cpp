@@ -226,7 +226,8 @@ TEST_F(Cli, DiffShowsEachChangeAndASkeleton) {
   d = run({"diff", db(), "--schema", write("v2.capnp", changed), "-I", kExample});
   ASSERT_EQ(d.code, 0) << d.err;
   EXPECT_TRUE(has(d.out, "people.age: type changed UInt8 -> Float32 (needs a step)")) << d.out;
-  EXPECT_TRUE(has(d.out, "MIGRATE people FROM 1 TO 2\n  SET\n    age = age  -- type changed")) << d.out;
+  EXPECT_TRUE(has(d.out, "MIGRATE people FROM 1 TO 2\n  -- age: type changed: UInt8 -> Float32\n  SET age = age;"))
+      << d.out;
 }
 
 TEST_F(Cli, UpgradeLazilyThenEagerlyWithADryRunAndABackupFirst) {
@@ -243,6 +244,15 @@ TEST_F(Cli, UpgradeLazilyThenEagerlyWithADryRunAndABackupFirst) {
   ASSERT_EQ(lazy.code, 0) << lazy.err;
   EXPECT_TRUE(has(lazy.out, "200 records will be upgraded")) << lazy.out;
   EXPECT_TRUE(has(run({"status", db()}).out, "version 1: 200 records (old)"));
+  // Without the steps, the old records cannot be read or written: never a silent skip.
+  Outcome noSteps = run({"sql", db(), "SELECT firstName, lastName FROM people WHERE id = 1"});
+  EXPECT_EQ(noSteps.code, 1);
+  EXPECT_TRUE(has(noSteps.err, "SchemaMismatch") || has(noSteps.err, "no migration plan reads that version"))
+      << noSteps.err;
+  EXPECT_EQ(run({"sql", db(), "UPDATE people SET city = 'Rome' WHERE id = 1"}).code, 1);
+  Outcome forgotten = run({"upgrade", db(), "--schema", v2});
+  EXPECT_EQ(forgotten.code, 1);
+  EXPECT_TRUE(has(forgotten.err, "wait for the migration steps")) << forgotten.err;
 
   std::string saved = (dir_ / "saved").string();
   Outcome eager = run({"upgrade", db(), "--schema", v2, "--migrations", steps, "--batch", "30",
@@ -288,10 +298,12 @@ TEST_F(Cli, AKilledUpgradeResumesWhereItStopped) {
   waitpid(pid, &status, 0);
   ASSERT_TRUE(WIFSIGNALED(status)) << "the upgrade finished before it was killed";
   Outcome mid = run({"status", db()});
-  EXPECT_TRUE(has(mid.out, "migration from version 1: records phase")) << mid.out;
+  EXPECT_TRUE(has(mid.out, "migration from version 1 (records phase)")) << mid.out;
 
   Outcome resumed = run({"upgrade", db(), "--schema", v2, "--migrations", steps, "--batch", "500"});
   ASSERT_EQ(resumed.code, 0) << resumed.err;
+  // The summary counts this run's records only.
+  EXPECT_FALSE(has(resumed.out, "6000 records migrated")) << resumed.out;
   EXPECT_TRUE(has(run({"status", db()}).out, "version 2: 6000 records")) << run({"status", db()}).out;
   EXPECT_EQ(run({"sql", db(), "SELECT count(*) FROM people WHERE lastName = 'Last' AND firstName LIKE 'First%'",
                  "--format", "csv"}).out,
