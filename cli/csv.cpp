@@ -78,15 +78,6 @@ Value fieldValue(const Field& f) {
   return Value(t);
 }
 
-std::string quotedName(const std::string& name) {
-  std::string out = "\"";
-  for (char c : name) {
-    out += c;
-    if (c == '"') out += '"';
-  }
-  return out + "\"";
-}
-
 }  // namespace
 
 uint64_t importCsv(Database& db, const std::string& table, std::istream& in) {
@@ -96,10 +87,10 @@ uint64_t importCsv(Database& db, const std::string& table, std::istream& in) {
                 "the CSV input is empty: it needs a header row of column names");
   std::string columns, marks;
   for (size_t i = 0; i < header.size(); ++i) {
-    columns += (i ? ", " : "") + quotedName(header[i].text);
+    columns += (i ? ", " : "") + quoteName(header[i].text);
     marks += i ? ", ?" : "?";
   }
-  std::string sql = fmt::format("INSERT INTO {} ({}) VALUES ({})", quotedName(table), columns, marks);
+  std::string sql = fmt::format("INSERT INTO {} ({}) VALUES ({})", quoteName(table), columns, marks);
   Statement insert = [&] {
     try {
       return db.prepare(sql);
@@ -131,8 +122,8 @@ uint64_t exportCsv(Database& db, const std::string& table, const std::string& wh
                    std::ostream& out) {
   DynamicTable t = db.table(table);
   std::string order;
-  for (const auto& f : t.schema().primaryKey) order += (order.empty() ? "" : ", ") + quotedName(f.dotted);
-  std::string sql = fmt::format("SELECT * FROM {}{} ORDER BY {}", quotedName(table),
+  for (const auto& f : t.schema().primaryKey) order += (order.empty() ? "" : ", ") + quoteName(f.dotted);
+  std::string sql = fmt::format("SELECT * FROM {}{} ORDER BY {}", quoteName(table),
                                 where.empty() ? "" : " WHERE " + where, order);
   ResultSet rs = db.query(sql);
   printResult(rs, Format::Csv, out);

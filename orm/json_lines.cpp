@@ -42,15 +42,25 @@ std::optional<std::string> unknownMember(capnp::JsonValue::Reader value, capnp::
 
 }  // namespace
 
+namespace {
+
+// Writes one record as a line of JSON.
+void writeJsonLine(const capnp::JsonCodec& codec, capnp::DynamicStruct::Reader record,
+                   const std::string& table, std::ostream& out) {
+  kj::String line = orm::translateKj(
+      ErrorCode::Corruption, [&] { return codec.encode(record); },
+      "table {}: encoding a record as JSON", table);
+  out.write(line.cStr(), static_cast<std::streamsize>(line.size()));
+  out.put('\n');
+}
+
+}  // namespace
+
 uint64_t DynamicTable::exportJsonLines(const Txn& tx, std::ostream& out) const {
   capnp::JsonCodec codec;
   uint64_t n = 0;
   for (auto record : scan(tx)) {
-    kj::String line = orm::translateKj(
-        ErrorCode::Corruption, [&] { return codec.encode(record); },
-        "table {}: encoding a record as JSON", name());
-    out.write(line.cStr(), static_cast<std::streamsize>(line.size()));
-    out.put('\n');
+    writeJsonLine(codec, record, name(), out);
     ++n;
   }
   CAPDB_REQUIRE(out.good(), ErrorCode::IoError, "table {}: writing the export failed", name());
@@ -67,11 +77,7 @@ uint64_t DynamicTable::exportJsonLines(const Txn& tx, std::ostream& out,
   for (const Key& key : recordKeys(q, tx)) {
     auto row = get(tx, key);
     if (!row) continue;
-    kj::String line = orm::translateKj(
-        ErrorCode::Corruption, [&] { return codec.encode(row->get()); },
-        "table {}: encoding a record as JSON", name());
-    out.write(line.cStr(), static_cast<std::streamsize>(line.size()));
-    out.put('\n');
+    writeJsonLine(codec, row->get(), name(), out);
     ++n;
   }
   CAPDB_REQUIRE(out.good(), ErrorCode::IoError, "table {}: writing the export failed", name());

@@ -75,6 +75,8 @@ class SqlExpr {
 
 // A column by name or dotted path ("address.city").
 SqlExpr col(std::string_view name);
+// A table or column name as SQL text: as it is when it needs no quotes, else "quoted".
+std::string quoteName(std::string_view name);
 // A function call: fn("lower", {col("name")}).
 SqlExpr fn(std::string_view name, std::initializer_list<SqlExpr> args);
 

@@ -6,6 +6,7 @@
 
 #include "engine/fail.h"
 #include "orm/record_key.h"
+#include "orm/schema_diff.h"
 
 namespace capdb::query {
 namespace {
@@ -28,31 +29,6 @@ size_t editDistance(std::string_view a, std::string_view b) {
     std::swap(prev, cur);
   }
   return prev[b.size()];
-}
-
-std::string capnpTypeName(capnp::Type type) {
-  switch (type.which()) {
-    case W::BOOL: return "Bool";
-    case W::INT8: return "Int8";
-    case W::INT16: return "Int16";
-    case W::INT32: return "Int32";
-    case W::INT64: return "Int64";
-    case W::UINT8: return "UInt8";
-    case W::UINT16: return "UInt16";
-    case W::UINT32: return "UInt32";
-    case W::UINT64: return "UInt64";
-    case W::FLOAT32: return "Float32";
-    case W::FLOAT64: return "Float64";
-    case W::TEXT: return "Text";
-    case W::DATA: return "Data";
-    case W::ENUM: return std::string(sv(type.asEnum().getUnqualifiedName()));
-    case W::LIST: return "a List";
-    case W::STRUCT: return "a struct";
-    case W::VOID: return "Void";
-    case W::INTERFACE: return "an interface";
-    case W::ANY_POINTER: return "an AnyPointer";
-  }
-  return "?";
 }
 
 }  // namespace
@@ -114,14 +90,14 @@ void TableColumns::add(capnp::StructSchema schema, const std::string& prefix, in
     }
     switch (type.which()) {
       case W::LIST: case W::ANY_POINTER: case W::INTERFACE: case W::VOID:
-        excluded_.emplace_back(name, capnpTypeName(type));
+        excluded_.emplace_back(name, "a " + orm::typeName(type));
         continue;
       default: break;
     }
     Column c;
     c.name = name;
     c.path = orm::resolveKeyPath(root_, name, "column " + name);
-    c.typeName = capnpTypeName(type);
+    c.typeName = orm::typeName(type);
     switch (type.which()) {
       case W::TEXT: c.affinity = Affinity::Text; break;
       case W::DATA: c.affinity = Affinity::Blob; break;

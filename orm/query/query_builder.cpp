@@ -43,7 +43,10 @@ bool plainIdentifier(std::string_view name) {
   return true;
 }
 
-std::string quoted(std::string_view name) {
+}  // namespace
+
+std::string quoteName(std::string_view name) {
+  if (plainIdentifier(name)) return std::string(name);
   std::string out = "\"";
   for (char c : name) {
     out += c;
@@ -51,8 +54,6 @@ std::string quoted(std::string_view name) {
   }
   return out + "\"";
 }
-
-}  // namespace
 
 SqlExpr SqlExpr::raw(std::string sql, int strength) {
   SqlExpr e;
@@ -98,9 +99,7 @@ SqlExpr SqlExpr::isNotNull() const {
   return raw(operand(*this, kEquality) + " IS NOT NULL", kEquality);
 }
 
-SqlExpr col(std::string_view name) {
-  return SqlExpr::raw(plainIdentifier(name) ? std::string(name) : quoted(name), kOperand);
-}
+SqlExpr col(std::string_view name) { return SqlExpr::raw(quoteName(name), kOperand); }
 
 SqlExpr fn(std::string_view name, std::initializer_list<SqlExpr> args) {
   std::string list;
