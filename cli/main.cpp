@@ -17,6 +17,8 @@
 #include "cli/output.h"
 #include "cli/shell.h"
 #include "engine/fail.h"
+#include "engine/key_codec.h"
+#include "orm/table_core.h"
 
 namespace capdb::cli {
 namespace {
@@ -198,9 +200,28 @@ struct UpgradeArgs {
   std::string db, schema, migrations, mode = "eager", backupDir;
   std::vector<std::string> dirs;
   uint64_t batch = 0;
+  uint64_t sample = 0;
   double maxRate = 0;
   bool dryRun = false;
 };
+
+// Keeps the first `keep` records of each of `tables` (in primary-key order) and removes the rest,
+// in one write transaction: a dry run over a sample works on what is left.
+void keepSample(Database& d, const Schemas& tables, uint64_t keep) {
+  d.write([&](WriteTxn& tx) {
+    for (const auto& app : tables.tables) {
+      auto table = d.findTable(app.name);
+      if (!table) continue;
+      std::vector<std::string> drop;
+      uint64_t seen = 0;
+      for (auto scan = tx.engine().scan(table->core().records(), engine::KeyRange::all()); scan.valid();
+           scan.next()) {
+        if (++seen > keep) drop.emplace_back(scan.key());
+      }
+      for (const auto& pk : drop) table->remove(tx, Key::fromValues(engine::decodeKey(pk)));
+    }
+  });
+}
 
 // Prints eager progress: a bar redrawn in place on a terminal, a line at most every second
 // otherwise.
@@ -249,6 +270,18 @@ int upgrade(const UpgradeArgs& a) {
     Database d = openExisting(a.db);
     backup(d, scratch, true);
     target = scratch.string();
+    for (const auto& t : schemas.tables) {
+      if (!d.findTable(t.name)) continue;
+      fmt::print("first records of {} before the steps:\n", t.name);
+      printResult(d.query(fmt::format("SELECT * FROM {} LIMIT 3", quoteName(t.name))), Format::Jsonl,
+                  std::cout);
+    }
+  }
+  CAPDB_REQUIRE(a.sample == 0 || a.dryRun, ErrorCode::InvalidArgument, "--sample needs --dry-run");
+  if (a.sample > 0) {
+    Database copy = openExisting(target);
+    keepSample(copy, schemas, a.sample);
+    fmt::print("dry run over the first {} records of each table\n", a.sample);
   }
   Options options;
   options.migrations = &migrations;
@@ -281,7 +314,7 @@ int upgrade(const UpgradeArgs& a) {
     }
     if (a.dryRun) {
       for (const auto& t : schemas.tables) {
-        auto after = d.query(fmt::format("SELECT * FROM \"{}\" LIMIT 3", t.name));
+        auto after = d.query(fmt::format("SELECT * FROM {} LIMIT 3", quoteName(t.name)));
         fmt::print("first records of {} after the steps:\n", t.name);
         printResult(after, Format::Jsonl, std::cout);
       }
@@ -385,6 +418,7 @@ int main(int argc, char** argv) {
   upgradeCmd->add_option("--batch", up.batch, "Records per batch (one transaction each)");
   upgradeCmd->add_option("--max-rate", up.maxRate, "At most this many records per second");
   upgradeCmd->add_flag("--dry-run", up.dryRun, "Run the steps over a copy; write nothing");
+  upgradeCmd->add_option("--sample", up.sample, "With --dry-run: only the first N records of each table");
   upgradeCmd->add_option("--backup", up.backupDir, "Take a compacted copy into this directory first");
   upgradeCmd->callback([&] { run = [&] { return cli::upgrade(up); }; });
 

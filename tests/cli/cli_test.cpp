@@ -239,6 +239,12 @@ TEST_F(Cli, UpgradeLazilyThenEagerlyWithADryRunAndABackupFirst) {
   EXPECT_TRUE(has(dry.out, "dry run: 200 records migrated")) << dry.out;
   EXPECT_TRUE(has(dry.out, "\"firstName\":\"Ada\"") && has(dry.out, "\"lastName\":\"Thompson\"")) << dry.out;
   EXPECT_EQ(run({"export", db(), "people"}).out, before);
+  Outcome sample = run({"upgrade", db(), "--schema", v2, "--migrations", steps, "--dry-run", "--sample", "20"});
+  ASSERT_EQ(sample.code, 0) << sample.err;
+  EXPECT_TRUE(has(sample.out, "dry run over the first 20 records of each table")) << sample.out;
+  EXPECT_TRUE(has(sample.out, "dry run: 20 records migrated")) << sample.out;
+  EXPECT_EQ(run({"upgrade", db(), "--schema", v2, "--sample", "20"}).code, 1);
+  EXPECT_EQ(run({"export", db(), "people"}).out, before);
 
   Outcome lazy = run({"upgrade", db(), "--schema", v2, "--migrations", steps, "--mode", "lazy"});
   ASSERT_EQ(lazy.code, 0) << lazy.err;
