@@ -298,7 +298,13 @@ TEST_F(Cli, AKilledUpgradeResumesWhereItStopped) {
           "--migrations", steps.c_str(), "--batch", "100", "--max-rate", "6000", nullptr);
     _exit(127);
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  // Killed once some batches are committed (the status shows the checkpoint moving).
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::string now = run({"status", db()}).out;
+    if (has(now, "(records phase)") && !has(now, ": 0 of 6000")) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
   kill(pid, SIGKILL);
   int status = 0;
   waitpid(pid, &status, 0);
