@@ -98,10 +98,17 @@ int import(const std::string& db, const std::string& table, const std::string& f
 int exportTable(const std::string& db, const std::string& table, const std::string& format,
                 const std::string& where) {
   Database d = openExisting(db);
-  if (format == "csv") {
-    exportCsv(d, table, where, std::cout);
-  } else {
-    d.table(table).exportJsonLines(d.read(), std::cout, where);
+  DynamicTable t = d.table(table);
+  try {
+    if (format == "csv") {
+      exportCsv(d, table, where, std::cout);
+    } else {
+      t.exportJsonLines(d.read(), std::cout, where);
+    }
+  } catch (const Error& e) {
+    // The expression runs inside a statement the tool writes: say which part was the user's.
+    if (where.empty() || e.code() == ErrorCode::IoError) throw;
+    throw Error(e.code(), fmt::format("--where {}: {}", where, e.what()));
   }
   return 0;
 }

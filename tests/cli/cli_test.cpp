@@ -178,6 +178,9 @@ TEST_F(Cli, BadInputIsOneErrorLineAndExitCodeOne) {
   EXPECT_TRUE(has(r.err, "no table 'peple' (did you mean 'people'?)")) << r.err;
   EXPECT_EQ(run({"sql", db(), "SELECT ?1 FROM people"}).code, 1);
   EXPECT_EQ(run({"sql", db(), "SELECT 1 FROM people", "--param", "oops"}).code, 1);
+  r = run({"export", db(), "people", "--where", "age > "});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_TRUE(has(r.err, "capdb: error: --where age > : ")) << r.err;
 }
 
 TEST_F(Cli, BadUsageIsExitCodeTwoAndHelpIsZero) {
