@@ -125,6 +125,7 @@ Migrations& Migrations::sql(std::string_view statements) {
     auto step = std::make_shared<SqlStep>(std::string(s.text), std::move(s.statement));
     const auto& m = step->statement();
     StepOptions options;
+    options.sql = std::string(s.text);
     for (const auto& a : m.sets) options.writes.push_back(a.column.name);
     options.check = [step](capnp::StructSchema from, capnp::StructSchema to) { step->check(from, to); };
     this->step(m.table.name, m.from, m.to,

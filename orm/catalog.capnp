@@ -50,6 +50,8 @@ struct Migration {
   total @2 :UInt64;             # records at old versions when the migration began
   done @3 :UInt64;              # records rewritten so far
   fromVersion @4 :UInt32;       # the table's version before the migration began
+  sqlSteps @5 :List(Text);      # when every step is declarative: their MIGRATE statements, so
+                                # that a tool without the app can read and finish the migration
 }
 
 enum MigrationPhase {

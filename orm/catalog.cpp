@@ -66,7 +66,8 @@ TableInfo decodeTable(catalog::TableEntry::Reader e) {
     if (m.getPhase() == catalog::MigrationPhase::CHECK) phase = MigrationState::Phase::Check;
     t.migration = MigrationState{
         phase, std::string(reinterpret_cast<const char*>(cp.begin()), cp.size()), m.getTotal(),
-        m.getDone(), m.getFromVersion()};
+        m.getDone(), m.getFromVersion(), {}};
+    for (auto step : m.getSqlSteps()) t.migration->sqlSteps.push_back(str(step));
   }
   return t;
 }
@@ -115,6 +116,12 @@ std::string encodeTable(const TableInfo& t) {
                                  t.migration->checkpoint.size()));
     m.setTotal(t.migration->total);
     m.setDone(t.migration->done);
+    if (!t.migration->sqlSteps.empty()) {
+      auto steps = m.initSqlSteps(static_cast<unsigned>(t.migration->sqlSteps.size()));
+      for (size_t i = 0; i < t.migration->sqlSteps.size(); ++i) {
+        steps.set(static_cast<unsigned>(i), t.migration->sqlSteps[i]);
+      }
+    }
   }
   return toBytes(message);
 }

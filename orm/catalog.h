@@ -35,6 +35,9 @@ struct MigrationState {
   uint64_t total = 0;
   uint64_t done = 0;
   uint32_t fromVersion = 0;  // the table's version before the migration began
+  // When every step the migration reads old records through is declarative: their MIGRATE
+  // statements (Migrations::sql), so that any tool can read and finish it without the app.
+  std::vector<std::string> sqlSteps;
   friend bool operator==(const MigrationState&, const MigrationState&) = default;
 };
 

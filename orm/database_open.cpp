@@ -84,8 +84,20 @@ bool stepTouches(const Migrations::Step& step, const orm::IndexSchema& index) {
   return false;
 }
 
+// The declarative steps a pending migration of `info` kept in the catalog, as a registry (kept
+// alive in `keep` for the tables that read through it), or nullptr when it kept none.
+const Migrations* storedSteps(const TableInfo& info,
+                              std::vector<std::unique_ptr<Migrations>>& keep) {
+  if (!info.migration || info.migration->sqlSteps.empty()) return nullptr;
+  auto steps = std::make_unique<Migrations>();
+  for (const auto& text : info.migration->sqlSteps) steps->sql(text);
+  keep.push_back(std::move(steps));
+  return keep.back().get();
+}
+
 std::unique_ptr<orm::TableCore> openTable(engine::WriteTxn& txn, orm::Catalog& catalog,
-                                          const TableSchema& app, const Options& options) {
+                                          const TableSchema& app, const Options& options,
+                                          std::vector<std::unique_ptr<Migrations>>& keep) {
   const TableInfo* existing = catalog.table(app.name);
   TableInfo info;
   std::vector<std::string> buildIndexes;
@@ -206,9 +218,15 @@ std::unique_ptr<orm::TableCore> openTable(engine::WriteTxn& txn, orm::Catalog& c
   for (const auto& [v, n] : info.counts) {
     if (n > 0 && v < app.version) oldVersions.insert(v);
   }
+  // The steps old records read through: the app's, or, when it has none for this table, the
+  // declarative steps a pending migration kept in the catalog.
+  Migrations none;
+  const Migrations* steps = options.migrations ? options.migrations : &none;
+  if (steps->stepsOf(app.name) == nullptr) {
+    if (const Migrations* kept = storedSteps(info, keep)) steps = kept;
+  }
+  const Migrations& registry = *steps;
   if (!oldVersions.empty()) {
-    Migrations none;
-    const Migrations& registry = options.migrations ? *options.migrations : none;
     std::set<uint32_t> planned;
     for (uint32_t v : oldVersions) {
       auto it = info.counts.find(v);
@@ -232,8 +250,6 @@ std::unique_ptr<orm::TableCore> openTable(engine::WriteTxn& txn, orm::Catalog& c
     oldVersions = planned;
   }
   if (!oldVersions.empty()) {
-    Migrations none;
-    const Migrations& registry = options.migrations ? *options.migrations : none;
     std::vector<const Migrations::Step*> used;
     core->setUpgrader(registry.plan(app, catalog, txn, oldVersions, &used), oldVersions);
     std::vector<std::string> affected;
@@ -274,6 +290,16 @@ std::unique_ptr<orm::TableCore> openTable(engine::WriteTxn& txn, orm::Catalog& c
       info.migration = orm::MigrationState{orm::MigrationState::Phase::Records, "", pending, 0,
                                            info.version};
     }
+    if (info.migration) {
+      // Declarative steps are kept with the migration, for tools that do not have the app.
+      bool declarative = !used.empty();
+      std::vector<std::string> texts;
+      for (const auto* step : used) {
+        declarative = declarative && !step->options.sql.empty();
+        texts.push_back(step->options.sql);
+      }
+      info.migration->sqlSteps = declarative ? std::move(texts) : std::vector<std::string>{};
+    }
     if (rebuild) {
       for (auto& ii : info.indexes) {
         if (std::find(affected.begin(), affected.end(), ii.name) != affected.end()) {
@@ -313,6 +339,7 @@ std::unique_ptr<orm::TableCore> openTable(engine::WriteTxn& txn, orm::Catalog& c
 // catalog (same version, wire-compatible, the same indexes).
 std::unique_ptr<orm::TableCore> openStoredTable(const engine::Txn& txn, orm::Catalog& catalog,
                                                 const TableInfo& info,
+                                                std::vector<std::unique_ptr<Migrations>>& keep,
                                                 const TableSchema* app = nullptr) {
   auto stored = catalog.loadSchema(txn, info.name, info.version);
   CAPDB_REQUIRE(stored.has_value(), ErrorCode::Corruption,
@@ -354,21 +381,29 @@ std::unique_ptr<orm::TableCore> openStoredTable(const engine::Txn& txn, orm::Cat
   }
   auto core =
       std::make_unique<orm::TableCore>(std::move(schema), *records, std::move(cores), catalog);
-  // Older versions that read as this one without a step stay readable.
-  std::set<uint32_t> versions;
+  // Older versions that read as this one without a step stay readable; so do the records of a
+  // pending migration whose steps are declarative and kept in the catalog. The records of a
+  // pending migration with the app's C++ steps are not read at all: reading them past their
+  // steps would lose what the steps compute.
   Migrations none;
+  const Migrations* registry = &none;
+  if (info.migration) {
+    registry = storedSteps(info, keep);
+    if (registry == nullptr) return core;
+  }
+  std::set<uint32_t> versions;
   for (uint32_t v : catalog.schemaVersions(txn, info.name)) {
     if (v >= core->schema().version) continue;
-    // A pending migration registered steps for the older records: only the app has them.
-    if (info.migration) continue;
     try {
-      none.plan(core->schema(), catalog, txn, {v}, nullptr);
+      registry->plan(core->schema(), catalog, txn, {v}, nullptr);
       versions.insert(v);
     } catch (const Error&) {
       // records of that version need a step only the app has: reading them is SchemaMismatch
     }
   }
-  if (!versions.empty()) core->setUpgrader(none.plan(core->schema(), catalog, txn, versions, nullptr), versions);
+  if (!versions.empty()) {
+    core->setUpgrader(registry->plan(core->schema(), catalog, txn, versions, nullptr), versions);
+  }
   return core;
 }
 
@@ -388,15 +423,16 @@ Database Database::open(const std::filesystem::path& path, const Schemas& schema
       const TableInfo* info = s.catalog->table(app.name);
       CAPDB_REQUIRE(info != nullptr, ErrorCode::SchemaMismatch,
               "table {} is not in the database, which is open read-only", app.name);
-      s.tables.emplace(app.name, openStoredTable(txn, *s.catalog, *info, &app));
+      s.tables.emplace(app.name, openStoredTable(txn, *s.catalog, *info, s.storedSteps, &app));
     }
   } else {
     s.env.write([&](engine::WriteTxn& txn) {
       s.tables.clear();
+      s.storedSteps.clear();
       s.catalog = orm::Catalog::create(txn);
       s.appTables.clear();
       for (const auto& app : schemas.tables) {
-        s.tables.emplace(app.name, openTable(txn, *s.catalog, app, options));
+        s.tables.emplace(app.name, openTable(txn, *s.catalog, app, options, s.storedSteps));
         s.appTables.push_back(app.name);
       }
     });
@@ -404,7 +440,9 @@ Database Database::open(const std::filesystem::path& path, const Schemas& schema
   {
     auto txn = s.env.read();
     for (const auto& [name, info] : s.catalog->tables()) {
-      if (!s.tables.count(name)) s.tables.emplace(name, openStoredTable(txn, *s.catalog, info));
+      if (!s.tables.count(name)) {
+        s.tables.emplace(name, openStoredTable(txn, *s.catalog, info, s.storedSteps));
+      }
     }
   }
   s.eager = options.eager;

@@ -20,6 +20,9 @@ struct Database::State {
   engine::Env env;
   std::optional<orm::Catalog> catalog;
   std::mutex catalogMutex;  // guards catalog's cached entries after open
+  // Declarative steps kept in the catalog by pending migrations, for the tables that read
+  // through them (their upgraders point into these, so they are declared before the tables).
+  std::vector<std::unique_ptr<Migrations>> storedSteps;
   std::map<std::string, std::unique_ptr<orm::TableCore>, std::less<>> tables;
   std::vector<std::string> appTables;
   EagerOptions eager;

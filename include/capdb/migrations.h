@@ -89,6 +89,10 @@ class Migrations {
     // Checks the step against the schemas of its two versions when a database that needs it
     // opens; what it throws refuses the open. Default: none.
     std::function<void(capnp::StructSchema from, capnp::StructSchema to)> check{};
+    // The MIGRATE statement of a declarative step (set by sql()); empty for C++ steps. A
+    // migration whose steps are all declarative keeps them in the catalog, so that tools without
+    // the app can read its old records and finish it.
+    std::string sql{};
   };
 
   // Registers a step of `table` from version `from` to `to` (from < to). Throws InvalidArgument

@@ -100,6 +100,40 @@ TEST_F(SqlStepTest, AChainOfStepsThroughAVersionTheCatalogKnows) {
   EXPECT_TRUE(r.at(3, 1).isNull());
 }
 
+TEST_F(SqlStepTest, APendingMigrationKeepsItsDeclarativeStepsForToolsWithoutTheApp) {
+  TableSchema v1 = people(1, kV1);
+  TableSchema v2 = people(2, std::string(kV1) + " nameLength @3 :UInt32;");
+  load(dir_ / "db", v1, kRecords);
+  Migrations m;
+  m.sql("MIGRATE people FROM 1 TO 2 SET nameLength = coalesce(length(name), 0)");
+  Options lazy;
+  lazy.migrations = &m;
+  { Database::open(dir_ / "db", Schemas{v2}, lazy); }
+  // Neither the steps nor the schema: the catalog has both.
+  Database tool = Database::open(dir_ / "db");
+  EXPECT_EQ(tool.query("SELECT nameLength FROM people WHERE id = 1").at(0, 0).integer(), 12);
+  EXPECT_EQ(tool.oldRecords(), 0u);  // not an app table: nothing for it to migrate
+}
+
+TEST_F(SqlStepTest, APendingMigrationWithCppStepsCannotBeReadWithoutThem) {
+  TableSchema v1 = people(1, kV1);
+  TableSchema v2 = people(2, std::string(kV1) + " nameLength @3 :UInt32;");
+  load(dir_ / "db", v1, kRecords);
+  Migrations m;
+  m.step("people", 1, 2, [](auto old, auto next) {
+    next.set("nameLength", old.get("name").template as<capnp::Text>().size());
+  }, {.writes = {"nameLength"}});
+  Options lazy;
+  lazy.migrations = &m;
+  { Database::open(dir_ / "db", Schemas{v2}, lazy); }
+  Database tool = Database::open(dir_ / "db");
+  std::string err = ::capdb::testing::errorOf([&] { tool.query("SELECT nameLength FROM people"); });
+  EXPECT_NE(err.find("SchemaMismatch"), std::string::npos) << err;
+  EXPECT_EQ(::capdb::testing::errorOf([&] { Database::open(dir_ / "db2", Schemas{v2}); }), "no error");
+  err = ::capdb::testing::errorOf([&] { Database::open(dir_ / "db", Schemas{v2}); });
+  EXPECT_NE(err.find("4 records at version 1 wait for the migration steps"), std::string::npos) << err;
+}
+
 TEST_F(SqlStepTest, SyntaxErrorsAtRegistration) {
   EXPECT_EQ(::capdb::testing::errorOf([] {
               Migrations().sql("MIGRATE people FROM 1 TO 2\n  SET x = (1 +");
