@@ -59,7 +59,10 @@ class RecordDecoder {
   // written at. Throws Corruption naming `table` and `key` for a truncated, garbled or
   // unknown-format value. `table` and `key` must stay valid until verifiedRoot returns: its
   // errors name them too.
-  uint32_t decode(std::string_view bytes, std::string_view table, std::string_view key);
+  // `checkRoot` false skips checking the root pointer here, for a caller that reads the root
+  // inside its own kj::Exception handler (TableCore::decode's unverified reads).
+  uint32_t decode(std::string_view bytes, std::string_view table, std::string_view key,
+                  bool checkRoot = true);
 
   // The decoded record's root, read as `schema` (the schema of the version decode() returned).
   // Not checked: a damaged record may throw kj::Exception when its fields are read. Use

@@ -126,7 +126,7 @@ std::string_view TableCore::primaryKeyOfEntry(const IndexCore& index, std::strin
 
 capnp::DynamicStruct::Reader TableCore::decode(RecordDecoder& decoder, std::string_view pk,
                                                std::string_view bytes, bool verify) const {
-  uint32_t version = decoder.decode(bytes, schema_.name, pk);
+  uint32_t version = decoder.decode(bytes, schema_.name, pk, verify);
   if (version == schema_.version) [[likely]] {
     if (verify) return decoder.verifiedRoot(check_, schema_.schema);
     try {
