@@ -221,11 +221,11 @@ std::unique_ptr<orm::TableCore> openTable(engine::WriteTxn& txn, orm::Catalog& c
   // The steps old records read through: the app's, or, when it has none for this table, the
   // declarative steps a pending migration kept in the catalog.
   Migrations none;
-  const Migrations* steps = options.migrations ? options.migrations : &none;
-  if (steps->stepsOf(app.name) == nullptr) {
-    if (const Migrations* kept = storedSteps(info, keep)) steps = kept;
+  const Migrations* source = options.migrations ? options.migrations : &none;
+  if (source->stepsOf(app.name) == nullptr) {
+    if (const Migrations* kept = storedSteps(info, keep)) source = kept;
   }
-  const Migrations& registry = *steps;
+  const Migrations& registry = *source;
   if (!oldVersions.empty()) {
     std::set<uint32_t> planned;
     for (uint32_t v : oldVersions) {
