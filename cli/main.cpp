@@ -164,7 +164,7 @@ int showStatus(const std::string& db, bool json) {
     }
     if (t.migration) {
       fmt::print("  migration from version {} ({} phase): {} of {} records rewritten; the rest are "
-                 "read through the app's steps until an eager upgrade rewrites them\n",
+                 "read through the migration's steps until an eager upgrade rewrites them\n",
                  t.migration->fromVersion, t.migration->phase, t.migration->done, t.migration->total);
     }
   }

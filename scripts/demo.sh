@@ -23,7 +23,8 @@ step "$bin" diff "$db" --schema "$example/people_v2.capnp"
 step "$bin" upgrade "$db" --schema "$example/people_v2.capnp" --migrations "$example/migrate_v2.sql" --dry-run
 step "$bin" upgrade "$db" --schema "$example/people_v2.capnp" --migrations "$example/migrate_v2.sql" --mode lazy
 step "$bin" status "$db"
-step "$bin" upgrade "$db" --schema "$example/people_v2.capnp" --migrations "$example/migrate_v2.sql" --mode eager --batch 50
+step "$bin" sql "$db" "SELECT id, firstName, lastName FROM people WHERE id <= 2"
+step "$bin" upgrade "$db" --schema "$example/people_v2.capnp" --mode eager --batch 50
 step "$bin" status "$db"
 step "$bin" sql "$db" "SELECT firstName, lastName, city FROM people WHERE lastName LIKE 'Tur%' ORDER BY firstName LIMIT 3"
 step "$bin" verify "$db"
