@@ -22,7 +22,7 @@ test: build
 	@ctest --test-dir $(BUILD) --output-on-failure -j$(JOBS) --timeout 300
 
 demo: build
-	@cd $$(mktemp -d) && $(CURDIR)/$(BUILD)/bin/people
+	@$(BUILD)/bin/people
 	@bash scripts/demo.sh $(BUILD)
 
 bench: build

@@ -54,10 +54,14 @@ void printSchema(Database& db, const std::string& name, std::ostream& out) {
 
 void runStatement(Database& db, const std::string& sql, const ShellOptions& options,
                   std::ostream& out) {
+  ResultSet rs;
   if (options.explain) {
-    out << "plan: " << db.query("EXPLAIN " + sql, options.params).at(0, 0).text() << '\n';
+    Statement statement = db.prepare(sql);  // errors point into the statement as written
+    out << "plan: " << statement.explain() << '\n';
+    rs = statement.run(options.params);
+  } else {
+    rs = db.query(sql, options.params);
   }
-  ResultSet rs = db.query(sql, options.params);
   if (!rs.columns.empty()) {
     printResult(rs, options.format, out);
   } else if (options.format == Format::Table) {
@@ -108,7 +112,8 @@ void interactive(Database& db, ShellOptions options) {
                         ".explain takes on or off");
           options.explain = argument == "on";
         } else if (command == ".help") {
-          std::cout << ".tables            the tables, their records and versions\n"
+          std::cout << ".help              this list\n"
+                       ".tables            the tables, their records and versions\n"
                        ".schema TABLE      a table's columns, primary key and indexes\n"
                        ".explain on|off    print each statement's plan before its result\n"
                        ".quit, .exit       leave\n";

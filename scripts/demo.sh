@@ -12,7 +12,22 @@ trap 'rm -rf "$work"' EXIT
 db="$work/people.capdb"
 
 if [[ -t 1 ]]; then bold=$'\033[1m' plain=$'\033[0m'; else bold='' plain=''; fi
-step() { printf '\n%s$ %s%s\n' "$bold" "${*/#$here\//}" "$plain"; "$@"; }
+# Prints a command so that it can be pasted back into a shell, then runs it.
+step() {
+  local shown="" arg
+  for arg in "$@"; do
+    arg="${arg#$here/}"
+    if [[ "$arg" =~ ^[A-Za-z0-9_./=:+-]+$ ]]; then
+      shown+="$arg "
+    elif [[ "$arg" != *[\"\$\`\\]* ]]; then
+      shown+="\"$arg\" "
+    else
+      shown+="'${arg//\'/\'\\\'\'}' "
+    fi
+  done
+  printf '\n%s$ %s%s\n' "$bold" "${shown% }" "$plain"
+  "$@"
+}
 
 step "$bin" init "$db" --schema "$example/people.capnp"
 step "$bin" import "$db" people "$example/people.jsonl"

@@ -1,19 +1,36 @@
 // The people app: opens a database, inserts, looks records up by primary key and by index,
 // updates and removes them.
-//   people [DB_DIR]    (default: a fresh directory under the system's temporary directory)
+//   people [DB_DIR]    (default: a new directory under the system's temporary directory, removed
+//                       at the end)
 #include <capdb/capdb.h>
 #include <fmt/format.h>
 
+#include <cstdlib>
 #include <filesystem>
+#include <stdexcept>
+#include <string>
 
 #include "people.capnp.h"
 
 using people::Person;
 
 int main(int argc, char** argv) try {
-  std::filesystem::path path = argc > 1 ? std::filesystem::path(argv[1])
-                                        : std::filesystem::temp_directory_path() / "people.capdb";
-  if (argc <= 1) std::filesystem::remove_all(path);
+  // Without an argument: a directory of its own, never one that may hold someone's data.
+  std::filesystem::path path;
+  if (argc > 1) {
+    path = argv[1];
+  } else {
+    std::string dir = (std::filesystem::temp_directory_path() / "people-XXXXXX").string();
+    if (mkdtemp(dir.data()) == nullptr) throw std::runtime_error("cannot create a temporary directory");
+    path = std::filesystem::path(dir) / "people.capdb";
+  }
+  struct RemoveAtExit {
+    std::filesystem::path dir;
+    ~RemoveAtExit() {
+      std::error_code ec;
+      if (!dir.empty()) std::filesystem::remove_all(dir, ec);
+    }
+  } cleanup{argc > 1 ? std::filesystem::path() : path.parent_path()};
 
   // Creates the database and the people table, with its indexes, on first open.
   auto db = capdb::Database::open(path, capdb::Schemas{capdb::table<Person>()});

@@ -123,9 +123,10 @@ std::vector<Value> paramValues(const Prepared& p, const Params& params) {
 bool isQuery(const Prepared& p) { return p.bound.explain || p.bound.kind == StatementKind::Select; }
 
 ResultSet execute(Prepared& p, Txn& tx, const Params& params) {
-  std::vector<Value> values = paramValues(p, params);
   const orm::TableCore& core = *p.table;
   if (stale(p.plan, core, core.count(tx))) makePlan(p, tx);
+  // EXPLAIN runs nothing: its parameters need no values.
+  std::vector<Value> values = p.bound.explain ? std::vector<Value>{} : paramValues(p, params);
   if (p.bound.explain) {
     ResultSet r;
     r.columns = {"plan"};

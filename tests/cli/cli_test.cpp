@@ -356,6 +356,7 @@ TEST_F(Cli, TheInteractiveShellThroughAPseudoTerminal) {
   EXPECT_TRUE(has(output, "plan: PRIMARY KEY SCAN people (id) (id = 1) est. 1 rows")) << output;
   EXPECT_TRUE(has(output, "Ada Thompson")) << output;
   EXPECT_TRUE(has(output, "error: table people has no column 'nmae'")) << output;
+  EXPECT_FALSE(has(output, "plan: error")) << output;
   EXPECT_TRUE(has(output, "error: unknown command .bogus")) << output;
   EXPECT_TRUE(std::filesystem::exists(dir_ / ".capdb_history"));
 }

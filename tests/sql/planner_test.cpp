@@ -165,6 +165,11 @@ TEST_F(PlannerTest, NeverAFullScanWhereAnIndexCoversThePredicate) {
   }
 }
 
+TEST_F(PlannerTest, ExplainNeedsNoParameterValues) {
+  EXPECT_EQ(db_->query("EXPLAIN SELECT name FROM people WHERE id = ?").at(0, 0).text(),
+            "PRIMARY KEY SCAN people (id) (id = ?1) est. 1 rows");
+}
+
 TEST_F(PlannerTest, PreparedStatementsPlanOnceAndRunWithNewParameters) {
   Statement s = db_->prepare("SELECT count(*) FROM people WHERE age = ?");
   EXPECT_EQ(s.explain(), "INDEX ONLY SCAN people.people_age (age = ?1) est. 200 rows -> AGGREGATE");
