@@ -454,6 +454,14 @@ int main(int argc, char** argv) {
     for (size_t at = message.find('\n'); at != std::string::npos; at = message.find('\n', at)) {
       message.replace(at, 1, "; ");
     }
+    // The library's advice names its C++ calls; say what they are on the command line.
+    if (message.find("Migrations::") != std::string::npos ||
+        message.find("Options::migrations") != std::string::npos) {
+      message += " [with capdb: give the steps as MIGRATE statements in capdb upgrade --migrations "
+                 "FILE.sql; capdb diff prints a skeleton]";
+    } else if (message.find("MigrationMode::Eager") != std::string::npos) {
+      message += " [with capdb: capdb upgrade --mode eager]";
+    }
     std::cerr << "capdb: error: " << message << '\n';
     return 1;
   } catch (const std::exception& e) {

@@ -231,6 +231,11 @@ TEST_F(Cli, DiffShowsEachChangeAndASkeleton) {
   EXPECT_TRUE(has(d.out, "people.age: type changed UInt8 -> Float32 (needs a step)")) << d.out;
   EXPECT_TRUE(has(d.out, "MIGRATE people FROM 1 TO 2\n  -- age: type changed: UInt8 -> Float32\n  SET age = age;"))
       << d.out;
+  Outcome noSteps = run({"upgrade", db(), "--schema", (dir_ / "v2.capnp").string(), "-I", kExample});
+  EXPECT_EQ(noSteps.code, 1);
+  EXPECT_TRUE(has(noSteps.err, "[with capdb: give the steps as MIGRATE statements in capdb upgrade "
+                               "--migrations FILE.sql; capdb diff prints a skeleton]"))
+      << noSteps.err;
 }
 
 TEST_F(Cli, UpgradeLazilyThenEagerlyWithADryRunAndABackupFirst) {
