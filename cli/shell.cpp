@@ -30,7 +30,7 @@ void printTables(Database& db, std::ostream& out) {
 void printSchema(Database& db, const std::string& name, std::ostream& out) {
   std::string table = trim(name);
   CAPDB_REQUIRE(!table.empty(), ErrorCode::InvalidArgument, ".schema needs a table name");
-  auto columns = db.query("SELECT * FROM \"" + table + "\" LIMIT 0").columns;
+  auto columns = db.query("SELECT * FROM " + quoteName(table) + " LIMIT 0").columns;
   for (const auto& t : status(db).tables) {
     if (t.name != table) continue;
     std::string pk;

@@ -17,26 +17,6 @@ namespace {
 
 using query::TableColumns;
 
-// The old record's columns, read on first use.
-class OldRow : public query::RowAccess {
- public:
-  OldRow(const TableColumns& columns, capnp::DynamicStruct::Reader record)
-      : columns_(columns), record_(record), values_(columns.size()), have_(columns.size(), 0) {}
-  const Value& column(size_t i) override {
-    if (!have_[i]) {
-      values_[i] = columns_.read(record_, i);
-      have_[i] = 1;
-    }
-    return values_[i];
-  }
-
- private:
-  const TableColumns& columns_;
-  capnp::DynamicStruct::Reader record_;
-  std::vector<Value> values_;
-  std::vector<uint8_t> have_;
-};
-
 // One MIGRATE statement, bound once per pair of schemas it runs between.
 class SqlStep {
  public:
@@ -49,7 +29,8 @@ class SqlStep {
 
   void run(capnp::DynamicStruct::Reader old, capnp::DynamicStruct::Builder next) {
     const Bound& b = bound(old.getSchema(), next.getSchema());
-    OldRow row(*b.oldColumns, old);
+    query::RecordRow row(*b.oldColumns);
+    row.reset(old);
     query::EvalContext ctx;
     std::vector<Value> noParams;
     ctx.params = &noParams;

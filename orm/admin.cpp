@@ -159,14 +159,17 @@ VerifyReport verify(const Database& db) {
       ++report.records;
       std::string_view pk = scan.key();
       try {
-        // Every record decodes, fully checked, at the version it was written at.
-        auto stored = reader.decode(tx.engine(), pk, scan.value());
-        ++counts[stored.version];
-        if (stored.version != core.schema().version) {
+        // Every record decodes, fully checked, at the version it was written at: the table's
+        // own reader for the newest version, the catalog's schemas for older ones.
+        uint32_t version = decoder.decode(scan.value(), name, pk);
+        if (version != core.schema().version) {
+          reader.decode(tx.engine(), pk, scan.value());
+          ++counts[version];
           ++older;
           continue;
         }
         auto record = core.decode(decoder, pk, scan.value());
+        ++counts[version];
         if (core.primaryKeyOf(record) != pk) {
           report.problems.push_back(fmt::format("table {}: record {} holds the key fields {}",
                                                 name, engine::formatKey(pk),

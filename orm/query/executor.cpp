@@ -16,35 +16,6 @@
 namespace capdb::query {
 namespace {
 
-// A record's columns, read on first use.
-class RecordRow : public RowAccess {
- public:
-  explicit RecordRow(const TableColumns& columns)
-      : columns_(columns), values_(columns.size()), have_(columns.size(), 0) {}
-  void reset(capnp::DynamicStruct::Reader record) {
-    record_ = record;
-    std::fill(have_.begin(), have_.end(), 0);
-  }
-  const Value& column(size_t i) override {
-    if (!have_[i]) {
-      values_[i] = columns_.read(record_, i);
-      have_[i] = 1;
-    }
-    return values_[i];
-  }
-  Value take(size_t i) override {
-    if (!have_[i]) return columns_.read(record_, i);
-    have_[i] = 0;
-    return std::move(values_[i]);
-  }
-
- private:
-  const TableColumns& columns_;
-  capnp::DynamicStruct::Reader record_;
-  std::vector<Value> values_;
-  std::vector<uint8_t> have_;
-};
-
 // The columns an index entry holds: the index's fields from its key, the primary key's from the
 // entry's primary key (behind the fields in the key, or the value of a unique index's entry).
 class KeyRow : public RowAccess {

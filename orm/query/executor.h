@@ -6,14 +6,45 @@
 #include <vector>
 
 #include "capdb/capdb.h"
+#include <algorithm>
 #include <functional>
 
 #include "orm/query/binder.h"
+#include "orm/query/columns.h"
 #include "orm/query/eval.h"
 #include "orm/query/planner.h"
 #include "orm/table_core.h"
 
 namespace capdb::query {
+
+// A record's columns, read on first use.
+class RecordRow : public RowAccess {
+ public:
+  explicit RecordRow(const TableColumns& columns)
+      : columns_(columns), values_(columns.size()), have_(columns.size(), 0) {}
+  void reset(capnp::DynamicStruct::Reader record) {
+    record_ = record;
+    std::fill(have_.begin(), have_.end(), 0);
+  }
+  const Value& column(size_t i) override {
+    if (!have_[i]) {
+      values_[i] = columns_.read(record_, i);
+      have_[i] = 1;
+    }
+    return values_[i];
+  }
+  Value take(size_t i) override {
+    if (!have_[i]) return columns_.read(record_, i);
+    have_[i] = 0;
+    return std::move(values_[i]);
+  }
+
+ private:
+  const TableColumns& columns_;
+  capnp::DynamicStruct::Reader record_;
+  std::vector<Value> values_;
+  std::vector<uint8_t> have_;
+};
 
 struct Executable {
   const BoundStatement* bound;

@@ -163,46 +163,35 @@ class Lexer {
     t.text = std::string(s_.substr(begin, pos_ - begin));
   }
 
-  void lexString(Token& t) {
+  // The text after an opening quote up to `close`, a doubled `close` standing for one (when
+  // `doubling`); `what` names the token for the unterminated error.
+  std::string quotedText(const Token& t, char close, bool doubling, std::string_view what) {
     advance();
     std::string value;
     for (;;) {
-      if (pos_ >= s_.size()) error(t, "unterminated string");
-      if (s_[pos_] == '\'') {
-        if (peek(1) == '\'') {
-          value += '\'';
-          advance();
-          advance();
-          continue;
-        }
-        advance();
-        break;
-      }
-      value += s_[pos_];
-      advance();
-    }
-    t.kind = TokenKind::String;
-    t.text = std::move(value);
-  }
-
-  void lexQuoted(Token& t, char close) {
-    advance();
-    std::string value;
-    for (;;) {
-      if (pos_ >= s_.size()) error(t, "unterminated quoted identifier");
+      if (pos_ >= s_.size()) error(t, fmt::format("unterminated {}", what));
       if (s_[pos_] == close) {
-        if (close != ']' && peek(1) == close) {
+        if (doubling && peek(1) == close) {
           value += close;
           advance();
           advance();
           continue;
         }
         advance();
-        break;
+        return value;
       }
       value += s_[pos_];
       advance();
     }
+  }
+
+  void lexString(Token& t) {
+    t.kind = TokenKind::String;
+    t.text = quotedText(t, '\'', true, "string");
+  }
+
+  void lexQuoted(Token& t, char close) {
+    std::string value = quotedText(t, close, close != ']', "quoted identifier");
     if (value.empty()) error(t, "empty quoted identifier");
     t.kind = TokenKind::Identifier;
     t.text = std::move(value);

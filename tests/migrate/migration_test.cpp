@@ -8,23 +8,15 @@
 #include "capdb/testing.h"
 #include "people_versions.capnp.h"
 #include "support/errors.h"
+#include "support/people_versions.h"
 #include "support/schema_text.h"
 #include "support/temp_dir.h"
 
 namespace capdb {
 namespace {
 
-// Keeps parsed schema files alive for the test's Database objects.
-class MigrationTest : public ::testing::Test {
+class MigrationTest : public ::capdb::testing::PeopleVersions {
  protected:
-  TableSchema people(uint32_t version, const std::string& fields,
-                     const std::string& extra = "") {
-    files_.push_back(::capdb::testing::parseText(
-        dir_, "v" + std::to_string(files_.size()) + ".capnp",
-        "struct Person $Db.table(\"people\") $Db.version(" + std::to_string(version) +
-            ") $Db.primaryKey([\"id\"]) { " + fields + " }\n" + extra));
-    return files_.back().tables[0];
-  }
   static std::string errorOf(const std::function<void()>& fn) {
     return ::capdb::testing::errorOf(fn);
   }
@@ -33,14 +25,6 @@ class MigrationTest : public ::testing::Test {
     db.table("people").exportJsonLines(db.read(), out);
     return out.str();
   }
-  void load(const std::filesystem::path& path, const TableSchema& schema, const std::string& json) {
-    Database db = Database::open(path, Schemas{schema});
-    std::istringstream in(json);
-    db.write([&](WriteTxn& tx) { db.table("people").importJsonLines(tx, in); });
-  }
-
-  ::capdb::testing::TempDir dir_;
-  std::vector<orm::SchemaFile> files_;
 };
 
 constexpr const char* kV1 = "id @0 :UInt64; name @1 :Text; score @2 :Float64;";

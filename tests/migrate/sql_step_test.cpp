@@ -7,30 +7,14 @@
 #include "capdb/capdb.h"
 #include "capdb/testing.h"
 #include "support/errors.h"
+#include "support/people_versions.h"
 #include "support/schema_text.h"
 #include "support/temp_dir.h"
 
 namespace capdb {
 namespace {
 
-class SqlStepTest : public ::testing::Test {
- protected:
-  TableSchema people(uint32_t version, const std::string& fields) {
-    files_.push_back(::capdb::testing::parseText(
-        dir_, "v" + std::to_string(files_.size()) + ".capnp",
-        "struct Person $Db.table(\"people\") $Db.version(" + std::to_string(version) +
-            ") $Db.primaryKey([\"id\"]) { " + fields + " }\n"));
-    return files_.back().tables[0];
-  }
-  void load(const std::filesystem::path& path, const TableSchema& schema, const std::string& json) {
-    Database db = Database::open(path, Schemas{schema});
-    std::istringstream in(json);
-    db.write([&](WriteTxn& tx) { db.table("people").importJsonLines(tx, in); });
-  }
-
-  ::capdb::testing::TempDir dir_;
-  std::vector<orm::SchemaFile> files_;
-};
+using SqlStepTest = ::capdb::testing::PeopleVersions;
 
 constexpr const char* kV1 = "id @0 :UInt64; name @1 :Text; score @2 :Float64;";
 const std::string kRecords =

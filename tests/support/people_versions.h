@@ -1,0 +1,40 @@
+// A fixture for migration tests: versions of a `people` table parsed from schema text (kept alive
+// for the test's Database objects), and loading JSON records into a database at one of them.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "capdb/capdb.h"
+#include "support/schema_text.h"
+#include "support/temp_dir.h"
+
+namespace capdb::testing {
+
+class PeopleVersions : public ::testing::Test {
+ protected:
+  // struct Person $Db.table("people") $Db.version(version) $Db.primaryKey(["id"]) { fields },
+  // followed by `extra` declarations.
+  TableSchema people(uint32_t version, const std::string& fields, const std::string& extra = "") {
+    files_.push_back(parseText(
+        dir_, "v" + std::to_string(files_.size()) + ".capnp",
+        "struct Person $Db.table(\"people\") $Db.version(" + std::to_string(version) +
+            ") $Db.primaryKey([\"id\"]) { " + fields + " }\n" + extra));
+    return files_.back().tables[0];
+  }
+  // A database at `path` with `schema`'s table holding the JSON Lines records `json`.
+  void load(const std::filesystem::path& path, const TableSchema& schema, const std::string& json) {
+    Database db = Database::open(path, Schemas{schema});
+    std::istringstream in(json);
+    db.write([&](WriteTxn& tx) { db.table("people").importJsonLines(tx, in); });
+  }
+
+  TempDir dir_;
+  std::vector<orm::SchemaFile> files_;
+};
+
+}  // namespace capdb::testing
