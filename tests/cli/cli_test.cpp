@@ -14,6 +14,8 @@
 #include <thread>
 #include <vector>
 
+#include "capdb/capdb.h"
+#include "orm/table_core.h"
 #include "support/temp_dir.h"
 
 namespace capdb {
@@ -209,6 +211,22 @@ TEST_F(Cli, StatusVerifyAndBackup) {
   Outcome v = run({"verify", db()});
   EXPECT_EQ(v.code, 0);
   EXPECT_EQ(v.out, "200 records, 600 index entries checked: ok\n");
+  {
+    // An index entry lost behind the library's back: verify reports it and exits 1.
+    Database d = Database::open(db());
+    const auto& core = d.table("people").core();
+    const auto& ageIndex = core.indexes()[1];
+    d.env().write([&](engine::WriteTxn& t) {
+      auto scan = t.scan(ageIndex.db, engine::KeyRange::all());
+      std::string first(scan.key());
+      t.erase(ageIndex.db, first);
+    });
+  }
+  Outcome broken = run({"verify", db()});
+  EXPECT_EQ(broken.code, 1);
+  EXPECT_TRUE(has(broken.out, "problem: table people: record") && has(broken.out, "has no entry") &&
+              has(broken.out, "1 problems"))
+      << broken.out;
   std::string copy = (dir_ / "backup").string();
   Outcome b = run({"backup", db(), copy, "--compact"});
   ASSERT_EQ(b.code, 0) << b.err;
