@@ -134,7 +134,7 @@ std::optional<MDB_dbi> EnvState::openExisting(std::string_view name) {
   checkLmdb(mdb_txn_begin(env, nullptr, MDB_RDONLY, &txn), what);
   std::string cname(name);
   MDB_dbi dbi = 0;
-  int rc = mdb_dbi_open(txn, cname.c_str(), 0, &dbi);
+  int rc = openDbi(txn, cname.c_str(), 0, &dbi);
   if (rc != 0) {
     mdb_txn_abort(txn);
     if (rc == MDB_NOTFOUND) return std::nullopt;
@@ -168,7 +168,7 @@ void EnvState::openAllNamed() {
   for (const std::string& name : names) {
     MDB_dbi dbi = 0;
     if (name.find('\0') != std::string::npos) continue;
-    int r = mdb_dbi_open(txn, name.c_str(), 0, &dbi);
+    int r = openDbi(txn, name.c_str(), 0, &dbi);
     if (r == MDB_INCOMPATIBLE) continue;  // a plain key in the main database, not a database
     if (r != 0) {
       mdb_txn_abort(txn);

@@ -141,9 +141,42 @@ std::string encodeKey(std::span<const KeyValue> values) {
 }
 
 std::string_view KeyDecoder::skip() {
+  // The same checks as next(), without building the value: a skipped Text costs a scan for its
+  // terminator, not a string.
   std::string_view before = rest_;
-  next();
-  return before.substr(0, before.size() - rest_.size());
+  if (rest_.empty()) malformed("no more values");
+  auto tag = static_cast<uint8_t>(rest_[0]);
+  size_t n = 0;
+  if (tag == kTagText || tag == kTagData) {
+    for (size_t i = 1;; ++i) {
+      i = rest_.find('\0', i);
+      if (i == std::string_view::npos || i + 1 >= rest_.size()) malformed("unterminated text or data");
+      auto next = static_cast<uint8_t>(rest_[i + 1]);
+      if (next == 0x01) {
+        n = i + 2;
+        break;
+      }
+      if (next != 0xFF) malformed("bad escape in text or data");
+      ++i;
+    }
+  } else if (tag == kTagNull || tag == kTagFalse || tag == kTagTrue) {
+    n = 1;
+  } else if (tag == kTagFloat) {
+    if (rest_.size() < 9) malformed("truncated float");
+    n = 9;
+  } else {
+    if (tag < kTagIntZero - 8 || tag > kTagIntZero + 8) malformed(fmt::format("unknown tag 0x{:02x}", tag));
+    n = 1 + static_cast<size_t>(tag >= kTagIntZero ? tag - kTagIntZero : kTagIntZero - tag);
+    if (rest_.size() < n) malformed("truncated integer");
+    if (tag < kTagIntZero && n == 9) {
+      // The one range check next() makes on a negative integer's payload.
+      uint64_t payload = 0;
+      for (size_t i = 1; i < n; ++i) payload = (payload << 8) | static_cast<uint8_t>(rest_[i]);
+      if (~payload > kSignBit) malformed("negative integer out of range");
+    }
+  }
+  rest_.remove_prefix(n);
+  return before.substr(0, n);
 }
 
 KeyValue KeyDecoder::next() {

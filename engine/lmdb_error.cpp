@@ -3,10 +3,41 @@
 #include <lmdb.h>
 
 #include <cerrno>
+#include <cstdint>
+#include <cstring>
 
 #include "engine/fail.h"
 
 namespace capdb::engine {
+namespace {
+
+uint64_t loadBigEndian(const unsigned char* p) {
+  uint64_t v;
+  std::memcpy(&v, p, sizeof v);
+  return __builtin_bswap64(v);
+}
+
+int compareKeys(const MDB_val* a, const MDB_val* b) {
+  auto* p = static_cast<const unsigned char*>(a->mv_data);
+  auto* q = static_cast<const unsigned char*>(b->mv_data);
+  size_t n = a->mv_size < b->mv_size ? a->mv_size : b->mv_size;
+  for (; n >= 8; n -= 8, p += 8, q += 8) {
+    uint64_t x = loadBigEndian(p), y = loadBigEndian(q);
+    if (x != y) return x < y ? -1 : 1;
+  }
+  for (; n > 0; --n, ++p, ++q) {
+    if (*p != *q) return *p < *q ? -1 : 1;
+  }
+  return a->mv_size < b->mv_size ? -1 : (a->mv_size > b->mv_size ? 1 : 0);
+}
+
+}  // namespace
+
+int openDbi(MDB_txn* txn, const char* name, unsigned int flags, MDB_dbi* dbi) {
+  int rc = mdb_dbi_open(txn, name, flags, dbi);
+  if (rc == 0) rc = mdb_set_compare(txn, *dbi, compareKeys);
+  return rc;
+}
 
 ErrorCode lmdbErrorCode(int rc) noexcept {
   switch (rc) {

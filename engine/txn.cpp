@@ -212,7 +212,7 @@ MDB_dbi WriteTxn::openDbi(std::string_view name, unsigned flags, bool* found) {
   }
   std::string cname(name);
   MDB_dbi dbi = 0;
-  int rc = mdb_dbi_open(txn_, cname.c_str(), flags, &dbi);
+  int rc = engine::openDbi(txn_, cname.c_str(), flags, &dbi);
   if (rc == MDB_NOTFOUND) {
     *found = false;
     return 0;

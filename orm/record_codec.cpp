@@ -98,17 +98,21 @@ uint32_t RecordDecoder::decode(std::string_view bytes, std::string_view table,
 }
 
 capnp::DynamicStruct::Reader RecordDecoder::root(capnp::StructSchema schema) const {
-  return reader_->getRoot<capnp::DynamicStruct>(schema);
+  // getRoot<DynamicStruct>(schema) reads the schema's proto to refuse groups on every call; a
+  // record's schema is a table's struct, never a group, so the root is read as AnyStruct.
+  return reader_->getRoot<capnp::AnyStruct>().as<capnp::DynamicStruct>(schema);
 }
 
 capnp::DynamicStruct::Reader RecordDecoder::verifiedRoot(const RecordCheck& check,
                                                           capnp::StructSchema schema) const {
+  capnp::AnyStruct::Reader any;
   try {
-    check.check(reader_->getRoot<capnp::AnyStruct>());
+    any = reader_->getRoot<capnp::AnyStruct>();
+    check.check(any);
   } catch (const kj::Exception& e) {
     corrupt(table_, key_, fmt::format("does not match its schema: {}", e.getDescription().cStr()));
   }
-  return root(schema);
+  return any.as<capnp::DynamicStruct>(schema);
 }
 
 }  // namespace capdb::orm

@@ -98,6 +98,22 @@ TEST(KeyCodec, RoundTripsEveryType) {
   EXPECT_EQ(decodeKey(enc(values)), values);
 }
 
+TEST(KeyCodec, SkipStepsOverExactlyOneValueAsNextDoes) {
+  const Tuple values = {KeyNull{}, true, int64_t{-1}, std::numeric_limits<int64_t>::min(),
+                        std::numeric_limits<uint64_t>::max(), -1.5, std::string("a\0b\0", 4),
+                        std::string(), KeyBytes{std::string("\0\0\1", 3)}};
+  std::string key = enc(values);
+  KeyDecoder skipping(key), reading(key);
+  for (const KeyValue& v : values) {
+    std::string_view skipped = skipping.skip();
+    std::string_view before = reading.rest();
+    EXPECT_EQ(reading.next(), v);
+    EXPECT_EQ(skipped, before.substr(0, before.size() - reading.rest().size()));
+    EXPECT_EQ(skipping.rest(), reading.rest());
+  }
+  EXPECT_TRUE(skipping.rest().empty());
+}
+
 TEST(KeyCodec, DecodesWithColumnTypes) {
   std::vector<KeyType> types = {KeyType::UInt8, KeyType::Int16, KeyType::Float32, KeyType::Text,
                                 KeyType::Data,  KeyType::Bool,  KeyType::UInt64};
@@ -249,10 +265,17 @@ TEST(KeyCodec, TooLongKeyIsInvalidArgumentNamingItsSize) {
 TEST(KeyCodec, MalformedBytesAreCorruption) {
   for (std::string bad : {std::string("\x02""abc", 4), std::string("\x16\x01", 2),
                           std::string("\x21\x00", 2), std::string("\x7f", 1),
-                          std::string("\x02""a\x00\x05", 4)}) {
+                          std::string("\x02""a\x00\x05", 4),
+                          std::string("\x0c\0\0\0\0\0\0\0\0", 9)}) {
     try {
       decodeKey(bad);
       FAIL() << "expected Corruption for " << formatKey(bad);
+    } catch (const Error& err) {
+      EXPECT_EQ(err.code(), ErrorCode::Corruption);
+    }
+    try {
+      KeyDecoder(bad).skip();
+      FAIL() << "expected skip to find " << formatKey(bad) << " corrupt";
     } catch (const Error& err) {
       EXPECT_EQ(err.code(), ErrorCode::Corruption);
     }
