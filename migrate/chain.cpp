@@ -8,6 +8,7 @@
 
 #include "engine/fail.h"
 #include "engine/key_codec.h"
+#include "orm/record_codec.h"
 #include "orm/schema_diff.h"
 #include "orm/stored_schema.h"
 
@@ -282,7 +283,8 @@ TableChain::TableChain(const orm::TableSchema& app,
                       "schema of version {}",
                       app.name, step->from, step->to, step->to);
         if (step->options.check) step->options.check(curSchema, *target);
-        chain.links.push_back(Link{step, *target, planPrefill(curSchema, *target)});
+        chain.links.push_back(Link{step, *target, planPrefill(curSchema, *target),
+                                   namesOf(curSchema), namesOf(*target)});
         if (std::find(usedSteps_.begin(), usedSteps_.end(), step) == usedSteps_.end()) {
           usedSteps_.push_back(step);
         }
@@ -354,6 +356,13 @@ bool TableChain::mayChangeKey(uint32_t version, const std::vector<std::string>& 
   return false;
 }
 
+const FieldNames* TableChain::namesOf(capnp::StructSchema schema) {
+  for (const auto& n : names_) {
+    if (n->schema() == schema) return n.get();
+  }
+  return names_.emplace_back(std::make_unique<FieldNames>(schema)).get();
+}
+
 bool TableChain::needsSteps(uint32_t version) const {
   auto it = chains_.find(version);
   return it == chains_.end() || !it->second.links.empty();
@@ -369,7 +378,7 @@ void TableChain::upgrade(uint32_t version, capnp::DynamicStruct::Reader old, std
   for (size_t i = 0; i < chain.links.size(); ++i) {
     const Link& link = chain.links[i];
     if (link.step == nullptr) {
-      record = current->getRoot<capnp::DynamicStruct>(link.schema).asReader();
+      record = orm::readRootAs(*current, link.schema);
       continue;
     }
     capnp::MessageBuilder* target = &out;
@@ -389,7 +398,7 @@ void TableChain::upgrade(uint32_t version, capnp::DynamicStruct::Reader old, std
         target->setRoot(record);  // the old struct's sections, copied as they are
         return target->getRoot<capnp::DynamicStruct>(link.schema);
       }();
-      step.fn(record, next);
+      step.fn(StepRecord(record, link.fromNames), StepBuilder(next, link.toNames));
       record = next.asReader();
     } catch (const Error& e) {
       failure = e.what();

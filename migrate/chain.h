@@ -56,6 +56,8 @@ class TableChain : public orm::Upgrader {
     const Migrations::Step* step;  // nullptr: reinterpret the record as `schema`
     capnp::StructSchema schema;    // the record's schema after this link
     PrefillPlan prefill;           // steps: from the previous schema to `schema`
+    const FieldNames* fromNames = nullptr;  // steps: the previous schema's field names
+    const FieldNames* toNames = nullptr;    // steps: `schema`'s
   };
   struct Chain {
     capnp::StructSchema read;  // the stored bytes are read with this schema
@@ -67,6 +69,9 @@ class TableChain : public orm::Upgrader {
   std::map<uint32_t, Chain> chains_;
   std::vector<const Migrations::Step*> usedSteps_;
   std::vector<std::shared_ptr<const void>> owners_;  // the loaders of stored schemas
+  std::vector<std::unique_ptr<FieldNames>> names_;   // one per schema a step reads or fills
+
+  const FieldNames* namesOf(capnp::StructSchema schema);
 };
 
 }  // namespace capdb::migrate

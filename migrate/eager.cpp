@@ -6,6 +6,8 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <optional>
+#include <string>
 #include <thread>
 
 #include "capdb/capdb.h"
@@ -151,9 +153,14 @@ BatchResult runBatch(WriteTxn& tx, orm::TableCore& core, const EagerOptions& opt
 
   if (m.phase == orm::MigrationState::Phase::Records) {
     // Collected first, written after: a put while the scan's cursor walks the same tree could
-    // move it.
-    std::vector<std::pair<std::string, std::string>> rewrites;
-    std::vector<uint32_t> fromVersions;
+    // move it. Keys and new values go into one buffer, so a batch allocates a few times, not
+    // twice per record.
+    struct Rewrite {
+      size_t pk, pkSize, value, valueSize;
+      uint32_t fromVersion;
+    };
+    std::vector<Rewrite> rewrites;
+    std::string arena;
     uint64_t bytes = 0;
     std::string last;
     bool exhausted = true;
@@ -177,21 +184,25 @@ BatchResult runBatch(WriteTxn& tx, orm::TableCore& core, const EagerOptions& opt
       uint32_t version = storedVersion(value);
       if (!core.needsRewrite(version)) continue;  // newest, or reads as the newest as it is
       auto record = core.decode(decoder, pk, value);  // MigrationFailed names table, key, step
-      std::string encoded;
+      std::string_view encoded;
+      std::optional<capnp::MallocMessageBuilder> copy;
       if (auto* upgraded = decoder.upgradedMessage()) {
         encoded = tx.state().encoder.encode(newest, *upgraded);
       } else {
-        capnp::MallocMessageBuilder message;
-        message.setRoot(record);
-        encoded = tx.state().encoder.encode(newest, message);
+        copy.emplace();
+        copy->setRoot(record);
+        encoded = tx.state().encoder.encode(newest, *copy);
       }
       bytes += encoded.size();
-      rewrites.emplace_back(std::string(pk), std::move(encoded));
-      fromVersions.push_back(decoder.version());
+      rewrites.push_back({arena.size(), pk.size(), arena.size() + pk.size(), encoded.size(),
+                          decoder.version()});
+      arena.append(pk);
+      arena.append(encoded);
     }
-    for (size_t i = 0; i < rewrites.size(); ++i) {
-      etx.put(core.records(), rewrites[i].first, rewrites[i].second);
-      --info.counts[fromVersions[i]];
+    std::string_view all(arena);
+    for (const Rewrite& r : rewrites) {
+      etx.put(core.records(), all.substr(r.pk, r.pkSize), all.substr(r.value, r.valueSize));
+      --info.counts[r.fromVersion];
       ++info.counts[newest];
     }
     m.done += rewrites.size();

@@ -9,6 +9,7 @@
 // See docs/format.md for a worked example.
 #pragma once
 
+#include <capnp/any.h>
 #include <capnp/dynamic.h>
 #include <capnp/message.h>
 #include <capnp/serialize.h>
@@ -42,6 +43,16 @@ class RecordEncoder {
   std::string buffer_;
   kj::Array<capnp::word> scratch_;
 };
+
+// The root of a message whose root is set, read as `schema` (a struct, not a group): the same
+// as getRoot<DynamicStruct>(schema).asReader() without its lookup of the schema's proto on every
+// call, which shows in per-record loops. A reader only: a builder must come from
+// getRoot<DynamicStruct>(schema), which grows a root stored smaller than `schema` (an older
+// version's) before anything is written to it.
+inline capnp::DynamicStruct::Reader readRootAs(capnp::MessageBuilder& message,
+                                               capnp::StructSchema schema) {
+  return message.getRoot<capnp::AnyStruct>().asReader().as<capnp::DynamicStruct>(schema);
+}
 
 // ReaderOptions for records: the traversal limit bounds the work a hostile or damaged record
 // can cause (64 MiB of message), the nesting limit the recursion depth.

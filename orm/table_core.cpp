@@ -148,7 +148,7 @@ capnp::DynamicStruct::Reader TableCore::decode(RecordDecoder& decoder, std::stri
   if (readAs == schema_.schema) return old;  // wire-compatible: the bytes read as the newest
   capnp::MallocMessageBuilder& out = decoder.upgraded();
   upgrader_->upgrade(version, old, pk, out);
-  auto record = out.getRoot<capnp::DynamicStruct>(schema_.schema).asReader();
+  auto record = readRootAs(out, schema_.schema);
   if (!keyChecks_.count(version)) return record;
   std::string newPk = primaryKeyOf(record);
   if (newPk != pk) {
@@ -347,7 +347,7 @@ void TableCore::putIndexEntry(engine::WriteTxn& txn, const IndexCore& index,
 
 void TableCore::replace(WriteTxn& tx, std::string_view pk, capnp::DynamicStruct::Reader old,
                         uint32_t oldVersion, capnp::MessageBuilder& message) const {
-  auto updated = message.getRoot<capnp::DynamicStruct>(schema_.schema).asReader();
+  auto updated = readRootAs(message, schema_.schema);
   engine::WriteTxn& etx = tx.engineWrite();
   // Everything is computed before anything is written: `old` may point into a page that the
   // first write changes. Only the index entries whose keys changed are touched.
@@ -379,7 +379,7 @@ bool TableCore::update(WriteTxn& tx, capnp::DynamicStruct::Reader record) const 
   translateKj(ErrorCode::InvalidArgument, [&] { message.setRoot(record); },
               "table {}: copying the record", schema_.name);
   return guarded(tx, [&] {
-    auto reader = message.getRoot<capnp::DynamicStruct>(schema_.schema).asReader();
+    auto reader = readRootAs(message, schema_.schema);
     std::string pk = primaryKeyOf(reader);
     auto stored = tx.engine().get(records_, pk);
     if (!stored) return false;

@@ -68,12 +68,87 @@ struct DrainBudget {
   uint64_t records = 0;
 };
 
+// A struct's fields by name, each name looked up once. Cap'n Proto's own by-name lookup decodes
+// the schema on every call, which costs more than the rest of a simple step; StepRecord and
+// StepBuilder use this instead. Immutable once built, so threads may share one.
+class FieldNames {
+ public:
+  explicit FieldNames(capnp::StructSchema schema);
+  capnp::StructSchema schema() const { return schema_; }
+  // The field named `name` (union members and groups included). Throws InvalidArgument naming
+  // the struct and the field.
+  capnp::StructSchema::Field find(std::string_view name) const;
+
+ private:
+  capnp::StructSchema schema_;
+  std::vector<std::pair<std::string, capnp::StructSchema::Field>> byName_;  // sorted by name
+};
+
+// The old record a C++ step reads: a capnp::DynamicStruct::Reader at the step's `from` version
+// (and converts to one), whose by-name accessors resolve names through FieldNames. A step that
+// declares its parameters as capnp::DynamicStruct::Reader/Builder works too, at Cap'n Proto's
+// lookup speed.
+class StepRecord {
+ public:
+  // `names` (optional) must be built for the record's schema and outlive this.
+  explicit StepRecord(capnp::DynamicStruct::Reader record, const FieldNames* names = nullptr)
+      : record_(record), names_(names) {}
+
+  capnp::DynamicValue::Reader get(std::string_view field) const { return record_.get(find(field)); }
+  bool has(std::string_view field, capnp::HasMode mode = capnp::HasMode::NON_NULL) const {
+    return record_.has(find(field), mode);
+  }
+  capnp::StructSchema::Field field(std::string_view name) const { return find(name); }
+  kj::Maybe<capnp::StructSchema::Field> which() const { return record_.which(); }
+  capnp::StructSchema getSchema() const { return record_.getSchema(); }
+  capnp::DynamicStruct::Reader dynamic() const { return record_; }
+  operator capnp::DynamicStruct::Reader() const { return record_; }
+
+ private:
+  capnp::StructSchema::Field find(std::string_view name) const;
+  capnp::DynamicStruct::Reader record_;
+  const FieldNames* names_;
+};
+
+// The new record a C++ step fills: a capnp::DynamicStruct::Builder at the step's `to` version
+// (and converts to one), with by-name accessors resolved through FieldNames.
+class StepBuilder {
+ public:
+  explicit StepBuilder(capnp::DynamicStruct::Builder record, const FieldNames* names = nullptr)
+      : record_(record), names_(names) {}
+
+  capnp::DynamicValue::Builder get(std::string_view field) { return record_.get(find(field)); }
+  void set(std::string_view field, const capnp::DynamicValue::Reader& value) {
+    record_.set(find(field), value);
+  }
+  capnp::DynamicValue::Builder init(std::string_view field) { return record_.init(find(field)); }
+  capnp::DynamicValue::Builder init(std::string_view field, unsigned size) {
+    return record_.init(find(field), size);
+  }
+  bool has(std::string_view field, capnp::HasMode mode = capnp::HasMode::NON_NULL) {
+    return record_.has(find(field), mode);
+  }
+  void clear(std::string_view field) { record_.clear(find(field)); }
+  capnp::StructSchema::Field field(std::string_view name) const { return find(name); }
+  capnp::StructSchema getSchema() const { return record_.getSchema(); }
+  capnp::DynamicStruct::Reader asReader() const { return record_.asReader(); }
+  capnp::DynamicStruct::Builder dynamic() { return record_; }
+  operator capnp::DynamicStruct::Builder() { return record_; }
+
+ private:
+  capnp::StructSchema::Field find(std::string_view name) const;
+  capnp::DynamicStruct::Builder record_;
+  const FieldNames* names_;
+};
+
 class Migrations {
  public:
   // A step's C++ body: `old` is the record at the step's `from` version, read by field name;
   // `next` is the record at `to`, pre-filled with every field whose ordinal and type carry over.
-  using StepFn = std::function<void(capnp::DynamicStruct::Reader old,
-                                    capnp::DynamicStruct::Builder next)>;
+  // A body may take capnp::DynamicStruct::Reader and ::Builder instead; StepRecord and
+  // StepBuilder look names up once per schema rather than once per record, which makes a
+  // simple step several times cheaper.
+  using StepFn = std::function<void(StepRecord old, StepBuilder next)>;
 
   struct StepOptions {
     // The fields the step sets (dotted paths). Indexes over other fields keep their entries
