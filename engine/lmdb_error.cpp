@@ -2,6 +2,7 @@
 
 #include <lmdb.h>
 
+#include <bit>
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
@@ -14,7 +15,8 @@ namespace {
 uint64_t loadBigEndian(const unsigned char* p) {
   uint64_t v;
   std::memcpy(&v, p, sizeof v);
-  return __builtin_bswap64(v);
+  if constexpr (std::endian::native == std::endian::little) v = __builtin_bswap64(v);
+  return v;
 }
 
 int compareKeys(const MDB_val* a, const MDB_val* b) {
@@ -35,7 +37,13 @@ int compareKeys(const MDB_val* a, const MDB_val* b) {
 
 int openDbi(MDB_txn* txn, const char* name, unsigned int flags, MDB_dbi* dbi) {
   int rc = mdb_dbi_open(txn, name, flags, dbi);
-  if (rc == 0) rc = mdb_set_compare(txn, *dbi, compareKeys);
+  if (rc != 0) return rc;
+  // A database created elsewhere with integer or reversed keys keeps LMDB's comparison for it.
+  unsigned int stored = 0;
+  rc = mdb_dbi_flags(txn, *dbi, &stored);
+  if (rc == 0 && (stored & (MDB_INTEGERKEY | MDB_REVERSEKEY)) == 0) {
+    rc = mdb_set_compare(txn, *dbi, compareKeys);
+  }
   return rc;
 }
 

@@ -3,6 +3,7 @@
 #include <capnp/message.h>
 #include <capnp/serialize.h>
 
+#include <algorithm>
 #include <cstring>
 #include <fmt/format.h>
 
@@ -395,8 +396,7 @@ void TableChain::upgrade(uint32_t version, capnp::DynamicStruct::Reader old, std
           prefill(record, b);
           return b;
         }
-        target->setRoot(record);  // the old struct's sections, copied as they are
-        return target->getRoot<capnp::DynamicStruct>(link.schema);
+        return orm::setRootAs(*target, record, link.schema);  // the old sections as they are
       }();
       step.fn(StepRecord(record, link.fromNames), StepBuilder(next, link.toNames));
       record = next.asReader();

@@ -46,6 +46,28 @@ std::string_view RecordEncoder::encode(uint32_t version, capnp::DynamicStruct::R
   return encode(version, message);
 }
 
+capnp::DynamicStruct::Builder setRootAs(capnp::MessageBuilder& message,
+                                        capnp::DynamicStruct::Reader record,
+                                        capnp::StructSchema schema) {
+  capnp::AnyStruct::Reader from(record);
+  auto src = from.getDataSection();
+  auto srcPointers = from.getPointerSection();
+  auto size = schema.getProto().getStruct();
+  if (src.size() > size.getDataWordCount() * sizeof(capnp::word) ||
+      srcPointers.size() > size.getPointerCount()) {
+    // Larger than `schema` somewhere (fields of a newer version): copied whole, so that they
+    // are kept.
+    message.setRoot(record);
+    return message.getRoot<capnp::DynamicStruct>(schema);
+  }
+  auto root = message.initRoot<capnp::DynamicStruct>(schema);
+  capnp::AnyStruct::Builder to(root);
+  std::memcpy(to.getDataSection().begin(), src.begin(), src.size());
+  auto dstPointers = to.getPointerSection();
+  for (unsigned i = 0; i < srcPointers.size(); ++i) dstPointers[i].set(srcPointers[i]);
+  return root;
+}
+
 capnp::ReaderOptions recordReaderOptions() {
   capnp::ReaderOptions options;
   options.traversalLimitInWords = 8 * 1024 * 1024;

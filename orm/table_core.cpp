@@ -399,9 +399,9 @@ bool TableCore::update(WriteTxn& tx, const Key& key, const Edit& edit) const {
   auto old = decode(decoder, pk, *stored);
   capnp::MallocMessageBuilder message;
   // Copying also follows pointers the app's schema does not know (fields of a newer version).
-  translateKj(ErrorCode::Corruption, [&] { message.setRoot(old); }, "table {}, record {}",
-              schema_.name, engine::formatKey(pk));
-  auto builder = message.getRoot<capnp::DynamicStruct>(schema_.schema);
+  capnp::DynamicStruct::Builder builder;
+  translateKj(ErrorCode::Corruption, [&] { builder = setRootAs(message, old, schema_.schema); },
+              "table {}, record {}", schema_.name, engine::formatKey(pk));
   translateKj(ErrorCode::InvalidArgument, [&] { edit(builder); }, "table {}: editing a record",
               schema_.name);
   // `edit` may have written to this transaction: read the stored record again for the index

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <set>
@@ -90,13 +91,18 @@ class FieldNames {
 // lookup speed.
 class StepRecord {
  public:
-  // `names` (optional) must be built for the record's schema and outlive this.
-  explicit StepRecord(capnp::DynamicStruct::Reader record, const FieldNames* names = nullptr)
+  // `names` (optional) must be built for the record's schema and outlive this. Without it, names
+  // are looked up through Cap'n Proto (a step called from an app's own unit test, say).
+  StepRecord(capnp::DynamicStruct::Reader record, const FieldNames* names = nullptr)
       : record_(record), names_(names) {}
 
   capnp::DynamicValue::Reader get(std::string_view field) const { return record_.get(find(field)); }
+  capnp::DynamicValue::Reader get(capnp::StructSchema::Field field) const { return record_.get(field); }
   bool has(std::string_view field, capnp::HasMode mode = capnp::HasMode::NON_NULL) const {
     return record_.has(find(field), mode);
+  }
+  bool has(capnp::StructSchema::Field field, capnp::HasMode mode = capnp::HasMode::NON_NULL) const {
+    return record_.has(field, mode);
   }
   capnp::StructSchema::Field field(std::string_view name) const { return find(name); }
   kj::Maybe<capnp::StructSchema::Field> which() const { return record_.which(); }
@@ -114,12 +120,20 @@ class StepRecord {
 // (and converts to one), with by-name accessors resolved through FieldNames.
 class StepBuilder {
  public:
-  explicit StepBuilder(capnp::DynamicStruct::Builder record, const FieldNames* names = nullptr)
+  StepBuilder(capnp::DynamicStruct::Builder record, const FieldNames* names = nullptr)
       : record_(record), names_(names) {}
 
   capnp::DynamicValue::Builder get(std::string_view field) { return record_.get(find(field)); }
+  capnp::DynamicValue::Builder get(capnp::StructSchema::Field field) { return record_.get(field); }
   void set(std::string_view field, const capnp::DynamicValue::Reader& value) {
     record_.set(find(field), value);
+  }
+  void set(capnp::StructSchema::Field field, const capnp::DynamicValue::Reader& value) {
+    record_.set(field, value);
+  }
+  // A List field from its elements, as DynamicStruct::Builder::set does.
+  void set(std::string_view field, std::initializer_list<capnp::DynamicValue::Reader> values) {
+    record_.init(find(field), static_cast<unsigned>(values.size())).as<capnp::DynamicList>().copyFrom(values);
   }
   capnp::DynamicValue::Builder init(std::string_view field) { return record_.init(find(field)); }
   capnp::DynamicValue::Builder init(std::string_view field, unsigned size) {
@@ -130,6 +144,7 @@ class StepBuilder {
   }
   void clear(std::string_view field) { record_.clear(find(field)); }
   capnp::StructSchema::Field field(std::string_view name) const { return find(name); }
+  kj::Maybe<capnp::StructSchema::Field> which() { return record_.which(); }
   capnp::StructSchema getSchema() const { return record_.getSchema(); }
   capnp::DynamicStruct::Reader asReader() const { return record_.asReader(); }
   capnp::DynamicStruct::Builder dynamic() { return record_; }
