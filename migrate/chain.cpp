@@ -392,11 +392,13 @@ void TableChain::upgrade(uint32_t version, capnp::DynamicStruct::Reader old, std
     try {
       capnp::DynamicStruct::Builder next = [&] {
         if (!link.prefill.raw) {
-          auto b = target->initRoot<capnp::DynamicStruct>(link.schema);
+          auto b = target->getRoot<capnp::AnyPointer>()
+                       .initAsAnyStruct(link.layout.dataWords, link.layout.pointers)
+                       .as<capnp::DynamicStruct>(link.schema);
           prefill(record, b);
           return b;
         }
-        return orm::setRootAs(*target, record, link.schema);  // the old sections as they are
+        return orm::setRootAs(*target, record, link.layout);  // the old sections as they are
       }();
       step.fn(StepRecord(record, link.fromNames), StepBuilder(next, link.toNames));
       record = next.asReader();

@@ -14,6 +14,7 @@
 
 #include "capdb/migrations.h"
 #include "orm/catalog.h"
+#include "orm/record_codec.h"
 #include "orm/table_schema.h"
 #include "orm/upgrader.h"
 
@@ -58,6 +59,7 @@ class TableChain : public orm::Upgrader {
     PrefillPlan prefill;           // steps: from the previous schema to `schema`
     const FieldNames* fromNames = nullptr;  // steps: the previous schema's field names
     const FieldNames* toNames = nullptr;    // steps: `schema`'s
+    orm::StructLayout layout{schema};       // `schema` with its section sizes
   };
   struct Chain {
     capnp::StructSchema read;  // the stored bytes are read with this schema

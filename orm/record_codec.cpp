@@ -48,24 +48,22 @@ std::string_view RecordEncoder::encode(uint32_t version, capnp::DynamicStruct::R
 
 capnp::DynamicStruct::Builder setRootAs(capnp::MessageBuilder& message,
                                         capnp::DynamicStruct::Reader record,
-                                        capnp::StructSchema schema) {
+                                        const StructLayout& layout) {
   capnp::AnyStruct::Reader from(record);
   auto src = from.getDataSection();
   auto srcPointers = from.getPointerSection();
-  auto size = schema.getProto().getStruct();
-  if (src.size() > size.getDataWordCount() * sizeof(capnp::word) ||
-      srcPointers.size() > size.getPointerCount()) {
-    // Larger than `schema` somewhere (fields of a newer version): copied whole, so that they
+  if (src.size() > size_t{layout.dataWords} * sizeof(capnp::word) ||
+      srcPointers.size() > layout.pointers) {
+    // Larger than the layout somewhere (fields of a newer version): copied whole, so that they
     // are kept.
     message.setRoot(record);
-    return message.getRoot<capnp::DynamicStruct>(schema);
+    return message.getRoot<capnp::DynamicStruct>(layout.schema);
   }
-  auto root = message.initRoot<capnp::DynamicStruct>(schema);
-  capnp::AnyStruct::Builder to(root);
+  auto to = message.getRoot<capnp::AnyPointer>().initAsAnyStruct(layout.dataWords, layout.pointers);
   std::memcpy(to.getDataSection().begin(), src.begin(), src.size());
   auto dstPointers = to.getPointerSection();
   for (unsigned i = 0; i < srcPointers.size(); ++i) dstPointers[i].set(srcPointers[i]);
-  return root;
+  return to.as<capnp::DynamicStruct>(layout.schema);
 }
 
 capnp::ReaderOptions recordReaderOptions() {

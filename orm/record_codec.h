@@ -54,15 +54,26 @@ inline capnp::DynamicStruct::Reader readRootAs(capnp::MessageBuilder& message,
   return message.getRoot<capnp::AnyStruct>().asReader().as<capnp::DynamicStruct>(schema);
 }
 
-// Sets `message`'s root to a copy of `record` laid out at `schema`'s size, and returns it. A
+// A struct schema with its section sizes, read once (StructSchema::getProto decodes the node).
+struct StructLayout {
+  explicit StructLayout(capnp::StructSchema s)
+      : schema(s),
+        dataWords(s.getProto().getStruct().getDataWordCount()),
+        pointers(s.getProto().getStruct().getPointerCount()) {}
+  capnp::StructSchema schema;
+  uint16_t dataWords;
+  uint16_t pointers;
+};
+
+// Sets `message`'s root to a copy of `record` laid out at `layout`'s size, and returns it. A
 // record stored at an older, smaller layout is copied section by section into a struct of the
 // new size: setRoot followed by getRoot<DynamicStruct>(schema) would grow it by a second copy
 // and leave the first behind as dead words in the encoded record. `record`'s fields must lie in
-// `schema` as they do in its own (fields only added since). A record larger than `schema` (with
-// fields of a newer version) is copied whole, keeping them.
+// the layout's schema as they do in its own (fields only added since). A record larger than the
+// layout (with fields of a newer version) is copied whole, keeping them.
 capnp::DynamicStruct::Builder setRootAs(capnp::MessageBuilder& message,
                                         capnp::DynamicStruct::Reader record,
-                                        capnp::StructSchema schema);
+                                        const StructLayout& layout);
 
 // ReaderOptions for records: the traversal limit bounds the work a hostile or damaged record
 // can cause (64 MiB of message), the nesting limit the recursion depth.

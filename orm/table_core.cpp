@@ -400,7 +400,7 @@ bool TableCore::update(WriteTxn& tx, const Key& key, const Edit& edit) const {
   capnp::MallocMessageBuilder message;
   // Copying also follows pointers the app's schema does not know (fields of a newer version).
   capnp::DynamicStruct::Builder builder;
-  translateKj(ErrorCode::Corruption, [&] { builder = setRootAs(message, old, schema_.schema); },
+  translateKj(ErrorCode::Corruption, [&] { builder = setRootAs(message, old, StructLayout(schema_.schema)); },
               "table {}, record {}", schema_.name, engine::formatKey(pk));
   translateKj(ErrorCode::InvalidArgument, [&] { edit(builder); }, "table {}: editing a record",
               schema_.name);
