@@ -149,14 +149,24 @@ void fill(const std::map<uint16_t, OldSlot>& old, capnp::DynamicStruct::Reader o
       if (proto.getDiscriminantValue() != capnp::schema::Field::NO_DISCRIMINANT) next.set(f, capnp::VOID);
       continue;
     }
-    if (!s.has(it->second.field) && !f.getType().isStruct() && !f.getType().isList() &&
-        !f.getType().isText() && !f.getType().isData() && !f.getType().isAnyPointer()) {
-      // An unset scalar reads as its default in both versions: copy the value anyway, so that a
-      // changed default does not change the record.
-    } else if (!s.has(it->second.field)) {
+    capnp::Type type = f.getType();
+    if (type.isStruct() || type.isList() || type.isText() || type.isData() || type.isAnyPointer()) {
+      if (!s.has(it->second.field)) continue;
+      // Copied as a pointer: the two versions' struct, list and enum types are the same types
+      // from different schema loaders, which DynamicStruct::Builder::set refuses to mix.
+      next.clear(f);  // makes a union member the active one
+      capnp::AnyStruct::Builder(next).getPointerSection()[proto.getSlot().getOffset()].set(
+          capnp::AnyStruct::Reader(s).getPointerSection()[it->second.field.getProto().getSlot().getOffset()]);
       continue;
     }
-    next.set(f, s.get(it->second.field));
+    // An unset scalar reads as its default in both versions: the value is copied anyway, so
+    // that a changed default does not change the record.
+    capnp::DynamicValue::Reader value = s.get(it->second.field);
+    if (type.isEnum()) {
+      next.set(f, capnp::DynamicEnum(type.asEnum(), value.as<capnp::DynamicEnum>().getRaw()));
+    } else {
+      next.set(f, value);
+    }
   }
 }
 
@@ -194,9 +204,7 @@ bool sameDefault(capnp::StructSchema::Field a, capnp::StructSchema::Field b) {
          std::memcmp(wa.begin(), wb.begin(), wa.size() * sizeof(capnp::word)) == 0;
 }
 
-}  // namespace
-
-PrefillPlan planPrefill(capnp::StructSchema from, capnp::StructSchema to) {
+PrefillPlan planRaw(capnp::StructSchema from, capnp::StructSchema to) {
   // The raw copy is exact only when every old field lies in the new struct exactly as before:
   // same ordinal, type, place, default and union tag. Then the old struct's sections are the
   // new record's, new fields lie past them (zero), and nothing is left to clear. Anything else
@@ -226,6 +234,92 @@ PrefillPlan planPrefill(capnp::StructSchema from, capnp::StructSchema to) {
   }
   plan.raw = true;
   return plan;
+}
+
+// Whether a struct's fields all lie in its own sections: no groups, no unions.
+bool flat(capnp::StructSchema s) {
+  if (s.getProto().getStruct().getDiscriminantCount() != 0) return false;
+  for (auto f : s.getFields()) {
+    if (f.getProto().isGroup()) return false;
+  }
+  return true;
+}
+
+// A scalar's size in bytes, 0 for Bool (bits), Void and pointers.
+uint8_t scalarBytes(capnp::schema::Type::Which w) {
+  using W = capnp::schema::Type::Which;
+  switch (w) {
+    case W::INT8: case W::UINT8: return 1;
+    case W::INT16: case W::UINT16: case W::ENUM: return 2;
+    case W::INT32: case W::UINT32: case W::FLOAT32: return 4;
+    case W::INT64: case W::UINT64: case W::FLOAT64: return 8;
+    default: return 0;
+  }
+}
+
+// Plans the field-by-field copy of two flat structs: what `fill` does through the dynamic API,
+// as offsets computed once.
+void planCopies(capnp::StructSchema from, capnp::StructSchema to, PrefillPlan& plan) {
+  using W = capnp::schema::Type::Which;
+  std::map<uint16_t, capnp::StructSchema::Field> old;
+  for (auto f : from.getFields()) old.emplace(f.getProto().getOrdinal().getExplicit(), f);
+  for (auto n : to.getFields()) {
+    auto it = old.find(n.getProto().getOrdinal().getExplicit());
+    if (it == old.end() || !sameTypeForPrefill(it->second.getType(), n.getType())) continue;
+    auto os = it->second.getProto().getSlot();
+    auto ns = n.getProto().getSlot();
+    W w = n.getType().which();
+    if (w == W::VOID) continue;
+    if (w == W::BOOL) {
+      plan.bits.push_back({os.getOffset(), ns.getOffset(),
+                           os.getDefaultValue().getBool() != ns.getDefaultValue().getBool()});
+    } else if (uint8_t bytes = scalarBytes(w)) {
+      uint64_t flip = *orm::scalarDefaultBits(os.getDefaultValue()) ^
+                      *orm::scalarDefaultBits(ns.getDefaultValue());
+      plan.data.push_back({os.getOffset() * bytes, ns.getOffset() * bytes, bytes, flip});
+    } else {
+      plan.pointers.push_back({static_cast<uint16_t>(os.getOffset()),
+                               static_cast<uint16_t>(ns.getOffset())});
+    }
+  }
+  plan.planned = true;
+}
+
+}  // namespace
+
+PrefillPlan planPrefill(capnp::StructSchema from, capnp::StructSchema to) {
+  PrefillPlan plan = planRaw(from, to);
+  if (!plan.raw && flat(from) && flat(to)) planCopies(from, to, plan);
+  return plan;
+}
+
+void applyPrefill(const PrefillPlan& plan, capnp::DynamicStruct::Reader old,
+                  capnp::DynamicStruct::Builder next) {
+  capnp::AnyStruct::Reader from(old);
+  capnp::AnyStruct::Builder to(next);
+  auto src = from.getDataSection();
+  auto dst = to.getDataSection();
+  // Little-endian, as Cap'n Proto lays data out; bits past a shorter (older) struct read as 0,
+  // which is the old default.
+  for (const auto& c : plan.data) {
+    uint64_t bits = 0;
+    if (c.from + c.bytes <= src.size()) {
+      for (unsigned i = 0; i < c.bytes; ++i) bits |= uint64_t{src[c.from + i]} << (8 * i);
+    }
+    bits ^= c.flip;
+    for (unsigned i = 0; i < c.bytes; ++i) dst[c.to + i] = static_cast<kj::byte>(bits >> (8 * i));
+  }
+  for (const auto& c : plan.bits) {
+    bool bit = c.from / 8 < src.size() && ((src[c.from / 8] >> (c.from % 8)) & 1);
+    if (bit != c.flip) dst[c.to / 8] |= static_cast<kj::byte>(1u << (c.to % 8));
+  }
+  auto srcPointers = from.getPointerSection();
+  auto dstPointers = to.getPointerSection();
+  for (const auto& c : plan.pointers) {
+    if (c.from < srcPointers.size() && !srcPointers[c.from].isNull()) {
+      dstPointers[c.to].set(srcPointers[c.from]);
+    }
+  }
 }
 
 void prefill(capnp::DynamicStruct::Reader old, capnp::DynamicStruct::Builder next) {
@@ -395,7 +489,8 @@ void TableChain::upgrade(uint32_t version, capnp::DynamicStruct::Reader old, std
           auto b = target->getRoot<capnp::AnyPointer>()
                        .initAsAnyStruct(link.layout.dataWords, link.layout.pointers)
                        .as<capnp::DynamicStruct>(link.schema);
-          prefill(record, b);
+          if (link.prefill.planned) applyPrefill(link.prefill, record, b);
+          else prefill(record, b);
           return b;
         }
         return orm::setRootAs(*target, record, link.layout);  // the old sections as they are

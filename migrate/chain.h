@@ -26,11 +26,31 @@ void prefill(capnp::DynamicStruct::Reader old, capnp::DynamicStruct::Builder nex
 
 // How a step's `next` record is pre-filled from `old`, planned once per pair of schemas: when
 // every old field lies in the new struct exactly as before, the old struct is copied as it is
-// (a copy of its sections); otherwise field by field.
+// (a copy of its sections); otherwise field by field: by planned copies of bits and pointers
+// when neither version has groups or unions, through the dynamic API (prefill) when one has.
 struct PrefillPlan {
   bool raw = false;
+  bool planned = false;
+  struct DataCopy {
+    uint32_t from, to;  // byte offsets in the data sections
+    uint8_t bytes;
+    uint64_t flip;      // the old default's bits XOR the new one's: the value, not the bits, carries over
+  };
+  struct BitCopy {
+    uint32_t from, to;  // bit offsets
+    bool flip;
+  };
+  struct PointerCopy {
+    uint16_t from, to;  // pointer indexes
+  };
+  std::vector<DataCopy> data;
+  std::vector<BitCopy> bits;
+  std::vector<PointerCopy> pointers;
 };
 PrefillPlan planPrefill(capnp::StructSchema from, capnp::StructSchema to);
+// Applies a planned PrefillPlan (plan.planned): `next` must be freshly initialised (zero).
+void applyPrefill(const PrefillPlan& plan, capnp::DynamicStruct::Reader old,
+                  capnp::DynamicStruct::Builder next);
 
 class TableChain : public orm::Upgrader {
  public:

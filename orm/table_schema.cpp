@@ -87,6 +87,29 @@ void checkStorable(capnp::StructSchema schema, const std::string& table, std::st
   }
 }
 
+}  // namespace
+
+std::optional<uint64_t> scalarDefaultBits(capnp::schema::Value::Reader d) {
+  using V = capnp::schema::Value;
+  switch (d.which()) {
+    case V::BOOL: return uint64_t{d.getBool()};
+    case V::INT8: return static_cast<uint8_t>(d.getInt8());
+    case V::INT16: return static_cast<uint16_t>(d.getInt16());
+    case V::INT32: return static_cast<uint32_t>(d.getInt32());
+    case V::INT64: return static_cast<uint64_t>(d.getInt64());
+    case V::UINT8: return d.getUint8();
+    case V::UINT16: return d.getUint16();
+    case V::UINT32: return d.getUint32();
+    case V::UINT64: return d.getUint64();
+    case V::FLOAT32: return std::bit_cast<uint32_t>(d.getFloat32());
+    case V::FLOAT64: return std::bit_cast<uint64_t>(d.getFloat64());
+    case V::ENUM: return d.getEnum();
+    default: return std::nullopt;
+  }
+}
+
+namespace {
+
 // Fills FieldPath's direct-access plan (see table_schema.h) when no step is in a union.
 void planDirectAccess(FieldPath& path) {
   for (const auto& step : path.steps) {
@@ -99,30 +122,14 @@ void planDirectAccess(FieldPath& path) {
   auto slot = path.leaf().getProto().getSlot();
   path.leafOffset = slot.getOffset();
   auto d = slot.getDefaultValue();
-  using V = capnp::schema::Value;
-  switch (d.which()) {
-    case V::BOOL: path.leafDefaultBits = d.getBool(); break;
-    case V::INT8: path.leafDefaultBits = static_cast<uint8_t>(d.getInt8()); break;
-    case V::INT16: path.leafDefaultBits = static_cast<uint16_t>(d.getInt16()); break;
-    case V::INT32: path.leafDefaultBits = static_cast<uint32_t>(d.getInt32()); break;
-    case V::INT64: path.leafDefaultBits = static_cast<uint64_t>(d.getInt64()); break;
-    case V::UINT8: path.leafDefaultBits = d.getUint8(); break;
-    case V::UINT16: path.leafDefaultBits = d.getUint16(); break;
-    case V::UINT32: path.leafDefaultBits = d.getUint32(); break;
-    case V::UINT64: path.leafDefaultBits = d.getUint64(); break;
-    case V::FLOAT32: path.leafDefaultBits = std::bit_cast<uint32_t>(d.getFloat32()); break;
-    case V::FLOAT64: path.leafDefaultBits = std::bit_cast<uint64_t>(d.getFloat64()); break;
-    case V::ENUM: path.leafDefaultBits = d.getEnum(); break;
-    case V::TEXT: case V::DATA:
-      // A Text or Data key with a non-empty default reads that default when unset: leave such
-      // fields to the dynamic path.
-      if ((d.isText() && d.hasText() && d.getText().size() > 0) ||
-          (d.isData() && d.hasData() && d.getData().size() > 0)) {
-        path.pointerSteps.clear();
-        return;
-      }
-      break;
-    default: break;
+  if (auto bits = scalarDefaultBits(d)) {
+    path.leafDefaultBits = *bits;
+  } else if ((d.isText() && d.hasText() && d.getText().size() > 0) ||
+             (d.isData() && d.hasData() && d.getData().size() > 0)) {
+    // A Text or Data key with a non-empty default reads that default when unset: leave such
+    // fields to the dynamic path.
+    path.pointerSteps.clear();
+    return;
   }
   path.direct = true;
 }

@@ -87,4 +87,8 @@ FieldPath resolveKeyPath(capnp::StructSchema schema, std::string_view dotted,
 // The struct's short name, as written in the .capnp file ("Person").
 std::string structName(capnp::Schema schema);
 
+// A scalar or enum default's bits as they are XORed into the field's stored bits (floats by their
+// IEEE bits); nullopt for a Void or pointer default.
+std::optional<uint64_t> scalarDefaultBits(capnp::schema::Value::Reader value);
+
 }  // namespace capdb::orm

@@ -532,6 +532,27 @@ TEST_F(MigrationTest, AChangedFieldsOldBitsNeverLeakIntoNewFields) {
   EXPECT_EQ(out, "{\"id\":\"1\",\"age\":36,\"weight\":\"123456789012\",\"low\":0}\n");
 }
 
+TEST_F(MigrationTest, EnumsStructsAndUnionMembersCarryOverFromTheCatalogsSchema) {
+  // The old version's schema comes from the catalog, a loader of its own: its enum and struct
+  // types are not the app's objects, and the copy must not mix them. The union forces the
+  // dynamic field-by-field copy.
+  const char* extra = "enum Color { red @0; green @1; }\nstruct Point { x @0 :Int32; y @1 :Int32; }\n";
+  const char* common = "id @0 :UInt64; s :union { a @1 :Int32; b @2 :Text; } color @3 :Color = green; at @4 :Point; ";
+  TableSchema v1 = people(1, std::string(common) + "n @5 :Int32;", extra);
+  TableSchema v2 = people(2, std::string(common) + "n @5 :Int64;", extra);
+  Migrations m;
+  m.step("people", 1, 2, [](StepRecord old, StepBuilder next) {
+    next.set("n", int64_t{old.get("n").as<int32_t>()} * 3);
+  }, {.writes = {"n"}});
+  std::string out = ::capdb::testing::checkUpgrade(
+      dir_ / "check", v1, v2, m,
+      "{\"id\":\"1\",\"s\":{\"b\":\"hello\"},\"color\":\"red\",\"at\":{\"y\":3},\"n\":5}\n"
+      "{\"id\":\"2\",\"s\":{\"a\":7}}\n");
+  EXPECT_NE(out.find("\"id\":\"1\",\"s\":{\"b\":\"hello\"},\"color\":\"red\",\"at\":{\"x\":0,\"y\":3},\"n\":\"15\""),
+            std::string::npos) << out;
+  EXPECT_NE(out.find("\"id\":\"2\",\"s\":{\"a\":7},\"color\":\"green\""), std::string::npos) << out;
+}
+
 TEST_F(MigrationTest, UnionGroupsArePrefilled) {
   const char* shape = "id @0 :UInt64; s :union { circle :group { r @1 :Float64; } square :group { side @2 :Float64; } }";
   TableSchema v1 = people(1, shape);
