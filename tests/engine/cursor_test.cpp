@@ -1,6 +1,10 @@
 #include "engine/cursor.h"
 
 #include <gtest/gtest.h>
+#include <lmdb.h>
+
+#include <algorithm>
+#include <random>
 
 #include "engine/env.h"
 #include "engine/key_codec.h"
@@ -150,6 +154,60 @@ TEST_F(CursorTest, CursorOutlivingItsWriteTransactionIsSafeToDestroy) {
   }
   EXPECT_THROW(c->next(), Error);
   c.reset();  // must not free the cursor LMDB already freed
+}
+
+TEST(KeyOrder, KeysSortAsUnsignedBytesThenLengthForCapdbAndForLmdbsDefault) {
+  // Keys that share long prefixes and differ anywhere in an 8-byte word, in its last byte, past
+  // it, or only in length; bytes above 0x7f sort after those below.
+  std::mt19937_64 rng(11);
+  std::vector<std::string> keys;
+  for (int i = 0; i < 3000; ++i) {
+    std::string key(1 + rng() % 24, '\0');
+    for (char& c : key) c = static_cast<char>(rng() % 4 == 0 ? 0xFF : rng() % 3);
+    keys.push_back(key);
+  }
+  testing::TempDir dir;
+  {
+    Env env = Env::open(dir.path());
+    env.write([&](WriteTxn& tx) {
+      Db db = tx.createDb("keys");
+      for (const auto& key : keys) tx.put(db, key, "v");
+    });
+  }
+  std::sort(keys.begin(), keys.end());  // std::string orders chars as unsigned, then by length
+  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+  {
+    Env env = Env::open(dir.path());
+    ReadTxn tx = env.read();
+    std::vector<std::string> scanned;
+    for (auto [key, value] : tx.scan(*tx.openDb("keys"), KeyRange::all())) scanned.emplace_back(key);
+    EXPECT_EQ(scanned, keys);
+  }
+  // The file read with LMDB's own comparator (as mdb_dump would): the same tree, the same order.
+  MDB_env* raw = nullptr;
+  ASSERT_EQ(mdb_env_create(&raw), 0);
+  mdb_env_set_maxdbs(raw, 8);
+  ASSERT_EQ(mdb_env_open(raw, dir.path().c_str(), MDB_RDONLY, 0644), 0);
+  MDB_txn* txn = nullptr;
+  ASSERT_EQ(mdb_txn_begin(raw, nullptr, MDB_RDONLY, &txn), 0);
+  MDB_dbi dbi;
+  ASSERT_EQ(mdb_dbi_open(txn, "keys", 0, &dbi), 0);
+  MDB_cursor* cursor = nullptr;
+  ASSERT_EQ(mdb_cursor_open(txn, dbi, &cursor), 0);
+  std::vector<std::string> byLmdb;
+  MDB_val k, v;
+  for (int rc = mdb_cursor_get(cursor, &k, &v, MDB_FIRST); rc == 0;
+       rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)) {
+    byLmdb.emplace_back(static_cast<const char*>(k.mv_data), k.mv_size);
+  }
+  for (const auto& key : keys) {
+    MDB_val want{key.size(), const_cast<char*>(key.data())};
+    EXPECT_EQ(mdb_cursor_get(cursor, &want, &v, MDB_SET), 0);  // found by LMDB's own search
+  }
+  mdb_cursor_close(cursor);
+  mdb_txn_abort(txn);
+  mdb_env_close(raw);
+  EXPECT_EQ(byLmdb, keys);
 }
 
 }  // namespace
