@@ -62,16 +62,32 @@ bool sameTypeForPrefill(capnp::Type a, capnp::Type b);
 
 namespace {
 
+// Pairs of structs being compared, outermost first: a recursive type is taken to carry over
+// while its own comparison is in progress.
+using InProgress = std::vector<std::pair<uint64_t, uint64_t>>;
+
+bool carriesOver(capnp::Type a, capnp::Type b, InProgress& inProgress);
+bool layoutCarriesOver(capnp::StructSchema from, capnp::StructSchema to, InProgress& inProgress);
+
 bool sameType(capnp::Type a, capnp::Type b) { return sameTypeForPrefill(a, b); }
+
+bool carriesOver(capnp::Type a, capnp::Type b, InProgress& inProgress) {
+  if (a.which() != b.which()) return false;
+  if (a.isList()) {
+    return carriesOver(a.asList().getElementType(), b.asList().getElementType(), inProgress);
+  }
+  // A struct value is copied as it lies, so its layout must carry over (fields only added or
+  // renamed, defaults unchanged), whatever the struct is called.
+  if (a.isStruct()) return layoutCarriesOver(a.asStruct(), b.asStruct(), inProgress);
+  if (a.isEnum()) return a.asEnum().getProto().getId() == b.asEnum().getProto().getId();
+  return !a.isInterface();
+}
 
 }  // namespace
 
 bool sameTypeForPrefill(capnp::Type a, capnp::Type b) {
-  if (a.which() != b.which()) return false;
-  if (a.isList()) return sameType(a.asList().getElementType(), b.asList().getElementType());
-  if (a.isStruct()) return a.asStruct().getProto().getId() == b.asStruct().getProto().getId();
-  if (a.isEnum()) return a.asEnum().getProto().getId() == b.asEnum().getProto().getId();
-  return !a.isInterface();
+  InProgress inProgress;
+  return carriesOver(a, b, inProgress);
 }
 
 namespace {
@@ -151,10 +167,11 @@ void fill(const std::map<uint16_t, OldSlot>& old, capnp::DynamicStruct::Reader o
     }
     capnp::Type type = f.getType();
     if (type.isStruct() || type.isList() || type.isText() || type.isData() || type.isAnyPointer()) {
+      // An active union member stays active even when its pointer is null.
+      if (proto.getDiscriminantValue() != capnp::schema::Field::NO_DISCRIMINANT) next.clear(f);
       if (!s.has(it->second.field)) continue;
       // Copied as a pointer: the two versions' struct, list and enum types are the same types
       // from different schema loaders, which DynamicStruct::Builder::set refuses to mix.
-      next.clear(f);  // makes a union member the active one
       capnp::AnyStruct::Builder(next).getPointerSection()[proto.getSlot().getOffset()].set(
           capnp::AnyStruct::Reader(s).getPointerSection()[it->second.field.getProto().getSlot().getOffset()]);
       continue;
@@ -204,35 +221,48 @@ bool sameDefault(capnp::StructSchema::Field a, capnp::StructSchema::Field b) {
          std::memcmp(wa.begin(), wb.begin(), wa.size() * sizeof(capnp::word)) == 0;
 }
 
-PrefillPlan planRaw(capnp::StructSchema from, capnp::StructSchema to) {
-  // The raw copy is exact only when every old field lies in the new struct exactly as before:
-  // same ordinal, type, place, default and union tag. Then the old struct's sections are the
-  // new record's, new fields lie past them (zero), and nothing is left to clear. Anything else
-  // (a field that changed type, moved, was removed, or changed its default) is copied field by
-  // field, so that no old bits leak into another field.
-  PrefillPlan plan;
+// Whether every field of `from` lies in `to` exactly as before: same ordinal, type, place,
+// default and union tag. Then a `from` struct's sections are a valid `to` struct as they are:
+// new fields lie past them (zero), and nothing is left to clear.
+bool layoutCarriesOver(capnp::StructSchema from, capnp::StructSchema to, InProgress& inProgress) {
+  std::pair<uint64_t, uint64_t> ids{from.getProto().getId(), to.getProto().getId()};
+  if (std::find(inProgress.begin(), inProgress.end(), ids) != inProgress.end()) return true;
+  inProgress.push_back(ids);
+  struct Pop {
+    InProgress& p;
+    ~Pop() { p.pop_back(); }
+  } pop{inProgress};
   std::vector<Slot> oldSlots, newSlots;
   std::vector<capnp::StructSchema::Field> groups;
   flattenSlots(from, groups, oldSlots);
   flattenSlots(to, groups, newSlots);
   std::map<uint16_t, const Slot*> byOrdinal;
   for (const auto& n : newSlots) byOrdinal[n.field.getProto().getOrdinal().getExplicit()] = &n;
-  if (discriminantOffset(from) != discriminantOffset(to)) return plan;
+  if (discriminantOffset(from) != discriminantOffset(to)) return false;
   for (const auto& o : oldSlots) {
     auto op = o.field.getProto();
     auto it = byOrdinal.find(op.getOrdinal().getExplicit());
-    if (it == byOrdinal.end()) return plan;  // removed
+    if (it == byOrdinal.end()) return false;  // removed
     const Slot& n = *it->second;
     auto np = n.field.getProto();
-    bool same = sameTypeForPrefill(o.field.getType(), n.field.getType()) &&
+    bool same = carriesOver(o.field.getType(), n.field.getType(), inProgress) &&
                 np.getSlot().getOffset() == op.getSlot().getOffset() &&
                 np.getDiscriminantValue() == op.getDiscriminantValue() &&
                 o.groups.size() == n.groups.size() && sameDefault(o.field, n.field) &&
                 (op.getDiscriminantValue() == capnp::schema::Field::NO_DISCRIMINANT ||
                  discriminantOffset(container(from, o)) == discriminantOffset(container(to, n)));
-    if (!same) return plan;
+    if (!same) return false;
   }
-  plan.raw = true;
+  return true;
+}
+
+// The raw copy is exact only when the layout carries over. Anything else (a field that changed
+// type, moved, was removed, or changed its default) is copied field by field, so that no old
+// bits leak into another field.
+PrefillPlan planRaw(capnp::StructSchema from, capnp::StructSchema to) {
+  PrefillPlan plan;
+  InProgress inProgress;
+  plan.raw = layoutCarriesOver(from, to, inProgress);
   return plan;
 }
 

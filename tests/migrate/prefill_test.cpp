@@ -98,6 +98,82 @@ TEST_F(PrefillTest, FieldsPastAShorterRecordReadAsTheirOldDefaults) {
   EXPECT_EQ(next.get("x").as<double>(), 2);
 }
 
+TEST_F(PrefillTest, FieldsThatMoveAreCopiedToTheirNewPlaces) {
+  // a grows to Int64 and p becomes Int32, so b, c and q move in the new layout.
+  TableSchema v1 = people(1,
+      "id @0 :UInt64; a @1 :Int16; b @2 :Int16; p @3 :Text; q @4 :Text; "
+      "c @5 :UInt64 = 0x0102030405060708;");
+  TableSchema v2 = people(2,
+      "id @0 :UInt64; a @1 :Int64; b @2 :Int16; p @3 :Int32; q @4 :Text; "
+      "c @5 :UInt64 = 0x1112131415161718;");
+  for (bool setC : {false, true}) {
+    SCOPED_TRACE(setC ? "c set" : "c at its default");
+    capnp::MallocMessageBuilder m;
+    auto r = m.initRoot<capnp::DynamicStruct>(v1.schema);
+    r.set("id", 0xF1F2F3F4F5F6F7F8ull);
+    r.set("a", 300);
+    r.set("b", -2);
+    r.set("p", "pp");
+    r.set("q", "queue");
+    if (setC) r.set("c", 0xA1A2A3A4A5A6A7A8ull);
+    expectSamePrefill(r.asReader(), v2.schema);
+    migrate::PrefillPlan plan = migrate::planPrefill(v1.schema, v2.schema);
+    capnp::MallocMessageBuilder out;
+    auto next = out.initRoot<capnp::DynamicStruct>(v2.schema);
+    migrate::applyPrefill(plan, r.asReader(), next);
+    EXPECT_EQ(next.get("id").as<uint64_t>(), 0xF1F2F3F4F5F6F7F8ull);
+    EXPECT_EQ(next.get("a").as<int64_t>(), 0);  // changed type: the step's to set
+    EXPECT_EQ(next.get("b").as<int16_t>(), -2);
+    EXPECT_EQ(next.get("p").as<int32_t>(), 0);
+    EXPECT_EQ(std::string(next.get("q").as<capnp::Text>().cStr()), "queue");
+    EXPECT_EQ(next.get("c").as<uint64_t>(), setC ? 0xA1A2A3A4A5A6A7A8ull : 0x0102030405060708ull);
+  }
+}
+
+TEST_F(PrefillTest, ANestedStructWhoseLayoutChangedIsNotCopied) {
+  // Point.x changes type; a raw copy of `at` would read its Int32 bits as a Float32.
+  TableSchema v1 = people(1, "id @0 :UInt64; at @1 :Point; n @2 :Int32;",
+                          "struct Point { x @0 :Int32; y @1 :Int32; }\n");
+  TableSchema v2 = people(2, "id @0 :UInt64; at @1 :Point; n @2 :Int64;",
+                          "struct Point { x @0 :Float32; y @1 :Int32; }\n");
+  // A nested default that changed is no different: unset values would read the new default.
+  TableSchema v3 = people(3, "id @0 :UInt64; at @1 :Point; n @2 :Int64;",
+                          "struct Point { x @0 :Float32 = 5; y @1 :Int32; }\n");
+  capnp::MallocMessageBuilder m;
+  auto r = m.initRoot<capnp::DynamicStruct>(v1.schema);
+  r.init("at").as<capnp::DynamicStruct>().set("x", 3);
+  r.set("n", 4);
+  expectSamePrefill(r.asReader(), v2.schema);
+  for (const TableSchema* to : {&v2, &v3}) {
+    capnp::MallocMessageBuilder out;
+    auto next = out.initRoot<capnp::DynamicStruct>(to->schema);
+    migrate::applyPrefill(migrate::planPrefill(v1.schema, to->schema), r.asReader(), next);
+    EXPECT_FALSE(next.has("at"));
+  }
+  capnp::MallocMessageBuilder out;
+  auto next = out.initRoot<capnp::DynamicStruct>(v3.schema);
+  capnp::AnyStruct::Reader asV2(m.getRoot<capnp::DynamicStruct>(v1.schema).asReader());
+  EXPECT_FALSE(migrate::planPrefill(v2.schema, v3.schema).raw);
+  migrate::prefill(asV2.as<capnp::DynamicStruct>(v2.schema), next);
+  EXPECT_FALSE(next.has("at"));
+}
+
+TEST_F(PrefillTest, AnActiveUnionMemberWithANullPointerStaysActive) {
+  TableSchema v1 = people(1, "id @0 :UInt64; s :union { none @1 :Void; items @2 :List(Int32); } n @3 :Int32;");
+  TableSchema v2 = people(2, "id @0 :UInt64; s :union { none @1 :Void; items @2 :List(Int32); } n @3 :Int64;");
+  capnp::MallocMessageBuilder m;
+  auto r = m.initRoot<capnp::DynamicStruct>(v1.schema);
+  r.get("s").as<capnp::DynamicStruct>().clear("items");  // active, and null
+  capnp::MallocMessageBuilder out;
+  auto next = out.initRoot<capnp::DynamicStruct>(v2.schema);
+  migrate::prefill(r.asReader(), next);
+  KJ_IF_MAYBE (w, next.get("s").as<capnp::DynamicStruct>().which()) {
+    EXPECT_EQ(std::string(w->getProto().getName().cStr()), "items");
+  } else {
+    ADD_FAILURE() << "no member active";
+  }
+}
+
 TEST_F(PrefillTest, GroupsAndUnionsAreLeftToTheDynamicCopy) {
   TableSchema v1 = people(1, "id @0 :UInt64; s :union { a @1 :Int32; b @2 :Text; } n @3 :Int32;");
   TableSchema v2 = people(2, "id @0 :UInt64; s :union { a @1 :Int32; b @2 :Text; } n @3 :Int64;");
