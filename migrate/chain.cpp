@@ -68,6 +68,8 @@ using InProgress = std::vector<std::pair<uint64_t, uint64_t>>;
 
 bool carriesOver(capnp::Type a, capnp::Type b, InProgress& inProgress);
 bool layoutCarriesOver(capnp::StructSchema from, capnp::StructSchema to, InProgress& inProgress);
+bool sameDefault(capnp::StructSchema::Field a, capnp::StructSchema::Field b);
+void writeOldDefault(capnp::AnyPointer::Builder to, capnp::StructSchema::Field oldField);
 
 bool sameType(capnp::Type a, capnp::Type b) { return sameTypeForPrefill(a, b); }
 
@@ -169,11 +171,14 @@ void fill(const std::map<uint16_t, OldSlot>& old, capnp::DynamicStruct::Reader o
     if (type.isStruct() || type.isList() || type.isText() || type.isData() || type.isAnyPointer()) {
       // An active union member stays active even when its pointer is null.
       if (proto.getDiscriminantValue() != capnp::schema::Field::NO_DISCRIMINANT) next.clear(f);
-      if (!s.has(it->second.field)) continue;
+      auto to = capnp::AnyStruct::Builder(next).getPointerSection()[proto.getSlot().getOffset()];
+      if (!s.has(it->second.field)) {
+        if (!sameDefault(it->second.field, f)) writeOldDefault(to, it->second.field);
+        continue;
+      }
       // Copied as a pointer: the two versions' struct, list and enum types are the same types
       // from different schema loaders, which DynamicStruct::Builder::set refuses to mix.
-      capnp::AnyStruct::Builder(next).getPointerSection()[proto.getSlot().getOffset()].set(
-          capnp::AnyStruct::Reader(s).getPointerSection()[it->second.field.getProto().getSlot().getOffset()]);
+      to.set(capnp::AnyStruct::Reader(s).getPointerSection()[it->second.field.getProto().getSlot().getOffset()]);
       continue;
     }
     // An unset scalar reads as its default in both versions: the value is copied anyway, so
@@ -219,6 +224,22 @@ bool sameDefault(capnp::StructSchema::Field a, capnp::StructSchema::Field b) {
   kj::Array<capnp::word> wb = capnp::canonicalize(b.getProto().getSlot().getDefaultValue());
   return wa.size() == wb.size() &&
          std::memcmp(wa.begin(), wb.begin(), wa.size() * sizeof(capnp::word)) == 0;
+}
+
+// Writes `oldField`'s default value into `to`, for an unset pointer whose default changed.
+// Nothing is written for a default that is itself null: such a field then reads as the new
+// default, as an unset pointer must.
+void writeOldDefault(capnp::AnyPointer::Builder to, capnp::StructSchema::Field oldField) {
+  using V = capnp::schema::Value;
+  auto v = oldField.getProto().getSlot().getDefaultValue();
+  switch (v.which()) {
+    case V::TEXT: if (v.hasText()) to.setAs<capnp::Text>(v.getText()); break;
+    case V::DATA: if (v.hasData()) to.setAs<capnp::Data>(v.getData()); break;
+    case V::LIST: if (!v.getList().isNull()) to.set(v.getList()); break;
+    case V::STRUCT: if (!v.getStruct().isNull()) to.set(v.getStruct()); break;
+    case V::ANY_POINTER: if (!v.getAnyPointer().isNull()) to.set(v.getAnyPointer()); break;
+    default: break;
+  }
 }
 
 // Whether every field of `from` lies in `to` exactly as before: same ordinal, type, place,
@@ -308,8 +329,10 @@ void planCopies(capnp::StructSchema from, capnp::StructSchema to, PrefillPlan& p
                       *orm::scalarDefaultBits(ns.getDefaultValue());
       plan.data.push_back({os.getOffset() * bytes, ns.getOffset() * bytes, bytes, flip});
     } else {
-      plan.pointers.push_back({static_cast<uint16_t>(os.getOffset()),
-                               static_cast<uint16_t>(ns.getOffset())});
+      PrefillPlan::PointerCopy copy{static_cast<uint16_t>(os.getOffset()),
+                                    static_cast<uint16_t>(ns.getOffset()), std::nullopt};
+      if (!sameDefault(it->second, n)) copy.oldDefault = it->second;
+      plan.pointers.push_back(copy);
     }
   }
   plan.planned = true;
@@ -348,6 +371,8 @@ void applyPrefill(const PrefillPlan& plan, capnp::DynamicStruct::Reader old,
   for (const auto& c : plan.pointers) {
     if (c.from < srcPointers.size() && !srcPointers[c.from].isNull()) {
       dstPointers[c.to].set(srcPointers[c.from]);
+    } else if (c.oldDefault) {
+      writeOldDefault(dstPointers[c.to], *c.oldDefault);
     }
   }
 }

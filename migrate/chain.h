@@ -7,6 +7,7 @@
 #include <capnp/dynamic.h>
 
 #include <map>
+#include <optional>
 #include <memory>
 #include <set>
 #include <string>
@@ -42,6 +43,9 @@ struct PrefillPlan {
   };
   struct PointerCopy {
     uint16_t from, to;  // pointer indexes
+    // Set when the default changed: an unset old value is written out as the old default, so
+    // that it does not start reading as the new one.
+    std::optional<capnp::StructSchema::Field> oldDefault;
   };
   std::vector<DataCopy> data;
   std::vector<BitCopy> bits;

@@ -174,6 +174,33 @@ TEST_F(PrefillTest, AnActiveUnionMemberWithANullPointerStaysActive) {
   }
 }
 
+TEST_F(PrefillTest, AnUnsetPointerKeepsItsOldDefaultWhenTheDefaultChanges) {
+  // The flat pair takes the planned copy, the pair with a union the dynamic one.
+  for (bool flat : {true, false}) {
+    SCOPED_TRACE(flat ? "planned" : "dynamic");
+    std::string extra = flat ? "a @3 :Void; b @4 :Text; " : "u :union { a @3 :Void; b @4 :Text; } ";
+    TableSchema v1 = people(1, "id @0 :UInt64; note @1 :Text = \"n/a\"; n @2 :Int32; " + extra +
+                                   "nums @5 :List(Int32) = [1, 2]; blank @6 :Text;");
+    TableSchema v2 = people(2, "id @0 :UInt64; note @1 :Text = \"none\"; n @2 :Int64; " + extra +
+                                   "nums @5 :List(Int32) = [3]; blank @6 :Text = \"x\";");
+    capnp::MallocMessageBuilder m;
+    auto r = m.initRoot<capnp::DynamicStruct>(v1.schema);
+    r.set("id", 1);
+    capnp::MallocMessageBuilder out;
+    auto next = out.initRoot<capnp::DynamicStruct>(v2.schema);
+    migrate::PrefillPlan plan = migrate::planPrefill(v1.schema, v2.schema);
+    EXPECT_EQ(plan.planned, flat);
+    if (plan.planned) migrate::applyPrefill(plan, r.asReader(), next);
+    else migrate::prefill(r.asReader(), next);
+    EXPECT_EQ(std::string(next.get("note").as<capnp::Text>().cStr()), "n/a");
+    auto nums = next.get("nums").as<capnp::DynamicList>();
+    ASSERT_EQ(nums.size(), 2u);
+    EXPECT_EQ(nums[1].as<int32_t>(), 2);
+    // A field that had no default has no old value to keep: unset, it reads the new default.
+    EXPECT_FALSE(next.has("blank"));
+  }
+}
+
 TEST_F(PrefillTest, GroupsAndUnionsAreLeftToTheDynamicCopy) {
   TableSchema v1 = people(1, "id @0 :UInt64; s :union { a @1 :Int32; b @2 :Text; } n @3 :Int32;");
   TableSchema v2 = people(2, "id @0 :UInt64; s :union { a @1 :Int32; b @2 :Text; } n @3 :Int64;");
