@@ -3,6 +3,7 @@
 #include <capnp/any.h>
 #include <kj/io.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "engine/fail.h"
@@ -52,14 +53,12 @@ capnp::DynamicStruct::Builder setRootAs(capnp::MessageBuilder& message,
   capnp::AnyStruct::Reader from(record);
   auto src = from.getDataSection();
   auto srcPointers = from.getPointerSection();
-  if (src.size() > size_t{layout.dataWords} * sizeof(capnp::word) ||
-      srcPointers.size() > layout.pointers) {
-    // Larger than the layout somewhere (fields of a newer version): copied whole, so that they
-    // are kept.
-    message.setRoot(record);
-    return message.getRoot<capnp::DynamicStruct>(layout.schema);
-  }
-  auto to = message.getRoot<capnp::AnyPointer>().initAsAnyStruct(layout.dataWords, layout.pointers);
+  // Each section at the larger of the two sizes: a record with fields of a newer version keeps
+  // them.
+  auto dataWords = static_cast<uint16_t>(
+      std::max<size_t>(layout.dataWords, (src.size() + sizeof(capnp::word) - 1) / sizeof(capnp::word)));
+  auto pointers = static_cast<uint16_t>(std::max<size_t>(layout.pointers, srcPointers.size()));
+  auto to = message.getRoot<capnp::AnyPointer>().initAsAnyStruct(dataWords, pointers);
   std::memcpy(to.getDataSection().begin(), src.begin(), src.size());
   auto dstPointers = to.getPointerSection();
   for (unsigned i = 0; i < srcPointers.size(); ++i) dstPointers[i].set(srcPointers[i]);

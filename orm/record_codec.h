@@ -70,7 +70,7 @@ struct StructLayout {
 // new size: setRoot followed by getRoot<DynamicStruct>(schema) would grow it by a second copy
 // and leave the first behind as dead words in the encoded record. `record`'s fields must lie in
 // the layout's schema as they do in its own (fields only added since). A record larger than the
-// layout (with fields of a newer version) is copied whole, keeping them.
+// layout in a section (with fields of a newer version) keeps that section's size and fields.
 capnp::DynamicStruct::Builder setRootAs(capnp::MessageBuilder& message,
                                         capnp::DynamicStruct::Reader record,
                                         const StructLayout& layout);

@@ -98,6 +98,39 @@ TEST_F(MigrationTest, UpgradedRecordsAreAsSmallAsRecordsWrittenAtTheNewVersion) 
   EXPECT_EQ(sizeOf(db, 1), sizeOf(db, 5));
 }
 
+TEST_F(MigrationTest, AnEditByAnAppWithFewerFieldsKeepsTheOthers) {
+  // A wire-compatible addition kept at the same version: an older build of the app still opens
+  // the database, and its edits must keep the fields it does not know.
+  TableSchema older = people(1, kV1);
+  TableSchema newer = people(1, std::string(kV1) + " extra @3 :Text; count @4 :UInt64;");
+  {
+    Database db = Database::open(dir_ / "db", Schemas{newer});
+    db.write([&](WriteTxn& tx) {
+      db.table("people").insert(tx, [](capnp::DynamicStruct::Builder b) {
+        b.set("id", 1);
+        b.set("name", "Ada");
+        b.set("extra", "keep");
+        b.set("count", 77);
+      });
+    });
+  }
+  {
+    Database db = Database::open(dir_ / "db", Schemas{older});
+    db.write([&](WriteTxn& tx) {
+      EXPECT_TRUE(db.table("people").update(tx, Key{1}, [](capnp::DynamicStruct::Builder b) {
+        b.set("score", 2.5);
+      }));
+    });
+  }
+  Database db = Database::open(dir_ / "db", Schemas{newer});
+  auto tx = db.read();
+  auto row = db.table("people").get(tx, Key{1});
+  ASSERT_TRUE(row.has_value());
+  EXPECT_EQ(field(row->get(), "extra"), "keep");
+  EXPECT_EQ(row->get().get("count").as<uint64_t>(), 77u);
+  EXPECT_EQ(row->get().get("score").as<double>(), 2.5);
+}
+
 TEST_F(MigrationTest, ATypedStepOverGeneratedTypes) {
   TableSchema v1 = people(1, kV1);
   TableSchema v2 = people(2, std::string(kV1) + " nameLength @3 :UInt32;");
