@@ -236,6 +236,9 @@ ResultSet runSelect(const Executable& x, const Txn& tx, const std::vector<Value>
   int64_t limit = sel.limit ? limitValue(sel.limit, ctx, "LIMIT") : -1;
   int64_t offset = sel.offset ? std::max<int64_t>(0, limitValue(sel.offset, ctx, "OFFSET")) : 0;
   if (limit == 0) return result;
+  if (limit > 0 && !plan.sortNeeded && !sel.aggregateQuery) {
+    result.rows.reserve(static_cast<size_t>(std::min<int64_t>(limit, 1024)));
+  }
 
   using SortRow = std::pair<std::vector<Value>, std::vector<Value>>;  // output, sort keys
   std::vector<SortRow> rows;
