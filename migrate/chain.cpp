@@ -58,8 +58,6 @@ std::shared_ptr<const orm::Upgrader> Migrations::plan(const orm::TableSchema& ap
 
 namespace migrate {
 
-bool sameTypeForPrefill(capnp::Type a, capnp::Type b);
-
 namespace {
 
 // Pairs of structs being compared, outermost first: a recursive type is taken to carry over
@@ -70,8 +68,6 @@ bool carriesOver(capnp::Type a, capnp::Type b, InProgress& inProgress);
 bool layoutCarriesOver(capnp::StructSchema from, capnp::StructSchema to, InProgress& inProgress);
 bool sameDefault(capnp::StructSchema::Field a, capnp::StructSchema::Field b);
 void writeOldDefault(capnp::AnyPointer::Builder to, capnp::StructSchema::Field oldField);
-
-bool sameType(capnp::Type a, capnp::Type b) { return sameTypeForPrefill(a, b); }
 
 bool carriesOver(capnp::Type a, capnp::Type b, InProgress& inProgress) {
   if (a.which() != b.which()) return false;
@@ -85,14 +81,11 @@ bool carriesOver(capnp::Type a, capnp::Type b, InProgress& inProgress) {
   return !a.isInterface();
 }
 
-}  // namespace
-
-bool sameTypeForPrefill(capnp::Type a, capnp::Type b) {
+// Whether a field of type `a` can be copied as it lies into a field of type `b`.
+bool carriesOver(capnp::Type a, capnp::Type b) {
   InProgress inProgress;
   return carriesOver(a, b, inProgress);
 }
-
-namespace {
 
 // A slot field of the old record, found by ordinal through its groups.
 struct OldSlot {
@@ -152,7 +145,7 @@ void fill(const std::map<uint16_t, OldSlot>& old, capnp::DynamicStruct::Reader o
       continue;
     }
     auto it = old.find(proto.getOrdinal().getExplicit());
-    if (it == old.end() || !sameType(it->second.field.getType(), f.getType())) continue;
+    if (it == old.end() || !carriesOver(it->second.field.getType(), f.getType())) continue;
     capnp::DynamicStruct::Reader s = oldRoot;
     bool present = true;
     for (auto g : it->second.groups) {
@@ -316,7 +309,7 @@ void planCopies(capnp::StructSchema from, capnp::StructSchema to, PrefillPlan& p
   for (auto f : from.getFields()) old.emplace(f.getProto().getOrdinal().getExplicit(), f);
   for (auto n : to.getFields()) {
     auto it = old.find(n.getProto().getOrdinal().getExplicit());
-    if (it == old.end() || !sameTypeForPrefill(it->second.getType(), n.getType())) continue;
+    if (it == old.end() || !carriesOver(it->second.getType(), n.getType())) continue;
     auto os = it->second.getProto().getSlot();
     auto ns = n.getProto().getSlot();
     W w = n.getType().which();
