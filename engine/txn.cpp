@@ -161,6 +161,25 @@ void WriteTxn::put(const Db& db, std::string_view key, std::string_view value) {
   if (rc != 0) writeFailed(rc, fmt::format("writing {}", formatKey(key)), db);
 }
 
+void WriteTxn::putMany(const Db& db,
+                       std::span<const std::pair<std::string_view, std::string_view>> entries) {
+  requireActive();
+  for (const auto& [key, value] : entries) checkKey(key, db);
+  MDB_cursor* cursor = nullptr;
+  int rc = mdb_cursor_open(txn_, db.dbi, &cursor);
+  if (rc == EINVAL) staleHandle(db);
+  if (rc != 0) writeFailed(rc, "opening a cursor to write", db);
+  for (const auto& [key, value] : entries) {
+    MDB_val k = toVal(key), v = toVal(value);
+    rc = mdb_cursor_put(cursor, &k, &v, 0);
+    if (rc != 0) {
+      mdb_cursor_close(cursor);
+      writeFailed(rc, fmt::format("writing {}", formatKey(key)), db);
+    }
+  }
+  mdb_cursor_close(cursor);
+}
+
 bool WriteTxn::insert(const Db& db, std::string_view key, std::string_view value) {
   requireActive();
   checkKey(key, db);

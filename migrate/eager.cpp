@@ -200,11 +200,14 @@ BatchResult runBatch(WriteTxn& tx, orm::TableCore& core, const EagerOptions& opt
       arena.append(encoded);
     }
     std::string_view all(arena);
+    std::vector<std::pair<std::string_view, std::string_view>> puts;
+    puts.reserve(rewrites.size());
     for (const Rewrite& r : rewrites) {
-      etx.put(core.records(), all.substr(r.pk, r.pkSize), all.substr(r.value, r.valueSize));
+      puts.emplace_back(all.substr(r.pk, r.pkSize), all.substr(r.value, r.valueSize));
       --info.counts[r.fromVersion];
       ++info.counts[newest];
     }
+    etx.putMany(core.records(), puts);  // in key order, as scanned
     m.done += rewrites.size();
     result.done = m.done;
     result.rewritten = rewrites.size();

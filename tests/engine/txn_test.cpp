@@ -63,6 +63,29 @@ TEST_F(TxnTest, BadKeysAreInvalidArgument) {
   EXPECT_THROW(tx.createDb(std::string("a\0b", 3)), Error);
 }
 
+TEST_F(TxnTest, PutManyStoresEveryEntryInAnyOrderAndChecksKeysFirst) {
+  std::vector<std::string> keys, values;
+  for (int64_t i = 0; i < 2000; ++i) {
+    keys.push_back(k(i % 2 ? i : 3000 - i));  // ascending runs and descending ones
+    values.push_back(std::string(static_cast<size_t>(i % 300), 'v') + std::to_string(i));
+  }
+  std::vector<std::pair<std::string_view, std::string_view>> entries;
+  for (size_t i = 0; i < keys.size(); ++i) entries.emplace_back(keys[i], values[i]);
+  env_->write([&](WriteTxn& tx) {
+    tx.put(db_, k(1), "replaced");
+    tx.putMany(db_, entries);
+  });
+  ReadTxn tx = env_->read();
+  EXPECT_EQ(tx.count(db_), keys.size());
+  for (size_t i = 0; i < keys.size(); ++i) EXPECT_EQ(*tx.get(db_, keys[i]), values[i]);
+  // A bad key anywhere in the batch is refused before anything is written.
+  std::string tooLong(512, 'k');
+  std::vector<std::pair<std::string_view, std::string_view>> bad{{k(9000), "new"}, {tooLong, "v"}};
+  WriteTxn w = env_->beginWrite();
+  EXPECT_THROW(w.putMany(db_, bad), Error);
+  EXPECT_FALSE(w.get(db_, k(9000)).has_value());
+}
+
 TEST_F(TxnTest, ThrowingBodyLeavesNoTrace) {
   env_->write([&](WriteTxn& tx) { tx.put(db_, k(1), "kept"); });
   EXPECT_THROW(env_->write([&](WriteTxn& tx) {
