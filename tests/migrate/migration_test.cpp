@@ -29,7 +29,6 @@ class MigrationTest : public ::capdb::testing::PeopleVersions {
   }
 };
 
-constexpr const char* kV1 = "id @0 :UInt64; name @1 :Text; score @2 :Float64;";
 const std::string kRecords =
     "{\"id\":\"1\",\"name\":\"Ada Lovelace\",\"score\":36.6}\n"
     "{\"id\":\"2\",\"name\":\"Alan Turing\",\"score\":41.25}\n"
@@ -59,9 +58,7 @@ TEST_F(MigrationTest, UpgradedRecordsAreAsSmallAsRecordsWrittenAtTheNewVersion) 
   TableSchema v3 = people(3, std::string(kV1) + " nameLength @3 :UInt32; tag @4 :UInt64;");
   load(dir_ / "db", v1, kRecords);
   Migrations m;
-  m.step("people", 1, 2, [](StepRecord old, StepBuilder next) {
-    next.set("nameLength", old.get("name").as<capnp::Text>().size());
-  }, {.writes = {"nameLength"}});
+  addNameLengthStep(m);
   Options o;
   o.migrations = &m;
   o.mode = MigrationMode::Eager;
@@ -211,9 +208,7 @@ TEST_F(MigrationTest, LazyReadsWritesCountsAndDrain) {
   }
   load(dir_ / "db", v1, many);
   Migrations m;
-  m.step("people", 1, 2, [](auto old, auto next) {
-    next.set("nameLength", old.get("name").template as<capnp::Text>().size());
-  }, {.writes = {"nameLength"}});
+  addNameLengthStep(m);
   Options o;
   o.migrations = &m;
   o.mode = MigrationMode::Hybrid;
@@ -321,9 +316,7 @@ TEST_F(MigrationTest, AStepNamingAFieldThatDoesNotExistFailsNamingIt) {
   EXPECT_NE(err.find("has no field named 'nameLenght'"), std::string::npos) << err;
   // Nothing was rewritten: with the name fixed, all three records are still to migrate.
   Migrations fixed;
-  fixed.step("people", 1, 2, [](StepRecord old, StepBuilder next) {
-    next.set("nameLength", old.get("name").as<capnp::Text>().size());
-  }, {.writes = {"nameLength"}});
+  addNameLengthStep(fixed);
   o.migrations = &fixed;
   o.mode = MigrationMode::Lazy;
   Database db = Database::open(dir_ / "db", Schemas{v2}, o);
@@ -479,9 +472,7 @@ TEST_F(MigrationTest, ZeroBatchLimitsStillFinish) {
   TableSchema v2 = people(2, std::string(kV1) + " nameLength @3 :UInt32;");
   load(dir_ / "db", v1, kRecords);
   Migrations m;
-  m.step("people", 1, 2, [](auto old, auto next) {
-    next.set("nameLength", old.get("name").template as<capnp::Text>().size());
-  }, {.writes = {"nameLength"}});
+  addNameLengthStep(m);
   Options o;
   o.migrations = &m;
   o.mode = MigrationMode::Eager;

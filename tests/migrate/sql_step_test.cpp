@@ -16,7 +16,6 @@ namespace {
 
 using SqlStepTest = ::capdb::testing::PeopleVersions;
 
-constexpr const char* kV1 = "id @0 :UInt64; name @1 :Text; score @2 :Float64;";
 const std::string kRecords =
     "{\"id\":\"1\",\"name\":\"Ada Lovelace\",\"score\":36.6}\n"
     "{\"id\":\"2\",\"name\":\"Alan Turing\",\"score\":41.25}\n"
@@ -104,9 +103,7 @@ TEST_F(SqlStepTest, APendingMigrationWithCppStepsCannotBeReadWithoutThem) {
   TableSchema v2 = people(2, std::string(kV1) + " nameLength @3 :UInt32;");
   load(dir_ / "db", v1, kRecords);
   Migrations m;
-  m.step("people", 1, 2, [](auto old, auto next) {
-    next.set("nameLength", old.get("name").template as<capnp::Text>().size());
-  }, {.writes = {"nameLength"}});
+  addNameLengthStep(m);
   Options lazy;
   lazy.migrations = &m;
   { Database::open(dir_ / "db", Schemas{v2}, lazy); }

@@ -17,6 +17,16 @@ namespace capdb::testing {
 
 class PeopleVersions : public ::testing::Test {
  protected:
+  // The version-1 fields most tests start from; version 2 usually adds `nameLength @3 :UInt32`.
+  static constexpr const char* kV1 = "id @0 :UInt64; name @1 :Text; score @2 :Float64;";
+
+  // Registers the step most tests use: people 1 -> 2 sets nameLength to the name's length.
+  static void addNameLengthStep(Migrations& m) {
+    m.step("people", 1, 2, [](StepRecord old, StepBuilder next) {
+      next.set("nameLength", old.get("name").as<capnp::Text>().size());
+    }, {.writes = {"nameLength"}});
+  }
+
   // struct Person $Db.table("people") $Db.version(version) $Db.primaryKey(["id"]) { fields },
   // followed by `extra` declarations.
   TableSchema people(uint32_t version, const std::string& fields, const std::string& extra = "") {
