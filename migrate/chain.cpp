@@ -270,16 +270,6 @@ bool layoutCarriesOver(capnp::StructSchema from, capnp::StructSchema to, InProgr
   return true;
 }
 
-// The raw copy is exact only when the layout carries over. Anything else (a field that changed
-// type, moved, was removed, or changed its default) is copied field by field, so that no old
-// bits leak into another field.
-PrefillPlan planRaw(capnp::StructSchema from, capnp::StructSchema to) {
-  PrefillPlan plan;
-  InProgress inProgress;
-  plan.raw = layoutCarriesOver(from, to, inProgress);
-  return plan;
-}
-
 // Whether a struct's fields all lie in its own sections: no groups, no unions.
 bool flat(capnp::StructSchema s) {
   if (s.getProto().getStruct().getDiscriminantCount() != 0) return false;
@@ -334,7 +324,12 @@ void planCopies(capnp::StructSchema from, capnp::StructSchema to, PrefillPlan& p
 }  // namespace
 
 PrefillPlan planPrefill(capnp::StructSchema from, capnp::StructSchema to) {
-  PrefillPlan plan = planRaw(from, to);
+  // The raw copy is exact only when the layout carries over. Anything else (a field that changed
+  // type, moved, was removed, or changed its default) is copied field by field, so that no old
+  // bits leak into another field.
+  PrefillPlan plan;
+  InProgress inProgress;
+  plan.raw = layoutCarriesOver(from, to, inProgress);
   if (!plan.raw && flat(from) && flat(to)) planCopies(from, to, plan);
   return plan;
 }
@@ -426,7 +421,7 @@ TableChain::TableChain(const orm::TableSchema& app,
                       "schema of version {}",
                       app.name, step->from, step->to, step->to);
         if (step->options.check) step->options.check(curSchema, *target);
-        chain.links.push_back(Link{step, *target, planPrefill(curSchema, *target),
+        chain.links.push_back(Link{step, orm::StructLayout(*target), planPrefill(curSchema, *target),
                                    namesOf(curSchema), namesOf(*target)});
         if (std::find(usedSteps_.begin(), usedSteps_.end(), step) == usedSteps_.end()) {
           usedSteps_.push_back(step);
@@ -460,7 +455,7 @@ TableChain::TableChain(const orm::TableSchema& app,
              app.name, cur, next, app.name, cur, next, bad.describe(app.name));
       }
       if (chain.links.empty()) chain.read = *nextSchema;  // read the bytes as `next` directly
-      else chain.links.push_back(Link{nullptr, *nextSchema, {}});
+      else chain.links.push_back(Link{nullptr, orm::StructLayout(*nextSchema), {}});
       cur = next;
       curSchema = *nextSchema;
     }
@@ -521,7 +516,7 @@ void TableChain::upgrade(uint32_t version, capnp::DynamicStruct::Reader old, std
   for (size_t i = 0; i < chain.links.size(); ++i) {
     const Link& link = chain.links[i];
     if (link.step == nullptr) {
-      record = orm::readRootAs(*current, link.schema);
+      record = orm::readRootAs(*current, link.layout.schema);
       continue;
     }
     capnp::MessageBuilder* target = &out;
@@ -534,9 +529,7 @@ void TableChain::upgrade(uint32_t version, capnp::DynamicStruct::Reader old, std
     try {
       capnp::DynamicStruct::Builder next = [&] {
         if (!link.prefill.raw) {
-          auto b = target->getRoot<capnp::AnyPointer>()
-                       .initAsAnyStruct(link.layout.dataWords, link.layout.pointers)
-                       .as<capnp::DynamicStruct>(link.schema);
+          auto b = orm::initRoot(*target, link.layout);
           if (link.prefill.planned) applyPrefill(link.prefill, record, b);
           else prefill(record, b);
           return b;

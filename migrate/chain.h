@@ -78,12 +78,11 @@ class TableChain : public orm::Upgrader {
 
  private:
   struct Link {
-    const Migrations::Step* step;  // nullptr: reinterpret the record as `schema`
-    capnp::StructSchema schema;    // the record's schema after this link
-    PrefillPlan prefill;           // steps: from the previous schema to `schema`
+    const Migrations::Step* step;  // nullptr: reinterpret the record as layout.schema
+    orm::StructLayout layout;      // the record's schema after this link, with its sizes
+    PrefillPlan prefill;           // steps: from the previous schema to layout.schema
     const FieldNames* fromNames = nullptr;  // steps: the previous schema's field names
-    const FieldNames* toNames = nullptr;    // steps: `schema`'s
-    orm::StructLayout layout{schema};       // `schema` with its section sizes
+    const FieldNames* toNames = nullptr;    // steps: layout.schema's
   };
   struct Chain {
     capnp::StructSchema read;  // the stored bytes are read with this schema

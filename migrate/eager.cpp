@@ -6,7 +6,6 @@
 #include <fmt/format.h>
 
 #include <chrono>
-#include <optional>
 #include <string>
 #include <thread>
 
@@ -184,15 +183,9 @@ BatchResult runBatch(WriteTxn& tx, orm::TableCore& core, const EagerOptions& opt
       uint32_t version = storedVersion(value);
       if (!core.needsRewrite(version)) continue;  // newest, or reads as the newest as it is
       auto record = core.decode(decoder, pk, value);  // MigrationFailed names table, key, step
-      std::string_view encoded;
-      std::optional<capnp::MallocMessageBuilder> copy;
-      if (auto* upgraded = decoder.upgradedMessage()) {
-        encoded = tx.state().encoder.encode(newest, *upgraded);
-      } else {
-        copy.emplace();
-        copy->setRoot(record);
-        encoded = tx.state().encoder.encode(newest, *copy);
-      }
+      auto* upgraded = decoder.upgradedMessage();
+      std::string_view encoded = upgraded ? tx.state().encoder.encode(newest, *upgraded)
+                                          : tx.state().encoder.encode(newest, record);
       bytes += encoded.size();
       rewrites.push_back({arena.size(), pk.size(), arena.size() + pk.size(), encoded.size(),
                           decoder.version()});

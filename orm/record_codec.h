@@ -65,6 +65,15 @@ struct StructLayout {
   uint16_t pointers;
 };
 
+// Initialises `message`'s root as an empty struct of `layout`'s size, viewed as its schema (no
+// schema lookup, unlike initRoot<DynamicStruct>).
+inline capnp::DynamicStruct::Builder initRoot(capnp::MessageBuilder& message,
+                                              const StructLayout& layout) {
+  return message.getRoot<capnp::AnyPointer>()
+      .initAsAnyStruct(layout.dataWords, layout.pointers)
+      .as<capnp::DynamicStruct>(layout.schema);
+}
+
 // Sets `message`'s root to a copy of `record` laid out at `layout`'s size, and returns it. A
 // record stored at an older, smaller layout is copied section by section into a struct of the
 // new size: setRoot followed by getRoot<DynamicStruct>(schema) would grow it by a second copy

@@ -76,7 +76,8 @@ TableCore::TableCore(TableSchema schema, engine::Db records, std::vector<IndexCo
       records_(std::move(records)),
       indexes_(std::move(indexes)),
       catalog_(&catalog),
-      check_(schema_.schema) {}
+      check_(schema_.schema),
+      layout_(schema_.schema) {}
 
 std::string TableCore::primaryKeyOf(capnp::DynamicStruct::Reader record) const {
   engine::KeyEncoder key;
@@ -400,7 +401,7 @@ bool TableCore::update(WriteTxn& tx, const Key& key, const Edit& edit) const {
   capnp::MallocMessageBuilder message;
   // Copying also follows pointers the app's schema does not know (fields of a newer version).
   capnp::DynamicStruct::Builder builder;
-  translateKj(ErrorCode::Corruption, [&] { builder = setRootAs(message, old, StructLayout(schema_.schema)); },
+  translateKj(ErrorCode::Corruption, [&] { builder = setRootAs(message, old, layout_); },
               "table {}, record {}", schema_.name, engine::formatKey(pk));
   translateKj(ErrorCode::InvalidArgument, [&] { edit(builder); }, "table {}: editing a record",
               schema_.name);

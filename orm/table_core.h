@@ -197,6 +197,7 @@ class TableCore {
   mutable std::vector<IndexCore> indexes_;  // only their ready flags change after open
   const Catalog* catalog_;
   RecordCheck check_;
+  StructLayout layout_;  // schema_.schema's section sizes
   std::shared_ptr<const Upgrader> upgrader_;
   std::map<uint32_t, RecordCheck> oldChecks_;  // by stored version
   std::set<uint32_t> keyChecks_;               // versions whose steps may change the key
