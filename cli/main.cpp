@@ -244,14 +244,16 @@ struct Progress {
     if (!tty && !finished && now - last < std::chrono::seconds(1)) return;
     last = now;
     double pct = p.total ? 100.0 * static_cast<double>(p.done) / static_cast<double>(p.total) : 100;
+    // A move to new primary keys passes over the records twice: say which pass this is.
+    std::string label = p.phase == "records" ? p.table : fmt::format("{} ({})", p.table, p.phase);
     if (tty) {
       int filled = static_cast<int>(pct / 5);
-      fmt::print(stderr, "\r{} [{}{}] {:5.1f}% {}/{} {:.0f} rec/s ETA {:.0f}s   ", p.table,
+      fmt::print(stderr, "\r{} [{}{}] {:5.1f}% {}/{} {:.0f} rec/s ETA {:.0f}s   ", label,
                  std::string(filled, '#'), std::string(20 - filled, ' '), pct, p.done, p.total,
                  p.recordsPerSecond, p.etaSeconds);
       if (finished) fmt::print(stderr, "\n");
     } else {
-      fmt::print(stderr, "{}: {}/{} records ({:.1f}%), {:.0f} rec/s, ETA {:.0f}s\n", p.table, p.done,
+      fmt::print(stderr, "{}: {}/{} records ({:.1f}%), {:.0f} rec/s, ETA {:.0f}s\n", label, p.done,
                  p.total, pct, p.recordsPerSecond, p.etaSeconds);
     }
   }

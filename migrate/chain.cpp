@@ -443,10 +443,12 @@ TableChain::TableChain(const orm::TableSchema& app,
                     "is unknown",
                     app.name, cur, next);
       orm::SchemaDiff diff = orm::diffTables(tableOf(cur, curSchema), tableOf(next, *nextSchema));
-      if (!diff.wireCompatible()) {
+      if (!diff.readsAcross()) {
         orm::SchemaDiff bad;
         for (const auto& c : diff.changes) {
-          if (!c.wireCompatible) bad.changes.push_back(c);
+          if (!c.wireCompatible && c.kind != orm::ChangeKind::PrimaryKeyChanged) {
+            bad.changes.push_back(c);
+          }
         }
         fail(ErrorCode::SchemaMismatch,
              "table {}: from version {} to {} the schema changes in ways old records cannot be "

@@ -13,6 +13,7 @@
 #include "engine/fail.h"
 #include "engine/key_codec.h"
 #include "orm/table_core.h"
+#include "orm/table_schema.h"
 
 namespace capdb {
 namespace {
@@ -20,7 +21,9 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 struct BatchResult {
-  uint64_t rewritten = 0;  // records rewritten in this batch
+  uint64_t rewritten = 0;  // records rewritten (or moved to their new keys) in this batch
+  uint64_t written = 0;    // records written in this batch (rewritten, moved or installed)
+  std::string_view phase = "records";
   bool finished = false;   // nothing left for this table
   uint64_t done = 0, total = 0;
   std::string failure;     // the check failed: the migration was undone, report this
@@ -30,10 +33,34 @@ std::string checkDbName(std::string_view table, std::string_view index) {
   return fmt::format("capdb:check:{}:{}", table, index);
 }
 
+// Where a migration that changes primary keys puts the records under their new keys.
+std::string rekeyDbName(std::string_view table) { return fmt::format("capdb:rekey:{}", table); }
+
+// Undoes a migration that failed its checks before the table's records or indexes changed: the
+// table returns to its old version, schema, primary key and indexes.
+void undoMigration(engine::WriteTxn& etx, const orm::TableCore& core, orm::TableInfo& info) {
+  const orm::MigrationState& m = *info.migration;
+  const std::string& name = core.schema().name;
+  core.catalog().eraseSchema(etx, name, core.schema().version);
+  info.version = m.fromVersion;
+  if (auto stored = core.catalog().loadSchema(etx, name, m.fromVersion)) {
+    orm::TableSchema old = orm::requireTable(stored->root(), stored->owner());
+    info.primaryKey.clear();
+    for (const auto& f : old.primaryKey) info.primaryKey.push_back(f.dotted);
+    info.autoIncrement = old.autoIncrement ? old.primaryKey[*old.autoIncrement].dotted : "";
+  }
+  for (auto& ii : info.indexes) ii.state = orm::IndexState::Ready;
+  info.migration.reset();
+}
+
 uint32_t storedVersion(std::string_view bytes) {
   if (bytes.size() < orm::kRecordHeaderSize) return 0;
   auto* b = reinterpret_cast<const uint8_t*>(bytes.data());
   return uint32_t{b[4]} | uint32_t{b[5]} << 8 | uint32_t{b[6]} << 16 | uint32_t{b[7]} << 24;
+}
+
+void setStoredVersion(std::string& bytes, uint32_t version) {
+  for (int i = 0; i < 4; ++i) bytes[4 + i] = static_cast<char>(version >> (8 * i));
 }
 
 // The table's indexes a migration is rebuilding (only the unique ones, if asked).
@@ -79,11 +106,163 @@ ScanEnd scanBatch(engine::WriteTxn& etx, const orm::TableCore& core,
   return end;
 }
 
+// Every record is at the newest version, under its key: the migration goes on to rebuild the
+// indexes a step may have changed, from nothing, or ends.
+void recordsDone(engine::WriteTxn& etx, const orm::TableCore& core, orm::TableInfo& info,
+                 BatchResult& result) {
+  orm::MigrationState& m = *info.migration;
+  auto building = buildingIndexes(core, info, false);
+  if (!building.empty()) {
+    m.phase = orm::MigrationState::Phase::Indexes;
+    m.checkpoint.clear();
+    for (const auto* ic : building) etx.clearDb(ic->db);
+  } else {
+    info.migration.reset();
+    result.finished = true;
+  }
+}
+
+// The record that an earlier batch moved to `newPk`, found again by its old key (only when a
+// migration fails on a duplicate key, so its cost does not matter).
+std::string holderOf(engine::WriteTxn& etx, const orm::TableCore& core, std::string_view newPk,
+                     std::string_view except) {
+  orm::RecordDecoder decoder;
+  for (auto [pk, value] : etx.scan(core.records(), engine::KeyRange::all())) {
+    if (pk == except) continue;
+    try {
+      if (core.primaryKeyOf(core.decode(decoder, pk, value)) == newPk) return engine::formatKey(pk);
+    } catch (const Error&) {
+    }
+  }
+  return "?";
+}
+
+// A batch of the Rekey phase: each record, upgraded to the newest version, goes under its new
+// primary key into the rekey database; the table's own records stay as they are, so that a key
+// met twice can undo the whole migration.
+BatchResult rekeyBatch(WriteTxn& tx, orm::TableCore& core, const EagerOptions& options,
+                       uint64_t limit, BatchResult& result) {
+  orm::TableInfo& info = core.touch(tx, true);
+  orm::MigrationState& m = *info.migration;
+  engine::WriteTxn& etx = tx.engineWrite();
+  const std::string& name = core.schema().name;
+  const uint32_t newest = core.schema().version;
+  engine::Db moved = etx.createDb(rekeyDbName(name));
+  if (m.checkpoint.empty()) etx.clearDb(moved);  // what a migration that started over left
+  engine::KeyRange range = m.checkpoint.empty() ? engine::KeyRange::all()
+                                                : engine::KeyRange::atLeast(m.checkpoint, false);
+  orm::RecordDecoder decoder;
+  std::string relabelled;
+  uint64_t n = 0, bytes = 0;
+  std::string last;
+  bool exhausted = true;
+  // Puts go to another database than the one scanned, whose pages this transaction does not
+  // change: the scan's cursor and the values it returns stay valid.
+  for (auto [pk, value] : etx.scan(core.records(), range)) {
+    if (n >= std::max<uint64_t>(limit, 1) || (n > 0 && bytes >= options.batchBytes)) {
+      exhausted = false;
+      break;
+    }
+    ++n;
+    last.assign(pk);
+    auto record = core.decode(decoder, pk, value);  // MigrationFailed names table, key, step
+    std::string newPk;
+    try {
+      newPk = core.primaryKeyOf(record);
+    } catch (const Error& e) {
+      fail(ErrorCode::MigrationFailed,
+           "table {}, record {}: the migration from version {} to {} gives it a primary key that "
+           "cannot be stored: {}",
+           name, engine::formatKey(pk), m.fromVersion, newest, e.what());
+    }
+    // A record that reads as the newest as it lies keeps its bytes, relabelled as the newest.
+    auto* upgraded = decoder.upgradedMessage();
+    std::string_view encoded;
+    if (upgraded != nullptr) {
+      encoded = tx.state().encoder.encode(newest, *upgraded);
+    } else {
+      relabelled.assign(value);
+      setStoredVersion(relabelled, newest);
+      encoded = relabelled;
+    }
+    if (!etx.insert(moved, newPk, encoded)) {
+      result.failure = fmt::format(
+          "table {}: the migration from version {} to {} would give records {} and {} the same "
+          "primary key {}; nothing was rewritten and the table is back at version {}",
+          name, m.fromVersion, newest, holderOf(etx, core, newPk, pk), engine::formatKey(pk),
+          engine::formatKey(newPk), m.fromVersion);
+      etx.dropDb(moved);
+      undoMigration(etx, core, info);
+      result.finished = true;
+      return result;
+    }
+    bytes += encoded.size();
+  }
+  m.done += n;
+  result.done = m.done;
+  result.rewritten = result.written = n;
+  result.phase = "rekey";
+  if (!exhausted) {
+    m.checkpoint = last;
+  } else {
+    // Every record has its copy under its new key: the table's records give way to them.
+    etx.clearDb(core.records());
+    info.counts.clear();
+    m.phase = orm::MigrationState::Phase::Install;
+    m.checkpoint.clear();
+    m.done = 0;  // now counts the records installed
+  }
+  return result;
+}
+
+// A batch of the Install phase: records move from the rekey database into the cleared table, in
+// key order; the per-version counts follow what lands.
+BatchResult installBatch(WriteTxn& tx, orm::TableCore& core, const EagerOptions& options,
+                         uint64_t limit, BatchResult& result) {
+  orm::TableInfo& info = core.touch(tx, true);
+  orm::MigrationState& m = *info.migration;
+  engine::WriteTxn& etx = tx.engineWrite();
+  auto moved = etx.openDb(rekeyDbName(core.schema().name));
+  CAPDB_REQUIRE(moved.has_value(), ErrorCode::Corruption,
+                "table {}: a migration is installing records from {}, which is missing",
+                core.schema().name, rekeyDbName(core.schema().name));
+  engine::KeyRange range = m.checkpoint.empty() ? engine::KeyRange::all()
+                                                : engine::KeyRange::atLeast(m.checkpoint, false);
+  std::vector<std::pair<std::string_view, std::string_view>> puts;
+  uint64_t bytes = 0;
+  bool exhausted = true;
+  for (auto [pk, value] : etx.scan(*moved, range)) {
+    if (puts.size() >= std::max<uint64_t>(limit, 1) || (!puts.empty() && bytes >= options.batchBytes)) {
+      exhausted = false;
+      break;
+    }
+    puts.emplace_back(pk, value);
+    bytes += value.size();
+    ++info.counts[storedVersion(value)];
+  }
+  etx.putMany(core.records(), puts);  // ascending, after every key already there
+  m.done += puts.size();
+  result.written = puts.size();
+  result.done = m.done;
+  result.phase = "install";
+  if (!exhausted) {
+    m.checkpoint.assign(puts.back().first);
+    return result;
+  }
+  etx.dropDb(*moved);
+  m.rekey = false;  // every record is under its new key: the table opens again, indexes aside
+  if (!info.autoIncrement.empty()) {
+    info.sequence = std::max(info.sequence, core.highestAutoIncrement(etx));
+  }
+  recordsDone(etx, core, info, result);
+  return result;
+}
+
 // One batch of the table's pending migration, in the caller's write transaction.
 BatchResult runBatch(WriteTxn& tx, orm::TableCore& core, const EagerOptions& options,
                      uint64_t recordLimit) {
   BatchResult result;
-  orm::TableInfo& info = core.touch(tx);
+  orm::TableInfo& info = core.touch(tx, true);
   if (!info.migration) {
     result.finished = true;
     return result;
@@ -129,12 +308,8 @@ BatchResult runBatch(WriteTxn& tx, orm::TableCore& core, const EagerOptions& opt
       return true;
     });
     if (!result.failure.empty()) {
-      // Undo the migration: the table returns to its version, schema and indexes.
       dropScratch();
-      core.catalog().eraseSchema(etx, core.schema().name, newest);
-      info.version = m.fromVersion;
-      for (auto& ii : info.indexes) ii.state = orm::IndexState::Ready;
-      info.migration.reset();
+      undoMigration(etx, core, info);
       result.finished = true;
       return result;
     }
@@ -142,12 +317,17 @@ BatchResult runBatch(WriteTxn& tx, orm::TableCore& core, const EagerOptions& opt
     std::string last = end.last;
     if (exhausted) {
       dropScratch();
-      m.phase = orm::MigrationState::Phase::Records;
+      m.phase = m.rekey ? orm::MigrationState::Phase::Rekey : orm::MigrationState::Phase::Records;
       m.checkpoint.clear();
     } else {
       m.checkpoint = last;
     }
     return result;
+  }
+
+  if (m.phase == orm::MigrationState::Phase::Rekey) return rekeyBatch(tx, core, options, limit, result);
+  if (m.phase == orm::MigrationState::Phase::Install) {
+    return installBatch(tx, core, options, limit, result);
   }
 
   if (m.phase == orm::MigrationState::Phase::Records) {
@@ -203,21 +383,11 @@ BatchResult runBatch(WriteTxn& tx, orm::TableCore& core, const EagerOptions& opt
     etx.putMany(core.records(), puts);  // in key order, as scanned
     m.done += rewrites.size();
     result.done = m.done;
-    result.rewritten = rewrites.size();
+    result.rewritten = result.written = rewrites.size();
     if (!exhausted) {
       m.checkpoint = last;
     } else {
-      auto building = buildingIndexes(core, info, false);
-      if (!building.empty()) {
-        // The records are all at the newest version: rebuild the indexes a step may have
-        // changed, from nothing.
-        m.phase = orm::MigrationState::Phase::Indexes;
-        m.checkpoint.clear();
-        for (const auto* ic : building) etx.clearDb(ic->db);
-      } else {
-        info.migration.reset();
-        result.finished = true;
-      }
+      recordsDone(etx, core, info, result);
     }
   } else {
     std::vector<const orm::IndexCore*> building = buildingIndexes(core, info, false);
@@ -228,6 +398,7 @@ BatchResult runBatch(WriteTxn& tx, orm::TableCore& core, const EagerOptions& opt
     });
     bool exhausted = end.exhausted;
     std::string last = end.last;
+    result.phase = "indexes";
     for (auto& [ic, entry] : entries) {
       std::string pk = entry.second.empty() ? std::string(core.primaryKeyOfEntry(*ic, entry.first, entry.second))
                                             : entry.second;
@@ -250,6 +421,7 @@ std::pair<uint64_t, bool> runMigration(Database& db, const EagerOptions& options
                                        const std::function<bool(uint64_t)>& keepGoing,
                                        uint64_t recordBudget) {
   uint64_t rewritten = 0;
+  uint64_t written = 0;  // what the rate counts: a record moved to a new key is written twice
   auto start = Clock::now();
   for (const auto& name : db.appTableNames()) {
     orm::TableCore& core = db.table(name).core();
@@ -260,13 +432,15 @@ std::pair<uint64_t, bool> runMigration(Database& db, const EagerOptions& options
       BatchResult r = db.write([&](WriteTxn& tx) { return runBatch(tx, core, options, left); });
       if (!r.failure.empty()) throw Error(ErrorCode::MigrationFailed, r.failure);
       rewritten += r.rewritten;
+      written += r.written;
       double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-      if (options.progress && (r.rewritten > 0 || (r.finished && r.total > 0))) {
+      if (options.progress && (r.written > 0 || (r.finished && r.total > 0))) {
         MigrationProgress p;
         p.table = name;
+        p.phase = std::string(r.phase);
         p.done = r.finished ? r.total : r.done;
         p.total = r.total;
-        p.recordsPerSecond = seconds > 0 ? rewritten / seconds : 0;
+        p.recordsPerSecond = seconds > 0 ? written / seconds : 0;
         p.etaSeconds = p.recordsPerSecond > 0 && p.total > p.done
                            ? (p.total - p.done) / p.recordsPerSecond
                            : 0;
@@ -274,7 +448,7 @@ std::pair<uint64_t, bool> runMigration(Database& db, const EagerOptions& options
       }
       if (options.maxRecordsPerSecond > 0) {
         auto due = start + std::chrono::duration_cast<Clock::duration>(
-                               std::chrono::duration<double>(rewritten / options.maxRecordsPerSecond));
+                               std::chrono::duration<double>(written / options.maxRecordsPerSecond));
         std::this_thread::sleep_until(due);
       }
       if (r.finished) {

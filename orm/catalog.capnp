@@ -52,6 +52,10 @@ struct Migration {
   fromVersion @4 :UInt32;       # the table's version before the migration began
   sqlSteps @5 :List(Text);      # when every step is declarative: their MIGRATE statements, so
                                 # that a tool without the app can read and finish the migration
+  rekey @6 :Bool;               # the migration changes primary keys: records move to a new
+                                # database under their new keys (phases rekey, then install)
+  stepless @7 :Bool;            # the migration began with no step to read old records through
+                                # (a key change alone): a later open without steps may finish it
 }
 
 enum MigrationPhase {
@@ -59,6 +63,10 @@ enum MigrationPhase {
   indexes @1;                   # rebuilding the indexes marked building
   check @2;                     # before anything is rewritten: the new keys of rebuilt unique
                                 # indexes are checked for duplicates in a scratch database
+  rekey @3;                     # copying every record, upgraded, under its new primary key into
+                                # "capdb:rekey:<table>"; the table's own records are untouched
+  install @4;                   # the table's records were cleared: copying the re-keyed records
+                                # back into it
 }
 
 # Key ("schema", table name, version): one version of a table's schema, with every node it

@@ -64,9 +64,11 @@ TableInfo decodeTable(catalog::TableEntry::Reader e) {
     MigrationState::Phase phase = MigrationState::Phase::Records;
     if (m.getPhase() == catalog::MigrationPhase::INDEXES) phase = MigrationState::Phase::Indexes;
     if (m.getPhase() == catalog::MigrationPhase::CHECK) phase = MigrationState::Phase::Check;
+    if (m.getPhase() == catalog::MigrationPhase::REKEY) phase = MigrationState::Phase::Rekey;
+    if (m.getPhase() == catalog::MigrationPhase::INSTALL) phase = MigrationState::Phase::Install;
     t.migration = MigrationState{
         phase, std::string(reinterpret_cast<const char*>(cp.begin()), cp.size()), m.getTotal(),
-        m.getDone(), m.getFromVersion(), {}};
+        m.getDone(), m.getFromVersion(), {}, m.getRekey(), m.getStepless()};
     for (auto step : m.getSqlSteps()) t.migration->sqlSteps.push_back(str(step));
   }
   return t;
@@ -110,7 +112,11 @@ std::string encodeTable(const TableInfo& t) {
       case MigrationState::Phase::Check: m.setPhase(catalog::MigrationPhase::CHECK); break;
       case MigrationState::Phase::Records: m.setPhase(catalog::MigrationPhase::RECORDS); break;
       case MigrationState::Phase::Indexes: m.setPhase(catalog::MigrationPhase::INDEXES); break;
+      case MigrationState::Phase::Rekey: m.setPhase(catalog::MigrationPhase::REKEY); break;
+      case MigrationState::Phase::Install: m.setPhase(catalog::MigrationPhase::INSTALL); break;
     }
+    m.setRekey(t.migration->rekey);
+    m.setStepless(t.migration->stepless);
     m.setFromVersion(t.migration->fromVersion);
     m.setCheckpoint(kj::arrayPtr(reinterpret_cast<const kj::byte*>(t.migration->checkpoint.data()),
                                  t.migration->checkpoint.size()));

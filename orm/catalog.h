@@ -29,7 +29,7 @@ struct IndexInfo {
 };
 
 struct MigrationState {
-  enum class Phase : uint8_t { Check, Records, Indexes };
+  enum class Phase : uint8_t { Check, Records, Indexes, Rekey, Install };
   Phase phase = Phase::Records;
   std::string checkpoint;  // last primary key done; empty: none yet
   uint64_t total = 0;
@@ -38,6 +38,12 @@ struct MigrationState {
   // When every step the migration reads old records through is declarative: their MIGRATE
   // statements (Migrations::sql), so that any tool can read and finish it without the app.
   std::vector<std::string> sqlSteps;
+  // The migration changes primary keys: after the check, records are copied under their new keys
+  // into a scratch database (Rekey), then back into the cleared table (Install).
+  bool rekey = false;
+  // The migration began without steps (old records read as the newest as they are): an open
+  // without steps may go on with it.
+  bool stepless = false;
   friend bool operator==(const MigrationState&, const MigrationState&) = default;
 };
 

@@ -1,6 +1,7 @@
 // Database::open: the reconciliation of the app's schemas with the catalog (tables created,
 // schemas compared and stored, indexes built or dropped, migrations planned).
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <set>
@@ -48,34 +49,11 @@ void buildIndex(engine::WriteTxn& txn, const orm::TableCore& table, const IndexC
   }
 }
 
-// The highest value of the primary key's autoIncrement field among the table's records: the
-// sequence to start from when a table gains autoIncrement.
-uint64_t highestKeyValue(const engine::Txn& txn, const TableSchema& app, size_t position) {
-  auto records = txn.openDb(orm::tableDbName(app.name));
-  if (!records) return 0;
-  uint64_t highest = 0;
-  auto take = [&](std::string_view key) {
-    engine::KeyDecoder d(key);
-    for (size_t i = 0; i < position; ++i) d.skip();
-    auto v = d.next();
-    if (auto* u = std::get_if<uint64_t>(&v)) highest = std::max(highest, *u);
-    if (auto* i = std::get_if<int64_t>(&v); i && *i > 0) highest = std::max(highest, uint64_t(*i));
-  };
-  if (app.primaryKey.size() == 1) {
-    engine::Cursor c = txn.cursor(*records);
-    if (c.last()) take(c.key());
-  } else {
-    for (auto [key, value] : txn.scan(*records, engine::KeyRange::all())) take(key);
-  }
-  return highest;
-}
-
-// Reconciles one app table with the catalog inside the open transaction; returns its core.
-// Whether a step that sets `writes` may change the key of `index` (unknown writes: yes).
-bool stepTouches(const Migrations::Step& step, const orm::IndexSchema& index) {
+// Whether a step that sets `writes` may change one of `fields` (unknown writes: yes).
+bool stepTouches(const Migrations::Step& step, const std::vector<orm::FieldPath>& fields) {
   if (step.options.writes.empty()) return true;
   for (const auto& w : step.options.writes) {
-    for (const auto& f : index.fields) {
+    for (const auto& f : fields) {
       if (f.dotted == w || f.dotted.starts_with(w + ".") || w.starts_with(f.dotted + ".")) {
         return true;
       }
@@ -95,6 +73,7 @@ const Migrations* storedSteps(const TableInfo& info,
   return keep.back().get();
 }
 
+// Reconciles one app table with the catalog inside the open transaction; returns its core.
 std::unique_ptr<orm::TableCore> openTable(engine::WriteTxn& txn, orm::Catalog& catalog,
                                           const TableSchema& app, const Options& options,
                                           std::vector<std::unique_ptr<Migrations>>& keep) {
@@ -102,6 +81,8 @@ std::unique_ptr<orm::TableCore> openTable(engine::WriteTxn& txn, orm::Catalog& c
   TableInfo info;
   std::vector<std::string> buildIndexes;
   bool versionRaised = false;
+  bool keyChanged = false;      // the primary key's fields changed since the stored version
+  bool autoIncrementAdded = false;
   uint32_t fromVersion = 0;
   if (existing == nullptr) {
     info.id = catalog.nextTableId();
@@ -126,7 +107,7 @@ std::unique_ptr<orm::TableCore> openTable(engine::WriteTxn& txn, orm::Catalog& c
     }
     if (info.version < app.version) {
       bool empty = info.records() == 0;
-      if (options.migrations == nullptr && !(empty || diff.wireCompatible())) {
+      if (options.migrations == nullptr && !(empty || diff.readsAcross())) {
         fail(ErrorCode::SchemaMismatch,
              "table {}: the app's schema is version {} and the database's version {}; moving "
              "records between versions needs migration steps (Options::migrations). "
@@ -145,6 +126,14 @@ std::unique_ptr<orm::TableCore> openTable(engine::WriteTxn& txn, orm::Catalog& c
       fromVersion = info.version;
       info.version = app.version;
       versionRaised = true;
+      keyChanged = std::any_of(diff.changes.begin(), diff.changes.end(), [](const auto& c) {
+        return c.kind == ChangeKind::PrimaryKeyChanged;
+      });
+      CAPDB_REQUIRE(!(info.migration && info.migration->rekey), ErrorCode::SchemaMismatch,
+                    "table {}: an interrupted migration to version {} is moving the records to "
+                    "new primary keys; finish it (open with the app at version {}, eager) before "
+                    "version {}",
+                    app.name, fromVersion, fromVersion, app.version);
     } else if (!diff.wireCompatible()) {
       orm::SchemaDiff incompatible;
       for (const auto& c : diff.changes) {
@@ -152,7 +141,8 @@ std::unique_ptr<orm::TableCore> openTable(engine::WriteTxn& txn, orm::Catalog& c
       }
       fail(ErrorCode::SchemaMismatch,
            "table {}: the app's schema changed at the same version {} in ways old records cannot "
-           "be read across; raise $Db.version and add a migration step:\n{}",
+           "be read across; raise $Db.version (and add a migration step for each change that "
+           "needs one):\n{}",
            app.name, app.version, incompatible.describe(app.name));
     }
     bool removes = std::any_of(diff.changes.begin(), diff.changes.end(), [](const auto& c) {
@@ -166,9 +156,7 @@ std::unique_ptr<orm::TableCore> openTable(engine::WriteTxn& txn, orm::Catalog& c
     if (versionRaised) removes = false;  // a new version replaces the schema; it is not "older"
     info.primaryKey = dottedNames(app.primaryKey);
     std::string autoIncrement = app.autoIncrement ? app.primaryKey[*app.autoIncrement].dotted : "";
-    if (!autoIncrement.empty() && autoIncrement != info.autoIncrement) {
-      info.sequence = std::max(info.sequence, highestKeyValue(txn, app, *app.autoIncrement));
-    }
+    autoIncrementAdded = !autoIncrement.empty() && autoIncrement != info.autoIncrement;
     info.autoIncrement = autoIncrement;
     // The catalog's index list is the truth: compare the app's indexes with it, not with the
     // stored schema (an older app may have opened in between).
@@ -207,6 +195,11 @@ std::unique_ptr<orm::TableCore> openTable(engine::WriteTxn& txn, orm::Catalog& c
     cores.push_back(IndexCore{index, txn.createDb(orm::indexDbName(app.name, index.name)), true});
   }
   auto core = std::make_unique<orm::TableCore>(app, records, cores, catalog);
+  // A table that gains autoIncrement continues after its highest key (a migration that moves the
+  // records to new keys sets it when they are in place).
+  if (autoIncrementAdded && !keyChanged) {
+    info.sequence = std::max(info.sequence, core->highestAutoIncrement(txn));
+  }
 
   // Records stored at older versions: read through the app's steps (lazy), and rewritten by
   // migrate() or drain(). Every stored version is planned (O(versions)): records of a version
@@ -240,7 +233,8 @@ std::unique_ptr<orm::TableCore> openTable(engine::WriteTxn& txn, orm::Catalog& c
       }
       // Records an earlier open left for steps (a lazy migration still pending) must go through
       // steps: read as a later version without one, they would lose what the steps compute.
-      CAPDB_REQUIRE(!(hasRecords && steps.empty() && info.migration && v < info.version),
+      CAPDB_REQUIRE(!(hasRecords && steps.empty() && info.migration && !info.migration->stepless &&
+                      v < info.version),
                     ErrorCode::SchemaMismatch,
                     "table {}: {} records at version {} wait for the migration steps registered "
                     "when version {} was opened; open with those migrations (capdb upgrade "
@@ -251,19 +245,42 @@ std::unique_ptr<orm::TableCore> openTable(engine::WriteTxn& txn, orm::Catalog& c
   }
   if (!oldVersions.empty()) {
     std::vector<const Migrations::Step*> used;
-    core->setUpgrader(registry.plan(app, catalog, txn, oldVersions, &used), oldVersions);
+    auto upgrader = registry.plan(app, catalog, txn, oldVersions, &used);
+    // Records move to new primary keys when the key's fields changed, or a step declares that it
+    // writes one of them; an unfinished move continues whatever the versions.
+    bool stepsMoveKeys = std::any_of(used.begin(), used.end(), [&](const auto* step) {
+      return !step->options.writes.empty() && stepTouches(*step, app.primaryKey);
+    });
+    bool rekey = (info.migration && info.migration->rekey) ||
+                 (versionRaised && info.records() > 0 && (keyChanged || stepsMoveKeys));
+    core->setUpgrader(std::move(upgrader), oldVersions, rekey);
     std::vector<std::string> affected;
     bool eagerOnly = false;
     for (const auto* step : used) {
       eagerOnly = eagerOnly || step->options.requiresEager;
       for (const auto& index : app.indexes) {
-        if (stepTouches(*step, index) &&
+        if (stepTouches(*step, index.fields) &&
             std::find(affected.begin(), affected.end(), index.name) == affected.end()) {
           affected.push_back(index.name);
         }
       }
     }
+    if (rekey) {
+      // Every index entry holds a primary key: each index is rebuilt.
+      affected.clear();
+      for (const auto& index : app.indexes) affected.push_back(index.name);
+    }
     eagerOnly = eagerOnly && core->pendingRecords(info) > 0;
+    if (options.mode != MigrationMode::Eager && rekey && versionRaised) {
+      fail(ErrorCode::SchemaMismatch,
+           "table {}: {}, so the migration moves every record to its new key; a record cannot be "
+           "found by its new key until it has moved, so open it with MigrationMode::Eager",
+           app.name,
+           keyChanged ? fmt::format("the primary key changes from ({}) to ({})",
+                                    fmt::join(existing->primaryKey, ", "),
+                                    fmt::join(info.primaryKey, ", "))
+                      : std::string("a step writes a field of the primary key"));
+    }
     if (options.mode != MigrationMode::Eager && (eagerOnly || (versionRaised && !affected.empty()))) {
       std::string names;
       for (const auto& a : affected) names += (names.empty() ? "" : ", ") + a;
@@ -273,19 +290,22 @@ std::unique_ptr<orm::TableCore> openTable(engine::WriteTxn& txn, orm::Catalog& c
                      : fmt::format("the migration steps may change indexed fields ({})", names),
            eagerOnly ? "" : ", or declare the fields each step sets (StepOptions::writes)");
     }
-    bool rebuild = versionRaised && !affected.empty();
-    uint64_t pending = core->pendingRecords(info);
+    bool rebuild = (versionRaised || rekey) && !affected.empty();
+    uint64_t pending = rekey ? info.records() : core->pendingRecords(info);
     // A unique index that a step may change is checked for duplicates before anything is
     // rewritten, so that a failing check leaves the records and indexes as they were.
     bool checkUnique = rebuild && std::any_of(app.indexes.begin(), app.indexes.end(), [&](const auto& i) {
       return i.unique && std::find(affected.begin(), affected.end(), i.name) != affected.end();
     });
     auto firstPhase = checkUnique ? orm::MigrationState::Phase::Check
+                      : rekey     ? orm::MigrationState::Phase::Rekey
                                   : orm::MigrationState::Phase::Records;
-    if (versionRaised && (pending > 0 || rebuild)) {
+    if (versionRaised && (pending > 0 || rebuild || rekey)) {
       // A new version restarts the rewrite from the first key: records an earlier, unfinished
       // migration already passed now need the new steps too.
       info.migration = orm::MigrationState{firstPhase, "", pending, 0, fromVersion};
+      info.migration->rekey = rekey;
+      info.migration->stepless = used.empty();
     } else if (!info.migration && pending > 0) {
       info.migration = orm::MigrationState{orm::MigrationState::Phase::Records, "", pending, 0,
                                            info.version};
@@ -315,6 +335,11 @@ std::unique_ptr<orm::TableCore> openTable(engine::WriteTxn& txn, orm::Catalog& c
                                       }),
                        buildIndexes.end());
   }
+  CAPDB_REQUIRE(!(info.migration && info.migration->rekey) || options.mode == MigrationMode::Eager,
+                ErrorCode::SchemaMismatch,
+                "table {}: a migration is moving its records to new primary keys; open with "
+                "MigrationMode::Eager to finish it",
+                app.name);
   for (const auto& ii : info.indexes) {
     if (ii.state != orm::IndexState::Building) continue;
     CAPDB_REQUIRE(options.mode == MigrationMode::Eager, ErrorCode::SchemaMismatch,
@@ -381,6 +406,13 @@ std::unique_ptr<orm::TableCore> openStoredTable(const engine::Txn& txn, orm::Cat
   }
   auto core =
       std::make_unique<orm::TableCore>(std::move(schema), *records, std::move(cores), catalog);
+  if (info.migration && info.migration->rekey) {
+    // Half-way, some records are under their old keys and some under their new ones.
+    core->setUnavailable(
+        "a migration is moving its records to new primary keys; finish it by opening the "
+        "database with the app's schema in eager mode (capdb upgrade --mode eager)");
+    return core;
+  }
   // Older versions that read as this one without a step stay readable; so do the records of a
   // pending migration whose steps are declarative and kept in the catalog. The records of a
   // pending migration with the app's C++ steps are not read at all: reading them past their

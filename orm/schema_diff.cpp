@@ -160,12 +160,22 @@ bool SchemaDiff::wireCompatible() const {
   return true;
 }
 
+bool SchemaDiff::readsAcross() const {
+  for (const auto& c : changes) {
+    if (!c.wireCompatible && c.kind != ChangeKind::PrimaryKeyChanged) return false;
+  }
+  return true;
+}
+
 std::string SchemaDiff::describe(std::string_view table) const {
   std::string out;
   for (const auto& c : changes) {
+    std::string_view how = c.wireCompatible ? "wire-compatible"
+                           : c.kind == ChangeKind::PrimaryKeyChanged
+                               ? "needs a new version; every record moves to its new key, eagerly"
+                               : "needs a step";
     out += fmt::format("{}{}{}: {}{}{} ({})\n", table, c.field.empty() ? "" : ".", c.field,
-                       changeKindName(c.kind), c.detail.empty() ? "" : " ", c.detail,
-                       c.wireCompatible ? "wire-compatible" : "needs a step");
+                       changeKindName(c.kind), c.detail.empty() ? "" : " ", c.detail, how);
   }
   return out;
 }

@@ -43,8 +43,12 @@ struct SchemaDiff {
   std::vector<SchemaChange> changes;
 
   bool empty() const { return changes.empty(); }
-  // True when no change needs a migration step.
+  // True when no change needs a new version: the same version may read old records as they are.
   bool wireCompatible() const;
+  // True when old records read correctly as the new version without a step: every change is
+  // wire-compatible, or changes the primary key (which needs a new version, and moves every record
+  // to its new key, but changes no record's bytes).
+  bool readsAcross() const;
   // One line per change: "people.score: type changed Float64 -> Int64 (needs a step)".
   std::string describe(std::string_view table) const;
 };

@@ -2,6 +2,7 @@
 
 #include <capnp/any.h>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "engine/fail.h"
 #include "engine/key_codec.h"
@@ -127,6 +128,7 @@ std::string_view TableCore::primaryKeyOfEntry(const IndexCore& index, std::strin
 
 capnp::DynamicStruct::Reader TableCore::decode(RecordDecoder& decoder, std::string_view pk,
                                                std::string_view bytes, bool verify) const {
+  requireAvailable();
   uint32_t version = decoder.decode(bytes, schema_.name, pk, verify);
   if (version == schema_.version) [[likely]] {
     if (verify) return decoder.verifiedRoot(check_, schema_.schema);
@@ -155,21 +157,22 @@ capnp::DynamicStruct::Reader TableCore::decode(RecordDecoder& decoder, std::stri
   if (newPk != pk) {
     fail(ErrorCode::MigrationFailed,
          "table {}, record {}: the migration from version {} changed the primary key to {}; a "
-         "step may not change the key",
+         "step that changes the key must name the key's fields in StepOptions::writes, so that "
+         "the migration moves each record to its new key (eager mode)",
          schema_.name, engine::formatKey(pk), version, engine::formatKey(newPk));
   }
   return record;
 }
 
 void TableCore::setUpgrader(std::shared_ptr<const Upgrader> upgrader,
-                            const std::set<uint32_t>& versions) {
+                            const std::set<uint32_t>& versions, bool keysMove) {
   upgrader_ = std::move(upgrader);
   oldChecks_.clear();
   std::vector<std::string> keyFields;
   for (const auto& f : schema_.primaryKey) keyFields.push_back(f.dotted);
   for (uint32_t v : versions) {
     oldChecks_.emplace(v, RecordCheck(upgrader_->readSchema(v)));
-    if (upgrader_->mayChangeKey(v, keyFields)) keyChecks_.insert(v);
+    if (!keysMove && upgrader_->mayChangeKey(v, keyFields)) keyChecks_.insert(v);
   }
 }
 
@@ -210,14 +213,52 @@ engine::KeyRange TableCore::toKeyRange(const Range& range) {
   return r;
 }
 
-TableInfo& TableCore::touch(WriteTxn& tx) const {
+TableInfo& TableCore::touch(WriteTxn& tx, bool migrating) const {
   auto& touched = tx.state().touched;
   auto it = touched.find(schema_.name);
   if (it != touched.end()) return it->second;
+  requireAvailable();
   auto info = catalog_->readTable(tx.engine(), schema_.name);
   CAPDB_REQUIRE(info.has_value(), ErrorCode::Internal, "table {} is missing from the catalog",
           schema_.name);
+  if (!migrating) {
+    // Another process may have moved the records to new keys since this table was opened.
+    CAPDB_REQUIRE(!(info->migration && info->migration->rekey), ErrorCode::Busy,
+                  "table {}: a migration is moving its records to new primary keys; writes wait "
+                  "until it finishes",
+                  schema_.name);
+    std::vector<std::string> key;
+    for (const auto& f : schema_.primaryKey) key.push_back(f.dotted);
+    CAPDB_REQUIRE(info->primaryKey == key, ErrorCode::SchemaMismatch,
+                  "table {}: the database's primary key is now ({}), this app's ({}); reopen the "
+                  "database with the app's newer schema",
+                  schema_.name, fmt::join(info->primaryKey, ", "), fmt::join(key, ", "));
+  }
   return touched.emplace(schema_.name, std::move(*info)).first->second;
+}
+
+void TableCore::failUnavailable() const {
+  fail(ErrorCode::Busy, "table {}: {}", schema_.name, unavailable_);
+}
+
+uint64_t TableCore::highestAutoIncrement(const engine::Txn& txn) const {
+  if (!schema_.autoIncrement) return 0;
+  size_t position = *schema_.autoIncrement;
+  uint64_t highest = 0;
+  auto take = [&](std::string_view key) {
+    engine::KeyDecoder d(key);
+    for (size_t i = 0; i < position; ++i) d.skip();
+    auto v = d.next();
+    if (auto* u = std::get_if<uint64_t>(&v)) highest = std::max(highest, *u);
+    if (auto* i = std::get_if<int64_t>(&v); i && *i > 0) highest = std::max(highest, uint64_t(*i));
+  };
+  if (schema_.primaryKey.size() == 1) {
+    engine::Cursor c = txn.cursor(records_);
+    if (c.last()) take(c.key());
+  } else {
+    for (auto [key, value] : txn.scan(records_, engine::KeyRange::all())) take(key);
+  }
+  return highest;
 }
 
 void TableCore::requireOwnStruct(capnp::DynamicStruct::Reader record) const {
@@ -449,6 +490,7 @@ bool TableCore::remove(WriteTxn& tx, const Key& key) const {
 }
 
 std::optional<DynamicRow> TableCore::get(const Txn& tx, const Key& key) const {
+  requireAvailable();
   std::string pk = encodePrimaryKey(key);
   auto stored = tx.engine().get(records_, pk);
   if (!stored) return std::nullopt;
@@ -462,6 +504,7 @@ std::optional<DynamicRow> TableCore::get(const Txn& tx, const Key& key) const {
 }
 
 RecordCursor TableCore::scan(const Txn& tx, const Range& range, Direction direction) const {
+  requireAvailable();
   return RecordCursor(std::make_unique<RecordScan>(
       *this, tx.engine(), tx.engine().scan(records_, toKeyRange(range), direction), nullptr));
 }
@@ -482,6 +525,7 @@ const IndexCore& TableCore::requireIndex(std::string_view name) const {
 
 RecordCursor TableCore::find(const Txn& tx, std::string_view index, const Range& range,
                              Direction direction) const {
+  requireAvailable();
   const IndexCore& ic = requireIndex(index);
   for (const auto* bound : {&range.lower, &range.upper}) {
     CAPDB_REQUIRE(!*bound || (*bound)->values.size() <= ic.schema.fields.size(),
@@ -492,6 +536,9 @@ RecordCursor TableCore::find(const Txn& tx, std::string_view index, const Range&
       *this, tx.engine(), tx.engine().scan(ic.db, toKeyRange(range), direction), &ic));
 }
 
-uint64_t TableCore::count(const Txn& tx) const { return tx.engine().count(records_); }
+uint64_t TableCore::count(const Txn& tx) const {
+  requireAvailable();
+  return tx.engine().count(records_);
+}
 
 }  // namespace capdb::orm

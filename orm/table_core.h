@@ -109,6 +109,10 @@ class TableCore {
             const Catalog& catalog);
 
   const TableSchema& schema() const { return schema_; }
+  // Throws Busy when the table is unavailable (setUnavailable).
+  void requireAvailable() const {
+    if (!unavailable_.empty()) [[unlikely]] failUnavailable();
+  }
   const std::vector<IndexCore>& indexes() const { return indexes_; }
   const engine::Db& records() const { return records_; }
 
@@ -153,7 +157,10 @@ class TableCore {
 
   // Records stored at older versions are read through `upgrader` (lazy migration). Set before the
   // table is shared between threads; `versions` are the old versions the table may hold.
-  void setUpgrader(std::shared_ptr<const Upgrader> upgrader, const std::set<uint32_t>& versions);
+  // With `keysMove` (a migration that moves records to new primary keys is pending), an upgraded
+  // record's key is not checked against its stored key.
+  void setUpgrader(std::shared_ptr<const Upgrader> upgrader, const std::set<uint32_t>& versions,
+                   bool keysMove = false);
   bool hasUpgrader() const { return upgrader_ != nullptr; }
   // Whether records stored at `version` still need rewriting: they are older and go through a
   // step (a version that reads as the newest as it is never needs it).
@@ -171,8 +178,15 @@ class TableCore {
   // Marks an index complete (after a migration rebuilt it) or not.
   void setIndexReady(std::string_view name, bool ready) const;
   // The table's catalog entry as this write transaction sees it, loaded on first touch and
-  // written at commit.
-  TableInfo& touch(WriteTxn& tx) const;
+  // written at commit. An app's write (not `migrating`) is refused while a migration moves the
+  // records to new primary keys (Busy), and after one finished when this table's key is the old
+  // one (SchemaMismatch): its records would land under keys the table no longer uses.
+  TableInfo& touch(WriteTxn& tx, bool migrating = false) const;
+  // Makes every read and write of the table fail with Busy and `why` (a tool opened a table whose
+  // records are half-way to new primary keys).
+  void setUnavailable(std::string why) { unavailable_ = std::move(why); }
+  // The highest value of the primary key's autoIncrement field among the records (0 if none).
+  uint64_t highestAutoIncrement(const engine::Txn& txn) const;
   const Catalog& catalog() const { return *catalog_; }
 
   // A value a higher layer derives from the schema once and keeps for the table's life (the SQL
@@ -190,6 +204,7 @@ class TableCore {
   void replace(WriteTxn& tx, std::string_view pk, capnp::DynamicStruct::Reader old,
                uint32_t oldVersion, capnp::MessageBuilder& message) const;
   const IndexCore& requireIndex(std::string_view name) const;
+  [[noreturn]] void failUnavailable() const;
   void requireOwnStruct(capnp::DynamicStruct::Reader record) const;
 
   TableSchema schema_;
@@ -201,6 +216,7 @@ class TableCore {
   std::shared_ptr<const Upgrader> upgrader_;
   std::map<uint32_t, RecordCheck> oldChecks_;  // by stored version
   std::set<uint32_t> keyChecks_;               // versions whose steps may change the key
+  std::string unavailable_;                    // set: every access is Busy, with this reason
   mutable std::mutex derivedMutex_;
   mutable std::shared_ptr<const void> derived_;
 };

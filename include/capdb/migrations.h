@@ -45,6 +45,10 @@ enum class MigrationMode {
 // A step's progress through a table, reported after every batch of an eager rewrite.
 struct MigrationProgress {
   std::string table;
+  // "records" (old records rewritten in place) or, for a migration that changes primary keys,
+  // "rekey" (each record copied under its new key) and then "install" (the copies moved into
+  // the table); done counts from 0 to total in each phase.
+  std::string phase;
   uint64_t done = 0;   // records rewritten so far, in this run and earlier ones
   uint64_t total = 0;  // records that were at an old version when the migration began
   double recordsPerSecond = 0;
@@ -168,13 +172,15 @@ class Migrations {
   struct StepOptions {
     // The fields the step sets (dotted paths). Indexes over other fields keep their entries
     // through the migration. Empty: unknown, so every index of the table is rebuilt, which
-    // needs the eager mode.
+    // needs the eager mode. Naming a field of the primary key makes the migration move every
+    // record to its new key (eager only; docs/migrations.md); a step that changes the key
+    // without naming it fails with MigrationFailed.
     std::vector<std::string> writes{};
     // The schema of version `to`, when `to` is not the app's newest version (a step in the middle
     // of a chain). Not needed for the last step.
     std::optional<capnp::StructSchema> target{};
     // The step cannot be applied on read (it is too slow to run per read, say): the migration
-    // must run eagerly. (No step may change a record's primary key.)
+    // must run eagerly.
     bool requiresEager = false;
     // Checks the step against the schemas of its two versions when a database that needs it
     // opens; what it throws refuses the open. Default: none.

@@ -1,7 +1,8 @@
 // Crash safety of eager migrations: a child process runs the migration and is killed with SIGKILL
 // at random moments, again and again; then the migration is resumed to the end, and every record
 // must be present, at the newest version, with the expected values, and every index must equal
-// the index rebuilt from the records. CAPDB_KILL_ROUNDS raises the number of kills (make stress).
+// the index rebuilt from the records. The same again for a migration that moves every record to a
+// new primary key. CAPDB_KILL_ROUNDS raises the number of kills (make stress).
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -28,7 +29,9 @@ std::string upper(std::string s) {
   return s;
 }
 
-TEST(MigrationKill, SigkillAtRandomMomentsThenResumeLosesNothing) {
+// Kills migrations of 3000 people from version 1 to 2; with `rekey`, version 2's primary key is
+// the name instead of the id.
+void killAndResume(bool rekey) {
   ::capdb::testing::TempDir dir;
   auto v1File = ::capdb::testing::parseText(
       dir, "v1.capnp",
@@ -36,8 +39,9 @@ TEST(MigrationKill, SigkillAtRandomMomentsThenResumeLosesNothing) {
       "{ id @0 :UInt64; name @1 :Text; city @2 :Text $Db.indexed; }\n");
   auto v2File = ::capdb::testing::parseText(
       dir, "v2.capnp",
-      "struct P $Db.table(\"people\") $Db.version(2) $Db.primaryKey([\"id\"]) "
-      "{ id @0 :UInt64; name @1 :Text; city @2 :Text $Db.indexed; nameLength @3 :UInt32; }\n");
+      std::string("struct P $Db.table(\"people\") $Db.version(2) $Db.primaryKey([") +
+          (rekey ? "\"name\"" : "\"id\"") +
+          "]) { id @0 :UInt64; name @1 :Text; city @2 :Text $Db.indexed; nameLength @3 :UInt32; }\n");
   const TableSchema& v1 = v1File.tables[0];
   const TableSchema& v2 = v2File.tables[0];
   const char* cities[] = {"paris", "lima", "oslo", "quito"};
@@ -73,16 +77,29 @@ TEST(MigrationKill, SigkillAtRandomMomentsThenResumeLosesNothing) {
     auto people = db.table("people");
     auto tx = db.read();
     ASSERT_EQ(people.count(tx), static_cast<uint64_t>(kRecords));
-    int expectId = 1;
+    // Every id once, in key order (by id, or by name after a move to the name as the key).
+    std::set<uint64_t> seen;
+    std::string lastName;
+    uint64_t lastId = 0;
     for (auto r : people.scan(tx)) {
-      ASSERT_EQ(r.get("id").as<uint64_t>(), static_cast<uint64_t>(expectId));
-      std::string name = "person " + std::to_string(expectId);
+      uint64_t id = r.get("id").as<uint64_t>();
+      std::string name = "person " + std::to_string(id);
+      ASSERT_TRUE(seen.insert(id).second) << id;
       ASSERT_EQ(r.get("name").as<capnp::Text>(), name.c_str());
+      if (rekey) ASSERT_LT(lastName, name);
+      else ASSERT_LT(lastId, id);
+      lastName = name;
+      lastId = id;
       ASSERT_EQ(r.get("nameLength").as<uint32_t>(), name.size());
-      ASSERT_EQ(std::string(r.get("city").as<capnp::Text>().cStr()), upper(cities[expectId % 4]));
-      ++expectId;
+      ASSERT_EQ(std::string(r.get("city").as<capnp::Text>().cStr()), upper(cities[id % 4]));
     }
-    for (int id = 1; id <= kRecords; id += 97) ASSERT_EQ(people.get(tx, Key{id})->version(), 2u);
+    ASSERT_EQ(seen.size(), static_cast<size_t>(kRecords));
+    ASSERT_EQ(*seen.rbegin(), static_cast<uint64_t>(kRecords));
+    for (int id = 1; id <= kRecords; id += 97) {
+      Key key = rekey ? Key{"person " + std::to_string(id)} : Key{id};
+      ASSERT_EQ(people.get(tx, key)->version(), 2u);
+    }
+    EXPECT_FALSE(tx.engine().openDb("capdb:rekey:people").has_value());
     // The index equals the index rebuilt from the records.
     const orm::TableCore& core = people.core();
     for (const auto& index : core.indexes()) {
@@ -130,9 +147,13 @@ TEST(MigrationKill, SigkillAtRandomMomentsThenResumeLosesNothing) {
   }
   verify(dir / "db");
   ++migrations;
-  RecordProperty("kills", kills);
-  RecordProperty("migrations", migrations);
+  ::testing::Test::RecordProperty("kills", kills);
+  ::testing::Test::RecordProperty("migrations", migrations);
 }
+
+TEST(MigrationKill, SigkillAtRandomMomentsThenResumeLosesNothing) { killAndResume(false); }
+
+TEST(MigrationKill, SigkillWhileRecordsMoveToNewKeysThenResumeLosesNothing) { killAndResume(true); }
 
 }  // namespace
 }  // namespace capdb

@@ -22,11 +22,6 @@ class MigrationTest : public ::capdb::testing::PeopleVersions {
   static std::string errorOf(const std::function<void()>& fn) {
     return ::capdb::testing::errorOf(fn);
   }
-  std::string exportOf(Database& db) {
-    std::ostringstream out;
-    db.table("people").exportJsonLines(db.read(), out);
-    return out.str();
-  }
 };
 
 const std::string kRecords =
@@ -443,11 +438,7 @@ TEST_F(MigrationTest, UniqueDuplicatesFailTheMigrationAndLeaveTheDatabaseAsItWas
     before = exportOf(db);
   }
   Migrations m;
-  m.step("people", 1, 2, [](auto old, auto next) {
-    std::string e = old.get("email").template as<capnp::Text>().cStr();
-    for (char& c : e) c = static_cast<char>(tolower(c));
-    next.set("email", capnp::Text::Reader(e.c_str()));
-  }, {.writes = {"email"}});
+  addLowerCaseEmailStep(m);
   Options o;
   o.migrations = &m;
   o.mode = MigrationMode::Eager;

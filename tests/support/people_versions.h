@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "capdb/capdb.h"
+#include "capdb/migrations.h"
 #include "support/schema_text.h"
 #include "support/temp_dir.h"
 
@@ -27,13 +28,34 @@ class PeopleVersions : public ::testing::Test {
     }, {.writes = {"nameLength"}});
   }
 
+  // Registers a step people 1 -> 2 that lower-cases the email field.
+  static void addLowerCaseEmailStep(Migrations& m) {
+    m.step("people", 1, 2, [](StepRecord old, StepBuilder next) {
+      std::string e = old.get("email").as<capnp::Text>().cStr();
+      for (char& c : e) c = static_cast<char>(tolower(static_cast<unsigned char>(c)));
+      next.set("email", capnp::Text::Reader(e.c_str()));
+    }, {.writes = {"email"}});
+  }
+
+  // The people table's records as JSON Lines, in key order.
+  static std::string exportOf(Database& db) {
+    std::ostringstream out;
+    db.table("people").exportJsonLines(db.read(), out);
+    return out.str();
+  }
+
   // struct Person $Db.table("people") $Db.version(version) $Db.primaryKey(["id"]) { fields },
   // followed by `extra` declarations.
   TableSchema people(uint32_t version, const std::string& fields, const std::string& extra = "") {
+    return keyedPeople(version, "\"id\"", fields, extra);
+  }
+  // The same with another primary key: `key` is the annotation's list, e.g. "\"email\"".
+  TableSchema keyedPeople(uint32_t version, const std::string& key, const std::string& fields,
+                          const std::string& extra = "") {
     files_.push_back(parseText(
         dir_, "v" + std::to_string(files_.size()) + ".capnp",
         "struct Person $Db.table(\"people\") $Db.version(" + std::to_string(version) +
-            ") $Db.primaryKey([\"id\"]) { " + fields + " }\n" + extra));
+            ") $Db.primaryKey([" + key + "]) { " + fields + " }\n" + extra));
     return files_.back().tables[0];
   }
   // A database at `path` with `schema`'s table holding the JSON Lines records `json`.

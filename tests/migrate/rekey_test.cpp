@@ -1,0 +1,287 @@
+// Migrations that change primary keys: a new $Db.primaryKey, or a step that writes a key field.
+// Every record moves to its new key (eagerly, through a scratch database), every index is
+// rebuilt, a key met twice undoes the migration, and an interruption in either phase resumes.
+#include <gtest/gtest.h>
+
+#include <sstream>
+#include <stdexcept>
+
+#include "capdb/admin.h"
+#include "capdb/capdb.h"
+#include "capdb/testing.h"
+#include "engine/key_codec.h"
+#include "orm/table_core.h"
+#include "support/errors.h"
+#include "support/people_versions.h"
+
+namespace capdb {
+namespace {
+
+using ::capdb::testing::errorOf;
+
+class RekeyTest : public ::capdb::testing::PeopleVersions {
+ protected:
+  static constexpr const char* kFields =
+      "id @0 :UInt64; email @1 :Text; city @2 :Text $Db.indexed;";
+
+  // 60 people; emails are unique and do not ascend with the ids.
+  static std::string records(int n = 60) {
+    std::string out;
+    for (int i = 1; i <= n; ++i) {
+      out += "{\"id\":\"" + std::to_string(i) + "\",\"email\":\"u" + std::to_string((i * 37) % 101) +
+             "@x.org\",\"city\":\"" + (i % 3 == 0 ? "paris" : "lima") + "\"}\n";
+    }
+    return out;
+  }
+  static std::string text(const capnp::DynamicStruct::Reader& r, const char* name) {
+    return r.get(name).as<capnp::Text>().cStr();
+  }
+  // Whether the database holds an LMDB database of that name.
+  static bool hasDb(Database& db, const std::string& name) {
+    return db.read().engine().openDb(name).has_value();
+  }
+  // Every index entry points to a record that has it, and every record has its entries.
+  static void expectConsistent(Database& db) {
+    VerifyReport report = verify(db);
+    EXPECT_TRUE(report.ok()) << (report.problems.empty() ? "" : report.problems[0]);
+    EXPECT_TRUE(report.notes.empty()) << report.notes[0];
+  }
+};
+
+TEST_F(RekeyTest, ANewPrimaryKeyMovesEveryRecordAndRebuildsEveryIndex) {
+  TableSchema v1 = people(1, kFields);
+  TableSchema v2 = keyedPeople(2, "\"email\"", kFields);
+  load(dir_ / "db", v1, records());
+  Options o;  // no step: the records' bytes read as version 2 as they are
+
+  std::string lazy = errorOf([&] { Database::open(dir_ / "db", Schemas{v2}, o); });
+  EXPECT_NE(lazy.find("SchemaMismatch"), std::string::npos) << lazy;
+  EXPECT_NE(lazy.find("the primary key changes from (id) to (email)"), std::string::npos) << lazy;
+  EXPECT_NE(lazy.find("MigrationMode::Eager"), std::string::npos) << lazy;
+
+  o.mode = MigrationMode::Eager;
+  o.eager.batchRecords = 7;
+  std::vector<std::string> phases;
+  o.eager.progress = [&](const MigrationProgress& p) {
+    if (phases.empty() || phases.back() != p.phase) phases.push_back(p.phase);
+    EXPECT_LE(p.done, p.total);
+    EXPECT_EQ(p.total, 60u);
+  };
+  Database db = Database::open(dir_ / "db", Schemas{v2}, o);
+  EXPECT_EQ(phases, (std::vector<std::string>{"rekey", "install", "indexes"}));
+  EXPECT_FALSE(hasDb(db, "capdb:rekey:people"));
+  auto people = db.table("people");
+  auto tx = db.read();
+  ASSERT_EQ(people.count(tx), 60u);
+  // In email order now, every record whole.
+  std::string previous;
+  for (auto r : people.scan(tx)) {
+    EXPECT_LT(previous, text(r, "email"));
+    previous = text(r, "email");
+  }
+  auto row = people.get(tx, Key{"u37@x.org"});
+  ASSERT_TRUE(row.has_value());
+  EXPECT_EQ(row->get().get("id").as<uint64_t>(), 1u);
+  int paris = 0;
+  for (auto c = people.find(tx, "people_city", Range::prefix(Key{"paris"})); c.valid(); c.next()) {
+    EXPECT_EQ(text(c.record(), "city"), "paris");
+    ++paris;
+  }
+  EXPECT_EQ(paris, 20);
+  expectConsistent(db);
+  DatabaseStatus st = status(db);
+  EXPECT_EQ(st.tables[0].primaryKey, (std::vector<std::string>{"email"}));
+  EXPECT_FALSE(st.tables[0].migration.has_value());
+  // The new key is the key: a second record with an existing email is refused.
+  std::string dup = errorOf([&] {
+    db.write([&](WriteTxn& w) {
+      people.insert(w, [](capnp::DynamicStruct::Builder b) {
+        b.set("id", 999);
+        b.set("email", "u37@x.org");
+      });
+    });
+  });
+  EXPECT_NE(dup.find("ConstraintViolation"), std::string::npos) << dup;
+  // SQL finds records by the new key.
+  auto rows = db.query("SELECT id FROM people WHERE email = 'u74@x.org'");
+  ASSERT_EQ(rows.size(), 1u);
+}
+
+TEST_F(RekeyTest, AStepThatWritesAKeyFieldMovesTheRecordsAndTheSequenceFollows) {
+  const char* fields = "id @0 :UInt64 $Db.autoIncrement; email @1 :Text; city @2 :Text $Db.indexed;";
+  TableSchema v1 = people(1, fields);
+  TableSchema v2 = people(2, fields);
+  load(dir_ / "db", v1, records(30));
+  Migrations m;
+  m.step("people", 1, 2, [](StepRecord old, StepBuilder next) {
+    next.set("id", 1000 - old.get("id").as<uint64_t>() * 10);  // the order reverses
+  }, {.writes = {"id"}});
+  Options o;
+  o.migrations = &m;
+  std::string lazy = errorOf([&] { Database::open(dir_ / "db", Schemas{v2}, o); });
+  EXPECT_NE(lazy.find("a step writes a field of the primary key"), std::string::npos) << lazy;
+  o.mode = MigrationMode::Eager;
+  o.eager.batchRecords = 4;
+  Database db = Database::open(dir_ / "db", Schemas{v2}, o);
+  auto people = db.table("people");
+  auto tx = db.read();
+  EXPECT_FALSE(people.get(tx, Key{1}).has_value());
+  auto moved = people.get(tx, Key{990});
+  ASSERT_TRUE(moved.has_value());
+  EXPECT_EQ(text(moved->get(), "email"), "u37@x.org");
+  EXPECT_EQ(moved->version(), 2u);
+  EXPECT_EQ(people.count(tx), 30u);
+  EXPECT_EQ(db.oldRecords(), 0u);
+  expectConsistent(db);
+  // The autoIncrement sequence continues after the highest new key.
+  uint64_t next = db.write([&](WriteTxn& w) {
+    return people.insert(w, [](capnp::DynamicStruct::Builder b) { b.set("email", "new@x.org"); });
+  });
+  EXPECT_EQ(next, 991u);
+}
+
+TEST_F(RekeyTest, CheckUpgradeRunsAMoveToNewKeysEagerly) {
+  TableSchema v1 = people(1, "id @0 :UInt64; email @1 :Text;");
+  TableSchema v2 = keyedPeople(2, "\"email\"", "id @0 :UInt64; email @1 :Text;");
+  Migrations none;
+  std::string out = ::capdb::testing::checkUpgrade(
+      dir_ / "check", v1, v2, none,
+      "{\"id\":\"1\",\"email\":\"b@x.org\"}\n{\"id\":\"2\",\"email\":\"a@x.org\"}\n");
+  EXPECT_EQ(out, "{\"id\":\"2\",\"email\":\"a@x.org\"}\n{\"id\":\"1\",\"email\":\"b@x.org\"}\n");
+}
+
+TEST_F(RekeyTest, AStepThatChangesTheKeyWithoutDeclaringItFailsNamingWrites) {
+  TableSchema v1 = people(1, "id @0 :UInt64; email @1 :Text;");
+  TableSchema v2 = people(2, "id @0 :UInt64; email @1 :Text;");
+  load(dir_ / "db", v1, "{\"id\":\"5\",\"email\":\"a@x.org\"}\n");
+  Migrations m;
+  m.step("people", 1, 2, [](StepRecord old, StepBuilder next) {
+    next.set("id", old.get("id").as<uint64_t>() + 1);
+  });
+  Options o;
+  o.migrations = &m;
+  Database db = Database::open(dir_ / "db", Schemas{v2}, o);  // lazy: no index, unknown writes
+  std::string err = errorOf([&] { db.table("people").get(db.read(), Key{5}); });
+  EXPECT_NE(err.find("MigrationFailed"), std::string::npos) << err;
+  EXPECT_NE(err.find("StepOptions::writes"), std::string::npos) << err;
+}
+
+TEST_F(RekeyTest, ANewKeyMetTwiceUndoesTheMigration) {
+  const char* fields = "id @0 :UInt64; email @1 :Text; city @2 :Text $Db.indexed;";
+  TableSchema v1 = people(1, fields);
+  TableSchema v2 = keyedPeople(2, "\"email\"", fields);
+  std::string data = records(40);
+  data += "{\"id\":\"41\",\"email\":\"U37@X.org\",\"city\":\"oslo\"}\n";  // id 1's, once lower-cased
+  load(dir_ / "db", v1, data);
+  std::string before;
+  {
+    Database db = Database::open(dir_ / "db", Schemas{v1});
+    before = exportOf(db);
+  }
+  Migrations m;
+  addLowerCaseEmailStep(m);
+  Options o;
+  o.migrations = &m;
+  o.mode = MigrationMode::Eager;
+  o.eager.batchRecords = 6;  // the duplicate is met several batches in
+  std::string err = errorOf([&] { Database::open(dir_ / "db", Schemas{v2}, o); });
+  EXPECT_NE(err.find("MigrationFailed"), std::string::npos) << err;
+  EXPECT_NE(err.find("records (1) and (41)"), std::string::npos) << err;
+  EXPECT_NE(err.find("primary key ('u37@x.org')"), std::string::npos) << err;
+  EXPECT_NE(err.find("back at version 1"), std::string::npos) << err;
+
+  // Exactly as before: the old app opens and writes at version 1, keyed by id.
+  Database db = Database::open(dir_ / "db", Schemas{v1});
+  EXPECT_EQ(exportOf(db), before);
+  EXPECT_FALSE(hasDb(db, "capdb:rekey:people"));
+  DatabaseStatus st = status(db);
+  EXPECT_EQ(st.tables[0].version, 1u);
+  EXPECT_EQ(st.tables[0].primaryKey, (std::vector<std::string>{"id"}));
+  EXPECT_FALSE(st.tables[0].migration.has_value());
+  expectConsistent(db);
+  db.write([&](WriteTxn& w) {
+    db.table("people").insert(w, [](capnp::DynamicStruct::Builder b) {
+      b.set("id", 42);
+      b.set("email", "z@x.org");
+    });
+  });
+  auto tx = db.read();
+  EXPECT_EQ(text(db.table("people").get(tx, Key{41})->get(), "email"), "U37@X.org");
+  EXPECT_TRUE(db.table("people").find(tx, "people_city", Range::prefix(Key{"oslo"})).valid());
+}
+
+// The progress callback throws after `stopAfter` batches: the batches before it are committed,
+// as after a crash there.
+TEST_F(RekeyTest, AnInterruptionInEitherPhaseResumesAndLosesNothing) {
+  TableSchema v1 = people(1, kFields);
+  TableSchema v2 = keyedPeople(2, "\"email\"", kFields);
+  Migrations m;
+  m.step("people", 1, 2, [](StepRecord old, StepBuilder next) {
+    std::string city = old.get("city").as<capnp::Text>().cStr();
+    for (char& c : city) c = static_cast<char>(toupper(c));
+    next.set("city", capnp::Text::Reader(city.c_str()));
+  }, {.writes = {"city"}});
+  Options o;
+  o.migrations = &m;
+  o.mode = MigrationMode::Eager;
+  o.eager.batchRecords = 9;  // 7 batches to move 60 records, 7 to install them
+
+  std::string expected;
+  load(dir_ / "whole", v1, records());
+  {
+    Database db = Database::open(dir_ / "whole", Schemas{v2}, o);
+    expected = exportOf(db);
+  }
+  for (int stopAfter = 1; stopAfter <= 14; ++stopAfter) {
+    SCOPED_TRACE("stopped after batch " + std::to_string(stopAfter));
+    auto path = dir_ / ("db" + std::to_string(stopAfter));
+    load(path, v1, records());
+    Options stopping = o;
+    int batches = 0;
+    std::string stoppedIn;
+    stopping.eager.progress = [&](const MigrationProgress& p) {
+      if (++batches == stopAfter) {
+        stoppedIn = p.phase;
+        throw std::runtime_error("stop");
+      }
+    };
+    EXPECT_THROW(Database::open(path, Schemas{v2}, stopping), std::runtime_error);
+    // Batch 7 moves the last records, batch 14 installs the last ones.
+    EXPECT_EQ(stoppedIn, stopAfter <= 7 ? "rekey" : "install");
+    std::string phase = stopAfter < 7 ? "rekey" : stopAfter < 14 ? "install" : "indexes";
+    {
+      Options lazy = o;
+      lazy.mode = MigrationMode::Lazy;
+      std::string refused = errorOf([&] { Database::open(path, Schemas{v2}, lazy); });
+      Database tool = Database::open(path, Schemas{});
+      TableStatus st = status(tool).tables[0];
+      EXPECT_EQ(st.migration->phase, phase);
+      EXPECT_EQ(st.records, 60u);
+      if (phase == "indexes") {
+        // The records are in place; only the rebuilt index is not ready yet.
+        EXPECT_NE(refused.find("rebuilding index people_city"), std::string::npos) << refused;
+        EXPECT_EQ(tool.query("SELECT count(*) FROM people").at(0, 0).integer(), 60);
+      } else {
+        // Half-way, the table is closed to everything but the eager migration.
+        EXPECT_NE(refused.find("moving its records to new primary keys"), std::string::npos)
+            << refused;
+        std::string busy = errorOf([&] { tool.query("SELECT count(*) FROM people"); });
+        EXPECT_NE(busy.find("Busy"), std::string::npos) << busy;
+        std::string raised = errorOf([&] {
+          Database::open(path, Schemas{keyedPeople(3, "\"email\"", kFields)}, o);
+        });
+        EXPECT_NE(raised.find("finish it"), std::string::npos) << raised;
+      }
+    }
+    Database db = Database::open(path, Schemas{v2}, o);
+    EXPECT_EQ(exportOf(db), expected);
+    EXPECT_EQ(db.oldRecords(), 0u);
+    expectConsistent(db);
+    auto tx = db.read();
+    EXPECT_EQ(db.table("people").find(tx, "people_city", Range::prefix(Key{"PARIS"})).record().get("city").as<capnp::Text>(),
+              "PARIS");
+  }
+}
+
+}  // namespace
+}  // namespace capdb
