@@ -183,31 +183,36 @@ void TableCore::setIndexReady(std::string_view name, bool ready) const {
 }
 
 engine::KeyRange TableCore::toKeyRange(const Range& range) {
-  auto encode = [](const Key& k) {
+  auto encode = [](const std::optional<Key>& k) -> std::optional<std::string> {
+    if (!k || k->values.empty()) return std::nullopt;
     engine::KeyEncoder e;
-    for (const auto& v : k.values) e.value(v);
+    for (const auto& v : k->values) e.value(v);
     return std::move(e).release();
   };
+  return toKeyRange(encode(range.lower), range.lowerInclusive, encode(range.upper),
+                    range.upperInclusive);
+}
+
+engine::KeyRange TableCore::toKeyRange(std::optional<std::string> lower, bool lowerInclusive,
+                                       std::optional<std::string> upper, bool upperInclusive) {
   // A bound with fewer values than the key covers every key that starts with them, so an
   // exclusive lower and an inclusive upper bound move past all such keys.
   engine::KeyRange r;
-  if (range.lower && !range.lower->values.empty()) {
-    std::string lo = encode(*range.lower);
-    if (range.lowerInclusive) {
-      r.lower = engine::Bound{std::move(lo), true};
+  if (lower) {
+    if (lowerInclusive) {
+      r.lower = engine::Bound{std::move(*lower), true};
     } else {
-      std::string succ = engine::prefixSuccessor(lo);
+      std::string succ = engine::prefixSuccessor(*lower);
       if (succ.empty()) return engine::KeyRange::between("\xff", false, "\xff", false);
       r.lower = engine::Bound{std::move(succ), true};
     }
   }
-  if (range.upper && !range.upper->values.empty()) {
-    std::string hi = encode(*range.upper);
-    if (range.upperInclusive) {
-      std::string succ = engine::prefixSuccessor(hi);
+  if (upper) {
+    if (upperInclusive) {
+      std::string succ = engine::prefixSuccessor(*upper);
       if (!succ.empty()) r.upper = engine::Bound{std::move(succ), false};
     } else {
-      r.upper = engine::Bound{std::move(hi), false};
+      r.upper = engine::Bound{std::move(*upper), false};
     }
   }
   return r;

@@ -154,6 +154,9 @@ class TableCore {
                                       std::string_view bytes, bool verify = true) const;
   // Converts a Range of key values into a range of encoded keys.
   static engine::KeyRange toKeyRange(const Range& range);
+  // The same from encoded bounds (nullopt: unbounded); a bound may be a prefix of whole keys.
+  static engine::KeyRange toKeyRange(std::optional<std::string> lower, bool lowerInclusive,
+                                     std::optional<std::string> upper, bool upperInclusive);
 
   // Records stored at older versions are read through `upgrader` (lazy migration). Set before the
   // table is shared between threads; `versions` are the old versions the table may hold.

@@ -125,9 +125,10 @@ KeyBound boundKey(const Column& c, const Value& raw, bool inclusive, bool lower,
   return at(d, inclusive);
 }
 
-std::string encode(const std::vector<engine::KeyValue>& values) {
+// One value's key bytes.
+std::string encodeOne(const engine::KeyValue& value) {
   engine::KeyEncoder e;
-  for (const auto& v : values) e.value(v);
+  e.value(value);
   return e.bytes();
 }
 
@@ -141,14 +142,13 @@ std::string asciiCase(std::string_view s, bool upper) {
 }
 
 // Keys whose value at this position is text starting with `pattern`'s literal prefix in any
-// ASCII case: from the all-upper-case prefix to past the all-lower-case one. LIKE rechecks.
-std::optional<engine::KeyRange> likeRange(const std::vector<engine::KeyValue>& prefix,
-                                          const Value& pattern) {
+// ASCII case: from the all-upper-case prefix to past the all-lower-case one, after the encoded
+// equality values `base`. LIKE rechecks.
+std::optional<engine::KeyRange> likeRange(const std::string& base, const Value& pattern) {
   if (pattern.isNull()) return std::nullopt;
   std::string p = pattern.toText();
   size_t wild = p.find_first_of("%_");
   std::string literal = p.substr(0, wild);
-  std::string base = encode(prefix);
   engine::KeyRange r;
   if (literal.empty()) {
     // Any non-NULL text.
@@ -227,32 +227,35 @@ void specRanges(const RangeSpec& spec, const AccessPath& path, const TableColumn
     out.push_back(engine::KeyRange::prefix(key.bytes()));
     return;
   }
-  // Every combination of the equality values (IN lists multiply).
-  std::vector<std::vector<engine::KeyValue>> prefixes{{}};
+  // Every combination of the equality values (IN lists multiply), as encoded key prefixes.
+  std::vector<std::string> bases{std::string()};
   for (size_t k = 0; k < spec.eq.size(); ++k) {
     const Column& col = columns[path.keyColumns[k]];
-    std::vector<engine::KeyValue> keys;
+    std::vector<std::string> keys;
     for (const Expr* e : spec.eq[k]) {
       if (e == nullptr) {
-        keys.push_back(engine::KeyNull{});
+        keys.push_back(encodeOne(engine::KeyNull{}));
         continue;
       }
       if (e->affinity != Affinity::None) exact = false;
-      if (auto key = pointKey(col, eval(*e, ctx), exact)) keys.push_back(*key);
+      Value scratch;
+      if (auto key = pointKey(col, evalRef(*e, ctx, scratch), exact)) keys.push_back(encodeOne(*key));
     }
-    std::vector<std::vector<engine::KeyValue>> next;
-    for (const auto& p : prefixes) {
-      for (const auto& key : keys) {
-        next.push_back(p);
-        next.back().push_back(key);
-      }
+    if (keys.size() == 1) {
+      for (auto& b : bases) b += keys[0];
+      continue;
     }
-    prefixes = std::move(next);
+    std::vector<std::string> next;
+    next.reserve(bases.size() * keys.size());
+    for (const auto& b : bases) {
+      for (const auto& key : keys) next.push_back(b + key);
+    }
+    bases = std::move(next);
   }
-  if (prefixes.empty()) return;
+  if (bases.empty()) return;
   if (!spec.hasRange()) {
-    for (const auto& p : prefixes) {
-      out.push_back(p.empty() ? engine::KeyRange::all() : engine::KeyRange::prefix(encode(p)));
+    for (auto& b : bases) {
+      out.push_back(b.empty() ? engine::KeyRange::all() : engine::KeyRange::prefix(std::move(b)));
     }
     return;
   }
@@ -260,56 +263,49 @@ void specRanges(const RangeSpec& spec, const AccessPath& path, const TableColumn
   if (spec.likePattern) {
     exact = false;
     Value pattern = eval(*spec.likePattern, ctx);
-    for (const auto& p : prefixes) {
-      if (auto r = likeRange(p, pattern)) out.push_back(*r);
+    for (const auto& b : bases) {
+      if (auto r = likeRange(b, pattern)) out.push_back(*r);
     }
     return;
   }
   for (const auto* b : {&spec.lower, &spec.upper}) {
     if (*b && (*b)->value->affinity != Affinity::None) exact = false;
   }
-  KeyBound lo = spec.lower
-                    ? boundKey(col, eval(*spec.lower->value, ctx), spec.lower->inclusive, true, exact)
-                    : unbounded();
-  KeyBound hi = spec.upper
-                    ? boundKey(col, eval(*spec.upper->value, ctx), spec.upper->inclusive, false, exact)
-                    : unbounded();
+  Value scratch;
+  KeyBound lo = spec.lower ? boundKey(col, evalRef(*spec.lower->value, ctx, scratch),
+                                      spec.lower->inclusive, true, exact)
+                           : unbounded();
+  KeyBound hi = spec.upper ? boundKey(col, evalRef(*spec.upper->value, ctx, scratch),
+                                      spec.upper->inclusive, false, exact)
+                           : unbounded();
   if (lo.kind == BoundKind::Empty || hi.kind == BoundKind::Empty) return;
-  for (const auto& p : prefixes) {
+  // A missing lower bound starts after the NULLs (comparisons never hold for NULL).
+  std::string loKey = encodeOne(lo.kind == BoundKind::At ? lo.value : engine::KeyValue(engine::KeyNull{}));
+  bool loInclusive = lo.kind == BoundKind::At && lo.inclusive;
+  std::string hiKey = hi.kind == BoundKind::At ? encodeOne(hi.value) : std::string();
+  for (const auto& base : bases) {
     // No stored key is longer than LMDB's limit: a prefix past it matches nothing, and a bound
     // past it is dropped (the WHERE then decides).
-    size_t prefixSize = encode(p).size();
-    if (prefixSize > engine::kMaxKeySize) continue;
-    auto fits = [&](const KeyBound& b) {
-      if (b.kind != BoundKind::At) return true;
-      std::vector<engine::KeyValue> one{b.value};
-      return prefixSize + encode(one).size() <= engine::kMaxKeySize;
-    };
-    KeyBound plo = lo, phi = hi;
-    if (!fits(plo)) {
-      plo = unbounded();
-      exact = false;
-    }
-    if (!fits(phi)) {
-      phi = unbounded();
-      exact = false;
-    }
-    Range r;
-    std::vector<engine::KeyValue> lower = p, upper = p;
-    if (plo.kind == BoundKind::At) {
-      lower.push_back(plo.value);
-      r.lowerInclusive = plo.inclusive;
+    if (base.size() > engine::kMaxKeySize) continue;
+    std::optional<std::string> lower, upper;
+    bool lowerInclusive = loInclusive;
+    if (base.size() + loKey.size() <= engine::kMaxKeySize) {
+      lower = base + loKey;
     } else {
-      lower.push_back(engine::KeyNull{});  // comparisons never hold for NULL
-      r.lowerInclusive = false;
+      exact = false;  // from the prefix on; the WHERE drops what is below the bound
+      if (!base.empty()) lower = base;
+      lowerInclusive = true;
     }
-    r.lower = Key::fromValues(std::move(lower));
-    if (phi.kind == BoundKind::At) {
-      upper.push_back(phi.value);
-      r.upperInclusive = phi.inclusive;
+    bool upperInclusive = true;
+    if (hi.kind == BoundKind::At && base.size() + hiKey.size() <= engine::kMaxKeySize) {
+      upper = base + hiKey;
+      upperInclusive = hi.inclusive;
+    } else {
+      if (hi.kind == BoundKind::At) exact = false;
+      if (!base.empty()) upper = base;
     }
-    if (!upper.empty()) r.upper = Key::fromValues(std::move(upper));
-    out.push_back(orm::TableCore::toKeyRange(r));
+    out.push_back(orm::TableCore::toKeyRange(std::move(lower), lowerInclusive, std::move(upper),
+                                             upperInclusive));
   }
 }
 
