@@ -245,7 +245,8 @@ struct Progress {
     last = now;
     double pct = p.total ? 100.0 * static_cast<double>(p.done) / static_cast<double>(p.total) : 100;
     // A move to new primary keys passes over the records twice: say which pass this is.
-    std::string label = p.phase == "records" ? p.table : fmt::format("{} ({})", p.table, p.phase);
+    bool moving = p.phase == "rekey" || p.phase == "install";
+    std::string label = moving ? fmt::format("{} ({})", p.table, p.phase) : p.table;
     if (tty) {
       int filled = static_cast<int>(pct / 5);
       fmt::print(stderr, "\r{} [{}{}] {:5.1f}% {}/{} {:.0f} rec/s ETA {:.0f}s   ", label,

@@ -5,6 +5,7 @@
 // skipped.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <string>
 #include <thread>
@@ -13,7 +14,7 @@
 #include "engine/fail.h"
 #include "engine/key_codec.h"
 #include "orm/table_core.h"
-#include "orm/table_schema.h"
+#include "orm/table_reader.h"
 
 namespace capdb {
 namespace {
@@ -36,21 +37,40 @@ std::string checkDbName(std::string_view table, std::string_view index) {
 // Where a migration that changes primary keys puts the records under their new keys.
 std::string rekeyDbName(std::string_view table) { return fmt::format("capdb:rekey:{}", table); }
 
-// Undoes a migration that failed its checks before the table's records or indexes changed: the
-// table returns to its old version, schema, primary key and indexes.
+// Undoes a migration that failed before its point of no return (its checks, or moving records to
+// new keys): the table's entry is back as it was (version, key, autoIncrement, indexes and their
+// states, a migration pending before), the new version's schema is erased and the databases of
+// indexes made for the new version are dropped. Counts and the sequence stay as they are: only
+// apps at the old version may have written meanwhile.
 void undoMigration(engine::WriteTxn& etx, const orm::TableCore& core, orm::TableInfo& info) {
   const orm::MigrationState& m = *info.migration;
   const std::string& name = core.schema().name;
-  core.catalog().eraseSchema(etx, name, core.schema().version);
-  info.version = m.fromVersion;
-  if (auto stored = core.catalog().loadSchema(etx, name, m.fromVersion)) {
-    orm::TableSchema old = orm::requireTable(stored->root(), stored->owner());
-    info.primaryKey.clear();
-    for (const auto& f : old.primaryKey) info.primaryKey.push_back(f.dotted);
-    info.autoIncrement = old.autoIncrement ? old.primaryKey[*old.autoIncrement].dotted : "";
+  if (m.fromVersion != core.schema().version) {
+    core.catalog().eraseSchema(etx, name, core.schema().version);
   }
-  for (auto& ii : info.indexes) ii.state = orm::IndexState::Ready;
-  info.migration.reset();
+  CAPDB_REQUIRE(!m.before.empty(), ErrorCode::Corruption,
+                "table {}: the migration cannot be undone: the catalog lacks the table's entry "
+                "from before it",
+                name);
+  orm::TableInfo before = orm::Catalog::decodeEntry(m.before);
+  for (const auto& ic : core.indexes()) {
+    bool kept = std::any_of(before.indexes.begin(), before.indexes.end(),
+                            [&](const orm::IndexInfo& ii) { return ii.name == ic.schema.name; });
+    if (!kept) etx.dropDb(ic.db);
+  }
+  before.counts = info.counts;
+  before.sequence = std::max(before.sequence, info.sequence);
+  info = std::move(before);
+}
+
+// The migration can no longer be undone: the indexes the new version dropped go, and the entry
+// kept for an undo is let go.
+void pointOfNoReturn(engine::WriteTxn& etx, const orm::TableCore& core, orm::MigrationState& m) {
+  for (const auto& index : m.dropIndexes) {
+    if (auto db = etx.openDb(orm::indexDbName(core.schema().name, index))) etx.dropDb(*db);
+  }
+  m.dropIndexes.clear();
+  m.before.clear();
 }
 
 uint32_t storedVersion(std::string_view bytes) {
@@ -156,47 +176,58 @@ BatchResult rekeyBatch(WriteTxn& tx, orm::TableCore& core, const EagerOptions& o
   uint64_t n = 0, bytes = 0;
   std::string last;
   bool exhausted = true;
+  // Nothing has changed yet but the scratch database: a step that fails, a key that cannot be
+  // stored or a key met twice undoes the whole migration.
+  auto undo = [&](const std::string& why) {
+    result.failure = fmt::format("{}; nothing was rewritten and the table is back at version {}",
+                                 why, m.fromVersion);
+    etx.dropDb(moved);
+    undoMigration(etx, core, info);
+    result.finished = true;
+    return result;
+  };
   // Puts go to another database than the one scanned, whose pages this transaction does not
   // change: the scan's cursor and the values it returns stay valid.
-  for (auto [pk, value] : etx.scan(core.records(), range)) {
-    if (n >= std::max<uint64_t>(limit, 1) || (n > 0 && bytes >= options.batchBytes)) {
-      exhausted = false;
-      break;
+  try {
+    for (auto [pk, value] : etx.scan(core.records(), range)) {
+      if (n >= std::max<uint64_t>(limit, 1) || (n > 0 && bytes >= options.batchBytes)) {
+        exhausted = false;
+        break;
+      }
+      ++n;
+      last.assign(pk);
+      auto record = core.decode(decoder, pk, value);  // MigrationFailed names table, key, step
+      std::string newPk;
+      try {
+        newPk = core.primaryKeyOf(record);
+      } catch (const Error& e) {
+        fail(ErrorCode::MigrationFailed,
+             "table {}, record {}: the migration from version {} to {} gives it a primary key "
+             "that cannot be stored: {}",
+             name, engine::formatKey(pk), m.fromVersion, newest, e.what());
+      }
+      // A record that reads as the newest as it lies keeps its bytes, relabelled as the newest.
+      auto* upgraded = decoder.upgradedMessage();
+      std::string_view encoded;
+      if (upgraded != nullptr) {
+        encoded = tx.state().encoder.encode(newest, *upgraded);
+      } else {
+        relabelled.assign(value);
+        setStoredVersion(relabelled, newest);
+        encoded = relabelled;
+      }
+      if (!etx.insert(moved, newPk, encoded)) {
+        return undo(fmt::format(
+            "table {}: the migration from version {} to {} would give records {} and {} the same "
+            "primary key {}",
+            name, m.fromVersion, newest, holderOf(etx, core, newPk, pk), engine::formatKey(pk),
+            engine::formatKey(newPk)));
+      }
+      bytes += encoded.size();
     }
-    ++n;
-    last.assign(pk);
-    auto record = core.decode(decoder, pk, value);  // MigrationFailed names table, key, step
-    std::string newPk;
-    try {
-      newPk = core.primaryKeyOf(record);
-    } catch (const Error& e) {
-      fail(ErrorCode::MigrationFailed,
-           "table {}, record {}: the migration from version {} to {} gives it a primary key that "
-           "cannot be stored: {}",
-           name, engine::formatKey(pk), m.fromVersion, newest, e.what());
-    }
-    // A record that reads as the newest as it lies keeps its bytes, relabelled as the newest.
-    auto* upgraded = decoder.upgradedMessage();
-    std::string_view encoded;
-    if (upgraded != nullptr) {
-      encoded = tx.state().encoder.encode(newest, *upgraded);
-    } else {
-      relabelled.assign(value);
-      setStoredVersion(relabelled, newest);
-      encoded = relabelled;
-    }
-    if (!etx.insert(moved, newPk, encoded)) {
-      result.failure = fmt::format(
-          "table {}: the migration from version {} to {} would give records {} and {} the same "
-          "primary key {}; nothing was rewritten and the table is back at version {}",
-          name, m.fromVersion, newest, holderOf(etx, core, newPk, pk), engine::formatKey(pk),
-          engine::formatKey(newPk), m.fromVersion);
-      etx.dropDb(moved);
-      undoMigration(etx, core, info);
-      result.finished = true;
-      return result;
-    }
-    bytes += encoded.size();
+  } catch (const Error& e) {
+    if (e.code() != ErrorCode::MigrationFailed) throw;
+    return undo(e.what());
   }
   m.done += n;
   result.done = m.done;
@@ -206,6 +237,7 @@ BatchResult rekeyBatch(WriteTxn& tx, orm::TableCore& core, const EagerOptions& o
     m.checkpoint = last;
   } else {
     // Every record has its copy under its new key: the table's records give way to them.
+    pointOfNoReturn(etx, core, m);
     etx.clearDb(core.records());
     info.counts.clear();
     m.phase = orm::MigrationState::Phase::Install;
@@ -319,6 +351,7 @@ BatchResult runBatch(WriteTxn& tx, orm::TableCore& core, const EagerOptions& opt
       dropScratch();
       m.phase = m.rekey ? orm::MigrationState::Phase::Rekey : orm::MigrationState::Phase::Records;
       m.checkpoint.clear();
+      if (!m.rekey) pointOfNoReturn(etx, core, m);
     } else {
       m.checkpoint = last;
     }

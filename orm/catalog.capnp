@@ -56,6 +56,11 @@ struct Migration {
                                 # database under their new keys (phases rekey, then install)
   stepless @7 :Bool;            # the migration began with no step to read old records through
                                 # (a key change alone): a later open without steps may finish it
+  before @8 :Data;              # while the migration may still be undone (phases check and
+                                # rekey): the table's entry (a TableEntry message) as it was
+                                # before, restored as it is when the migration fails its checks
+  dropIndexes @9 :List(Text);   # indexes the new version no longer has: their databases are
+                                # dropped once the migration can no longer be undone
 }
 
 enum MigrationPhase {

@@ -70,6 +70,9 @@ TableInfo decodeTable(catalog::TableEntry::Reader e) {
         phase, std::string(reinterpret_cast<const char*>(cp.begin()), cp.size()), m.getTotal(),
         m.getDone(), m.getFromVersion(), {}, m.getRekey(), m.getStepless()};
     for (auto step : m.getSqlSteps()) t.migration->sqlSteps.push_back(str(step));
+    auto before = m.getBefore();
+    t.migration->before.assign(reinterpret_cast<const char*>(before.begin()), before.size());
+    for (auto name : m.getDropIndexes()) t.migration->dropIndexes.push_back(str(name));
   }
   return t;
 }
@@ -126,6 +129,16 @@ std::string encodeTable(const TableInfo& t) {
       auto steps = m.initSqlSteps(static_cast<unsigned>(t.migration->sqlSteps.size()));
       for (size_t i = 0; i < t.migration->sqlSteps.size(); ++i) {
         steps.set(static_cast<unsigned>(i), t.migration->sqlSteps[i]);
+      }
+    }
+    if (!t.migration->before.empty()) {
+      m.setBefore(kj::arrayPtr(reinterpret_cast<const kj::byte*>(t.migration->before.data()),
+                               t.migration->before.size()));
+    }
+    if (!t.migration->dropIndexes.empty()) {
+      auto names = m.initDropIndexes(static_cast<unsigned>(t.migration->dropIndexes.size()));
+      for (size_t i = 0; i < t.migration->dropIndexes.size(); ++i) {
+        names.set(static_cast<unsigned>(i), t.migration->dropIndexes[i]);
       }
     }
   }
@@ -202,6 +215,19 @@ void Catalog::readAll(const engine::Txn& txn) {
 const TableInfo* Catalog::table(std::string_view name) const {
   auto it = tables_.find(name);
   return it == tables_.end() ? nullptr : &it->second;
+}
+
+std::string Catalog::encodeEntry(const TableInfo& table) { return encodeTable(table); }
+
+TableInfo Catalog::decodeEntry(std::string_view bytes) {
+  auto words = aligned(bytes);
+  return translateKj(
+      ErrorCode::Corruption,
+      [&] {
+        capnp::FlatArrayMessageReader reader(words);
+        return decodeTable(reader.getRoot<catalog::TableEntry>());
+      },
+      "reading a saved catalog entry");
 }
 
 uint32_t Catalog::nextTableId() const {

@@ -44,6 +44,11 @@ struct MigrationState {
   // The migration began without steps (old records read as the newest as they are): an open
   // without steps may go on with it.
   bool stepless = false;
+  // While the migration may still be undone (its checks, and moving records to new keys): the
+  // table's entry as it was before (Catalog::encodeEntry), to restore exactly on failure.
+  std::string before;
+  // Indexes the new version dropped, whose databases stay until the migration cannot be undone.
+  std::vector<std::string> dropIndexes;
   friend bool operator==(const MigrationState&, const MigrationState&) = default;
 };
 
@@ -80,6 +85,10 @@ class Catalog {
   const std::map<std::string, TableInfo, std::less<>>& tables() const { return tables_; }
   // The next unused table id.
   uint32_t nextTableId() const;
+  // A table entry as a Cap'n Proto message (catalog.capnp's TableEntry), and back; decodeEntry
+  // throws Corruption for bytes that are not one.
+  static std::string encodeEntry(const TableInfo& table);
+  static TableInfo decodeEntry(std::string_view bytes);
 
   // Writes a table's entry (new or changed) in txn and in this object's copy.
   void putTable(engine::WriteTxn& txn, const TableInfo& table);

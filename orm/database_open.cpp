@@ -80,6 +80,8 @@ std::unique_ptr<orm::TableCore> openTable(engine::WriteTxn& txn, orm::Catalog& c
   const TableInfo* existing = catalog.table(app.name);
   TableInfo info;
   std::vector<std::string> buildIndexes;
+  std::vector<std::string> changedIndexes;  // kept names whose fields or uniqueness changed
+  std::vector<std::string> droppedIndexes;  // indexes the app no longer declares
   bool versionRaised = false;
   bool keyChanged = false;      // the primary key's fields changed since the stored version
   bool autoIncrementAdded = false;
@@ -172,13 +174,14 @@ std::unique_ptr<orm::TableCore> openTable(engine::WriteTxn& txn, orm::Catalog& c
                     "database's schema) does not declare and cannot maintain; open it with the "
                     "app that declares the index",
                     app.name, have.name);
-      if (auto db = txn.openDb(orm::indexDbName(app.name, have.name))) txn.dropDb(*db);
+      droppedIndexes.push_back(have.name);
     }
     for (const IndexInfo& want : wanted) {
       auto have = std::find_if(info.indexes.begin(), info.indexes.end(),
                                [&](const IndexInfo& h) { return h.name == want.name; });
       if (have == info.indexes.end() || have->fields != want.fields || have->unique != want.unique) {
         buildIndexes.push_back(want.name);
+        if (have != info.indexes.end()) changedIndexes.push_back(want.name);
       }
     }
     for (IndexInfo& w : wanted) {  // an interrupted rebuild stays pending
@@ -243,20 +246,31 @@ std::unique_ptr<orm::TableCore> openTable(engine::WriteTxn& txn, orm::Catalog& c
     }
     oldVersions = planned;
   }
+  bool undoable = false;  // a migration begins here that may still be undone
   if (!oldVersions.empty()) {
     std::vector<const Migrations::Step*> used;
     auto upgrader = registry.plan(app, catalog, txn, oldVersions, &used);
+    // What the migration does depends on the steps of the versions records are stored at: a
+    // step between versions no record is at any more changes nothing.
+    std::set<uint32_t> live;
+    for (uint32_t v : oldVersions) {
+      if (auto it = info.counts.find(v); it != info.counts.end() && it->second > 0) live.insert(v);
+    }
+    std::vector<const Migrations::Step*> liveSteps;
+    if (!live.empty()) registry.plan(app, catalog, txn, live, &liveSteps);
     // Records move to new primary keys when the key's fields changed, or a step declares that it
-    // writes one of them; an unfinished move continues whatever the versions.
-    bool stepsMoveKeys = std::any_of(used.begin(), used.end(), [&](const auto* step) {
+    // writes one of them; an unfinished move goes on whatever the versions.
+    bool stepsMoveKeys = std::any_of(liveSteps.begin(), liveSteps.end(), [&](const auto* step) {
       return !step->options.writes.empty() && stepTouches(*step, app.primaryKey);
     });
-    bool rekey = (info.migration && info.migration->rekey) ||
-                 (versionRaised && info.records() > 0 && (keyChanged || stepsMoveKeys));
+    bool resumingRekey = info.migration && info.migration->rekey;
+    bool startRekey = !resumingRekey && info.records() > 0 &&
+                      ((versionRaised && keyChanged) || stepsMoveKeys);
+    bool rekey = resumingRekey || startRekey;
     core->setUpgrader(std::move(upgrader), oldVersions, rekey);
     std::vector<std::string> affected;
     bool eagerOnly = false;
-    for (const auto* step : used) {
+    for (const auto* step : liveSteps) {
       eagerOnly = eagerOnly || step->options.requiresEager;
       for (const auto& index : app.indexes) {
         if (stepTouches(*step, index.fields) &&
@@ -271,7 +285,7 @@ std::unique_ptr<orm::TableCore> openTable(engine::WriteTxn& txn, orm::Catalog& c
       for (const auto& index : app.indexes) affected.push_back(index.name);
     }
     eagerOnly = eagerOnly && core->pendingRecords(info) > 0;
-    if (options.mode != MigrationMode::Eager && rekey && versionRaised) {
+    if (options.mode != MigrationMode::Eager && startRekey) {
       fail(ErrorCode::SchemaMismatch,
            "table {}: {}, so the migration moves every record to its new key; a record cannot be "
            "found by its new key until it has moved, so open it with MigrationMode::Eager",
@@ -279,7 +293,7 @@ std::unique_ptr<orm::TableCore> openTable(engine::WriteTxn& txn, orm::Catalog& c
            keyChanged ? fmt::format("the primary key changes from ({}) to ({})",
                                     fmt::join(existing->primaryKey, ", "),
                                     fmt::join(info.primaryKey, ", "))
-                      : std::string("a step writes a field of the primary key"));
+                      : std::string("a migration step writes a field of the primary key"));
     }
     if (options.mode != MigrationMode::Eager && (eagerOnly || (versionRaised && !affected.empty()))) {
       std::string names;
@@ -290,22 +304,37 @@ std::unique_ptr<orm::TableCore> openTable(engine::WriteTxn& txn, orm::Catalog& c
                      : fmt::format("the migration steps may change indexed fields ({})", names),
            eagerOnly ? "" : ", or declare the fields each step sets (StepOptions::writes)");
     }
-    bool rebuild = (versionRaised || rekey) && !affected.empty();
+    bool starts = versionRaised || startRekey;
+    bool rebuild = starts && !affected.empty();
     uint64_t pending = rekey ? info.records() : core->pendingRecords(info);
     // A unique index that a step may change is checked for duplicates before anything is
     // rewritten, so that a failing check leaves the records and indexes as they were.
-    bool checkUnique = rebuild && std::any_of(app.indexes.begin(), app.indexes.end(), [&](const auto& i) {
-      return i.unique && std::find(affected.begin(), affected.end(), i.name) != affected.end();
-    });
+    auto checksUnique = [&] {
+      return rebuild && std::any_of(app.indexes.begin(), app.indexes.end(), [&](const auto& i) {
+        return i.unique && std::find(affected.begin(), affected.end(), i.name) != affected.end();
+      });
+    };
+    undoable = starts && (startRekey || checksUnique());
+    if (undoable) {
+      // Until the migration can no longer be undone, a changed index keeps its old entries: it
+      // is rebuilt by the migration, after the point of no return.
+      for (const auto& name : changedIndexes) {
+        if (std::find(affected.begin(), affected.end(), name) == affected.end()) affected.push_back(name);
+      }
+      rebuild = !affected.empty();
+    }
+    bool checkUnique = checksUnique();
     auto firstPhase = checkUnique ? orm::MigrationState::Phase::Check
                       : rekey     ? orm::MigrationState::Phase::Rekey
                                   : orm::MigrationState::Phase::Records;
-    if (versionRaised && (pending > 0 || rebuild || rekey)) {
+    if (starts && (pending > 0 || rebuild || startRekey)) {
       // A new version restarts the rewrite from the first key: records an earlier, unfinished
       // migration already passed now need the new steps too.
-      info.migration = orm::MigrationState{firstPhase, "", pending, 0, fromVersion};
+      info.migration = orm::MigrationState{firstPhase, "", pending, 0,
+                                           versionRaised ? fromVersion : info.version};
       info.migration->rekey = rekey;
-      info.migration->stepless = used.empty();
+      info.migration->stepless = liveSteps.empty();
+      if (undoable) info.migration->before = orm::Catalog::encodeEntry(*existing);
     } else if (!info.migration && pending > 0) {
       info.migration = orm::MigrationState{orm::MigrationState::Phase::Records, "", pending, 0,
                                            info.version};
@@ -334,6 +363,15 @@ std::unique_ptr<orm::TableCore> openTable(engine::WriteTxn& txn, orm::Catalog& c
                                                affected.end();
                                       }),
                        buildIndexes.end());
+  }
+  // The indexes the app dropped go now, or, while the migration may be undone, when it no longer
+  // can (they keep their entries for the old version until then).
+  if (info.migration && !info.migration->before.empty()) {
+    for (auto& name : droppedIndexes) info.migration->dropIndexes.push_back(std::move(name));
+  } else {
+    for (const auto& name : droppedIndexes) {
+      if (auto db = txn.openDb(orm::indexDbName(app.name, name))) txn.dropDb(*db);
+    }
   }
   CAPDB_REQUIRE(!(info.migration && info.migration->rekey) || options.mode == MigrationMode::Eager,
                 ErrorCode::SchemaMismatch,

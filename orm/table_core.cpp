@@ -235,8 +235,9 @@ TableInfo& TableCore::touch(WriteTxn& tx, bool migrating) const {
     std::vector<std::string> key;
     for (const auto& f : schema_.primaryKey) key.push_back(f.dotted);
     CAPDB_REQUIRE(info->primaryKey == key, ErrorCode::SchemaMismatch,
-                  "table {}: the database's primary key is now ({}), this app's ({}); reopen the "
-                  "database with the app's newer schema",
+                  "table {}: the database's primary key is ({}), this table's ({}): a migration "
+                  "to another key ran (or was undone) since the table was opened; reopen the "
+                  "database with the schema that matches it",
                   schema_.name, fmt::join(info->primaryKey, ", "), fmt::join(key, ", "));
   }
   return touched.emplace(schema_.name, std::move(*info)).first->second;
@@ -394,6 +395,7 @@ void TableCore::putIndexEntry(engine::WriteTxn& txn, const IndexCore& index,
 
 void TableCore::replace(WriteTxn& tx, std::string_view pk, capnp::DynamicStruct::Reader old,
                         uint32_t oldVersion, capnp::MessageBuilder& message) const {
+  TableInfo& info = touch(tx);  // before anything is written: it may refuse the write
   auto updated = readRootAs(message, schema_.schema);
   engine::WriteTxn& etx = tx.engineWrite();
   // Everything is computed before anything is written: `old` may point into a page that the
@@ -413,7 +415,6 @@ void TableCore::replace(WriteTxn& tx, std::string_view pk, capnp::DynamicStruct:
     putIndexEntry(etx, *index, entry, pk, ErrorCode::ConstraintViolation);
   }
   etx.put(records_, pk, encoded);
-  TableInfo& info = touch(tx);
   if (oldVersion != schema_.version) {
     --info.counts[oldVersion];
     ++info.counts[schema_.version];
@@ -422,6 +423,7 @@ void TableCore::replace(WriteTxn& tx, std::string_view pk, capnp::DynamicStruct:
 
 bool TableCore::update(WriteTxn& tx, capnp::DynamicStruct::Reader record) const {
   requireOwnStruct(record);
+  touch(tx);  // first: a refused write must not read as "no such record"
   capnp::MallocMessageBuilder message;
   translateKj(ErrorCode::InvalidArgument, [&] { message.setRoot(record); },
               "table {}: copying the record", schema_.name);
@@ -438,6 +440,7 @@ bool TableCore::update(WriteTxn& tx, capnp::DynamicStruct::Reader record) const 
 }
 
 bool TableCore::update(WriteTxn& tx, const Key& key, const Edit& edit) const {
+  touch(tx);  // first: a refused write must not read as "no such record"
   std::string pk = encodePrimaryKey(key);
   auto stored = tx.engine().get(records_, pk);
   if (!stored) return false;
@@ -474,6 +477,8 @@ bool TableCore::upsert(WriteTxn& tx, capnp::DynamicStruct::Reader record) const 
 }
 
 bool TableCore::remove(WriteTxn& tx, const Key& key) const {
+  // First: a refused write must neither erase anything nor read as "no such record".
+  TableInfo& info = touch(tx);
   std::string pk = encodePrimaryKey(key);
   engine::WriteTxn& etx = tx.engineWrite();
   auto stored = etx.get(records_, pk);
@@ -490,7 +495,7 @@ bool TableCore::remove(WriteTxn& tx, const Key& key) const {
     }
     etx.erase(records_, pk);
   });
-  --touch(tx).counts[version];
+  --info.counts[version];
   return true;
 }
 

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <filesystem>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -44,13 +45,16 @@ inline std::string checkUpgrade(const std::filesystem::path& dir, const TableSch
   build(dir / "eager");
   std::string lazyOut, eagerOut;
   bool lazyRefused = false;
-  try {
-    Database db = Database::open(dir / "lazy", Schemas{to}, lazy);
-    lazyOut = exported(db);
-  } catch (const Error& e) {
-    // Refused for its mode, or for a mismatch the eager open then reports too.
-    if (e.code() != ErrorCode::SchemaMismatch) throw;
-    lazyRefused = true;
+  {
+    std::optional<Database> db;
+    try {
+      db.emplace(Database::open(dir / "lazy", Schemas{to}, lazy));
+    } catch (const Error& e) {
+      // Refused for its mode, or for a mismatch that the eager open then reports too.
+      if (e.code() != ErrorCode::SchemaMismatch) throw;
+      lazyRefused = true;
+    }
+    if (db) lazyOut = exported(*db);
   }
   {
     Database db = Database::open(dir / "eager", Schemas{to}, eager);
