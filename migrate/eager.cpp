@@ -48,10 +48,13 @@ void undoMigration(engine::WriteTxn& etx, const orm::TableCore& core, orm::Table
   if (m.fromVersion != core.schema().version) {
     core.catalog().eraseSchema(etx, name, core.schema().version);
   }
-  CAPDB_REQUIRE(!m.before.empty(), ErrorCode::Corruption,
-                "table {}: the migration cannot be undone: the catalog lacks the table's entry "
-                "from before it",
-                name);
+  if (m.before.empty()) {
+    // Begun by a build that kept no entry: back to the old version, its indexes ready.
+    info.version = m.fromVersion;
+    for (auto& ii : info.indexes) ii.state = orm::IndexState::Ready;
+    info.migration.reset();
+    return;
+  }
   orm::TableInfo before = orm::Catalog::decodeEntry(m.before);
   for (const auto& ic : core.indexes()) {
     bool kept = std::any_of(before.indexes.begin(), before.indexes.end(),
