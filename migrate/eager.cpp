@@ -4,6 +4,7 @@
 // flight and the next run continues after the checkpoint: no record is rewritten twice or
 // skipped.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <chrono>
@@ -179,6 +180,10 @@ BatchResult rekeyBatch(WriteTxn& tx, orm::TableCore& core, const EagerOptions& o
   uint64_t n = 0, bytes = 0;
   std::string last;
   bool exhausted = true;
+  // A move without a new version (a pending migration's step now names a key field) has no "to".
+  std::string what = m.fromVersion == newest
+                         ? fmt::format("the migration of version {}'s records to new keys", newest)
+                         : fmt::format("the migration from version {} to {}", m.fromVersion, newest);
   // Nothing has changed yet but the scratch database: a step that fails, a key that cannot be
   // stored or a key met twice undoes the whole migration.
   auto undo = [&](const std::string& why) {
@@ -205,9 +210,8 @@ BatchResult rekeyBatch(WriteTxn& tx, orm::TableCore& core, const EagerOptions& o
         newPk = core.primaryKeyOf(record);
       } catch (const Error& e) {
         fail(ErrorCode::MigrationFailed,
-             "table {}, record {}: the migration from version {} to {} gives it a primary key "
-             "that cannot be stored: {}",
-             name, engine::formatKey(pk), m.fromVersion, newest, e.what());
+             "table {}, record {}: {} gives it a primary key that cannot be stored: {}", name,
+             engine::formatKey(pk), what, e.what());
       }
       // A record that reads as the newest as it lies keeps its bytes, relabelled as the newest.
       auto* upgraded = decoder.upgradedMessage();
@@ -221,10 +225,8 @@ BatchResult rekeyBatch(WriteTxn& tx, orm::TableCore& core, const EagerOptions& o
       }
       if (!etx.insert(moved, newPk, encoded)) {
         return undo(fmt::format(
-            "table {}: the migration from version {} to {} would give records {} and {} the same "
-            "primary key {}",
-            name, m.fromVersion, newest, holderOf(etx, core, newPk, pk), engine::formatKey(pk),
-            engine::formatKey(newPk)));
+            "table {}: {} would give records {} and {} the same primary key {}", name, what,
+            holderOf(etx, core, newPk, pk), engine::formatKey(pk), engine::formatKey(newPk)));
       }
       bytes += encoded.size();
     }
@@ -302,6 +304,15 @@ BatchResult runBatch(WriteTxn& tx, orm::TableCore& core, const EagerOptions& opt
     result.finished = true;
     return result;
   }
+  // Another process may have undone the migration, or finished it and begun another.
+  std::vector<std::string> key;
+  for (const auto& f : core.schema().primaryKey) key.push_back(f.dotted);
+  CAPDB_REQUIRE(info.version == core.schema().version && info.primaryKey == key,
+                ErrorCode::SchemaMismatch,
+                "table {}: the database is now at version {} with primary key ({}), not this "
+                "migration's version {}; reopen the database",
+                core.schema().name, info.version, fmt::join(info.primaryKey, ", "),
+                core.schema().version);
   orm::MigrationState& m = *info.migration;
   result.total = m.total;
   engine::WriteTxn& etx = tx.engineWrite();

@@ -131,11 +131,15 @@ std::unique_ptr<orm::TableCore> openTable(engine::WriteTxn& txn, orm::Catalog& c
       keyChanged = std::any_of(diff.changes.begin(), diff.changes.end(), [](const auto& c) {
         return c.kind == ChangeKind::PrimaryKeyChanged;
       });
-      CAPDB_REQUIRE(!(info.migration && info.migration->rekey), ErrorCode::SchemaMismatch,
-                    "table {}: an interrupted migration to version {} is moving the records to "
-                    "new primary keys; finish it (open with the app at version {}, eager) before "
-                    "version {}",
-                    app.name, fromVersion, fromVersion, app.version);
+      CAPDB_REQUIRE(!(info.migration && (info.migration->rekey || !info.migration->before.empty())),
+                    ErrorCode::SchemaMismatch,
+                    "table {}: an interrupted migration to version {} is {}; finish it (open "
+                    "with the app at version {}, eager) before version {}",
+                    app.name, fromVersion, fromVersion,
+                    info.migration && info.migration->rekey
+                        ? "moving the records to new primary keys"
+                        : "checking its unique indexes, and may still be undone",
+                    app.version);
     } else if (!diff.wireCompatible()) {
       orm::SchemaDiff incompatible;
       for (const auto& c : diff.changes) {
@@ -184,6 +188,15 @@ std::unique_ptr<orm::TableCore> openTable(engine::WriteTxn& txn, orm::Catalog& c
         if (have != info.indexes.end()) changedIndexes.push_back(want.name);
       }
     }
+    // A migration that may still be undone restores the indexes as they were: they may not change
+    // meanwhile.
+    CAPDB_REQUIRE(!(info.migration && !info.migration->before.empty() &&
+                    (!buildIndexes.empty() || !droppedIndexes.empty())),
+                  ErrorCode::SchemaMismatch,
+                  "table {}: an interrupted migration to version {} may still be undone; finish it "
+                  "(open eagerly with the indexes it began with) before adding, changing or "
+                  "dropping indexes",
+                  app.name, info.version);
     for (IndexInfo& w : wanted) {  // an interrupted rebuild stays pending
       for (const IndexInfo& h : info.indexes) {
         if (h.name == w.name && h.fields == w.fields && h.unique == w.unique) w.state = h.state;
@@ -266,6 +279,11 @@ std::unique_ptr<orm::TableCore> openTable(engine::WriteTxn& txn, orm::Catalog& c
     bool resumingRekey = info.migration && info.migration->rekey;
     bool startRekey = !resumingRekey && info.records() > 0 &&
                       ((versionRaised && keyChanged) || stepsMoveKeys);
+    CAPDB_REQUIRE(!(startRekey && !versionRaised && info.migration && !info.migration->before.empty()),
+                  ErrorCode::SchemaMismatch,
+                  "table {}: an interrupted migration may still be undone; finish it with the "
+                  "steps it began with before a step moves records to new keys",
+                  app.name);
     bool rekey = resumingRekey || startRekey;
     core->setUpgrader(std::move(upgrader), oldVersions, rekey);
     std::vector<std::string> affected;
@@ -355,14 +373,12 @@ std::unique_ptr<orm::TableCore> openTable(engine::WriteTxn& txn, orm::Catalog& c
           ii.state = orm::IndexState::Building;
         }
       }
+      // Indexes the migration rebuilds are not built here; the others (a new index at the same
+      // version, say) are, through the steps.
+      std::erase_if(buildIndexes, [&](const std::string& n) {
+        return std::find(affected.begin(), affected.end(), n) != affected.end();
+      });
     }
-    // Indexes rebuilt by the migration are not built here.
-    buildIndexes.erase(std::remove_if(buildIndexes.begin(), buildIndexes.end(),
-                                      [&](const std::string& n) {
-                                        return std::find(affected.begin(), affected.end(), n) !=
-                                               affected.end();
-                                      }),
-                       buildIndexes.end());
   }
   // The indexes the app dropped go now, or, while the migration may be undone, when it no longer
   // can (they keep their entries for the old version until then).

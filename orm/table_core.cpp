@@ -227,7 +227,12 @@ TableInfo& TableCore::touch(WriteTxn& tx, bool migrating) const {
   CAPDB_REQUIRE(info.has_value(), ErrorCode::Internal, "table {} is missing from the catalog",
           schema_.name);
   if (!migrating) {
-    // Another process may have moved the records to new keys since this table was opened.
+    // Another process may have undone the migration to this table's version, or moved the records
+    // to new keys, since this table was opened.
+    CAPDB_REQUIRE(info->version >= schema_.version, ErrorCode::SchemaMismatch,
+                  "table {}: the database is at schema version {}, older than this table's {}: a "
+                  "migration was undone since it was opened; reopen the database",
+                  schema_.name, info->version, schema_.version);
     CAPDB_REQUIRE(!(info->migration && info->migration->rekey), ErrorCode::Busy,
                   "table {}: a migration is moving its records to new primary keys; writes wait "
                   "until it finishes",

@@ -256,6 +256,28 @@ TEST_F(RekeyTest, AFailingStepUndoesTheMoveAndAPendingMigrationSurvivesIt) {
   expectConsistent(db, true);
 }
 
+TEST_F(RekeyTest, AnIndexAddedWhileAMigrationIsPendingIsBuiltThroughTheSteps) {
+  TableSchema v1 = people(1, "id @0 :UInt64; email @1 :Text; city @2 :Text;");
+  TableSchema v2 = people(2, "id @0 :UInt64; email @1 :Text; city @2 :Text; score @3 :UInt32;");
+  TableSchema v2indexed =
+      people(2, "id @0 :UInt64; email @1 :Text; city @2 :Text; score @3 :UInt32 $Db.indexed;");
+  load(dir_ / "db", v1, records(10));
+  Migrations m;
+  m.step("people", 1, 2, [](StepRecord old, StepBuilder next) {
+    next.set("score", old.get("id").as<uint64_t>() * 3);
+  }, {.writes = {"score"}});
+  Options o;
+  o.migrations = &m;
+  { Database db = Database::open(dir_ / "db", Schemas{v2}, o); }  // lazy: records stay at 1
+  Database db = Database::open(dir_ / "db", Schemas{v2indexed}, o);
+  EXPECT_EQ(db.oldRecords(), 10u);
+  auto tx = db.read();
+  auto c = db.table("people").find(tx, "people_score", Range::prefix(Key{15}));
+  ASSERT_TRUE(c.valid());
+  EXPECT_EQ(c.record().get("id").as<uint64_t>(), 5u);
+  expectConsistent(db, true);
+}
+
 TEST_F(RekeyTest, AStepThatChangesTheKeyWithoutDeclaringItFailsNamingWrites) {
   TableSchema v1 = people(1, "id @0 :UInt64; email @1 :Text;");
   TableSchema v2 = people(2, "id @0 :UInt64; email @1 :Text;");
@@ -384,6 +406,16 @@ TEST_F(RekeyTest, AnInterruptionInEitherPhaseResumesAndLosesNothing) {
           Database::open(path, Schemas{keyedPeople(3, "\"email\"", kFields)}, o);
         });
         EXPECT_NE(raised.find("finish it"), std::string::npos) << raised;
+        if (phase == "rekey") {
+          // Until its point of no return the migration may be undone, to the indexes it began
+          // with: they may not change meanwhile.
+          std::string indexed = errorOf([&] {
+            Database::open(path, Schemas{keyedPeople(2, "\"email\"", std::string(kFields) + " "
+                                                    "note @3 :Text $Db.indexed;")}, o);
+          });
+          EXPECT_NE(indexed.find("before adding, changing or dropping indexes"), std::string::npos)
+              << indexed;
+        }
       }
     }
     Database db = Database::open(path, Schemas{v2}, o);
