@@ -180,6 +180,30 @@ void WriteTxn::putMany(const Db& db,
   mdb_cursor_close(cursor);
 }
 
+size_t WriteTxn::insertMany(const Db& db,
+                           std::span<const std::pair<std::string_view, std::string_view>> entries) {
+  requireActive();
+  for (const auto& [key, value] : entries) checkKey(key, db);
+  MDB_cursor* cursor = nullptr;
+  int rc = mdb_cursor_open(txn_, db.dbi, &cursor);
+  if (rc == EINVAL) staleHandle(db);
+  if (rc != 0) writeFailed(rc, "opening a cursor to write", db);
+  for (size_t i = 0; i < entries.size(); ++i) {
+    MDB_val k = toVal(entries[i].first), v = toVal(entries[i].second);
+    rc = mdb_cursor_put(cursor, &k, &v, MDB_NOOVERWRITE);
+    if (rc == MDB_KEYEXIST) {
+      mdb_cursor_close(cursor);
+      return i;
+    }
+    if (rc != 0) {
+      mdb_cursor_close(cursor);
+      writeFailed(rc, fmt::format("inserting {}", formatKey(entries[i].first)), db);
+    }
+  }
+  mdb_cursor_close(cursor);
+  return entries.size();
+}
+
 bool WriteTxn::insert(const Db& db, std::string_view key, std::string_view value) {
   requireActive();
   checkKey(key, db);

@@ -108,6 +108,10 @@ class WriteTxn : public Txn {
   // put() for each (key, value) in turn, through one cursor: when the keys ascend, each put
   // starts from the leaf page the previous one left rather than descending from the root.
   void putMany(const Db& db, std::span<const std::pair<std::string_view, std::string_view>> entries);
+  // insert() for each (key, value) in turn, through one cursor; stops at the first key already
+  // there and returns its position (entries.size() when every entry went in).
+  size_t insertMany(const Db& db,
+                    std::span<const std::pair<std::string_view, std::string_view>> entries);
   // Stores value under key if the key is absent; returns false (and changes nothing) if present.
   bool insert(const Db& db, std::string_view key, std::string_view value);
   // Stores value under a key greater than every key in db (MDB_APPEND: fast bulk loading).

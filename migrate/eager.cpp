@@ -194,8 +194,13 @@ BatchResult rekeyBatch(WriteTxn& tx, orm::TableCore& core, const EagerOptions& o
     result.finished = true;
     return result;
   };
-  // Puts go to another database than the one scanned, whose pages this transaction does not
-  // change: the scan's cursor and the values it returns stay valid.
+  // The batch's copies are gathered (old key, new key and record in one buffer), then inserted
+  // in new-key order through one cursor, so that neighbouring inserts share their pages.
+  struct Copy {
+    size_t oldKey, oldSize, newKey, newSize, value, valueSize;
+  };
+  std::vector<Copy> copies;
+  std::string arena;
   try {
     for (auto [pk, value] : etx.scan(core.records(), range)) {
       if (n >= std::max<uint64_t>(limit, 1) || (n > 0 && bytes >= options.batchBytes)) {
@@ -223,16 +228,41 @@ BatchResult rekeyBatch(WriteTxn& tx, orm::TableCore& core, const EagerOptions& o
         setStoredVersion(relabelled, newest);
         encoded = relabelled;
       }
-      if (!etx.insert(moved, newPk, encoded)) {
-        return undo(fmt::format(
-            "table {}: {} would give records {} and {} the same primary key {}", name, what,
-            holderOf(etx, core, newPk, pk), engine::formatKey(pk), engine::formatKey(newPk)));
-      }
+      copies.push_back({arena.size(), pk.size(), arena.size() + pk.size(), newPk.size(),
+                        arena.size() + pk.size() + newPk.size(), encoded.size()});
+      arena.append(pk);
+      arena.append(newPk);
+      arena.append(encoded);
       bytes += encoded.size();
     }
   } catch (const Error& e) {
     if (e.code() != ErrorCode::MigrationFailed) throw;
     return undo(e.what());
+  }
+  std::string_view all(arena);
+  auto oldKey = [&](const Copy& c) { return all.substr(c.oldKey, c.oldSize); };
+  auto newKey = [&](const Copy& c) { return all.substr(c.newKey, c.newSize); };
+  // Stable: of two records given one key, the one scanned first comes first.
+  std::stable_sort(copies.begin(), copies.end(),
+                   [&](const Copy& a, const Copy& b) { return newKey(a) < newKey(b); });
+  auto twice = [&](std::string_view first, std::string_view second, std::string_view key) {
+    return undo(fmt::format("table {}: {} would give records {} and {} the same primary key {}",
+                            name, what, first, second, engine::formatKey(key)));
+  };
+  for (size_t i = 1; i < copies.size(); ++i) {
+    if (newKey(copies[i]) == newKey(copies[i - 1])) {
+      return twice(engine::formatKey(oldKey(copies[i - 1])), engine::formatKey(oldKey(copies[i])),
+                   newKey(copies[i]));
+    }
+  }
+  std::vector<std::pair<std::string_view, std::string_view>> inserts;
+  inserts.reserve(copies.size());
+  for (const Copy& c : copies) inserts.emplace_back(newKey(c), all.substr(c.value, c.valueSize));
+  size_t stopped = etx.insertMany(moved, inserts);
+  if (stopped < copies.size()) {  // the key of a record an earlier batch moved
+    const Copy& c = copies[stopped];
+    return twice(holderOf(etx, core, newKey(c), oldKey(c)), engine::formatKey(oldKey(c)),
+                 newKey(c));
   }
   m.done += n;
   result.done = m.done;

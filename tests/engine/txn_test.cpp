@@ -86,6 +86,32 @@ TEST_F(TxnTest, PutManyStoresEveryEntryInAnyOrderAndChecksKeysFirst) {
   EXPECT_FALSE(w.get(db_, k(9000)).has_value());
 }
 
+TEST_F(TxnTest, InsertManyStopsAtTheFirstKeyAlreadyThere) {
+  env_->write([&](WriteTxn& tx) { tx.put(db_, k(50), "kept"); });
+  std::vector<std::string> keys, values;
+  for (int64_t i = 0; i < 100; ++i) {
+    keys.push_back(k(i < 50 ? 2 * i + 1 : 300 - i));  // odd keys ascending, then descending
+    values.push_back("v" + std::to_string(i));
+  }
+  std::vector<std::pair<std::string_view, std::string_view>> entries;
+  for (size_t i = 0; i < keys.size(); ++i) entries.emplace_back(keys[i], values[i]);
+  std::string k300 = k(300), k50 = k(50), k301 = k(301);
+  std::vector<std::pair<std::string_view, std::string_view>> clash{
+      {k300, "new"}, {k50, "replacement"}, {k301, "never"}};
+  env_->write([&](WriteTxn& tx) {
+    EXPECT_EQ(tx.insertMany(db_, entries), entries.size());
+    EXPECT_EQ(tx.insertMany(db_, clash), 1u);
+  });
+  ReadTxn tx = env_->read();
+  EXPECT_EQ(tx.count(db_), 102u);
+  EXPECT_EQ(*tx.get(db_, k(50)), "kept");
+  EXPECT_EQ(*tx.get(db_, k(1)), "v0");
+  EXPECT_EQ(*tx.get(db_, k(99)), "v49");
+  EXPECT_EQ(*tx.get(db_, k(250)), "v50");
+  EXPECT_EQ(*tx.get(db_, k(300)), "new");
+  EXPECT_FALSE(tx.get(db_, k(301)).has_value());
+}
+
 TEST_F(TxnTest, ThrowingBodyLeavesNoTrace) {
   env_->write([&](WriteTxn& tx) { tx.put(db_, k(1), "kept"); });
   EXPECT_THROW(env_->write([&](WriteTxn& tx) {

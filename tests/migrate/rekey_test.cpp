@@ -294,7 +294,10 @@ TEST_F(RekeyTest, AStepThatChangesTheKeyWithoutDeclaringItFailsNamingWrites) {
   EXPECT_NE(err.find("StepOptions::writes"), std::string::npos) << err;
 }
 
-TEST_F(RekeyTest, ANewKeyMetTwiceUndoesTheMigration) {
+// The duplicate is met several batches in (`batch` 6), or within one batch (1000).
+class RekeyDuplicateTest : public RekeyTest, public ::testing::WithParamInterface<uint64_t> {};
+
+TEST_P(RekeyDuplicateTest, ANewKeyMetTwiceUndoesTheMigration) {
   const char* fields = "id @0 :UInt64; email @1 :Text; city @2 :Text $Db.indexed;";
   TableSchema v1 = people(1, fields);
   TableSchema v2 = keyedPeople(2, "\"email\"", fields);
@@ -311,7 +314,7 @@ TEST_F(RekeyTest, ANewKeyMetTwiceUndoesTheMigration) {
   Options o;
   o.migrations = &m;
   o.mode = MigrationMode::Eager;
-  o.eager.batchRecords = 6;  // the duplicate is met several batches in
+  o.eager.batchRecords = GetParam();
   std::string err = errorOf([&] { Database::open(dir_ / "db", Schemas{v2}, o); });
   EXPECT_NE(err.find("MigrationFailed"), std::string::npos) << err;
   EXPECT_NE(err.find("records (1) and (41)"), std::string::npos) << err;
@@ -337,6 +340,8 @@ TEST_F(RekeyTest, ANewKeyMetTwiceUndoesTheMigration) {
   EXPECT_EQ(text(db.table("people").get(tx, Key{41})->get(), "email"), "U37@X.org");
   EXPECT_TRUE(db.table("people").find(tx, "people_city", Range::prefix(Key{"oslo"})).valid());
 }
+
+INSTANTIATE_TEST_SUITE_P(Batches, RekeyDuplicateTest, ::testing::Values(6, 1000));
 
 // The progress callback throws after `stopAfter` batches: the batches before it are committed,
 // as after a crash there.
