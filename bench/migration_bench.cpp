@@ -1,12 +1,12 @@
 // Migration throughput on 1M Person records (~100 bytes), with the peers on the same data in the
 // same run:
-// - eager rewrites for five changes: add a computed field, split a text field in two, change a
-//   field's type through a converter, a chain of three steps, and a rename (which must rewrite
-//   nothing);
+// - eager rewrites for six changes: add a computed field, split a text field in two, change a
+//   field's type through a converter, a chain of three steps, a new primary key (every record
+//   moves), and a rename (which must rewrite nothing);
 // - raw LMDB rewriting every value in place (copy, change one byte, put back, in the same
 //   batches): the physical limit;
 // - SQLite doing the same migration in one transaction (ALTER TABLE ADD COLUMN + UPDATE, and the
-//   12-step table rebuild for the type change);
+//   12-step table rebuild for the type change and the new key);
 // - lazy: opening after a schema change at 100k and at 1M records, reading an old-version record
 //   against a newest-version one, and hybrid drain throughput.
 // CAPDB_BENCH_RECORDS overrides the record count (default 1,000,000).
