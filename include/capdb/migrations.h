@@ -78,15 +78,29 @@ struct DrainBudget {
 // StepBuilder use this instead. Immutable once built, so threads may share one.
 class FieldNames {
  public:
+  // Where a field lies, for reading and writing it straight from the struct's sections: a
+  // number, a Bool or a Text outside any union or group. Other fields (type VOID here) go
+  // through Cap'n Proto's dynamic API.
+  struct Direct {
+    capnp::schema::Type::Which type = capnp::schema::Type::VOID;
+    uint32_t offset = 0;  // in units of the type's size (bits for Bool); a Text's pointer index
+    uint64_t mask = 0;    // the default's bits: stored data is the value's bits XOR these
+  };
+  struct Entry {
+    capnp::StructSchema::Field field;
+    Direct direct;
+  };
+
   explicit FieldNames(capnp::StructSchema schema);
   capnp::StructSchema schema() const { return schema_; }
   // The field named `name` (union members and groups included). Throws InvalidArgument naming
   // the struct and the field.
-  capnp::StructSchema::Field find(std::string_view name) const;
+  capnp::StructSchema::Field find(std::string_view name) const { return entry(name).field; }
+  const Entry& entry(std::string_view name) const;
 
  private:
   capnp::StructSchema schema_;
-  std::vector<std::pair<std::string, capnp::StructSchema::Field>> byName_;  // sorted by name
+  std::vector<std::pair<std::string, Entry>> byName_;  // sorted by name
 };
 
 // The old record a C++ step reads: a capnp::DynamicStruct::Reader at the step's `from` version
@@ -100,7 +114,9 @@ class StepRecord {
   StepRecord(capnp::DynamicStruct::Reader record, const FieldNames* names = nullptr)
       : record_(record), names_(names) {}
 
-  capnp::DynamicValue::Reader get(std::string_view field) const { return record_.get(find(field)); }
+  // A number, Bool or Text outside unions and groups is read straight from the record's sections;
+  // the value is the one Cap'n Proto's get() gives.
+  capnp::DynamicValue::Reader get(std::string_view field) const;
   capnp::DynamicValue::Reader get(capnp::StructSchema::Field field) const { return record_.get(field); }
   bool has(std::string_view field, capnp::HasMode mode = capnp::HasMode::NON_NULL) const {
     return record_.has(find(field), mode);
@@ -129,9 +145,9 @@ class StepBuilder {
 
   capnp::DynamicValue::Builder get(std::string_view field) { return record_.get(find(field)); }
   capnp::DynamicValue::Builder get(capnp::StructSchema::Field field) { return record_.get(field); }
-  void set(std::string_view field, const capnp::DynamicValue::Reader& value) {
-    record_.set(find(field), value);
-  }
+  // A number or Bool outside unions and groups is written straight into the record's data
+  // section, after the same conversion and range check as Cap'n Proto's set().
+  void set(std::string_view field, const capnp::DynamicValue::Reader& value);
   void set(capnp::StructSchema::Field field, const capnp::DynamicValue::Reader& value) {
     record_.set(field, value);
   }
