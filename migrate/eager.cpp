@@ -146,6 +146,15 @@ void recordsDone(engine::WriteTxn& etx, const orm::TableCore& core, orm::TableIn
   }
 }
 
+// "the migration from version 1 to 2"; a move without a new version (a pending migration's step
+// now names a key field) has no "to".
+std::string migrationName(const orm::MigrationState& m, uint32_t newest) {
+  if (m.fromVersion == newest) {
+    return fmt::format("the migration of version {}'s records to new keys", newest);
+  }
+  return fmt::format("the migration from version {} to {}", m.fromVersion, newest);
+}
+
 // The record that an earlier batch moved to `newPk`, found again by its old key (only when a
 // migration fails on a duplicate key, so its cost does not matter).
 std::string holderOf(engine::WriteTxn& etx, const orm::TableCore& core, std::string_view newPk,
@@ -180,10 +189,7 @@ BatchResult rekeyBatch(WriteTxn& tx, orm::TableCore& core, const EagerOptions& o
   uint64_t n = 0, bytes = 0;
   std::string last;
   bool exhausted = true;
-  // A move without a new version (a pending migration's step now names a key field) has no "to".
-  std::string what = m.fromVersion == newest
-                         ? fmt::format("the migration of version {}'s records to new keys", newest)
-                         : fmt::format("the migration from version {} to {}", m.fromVersion, newest);
+  std::string what = migrationName(m, newest);
   // Nothing has changed yet but the scratch database: a step that fails, a key that cannot be
   // stored or a key met twice undoes the whole migration.
   auto undo = [&](const std::string& why) {
@@ -330,19 +336,22 @@ BatchResult runBatch(WriteTxn& tx, orm::TableCore& core, const EagerOptions& opt
                      uint64_t recordLimit) {
   BatchResult result;
   orm::TableInfo& info = core.touch(tx, true);
+  // Another process may have undone the migration (the table is back at an older version or
+  // key), or finished it and begun a newer one.
+  std::vector<std::string> key;
+  for (const auto& f : core.schema().primaryKey) key.push_back(f.dotted);
+  bool behind = info.version < core.schema().version || info.primaryKey != key;
+  CAPDB_REQUIRE(!behind && !(info.migration && info.version != core.schema().version),
+                ErrorCode::SchemaMismatch,
+                "table {}: the database is now at version {} with primary key ({}), not this "
+                "table's version {}: another process undid or replaced the migration; reopen the "
+                "database",
+                core.schema().name, info.version, fmt::join(info.primaryKey, ", "),
+                core.schema().version);
   if (!info.migration) {
     result.finished = true;
     return result;
   }
-  // Another process may have undone the migration, or finished it and begun another.
-  std::vector<std::string> key;
-  for (const auto& f : core.schema().primaryKey) key.push_back(f.dotted);
-  CAPDB_REQUIRE(info.version == core.schema().version && info.primaryKey == key,
-                ErrorCode::SchemaMismatch,
-                "table {}: the database is now at version {} with primary key ({}), not this "
-                "migration's version {}; reopen the database",
-                core.schema().name, info.version, fmt::join(info.primaryKey, ", "),
-                core.schema().version);
   orm::MigrationState& m = *info.migration;
   result.total = m.total;
   engine::WriteTxn& etx = tx.engineWrite();
@@ -374,9 +383,9 @@ BatchResult runBatch(WriteTxn& tx, orm::TableCore& core, const EagerOptions& opt
         auto other = etx.get(c.scratch, key);
         if (other && *other == pk) continue;
         result.failure = fmt::format(
-            "table {}: the migration from version {} to {} would give records {} and {} the same "
-            "key {} in unique index {}; nothing was rewritten and the table is back at version {}",
-            core.schema().name, m.fromVersion, newest,
+            "table {}: {} would give records {} and {} the same key {} in unique index {}; "
+            "nothing was rewritten and the table is back at version {}",
+            core.schema().name, migrationName(m, newest),
             other ? engine::formatKey(*other) : std::string("?"), engine::formatKey(pk),
             engine::formatKey(key), c.index->schema.name, m.fromVersion);
         return false;

@@ -188,15 +188,17 @@ std::unique_ptr<orm::TableCore> openTable(engine::WriteTxn& txn, orm::Catalog& c
         if (have != info.indexes.end()) changedIndexes.push_back(want.name);
       }
     }
-    // A migration that may still be undone restores the indexes as they were: they may not change
+    // A migration that may still be undone restores the indexes as they were, and one moving
+    // records to new keys rebuilds every index once they are in place: indexes may not change
     // meanwhile.
-    CAPDB_REQUIRE(!(info.migration && !info.migration->before.empty() &&
+    CAPDB_REQUIRE(!(info.migration && (info.migration->rekey || !info.migration->before.empty()) &&
                     (!buildIndexes.empty() || !droppedIndexes.empty())),
                   ErrorCode::SchemaMismatch,
-                  "table {}: an interrupted migration to version {} may still be undone; finish it "
-                  "(open eagerly with the indexes it began with) before adding, changing or "
-                  "dropping indexes",
-                  app.name, info.version);
+                  "table {}: an interrupted migration to version {} {}; finish it (open eagerly "
+                  "with the indexes it began with) before adding, changing or dropping indexes",
+                  app.name, info.version,
+                  info.migration && info.migration->rekey ? "is moving records to new keys"
+                                                          : "may still be undone");
     for (IndexInfo& w : wanted) {  // an interrupted rebuild stays pending
       for (const IndexInfo& h : info.indexes) {
         if (h.name == w.name && h.fields == w.fields && h.unique == w.unique) w.state = h.state;

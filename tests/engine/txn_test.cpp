@@ -110,6 +110,12 @@ TEST_F(TxnTest, InsertManyStopsAtTheFirstKeyAlreadyThere) {
   EXPECT_EQ(*tx.get(db_, k(250)), "v50");
   EXPECT_EQ(*tx.get(db_, k(300)), "new");
   EXPECT_FALSE(tx.get(db_, k(301)).has_value());
+  // A bad key anywhere in the batch is refused before anything is written.
+  std::string tooLong(512, 'k'), k302 = k(302);
+  std::vector<std::pair<std::string_view, std::string_view>> bad{{k302, "new"}, {tooLong, "v"}};
+  WriteTxn w = env_->beginWrite();
+  EXPECT_THROW(w.insertMany(db_, bad), Error);
+  EXPECT_FALSE(w.get(db_, k(302)).has_value());
 }
 
 TEST_F(TxnTest, ThrowingBodyLeavesNoTrace) {
