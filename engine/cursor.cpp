@@ -2,12 +2,13 @@
 
 #include "engine/fail.h"
 #include "engine/key_codec.h"
+#include "engine/key_compare.h"
 #include "engine/lmdb_error.h"
 
 namespace capdb::engine {
 namespace {
 
-int compareKeys(std::string_view a, std::string_view b) { return a.compare(b); }
+int compareKeys(std::string_view a, std::string_view b) { return compareKeyBytes(a, b); }
 
 MDB_val toVal(std::string_view s) { return MDB_val{s.size(), const_cast<char*>(s.data())}; }
 

@@ -2,35 +2,18 @@
 
 #include <lmdb.h>
 
-#include <bit>
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
 
 #include "engine/fail.h"
+#include "engine/key_compare.h"
 
 namespace capdb::engine {
 namespace {
 
-uint64_t loadBigEndian(const unsigned char* p) {
-  uint64_t v;
-  std::memcpy(&v, p, sizeof v);
-  if constexpr (std::endian::native == std::endian::little) v = __builtin_bswap64(v);
-  return v;
-}
-
 int compareKeys(const MDB_val* a, const MDB_val* b) {
-  auto* p = static_cast<const unsigned char*>(a->mv_data);
-  auto* q = static_cast<const unsigned char*>(b->mv_data);
-  size_t n = a->mv_size < b->mv_size ? a->mv_size : b->mv_size;
-  for (; n >= 8; n -= 8, p += 8, q += 8) {
-    uint64_t x = loadBigEndian(p), y = loadBigEndian(q);
-    if (x != y) return x < y ? -1 : 1;
-  }
-  for (; n > 0; --n, ++p, ++q) {
-    if (*p != *q) return *p < *q ? -1 : 1;
-  }
-  return a->mv_size < b->mv_size ? -1 : (a->mv_size > b->mv_size ? 1 : 0);
+  return compareKeyBytes(a->mv_data, a->mv_size, b->mv_data, b->mv_size);
 }
 
 }  // namespace
