@@ -161,27 +161,9 @@ void WriteTxn::put(const Db& db, std::string_view key, std::string_view value) {
   if (rc != 0) writeFailed(rc, fmt::format("writing {}", formatKey(key)), db);
 }
 
-void WriteTxn::putMany(const Db& db,
-                       std::span<const std::pair<std::string_view, std::string_view>> entries) {
-  requireActive();
-  for (const auto& [key, value] : entries) checkKey(key, db);
-  MDB_cursor* cursor = nullptr;
-  int rc = mdb_cursor_open(txn_, db.dbi, &cursor);
-  if (rc == EINVAL) staleHandle(db);
-  if (rc != 0) writeFailed(rc, "opening a cursor to write", db);
-  for (const auto& [key, value] : entries) {
-    MDB_val k = toVal(key), v = toVal(value);
-    rc = mdb_cursor_put(cursor, &k, &v, 0);
-    if (rc != 0) {
-      mdb_cursor_close(cursor);
-      writeFailed(rc, fmt::format("writing {}", formatKey(key)), db);
-    }
-  }
-  mdb_cursor_close(cursor);
-}
-
-size_t WriteTxn::insertMany(const Db& db,
-                           std::span<const std::pair<std::string_view, std::string_view>> entries) {
+size_t WriteTxn::writeMany(const Db& db,
+                          std::span<const std::pair<std::string_view, std::string_view>> entries,
+                          unsigned flags, std::string_view verb) {
   requireActive();
   for (const auto& [key, value] : entries) checkKey(key, db);
   MDB_cursor* cursor = nullptr;
@@ -190,18 +172,28 @@ size_t WriteTxn::insertMany(const Db& db,
   if (rc != 0) writeFailed(rc, "opening a cursor to write", db);
   for (size_t i = 0; i < entries.size(); ++i) {
     MDB_val k = toVal(entries[i].first), v = toVal(entries[i].second);
-    rc = mdb_cursor_put(cursor, &k, &v, MDB_NOOVERWRITE);
-    if (rc == MDB_KEYEXIST) {
+    rc = mdb_cursor_put(cursor, &k, &v, flags);
+    if (rc == MDB_KEYEXIST && (flags & MDB_NOOVERWRITE)) {
       mdb_cursor_close(cursor);
       return i;
     }
     if (rc != 0) {
       mdb_cursor_close(cursor);
-      writeFailed(rc, fmt::format("inserting {}", formatKey(entries[i].first)), db);
+      writeFailed(rc, fmt::format("{} {}", verb, formatKey(entries[i].first)), db);
     }
   }
   mdb_cursor_close(cursor);
   return entries.size();
+}
+
+void WriteTxn::putMany(const Db& db,
+                       std::span<const std::pair<std::string_view, std::string_view>> entries) {
+  writeMany(db, entries, 0, "writing");
+}
+
+size_t WriteTxn::insertMany(const Db& db,
+                            std::span<const std::pair<std::string_view, std::string_view>> entries) {
+  return writeMany(db, entries, MDB_NOOVERWRITE, "inserting");
 }
 
 bool WriteTxn::insert(const Db& db, std::string_view key, std::string_view value) {

@@ -144,6 +144,10 @@ class WriteTxn : public Txn {
     alive_ = std::make_shared<char>();
   }
   MDB_dbi openDbi(std::string_view name, unsigned flags, bool* found);
+  // putMany and insertMany: each entry through one cursor with `flags`; the position of the first
+  // key already there (MDB_NOOVERWRITE), else entries.size().
+  size_t writeMany(const Db& db, std::span<const std::pair<std::string_view, std::string_view>> entries,
+                   unsigned flags, std::string_view verb);
   [[noreturn]] void writeFailed(int rc, std::string_view what, const Db& db);
   void end() noexcept;
 
