@@ -43,6 +43,11 @@ class PeopleVersions : public ::testing::Test {
     db.table("people").exportJsonLines(db.read(), out);
     return out.str();
   }
+  // The same for the database at `path`, opened with `schema` and closed again.
+  static std::string exportOf(const std::filesystem::path& path, const TableSchema& schema) {
+    Database db = Database::open(path, Schemas{schema});
+    return exportOf(db);
+  }
 
   // struct Person $Db.table("people") $Db.version(version) $Db.primaryKey(["id"]) { fields },
   // followed by `extra` declarations.
