@@ -3,12 +3,12 @@
 #include <capnp/any.h>
 
 #include <algorithm>
-#include <cstring>
 #include <optional>
 #include <string>
 
 #include "capdb/migrations.h"
 #include "engine/fail.h"
+#include "orm/record_key.h"
 
 namespace capdb {
 namespace {
@@ -38,55 +38,16 @@ FieldNames::Direct directOf(capnp::StructSchema::Field field) {
     return d;
   }
   auto slot = proto.getSlot();
-  auto def = slot.getDefaultValue();
+  W type = slot.getType().which();
+  if (type == W::VOID || type == W::ENUM || type == W::DATA || type == W::LIST ||
+      type == W::STRUCT || type == W::INTERFACE || type == W::ANY_POINTER) {
+    return d;
+  }
+  // A Text's default is read through Cap'n Proto when the pointer is null: no bits to keep.
+  d.mask = orm::scalarDefaultBits(slot.getDefaultValue()).value_or(0);
   d.offset = slot.getOffset();
-  switch (slot.getType().which()) {
-    case W::BOOL: d.mask = def.getBool(); break;
-    case W::INT8: d.mask = static_cast<uint8_t>(def.getInt8()); break;
-    case W::INT16: d.mask = static_cast<uint16_t>(def.getInt16()); break;
-    case W::INT32: d.mask = static_cast<uint32_t>(def.getInt32()); break;
-    case W::INT64: d.mask = static_cast<uint64_t>(def.getInt64()); break;
-    case W::UINT8: d.mask = def.getUint8(); break;
-    case W::UINT16: d.mask = def.getUint16(); break;
-    case W::UINT32: d.mask = def.getUint32(); break;
-    case W::UINT64: d.mask = def.getUint64(); break;
-    case W::FLOAT32: {
-      float f = def.getFloat32();
-      uint32_t bits;
-      std::memcpy(&bits, &f, sizeof bits);
-      d.mask = bits;
-      break;
-    }
-    case W::FLOAT64: {
-      double f = def.getFloat64();
-      std::memcpy(&d.mask, &f, sizeof d.mask);
-      break;
-    }
-    case W::TEXT: break;  // an unset Text reads its default through Cap'n Proto
-    default: return d;
-  }
-  d.type = slot.getType().which();
+  d.type = type;
   return d;
-}
-
-size_t sizeOf(W type) {
-  switch (type) {
-    case W::INT8: case W::UINT8: return 1;
-    case W::INT16: case W::UINT16: return 2;
-    case W::INT32: case W::UINT32: case W::FLOAT32: return 4;
-    default: return 8;
-  }
-}
-
-// The stored bits of a field of `size` bytes (little-endian), XORed with its default: a data
-// section too short for it (an older layout) reads as the default.
-uint64_t load(kj::ArrayPtr<const kj::byte> data, const FieldNames::Direct& d, size_t size) {
-  size_t at = size_t{d.offset} * size;
-  uint64_t bits = 0;
-  if (at + size <= data.size()) {
-    for (size_t i = 0; i < size; ++i) bits |= uint64_t{data[at + i]} << (8 * i);
-  }
-  return bits ^ d.mask;
 }
 
 std::optional<capnp::DynamicValue::Reader> readDirect(capnp::DynamicStruct::Reader record,
@@ -98,80 +59,55 @@ std::optional<capnp::DynamicValue::Reader> readDirect(capnp::DynamicStruct::Read
     return capnp::DynamicValue::Reader(pointers[d.offset].getAs<capnp::Text>());
   }
   auto data = s.getDataSection();
-  if (d.type == W::BOOL) {
-    size_t byte = d.offset / 8;
-    bool bit = byte < data.size() && ((data[byte] >> (d.offset % 8)) & 1);
-    return capnp::DynamicValue::Reader(bit != (d.mask != 0));
-  }
-  uint64_t bits = load(data, d, sizeOf(d.type));
+  uint32_t off = d.offset;
   switch (d.type) {
-    case W::INT8: return capnp::DynamicValue::Reader(static_cast<int8_t>(bits));
-    case W::INT16: return capnp::DynamicValue::Reader(static_cast<int16_t>(bits));
-    case W::INT32: return capnp::DynamicValue::Reader(static_cast<int32_t>(bits));
-    case W::INT64: return capnp::DynamicValue::Reader(static_cast<int64_t>(bits));
-    case W::UINT8: return capnp::DynamicValue::Reader(static_cast<uint8_t>(bits));
-    case W::UINT16: return capnp::DynamicValue::Reader(static_cast<uint16_t>(bits));
-    case W::UINT32: return capnp::DynamicValue::Reader(static_cast<uint32_t>(bits));
-    case W::UINT64: return capnp::DynamicValue::Reader(bits);
-    case W::FLOAT32: {
-      auto narrow = static_cast<uint32_t>(bits);
-      float f;
-      std::memcpy(&f, &narrow, sizeof f);
-      return capnp::DynamicValue::Reader(f);
+    case W::BOOL: {
+      size_t byte = off / 8;
+      bool bit = byte < data.size() && ((data[byte] >> (off % 8)) & 1);
+      return capnp::DynamicValue::Reader(bit != (d.mask != 0));
     }
-    case W::FLOAT64: {
-      double f;
-      std::memcpy(&f, &bits, sizeof f);
-      return capnp::DynamicValue::Reader(f);
-    }
+    case W::INT8: return capnp::DynamicValue::Reader(orm::scalarAt<int8_t>(data, off, d.mask));
+    case W::INT16: return capnp::DynamicValue::Reader(orm::scalarAt<int16_t>(data, off, d.mask));
+    case W::INT32: return capnp::DynamicValue::Reader(orm::scalarAt<int32_t>(data, off, d.mask));
+    case W::INT64: return capnp::DynamicValue::Reader(orm::scalarAt<int64_t>(data, off, d.mask));
+    case W::UINT8: return capnp::DynamicValue::Reader(orm::scalarAt<uint8_t>(data, off, d.mask));
+    case W::UINT16: return capnp::DynamicValue::Reader(orm::scalarAt<uint16_t>(data, off, d.mask));
+    case W::UINT32: return capnp::DynamicValue::Reader(orm::scalarAt<uint32_t>(data, off, d.mask));
+    case W::UINT64: return capnp::DynamicValue::Reader(orm::scalarAt<uint64_t>(data, off, d.mask));
+    case W::FLOAT32: return capnp::DynamicValue::Reader(orm::scalarAt<float>(data, off, d.mask));
+    case W::FLOAT64: return capnp::DynamicValue::Reader(orm::scalarAt<double>(data, off, d.mask));
     default: return std::nullopt;
   }
 }
 
 // Writes a number or Bool into the data section; false when it must go through Cap'n Proto (a
-// Text, or a section too short for the field).
+// Text, or a section too short for the field). value.as<T>() converts and range-checks exactly
+// as DynamicStruct::Builder::set does.
 bool writeDirect(capnp::DynamicStruct::Builder record, const FieldNames::Direct& d,
                  const capnp::DynamicValue::Reader& value) {
-  if (d.type == W::TEXT) return false;
   auto data = capnp::AnyStruct::Builder(record).getDataSection();
-  if (d.type == W::BOOL) {
-    size_t byte = d.offset / 8;
-    if (byte >= data.size()) return false;
-    bool bit = value.as<bool>() != (d.mask != 0);
-    auto m = static_cast<kj::byte>(1u << (d.offset % 8));
-    data[byte] = static_cast<kj::byte>(bit ? (data[byte] | m) : (data[byte] & ~m));
-    return true;
-  }
-  size_t size = sizeOf(d.type);
-  size_t at = size_t{d.offset} * size;
-  if (at + size > data.size()) return false;
-  uint64_t bits = 0;
-  switch (d.type) {  // as<T>() converts and range-checks exactly as DynamicStruct::Builder::set
-    case W::INT8: bits = static_cast<uint8_t>(value.as<int8_t>()); break;
-    case W::INT16: bits = static_cast<uint16_t>(value.as<int16_t>()); break;
-    case W::INT32: bits = static_cast<uint32_t>(value.as<int32_t>()); break;
-    case W::INT64: bits = static_cast<uint64_t>(value.as<int64_t>()); break;
-    case W::UINT8: bits = value.as<uint8_t>(); break;
-    case W::UINT16: bits = value.as<uint16_t>(); break;
-    case W::UINT32: bits = value.as<uint32_t>(); break;
-    case W::UINT64: bits = value.as<uint64_t>(); break;
-    case W::FLOAT32: {
-      float f = value.as<float>();
-      uint32_t narrow;
-      std::memcpy(&narrow, &f, sizeof narrow);
-      bits = narrow;
-      break;
+  uint32_t off = d.offset;
+  switch (d.type) {
+    case W::BOOL: {
+      size_t byte = off / 8;
+      if (byte >= data.size()) return false;
+      bool bit = value.as<bool>() != (d.mask != 0);
+      auto m = static_cast<kj::byte>(1u << (off % 8));
+      data[byte] = static_cast<kj::byte>(bit ? (data[byte] | m) : (data[byte] & ~m));
+      return true;
     }
-    case W::FLOAT64: {
-      double f = value.as<double>();
-      std::memcpy(&bits, &f, sizeof bits);
-      break;
-    }
+    case W::INT8: return orm::storeScalarAt(data, off, d.mask, value.as<int8_t>());
+    case W::INT16: return orm::storeScalarAt(data, off, d.mask, value.as<int16_t>());
+    case W::INT32: return orm::storeScalarAt(data, off, d.mask, value.as<int32_t>());
+    case W::INT64: return orm::storeScalarAt(data, off, d.mask, value.as<int64_t>());
+    case W::UINT8: return orm::storeScalarAt(data, off, d.mask, value.as<uint8_t>());
+    case W::UINT16: return orm::storeScalarAt(data, off, d.mask, value.as<uint16_t>());
+    case W::UINT32: return orm::storeScalarAt(data, off, d.mask, value.as<uint32_t>());
+    case W::UINT64: return orm::storeScalarAt(data, off, d.mask, value.as<uint64_t>());
+    case W::FLOAT32: return orm::storeScalarAt(data, off, d.mask, value.as<float>());
+    case W::FLOAT64: return orm::storeScalarAt(data, off, d.mask, value.as<double>());
     default: return false;
   }
-  bits ^= d.mask;
-  for (size_t i = 0; i < size; ++i) data[at + i] = static_cast<kj::byte>(bits >> (8 * i));
-  return true;
 }
 
 }  // namespace

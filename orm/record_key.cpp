@@ -2,10 +2,6 @@
 
 #include <capnp/any.h>
 
-#include <bit>
-#include <cstring>
-#include <type_traits>
-
 namespace capdb::orm {
 namespace {
 
@@ -15,18 +11,6 @@ bool isActive(capnp::DynamicStruct::Reader record, capnp::StructSchema::Field fi
     return *active == field;
   }
   return false;
-}
-
-template <typename T>
-T scalarAt(kj::ArrayPtr<const kj::byte> data, uint32_t offset, uint64_t defaultBits) {
-  T value{};
-  size_t at = size_t{offset} * sizeof(T);
-  if (at + sizeof(T) <= data.size()) std::memcpy(&value, data.begin() + at, sizeof(T));
-  using Bits = std::conditional_t<sizeof(T) == 1, uint8_t,
-               std::conditional_t<sizeof(T) == 2, uint16_t,
-               std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>>>;
-  Bits bits = std::bit_cast<Bits>(value) ^ static_cast<Bits>(defaultBits);
-  return std::bit_cast<T>(bits);
 }
 
 // Reads the key value straight from the struct's sections (capnp's layout, little-endian), with
