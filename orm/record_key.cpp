@@ -22,25 +22,8 @@ engine::KeyValue directValue(capnp::AnyStruct::Reader s, const FieldPath& path) 
     if (index >= pointers.size() || pointers[index].isNull()) return engine::KeyNull{};
     s = pointers[index].getAs<capnp::AnyStruct>();
   }
-  auto data = s.getDataSection();
   uint32_t off = path.leafOffset;
-  uint64_t def = path.leafDefaultBits;
   switch (path.leafWhich) {
-    case W::BOOL: {
-      size_t byte = off / 8;
-      bool bit = byte < data.size() && ((data[byte] >> (off % 8)) & 1);
-      return bit != (def != 0);
-    }
-    case W::INT8: return int64_t{scalarAt<int8_t>(data, off, def)};
-    case W::INT16: return int64_t{scalarAt<int16_t>(data, off, def)};
-    case W::INT32: return int64_t{scalarAt<int32_t>(data, off, def)};
-    case W::INT64: return scalarAt<int64_t>(data, off, def);
-    case W::UINT8: return uint64_t{scalarAt<uint8_t>(data, off, def)};
-    case W::UINT16: case W::ENUM: return uint64_t{scalarAt<uint16_t>(data, off, def)};
-    case W::UINT32: return uint64_t{scalarAt<uint32_t>(data, off, def)};
-    case W::UINT64: return scalarAt<uint64_t>(data, off, def);
-    case W::FLOAT32: return double{scalarAt<float>(data, off, def)};
-    case W::FLOAT64: return scalarAt<double>(data, off, def);
     case W::TEXT: case W::DATA: {
       auto pointers = s.getPointerSection();
       if (off >= pointers.size() || pointers[off].isNull()) return engine::KeyNull{};
@@ -51,7 +34,8 @@ engine::KeyValue directValue(capnp::AnyStruct::Reader s, const FieldPath& path) 
       auto d = pointers[off].getAs<capnp::Data>();
       return engine::KeyBytes{std::string(reinterpret_cast<const char*>(d.begin()), d.size())};
     }
-    default: return engine::KeyNull{};
+    default:
+      return visitScalarAt(s.getDataSection(), path, [](auto v) -> engine::KeyValue { return v; });
   }
 }
 

@@ -42,6 +42,34 @@ bool storeScalarAt(kj::ArrayPtr<kj::byte> data, uint32_t offset, uint64_t defaul
   return true;
 }
 
+// Calls `visit` with the scalar leaf of `path` (path.direct) read from `data`, the data section of
+// the struct holding it: a bool, an int64_t (signed integers), a uint64_t (unsigned integers and
+// enums) or a double (floats); an engine::KeyNull for a Text or Data leaf.
+template <typename Visit>
+decltype(auto) visitScalarAt(kj::ArrayPtr<const kj::byte> data, const FieldPath& path, Visit&& visit) {
+  using W = capnp::schema::Type::Which;
+  uint32_t off = path.leafOffset;
+  uint64_t def = path.leafDefaultBits;
+  switch (path.leafWhich) {
+    case W::BOOL: {
+      size_t byte = off / 8;
+      bool bit = byte < data.size() && ((data[byte] >> (off % 8)) & 1);
+      return visit(bit != (def != 0));
+    }
+    case W::INT8: return visit(int64_t{scalarAt<int8_t>(data, off, def)});
+    case W::INT16: return visit(int64_t{scalarAt<int16_t>(data, off, def)});
+    case W::INT32: return visit(int64_t{scalarAt<int32_t>(data, off, def)});
+    case W::INT64: return visit(scalarAt<int64_t>(data, off, def));
+    case W::UINT8: return visit(uint64_t{scalarAt<uint8_t>(data, off, def)});
+    case W::UINT16: case W::ENUM: return visit(uint64_t{scalarAt<uint16_t>(data, off, def)});
+    case W::UINT32: return visit(uint64_t{scalarAt<uint32_t>(data, off, def)});
+    case W::UINT64: return visit(scalarAt<uint64_t>(data, off, def));
+    case W::FLOAT32: return visit(double{scalarAt<float>(data, off, def)});
+    case W::FLOAT64: return visit(scalarAt<double>(data, off, def));
+    default: return visit(engine::KeyNull{});
+  }
+}
+
 // The value at `path` in `record`, as a key value. An unset Text, Data or struct on the way, or a
 // union member that is not the active one, reads as NULL.
 engine::KeyValue keyValueAt(capnp::DynamicStruct::Reader record, const FieldPath& path);

@@ -41,8 +41,8 @@ auto guarded(WriteTxn& tx, Fn&& fn) -> decltype(fn()) {
 // ---- RecordScan ----
 
 RecordScan::RecordScan(const TableCore& table, const engine::Txn& txn, engine::Scan scan,
-                       const IndexCore* index, bool verify)
-    : table_(table), scan_(std::move(scan)), index_(index), verify_(verify) {
+                       const IndexCore* index, bool verify, bool decode)
+    : table_(table), scan_(std::move(scan)), index_(index), verify_(verify), decode_(decode) {
   if (index_ != nullptr) records_.emplace(txn.cursor(table.records()));
   load();
 }
@@ -55,18 +55,17 @@ void RecordScan::next() {
 void RecordScan::load() {
   valid_ = scan_.valid();
   if (!valid_) return;
-  std::string_view bytes;
   if (index_ == nullptr) {
     pk_ = scan_.key();
-    bytes = scan_.value();
+    value_ = scan_.value();
   } else {
     pk_ = table_.primaryKeyOfEntry(*index_, scan_.key(), scan_.value());
     CAPDB_REQUIRE(records_->seekExact(pk_), ErrorCode::Corruption,
             "index {} of table {} points to {}, which is not in the table", index_->schema.name,
             table_.schema().name, engine::formatKey(pk_));
-    bytes = records_->value();
+    value_ = records_->value();
   }
-  record_ = table_.decode(decoder_, pk_, bytes, verify_);
+  if (decode_) record_ = table_.decode(decoder_, pk_, value_, verify_);
 }
 
 // ---- TableCore ----

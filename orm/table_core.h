@@ -76,12 +76,15 @@ struct WriteState {
 // Reads records in key order from a primary-key or index range (RecordCursor's engine).
 class RecordScan {
  public:
-  // `verify`: see TableCore::decode.
+  // `verify`: see TableCore::decode. `decode` false leaves each record undecoded: record() is
+  // then not available, and the caller reads value() itself.
   RecordScan(const TableCore& table, const engine::Txn& txn, engine::Scan scan,
-             const IndexCore* index, bool verify = true);
+             const IndexCore* index, bool verify = true, bool decode = true);
   bool valid() const { return valid_; }
   capnp::DynamicStruct::Reader record() const { return record_; }
   std::string_view primaryKey() const { return pk_; }
+  // The record's stored bytes, valid until next() or the end of the transaction.
+  std::string_view value() const { return value_; }
   void next();
 
  private:
@@ -95,9 +98,11 @@ class RecordScan {
   // order).
   std::optional<engine::Cursor> records_;
   bool verify_;
+  bool decode_;
   RecordDecoder decoder_;
   bool valid_ = false;
   std::string_view pk_;
+  std::string_view value_;
   capnp::DynamicStruct::Reader record_;
 };
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "engine/fail.h"
+#include "orm/flat_record.h"
 #include "orm/record_key.h"
 #include "orm/schema_diff.h"
 
@@ -142,37 +143,68 @@ std::optional<size_t> TableColumns::find(std::string_view dotted) const {
   return found;
 }
 
-Value TableColumns::fromKey(engine::KeyValue key, size_t column) const {
+template <typename T>
+Value TableColumns::scalarValue(T v, size_t column) const {
   const Column& c = columns_[column];
+  if constexpr (std::is_same_v<T, engine::KeyNull>) {
+    return Value();
+  } else if constexpr (std::is_same_v<T, bool>) {
+    return Value(int64_t{v});
+  } else if constexpr (std::is_same_v<T, int64_t>) {
+    return Value(v);
+  } else if constexpr (std::is_same_v<T, uint64_t>) {
+    if (c.enumSchema) {
+      auto enumerants = c.enumSchema->getEnumerants();
+      if (v < enumerants.size()) return Value(std::string(sv(enumerants[v].getProto().getName())));
+      return Value(static_cast<int64_t>(v));
+    }
+    CAPDB_REQUIRE(v <= static_cast<uint64_t>(INT64_MAX), ErrorCode::InvalidArgument,
+                  "{}.{} holds {}, above 2^63-1: SQL cannot read it as INTEGER", table_, c.name, v);
+    return Value(static_cast<int64_t>(v));
+  } else {
+    static_assert(std::is_same_v<T, double>);
+    if (v != v) return Value();  // NaN reads as NULL, as in SQLite
+    return Value(v);
+  }
+}
+
+Value TableColumns::fromKey(engine::KeyValue key, size_t column) const {
   return std::visit(
       [&](auto& v) -> Value {
         using T = std::decay_t<decltype(v)>;
-        if constexpr (std::is_same_v<T, engine::KeyNull>) {
-          return Value();
-        } else if constexpr (std::is_same_v<T, bool>) {
-          return Value(int64_t{v});
-        } else if constexpr (std::is_same_v<T, int64_t>) {
-          return Value(v);
-        } else if constexpr (std::is_same_v<T, uint64_t>) {
-          if (c.enumSchema) {
-            auto enumerants = c.enumSchema->getEnumerants();
-            if (v < enumerants.size()) return Value(std::string(sv(enumerants[v].getProto().getName())));
-            return Value(static_cast<int64_t>(v));
-          }
-          CAPDB_REQUIRE(v <= static_cast<uint64_t>(INT64_MAX), ErrorCode::InvalidArgument,
-                        "{}.{} holds {}, above 2^63-1: SQL cannot read it as INTEGER", table_,
-                        c.name, v);
-          return Value(static_cast<int64_t>(v));
-        } else if constexpr (std::is_same_v<T, double>) {
-          if (v != v) return Value();  // NaN reads as NULL, as in SQLite
-          return Value(v);
-        } else if constexpr (std::is_same_v<T, std::string>) {
+        if constexpr (std::is_same_v<T, std::string>) {
           return Value(std::move(v));
-        } else {
+        } else if constexpr (std::is_same_v<T, engine::KeyBytes>) {
           return Value(Blob{std::move(v.bytes)});
+        } else {
+          return scalarValue(v, column);
         }
       },
       key);
+}
+
+bool TableColumns::readFlat(const orm::FlatRecord& record, size_t column, Value& out) const {
+  using W = capnp::schema::Type::Which;
+  using Read = orm::FlatRecord::Read;
+  const orm::FieldPath& path = columns_[column].path;
+  orm::FlatRecord::Struct s;
+  Read r = record.leafStruct(path, s);
+  if (r == Read::Value && (path.leafWhich == W::TEXT || path.leafWhich == W::DATA)) {
+    std::string_view bytes;
+    r = record.blob(s, path.leafOffset, path.leafWhich == W::TEXT, bytes);
+    if (r == Read::Value) {
+      out = path.leafWhich == W::TEXT ? Value(bytes) : Value(Blob{std::string(bytes)});
+      return true;
+    }
+  } else if (r == Read::Value) {
+    out = orm::visitScalarAt(record.data(s), path, [&](auto v) { return scalarValue(v, column); });
+    return true;
+  }
+  if (r == Read::Null) {
+    out = Value();
+    return true;
+  }
+  return false;
 }
 
 Value TableColumns::read(capnp::DynamicStruct::Reader record, size_t column) const {

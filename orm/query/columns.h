@@ -11,6 +11,7 @@
 
 #include "capdb/query.h"
 #include "engine/key_codec.h"
+#include "orm/flat_record.h"
 #include "orm/query/value_ops.h"
 #include "orm/table_schema.h"
 
@@ -44,11 +45,19 @@ class TableColumns {
 
   // The column's value in `record` (a reader at the table's newest version).
   Value read(capnp::DynamicStruct::Reader record, size_t column) const;
+  // The column's value in a record read in place (at the table's newest version). False when
+  // the record cannot be read in place there: read it with read() from the decoded record, which
+  // reads it or throws naming what is wrong.
+  bool readFlat(const orm::FlatRecord& record, size_t column, Value& out) const;
   // A key value (decoded from an index or primary key) as the column's SQL value.
   Value fromKey(engine::KeyValue key, size_t column) const;
 
  private:
   void add(capnp::StructSchema schema, const std::string& prefix, int depth);
+  // A scalar read from a record or a key (bool, int64_t, uint64_t, double or KeyNull) as the
+  // column's SQL value: an enum's name, NULL for NaN; a UInt64 above 2^63-1 throws.
+  template <typename T>
+  Value scalarValue(T v, size_t column) const;
 
   std::string table_;
   capnp::StructSchema root_;

@@ -146,6 +146,35 @@ struct Group {
 
 namespace {
 
+// The record a RecordRow reads: in place when it is at the table's newest version and one
+// segment, decoded (and upgraded) otherwise, or when a column cannot be read in place.
+class StoredRecord final : public RecordSource {
+ public:
+  explicit StoredRecord(const orm::TableCore& table) : table_(table) {}
+
+  // Points `row` at the record stored under `pk` as `bytes` (both valid until the next load).
+  void load(RecordRow& row, std::string_view pk, std::string_view bytes) {
+    table_.requireAvailable();
+    pk_ = pk;
+    bytes_ = bytes;
+    if (flat_.reset(bytes) && flat_.version() == table_.schema().version) {
+      row.reset(flat_, *this);
+    } else {
+      row.reset(decode());
+    }
+  }
+  capnp::DynamicStruct::Reader decode() override {
+    return table_.decode(decoder_, pk_, bytes_, false);
+  }
+
+ private:
+  const orm::TableCore& table_;
+  orm::FlatRecord flat_;
+  orm::RecordDecoder decoder_;
+  std::string_view pk_;
+  std::string_view bytes_;
+};
+
 // Whether the row passes the terms no range expressed (or, when the ranges were not exact, the
 // whole WHERE).
 bool passes(const std::vector<const Expr*>& terms, EvalContext& ctx) {
@@ -182,10 +211,12 @@ void forEachMatch(const Executable& x, const Txn& tx, EvalContext& ctx,
     }
     return;
   }
-  // Records are read unverified (TableCore::decode): Cap'n Proto bounds-checks every read, and a
-  // damaged record's kj::Exception becomes Corruption naming it here.
+  // Records are read in place where they can be, and otherwise decoded unverified
+  // (TableCore::decode): both check the bounds of every read, and a damaged record's
+  // kj::Exception becomes Corruption naming it here.
   RecordRow row(*x.columns);
   ctx.row = &row;
+  StoredRecord stored(table);
   std::string_view pk;
   auto corrupt = [&](const kj::Exception& e) {
     fail(ErrorCode::Corruption, "table {}, record {}: {}", table.schema().name,
@@ -193,13 +224,12 @@ void forEachMatch(const Executable& x, const Txn& tx, EvalContext& ctx,
   };
   if (path.pointLookup) {
     // Each range is one whole primary key: read it, no cursor.
-    orm::RecordDecoder decoder;
     for (const auto& r : ranges) {
       pk = r.lower->key;
       auto bytes = tx.engine().get(table.records(), pk);
       if (!bytes) continue;
       try {
-        row.reset(table.decode(decoder, pk, *bytes, false));
+        stored.load(row, pk, *bytes);
         if (!passes(filter, ctx)) continue;
         if (!visit(row, pk)) return;
       } catch (const kj::Exception& e) {
@@ -211,11 +241,12 @@ void forEachMatch(const Executable& x, const Txn& tx, EvalContext& ctx,
   const orm::IndexCore* index = path.kind == AccessKind::Index ? path.index : nullptr;
   const engine::Db& db = index ? index->db : table.records();
   for (const auto& r : ranges) {
-    orm::RecordScan scan(table, tx.engine(), tx.engine().scan(db, r, path.direction), index, false);
+    orm::RecordScan scan(table, tx.engine(), tx.engine().scan(db, r, path.direction), index, false,
+                         false);
     for (; scan.valid(); scan.next()) {
       pk = scan.primaryKey();
       try {
-        row.reset(scan.record());
+        stored.load(row, pk, scan.value());
         if (!passes(filter, ctx)) continue;
         if (!visit(row, pk)) return;
       } catch (const kj::Exception& e) {

@@ -17,31 +17,60 @@
 
 namespace capdb::query {
 
-// A record's columns, read on first use.
+// Decodes the record a RecordRow reads in place, for a column it cannot read there.
+class RecordSource {
+ public:
+  virtual ~RecordSource() = default;
+  virtual capnp::DynamicStruct::Reader decode() = 0;
+};
+
+// A record's columns, read on first use: in place (orm::FlatRecord) where they can be, otherwise
+// from the decoded record.
 class RecordRow : public RowAccess {
  public:
   explicit RecordRow(const TableColumns& columns)
       : columns_(columns), values_(columns.size()), have_(columns.size(), 0) {}
+  // A decoded record, valid until the next reset.
   void reset(capnp::DynamicStruct::Reader record) {
     record_ = record;
+    flat_ = nullptr;
+    std::fill(have_.begin(), have_.end(), 0);
+  }
+  // A record read in place; `source` decodes it if a column cannot be read in place. Both must
+  // stay valid until the next reset.
+  void reset(const orm::FlatRecord& flat, RecordSource& source) {
+    flat_ = &flat;
+    source_ = &source;
     std::fill(have_.begin(), have_.end(), 0);
   }
   const Value& column(size_t i) override {
     if (!have_[i]) {
-      values_[i] = columns_.read(record_, i);
+      values_[i] = read(i);
       have_[i] = 1;
     }
     return values_[i];
   }
   Value take(size_t i) override {
-    if (!have_[i]) return columns_.read(record_, i);
+    if (!have_[i]) return read(i);
     have_[i] = 0;
     return std::move(values_[i]);
   }
 
  private:
+  Value read(size_t i) {
+    if (flat_ != nullptr) {
+      Value v;
+      if (columns_.readFlat(*flat_, i, v)) return v;
+      record_ = source_->decode();
+      flat_ = nullptr;
+    }
+    return columns_.read(record_, i);
+  }
+
   const TableColumns& columns_;
   capnp::DynamicStruct::Reader record_;
+  const orm::FlatRecord* flat_ = nullptr;
+  RecordSource* source_ = nullptr;
   std::vector<Value> values_;
   std::vector<uint8_t> have_;
 };

@@ -1,0 +1,103 @@
+#include "orm/flat_record.h"
+
+#include <bit>
+#include <cstring>
+
+#include "orm/record_codec.h"
+
+namespace capdb::orm {
+namespace {
+
+static_assert(std::endian::native == std::endian::little,
+              "records are read in place as Cap'n Proto lays them out: little-endian");
+
+uint32_t load32(const kj::byte* p) {
+  uint32_t v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+// A pointer's target: `position` + 1 + its signed 30-bit offset, in words; false when it would
+// fall before the segment.
+bool target(uint64_t position, uint64_t pointer, uint64_t& out) {
+  int64_t offset = static_cast<int32_t>(static_cast<uint32_t>(pointer)) >> 2;
+  int64_t at = static_cast<int64_t>(position) + 1 + offset;
+  if (at < 0) return false;
+  out = static_cast<uint64_t>(at);
+  return true;
+}
+
+}  // namespace
+
+uint64_t FlatRecord::word(uint64_t position) const {
+  uint64_t v;
+  std::memcpy(&v, segment_ + position * 8, sizeof v);
+  return v;
+}
+
+bool FlatRecord::reset(std::string_view value) {
+  segment_ = nullptr;
+  // The header, the segment table of one segment (one word) and the root pointer.
+  if (value.size() < kRecordHeaderSize + 16 || (value.size() - kRecordHeaderSize) % 8 != 0) {
+    return false;
+  }
+  auto* b = reinterpret_cast<const kj::byte*>(value.data());
+  if (b[0] != kRecordTag || b[1] != kRecordRevision) return false;
+  version_ = load32(b + 4);
+  const kj::byte* body = b + kRecordHeaderSize;
+  uint64_t bodyWords = (value.size() - kRecordHeaderSize) / 8;
+  if (load32(body) != 0 || uint64_t{load32(body + 4)} + 1 != bodyWords) return false;
+  segment_ = body + 8;
+  words_ = bodyWords - 1;
+  uint64_t root = word(0);
+  if (root == 0) {
+    root_ = Struct{};  // a null root reads as the struct's defaults
+    return true;
+  }
+  if ((root & 3) != 0 || !target(0, root, root_.data)) return false;
+  root_.dataWords = static_cast<uint32_t>((root >> 32) & 0xffff);
+  root_.pointers = static_cast<uint32_t>(root >> 48);
+  return root_.data + root_.dataWords + root_.pointers <= words_;
+}
+
+FlatRecord::Read FlatRecord::leafStruct(const FieldPath& path, Struct& out) const {
+  if (!path.direct) return Read::Unsure;
+  Struct s = root_;
+  for (uint32_t index : path.pointerSteps) {
+    if (index >= s.pointers) return Read::Null;  // a field newer than the struct's layout
+    uint64_t at = s.data + s.dataWords + index;
+    uint64_t p = word(at);
+    if (p == 0) return Read::Null;
+    Struct next;
+    if ((p & 3) != 0 || !target(at, p, next.data)) return Read::Unsure;
+    next.dataWords = static_cast<uint32_t>((p >> 32) & 0xffff);
+    next.pointers = static_cast<uint32_t>(p >> 48);
+    if (next.data + next.dataWords + next.pointers > words_) return Read::Unsure;
+    s = next;
+  }
+  out = s;
+  return Read::Value;
+}
+
+FlatRecord::Read FlatRecord::blob(const Struct& s, uint32_t index, bool text,
+                                  std::string_view& out) const {
+  if (index >= s.pointers) return Read::Null;
+  uint64_t at = s.data + s.dataWords + index;
+  uint64_t p = word(at);
+  if (p == 0) return Read::Null;
+  constexpr uint64_t kByteElements = 2;
+  uint64_t start = 0;
+  if ((p & 3) != 1 || ((p >> 32) & 7) != kByteElements || !target(at, p, start)) return Read::Unsure;
+  uint64_t count = p >> 35;
+  if (start + (count + 7) / 8 > words_) return Read::Unsure;
+  auto* bytes = reinterpret_cast<const char*>(segment_ + start * 8);
+  if (text) {
+    // Text ends with a NUL that is not part of it.
+    if (count == 0 || bytes[count - 1] != '\0') return Read::Unsure;
+    --count;
+  }
+  out = std::string_view(bytes, count);
+  return Read::Value;
+}
+
+}  // namespace capdb::orm

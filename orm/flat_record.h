@@ -1,0 +1,57 @@
+// A stored record read in place: the fields of a record written as one Cap'n Proto segment, read
+// straight from the value's bytes with no message reader and no copy of an unaligned value.
+// Every pointer it follows is checked against the segment's bounds and its kind, as Cap'n
+// Proto's reader checks them; anything it does not read the way Cap'n Proto would (a value of
+// several segments, a far pointer, a damaged pointer) it reports as Unsure, and the caller reads
+// that record through RecordDecoder, which reads it or names what is wrong with it.
+#pragma once
+
+#include <kj/common.h>
+
+#include <cstdint>
+#include <string_view>
+
+#include "orm/table_schema.h"
+
+namespace capdb::orm {
+
+class FlatRecord {
+ public:
+  enum class Read : uint8_t {
+    Value,   // read
+    Null,    // unset Text or Data, or an unset struct on the way
+    Unsure,  // read it through RecordDecoder instead
+  };
+
+  // A struct's sections, as word positions in the segment.
+  struct Struct {
+    uint64_t data = 0;
+    uint32_t dataWords = 0;
+    uint32_t pointers = 0;
+  };
+
+  // Takes a stored value (header and message). True when it is a whole single-segment message
+  // whose root is a struct in bounds; false otherwise (read it through RecordDecoder). The bytes
+  // must outlive the reads, and need no alignment.
+  bool reset(std::string_view value);
+  uint32_t version() const { return version_; }
+
+  // The struct holding `path`'s leaf (path.direct), following its pointer steps from the root.
+  Read leafStruct(const FieldPath& path, Struct& out) const;
+  // The struct's data section (a section shorter than a field reads as the field's default).
+  kj::ArrayPtr<const kj::byte> data(const Struct& s) const {
+    return {segment_ + s.data * 8, size_t{s.dataWords} * 8};
+  }
+  // The Text (without its NUL) or Data at pointer `index` of `s`; the view points into the value.
+  Read blob(const Struct& s, uint32_t index, bool text, std::string_view& out) const;
+
+ private:
+  uint64_t word(uint64_t position) const;
+
+  const kj::byte* segment_ = nullptr;
+  uint64_t words_ = 0;  // the segment's size in words
+  Struct root_;
+  uint32_t version_ = 0;
+};
+
+}  // namespace capdb::orm
