@@ -36,7 +36,14 @@ uint64_t FlatRecord::word(uint64_t position) const {
 }
 
 bool FlatRecord::reset(std::string_view value) {
-  segment_ = nullptr;
+  if (!parse(value)) {
+    *this = FlatRecord();
+    return false;
+  }
+  return true;
+}
+
+bool FlatRecord::parse(std::string_view value) {
   // The header, the segment table of one segment (one word) and the root pointer.
   if (value.size() < kRecordHeaderSize + 16 || (value.size() - kRecordHeaderSize) % 8 != 0) {
     return false;

@@ -3,7 +3,8 @@
 // Every pointer it follows is checked against the segment's bounds and its kind, as Cap'n
 // Proto's reader checks them; anything it does not read the way Cap'n Proto would (a value of
 // several segments, a far pointer, a damaged pointer) it reports as Unsure, and the caller reads
-// that record through RecordDecoder, which reads it or names what is wrong with it.
+// that record through RecordDecoder, which reads it or names what is wrong with it. It does not
+// count the words it reads against the reader's traversal limit (see words()).
 #pragma once
 
 #include <kj/common.h>
@@ -31,10 +32,15 @@ class FlatRecord {
   };
 
   // Takes a stored value (header and message). True when it is a whole single-segment message
-  // whose root is a struct in bounds; false otherwise (read it through RecordDecoder). The bytes
-  // must outlive the reads, and need no alignment.
+  // whose root is a struct in bounds; false otherwise (read it through RecordDecoder; nothing may
+  // be read from this object until the next reset). The bytes must outlive the reads, and need no
+  // alignment.
   bool reset(std::string_view value);
   uint32_t version() const { return version_; }
+  // The message's size in words. Cap'n Proto's reader charges every object it reads against
+  // ReaderOptions::traversalLimitInWords and this reader does not: a caller that could read more
+  // than that limit from one record leaves it to RecordDecoder.
+  uint64_t words() const { return words_; }
 
   // The struct holding `path`'s leaf (path.direct), following its pointer steps from the root.
   Read leafStruct(const FieldPath& path, Struct& out) const;
@@ -46,6 +52,7 @@ class FlatRecord {
   Read blob(const Struct& s, uint32_t index, bool text, std::string_view& out) const;
 
  private:
+  bool parse(std::string_view value);
   uint64_t word(uint64_t position) const;
 
   const kj::byte* segment_ = nullptr;

@@ -81,7 +81,10 @@ class RecordScan {
   RecordScan(const TableCore& table, const engine::Txn& txn, engine::Scan scan,
              const IndexCore* index, bool verify = true, bool decode = true);
   bool valid() const { return valid_; }
-  capnp::DynamicStruct::Reader record() const { return record_; }
+  capnp::DynamicStruct::Reader record() const {
+    KJ_IREQUIRE(decode_, "a RecordScan made with decode false has no decoded record");
+    return record_;
+  }
   std::string_view primaryKey() const { return pk_; }
   // The record's stored bytes, valid until next() or the end of the transaction.
   std::string_view value() const { return value_; }

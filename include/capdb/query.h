@@ -57,6 +57,10 @@ class Value {
   const std::string& text() const;
   const std::string& blob() const;
 
+  // Makes this value TEXT `text`, reusing the storage of the TEXT it holds, if it holds one (for
+  // a Value refilled row after row).
+  void setText(std::string_view text);
+
   // As a SQL literal, for messages and EXPLAIN: 42, 2.5, 'it''s', x'00ff', NULL.
   std::string toSql() const;
   // As SQLite's CAST(x AS TEXT) renders it (NULL renders as the empty string).

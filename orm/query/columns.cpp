@@ -193,7 +193,8 @@ bool TableColumns::readFlat(const orm::FlatRecord& record, size_t column, Value&
     std::string_view bytes;
     r = record.blob(s, path.leafOffset, path.leafWhich == W::TEXT, bytes);
     if (r == Read::Value) {
-      out = path.leafWhich == W::TEXT ? Value(bytes) : Value(Blob{std::string(bytes)});
+      if (path.leafWhich == W::TEXT) out.setText(bytes);
+      else out = Value(Blob{std::string(bytes)});
       return true;
     }
   } else if (r == Read::Value) {

@@ -47,7 +47,8 @@ class TableColumns {
   Value read(capnp::DynamicStruct::Reader record, size_t column) const;
   // The column's value in a record read in place (at the table's newest version). False when
   // the record cannot be read in place there: read it with read() from the decoded record, which
-  // reads it or throws naming what is wrong.
+  // reads it or throws naming what is wrong. `out` may hold the column's value of an earlier
+  // record: its storage is reused.
   bool readFlat(const orm::FlatRecord& record, size_t column, Value& out) const;
   // A key value (decoded from an index or primary key) as the column's SQL value.
   Value fromKey(engine::KeyValue key, size_t column) const;

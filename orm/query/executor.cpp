@@ -100,11 +100,13 @@ struct Accumulator {
     ++count;
     switch (kind) {
       case AggregateKind::Sum: case AggregateKind::Avg: {
+        if (v.type() == Value::Type::Integer) {
+          addInteger(v.integer());
+          break;
+        }
         Value n = applyAffinity(v, Affinity::Numeric);
         if (n.type() == Value::Type::Integer) {
-          int64_t x = n.integer();
-          rsum += static_cast<double>(x);
-          if (!overflow && __builtin_add_overflow(isum, x, &isum)) overflow = true;
+          addInteger(n.integer());
         } else {
           real = true;
           rsum += castReal(n).real();
@@ -119,6 +121,11 @@ struct Accumulator {
         break;
       default: break;
     }
+  }
+
+  void addInteger(int64_t x) {
+    rsum += static_cast<double>(x);
+    if (!overflow && __builtin_add_overflow(isum, x, &isum)) overflow = true;
   }
 
   Value result(AggregateKind kind) const {
@@ -150,14 +157,26 @@ namespace {
 // segment, decoded (and upgraded) otherwise, or when a column cannot be read in place.
 class StoredRecord final : public RecordSource {
  public:
-  explicit StoredRecord(const orm::TableCore& table) : table_(table) {}
+  StoredRecord(const orm::TableCore& table, const TableColumns& columns) : table_(table) {
+    // Cap'n Proto's reader charges the root and every struct and blob it reads against its
+    // traversal limit (64 MiB), a guard against a damaged message whose pointers lead to the same
+    // bytes over and over. Reading in place needs no such guard: each read is bounded by the
+    // record's size, and a row reads each column a few times at most (the filter, the output, a
+    // sort key). Records that could come near the limit, at four reads of every column, are left
+    // to the decoder, so that both readers accept the same records but for statements that name
+    // one column many times.
+    uint64_t reads = 1;
+    for (const auto& c : columns.all()) reads += 4 * (c.path.pointerSteps.size() + 1);
+    maxWords_ = orm::recordReaderOptions().traversalLimitInWords / reads;
+  }
 
   // Points `row` at the record stored under `pk` as `bytes` (both valid until the next load).
   void load(RecordRow& row, std::string_view pk, std::string_view bytes) {
     table_.requireAvailable();
     pk_ = pk;
     bytes_ = bytes;
-    if (flat_.reset(bytes) && flat_.version() == table_.schema().version) {
+    if (flat_.reset(bytes) && flat_.version() == table_.schema().version &&
+        flat_.words() <= maxWords_) {
       row.reset(flat_, *this);
     } else {
       row.reset(decode());
@@ -171,6 +190,7 @@ class StoredRecord final : public RecordSource {
   const orm::TableCore& table_;
   orm::FlatRecord flat_;
   orm::RecordDecoder decoder_;
+  uint64_t maxWords_;
   std::string_view pk_;
   std::string_view bytes_;
 };
@@ -216,7 +236,7 @@ void forEachMatch(const Executable& x, const Txn& tx, EvalContext& ctx,
   // kj::Exception becomes Corruption naming it here.
   RecordRow row(*x.columns);
   ctx.row = &row;
-  StoredRecord stored(table);
+  StoredRecord stored(table, *x.columns);
   std::string_view pk;
   auto corrupt = [&](const kj::Exception& e) {
     fail(ErrorCode::Corruption, "table {}, record {}: {}", table.schema().name,
@@ -316,29 +336,35 @@ ResultSet runSelect(const Executable& x, const Txn& tx, const std::vector<Value>
       g.accs[0].count = static_cast<int64_t>(x.table->count(tx));
       groups.emplace(std::vector<Value>{}, std::move(g));
     } else {
+      // Aggregates without GROUP BY make one row, even from no rows.
+      Group* only = nullptr;
+      if (sel.groupBy.empty()) {
+        Group g;
+        g.accs.resize(nAgg);
+        only = &groups.emplace(std::vector<Value>{}, std::move(g)).first->second;
+      }
+      const Value none;
+      Value scratch;
       forEachMatch(x, tx, ctx, [&](RowAccess&, std::string_view) {
-        std::vector<Value> key;
-        key.reserve(sel.groupBy.size());
-        for (const Expr* g : sel.groupBy) key.push_back(eval(*g, ctx));
-        auto it = groups.find(key);
-        if (it == groups.end()) {
-          Group g;
-          g.accs.resize(nAgg);
-          it = groups.emplace(std::move(key), std::move(g)).first;
+        Group* group = only;
+        if (group == nullptr) {
+          std::vector<Value> key;
+          key.reserve(sel.groupBy.size());
+          for (const Expr* g : sel.groupBy) key.push_back(eval(*g, ctx));
+          auto it = groups.find(key);
+          if (it == groups.end()) {
+            Group g;
+            g.accs.resize(nAgg);
+            it = groups.emplace(std::move(key), std::move(g)).first;
+          }
+          group = &it->second;
         }
         for (size_t i = 0; i < nAgg; ++i) {
           const Expr* a = sel.aggregates[i];
-          Value scratch;
-          it->second.accs[i].add(a->aggregateKind, a->star ? scratch : evalRef(*a->args[0], ctx, scratch));
+          group->accs[i].add(a->aggregateKind, a->star ? none : evalRef(*a->args[0], ctx, scratch));
         }
         return true;
       });
-      // Aggregates without GROUP BY make one row even from no rows.
-      if (groups.empty() && sel.groupBy.empty()) {
-        Group g;
-        g.accs.resize(nAgg);
-        groups.emplace(std::vector<Value>{}, std::move(g));
-      }
     }
     ctx.row = nullptr;
     std::vector<Value> aggValues(nAgg);

@@ -45,26 +45,30 @@ class RecordRow : public RowAccess {
   }
   const Value& column(size_t i) override {
     if (!have_[i]) {
-      values_[i] = read(i);
+      read(i, values_[i]);
       have_[i] = 1;
     }
     return values_[i];
   }
   Value take(size_t i) override {
-    if (!have_[i]) return read(i);
+    if (!have_[i]) {
+      Value v;
+      read(i, v);
+      return v;
+    }
     have_[i] = 0;
     return std::move(values_[i]);
   }
 
  private:
-  Value read(size_t i) {
+  // `out` may hold an earlier record's value, whose storage a Text read in place reuses.
+  void read(size_t i, Value& out) {
     if (flat_ != nullptr) {
-      Value v;
-      if (columns_.readFlat(*flat_, i, v)) return v;
+      if (columns_.readFlat(*flat_, i, out)) return;
       record_ = source_->decode();
       flat_ = nullptr;
     }
-    return columns_.read(record_, i);
+    out = columns_.read(record_, i);
   }
 
   const TableColumns& columns_;

@@ -53,6 +53,14 @@ const std::string& Value::blob() const {
   return std::get<Blob>(v_).bytes;
 }
 
+void Value::setText(std::string_view text) {
+  if (auto* s = std::get_if<std::string>(&v_)) {
+    s->assign(text);
+  } else {
+    v_.emplace<std::string>(text);
+  }
+}
+
 std::string Value::toSql() const {
   switch (type()) {
     case Type::Null: return "NULL";
