@@ -6,6 +6,7 @@
 #include <sqlite3.h>
 
 #include <random>
+#include <string_view>
 
 #include "bench/bench_support.h"
 #include "bench/person_stores.h"
@@ -59,37 +60,68 @@ void runSqlite(benchmark::State& state, const std::string& sql, Bind bind, Ok ok
 
 int64_t randomId(std::mt19937_64& rng) { return 1 + static_cast<int64_t>(rng() % kRecords); }
 
+// Both sides read every column they select and check it the same way: capdb's rows are values
+// the app keeps, SQLite's are read through sqlite3_column_* (text without a copy).
+bool isName(std::string_view name) { return name.rfind("Person Number ", 0) == 0; }
+bool isName(sqlite3_stmt* st, int column) {
+  auto* text = reinterpret_cast<const char*>(sqlite3_column_text(st, column));
+  return text != nullptr && isName(std::string_view(text, static_cast<size_t>(sqlite3_column_bytes(st, column))));
+}
+
 void Point_Capdb(benchmark::State& state) {
   int64_t id = 0;
   runCapdb(state, kPoint, [&](auto& rng) { return capdb::Params{id = randomId(rng)}; },
-           [&](const capdb::ResultSet& r) { return r.size() == 1 && r.at(0, 1).integer() == ageOf(id); });
+           [&](const capdb::ResultSet& r) {
+             return r.size() == 1 && isName(r.at(0, 0).text()) && r.at(0, 1).integer() == ageOf(id);
+           });
 }
 
 void Point_Sqlite(benchmark::State& state) {
   int64_t id = 0;
   runSqlite(state, kPoint, [&](sqlite3_stmt* st, auto& rng) { sqlite3_bind_int64(st, 1, id = randomId(rng)); },
             [&](sqlite3_stmt* st) {
-              return sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 1) == ageOf(id);
+              return sqlite3_step(st) == SQLITE_ROW && isName(st, 0) && sqlite3_column_int(st, 1) == ageOf(id);
             });
 }
 
+// The rows of city kCities[city] are the ids i with i % 10 == city.
 void IndexRangeLimit_Capdb(benchmark::State& state) {
+  size_t city = 0;
   runCapdb(state, kIndexRange,
-           [](auto& rng) { return capdb::Params{kCities[rng() % 10], static_cast<int64_t>(18 + rng() % 50)}; },
-           [](const capdb::ResultSet& r) { return r.size() == 10; });
+           [&](auto& rng) {
+             city = rng() % 10;
+             return capdb::Params{kCities[city], static_cast<int64_t>(18 + rng() % 50)};
+           },
+           [&](const capdb::ResultSet& r) {
+             bool ok = r.size() == 10;
+             for (const auto& row : r.rows) {
+               ok = ok && static_cast<size_t>(row[0].integer() % 10) == city && isName(row[1].text());
+             }
+             return ok;
+           });
 }
 
 void IndexRangeLimit_Sqlite(benchmark::State& state) {
+  size_t city = 0;
   runSqlite(state, kIndexRange,
-            [](sqlite3_stmt* st, auto& rng) {
-              sqlite3_bind_text(st, 1, kCities[rng() % 10], -1, SQLITE_STATIC);
+            [&](sqlite3_stmt* st, auto& rng) {
+              city = rng() % 10;
+              sqlite3_bind_text(st, 1, kCities[city], -1, SQLITE_STATIC);
               sqlite3_bind_int64(st, 2, static_cast<int64_t>(18 + rng() % 50));
             },
-            [](sqlite3_stmt* st) {
+            [&](sqlite3_stmt* st) {
               int n = 0;
-              while (sqlite3_step(st) == SQLITE_ROW) ++n;
-              return n == 10;
+              bool ok = true;
+              while (sqlite3_step(st) == SQLITE_ROW) {
+                ok = ok && static_cast<size_t>(sqlite3_column_int64(st, 0) % 10) == city && isName(st, 1);
+                ++n;
+              }
+              return ok && n == 10;
             });
+}
+
+bool aggregateOk(int64_t count, double avg, std::string_view maxName) {
+  return count == kRangeLength && avg >= 18 && avg <= 87 && isName(maxName);
 }
 
 void AggregateRange_Capdb(benchmark::State& state) {
@@ -98,7 +130,9 @@ void AggregateRange_Capdb(benchmark::State& state) {
              int64_t start = 1 + static_cast<int64_t>(rng() % (kRecords - kRangeLength));
              return capdb::Params{start, start + kRangeLength};
            },
-           [](const capdb::ResultSet& r) { return r.at(0, 0).integer() == kRangeLength; });
+           [](const capdb::ResultSet& r) {
+             return aggregateOk(r.at(0, 0).integer(), r.at(0, 1).real(), r.at(0, 2).text());
+           });
 }
 
 void AggregateRange_Sqlite(benchmark::State& state) {
@@ -109,29 +143,41 @@ void AggregateRange_Sqlite(benchmark::State& state) {
               sqlite3_bind_int64(st, 2, start + kRangeLength);
             },
             [](sqlite3_stmt* st) {
-              return sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 0) == kRangeLength;
+              return sqlite3_step(st) == SQLITE_ROW && isName(st, 2) &&
+                     aggregateOk(sqlite3_column_int64(st, 0), sqlite3_column_double(st, 1),
+                                 reinterpret_cast<const char*>(sqlite3_column_text(st, 2)));
             });
 }
 
 void OrderByIndex_Capdb(benchmark::State& state) {
-  runCapdb(state, kOrderByIndex, [](auto& rng) { return capdb::Params{static_cast<int64_t>(18 + rng() % 60)}; },
-           [](const capdb::ResultSet& r) {
-             return r.size() == 100 && r.at(0, 1).integer() <= r.at(99, 1).integer();
+  int64_t from = 0;
+  runCapdb(state, kOrderByIndex,
+           [&](auto& rng) { return capdb::Params{from = static_cast<int64_t>(18 + rng() % 60)}; },
+           [&](const capdb::ResultSet& r) {
+             bool ok = r.size() == 100;
+             int64_t last = from;
+             for (const auto& row : r.rows) {
+               ok = ok && isName(row[0].text()) && row[1].integer() >= last;
+               last = row[1].integer();
+             }
+             return ok;
            });
 }
 
 void OrderByIndex_Sqlite(benchmark::State& state) {
+  int64_t from = 0;
   runSqlite(state, kOrderByIndex,
-            [](sqlite3_stmt* st, auto& rng) { sqlite3_bind_int64(st, 1, static_cast<int64_t>(18 + rng() % 60)); },
-            [](sqlite3_stmt* st) {
+            [&](sqlite3_stmt* st, auto& rng) { sqlite3_bind_int64(st, 1, from = static_cast<int64_t>(18 + rng() % 60)); },
+            [&](sqlite3_stmt* st) {
               int n = 0;
-              int64_t first = -1, last = -1;
+              bool ok = true;
+              int64_t last = from;
               while (sqlite3_step(st) == SQLITE_ROW) {
+                ok = ok && isName(st, 0) && sqlite3_column_int64(st, 1) >= last;
                 last = sqlite3_column_int64(st, 1);
-                if (first < 0) first = last;
                 ++n;
               }
-              return n == 100 && first <= last;
+              return ok && n == 100;
             });
 }
 
