@@ -108,7 +108,7 @@ void printTable(const ResultSet& rs, std::ostream& out) {
   out << "(" << rs.rows.size() << (rs.rows.size() == 1 ? " row)" : " rows)") << '\n';
 }
 
-std::string jsonObject(const ResultSet& rs, const std::vector<Value>& row) {
+std::string jsonObject(const ResultSet& rs, Rows::Row row) {
   std::string s = "{";
   for (size_t c = 0; c < row.size(); ++c) {
     s += (c ? "," : "") + jsonString(rs.columns[c]) + ":" + jsonValue(row[c]);

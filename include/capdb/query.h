@@ -5,8 +5,10 @@
 
 #include <cstdint>
 #include <initializer_list>
+#include <iterator>
 #include <map>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -108,16 +110,77 @@ struct Params {
   }
 };
 
+// A result's rows, kept as one array of values, row after row: a row costs no allocation of its
+// own. Each row is a span of width() values (the result's column count), valid while the Rows
+// lives and no row is added.
+class Rows {
+ public:
+  using Row = std::span<const Value>;
+
+  class Iterator {
+   public:
+    using iterator_category = std::forward_iterator_tag;
+    using value_type = Row;
+    using difference_type = std::ptrdiff_t;
+    using reference = Row;
+    using pointer = void;
+    Iterator() = default;
+    Iterator(const Rows* rows, size_t row) : rows_(rows), row_(row) {}
+    Row operator*() const { return (*rows_)[row_]; }
+    Iterator& operator++() {
+      ++row_;
+      return *this;
+    }
+    Iterator operator++(int) {
+      Iterator before = *this;
+      ++*this;
+      return before;
+    }
+    friend bool operator==(const Iterator&, const Iterator&) = default;
+
+   private:
+    const Rows* rows_ = nullptr;
+    size_t row_ = 0;
+  };
+
+  explicit Rows(size_t width = 0) : width_(width) {}
+
+  size_t width() const { return width_; }
+  size_t size() const { return count_; }
+  bool empty() const { return count_ == 0; }
+  Row operator[](size_t row) const { return Row(cells_.data() + row * width_, width_); }
+  // Row `row`; InvalidArgument when there is none.
+  Row at(size_t row) const;
+  Iterator begin() const { return Iterator(this, 0); }
+  Iterator end() const { return Iterator(this, count_); }
+
+  void reserve(size_t rows) { cells_.reserve(rows * width_); }
+  // Appends a row of width() values (InvalidArgument otherwise). The rvalue form moves the values
+  // out of `row`, which keeps its capacity for the next row.
+  void push_back(std::vector<Value>&& row);
+  void push_back(const std::vector<Value>& row);
+  // The rows as vectors, copied.
+  std::vector<std::vector<Value>> toVectors() const;
+
+  friend bool operator==(const Rows&, const Rows&) = default;
+
+ private:
+  size_t width_;
+  size_t count_ = 0;
+  std::vector<Value> cells_;
+};
+
 // What a statement returns: a SELECT's columns and rows; EXPLAIN's one column "plan"; for
 // INSERT, UPDATE and DELETE no rows and the number of records changed.
 struct ResultSet {
   std::vector<std::string> columns;
-  std::vector<std::vector<Value>> rows;
+  Rows rows;
   uint64_t changes = 0;
 
   size_t size() const { return rows.size(); }
   bool empty() const { return rows.empty(); }
-  const Value& at(size_t row, size_t column) const { return rows.at(row).at(column); }
+  // The value at `row`, `column`; InvalidArgument naming the position when there is none.
+  const Value& at(size_t row, size_t column) const;
   // The position of a column by name; InvalidArgument naming it when there is none.
   size_t column(std::string_view name) const;
 };

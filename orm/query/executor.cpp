@@ -281,6 +281,7 @@ ResultSet runSelect(const Executable& x, const Txn& tx, const std::vector<Value>
   const Plan& plan = *x.plan;
   ResultSet result;
   for (const auto& o : sel.outputs) result.columns.push_back(o.name);
+  result.rows = Rows(sel.outputs.size());
   EvalContext ctx;
   ctx.params = &params;
 
@@ -297,8 +298,10 @@ ResultSet runSelect(const Executable& x, const Txn& tx, const std::vector<Value>
   int64_t skipped = 0;
 
   // Projects one row (or group) into the result; false once a pushed-down LIMIT is reached.
+  // `out` keeps its capacity from row to row when the rows go straight into the result.
+  std::vector<Value> out;
   auto emit = [&](EvalContext& c) -> bool {
-    std::vector<Value> out;
+    out.clear();
     out.reserve(sel.outputs.size());
     for (const auto& o : sel.outputs) {
       // A bare column's value moves out of the row rather than being copied.

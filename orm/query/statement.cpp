@@ -130,6 +130,7 @@ ResultSet execute(Prepared& p, Txn& tx, const Params& params) {
   if (p.bound.explain) {
     ResultSet r;
     r.columns = {"plan"};
+    r.rows = Rows(1);
     r.rows.push_back({Value(p.plan.text)});
     return r;
   }

@@ -94,6 +94,40 @@ std::string Value::toText() const {
   return "";
 }
 
+Rows::Row Rows::at(size_t row) const {
+  CAPDB_REQUIRE(row < count_, ErrorCode::InvalidArgument, "the result has no row {} (it has {})",
+                row, count_);
+  return (*this)[row];
+}
+
+void Rows::push_back(std::vector<Value>&& row) {
+  CAPDB_REQUIRE(row.size() == width_, ErrorCode::InvalidArgument,
+                "a row of {} values in a result of {} columns", row.size(), width_);
+  cells_.insert(cells_.end(), std::make_move_iterator(row.begin()), std::make_move_iterator(row.end()));
+  ++count_;
+}
+
+void Rows::push_back(const std::vector<Value>& row) {
+  CAPDB_REQUIRE(row.size() == width_, ErrorCode::InvalidArgument,
+                "a row of {} values in a result of {} columns", row.size(), width_);
+  cells_.insert(cells_.end(), row.begin(), row.end());
+  ++count_;
+}
+
+std::vector<std::vector<Value>> Rows::toVectors() const {
+  std::vector<std::vector<Value>> out;
+  out.reserve(count_);
+  for (Row row : *this) out.emplace_back(row.begin(), row.end());
+  return out;
+}
+
+const Value& ResultSet::at(size_t row, size_t column) const {
+  Rows::Row r = rows.at(row);
+  CAPDB_REQUIRE(column < r.size(), ErrorCode::InvalidArgument,
+                "the result has no column {} (it has {})", column, r.size());
+  return r[column];
+}
+
 size_t ResultSet::column(std::string_view name) const {
   for (size_t i = 0; i < columns.size(); ++i) {
     if (columns[i] == name) return i;

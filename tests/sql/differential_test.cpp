@@ -649,7 +649,7 @@ class Pair {
     try {
       ResultSet rs = db_.query(s.sql, s.params);
       o.columns = std::move(rs.columns);
-      o.rows = std::move(rs.rows);
+      o.rows = rs.rows.toVectors();
       o.changes = rs.changes;
     } catch (const Error& e) {
       o.error = std::string(errorCodeName(e.code())) + ": " + e.what();

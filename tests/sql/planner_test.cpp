@@ -51,7 +51,7 @@ class PlannerTest : public ::testing::Test {
     auto full = db_->query(select + " WHERE " + fullWhere, p);
     std::string fullPlan = explain(select + " WHERE " + fullWhere, p);
     EXPECT_NE(fullPlan.find("est. 2000 rows"), std::string::npos) << fullPlan;
-    auto a = planned.rows, b = full.rows;
+    auto a = planned.rows.toVectors(), b = full.rows.toVectors();
     auto less = [](const std::vector<Value>& x, const std::vector<Value>& y) {
       return x.at(0).integer() < y.at(0).integer();
     };

@@ -175,6 +175,45 @@ TEST_F(QueryApi, ResultSetColumnsRowsAndChanges) {
   EXPECT_EQ(db_.query("DELETE FROM people WHERE age < 30").changes, 3u);
 }
 
+TEST_F(QueryApi, RowsAreSpansOverOneArray) {
+  ResultSet rs = db_.query("SELECT name, age FROM people ORDER BY id");
+  EXPECT_EQ(rs.rows.width(), 2u);
+  ASSERT_EQ(rs.rows.size(), 3u);
+  std::string seen;
+  for (Rows::Row row : rs.rows) {
+    ASSERT_EQ(row.size(), 2u);
+    seen += row[0].text() + "=" + std::to_string(row[1].integer()) + ";";
+  }
+  EXPECT_EQ(seen, "Ann=31;Bob=25;Cara=42;");
+  EXPECT_EQ(rs.rows[2][0].text(), "Cara");
+  EXPECT_EQ(rs.rows.at(1)[1].integer(), 25);
+  EXPECT_TRUE(contains(errorOf([&] { rs.rows.at(3); }), "no row 3 (it has 3)"));
+  EXPECT_TRUE(contains(errorOf([&] { rs.at(3, 0); }), "no row 3"));
+  EXPECT_TRUE(contains(errorOf([&] { rs.at(0, 2); }), "no column 2 (it has 2)"));
+
+  auto vectors = rs.rows.toVectors();
+  ASSERT_EQ(vectors.size(), 3u);
+  EXPECT_EQ(vectors[1], (std::vector<Value>{Value("Bob"), Value(25)}));
+  EXPECT_EQ(rs.rows, db_.query("SELECT name, age FROM people ORDER BY id").rows);
+  EXPECT_NE(rs.rows, db_.query("SELECT name, age FROM people ORDER BY id DESC").rows);
+
+  // Rows built by hand: each of width() values; an rvalue row keeps its capacity for the next.
+  Rows built(2);
+  std::vector<Value> row{Value(1), Value("a")};
+  built.push_back(row);
+  built.push_back(std::move(row));
+  EXPECT_GE(row.capacity(), 2u);
+  EXPECT_EQ(built.size(), 2u);
+  EXPECT_EQ(built[1][1].text(), "a");
+  std::string err = errorOf([&] { built.push_back(std::vector<Value>{Value(1)}); });
+  EXPECT_TRUE(contains(err, "a row of 1 values in a result of 2 columns")) << err;
+  EXPECT_EQ(built.size(), 2u);
+  Rows none(0);
+  none.push_back(std::vector<Value>{});
+  EXPECT_EQ(none.size(), 1u);
+  EXPECT_EQ(std::distance(none.begin(), none.end()), 1);
+}
+
 TEST_F(QueryApi, AStatementIsPreparedOnceAndRunManyTimes) {
   Statement insert = db_.prepare("INSERT INTO people (name, age) VALUES (?, ?)");
   EXPECT_FALSE(insert.isQuery());
