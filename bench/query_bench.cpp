@@ -63,10 +63,12 @@ int64_t randomId(std::mt19937_64& rng) { return 1 + static_cast<int64_t>(rng() %
 // Both sides read every column they select and check it the same way: capdb's rows are values
 // the app keeps, SQLite's are read through sqlite3_column_* (text without a copy).
 bool isName(std::string_view name) { return name.rfind("Person Number ", 0) == 0; }
-bool isName(sqlite3_stmt* st, int column) {
+// A column's text, not copied ("" for NULL).
+std::string_view text(sqlite3_stmt* st, int column) {
   auto* text = reinterpret_cast<const char*>(sqlite3_column_text(st, column));
-  return text != nullptr && isName(std::string_view(text, static_cast<size_t>(sqlite3_column_bytes(st, column))));
+  return text ? std::string_view(text, static_cast<size_t>(sqlite3_column_bytes(st, column))) : std::string_view();
 }
+bool isName(sqlite3_stmt* st, int column) { return isName(text(st, column)); }
 
 void Point_Capdb(benchmark::State& state) {
   int64_t id = 0;
@@ -80,7 +82,8 @@ void Point_Sqlite(benchmark::State& state) {
   int64_t id = 0;
   runSqlite(state, kPoint, [&](sqlite3_stmt* st, auto& rng) { sqlite3_bind_int64(st, 1, id = randomId(rng)); },
             [&](sqlite3_stmt* st) {
-              return sqlite3_step(st) == SQLITE_ROW && isName(st, 0) && sqlite3_column_int(st, 1) == ageOf(id);
+              return sqlite3_step(st) == SQLITE_ROW && isName(st, 0) &&
+                     sqlite3_column_int(st, 1) == ageOf(id) && sqlite3_step(st) == SQLITE_DONE;
             });
 }
 
@@ -143,9 +146,9 @@ void AggregateRange_Sqlite(benchmark::State& state) {
               sqlite3_bind_int64(st, 2, start + kRangeLength);
             },
             [](sqlite3_stmt* st) {
-              return sqlite3_step(st) == SQLITE_ROW && isName(st, 2) &&
-                     aggregateOk(sqlite3_column_int64(st, 0), sqlite3_column_double(st, 1),
-                                 reinterpret_cast<const char*>(sqlite3_column_text(st, 2)));
+              return sqlite3_step(st) == SQLITE_ROW &&
+                     aggregateOk(sqlite3_column_int64(st, 0), sqlite3_column_double(st, 1), text(st, 2)) &&
+                     sqlite3_step(st) == SQLITE_DONE;
             });
 }
 

@@ -350,14 +350,17 @@ std::unique_ptr<orm::TableCore> openTable(engine::WriteTxn& txn, orm::Catalog& c
     if (starts && (pending > 0 || rebuild || startRekey)) {
       // A new version restarts the rewrite from the first key: records an earlier, unfinished
       // migration already passed now need the new steps too.
-      info.migration = orm::MigrationState{firstPhase, "", pending, 0,
-                                           versionRaised ? fromVersion : info.version};
+      info.migration.emplace();
+      info.migration->phase = firstPhase;
+      info.migration->total = pending;
+      info.migration->fromVersion = versionRaised ? fromVersion : info.version;
       info.migration->rekey = rekey;
       info.migration->stepless = liveSteps.empty();
       if (undoable) info.migration->before = orm::Catalog::encodeEntry(*existing);
     } else if (!info.migration && pending > 0) {
-      info.migration = orm::MigrationState{orm::MigrationState::Phase::Records, "", pending, 0,
-                                           info.version};
+      info.migration.emplace();
+      info.migration->total = pending;
+      info.migration->fromVersion = info.version;
     }
     if (info.migration) {
       // Declarative steps are kept with the migration, for tools that do not have the app.

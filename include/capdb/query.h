@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -111,15 +112,17 @@ struct Params {
 };
 
 // A result's rows, kept as one array of values, row after row: a row costs no allocation of its
-// own. Each row is a span of width() values (the result's column count), valid while the Rows
-// lives and no row is added.
+// own. Every row has width() values (a result's column count). A row is a span into the array: it
+// and the iterators stay valid until the Rows is changed (a row added, reserve(), assignment) or
+// destroyed; moving a Rows leaves the source empty.
 class Rows {
  public:
   using Row = std::span<const Value>;
 
   class Iterator {
    public:
-    using iterator_category = std::forward_iterator_tag;
+    using iterator_concept = std::random_access_iterator_tag;
+    using iterator_category = std::input_iterator_tag;  // operator* returns the span by value
     using value_type = Row;
     using difference_type = std::ptrdiff_t;
     using reference = Row;
@@ -127,45 +130,92 @@ class Rows {
     Iterator() = default;
     Iterator(const Rows* rows, size_t row) : rows_(rows), row_(row) {}
     Row operator*() const { return (*rows_)[row_]; }
-    Iterator& operator++() {
-      ++row_;
-      return *this;
-    }
+    Row operator[](difference_type n) const { return (*rows_)[row_ + static_cast<size_t>(n)]; }
+    Iterator& operator++() { return *this += 1; }
     Iterator operator++(int) {
       Iterator before = *this;
       ++*this;
       return before;
     }
-    friend bool operator==(const Iterator&, const Iterator&) = default;
+    Iterator& operator--() { return *this -= 1; }
+    Iterator operator--(int) {
+      Iterator before = *this;
+      --*this;
+      return before;
+    }
+    Iterator& operator+=(difference_type n) {
+      row_ = static_cast<size_t>(static_cast<difference_type>(row_) + n);
+      return *this;
+    }
+    Iterator& operator-=(difference_type n) { return *this += -n; }
+    friend Iterator operator+(Iterator i, difference_type n) { return i += n; }
+    friend Iterator operator+(difference_type n, Iterator i) { return i += n; }
+    friend Iterator operator-(Iterator i, difference_type n) { return i -= n; }
+    friend difference_type operator-(const Iterator& a, const Iterator& b) {
+      return static_cast<difference_type>(a.row_) - static_cast<difference_type>(b.row_);
+    }
+    friend bool operator==(const Iterator& a, const Iterator& b) { return a.row_ == b.row_; }
+    friend auto operator<=>(const Iterator& a, const Iterator& b) { return a.row_ <=> b.row_; }
 
    private:
     const Rows* rows_ = nullptr;
     size_t row_ = 0;
   };
+  using iterator = Iterator;
+  using const_iterator = Iterator;
+  using value_type = Row;
+  using size_type = size_t;
 
-  explicit Rows(size_t width = 0) : width_(width) {}
+  // Rows whose width the first row added sets.
+  Rows() = default;
+  // Rows of `width` values each.
+  explicit Rows(size_t width) : width_(width), widthSet_(true) {}
+  Rows(const Rows&) = default;
+  Rows& operator=(const Rows&) = default;
+  Rows(Rows&& other) noexcept
+      : width_(other.width_),
+        widthSet_(other.widthSet_),
+        count_(std::exchange(other.count_, 0)),
+        cells_(std::move(other.cells_)) {
+    other.cells_.clear();
+  }
+  Rows& operator=(Rows&& other) noexcept {
+    width_ = other.width_;
+    widthSet_ = other.widthSet_;
+    count_ = std::exchange(other.count_, 0);
+    cells_ = std::move(other.cells_);
+    other.cells_.clear();
+    return *this;
+  }
 
   size_t width() const { return width_; }
   size_t size() const { return count_; }
   bool empty() const { return count_ == 0; }
+  // Row `row`, unchecked.
   Row operator[](size_t row) const { return Row(cells_.data() + row * width_, width_); }
   // Row `row`; InvalidArgument when there is none.
   Row at(size_t row) const;
   Iterator begin() const { return Iterator(this, 0); }
   Iterator end() const { return Iterator(this, count_); }
 
-  void reserve(size_t rows) { cells_.reserve(rows * width_); }
-  // Appends a row of width() values (InvalidArgument otherwise). The rvalue form moves the values
-  // out of `row`, which keeps its capacity for the next row.
+  void reserve(size_t rows);
+  // Appends a row of width() values (InvalidArgument otherwise, and nothing is added). The
+  // rvalue form moves the values out of `row` and leaves it empty, with its capacity kept for the
+  // next row.
   void push_back(std::vector<Value>&& row);
   void push_back(const std::vector<Value>& row);
-  // The rows as vectors, copied.
-  std::vector<std::vector<Value>> toVectors() const;
+  // The rows as vectors: copied, or moved out of an rvalue Rows.
+  std::vector<std::vector<Value>> toVectors() const&;
+  std::vector<std::vector<Value>> toVectors() &&;
 
+  // Same width, same rows, same values.
   friend bool operator==(const Rows&, const Rows&) = default;
 
  private:
-  size_t width_;
+  void checkWidth(size_t values);
+
+  size_t width_ = 0;
+  bool widthSet_ = false;
   size_t count_ = 0;
   std::vector<Value> cells_;
 };

@@ -95,36 +95,69 @@ std::string Value::toText() const {
 }
 
 Rows::Row Rows::at(size_t row) const {
-  CAPDB_REQUIRE(row < count_, ErrorCode::InvalidArgument, "the result has no row {} (it has {})",
-                row, count_);
+  CAPDB_REQUIRE(row < count_, ErrorCode::InvalidArgument, "there is no row {}: {} rows", row, count_);
   return (*this)[row];
 }
 
+void Rows::reserve(size_t rows) {
+  size_t cells = 0;
+  CAPDB_REQUIRE(!__builtin_mul_overflow(rows, width_, &cells), ErrorCode::InvalidArgument,
+                "cannot reserve {} rows of {} values", rows, width_);
+  cells_.reserve(cells);
+}
+
+void Rows::checkWidth(size_t values) {
+  if (!widthSet_) {
+    width_ = values;
+    widthSet_ = true;
+  }
+  CAPDB_REQUIRE(values == width_, ErrorCode::InvalidArgument,
+                "a row of {} values where every row has {}", values, width_);
+}
+
 void Rows::push_back(std::vector<Value>&& row) {
-  CAPDB_REQUIRE(row.size() == width_, ErrorCode::InvalidArgument,
-                "a row of {} values in a result of {} columns", row.size(), width_);
+  checkWidth(row.size());
+  // Moving a Value does not throw; growing the array may, and then adds nothing.
   cells_.insert(cells_.end(), std::make_move_iterator(row.begin()), std::make_move_iterator(row.end()));
   ++count_;
+  row.clear();
 }
 
 void Rows::push_back(const std::vector<Value>& row) {
-  CAPDB_REQUIRE(row.size() == width_, ErrorCode::InvalidArgument,
-                "a row of {} values in a result of {} columns", row.size(), width_);
-  cells_.insert(cells_.end(), row.begin(), row.end());
+  checkWidth(row.size());
+  size_t before = cells_.size();
+  try {
+    cells_.insert(cells_.end(), row.begin(), row.end());
+  } catch (...) {
+    cells_.erase(cells_.begin() + static_cast<std::ptrdiff_t>(before), cells_.end());
+    throw;
+  }
   ++count_;
 }
 
-std::vector<std::vector<Value>> Rows::toVectors() const {
+std::vector<std::vector<Value>> Rows::toVectors() const& {
   std::vector<std::vector<Value>> out;
   out.reserve(count_);
   for (Row row : *this) out.emplace_back(row.begin(), row.end());
   return out;
 }
 
+std::vector<std::vector<Value>> Rows::toVectors() && {
+  std::vector<std::vector<Value>> out;
+  out.reserve(count_);
+  for (size_t r = 0; r < count_; ++r) {
+    auto first = cells_.begin() + static_cast<std::ptrdiff_t>(r * width_);
+    out.emplace_back(std::make_move_iterator(first),
+                     std::make_move_iterator(first + static_cast<std::ptrdiff_t>(width_)));
+  }
+  *this = Rows();
+  return out;
+}
+
 const Value& ResultSet::at(size_t row, size_t column) const {
   Rows::Row r = rows.at(row);
   CAPDB_REQUIRE(column < r.size(), ErrorCode::InvalidArgument,
-                "the result has no column {} (it has {})", column, r.size());
+                "there is no column {}: {} columns", column, r.size());
   return r[column];
 }
 

@@ -198,7 +198,9 @@ class HandMadePointers : public FlatRecordTest {
     for (size_t i = 0; i < columns_.size(); ++i) {
       if (!columns_[i].path.direct) continue;
       Outcome in = flat(value_, i);
-      if (describe(in) != "unsure") EXPECT_EQ(describe(in), describe(decoded(value_, i))) << columns_[i].name;
+      if (describe(in) != "unsure") {
+        EXPECT_EQ(describe(in), describe(decoded(value_, i))) << columns_[i].name;
+      }
     }
   }
 

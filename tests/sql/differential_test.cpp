@@ -29,7 +29,7 @@ namespace capdb {
 namespace {
 
 using Row = std::vector<Value>;
-using Rows = std::vector<Row>;
+using RowList = std::vector<Row>;
 
 // clang-format off
 // The people table's SQL columns in SELECT * order, and the mirror SQLite answers from.
@@ -250,7 +250,7 @@ struct Stmt {
 // take one style a statement (literals only, ?, ?NNN or :name), so their numbers are unambiguous.
 class Gen {
  public:
-  Gen(Rng& rng, const Rows& data) : r_(rng), data_(data) {}
+  Gen(Rng& rng, const RowList& data) : r_(rng), data_(data) {}
 
   Stmt select() {
     begin();
@@ -535,7 +535,7 @@ class Gen {
   }
 
   Rng& r_;
-  const Rows& data_;
+  const RowList& data_;
   int style_ = 0;  // 0 literals only, 1 ?, 2 ?NNN, 3 :name
   Params params_;
   std::vector<Value> pending_;  // style 1: the values behind lit()'s markers
@@ -546,7 +546,7 @@ struct Outcome {
   std::optional<std::string> error;
   bool constraint = false;
   std::vector<std::string> columns;
-  Rows rows;
+  RowList rows;
   uint64_t changes = 0;
 };
 
@@ -578,7 +578,7 @@ std::string compare(const Stmt& s, Outcome& lite, Outcome& cap) {
   if (lite.error) return "SQLite failed: " + *lite.error;
   if (cap.error) return "capdb threw where SQLite did not: " + *cap.error;
   if (lite.columns != cap.columns) return "column names differ";
-  for (Rows* rows : {&lite.rows, &cap.rows}) {
+  for (RowList* rows : {&lite.rows, &cap.rows}) {
     // -0.0 equals 0.0; which one SQLite returns depends on how it stored the operand (a REAL 0.0
     // is kept on disk as the integer 0), so both answers show it as 0.0.
     for (Row& row : *rows) {
@@ -617,11 +617,11 @@ class Pair {
 
   // Fills both with the same 300 rows in shuffled order, by the same INSERT statements: one in
   // SELECT * order, two naming the columns in shuffled orders.
-  Rows load(uint64_t seed) {
+  RowList load(uint64_t seed) {
     Rng r(seed);
-    Rows data;
+    RowList data;
     for (int64_t i = 0, id = 0; i < 300; ++i) data.push_back(randomRow(r, id += r.range(1, 3)));
-    Rows shuffled = data;
+    RowList shuffled = data;
     r.shuffle(shuffled);
     for (size_t at = 0; at < shuffled.size(); at += 100) {
       std::vector<int> columns(at ? size_t{kColumns} : 0), order(kColumns);
@@ -649,7 +649,7 @@ class Pair {
     try {
       ResultSet rs = db_.query(s.sql, s.params);
       o.columns = std::move(rs.columns);
-      o.rows = rs.rows.toVectors();
+      o.rows = std::move(rs.rows).toVectors();
       o.changes = rs.changes;
     } catch (const Error& e) {
       o.error = std::string(errorCodeName(e.code())) + ": " + e.what();
@@ -730,7 +730,7 @@ const uint64_t kQueries = envNumber("CAPDB_SQL_QUERIES", 3000);
 
 TEST(SqlDifferential, Selects) {
   Pair pair;
-  const Rows data = pair.load(kSeed);
+  const RowList data = pair.load(kSeed);
   if (::testing::Test::HasFailure()) return;
   uint64_t skipped = 0, nonEmpty = 0, failures = 0;
   std::string firstSkipped;
@@ -756,7 +756,7 @@ TEST(SqlDifferential, Selects) {
 
 TEST(SqlDifferential, Writes) {
   Pair pair;
-  const Rows data = pair.load(kSeed);
+  const RowList data = pair.load(kSeed);
   if (::testing::Test::HasFailure()) return;
   Rng rng(kSeed + 1);
   Gen gen(rng, data);

@@ -187,9 +187,14 @@ TEST_F(QueryApi, RowsAreSpansOverOneArray) {
   EXPECT_EQ(seen, "Ann=31;Bob=25;Cara=42;");
   EXPECT_EQ(rs.rows[2][0].text(), "Cara");
   EXPECT_EQ(rs.rows.at(1)[1].integer(), 25);
-  EXPECT_TRUE(contains(errorOf([&] { rs.rows.at(3); }), "no row 3 (it has 3)"));
-  EXPECT_TRUE(contains(errorOf([&] { rs.at(3, 0); }), "no row 3"));
-  EXPECT_TRUE(contains(errorOf([&] { rs.at(0, 2); }), "no column 2 (it has 2)"));
+  EXPECT_TRUE(contains(errorOf([&] { rs.rows.at(3); }), "there is no row 3: 3 rows"));
+  EXPECT_TRUE(contains(errorOf([&] { rs.at(3, 0); }), "there is no row 3"));
+  EXPECT_TRUE(contains(errorOf([&] { rs.at(0, 2); }), "there is no column 2: 2 columns"));
+  auto first = rs.rows.begin();
+  EXPECT_EQ(rs.rows.end() - first, 3);
+  EXPECT_EQ(first[2][0].text(), "Cara");
+  EXPECT_EQ((*(first + 1))[0].text(), "Bob");
+  EXPECT_TRUE(first < rs.rows.end());
 
   auto vectors = rs.rows.toVectors();
   ASSERT_EQ(vectors.size(), 3u);
@@ -197,21 +202,38 @@ TEST_F(QueryApi, RowsAreSpansOverOneArray) {
   EXPECT_EQ(rs.rows, db_.query("SELECT name, age FROM people ORDER BY id").rows);
   EXPECT_NE(rs.rows, db_.query("SELECT name, age FROM people ORDER BY id DESC").rows);
 
-  // Rows built by hand: each of width() values; an rvalue row keeps its capacity for the next.
-  Rows built(2);
+  // Moving leaves the source empty, never claiming rows it no longer holds.
+  ResultSet moved = std::move(rs);
+  EXPECT_EQ(moved.size(), 3u);
+  EXPECT_EQ(rs.size(), 0u);  // what a move leaves is specified
+  EXPECT_TRUE(rs.rows.empty());
+  EXPECT_TRUE(contains(errorOf([&] { rs.at(0, 0); }), "there is no row 0: 0 rows"));
+  EXPECT_EQ(std::move(moved.rows).toVectors(), vectors);
+  EXPECT_TRUE(moved.rows.empty());
+}
+
+TEST(QueryRows, BuiltByHand) {
+  // The first row sets the width of Rows made without one; every row after it must match.
+  Rows built;
   std::vector<Value> row{Value(1), Value("a")};
   built.push_back(row);
+  EXPECT_EQ(built.width(), 2u);
   built.push_back(std::move(row));
+  EXPECT_TRUE(row.empty());  // the rvalue form leaves it empty
   EXPECT_GE(row.capacity(), 2u);
   EXPECT_EQ(built.size(), 2u);
   EXPECT_EQ(built[1][1].text(), "a");
   std::string err = errorOf([&] { built.push_back(std::vector<Value>{Value(1)}); });
-  EXPECT_TRUE(contains(err, "a row of 1 values in a result of 2 columns")) << err;
+  EXPECT_TRUE(contains(err, "a row of 1 values where every row has 2")) << err;
   EXPECT_EQ(built.size(), 2u);
+  Rows fixed(3);
+  EXPECT_TRUE(contains(errorOf([&] { fixed.push_back(std::vector<Value>{Value(1)}); }), "every row has 3"));
+  EXPECT_TRUE(fixed.empty());
   Rows none(0);
   none.push_back(std::vector<Value>{});
   EXPECT_EQ(none.size(), 1u);
   EXPECT_EQ(std::distance(none.begin(), none.end()), 1);
+  EXPECT_TRUE(contains(errorOf([&] { Rows(4).reserve(SIZE_MAX / 2); }), "cannot reserve"));
 }
 
 TEST_F(QueryApi, AStatementIsPreparedOnceAndRunManyTimes) {
