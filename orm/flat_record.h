@@ -3,8 +3,13 @@
 // Every pointer it follows is checked against the segment's bounds and its kind, as Cap'n
 // Proto's reader checks them; anything it does not read the way Cap'n Proto would (a value of
 // several segments, a far pointer, a damaged pointer) it reports as Unsure, and the caller reads
-// that record through RecordDecoder, which reads it or names what is wrong with it. It does not
-// count the words it reads against the reader's traversal limit (see words()).
+// that record through RecordDecoder, which reads it or names what is wrong with it.
+//
+// It does not count what it reads against a traversal limit, as Cap'n Proto's reader does
+// (orm::recordTraversalLimit): that limit guards against a damaged message whose pointers lead to
+// the same bytes again and again, and here every read is already bounded by the record's size.
+// So it may read a record that Cap'n Proto's reader, asked for many fields, would refuse for the
+// work; never one it would refuse as malformed.
 #pragma once
 
 #include <kj/common.h>
@@ -37,9 +42,7 @@ class FlatRecord {
   // alignment.
   bool reset(std::string_view value);
   uint32_t version() const { return version_; }
-  // The message's size in words. Cap'n Proto's reader charges every object it reads against
-  // ReaderOptions::traversalLimitInWords and this reader does not: a caller that could read more
-  // than that limit from one record leaves it to RecordDecoder.
+  // The message's size in words.
   uint64_t words() const { return words_; }
 
   // The struct holding `path`'s leaf (path.direct), following its pointer steps from the root.

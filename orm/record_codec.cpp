@@ -72,6 +72,11 @@ capnp::ReaderOptions recordReaderOptions() {
   return options;
 }
 
+uint64_t recordTraversalLimit(uint64_t limit, uint64_t words) {
+  constexpr uint64_t kReadsPerWord = 64;
+  return words > limit / kReadsPerWord ? words * kReadsPerWord : limit;
+}
+
 RecordDecoder::RecordDecoder(capnp::ReaderOptions options) : options_(options) {}
 
 uint32_t RecordDecoder::decode(std::string_view bytes, std::string_view table,
@@ -103,7 +108,9 @@ uint32_t RecordDecoder::decode(std::string_view bytes, std::string_view table,
     words = buffer_.data();
   }
   try {
-    reader_.emplace(kj::arrayPtr(words, count), options_);
+    capnp::ReaderOptions options = options_;
+    options.traversalLimitInWords = recordTraversalLimit(options_.traversalLimitInWords, count);
+    reader_.emplace(kj::arrayPtr(words, count), options);
     if (reader_->getEnd() != words + count) {
       corrupt(table, key, "bytes follow the message");
     }

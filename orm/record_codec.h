@@ -88,6 +88,13 @@ capnp::DynamicStruct::Builder setRootAs(capnp::MessageBuilder& message,
 // can cause (64 MiB of message), the nesting limit the recursion depth.
 capnp::ReaderOptions recordReaderOptions();
 
+// How many words one reader may read from a record of `words` words when the options allow
+// `limit`: the limit, or 64 times the record if that is more. The limit guards against a damaged
+// record whose pointers lead to the same bytes again and again; growing it with the record keeps
+// every record capdb writes readable, however large, when it is checked once and then read
+// field by field, some fields more than once.
+uint64_t recordTraversalLimit(uint64_t limit, uint64_t words);
+
 // Decodes stored values. A decoded record is a view: it points into the value's bytes when
 // they are 8-byte aligned (zero-copy) and into this decoder's buffer when not, so it is valid
 // until the next decode() or until the bytes go (the end of the LMDB transaction or its next

@@ -157,26 +157,14 @@ namespace {
 // segment, decoded (and upgraded) otherwise, or when a column cannot be read in place.
 class StoredRecord final : public RecordSource {
  public:
-  StoredRecord(const orm::TableCore& table, const TableColumns& columns) : table_(table) {
-    // Cap'n Proto's reader charges the root and every struct and blob it reads against its
-    // traversal limit (64 MiB), a guard against a damaged message whose pointers lead to the same
-    // bytes over and over. Reading in place needs no such guard: each read is bounded by the
-    // record's size, and a row reads each column a few times at most (the filter, the output, a
-    // sort key). Records that could come near the limit, at four reads of every column, are left
-    // to the decoder, so that both readers accept the same records but for statements that name
-    // one column many times.
-    uint64_t reads = 1;
-    for (const auto& c : columns.all()) reads += 4 * (c.path.pointerSteps.size() + 1);
-    maxWords_ = orm::recordReaderOptions().traversalLimitInWords / reads;
-  }
+  explicit StoredRecord(const orm::TableCore& table) : table_(table) {}
 
   // Points `row` at the record stored under `pk` as `bytes` (both valid until the next load).
   void load(RecordRow& row, std::string_view pk, std::string_view bytes) {
     table_.requireAvailable();
     pk_ = pk;
     bytes_ = bytes;
-    if (flat_.reset(bytes) && flat_.version() == table_.schema().version &&
-        flat_.words() <= maxWords_) {
+    if (flat_.reset(bytes) && flat_.version() == table_.schema().version) {
       row.reset(flat_, *this);
     } else {
       row.reset(decode());
@@ -190,7 +178,6 @@ class StoredRecord final : public RecordSource {
   const orm::TableCore& table_;
   orm::FlatRecord flat_;
   orm::RecordDecoder decoder_;
-  uint64_t maxWords_;
   std::string_view pk_;
   std::string_view bytes_;
 };
@@ -236,7 +223,7 @@ void forEachMatch(const Executable& x, const Txn& tx, EvalContext& ctx,
   // kj::Exception becomes Corruption naming it here.
   RecordRow row(*x.columns);
   ctx.row = &row;
-  StoredRecord stored(table, *x.columns);
+  StoredRecord stored(table);
   std::string_view pk;
   auto corrupt = [&](const kj::Exception& e) {
     fail(ErrorCode::Corruption, "table {}, record {}: {}", table.schema().name,

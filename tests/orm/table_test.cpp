@@ -107,6 +107,33 @@ TEST_F(TableTest, RowsStayValidWhileTheTransactionLives) {
   EXPECT_EQ(rows[2]->getName(), "Edsger");
 }
 
+TEST_F(TableTest, ARecordLargerThanTheReadLimitReadsBack) {
+  // Cap'n Proto's reader refuses to read more than its traversal limit (64 MiB) from one
+  // message; a record written larger than that must still read back, through every reader.
+  auto all = db_->table<AllTypes>();
+  const size_t size = size_t{70} << 20;
+  std::string bytes(size, 'x');
+  bytes[size - 1] = 'y';
+  uint64_t id = db_->write([&](WriteTxn& tx) {
+    return all.insert(tx, [&](AllTypes::Builder b) {
+      b.setData(kj::arrayPtr(reinterpret_cast<const kj::byte*>(bytes.data()), bytes.size()));
+      b.setText("big");
+    });
+  });
+  auto tx = db_->read();
+  auto row = all.get(tx, Key{id});
+  ASSERT_TRUE(row.has_value());
+  auto data = (*row)->getData();
+  ASSERT_EQ(data.size(), size);
+  EXPECT_EQ(data[size - 1], 'y');
+  EXPECT_EQ((*row)->getText(), "big");
+  auto rs = db_->query(tx, "SELECT length(data), text FROM all_types WHERE id = ?", {id});
+  ASSERT_EQ(rs.size(), 1u);
+  EXPECT_EQ(rs.at(0, 0).integer(), static_cast<int64_t>(size));
+  EXPECT_EQ(rs.at(0, 1).text(), "big");
+  EXPECT_EQ(db_->query(tx, "SELECT count(*) FROM all_types WHERE text = 'big'").at(0, 0).integer(), 1);
+}
+
 TEST_F(TableTest, DuplicatePrimaryKeyIsConstraintViolationNamingTheKey) {
   auto people = db_->table<Person>();
   db_->write([&](WriteTxn& tx) { people.insert(tx, [](Person::Builder p) { p.setId(7); }); });
