@@ -42,8 +42,6 @@ class FlatRecord {
   // alignment.
   bool reset(std::string_view value);
   uint32_t version() const { return version_; }
-  // The message's size in words.
-  uint64_t words() const { return words_; }
 
   // The struct holding `path`'s leaf (path.direct), following its pointer steps from the root.
   Read leafStruct(const FieldPath& path, Struct& out) const;

@@ -74,7 +74,8 @@ capnp::ReaderOptions recordReaderOptions() {
 
 uint64_t recordTraversalLimit(uint64_t limit, uint64_t words) {
   constexpr uint64_t kReadsPerWord = 64;
-  return words > limit / kReadsPerWord ? words * kReadsPerWord : limit;
+  if (words <= limit / kReadsPerWord) return limit;
+  return words > UINT64_MAX / kReadsPerWord ? UINT64_MAX : words * kReadsPerWord;
 }
 
 RecordDecoder::RecordDecoder(capnp::ReaderOptions options) : options_(options) {}

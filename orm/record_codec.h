@@ -85,14 +85,17 @@ capnp::DynamicStruct::Builder setRootAs(capnp::MessageBuilder& message,
                                         const StructLayout& layout);
 
 // ReaderOptions for records: the traversal limit bounds the work a hostile or damaged record
-// can cause (64 MiB of message), the nesting limit the recursion depth.
+// can cause (at least 64 MiB of message; see recordTraversalLimit), the nesting limit the
+// recursion depth.
 capnp::ReaderOptions recordReaderOptions();
 
 // How many words one reader may read from a record of `words` words when the options allow
 // `limit`: the limit, or 64 times the record if that is more. The limit guards against a damaged
 // record whose pointers lead to the same bytes again and again; growing it with the record keeps
-// every record capdb writes readable, however large, when it is checked once and then read
-// field by field, some fields more than once.
+// a record of any size readable when it is checked once and then read field by field, some
+// fields more than once. The budget is the reader's for as long as the record is held (a Row's
+// getters spend it too). Cap'n Proto charges lists of Void and of empty structs by their length,
+// not their bytes: a record holding such a list longer than the limit does not read.
 uint64_t recordTraversalLimit(uint64_t limit, uint64_t words);
 
 // Decodes stored values. A decoded record is a view: it points into the value's bytes when
@@ -101,6 +104,7 @@ uint64_t recordTraversalLimit(uint64_t limit, uint64_t words);
 // write), whichever comes first. Not thread-safe.
 class RecordDecoder {
  public:
+  // `options.traversalLimitInWords` is a floor: each record may read recordTraversalLimit of it.
   explicit RecordDecoder(capnp::ReaderOptions options = recordReaderOptions());
 
   // Checks the header and the segment table and returns the schema version the record was
@@ -131,10 +135,12 @@ class RecordDecoder {
   // Copy the bytes even when they are aligned, so that the record outlives writes to the
   // transaction it came from.
   void copyAlways(bool copy) { copyAlways_ = copy; }
-  // Forgets the decoded record, keeping the buffer for the next one.
+  // Forgets the decoded record, keeping the buffer for the next one unless it grew past 1 MiB
+  // (a pooled decoder does not hold on to the copy of one large record).
   void reset() noexcept {
     reader_.reset();
     upgraded_.reset();
+    if (buffer_.capacity() > kKeptBufferWords) std::vector<capnp::word>().swap(buffer_);
   }
   // The schema version of the last decoded record.
   uint32_t version() const { return version_; }
@@ -154,6 +160,7 @@ class RecordDecoder {
 
  private:
   capnp::ReaderOptions options_;
+  static constexpr size_t kKeptBufferWords = size_t{1} << 17;  // 1 MiB
   std::vector<capnp::word> buffer_;
   // getRoot is not const in capnp; reading the root does not change the decoded record.
   mutable std::optional<capnp::FlatArrayMessageReader> reader_;

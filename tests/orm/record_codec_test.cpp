@@ -10,6 +10,7 @@
 #include "all_types.capnp.h"
 #include "capdb/error.h"
 #include "engine/key_codec.h"
+#include "orm/record_check.h"
 #include "orm/record_key.h"
 #include "orm/table_schema.h"
 #include "support/all_types_fill.h"
@@ -55,6 +56,27 @@ TEST(RecordCodec, RoundTripsEveryFieldTypeAlignedAndNot) {
     EXPECT_EQ(encoder.encode(3, capnp::DynamicStruct::Reader(message.getRoot<AllTypes>().asReader())),
               encoded);
   }
+}
+
+TEST(RecordCodec, TheTraversalLimitGrowsWithTheRecord) {
+  EXPECT_EQ(recordTraversalLimit(1024, 0), 1024u);
+  EXPECT_EQ(recordTraversalLimit(1024, 16), 1024u);   // 64 x 16 = 1024
+  EXPECT_EQ(recordTraversalLimit(1024, 17), 1088u);   // 64 x 17
+  EXPECT_EQ(recordTraversalLimit(1024, UINT64_MAX / 2), UINT64_MAX);
+  // A decoder whose floor is far below the record still reads the record, checked and then read
+  // field by field: 1024 words allowed, a record of about 2000.
+  capnp::ReaderOptions tight = recordReaderOptions();
+  tight.traversalLimitInWords = 1024;
+  capnp::MallocMessageBuilder message;
+  std::string big(15000, 'b');
+  auto root = message.initRoot<AllTypes>();
+  root.setText(big);
+  std::string encoded(RecordEncoder().encode(3, message));
+  RecordDecoder decoder(tight);
+  decoder.decode(encoded, "all_types", "k");
+  RecordCheck check(capnp::Schema::from<AllTypes>());
+  auto record = decoder.verifiedRoot(check, capnp::Schema::from<AllTypes>());
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(record.as<AllTypes>().getText().size(), big.size());
 }
 
 TEST(RecordCodec, HeaderCarriesTheVersion) {
