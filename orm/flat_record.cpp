@@ -56,15 +56,23 @@ bool FlatRecord::parse(std::string_view value) {
   if (load32(body) != 0 || uint64_t{load32(body + 4)} + 1 != bodyWords) return false;
   segment_ = body + 8;
   words_ = bodyWords - 1;
-  uint64_t root = word(0);
-  if (root == 0) {
-    root_ = Struct{};  // a null root reads as the struct's defaults
-    return true;
+  switch (structAt(0, root_)) {
+    case Read::Value: return true;
+    case Read::Null:
+      root_ = Struct{};  // a null root reads as the struct's defaults
+      return true;
+    case Read::Unsure: return false;
   }
-  if ((root & 3) != 0 || !target(0, root, root_.data)) return false;
-  root_.dataWords = static_cast<uint32_t>((root >> 32) & 0xffff);
-  root_.pointers = static_cast<uint32_t>(root >> 48);
-  return root_.data + root_.dataWords + root_.pointers <= words_;
+  return false;
+}
+
+FlatRecord::Read FlatRecord::structAt(uint64_t position, Struct& out) const {
+  uint64_t p = word(position);
+  if (p == 0) return Read::Null;
+  if ((p & 3) != 0 || !target(position, p, out.data)) return Read::Unsure;
+  out.dataWords = static_cast<uint32_t>((p >> 32) & 0xffff);
+  out.pointers = static_cast<uint32_t>(p >> 48);
+  return out.data + out.dataWords + out.pointers <= words_ ? Read::Value : Read::Unsure;
 }
 
 FlatRecord::Read FlatRecord::leafStruct(const FieldPath& path, Struct& out) const {
@@ -72,15 +80,8 @@ FlatRecord::Read FlatRecord::leafStruct(const FieldPath& path, Struct& out) cons
   Struct s = root_;
   for (uint32_t index : path.pointerSteps) {
     if (index >= s.pointers) return Read::Null;  // a field newer than the struct's layout
-    uint64_t at = s.data + s.dataWords + index;
-    uint64_t p = word(at);
-    if (p == 0) return Read::Null;
-    Struct next;
-    if ((p & 3) != 0 || !target(at, p, next.data)) return Read::Unsure;
-    next.dataWords = static_cast<uint32_t>((p >> 32) & 0xffff);
-    next.pointers = static_cast<uint32_t>(p >> 48);
-    if (next.data + next.dataWords + next.pointers > words_) return Read::Unsure;
-    s = next;
+    Read r = structAt(s.data + s.dataWords + index, s);
+    if (r != Read::Value) return r;
   }
   out = s;
   return Read::Value;

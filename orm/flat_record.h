@@ -54,6 +54,9 @@ class FlatRecord {
 
  private:
   bool parse(std::string_view value);
+  // The struct the pointer at word `position` points to: Null for a null pointer, Unsure for
+  // another kind or one out of the segment.
+  Read structAt(uint64_t position, Struct& out) const;
   uint64_t word(uint64_t position) const;
 
   const kj::byte* segment_ = nullptr;

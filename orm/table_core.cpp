@@ -41,8 +41,8 @@ auto guarded(WriteTxn& tx, Fn&& fn) -> decltype(fn()) {
 // ---- RecordScan ----
 
 RecordScan::RecordScan(const TableCore& table, const engine::Txn& txn, engine::Scan scan,
-                       const IndexCore* index, bool verify, bool decode)
-    : table_(table), scan_(std::move(scan)), index_(index), verify_(verify), decode_(decode) {
+                       const IndexCore* index, bool decode)
+    : table_(table), scan_(std::move(scan)), index_(index), decode_(decode) {
   if (index_ != nullptr) records_.emplace(txn.cursor(table.records()));
   load();
 }
@@ -65,7 +65,7 @@ void RecordScan::load() {
             table_.schema().name, engine::formatKey(pk_));
     value_ = records_->value();
   }
-  if (decode_) record_ = table_.decode(decoder_, pk_, value_, verify_);
+  if (decode_) record_ = table_.decode(decoder_, pk_, value_, true);
 }
 
 // ---- TableCore ----

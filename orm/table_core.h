@@ -76,10 +76,10 @@ struct WriteState {
 // Reads records in key order from a primary-key or index range (RecordCursor's engine).
 class RecordScan {
  public:
-  // `verify`: see TableCore::decode. `decode` false leaves each record undecoded: record() is
-  // then not available, and the caller reads value() itself.
+  // Each record is decoded and verified (TableCore::decode), or with `decode` false left
+  // undecoded: record() is then not available, and the caller reads value() itself.
   RecordScan(const TableCore& table, const engine::Txn& txn, engine::Scan scan,
-             const IndexCore* index, bool verify = true, bool decode = true);
+             const IndexCore* index, bool decode = true);
   bool valid() const { return valid_; }
   capnp::DynamicStruct::Reader record() const {
     KJ_IREQUIRE(decode_, "a RecordScan made with decode false has no decoded record");
@@ -100,7 +100,6 @@ class RecordScan {
   // from the root when the next key is on the page it rests on (index order is often near key
   // order).
   std::optional<engine::Cursor> records_;
-  bool verify_;
   bool decode_;
   RecordDecoder decoder_;
   bool valid_ = false;

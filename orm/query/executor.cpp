@@ -146,6 +146,7 @@ struct Accumulator {
 };
 
 struct Group {
+  explicit Group(size_t aggregates) : accs(aggregates) {}
   std::vector<Accumulator> accs;
 };
 
@@ -248,8 +249,7 @@ void forEachMatch(const Executable& x, const Txn& tx, EvalContext& ctx,
   const orm::IndexCore* index = path.kind == AccessKind::Index ? path.index : nullptr;
   const engine::Db& db = index ? index->db : table.records();
   for (const auto& r : ranges) {
-    orm::RecordScan scan(table, tx.engine(), tx.engine().scan(db, r, path.direction), index, false,
-                         false);
+    orm::RecordScan scan(table, tx.engine(), tx.engine().scan(db, r, path.direction), index, false);
     for (; scan.valid(); scan.next()) {
       pk = scan.primaryKey();
       try {
@@ -321,17 +321,14 @@ ResultSet runSelect(const Executable& x, const Txn& tx, const std::vector<Value>
     std::map<std::vector<Value>, Group, ValuesLess> groups;
     size_t nAgg = sel.aggregates.size();
     if (plan.access.kind == AccessKind::CountAll) {
-      Group g;
-      g.accs.resize(nAgg);
+      Group g(nAgg);
       g.accs[0].count = static_cast<int64_t>(x.table->count(tx));
       groups.emplace(std::vector<Value>{}, std::move(g));
     } else {
       // Aggregates without GROUP BY make one row, even from no rows.
       Group* only = nullptr;
       if (sel.groupBy.empty()) {
-        Group g;
-        g.accs.resize(nAgg);
-        only = &groups.emplace(std::vector<Value>{}, std::move(g)).first->second;
+        only = &groups.emplace(std::vector<Value>{}, Group(nAgg)).first->second;
       }
       const Value none;
       Value scratch;
@@ -342,11 +339,7 @@ ResultSet runSelect(const Executable& x, const Txn& tx, const std::vector<Value>
           key.reserve(sel.groupBy.size());
           for (const Expr* g : sel.groupBy) key.push_back(eval(*g, ctx));
           auto it = groups.find(key);
-          if (it == groups.end()) {
-            Group g;
-            g.accs.resize(nAgg);
-            it = groups.emplace(std::move(key), std::move(g)).first;
-          }
+          if (it == groups.end()) it = groups.emplace(std::move(key), Group(nAgg)).first;
           group = &it->second;
         }
         for (size_t i = 0; i < nAgg; ++i) {
