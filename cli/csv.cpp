@@ -2,8 +2,12 @@
 
 #include <fmt/format.h>
 
+#include <cctype>
+#include <optional>
+
 #include "cli/output.h"
 #include "engine/fail.h"
+#include "orm/rewindable_input.h"
 
 namespace capdb::cli {
 namespace {
@@ -78,17 +82,51 @@ Value fieldValue(const Field& f) {
   return Value(t);
 }
 
+// Whether the column a header names (a field, or a dotted path into groups and structs) is Bool.
+bool isBoolField(capnp::StructSchema schema, std::string_view dotted) {
+  for (;;) {
+    size_t dot = dotted.find('.');
+    std::string name(dotted.substr(0, dot));
+    KJ_IF_MAYBE (field, schema.findFieldByName(name)) {
+      capnp::Type type = field->getType();
+      if (dot == std::string_view::npos) return type.isBool();
+      if (!type.isStruct()) return false;
+      schema = type.asStruct();
+      dotted.remove_prefix(dot + 1);
+    } else {
+      return false;
+    }
+  }
+}
+
+// A Bool column's field: true/false (any case), t/f, yes/no, or 1/0, as other tools export them;
+// empty is NULL (which the column refuses, naming itself).
+Value boolValue(const Field& f, const std::string& column, uint64_t line) {
+  if (!f.quoted && f.text.empty()) return Value();
+  std::string t;
+  for (char c : f.text) t += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (t == "true" || t == "t" || t == "yes" || t == "1") return Value(int64_t{1});
+  if (t == "false" || t == "f" || t == "no" || t == "0") return Value(int64_t{0});
+  fail(ErrorCode::InvalidArgument,
+       "line {}, column {}: '{}' is not a Bool (write true or false, 1 or 0)", line, column,
+       f.text);
+}
+
 }  // namespace
 
-uint64_t importCsv(Database& db, const std::string& table, std::istream& in) {
+uint64_t importCsv(Database& db, const std::string& table, std::istream& source) {
+  const TableSchema& schema = db.table(table).schema();
+  orm::RewindableInput input(source);
   std::vector<Field> header, row;
   uint64_t line = 0;
-  CAPDB_REQUIRE(readRecord(in, header, line), ErrorCode::InvalidArgument,
+  CAPDB_REQUIRE(readRecord(input.rewind(), header, line), ErrorCode::InvalidArgument,
                 "the CSV input is empty: it needs a header row of column names");
   std::string columns, marks;
+  std::vector<bool> boolColumns;
   for (size_t i = 0; i < header.size(); ++i) {
     columns += (i ? ", " : "") + quoteName(header[i].text);
     marks += i ? ", ?" : "?";
+    boolColumns.push_back(isBoolField(schema.schema, header[i].text));
   }
   std::string sql = fmt::format("INSERT INTO {} ({}) VALUES ({})", quoteName(table), columns, marks);
   Statement insert = [&] {
@@ -98,7 +136,12 @@ uint64_t importCsv(Database& db, const std::string& table, std::istream& in) {
       throw Error(e.code(), fmt::format("line 1 (the header): {}", e.what()));
     }
   }();
+  // Database::write runs the body again from its start when the map grows: it reads the input
+  // from its start each time, so no row is skipped or repeated and lines are numbered right.
   return db.write([&](WriteTxn& tx) {
+    std::istream& in = input.rewind();
+    line = 0;
+    readRecord(in, header, line);
     uint64_t n = 0;
     while (readRecord(in, row, line)) {
       if (row.size() == 1 && !row[0].quoted && row[0].text.empty()) continue;  // a blank line
@@ -106,9 +149,14 @@ uint64_t importCsv(Database& db, const std::string& table, std::istream& in) {
                     "line {}: {} field{}, the header has {}", line, row.size(),
                     row.size() == 1 ? "" : "s", header.size());
       Params params;
-      for (const auto& f : row) params.positional.push_back(fieldValue(f));
+      for (size_t i = 0; i < row.size(); ++i) {
+        params.positional.push_back(boolColumns[i] ? boolValue(row[i], header[i].text, line)
+                                                   : fieldValue(row[i]));
+      }
       try {
         insert.run(tx, params);
+      } catch (const engine::MapFull&) {
+        throw;  // Database::write grows the map and runs the import again from its start
       } catch (const Error& e) {
         throw Error(e.code(), fmt::format("line {}: {}", line, e.what()));
       }

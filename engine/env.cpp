@@ -1,5 +1,6 @@
 #include "engine/env.h"
 
+#include <algorithm>
 #include <system_error>
 
 #include "engine/env_state.h"
@@ -10,6 +11,10 @@ namespace capdb::engine {
 namespace {
 constexpr size_t kMiB = size_t{1} << 20;
 size_t roundUpToMiB(size_t n) { return (n + kMiB - 1) / kMiB * kMiB; }
+// The map starts at a multiple of 64 KiB (every page size LMDB runs with divides it), so that
+// tests can start from a map far smaller than a MiB.
+constexpr size_t k64KiB = size_t{64} << 10;
+size_t roundUpTo64KiB(size_t n) { return (n + k64KiB - 1) / k64KiB * k64KiB; }
 }  // namespace
 
 namespace detail {
@@ -203,7 +208,11 @@ Env::Env(Env&&) noexcept = default;
 Env& Env::operator=(Env&&) noexcept = default;
 Env::~Env() = default;
 
-Env Env::open(const std::filesystem::path& dir, const EnvOptions& options) {
+Env Env::open(const std::filesystem::path& dir, const EnvOptions& requested) {
+  EnvOptions options = requested;
+  if (options.maxMapSize != 0 && options.mapSize == kDefaultMapSize) {
+    options.mapSize = std::min(options.mapSize, options.maxMapSize);
+  }
   CAPDB_REQUIRE(options.mapSize > 0, ErrorCode::InvalidArgument, "EnvOptions::mapSize must be positive");
   CAPDB_REQUIRE(options.maxMapSize == 0 || options.maxMapSize >= options.mapSize,
           ErrorCode::InvalidArgument,
@@ -225,7 +234,7 @@ Env Env::open(const std::filesystem::path& dir, const EnvOptions& options) {
   std::string where = dir.string();
   checkLmdb(mdb_env_set_maxdbs(state->env, options.maxDbs), where + ": setting maxDbs");
   checkLmdb(mdb_env_set_maxreaders(state->env, options.maxReaders), where + ": setting maxReaders");
-  checkLmdb(mdb_env_set_mapsize(state->env, roundUpToMiB(options.mapSize)),
+  checkLmdb(mdb_env_set_mapsize(state->env, roundUpTo64KiB(options.mapSize)),
             where + ": setting the map size");
   unsigned flags = MDB_NOTLS;
   if (options.noSync) flags |= MDB_NOSYNC;

@@ -20,11 +20,18 @@
 
 namespace capdb::engine {
 
+// The default initial map: 64 GiB on 64-bit systems, where address space is plentiful, so that a
+// transaction almost never fills the map (a full map aborts the transaction, which must then run
+// again in a bigger one); 256 MiB where address space is scarce.
+inline constexpr size_t kDefaultMapSize =
+    sizeof(void*) >= 8 ? size_t{64} << 30 : size_t{256} << 20;
+
 struct EnvOptions {
-  // Initial size of the memory map in bytes. The map grows on demand, so this is only a start;
-  // it costs address space, not disk. An existing environment keeps its larger size.
-  // Default 64 MiB.
-  size_t mapSize = size_t{64} << 20;
+  // Initial size of the memory map in bytes. It costs address space, not disk: the file grows
+  // only as pages are written. The map grows on demand, so this is only a start; an existing
+  // environment keeps its larger size. Default kDefaultMapSize (64 GiB on 64-bit systems), or
+  // maxMapSize when that is set and smaller.
+  size_t mapSize = kDefaultMapSize;
   // Upper bound for map growth in bytes; 0 means no bound but the disk and the address space.
   // A write that needs more is refused with ErrorCode::Full. Default 0.
   size_t maxMapSize = 0;

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include <cstring>
+#include <tuple>
 
 #include "engine/fail.h"
 #include "engine/key_codec.h"
@@ -18,6 +19,7 @@ namespace {
 using engine::KeyEncoder;
 
 std::string formatKey() { return KeyEncoder().text("format").bytes(); }
+std::string generationKey() { return KeyEncoder().text("generation").bytes(); }
 std::string tableKey(std::string_view name) { return KeyEncoder().text("table").text(name).bytes(); }
 std::string schemaPrefix(std::string_view name) {
   return KeyEncoder().text("schema").text(name).bytes();
@@ -242,7 +244,50 @@ void Catalog::putTable(engine::WriteTxn& txn, const TableInfo& table) {
 }
 
 void Catalog::writeTable(engine::WriteTxn& txn, const TableInfo& table) const {
+  std::optional<TableInfo> before = readTable(txn, table.name);
   txn.put(db_, tableKey(table.name), encodeTable(table));
+  if (!before || !sameShape(*before, table)) bumpGeneration(txn);
+}
+
+bool Catalog::sameShape(const TableInfo& a, const TableInfo& b) {
+  auto indexShape = [](const TableInfo& t) {
+    std::vector<std::tuple<std::string, std::vector<std::string>, bool, IndexState>> out;
+    for (const auto& i : t.indexes) out.emplace_back(i.name, i.fields, i.unique, i.state);
+    return out;
+  };
+  auto migrationShape = [](const TableInfo& t) {
+    if (!t.migration) return std::tuple<bool, int, bool, uint32_t>{false, 0, false, 0};
+    return std::tuple<bool, int, bool, uint32_t>{true, static_cast<int>(t.migration->phase),
+                                                 t.migration->rekey, t.migration->fromVersion};
+  };
+  return a.id == b.id && a.version == b.version && a.primaryKey == b.primaryKey &&
+         a.autoIncrement == b.autoIncrement && indexShape(a) == indexShape(b) &&
+         migrationShape(a) == migrationShape(b);
+}
+
+uint64_t Catalog::generation(const engine::Txn& txn) const {
+  auto value = txn.get(db_, generationKey());
+  if (!value) return 0;
+  CAPDB_REQUIRE(value->size() == sizeof(uint64_t), ErrorCode::Corruption,
+                "the catalog's generation is {} bytes, not {}", value->size(), sizeof(uint64_t));
+  uint64_t g = 0;
+  for (size_t i = 0; i < sizeof g; ++i) {
+    g |= uint64_t{static_cast<unsigned char>((*value)[i])} << (8 * i);
+  }
+  return g;
+}
+
+void Catalog::bumpGeneration(engine::WriteTxn& txn) const {
+  uint64_t g = generation(txn) + 1;
+  std::string bytes(sizeof g, '\0');
+  for (size_t i = 0; i < sizeof g; ++i) bytes[i] = static_cast<char>(g >> (8 * i));
+  txn.put(db_, generationKey(), bytes);
+}
+
+void Catalog::reload(const engine::Txn& txn) {
+  Catalog fresh(db_);
+  fresh.readAll(txn);
+  for (auto& [name, info] : fresh.tables_) tables_[name] = std::move(info);
 }
 
 std::optional<TableInfo> Catalog::readTable(const engine::Txn& txn, std::string_view name) const {
@@ -259,11 +304,16 @@ std::optional<TableInfo> Catalog::readTable(const engine::Txn& txn, std::string_
 }
 
 void Catalog::putSchema(engine::WriteTxn& txn, const StoredSchema& schema) {
-  txn.put(db_, schemaKey(schema.table(), schema.version()), schema.bytes());
+  std::string key = schemaKey(schema.table(), schema.version());
+  auto before = txn.get(db_, key);
+  if (before && *before == schema.bytes()) return;
+  txn.put(db_, key, schema.bytes());
+  bumpGeneration(txn);
 }
 
 void Catalog::eraseSchema(engine::WriteTxn& txn, std::string_view table, uint32_t version) const {
   txn.erase(db_, schemaKey(table, version));
+  bumpGeneration(txn);
 }
 
 std::optional<std::string> Catalog::schemaBytes(const engine::Txn& txn, std::string_view table,

@@ -90,6 +90,20 @@ class Catalog {
   static std::string encodeEntry(const TableInfo& table);
   static TableInfo decodeEntry(std::string_view bytes);
 
+  // The catalog's generation: a number every transaction raises that changes the shape of a
+  // table (see sameShape) or stores a schema version. Processes compare it with the one they
+  // last saw, at the start of each transaction, to learn that another process changed a table
+  // under them (one read). 0 in a catalog that never had one.
+  uint64_t generation(const engine::Txn& txn) const;
+  // Whether two entries of one table have the same shape: what other processes must know of
+  // before they read or write the table (version, primary key, autoIncrement field, indexes and
+  // their states, the phase of a migration), as opposed to what every write changes (counts,
+  // sequences, statistics, a migration's checkpoint).
+  static bool sameShape(const TableInfo& a, const TableInfo& b);
+  // Re-reads every table's entry from txn into this object's copy (after another process changed
+  // the catalog). Entries are replaced in place, as publish() does.
+  void reload(const engine::Txn& txn);
+
   // Writes a table's entry (new or changed) in txn and in this object's copy.
   void putTable(engine::WriteTxn& txn, const TableInfo& table);
   // Writes a table's entry in txn only; publish() updates the copy once txn has committed.
@@ -115,6 +129,7 @@ class Catalog {
  private:
   explicit Catalog(engine::Db db) : db_(std::move(db)) {}
   void readAll(const engine::Txn& txn);
+  void bumpGeneration(engine::WriteTxn& txn) const;
 
   engine::Db db_;
   std::map<std::string, TableInfo, std::less<>> tables_;

@@ -1,9 +1,11 @@
 // Database, its transactions, rows, cursors and table handles (include/capdb/capdb.h).
 // Opening is in orm/database_open.cpp.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <mutex>
+#include <tuple>
 
 #include "capdb/capdb.h"
 #include "engine/fail.h"
@@ -39,9 +41,96 @@ Database::Database(Database&&) noexcept = default;
 Database& Database::operator=(Database&&) noexcept = default;
 Database::~Database() = default;
 
-ReadTxn Database::read() const { return ReadTxn(state_->env.read()); }
+ReadTxn Database::read() const {
+  ReadTxn tx(state_->env.read());
+  state_->fence(tx.engine());
+  return tx;
+}
 
 WriteTxn Database::beginWrite() { return WriteTxn(*this, state_->env.beginWrite()); }
+
+// ---- the fence between processes ----
+
+namespace {
+
+std::string indexList(const orm::TableInfo& t) {
+  std::string out;
+  for (const auto& i : t.indexes) {
+    out += fmt::format("{}{}{}({})", out.empty() ? "" : ", ", i.unique ? "unique " : "", i.name,
+                       fmt::join(i.fields, ", "));
+  }
+  return out.empty() ? "none" : out;
+}
+
+// What changed between the entry a process opened a table with and the entry another process
+// left, that the first cannot take up; empty when it can (same version, key and indexes).
+std::string staleChange(const orm::TableInfo& was, const orm::TableInfo& now) {
+  if (now.version != was.version) {
+    return fmt::format(
+        "another process {} it from schema version {} to {} since this process opened it; "
+        "reopen the database with the app's schema at version {}",
+        now.version > was.version ? "upgraded" : "took (undoing a migration)", was.version,
+        now.version, now.version);
+  }
+  if (now.primaryKey != was.primaryKey) {
+    return fmt::format(
+        "another process changed its primary key from ({}) to ({}) since this process opened "
+        "it; reopen the database with the app's current schema",
+        fmt::join(was.primaryKey, ", "), fmt::join(now.primaryKey, ", "));
+  }
+  auto defs = [](const orm::TableInfo& t) {
+    std::vector<std::tuple<std::string, std::vector<std::string>, bool>> out;
+    for (const auto& i : t.indexes) out.emplace_back(i.name, i.fields, i.unique);
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  if (defs(now) != defs(was) || now.autoIncrement != was.autoIncrement) {
+    return fmt::format(
+        "another process changed its indexes since this process opened it (now: {}; then: {}), "
+        "so this process cannot keep them; reopen the database with the app's current schema",
+        indexList(now), indexList(was));
+  }
+  return {};
+}
+
+}  // namespace
+
+void Database::State::takeUp(const engine::Txn& txn) {
+  std::lock_guard lock(fenceMutex);
+  generation.store(catalog->generation(txn), std::memory_order_release);
+  opened.clear();
+  for (const auto& [name, info] : catalog->tables()) opened.emplace(name, info);
+}
+
+void Database::State::fence(const engine::Txn& txn) {
+  uint64_t now = catalog->generation(txn);
+  if (now <= generation.load(std::memory_order_acquire)) [[likely]] return;
+  std::lock_guard lock(fenceMutex);
+  if (now <= generation.load(std::memory_order_acquire)) return;
+  {
+    std::lock_guard catalogLock(catalogMutex);
+    catalog->reload(txn);
+  }
+  for (const auto& [name, core] : tables) {
+    auto was = opened.find(name);
+    if (was == opened.end()) continue;
+    const orm::TableInfo* info = catalog->table(name);
+    if (info == nullptr) {
+      core->setStale("another process removed it since this process opened it");
+      continue;
+    }
+    std::string change = staleChange(was->second, *info);
+    if (!change.empty()) {
+      core->setStale(std::move(change));
+      continue;
+    }
+    for (const auto& index : info->indexes) {
+      core->setIndexReady(index.name, index.state == orm::IndexState::Ready);
+    }
+    was->second = *info;
+  }
+  generation.store(now, std::memory_order_release);
+}
 
 std::optional<DynamicTable> Database::findTable(std::string_view name) const {
   auto it = state_->tables.find(name);
@@ -107,12 +196,14 @@ ReadTxn::~ReadTxn() = default;
 WriteTxn::WriteTxn(Database& db, engine::WriteTxn* borrowed)
     : db_(&db), writeTxn_(borrowed), state_(std::make_unique<orm::WriteState>()) {
   engineTxn_ = writeTxn_;
+  db.state_->fence(*writeTxn_);
 }
 
 WriteTxn::WriteTxn(Database& db, engine::WriteTxn owned)
     : db_(&db), owned_(std::move(owned)), state_(std::make_unique<orm::WriteState>()) {
   writeTxn_ = &*owned_;
   engineTxn_ = writeTxn_;
+  db.state_->fence(*writeTxn_);
 }
 
 WriteTxn::WriteTxn(WriteTxn&& other) noexcept

@@ -516,6 +516,7 @@ Database Database::open(const std::filesystem::path& path, const Schemas& schema
               "table {} is not in the database, which is open read-only", app.name);
       s.tables.emplace(app.name, openStoredTable(txn, *s.catalog, *info, s.storedSteps, &app));
     }
+    s.takeUp(txn);
   } else {
     s.env.write([&](engine::WriteTxn& txn) {
       s.tables.clear();
@@ -526,6 +527,7 @@ Database Database::open(const std::filesystem::path& path, const Schemas& schema
         s.tables.emplace(app.name, openTable(txn, *s.catalog, app, options, s.storedSteps));
         s.appTables.push_back(app.name);
       }
+      s.takeUp(txn);
     });
   }
   {

@@ -2,6 +2,7 @@
 // orm/database_open.cpp (opening and reconciling with the catalog). Internal to the library.
 #pragma once
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -26,6 +27,19 @@ struct Database::State {
   std::map<std::string, std::unique_ptr<orm::TableCore>, std::less<>> tables;
   std::vector<std::string> appTables;
   EagerOptions eager;
+
+  // The fence between processes (capdb.h, Caveats). `generation` is the catalog generation this
+  // process's view of the tables is at; `opened` holds each table's entry as this process took it
+  // up (at open, or at a later fence whose changes it could take up).
+  std::atomic<uint64_t> generation{0};
+  std::mutex fenceMutex;
+  std::map<std::string, orm::TableInfo, std::less<>> opened;
+  // Records the catalog generation and the tables' entries as of txn (the end of open).
+  void takeUp(const engine::Txn& txn);
+  // Called at the start of every transaction of the app's: when another process moved the
+  // catalog's generation, reloads the catalog, takes up index state changes, and marks stale
+  // (setStale) each table whose version, primary key or indexes changed. O(1) when nothing moved.
+  void fence(const engine::Txn& txn);
 };
 
 }  // namespace capdb

@@ -232,6 +232,10 @@ TableInfo& TableCore::touch(WriteTxn& tx, bool migrating) const {
                   "table {}: the database is at schema version {}, older than this table's {}: a "
                   "migration was undone since it was opened; reopen the database",
                   schema_.name, info->version, schema_.version);
+    CAPDB_REQUIRE(info->version <= schema_.version, ErrorCode::SchemaMismatch,
+                  "table {}: another process upgraded it from schema version {} to {} since this "
+                  "process opened it; reopen the database with the app's schema at version {}",
+                  schema_.name, schema_.version, info->version, info->version);
     CAPDB_REQUIRE(!(info->migration && info->migration->rekey), ErrorCode::Busy,
                   "table {}: a migration is moving its records to new primary keys; writes wait "
                   "until it finishes",
@@ -248,7 +252,15 @@ TableInfo& TableCore::touch(WriteTxn& tx, bool migrating) const {
 }
 
 void TableCore::failUnavailable() const {
-  fail(ErrorCode::Busy, "table {}: {}", schema_.name, unavailable_);
+  const Unavailable* u = unavailable_.load(std::memory_order_acquire);
+  fail(u->code, "table {}: {}", schema_.name, u->why);
+}
+
+void TableCore::setUnavailable(ErrorCode code, std::string why) const {
+  std::lock_guard lock(unavailableMutex_);
+  if (unavailableOwned_) return;
+  unavailableOwned_ = std::make_unique<Unavailable>(Unavailable{code, std::move(why)});
+  unavailable_.store(unavailableOwned_.get(), std::memory_order_release);
 }
 
 uint64_t TableCore::highestAutoIncrement(const engine::Txn& txn) const {

@@ -116,9 +116,10 @@ class TableCore {
             const Catalog& catalog);
 
   const TableSchema& schema() const { return schema_; }
-  // Throws Busy when the table is unavailable (setUnavailable).
+  // Throws when the table is unavailable (setUnavailable): Busy, or SchemaMismatch once another
+  // process changed the table under this one (setStale).
   void requireAvailable() const {
-    if (!unavailable_.empty()) [[unlikely]] failUnavailable();
+    if (unavailable_.load(std::memory_order_acquire) != nullptr) [[unlikely]] failUnavailable();
   }
   const std::vector<IndexCore>& indexes() const { return indexes_; }
   const engine::Db& records() const { return records_; }
@@ -194,7 +195,11 @@ class TableCore {
   TableInfo& touch(WriteTxn& tx, bool migrating = false) const;
   // Makes every read and write of the table fail with Busy and `why` (a tool opened a table whose
   // records are half-way to new primary keys).
-  void setUnavailable(std::string why) { unavailable_ = std::move(why); }
+  void setUnavailable(std::string why) const { setUnavailable(ErrorCode::Busy, std::move(why)); }
+  // Makes every later read and write of the table fail with SchemaMismatch and `why`: another
+  // process changed its version, key or indexes, so this process's view of it is stale. Threads
+  // may call it while others use the table; the first reason given stays.
+  void setStale(std::string why) const { setUnavailable(ErrorCode::SchemaMismatch, std::move(why)); }
   // The highest value of the primary key's autoIncrement field among the records (0 if none).
   uint64_t highestAutoIncrement(const engine::Txn& txn) const;
   const Catalog& catalog() const { return *catalog_; }
@@ -226,7 +231,15 @@ class TableCore {
   std::shared_ptr<const Upgrader> upgrader_;
   std::map<uint32_t, RecordCheck> oldChecks_;  // by stored version
   std::set<uint32_t> keyChecks_;               // versions whose steps may change the key
-  std::string unavailable_;                    // set: every access is Busy, with this reason
+  struct Unavailable {
+    ErrorCode code;
+    std::string why;
+  };
+  void setUnavailable(ErrorCode code, std::string why) const;
+  // Set once (never freed before the table): every access fails with its code and reason.
+  mutable std::atomic<const Unavailable*> unavailable_{nullptr};
+  mutable std::unique_ptr<Unavailable> unavailableOwned_;
+  mutable std::mutex unavailableMutex_;
   mutable std::mutex derivedMutex_;
   mutable std::shared_ptr<const void> derived_;
 };

@@ -7,9 +7,18 @@
 // - Keep read transactions short. While one lives, the pages it sees cannot be reused (the file
 //   grows under writes) and the map cannot grow (a write that needs more map waits for it, up to
 //   Options::env.growWait, then fails with Busy).
-// - The map grows on demand from Options::env.mapSize, up to Options::env.maxMapSize (no limit
-//   by default). A write that fills the map is run again in a bigger one by Database::write; a
-//   transaction from beginWrite() fails with Busy instead and must be run again by the caller.
+// - The map grows on demand from Options::env.mapSize (64 GiB of address space by default, not
+//   of disk), up to Options::env.maxMapSize (no limit by default). A write that fills the map is
+//   aborted and run again from its start in a bigger map by Database::write, so the body given to
+//   write() must be repeatable: it must not read a stream it cannot rewind or change anything
+//   outside the transaction. Import streams with Database::importJsonLines, which rewinds or
+//   spools its input. A transaction from beginWrite() fails with Busy instead and must be run
+//   again by the caller.
+// - Writers are fenced across processes: every transaction checks the catalog's generation
+//   (one read). When another process changed a table's schema version, primary key or indexes
+//   since this Database opened it, every read and write of that table is SchemaMismatch naming
+//   the table and both versions: reopen the database with the app's current schema. Index state
+//   changes (a build finished elsewhere) are taken up as they are.
 // - Views are not copies: a Row, a record reader or a key view points into the database's memory
 //   and is valid only while its transaction lives (scan rows: until the next step of the scan).
 //
@@ -364,11 +373,13 @@ class DynamicTable {
   // Only the records for which the SQL expression `where` holds (docs/sql.md), in primary-key
   // order; an empty `where` exports every record.
   uint64_t exportJsonLines(const Txn& tx, std::ostream& out, std::string_view where) const;
-  // Inserts every line of `in` in the caller's transaction. A line that does not parse or does not
-  // fit the schema, or a record that breaks a constraint, is InvalidArgument or
+  // Inserts every line of `jsonLines` in the caller's transaction. A line that does not parse or
+  // does not fit the schema, or a record that breaks a constraint, is InvalidArgument or
   // ConstraintViolation naming its line number; Database::write then aborts, so the import is all
-  // or nothing. Blank lines are skipped. Returns the records inserted.
-  uint64_t importJsonLines(WriteTxn& tx, std::istream& in) const;
+  // or nothing. Blank lines are skipped. Returns the records inserted. The text is read again
+  // from its start if Database::write runs the body again; to import a stream or a file, which
+  // cannot be, use Database::importJsonLines.
+  uint64_t importJsonLines(WriteTxn& tx, std::string_view jsonLines) const;
 
   // A query over this table built in C++ (capdb/query_builder.h):
   // people.where(col("age") > 30).orderBy("name").limit(10).run(tx).
@@ -486,8 +497,10 @@ class Database {
 
   // Runs body(WriteTxn&) in a write transaction and commits it; returns what body returns. If
   // body throws, nothing it wrote is kept and the exception propagates. If the map fills, body
-  // runs again in a fresh transaction after the map grows, so body must not have effects outside
-  // the transaction that cannot be repeated.
+  // runs again from its start in a fresh transaction after the map grows: body must be
+  // repeatable. It must not consume input it cannot read again (a stream: use
+  // Database::importJsonLines, or read the input before write()), nor have other effects outside
+  // the transaction that a second run would repeat or miss (see Caveats).
   template <typename Body>
   auto write(Body&& body) -> std::invoke_result_t<Body&, WriteTxn&>;
 
@@ -519,6 +532,13 @@ class Database {
   ResultSet query(Txn& tx, std::string_view sql, const Params& params = {});
   // Parses, binds and plans a statement once, to run many times (capdb/query.h).
   Statement prepare(std::string_view sql);
+
+  // Imports JSON Lines (DynamicTable::importJsonLines) from `in` into `table` in one write
+  // transaction of its own: every record or, on any error, none, the error naming the line.
+  // Whatever the input's size: a seekable stream (a file) is read again from where it stood if the
+  // map must grow mid-import; any other (a pipe) is first copied to a temporary file, so memory
+  // stays bounded. Returns the records inserted.
+  uint64_t importJsonLines(std::string_view table, std::istream& in);
 
   // The typed handle of an app table (T must be one of the Schemas given to open).
   template <typename T>

@@ -28,8 +28,7 @@ inline std::string checkUpgrade(const std::filesystem::path& dir, const TableSch
                                 std::string_view jsonLines) {
   auto build = [&](const std::filesystem::path& path) {
     Database db = Database::open(path, Schemas{from});
-    std::istringstream in{std::string(jsonLines)};
-    db.write([&](WriteTxn& tx) { db.table(from.name).importJsonLines(tx, in); });
+    db.write([&](WriteTxn& tx) { db.table(from.name).importJsonLines(tx, jsonLines); });
   };
   auto exported = [&](Database& db) {
     std::ostringstream out;

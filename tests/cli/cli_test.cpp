@@ -16,6 +16,7 @@
 
 #include "capdb/capdb.h"
 #include "orm/table_core.h"
+#include "support/command.h"
 #include "support/temp_dir.h"
 
 namespace capdb {
@@ -24,17 +25,8 @@ namespace {
 const std::string kCapdb = CAPDB_CLI;
 const std::string kExample = std::string(CAPDB_SOURCE_DIR) + "/examples/people";
 
-struct Outcome {
-  int code = -1;
-  std::string out, err;
-};
-
-std::string slurp(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using testing::Outcome;
+using testing::slurp;
 
 bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
@@ -42,28 +34,7 @@ class Cli : public ::testing::Test {
  protected:
   // Runs capdb with `args`, `input` on standard input; output goes through files, so any size.
   Outcome run(std::vector<std::string> args, const std::string& input = "") {
-    auto in = dir_ / "stdin", out = dir_ / "stdout", err = dir_ / "stderr";
-    std::ofstream(in, std::ios::binary) << input;
-    pid_t pid = fork();
-    if (pid == 0) {
-      int i = open(in.c_str(), O_RDONLY), o = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644),
-          e = open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      dup2(i, 0);
-      dup2(o, 1);
-      dup2(e, 2);
-      std::vector<char*> argv{const_cast<char*>(kCapdb.c_str())};
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      execv(kCapdb.c_str(), argv.data());
-      _exit(127);
-    }
-    int status = 0;
-    waitpid(pid, &status, 0);
-    Outcome r;
-    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    r.out = slurp(out);
-    r.err = slurp(err);
-    return r;
+    return testing::runCommand(kCapdb, std::move(args), dir_.path(), input);
   }
 
   std::string db() { return (dir_ / "db").string(); }
@@ -160,6 +131,63 @@ TEST_F(Cli, ImportsAreAllOrNothingAndNameTheBadLine) {
   r = run({"import", db(), "peple", write("x.jsonl", "{}\n")});
   EXPECT_EQ(r.err, "capdb: error: no table named peple; did you mean people?\n");
   EXPECT_EQ(run({"export", db(), "people"}).out, before);
+}
+
+// A large import through the command, with a map far smaller than the file: the map grows
+// mid-import and the import starts over from the file's first line, so every record is kept.
+TEST_F(Cli, LargeImportsKeepEveryRecordWhileTheMapGrows) {
+  setenv("CAPDB_MAP_SIZE", "262144", 1);
+  struct Unset {
+    ~Unset() { unsetenv("CAPDB_MAP_SIZE"); }
+  } unset;
+  std::string schema = write("orders.capnp",
+                             "@0xd7a1c3e5f7091b2d;\nusing Db = import \"/capdb/annotations.capnp\";\n"
+                             "struct Order $Db.table(\"orders\") $Db.version(1) $Db.primaryKey([\"id\"]) "
+                             "{ id @0 :UInt64; customer @1 :Text $Db.indexed; amount @2 :Float64; "
+                             "paid @3 :Bool; }\n");
+  constexpr int kLines = 20000;
+  std::string jsonl, csv = "id,customer,amount,paid\n";
+  const char* truths[] = {"true", "false", "1", "0", "TRUE", "False"};
+  for (int i = 1; i <= kLines; ++i) {
+    std::string customer = "customer " + std::to_string(i % 500) + std::string(30, 'c');
+    jsonl += "{\"id\":\"" + std::to_string(i) + "\",\"customer\":\"" + customer +
+             "\",\"amount\":" + std::to_string(i) + ",\"paid\":" + (i % 2 ? "true" : "false") + "}\n";
+    csv += std::to_string(i) + "," + customer + "," + std::to_string(i) + "," + truths[i % 6] + "\n";
+  }
+  for (const char* format : {"jsonl", "csv"}) {
+    SCOPED_TRACE(format);
+    std::string path = (dir_ / format).string();
+    ASSERT_EQ(run({"init", path, "--schema", schema}).code, 0);
+    std::string file = write(std::string("orders.") + format, format == std::string("csv") ? csv : jsonl);
+    Outcome r = run({"import", path, "orders", file, "--format", format});
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(r.out, "imported 20000 records into orders\n");
+    r = run({"sql", path, "SELECT count(*), sum(id), min(id), max(id), sum(paid) FROM orders",
+             "--format", "csv"});
+    // sum(paid): the JSON marks odd ids paid; the CSV's true, 1 and TRUE fall on the even ids.
+    int paid = kLines / 2;
+    EXPECT_EQ(r.out, "count(*),sum(id),min(id),max(id),sum(paid)\n20000," +
+                         std::to_string(int64_t{kLines} * (kLines + 1) / 2) + ",1,20000," +
+                         std::to_string(paid) + "\n");
+    EXPECT_EQ(run({"verify", path}).code, 0);
+  }
+  // A bad line at the end is named by its real line number, after the map grew, and nothing is
+  // imported.
+  std::string fresh = (dir_ / "fresh").string();
+  ASSERT_EQ(run({"init", fresh, "--schema", schema}).code, 0);
+  Outcome r = run({"import", fresh, "orders",
+                   write("bad.csv", csv + "20001,someone,1.5,maybe\n"), "--format", "csv"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.err, "capdb: error: line 20002, column paid: 'maybe' is not a Bool (write true or "
+                   "false, 1 or 0)\n");
+  r = run({"import", fresh, "orders",
+           write("bad.jsonl", jsonl + "{\"id\":\"20001\",\"amount\":\"\"}\n")});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_TRUE(has(r.err, "line 20001")) << r.err;
+  EXPECT_TRUE(has(r.err, "amount")) << r.err;
+  EXPECT_FALSE(has(r.err, "endPtr")) << r.err;
+  EXPECT_EQ(run({"sql", fresh, "SELECT count(*) FROM orders", "--format", "csv"}).out,
+            "count(*)\n0\n");
 }
 
 TEST_F(Cli, BadInputIsOneErrorLineAndExitCodeOne) {

@@ -438,7 +438,7 @@ TEST(JsonLines, ExportImportRoundTrip) {
   EXPECT_NE(exported.find("\"name\":\"Ada\""), std::string::npos) << exported;
   Database db = Database::open(dir / "b", Schemas{table<Person>()});
   std::istringstream in(exported);
-  EXPECT_EQ(db.write([&](WriteTxn& tx) { return db.table("people").importJsonLines(tx, in); }), 3u);
+  EXPECT_EQ(db.importJsonLines("people", in), 3u);
   std::ostringstream again;
   db.table("people").exportJsonLines(db.read(), again);
   EXPECT_EQ(again.str(), exported);
@@ -454,12 +454,7 @@ TEST(JsonLines, ALargeImportGrowsTheMap) {
     lines += "{\"name\":\"person " + std::to_string(i) + "\",\"city\":\"" + std::string(40, 'c') + "\"}\n";
   }
   std::istringstream in(lines);
-  EXPECT_EQ(db.write([&](WriteTxn& tx) {
-    in.clear();
-    in.seekg(0);
-    return db.table("people").importJsonLines(tx, in);
-  }),
-            20000u);
+  EXPECT_EQ(db.importJsonLines("people", in), 20000u);
   EXPECT_EQ(db.table("people").count(db.read()), 20000u);
 }
 
@@ -469,8 +464,7 @@ TEST(JsonLines, BadLineNamesItsNumberAndImportsNothing) {
   auto people = db.table("people");
   auto import = [&](const std::string& text) {
     return errorOf([&] {
-      std::istringstream in(text);
-      db.write([&](WriteTxn& tx) { people.importJsonLines(tx, in); });
+      db.write([&](WriteTxn& tx) { people.importJsonLines(tx, text); });
     });
   };
   std::string syntax = import("{\"id\":\"1\",\"name\":\"a\"}\n\n{\"id\":\"2\",\"name\":\n");

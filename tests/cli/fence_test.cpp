@@ -1,0 +1,200 @@
+// Writers fenced across processes. This process holds a database open, as an app does, while
+// another process (the capdb command) changes a table under it: an eager or lazy upgrade, an index
+// built at open, a move to a new primary key, or the rest of a lazy migration rewritten. Whenever
+// the change leaves this process's view of the table stale, every read and write of it is refused
+// with SchemaMismatch naming the table and what changed, and nothing it did reaches the file;
+// when the view still fits (a migration finished elsewhere), it carries on.
+#include <gtest/gtest.h>
+
+#include <sstream>
+#include <string>
+
+#include "capdb/capdb.h"
+#include "support/command.h"
+#include "support/errors.h"
+#include "support/schema_text.h"
+#include "support/temp_dir.h"
+
+namespace capdb {
+namespace {
+
+using testing::errorOf;
+using testing::Outcome;
+
+const std::string kCapdb = CAPDB_CLI;
+constexpr int kOrders = 500;
+
+bool has(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+class Fence : public ::testing::Test {
+ protected:
+  static constexpr const char* kFileId = "0xc3d5e7f9a1b2c4d6";
+  static constexpr const char* kV1 =
+      "struct Order $Db.table(\"orders\") $Db.version(1) $Db.primaryKey([\"id\"]) "
+      "{ id @0 :UInt64; customer @1 :Text $Db.indexed; amount @2 :Float64; }\n";
+  // Version 2 adds cents, computed from the amount by kStep, and an index over it.
+  static constexpr const char* kV2 =
+      "struct Order $Db.table(\"orders\") $Db.version(2) $Db.primaryKey([\"id\"]) "
+      "{ id @0 :UInt64; customer @1 :Text $Db.indexed; amount @2 :Float64; "
+      "cents @3 :Int64 $Db.indexed; }\n";
+  // The same without the index: a lazy migration can feed it.
+  static constexpr const char* kV2Plain =
+      "struct Order $Db.table(\"orders\") $Db.version(2) $Db.primaryKey([\"id\"]) "
+      "{ id @0 :UInt64; customer @1 :Text $Db.indexed; amount @2 :Float64; cents @3 :Int64; }\n";
+  // Version 1 with an index over the amount added.
+  static constexpr const char* kV1Indexed =
+      "struct Order $Db.table(\"orders\") $Db.version(1) $Db.primaryKey([\"id\"]) "
+      "{ id @0 :UInt64; customer @1 :Text $Db.indexed; amount @2 :Float64 $Db.indexed; }\n";
+  // Version 2 keyed by (customer, id).
+  static constexpr const char* kV2Keyed =
+      "struct Order $Db.table(\"orders\") $Db.version(2) $Db.primaryKey([\"customer\", \"id\"]) "
+      "{ id @0 :UInt64; customer @1 :Text $Db.indexed; amount @2 :Float64; }\n";
+  static constexpr const char* kStep =
+      "MIGRATE orders FROM 1 TO 2 SET cents = CAST(round(amount * 100) AS INTEGER);\n";
+
+  void SetUp() override {
+    for (auto [name, text] : {std::pair{"v1", kV1}, {"v2", kV2}, {"v2plain", kV2Plain},
+                              {"v1indexed", kV1Indexed}, {"v2keyed", kV2Keyed}}) {
+      std::string file = std::string(name) + ".capnp";
+      files_.emplace(name, testing::parseText(dir_, file, text, kFileId));
+    }
+    testing::writeFile(dir_, "step.sql", kStep);
+    // kOrders orders at version 1.
+    Database db = Database::open(path(), Schemas{schema("v1")});
+    db.write([&](WriteTxn& tx) {
+      for (int i = 1; i <= kOrders; ++i) insert(db, tx, i);
+    });
+  }
+
+  const TableSchema& schema(const std::string& name) { return files_.at(name).tables[0]; }
+  std::string path() const { return (dir_ / "db").string(); }
+  std::string file(const std::string& name) const { return (dir_ / name).string(); }
+
+  static void insert(Database& db, WriteTxn& tx, int id) {
+    db.table("orders").insert(tx, [&](capnp::DynamicStruct::Builder b) {
+      b.set("id", id);
+      b.set("customer", capnp::Text::Reader(("customer " + std::to_string(id % 7)).c_str()));
+      b.set("amount", id * 1.25);
+    });
+  }
+
+  // The other process: the capdb command.
+  Outcome capdb(std::vector<std::string> args) {
+    return testing::runCommand(kCapdb, std::move(args), dir_.path());
+  }
+
+  // Checks that db's view of orders is stale: a write, a read and a query are each refused with
+  // SchemaMismatch naming the table and `expected`, and the write changed nothing.
+  void expectStale(Database& db, const std::string& expected) {
+    std::string write = errorOf([&] { db.write([&](WriteTxn& tx) { insert(db, tx, 100000); }); });
+    EXPECT_TRUE(has(write, "SchemaMismatch: table orders: ") && has(write, expected)) << write;
+    std::string read = errorOf([&] { db.table("orders").get(db.read(), Key{1}); });
+    EXPECT_TRUE(has(read, "SchemaMismatch: table orders: ") && has(read, expected)) << read;
+    std::string sql = errorOf([&] { db.query("INSERT INTO orders (id, amount) VALUES (100001, 2.5)"); });
+    EXPECT_TRUE(has(sql, "SchemaMismatch") && has(sql, expected)) << sql;
+    std::string select = errorOf([&] { db.query("SELECT count(*) FROM orders"); });
+    EXPECT_TRUE(has(select, "SchemaMismatch")) << select;
+  }
+
+  // After this process let go: the other process's change is whole and nothing of ours is in.
+  void expectIntact(const std::string& verifyCount) {
+    Outcome v = capdb({"verify", path()});
+    EXPECT_EQ(v.code, 0) << v.out << v.err;
+    EXPECT_TRUE(has(v.out, verifyCount)) << v.out;
+    Outcome n = capdb({"sql", path(), "SELECT count(*), max(id) FROM orders", "--format", "csv"});
+    EXPECT_EQ(n.out, "count(*),max(id)\n" + std::to_string(kOrders) + "," + std::to_string(kOrders) + "\n")
+        << n.err;
+  }
+
+  testing::TempDir dir_;
+  std::map<std::string, orm::SchemaFile> files_;
+};
+
+TEST_F(Fence, AnEagerUpgradeElsewhereStopsThisProcessFromWritingAtTheOldVersion) {
+  Database app = Database::open(path(), Schemas{schema("v1")});
+  EXPECT_EQ(app.table("orders").count(app.read()), static_cast<uint64_t>(kOrders));
+  Outcome up = capdb({"upgrade", path(), "--schema", file("v2.capnp"), "--migrations",
+                      file("step.sql"), "--mode", "eager"});
+  ASSERT_EQ(up.code, 0) << up.err;
+  expectStale(app, "from schema version 1 to 2");
+  // The message says what to do.
+  std::string write = errorOf([&] { app.write([&](WriteTxn& tx) { insert(app, tx, 100000); }); });
+  EXPECT_TRUE(has(write, "reopen the database with the app's schema at version 2")) << write;
+  expectIntact(std::to_string(kOrders) + " records, " + std::to_string(2 * kOrders) +
+               " index entries checked: ok");
+  // Reopened at version 2, the app writes again, and the new record gets its computed field and
+  // its index entry.
+  Migrations steps;
+  steps.sql(kStep);
+  Options options;
+  options.migrations = &steps;
+  Database again = Database::open(path(), Schemas{schema("v2")}, options);
+  again.query("INSERT INTO orders (id, customer, amount, cents) VALUES (900001, 'x', 2.5, -250)");
+  EXPECT_EQ(again.query("SELECT id FROM orders WHERE cents = -250").at(0, 0).integer(), 900001);
+  EXPECT_EQ(capdb({"verify", path()}).code, 0);
+}
+
+TEST_F(Fence, ALazyUpgradeElsewhereIsFencedToo) {
+  Database app = Database::open(path(), Schemas{schema("v1")});
+  Outcome up = capdb({"upgrade", path(), "--schema", file("v2plain.capnp"), "--migrations",
+                      file("step.sql"), "--mode", "lazy"});
+  ASSERT_EQ(up.code, 0) << up.err;
+  expectStale(app, "from schema version 1 to 2");
+}
+
+TEST_F(Fence, AnIndexBuiltAtOpenElsewhereIsAnIndexThisProcessCannotKeep) {
+  Database app = Database::open(path(), Schemas{schema("v1")});
+  Outcome up = capdb({"upgrade", path(), "--schema", file("v1indexed.capnp")});
+  ASSERT_EQ(up.code, 0) << up.err;
+  expectStale(app, "changed its indexes");
+  expectIntact(std::to_string(kOrders) + " records, " + std::to_string(2 * kOrders) +
+               " index entries checked: ok");
+}
+
+TEST_F(Fence, AMoveToANewPrimaryKeyElsewhereIsFenced) {
+  Database app = Database::open(path(), Schemas{schema("v1")});
+  Outcome up = capdb({"upgrade", path(), "--schema", file("v2keyed.capnp"), "--mode", "eager"});
+  ASSERT_EQ(up.code, 0) << up.err;
+  expectStale(app, "from schema version 1 to 2");
+  Outcome v = capdb({"verify", path()});
+  EXPECT_EQ(v.code, 0) << v.out;
+}
+
+TEST_F(Fence, AMigrationFinishedElsewhereLetsThisProcessCarryOn) {
+  // This process reads version 1 records lazily through the step; the other process rewrites
+  // them all. Nothing this process knows changed shape, so it goes on reading and writing.
+  Migrations steps;
+  steps.sql(kStep);
+  Options options;
+  options.migrations = &steps;
+  Database app = Database::open(path(), Schemas{schema("v2plain")}, options);
+  EXPECT_EQ(app.oldRecords(), static_cast<uint64_t>(kOrders));
+  Outcome up = capdb({"upgrade", path(), "--schema", file("v2plain.capnp"), "--migrations",
+                      file("step.sql"), "--mode", "eager"});
+  ASSERT_EQ(up.code, 0) << up.err;
+  app.write([&](WriteTxn& tx) { insert(app, tx, kOrders + 1); });
+  // The records the other process rewrote carry their cents; the new one was written without.
+  EXPECT_EQ(app.query("SELECT count(*) FROM orders WHERE cents > 0").at(0, 0).integer(), kOrders);
+  EXPECT_EQ(app.table("orders").count(app.read()), static_cast<uint64_t>(kOrders + 1));
+  auto row = app.table("orders").get(app.read(), Key{7});
+  ASSERT_TRUE(row.has_value());
+  EXPECT_EQ(row->version(), 2u);
+  EXPECT_EQ(row->get().get("cents").as<int64_t>(), 875);
+  EXPECT_EQ(app.oldRecords(), 0u);
+  Outcome v = capdb({"verify", path()});
+  EXPECT_EQ(v.code, 0) << v.out;
+}
+
+TEST_F(Fence, ASessionWithoutTheAppsSchemaIsFencedLikeAnApp) {
+  // A tool's view: the tables as stored, no app schema (what `capdb sql` opens).
+  Database tool = Database::open(path());
+  Outcome up = capdb({"upgrade", path(), "--schema", file("v2.capnp"), "--migrations",
+                      file("step.sql"), "--mode", "eager"});
+  ASSERT_EQ(up.code, 0) << up.err;
+  expectStale(tool, "from schema version 1 to 2");
+}
+
+}  // namespace
+}  // namespace capdb
