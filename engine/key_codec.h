@@ -12,6 +12,8 @@
 //                                                     ones' complement of the magnitude
 //   Float  0x21 + 8 bytes                             IEEE-754 double, sign-flipped so that bytes
 //                                                     sort as numbers; -0.0 is 0.0; NaN sorts last
+//                                                     (index keys hold NaN as NULL instead:
+//                                                     orm::indexKeyValue)
 //   Bool   0x26 (false), 0x27 (true)
 // Signed and unsigned integers of every width share one encoding and compare by value, so a key
 // stays valid when a column widens (Int32 -> Int64). Float32 is stored as the double it equals.

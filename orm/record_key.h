@@ -4,6 +4,7 @@
 #include <capnp/dynamic.h>
 
 #include <bit>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <span>
@@ -77,5 +78,13 @@ engine::KeyValue keyValueAt(capnp::DynamicStruct::Reader record, const FieldPath
 // Appends the values at `paths` to `key`.
 void appendKey(engine::KeyEncoder& key, capnp::DynamicStruct::Reader record,
                std::span<const FieldPath> paths);
+
+// A key value as an index key holds it: a NaN is NULL, as SQL reads it (SQLite stores NaN as
+// NULL), so that `x IS NULL` finds it through an index and no range over numbers does. Primary
+// keys keep what keyValueAt reads: an insert refuses a NaN there (TableCore::insert).
+inline engine::KeyValue indexKeyValue(engine::KeyValue v) {
+  if (auto* d = std::get_if<double>(&v); d && std::isnan(*d)) return engine::KeyNull{};
+  return v;
+}
 
 }  // namespace capdb::orm

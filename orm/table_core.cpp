@@ -4,6 +4,8 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <cmath>
+
 #include "engine/fail.h"
 #include "engine/key_codec.h"
 #include "orm/kj_error.h"
@@ -12,12 +14,20 @@
 namespace capdb::orm {
 namespace {
 
-bool hasNull(capnp::DynamicStruct::Reader record,
-             const std::vector<FieldPath>& fields) {
-  for (const auto& f : fields) {
-    if (std::holds_alternative<engine::KeyNull>(keyValueAt(record, f))) return true;
+// Refuses a NaN in a primary-key field, which SQL reads as NULL. Kept as a float, the key would
+// sort above +inf, where a primary-key range finds what a full scan reads as NULL; made NULL, it
+// would not be the key get(Key{NaN}) looks up, nor that of a record stored before.
+void refuseNanKey(const TableSchema& schema, capnp::DynamicStruct::Reader record) {
+  using W = capnp::schema::Type::Which;
+  for (const auto& path : schema.primaryKey) {
+    if (path.leafWhich != W::FLOAT32 && path.leafWhich != W::FLOAT64) continue;
+    engine::KeyValue v = keyValueAt(record, path);
+    auto* d = std::get_if<double>(&v);
+    CAPDB_REQUIRE(d == nullptr || !std::isnan(*d), ErrorCode::InvalidArgument,
+                  "table {}: primary key field {} is NaN; a primary key cannot hold NaN, which "
+                  "SQL reads as NULL",
+                  schema.name, path.dotted);
   }
-  return false;
 }
 
 // Marks the transaction failed when an operation throws part-way, then rethrows.
@@ -102,10 +112,15 @@ std::pair<std::string, std::string> TableCore::indexEntry(const IndexCore& index
                                                           capnp::DynamicStruct::Reader record,
                                                           std::string_view pk) const {
   engine::KeyEncoder key;
-  appendKey(key, record, index.schema.fields);
+  bool hasNull = false;
+  for (const auto& path : index.schema.fields) {
+    engine::KeyValue v = indexKeyValue(keyValueAt(record, path));
+    hasNull = hasNull || std::holds_alternative<engine::KeyNull>(v);
+    key.value(v);
+  }
   // A unique index maps its key to the primary key; a non-unique one (and a unique one whose key
   // holds a NULL, which SQL lets repeat) maps (key, primary key) to nothing.
-  bool unique = index.schema.unique && !hasNull(record, index.schema.fields);
+  bool unique = index.schema.unique && !hasNull;
   std::string value;
   if (unique) value.assign(pk);
   else key.raw(pk);
@@ -360,6 +375,7 @@ uint64_t TableCore::insertBuilt(WriteTxn& tx, capnp::MessageBuilder& message) co
     info.sequence = std::max(info.sequence, autoValue);
   }
   auto reader = record.asReader();
+  refuseNanKey(schema_, reader);
   std::string pk = primaryKeyOf(reader);
   engine::WriteTxn& etx = tx.engineWrite();
   std::string_view encoded = tx.state().encoder.encode(schema_.version, message);
@@ -558,8 +574,14 @@ RecordCursor TableCore::find(const Txn& tx, std::string_view index, const Range&
             ErrorCode::InvalidArgument, "table {}: index {} has {} fields, a bound gives {}",
             schema_.name, index, ic.schema.fields.size(), (*bound)->values.size());
   }
+  // The index holds a NaN as NULL (indexEntry): so does a bound.
+  Range bounds = range;
+  for (auto* bound : {&bounds.lower, &bounds.upper}) {
+    if (!*bound) continue;
+    for (auto& v : (*bound)->values) v = indexKeyValue(std::move(v));
+  }
   return RecordCursor(std::make_unique<RecordScan>(
-      *this, tx.engine(), tx.engine().scan(ic.db, toKeyRange(range), direction), &ic));
+      *this, tx.engine(), tx.engine().scan(ic.db, toKeyRange(bounds), direction), &ic));
 }
 
 uint64_t TableCore::count(const Txn& tx) const {

@@ -335,14 +335,15 @@ class TypedCursor {
 //   sequence value. Returns that field's value (0 for tables without autoIncrement). A
 //   duplicate primary key or unique index key is ConstraintViolation naming the table, the index
 //   and the key; the caller's transaction is then aborted by Database::write (it must not
-//   commit a transaction whose write failed).
+//   commit a transaction whose write failed). A NaN in a primary-key field is InvalidArgument.
 // - update(record): replaces the record with the same primary key; false if there is none.
 // - update(key, edit): edits a builder initialised from the stored record; false if there is
 //   none. Changing the primary key in edit is InvalidArgument.
 // - upsert: update if the key exists, else insert; true when it inserted.
 // - remove: false if there was no such record.
 // - get: the record, or nullopt.
-// - scan / find: records by primary-key range or index range, in either direction.
+// - scan / find: records by primary-key range or index range, in either direction. An index
+//   key holds a NaN as NULL, so find takes a NaN in a bound as NULL.
 class DynamicTable {
  public:
   using Edit = std::function<void(capnp::DynamicStruct::Builder)>;

@@ -45,8 +45,11 @@ class Value {
   // Any integer type; an unsigned value above 2^63-1 is InvalidArgument.
   template <typename I, typename = std::enable_if_t<std::is_integral_v<I> && !std::is_same_v<I, bool>>>
   Value(I v) : v_(checkedInteger(v)) {}
-  Value(double v) : v_(v) {}
-  Value(float v) : v_(double{v}) {}
+  // A NaN is NULL, as SQLite stores it: a NaN parameter compares as NULL, as a NaN field reads.
+  Value(double v) {
+    if (v == v) v_ = v;
+  }
+  Value(float v) : Value(double{v}) {}
   Value(std::string v) : v_(std::move(v)) {}
   Value(std::string_view v) : v_(std::string(v)) {}
   Value(const char* v) : v_(std::string(v)) {}
