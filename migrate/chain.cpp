@@ -496,6 +496,19 @@ bool TableChain::mayChangeKey(uint32_t version, const std::vector<std::string>& 
   return false;
 }
 
+std::string TableChain::stepNames(uint32_t version) const {
+  std::string names;
+  size_t n = 0;
+  if (auto it = chains_.find(version); it != chains_.end()) {
+    for (const auto& link : it->second.links) {
+      if (link.step == nullptr) continue;
+      names += fmt::format("{}{}->{}", n++ == 0 ? "" : ", ", link.step->from, link.step->to);
+    }
+  }
+  if (n == 0) return fmt::format("the migration from version {}", version);
+  return (n == 1 ? "step " : "steps ") + names;
+}
+
 const FieldNames* TableChain::namesOf(capnp::StructSchema schema) {
   for (const auto& n : names_) {
     if (n->schema() == schema) return n.get();

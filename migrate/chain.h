@@ -68,6 +68,7 @@ class TableChain : public orm::Upgrader {
   capnp::StructSchema readSchema(uint32_t version) const override;
   bool needsSteps(uint32_t version) const override;
   bool mayChangeKey(uint32_t version, const std::vector<std::string>& keyFields) const override;
+  std::string stepNames(uint32_t version) const override;
   void upgrade(uint32_t version, capnp::DynamicStruct::Reader old, std::string_view pk,
                capnp::MessageBuilder& out) const override;
 

@@ -14,6 +14,7 @@
 #include "capdb/capdb.h"
 #include "engine/fail.h"
 #include "engine/key_codec.h"
+#include "migrate/kept_index_check.h"
 #include "orm/table_core.h"
 #include "orm/table_reader.h"
 
@@ -434,6 +435,7 @@ BatchResult runBatch(WriteTxn& tx, orm::TableCore& core, const EagerOptions& opt
     // rewrite, so that writers never wait long between batches.
     uint64_t scanned = 0;
     uint64_t scanLimit = std::max<uint64_t>(limit, 1) * 4;
+    migrate::KeptIndexCheck kept(core, info);
     for (auto [pk, value] : etx.scan(core.records(), range)) {
       if (!rewrites.empty() &&
           (rewrites.size() >= limit || bytes >= options.batchBytes || scanned >= scanLimit)) {
@@ -449,6 +451,7 @@ BatchResult runBatch(WriteTxn& tx, orm::TableCore& core, const EagerOptions& opt
       uint32_t version = storedVersion(value);
       if (!core.needsRewrite(version)) continue;  // newest, or reads as the newest as it is
       auto record = core.decode(decoder, pk, value);  // MigrationFailed names table, key, step
+      kept.check(etx, record, pk, value);  // nothing is written yet: `value` is still the record
       auto* upgraded = decoder.upgradedMessage();
       std::string_view encoded = upgraded ? tx.state().encoder.encode(newest, *upgraded)
                                           : tx.state().encoder.encode(newest, record);

@@ -340,5 +340,8 @@ RecordCursor DynamicTable::find(const Txn& tx, std::string_view index, const Ran
   return core_->find(tx, index, range, direction);
 }
 uint64_t DynamicTable::count(const Txn& tx) const { return core_->count(tx); }
+Key DynamicTable::indexKey(std::string_view index, capnp::DynamicStruct::Reader record) const {
+  return core_->indexKey(index, record);
+}
 
 }  // namespace capdb

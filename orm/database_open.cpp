@@ -305,6 +305,23 @@ std::unique_ptr<orm::TableCore> openTable(engine::WriteTxn& txn, orm::Catalog& c
       for (const auto& index : app.indexes) affected.push_back(index.name);
     }
     eagerOnly = eagerOnly && core->pendingRecords(info) > 0;
+    // An eager open of a migration under way: a kept index over a field that a step now declares
+    // (what MigrationFailed asks for when a step changed it undeclared) is rebuilt once the records
+    // are, as if declared when the migration began. An index an earlier open added and built
+    // through the steps is rebuilt once more, which costs time but is correct. Lazy and hybrid
+    // opens keep such indexes as they are.
+    std::vector<std::string> redeclared;
+    if (options.mode == MigrationMode::Eager && !versionRaised && !rekey && info.migration &&
+        info.migration->phase == orm::MigrationState::Phase::Records) {
+      for (const auto& ii : info.indexes) {
+        auto in = [&](const std::vector<std::string>& names) {
+          return std::find(names.begin(), names.end(), ii.name) != names.end();
+        };
+        if (ii.state == orm::IndexState::Ready && in(affected) && !in(buildIndexes)) {
+          redeclared.push_back(ii.name);
+        }
+      }
+    }
     if (options.mode != MigrationMode::Eager && startRekey) {
       fail(ErrorCode::SchemaMismatch,
            "table {}: {}, so the migration moves every record to its new key; a record cannot be "
@@ -383,6 +400,11 @@ std::unique_ptr<orm::TableCore> openTable(engine::WriteTxn& txn, orm::Catalog& c
       std::erase_if(buildIndexes, [&](const std::string& n) {
         return std::find(affected.begin(), affected.end(), n) != affected.end();
       });
+    }
+    for (auto& ii : info.indexes) {
+      if (std::find(redeclared.begin(), redeclared.end(), ii.name) != redeclared.end()) {
+        ii.state = orm::IndexState::Building;
+      }
     }
   }
   // The indexes the app dropped go now, or, while the migration may be undone, when it no longer

@@ -132,6 +132,21 @@ std::pair<std::string, std::string> TableCore::indexEntry(const IndexCore& index
   return {std::move(bytes), std::move(value)};
 }
 
+Key TableCore::indexKey(std::string_view index, capnp::DynamicStruct::Reader record) const {
+  requireOwnStruct(record);
+  const IndexSchema* schema = schema_.findIndex(index);
+  if (schema == nullptr) {
+    std::string known;
+    for (const auto& i : schema_.indexes) known += (known.empty() ? "" : ", ") + i.name;
+    fail(ErrorCode::InvalidArgument, "table {} has no index {} (its indexes: {})", schema_.name,
+         index, known.empty() ? "none" : known);
+  }
+  std::vector<engine::KeyValue> values;
+  values.reserve(schema->fields.size());
+  for (const auto& f : schema->fields) values.push_back(keyValueAt(record, f));
+  return Key::fromValues(std::move(values));
+}
+
 std::string_view TableCore::primaryKeyOfEntry(const IndexCore& index, std::string_view key,
                                               std::string_view value) const {
   if (!value.empty()) return value;

@@ -150,6 +150,8 @@ class TableCore {
   void putIndexEntry(engine::WriteTxn& txn, const IndexCore& index,
                      const std::pair<std::string, std::string>& entry, std::string_view pk,
                      ErrorCode code) const;
+  // The values of `index`'s key in `record` (DynamicTable::indexKey).
+  Key indexKey(std::string_view index, capnp::DynamicStruct::Reader record) const;
   // The primary key an index entry points to.
   std::string_view primaryKeyOfEntry(const IndexCore& index, std::string_view key,
                                      std::string_view value) const;
@@ -173,6 +175,8 @@ class TableCore {
   void setUpgrader(std::shared_ptr<const Upgrader> upgrader, const std::set<uint32_t>& versions,
                    bool keysMove = false);
   bool hasUpgrader() const { return upgrader_ != nullptr; }
+  // The upgrader set by setUpgrader, or nullptr.
+  const Upgrader* upgrader() const { return upgrader_.get(); }
   // Whether records stored at `version` still need rewriting: they are older and go through a
   // step (a version that reads as the newest as it is never needs it).
   bool needsRewrite(uint32_t version) const {

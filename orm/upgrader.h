@@ -29,6 +29,10 @@ class Upgrader {
   // every upgraded record's key is checked against its stored key.
   virtual bool mayChangeKey(uint32_t version, const std::vector<std::string>& keyFields) const = 0;
 
+  // The steps a record stored at `version` goes through, for messages: "step 1->2", or
+  // "steps 1->2, 2->3".
+  virtual std::string stepNames(uint32_t version) const = 0;
+
   // Builds, as the root of `out`, the newest-version record for `old`, a record stored at
   // `version` (read with readSchema(version)) under primary key `pk`. Throws MigrationFailed
   // naming the table, the key and the step when a step throws or produces an invalid record.

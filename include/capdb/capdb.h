@@ -367,6 +367,10 @@ class DynamicTable {
                     Direction direction = Direction::Forward) const;
   // Records in the table, exact, as of this transaction.
   uint64_t count(const Txn& tx) const;
+  // The values of `index`'s key in `record`, a record of this table (as get, scan and find give
+  // it): Range::prefix(indexKey(index, record)) makes find() return the record among those with
+  // the same key. Throws InvalidArgument for an unknown index or a record of another struct.
+  Key indexKey(std::string_view index, capnp::DynamicStruct::Reader record) const;
 
   // JSON Lines: one JSON object per record (Cap'n Proto's JsonCodec; 64-bit integers are strings).
   // export writes the whole table in primary-key order and returns the record count.

@@ -187,10 +187,14 @@ class Migrations {
 
   struct StepOptions {
     // The fields the step sets (dotted paths). Indexes over other fields keep their entries
-    // through the migration. Empty: unknown, so every index of the table is rebuilt, which
-    // needs the eager mode. Naming a field of the primary key makes the migration move every
-    // record to its new key (eager only; docs/migrations.md); a step that changes the key
-    // without naming it fails with MigrationFailed.
+    // through the migration, and this is checked: an eager rewrite or a drain that finds a
+    // record whose key in such an index the step changed fails with MigrationFailed naming the
+    // table, the record, the step, the field and the index, before anything of its batch is
+    // written (capdb/testing.h's checkUpgrade checks lazy reads the same way). Empty: unknown,
+    // so every index of the table is rebuilt, which needs the eager mode. Naming a field of the
+    // primary key makes the migration move every record to its new key (eager only;
+    // docs/migrations.md); a step that changes the key without naming it fails with
+    // MigrationFailed.
     std::vector<std::string> writes{};
     // The schema of version `to`, when `to` is not the app's newest version (a step in the middle
     // of a chain). Not needed for the last step.

@@ -7,28 +7,127 @@
 //   EXPECT_EQ(out, R"({"id":"1","firstName":"Ada","lastName":"Lovelace"})" "\n");
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "capdb/capdb.h"
 
 namespace capdb::testing {
 
+namespace detail {
+
+// "step 1->2" or "steps 1->2, 2->3": the steps of `migrations` that carry `table`'s records from
+// version `from` to `to`, named as capdb's own messages name them.
+inline std::string stepNames(const Migrations& migrations, const std::string& table, uint32_t from,
+                             uint32_t to) {
+  std::string names;
+  size_t n = 0;
+  if (const auto* steps = migrations.stepsOf(table)) {
+    for (auto it = steps->lower_bound(from); it != steps->end() && it->second.to <= to;
+         it = steps->lower_bound(it->second.to)) {
+      names +=
+          (n++ == 0 ? "" : ", ") + std::to_string(it->first) + "->" + std::to_string(it->second.to);
+    }
+  }
+  if (n == 0) return "the migration from version " + std::to_string(from);
+  return (n == 1 ? "step " : "steps ") + names;
+}
+
+// Index keys by encoded primary key, then by index name.
+using IndexKeys = std::map<std::string, std::map<std::string, Key>>;
+
+// The keys of every record of `table` in the indexes that `to` declares with the same name and
+// fields: the indexes a migration to `to` may keep rather than rebuild.
+inline IndexKeys keptIndexKeys(const DynamicTable& table, const Txn& tx, const TableSchema& to) {
+  std::vector<std::string> kept;
+  for (const auto& index : to.indexes) {
+    const auto* before = table.schema().findIndex(index.name);
+    bool same = before != nullptr && before->fields.size() == index.fields.size();
+    for (size_t i = 0; same && i < index.fields.size(); ++i) {
+      same = before->fields[i].dotted == index.fields[i].dotted;
+    }
+    if (same) kept.push_back(index.name);
+  }
+  IndexKeys keys;
+  for (auto c = table.scan(tx); c.valid(); c.next()) {
+    auto& byIndex = keys[std::string(c.primaryKey())];
+    for (const auto& name : kept) byIndex.emplace(name, table.indexKey(name, c.record()));
+  }
+  return keys;
+}
+
+// Checks that every index of `table`, opened lazily, finds every record by the key the record has
+// when read through `steps`. `before` holds the records' keys as stored. Throws MigrationFailed
+// naming the record, the steps, the fields whose key changed and the index.
+inline void checkLazyIndexes(const DynamicTable& table, const Txn& tx, const IndexKeys& before,
+                             const std::string& steps) {
+  for (auto c = table.scan(tx); c.valid(); c.next()) {
+    std::string pk(c.primaryKey());
+    for (const auto& index : table.schema().indexes) {
+      Key key = table.indexKey(index.name, c.record());
+      bool found = false;
+      for (auto f = table.find(tx, index.name, Range::prefix(key)); f.valid() && !found; f.next()) {
+        found = f.primaryKey() == pk;
+      }
+      if (found) continue;
+      std::vector<std::string> changed;
+      auto record = before.find(pk);
+      if (record != before.end()) {
+        if (auto old = record->second.find(index.name); old != record->second.end()) {
+          // Compared as the index stores them: integers of any width by value.
+          auto bytes = [](const engine::KeyValue& v) {
+            engine::KeyEncoder e;
+            e.value(v);
+            return e.bytes();
+          };
+          for (size_t i = 0; i < index.fields.size(); ++i) {
+            if (bytes(old->second.values[i]) != bytes(key.values[i])) {
+              changed.push_back(index.fields[i].dotted);
+            }
+          }
+        }
+      }
+      if (changed.empty()) {
+        for (const auto& f : index.fields) changed.push_back(f.dotted);
+      }
+      std::string fields;
+      for (const auto& f : changed) fields += (fields.empty() ? "" : ", ") + f;
+      const char* it = changed.size() == 1 ? "it" : "them";
+      throw Error(ErrorCode::MigrationFailed,
+                  "table " + table.name() + ", record " + engine::formatKey(pk) + ": " + steps +
+                      " changed indexed field" + (changed.size() == 1 ? " " : "s ") + fields +
+                      " (index " + index.name + ") without declaring " + it +
+                      " in StepOptions::writes; declare " + it +
+                      " so that the index is rebuilt (which needs MigrationMode::Eager)");
+    }
+  }
+}
+
+}  // namespace detail
+
 // Returns the table's records at the new version as JSON Lines (primary-key order), the same
 // whether read lazily or after an eager rewrite. Throws MigrationFailed describing the first
 // difference when the two modes disagree, or the error of the step that failed. A migration
-// that only the eager mode may run (a step that requires it or changes indexed fields without
-// declaring them, a new primary key) is checked eagerly alone. `dir` must be an empty, writable
-// directory.
+// that only the eager mode may run (a step that requires it or changes indexed fields it
+// declares, a new primary key) is checked eagerly alone. Either way, every index the migration
+// keeps must find every upgraded record by its new key: a step that changes an indexed field
+// without declaring it in StepOptions::writes is MigrationFailed naming the record, the step,
+// the field and the index, whether read lazily or rewritten eagerly. `dir` must be an empty,
+// writable directory.
 inline std::string checkUpgrade(const std::filesystem::path& dir, const TableSchema& from,
                                 const TableSchema& to, const Migrations& migrations,
                                 std::string_view jsonLines) {
-  auto build = [&](const std::filesystem::path& path) {
+  // `keys`, when given, receives the records' keys in the indexes `to` may keep.
+  auto build = [&](const std::filesystem::path& path, detail::IndexKeys* keys) {
     Database db = Database::open(path, Schemas{from});
     db.write([&](WriteTxn& tx) { db.table(from.name).importJsonLines(tx, jsonLines); });
+    if (keys != nullptr) *keys = detail::keptIndexKeys(db.table(from.name), db.read(), to);
   };
   auto exported = [&](Database& db) {
     std::ostringstream out;
@@ -40,8 +139,9 @@ inline std::string checkUpgrade(const std::filesystem::path& dir, const TableSch
   Options eager = lazy;
   eager.mode = MigrationMode::Eager;
 
-  build(dir / "lazy");
-  build(dir / "eager");
+  detail::IndexKeys stored;
+  build(dir / "lazy", &stored);
+  build(dir / "eager", nullptr);
   std::string lazyOut, eagerOut;
   bool lazyRefused = false;
   {
@@ -53,7 +153,11 @@ inline std::string checkUpgrade(const std::filesystem::path& dir, const TableSch
       if (e.code() != ErrorCode::SchemaMismatch) throw;
       lazyRefused = true;
     }
-    if (db) lazyOut = exported(*db);
+    if (db) {
+      detail::checkLazyIndexes(db->table(to.name), db->read(), stored,
+                               detail::stepNames(migrations, to.name, from.version, to.version));
+      lazyOut = exported(*db);
+    }
   }
   {
     Database db = Database::open(dir / "eager", Schemas{to}, eager);

@@ -148,14 +148,21 @@ TEST_F(MapGrowthTest, AMultiRowInsertAndALargeUpdateChangeEveryRecordOnce) {
     Database db = Database::open(path, Schemas{v1}, small ? tiny() : Options{});
     EXPECT_EQ(db.query(insert).changes, static_cast<uint64_t>(kRecords));
     size_t afterInsert = db.env().info().mapSize;
-    if (small) EXPECT_GT(afterInsert, kTinyMap);
+    if (small) {
+      EXPECT_GT(afterInsert, kTinyMap);
+    }
     EXPECT_EQ(db.query(update).changes, static_cast<uint64_t>(kRecords));
-    if (small) EXPECT_GT(db.env().info().mapSize, afterInsert);
+    if (small) {
+      EXPECT_GT(db.env().info().mapSize, afterInsert);
+    }
     auto rs = db.query("SELECT count(*), sum(score), min(score) FROM people WHERE city = 'PARIS'");
     EXPECT_EQ(rs.at(0, 0).integer(), kRecords / 2);
     EXPECT_GE(rs.at(0, 2).real(), 1000.0);
-    if (small) EXPECT_EQ(dump(db), expected);
-    else expected = dump(db);
+    if (small) {
+      EXPECT_EQ(dump(db), expected);
+    } else {
+      expected = dump(db);
+    }
   }
 }
 

@@ -1,0 +1,50 @@
+// KeptIndexCheck: what an eager rewrite (Database::migrate, drain) checks of each record it
+// rewrites, for the indexes the migration keeps rather than rebuilds. Open rebuilds only the
+// indexes over fields that some step declares in StepOptions::writes; a step that changes
+// another indexed field would leave the record's entry in that index stale, so the rewrite fails
+// instead, before anything of its batch is written.
+#pragma once
+
+#include <capnp/dynamic.h>
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/txn.h"
+#include "orm/catalog.h"
+#include "orm/table_core.h"
+
+namespace capdb::migrate {
+
+class KeptIndexCheck {
+ public:
+  // The indexes of `core` that `info`, the table's catalog entry as the batch's transaction sees
+  // it, does not mark for rebuilding. `core` must outlive this.
+  KeptIndexCheck(const orm::TableCore& core, const orm::TableInfo& info);
+
+  // `record` is the newest-version form of the record stored under `pk` as `stored` (its bytes at
+  // an old version, still in the table). Every kept index must already hold the entry `record`
+  // implies: the index holds the entry written when the record was stored (or, for an index
+  // built at open, through the steps), which is that entry unless the steps changed the index's
+  // key. One lookup per kept index.
+  //
+  // Throws MigrationFailed naming the table, the key, the steps, the changed fields and the index,
+  // and asking for the fields in StepOptions::writes. An entry that is missing although none of
+  // the index's fields changed (a damaged index) is not the steps' doing and passes here; capdb
+  // verify reports it once the record is at the newest version.
+  void check(const engine::Txn& txn, capnp::DynamicStruct::Reader record, std::string_view pk,
+             std::string_view stored) const;
+
+ private:
+  // The fields of `index` whose key values differ between `old`, the stored record read at its
+  // own version, and `record`, its newest-version form.
+  static std::vector<std::string> changedFields(const orm::IndexCore& index,
+                                                capnp::DynamicStruct::Reader old,
+                                                capnp::DynamicStruct::Reader record);
+
+  const orm::TableCore& core_;
+  std::vector<const orm::IndexCore*> kept_;
+};
+
+}  // namespace capdb::migrate
