@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include <map>
+#include <optional>
 #include <set>
 
 #include "engine/fail.h"
@@ -29,13 +31,16 @@ std::string_view phaseName(orm::MigrationState::Phase p) {
   return "?";
 }
 
-// Checks one index both ways against the records; adds what is wrong to `report`.
-void verifyIndex(const engine::Txn& tx, const orm::TableCore& core, const orm::IndexCore& index,
-                 VerifyReport& report) {
+// The reverse pass over one index: every entry points to a record, and a record that can be read
+// at the newest version gives that entry. Returns the entries. (An entry of a record that cannot
+// be read at the newest version is covered by counting: see verify.)
+uint64_t verifyIndexEntries(const engine::Txn& tx, const orm::TableCore& core,
+                            const orm::IndexCore& index, VerifyReport& report) {
   const std::string& table = core.schema().name;
   orm::RecordDecoder decoder;
+  uint64_t entries = 0;
   for (auto scan = tx.scan(index.db, engine::KeyRange::all()); scan.valid(); scan.next()) {
-    ++report.indexEntries;
+    ++entries;
     std::string_view pk = core.primaryKeyOfEntry(index, scan.key(), scan.value());
     auto bytes = tx.get(core.records(), pk);
     if (!bytes) {
@@ -55,10 +60,20 @@ void verifyIndex(const engine::Txn& tx, const orm::TableCore& core, const orm::I
             engine::formatKey(key)));
       }
     } catch (const Error&) {
-      // The record itself is reported by the record pass.
+      // A record at an old version that no step here reads, or a damaged one (reported by the
+      // record pass).
     }
   }
+  report.indexEntries += entries;
+  return entries;
 }
+
+// One index as a record of an old version is checked against it without the migration's steps:
+// its fields resolved by name in that version's schema, or why they cannot be.
+struct OldIndex {
+  std::optional<orm::IndexCore> index;
+  std::string why;  // set when `index` is not
+};
 
 }  // namespace
 
@@ -159,58 +174,144 @@ VerifyReport verify(const Database& db) {
           "table {}: not checked; a migration is moving its records to new primary keys", name));
       continue;
     }
+    const auto& indexes = core.indexes();
     orm::TableReader reader(core.catalog(), name);
     orm::RecordDecoder decoder;
     std::map<uint32_t, uint64_t> counts;
-    uint64_t older = 0;
+    // Per index: the records whose entry was found, and the records (by version) that could not
+    // be checked against it, with the reason.
+    std::vector<uint64_t> found(indexes.size(), 0);
+    std::vector<std::map<uint32_t, std::pair<uint64_t, std::string>>> unchecked(indexes.size());
+    std::map<uint32_t, std::vector<OldIndex>> oldIndexes;  // by stored version
+    uint64_t throughSteps = 0;
+    uint64_t unreadable = 0;  // records reported as problems: their entries are not counted
+
+    auto checkEntry = [&](size_t i, const orm::IndexCore& index, capnp::DynamicStruct::Reader record,
+                          std::string_view pk) {
+      auto [key, value] = core.indexEntry(index, record, pk);
+      auto entry = tx.engine().get(indexes[i].db, key);
+      if (!entry || *entry != value) {
+        report.problems.push_back(fmt::format("table {}: record {} has no entry {} in index {}",
+                                              name, engine::formatKey(pk), engine::formatKey(key),
+                                              indexes[i].schema.name));
+      } else {
+        ++found[i];
+      }
+    };
+    // The indexes resolved in an old version's schema, once per version.
+    auto resolveOld = [&](uint32_t version) -> const std::vector<OldIndex>& {
+      auto it = oldIndexes.find(version);
+      if (it != oldIndexes.end()) return it->second;
+      std::vector<OldIndex> out;
+      const orm::StoredSchema& stored = reader.schemaAt(tx.engine(), version);
+      capnp::StructSchema old = stored.root();
+      for (const auto& index : indexes) {
+        OldIndex o;
+        orm::IndexSchema schema{index.schema.name, {}, index.schema.unique};
+        try {
+          for (const auto& f : index.schema.fields) {
+            schema.fields.push_back(orm::resolveKeyPath(old, f.dotted, "index " + index.schema.name));
+            if (schema.fields.back().keyType != f.keyType) {
+              o.why = fmt::format("field {} has another key type at version {}", f.dotted, version);
+              break;
+            }
+          }
+        } catch (const Error&) {
+          o.why = fmt::format("version {} has no field named as the index's fields ({})", version,
+                              index.schema.fields.size() == 1 ? index.schema.fields[0].dotted
+                                                              : std::string("one of them"));
+        }
+        if (o.why.empty()) o.index.emplace(orm::IndexCore{std::move(schema), index.db, true});
+        out.push_back(std::move(o));
+      }
+      return oldIndexes.emplace(version, std::move(out)).first->second;
+    };
+
     for (auto scan = tx.engine().scan(core.records(), engine::KeyRange::all()); scan.valid();
          scan.next()) {
       ++report.records;
       std::string_view pk = scan.key();
       try {
-        // Every record decodes, fully checked, at the version it was written at: the table's
-        // own reader for the newest version, the catalog's schemas for older ones.
+        // Every record decodes, fully checked, at the version it was written at.
         uint32_t version = decoder.decode(scan.value(), name, pk);
-        if (version != core.schema().version) {
-          reader.decode(tx.engine(), pk, scan.value());
-          ++counts[version];
-          ++older;
+        ++counts[version];
+        if (version == core.schema().version) {
+          auto record = core.decode(decoder, pk, scan.value());
+          if (core.primaryKeyOf(record) != pk) {
+            report.problems.push_back(fmt::format("table {}: record {} holds the key fields {}",
+                                                  name, engine::formatKey(pk),
+                                                  engine::formatKey(core.primaryKeyOf(record))));
+          }
+          for (size_t i = 0; i < indexes.size(); ++i) {
+            if (indexes[i].ready) checkEntry(i, indexes[i], record, pk);
+          }
           continue;
         }
-        auto record = core.decode(decoder, pk, scan.value());
-        ++counts[version];
-        if (core.primaryKeyOf(record) != pk) {
-          report.problems.push_back(fmt::format("table {}: record {} holds the key fields {}",
-                                                name, engine::formatKey(pk),
-                                                engine::formatKey(core.primaryKeyOf(record))));
+        auto old = reader.decode(tx.engine(), pk, scan.value());  // checked at its own version
+        // An old record is read as the app reads it, through the migration's steps, when this
+        // process has them (the app's, or the declarative ones the catalog keeps).
+        std::optional<capnp::DynamicStruct::Reader> upgraded;
+        if (core.hasUpgrader()) {
+          try {
+            upgraded = core.decode(decoder, pk, scan.value());
+          } catch (const Error& e) {
+            if (e.code() != ErrorCode::SchemaMismatch) throw;  // a step failed: a problem
+          }
         }
-        for (const auto& index : core.indexes()) {
-          if (!index.ready) continue;
-          auto [key, value] = core.indexEntry(index, record, pk);
-          auto found = tx.engine().get(index.db, key);
-          if (!found || *found != value) {
-            report.problems.push_back(fmt::format("table {}: record {} has no entry {} in index {}",
-                                                  name, engine::formatKey(pk),
-                                                  engine::formatKey(key), index.schema.name));
+        if (upgraded) {
+          ++throughSteps;
+          for (size_t i = 0; i < indexes.size(); ++i) {
+            if (indexes[i].ready) checkEntry(i, indexes[i], *upgraded, pk);
+          }
+          continue;
+        }
+        // Without the steps: an index that stayed ready through the migration is over fields no
+        // step writes (open rebuilds the others), so the old record's own fields give its entry.
+        const auto& resolved = resolveOld(version);
+        for (size_t i = 0; i < indexes.size(); ++i) {
+          if (!indexes[i].ready) continue;
+          if (resolved[i].index) {
+            checkEntry(i, *resolved[i].index, old.value, pk);
+          } else {
+            auto& u = unchecked[i][version];
+            ++u.first;
+            u.second = resolved[i].why;
           }
         }
       } catch (const Error& e) {
         report.problems.push_back(e.what());
+        ++unreadable;
       }
     }
-    for (const auto& index : core.indexes()) {
+    for (size_t i = 0; i < indexes.size(); ++i) {
+      const auto& index = indexes[i];
       if (!index.ready) {
         report.notes.push_back(fmt::format("table {}: index {} is being rebuilt; not checked", name,
                                            index.schema.name));
         continue;
       }
-      if (older == 0) verifyIndex(tx.engine(), core, index, report);
+      uint64_t entries = verifyIndexEntries(tx.engine(), core, index, report);
+      uint64_t notChecked = 0;
+      for (const auto& [version, u] : unchecked[i]) {
+        notChecked += u.first;
+        report.notes.push_back(fmt::format(
+            "table {}: index {}: the entries of {} records at version {} were not checked: {}, "
+            "and the app's migration steps, which give them, are not here",
+            name, index.schema.name, u.first, version, u.second));
+      }
+      // Every record checked has its own entry, so an index with more entries than that (and no
+      // record left unchecked) holds entries no record gives: stale ones.
+      if (notChecked == 0 && entries > found[i] + unreadable) {
+        report.problems.push_back(fmt::format(
+            "table {}: index {} has {} entries, {} more than its records give (stale entries)",
+            name, index.schema.name, entries, entries - found[i] - unreadable));
+      }
     }
-    if (older > 0) {
+    if (throughSteps > 0) {
       report.notes.push_back(fmt::format(
-          "table {}: {} records are at older schema versions; their index entries depend on the "
-          "app's migration steps and were not checked",
-          name, older));
+          "table {}: {} records at older schema versions were read through the migration steps "
+          "and checked at version {}",
+          name, throughSteps, core.schema().version));
     }
     std::map<uint32_t, uint64_t> cataloged;
     for (const auto& [v, n] : info->counts) {
