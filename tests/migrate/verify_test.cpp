@@ -49,9 +49,7 @@ class VerifyTest : public testing::PeopleVersions {
     if (sql) {
       m.sql(kStep);
     } else {
-      m.step("people", 1, 2, [](StepRecord old, StepBuilder next) {
-        next.set("nameLength", old.get("name").as<capnp::Text>().size());
-      }, {.writes = {"nameLength"}});
+      addNameLengthStep(m);
     }
     Options o;
     o.migrations = &m;
@@ -89,9 +87,7 @@ class VerifyTest : public testing::PeopleVersions {
 TEST_F(VerifyTest, OldRecordsAreCheckedThroughTheAppsSteps) {
   upgradeLazily(false);
   Migrations m;
-  m.step("people", 1, 2, [](StepRecord old, StepBuilder next) {
-    next.set("nameLength", old.get("name").as<capnp::Text>().size());
-  }, {.writes = {"nameLength"}});
+  addNameLengthStep(m);
   Options o;
   o.migrations = &m;
   {
@@ -157,9 +153,7 @@ TEST_F(VerifyTest, WhatCannotBeCheckedIsNamedWithItsReason) {
   // steps, and a tool without them cannot tell what the old records' entries should be.
   TableSchema v2 = people(2, std::string(kFields) + " nameLength @4 :UInt32; tag @5 :UInt32 $Db.indexed;");
   Migrations m;
-  m.step("people", 1, 2, [](StepRecord old, StepBuilder next) {
-    next.set("nameLength", old.get("name").as<capnp::Text>().size());
-  }, {.writes = {"nameLength"}});
+  addNameLengthStep(m);
   Options o;
   o.migrations = &m;
   { Database db = Database::open(dir_ / "db", Schemas{v2}, o); }
