@@ -81,6 +81,7 @@ int sql(const std::string& db, const std::string& statement, const std::string& 
         const std::vector<std::string>& params) {
   Database d = openExisting(db);
   ShellOptions options;
+  options.open = withMapSize({});
   options.format = parseFormat(format);
   for (const auto& p : params) addParam(options.params, p);
   if (!statement.empty()) {

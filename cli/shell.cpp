@@ -52,8 +52,9 @@ void printSchema(Database& db, const std::string& name, std::ostream& out) {
 
 }  // namespace
 
-void runStatement(Database& db, const std::string& sql, const ShellOptions& options,
-                  std::ostream& out) {
+namespace {
+
+void runOnce(Database& db, const std::string& sql, const ShellOptions& options, std::ostream& out) {
   ResultSet rs;
   if (options.explain) {
     Statement statement = db.prepare(sql);  // errors point into the statement as written
@@ -67,6 +68,29 @@ void runStatement(Database& db, const std::string& sql, const ShellOptions& opti
   } else if (options.format == Format::Table) {
     out << rs.changes << (rs.changes == 1 ? " record changed\n" : " records changed\n");
   }
+}
+
+}  // namespace
+
+void runStatement(Database& db, const std::string& sql, const ShellOptions& options,
+                  std::ostream& out) {
+  try {
+    runOnce(db, sql, options, out);
+    return;
+  } catch (const Error& e) {
+    if (e.code() != ErrorCode::SchemaMismatch || !db.changedElsewhere()) throw;
+  }
+  std::filesystem::path path = db.path();
+  { Database old = std::move(db); }  // one Database per path per process: close it first
+  try {
+    db = Database::open(path, {}, options.open);
+  } catch (const Error& e) {
+    // The session has no database left to go on with.
+    std::cerr << "capdb: error: opening " << path.string() << " again: " << e.what() << '\n';
+    std::exit(1);
+  }
+  std::cerr << "note: another process changed the database since it was opened; opened it again\n";
+  runOnce(db, sql, options, out);
 }
 
 void runScript(Database& db, std::istream& in, const ShellOptions& options, std::ostream& out) {

@@ -11,13 +11,16 @@
 namespace capdb::cli {
 
 struct ShellOptions {
+  Options open;  // how the database is opened again when another process changed it
   Format format = Format::Table;
   Params params;
   bool explain = false;  // print each statement's plan before its result
 };
 
 // Runs one statement and prints its result (for INSERT, UPDATE and DELETE in table format, the
-// number of records changed).
+// number of records changed). When another process changed a table under `db` (an upgrade, say)
+// the statement was refused and changed nothing: `db` is opened again, with a note on standard
+// error, and the statement runs once more, against the tables as they now are.
 void runStatement(Database& db, const std::string& sql, const ShellOptions& options,
                   std::ostream& out);
 

@@ -117,11 +117,13 @@ void Database::State::fence(const engine::Txn& txn) {
     const orm::TableInfo* info = catalog->table(name);
     if (info == nullptr) {
       core->setStale("another process removed it since this process opened it");
+      stale = true;
       continue;
     }
     std::string change = staleChange(was->second, *info);
     if (!change.empty()) {
       core->setStale(std::move(change));
+      stale = true;
       continue;
     }
     for (const auto& index : info->indexes) {
@@ -178,6 +180,7 @@ uint64_t Database::migrate() { return migrate(state_->eager); }
 const EagerOptions& Database::eagerOptions() const { return state_->eager; }
 
 const std::filesystem::path& Database::path() const { return state_->env.path(); }
+bool Database::changedElsewhere() const { return state_->stale.load(); }
 engine::Env& Database::env() const { return state_->env; }
 
 // ---- transactions ----

@@ -32,6 +32,7 @@ struct Database::State {
   // process's view of the tables is at; `opened` holds each table's entry as this process took it
   // up (at open, or at a later fence whose changes it could take up).
   std::atomic<uint64_t> generation{0};
+  std::atomic<bool> stale{false};  // a fence marked a table stale
   std::mutex fenceMutex;
   std::map<std::string, orm::TableInfo, std::less<>> opened;
   // Records the catalog generation and the tables' entries as of txn (the end of open).

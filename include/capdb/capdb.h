@@ -558,6 +558,12 @@ class Database {
   // The tables the app listed in the Schemas given to open: the ones migrations run on.
   std::vector<std::string> appTableNames() const;
 
+  // Whether another process changed a table's schema version, primary key or indexes since this
+  // Database opened it, as found by the fence at the start of a transaction (Caveats): every read
+  // and write of such a table is then SchemaMismatch, and the way on is to destroy this Database
+  // and open the database again (with the app's schema at the new version).
+  bool changedElsewhere() const;
+
   const std::filesystem::path& path() const;
   engine::Env& env() const;
 

@@ -85,6 +85,8 @@ std::unique_ptr<Prepared> prepareIn(const Database* db, const orm::TableCore* on
   } else {
     p->table = &resolveTable(*db, tableOf(p->parsed));
   }
+  // A table another process changed under this one is refused before its stale columns bind.
+  p->table->requireAvailable();
   // A table's columns are the same for every statement: made once per table.
   const orm::TableCore* table = p->table;
   p->columns = std::static_pointer_cast<const TableColumns>(table->derived([table] {

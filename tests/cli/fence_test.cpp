@@ -5,6 +5,12 @@
 // with SchemaMismatch naming the table and what changed, and nothing it did reaches the file;
 // when the view still fits (a migration finished elsewhere), it carries on.
 #include <gtest/gtest.h>
+#include <poll.h>
+#include <pty.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
 
 #include <sstream>
 #include <string>
@@ -194,6 +200,61 @@ TEST_F(Fence, ASessionWithoutTheAppsSchemaIsFencedLikeAnApp) {
                       file("step.sql"), "--mode", "eager"});
   ASSERT_EQ(up.code, 0) << up.err;
   expectStale(tool, "from schema version 1 to 2");
+}
+
+// Reads from `fd` until `marker` has appeared in `output` (true) or 20 s passed or the other end
+// closed (false).
+bool readUntil(int fd, std::string& output, const std::string& marker) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  char buf[4096];
+  while (!has(output, marker)) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, 100) <= 0) continue;
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n <= 0) return has(output, marker);
+    output.append(buf, static_cast<size_t>(n));
+  }
+  return true;
+}
+
+TEST_F(Fence, AnInteractiveSessionOpensTheDatabaseAgainAfterAnUpgradeElsewhere) {
+  int master = -1;
+  pid_t pid = forkpty(&master, nullptr, nullptr, nullptr);
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    setenv("HOME", dir_.path().c_str(), 1);
+    execl(kCapdb.c_str(), kCapdb.c_str(), "sql", path().c_str(), nullptr);
+    _exit(127);
+  }
+  std::string output;
+  std::string first = "SELECT count(*) AS n FROM orders;\n";
+  ASSERT_EQ(::write(master, first.data(), first.size()), static_cast<ssize_t>(first.size()));
+  ASSERT_TRUE(readUntil(master, output, "500")) << output;
+  // The session is open at version 1; another process upgrades the table to version 2.
+  Outcome up = capdb({"upgrade", path(), "--schema", file("v2.capnp"), "--migrations",
+                      file("step.sql"), "--mode", "eager"});
+  ASSERT_EQ(up.code, 0) << up.err;
+  std::string next =
+      "INSERT INTO orders (id, customer, amount, cents) VALUES (900001, 'x', 2.5, -250);\n"
+      "SELECT cents FROM orders WHERE id = 7;\n.quit\n";
+  ASSERT_EQ(::write(master, next.data(), next.size()), static_cast<ssize_t>(next.size()));
+  readUntil(master, output, "\x04never");  // to the end of the session
+  int status = 0;
+  waitpid(pid, &status, 0);
+  close(master);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << output;
+  EXPECT_TRUE(has(output, "note: another process changed the database since it was opened; "
+                          "opened it again")) << output;
+  EXPECT_TRUE(has(output, "1 record changed")) << output;
+  EXPECT_TRUE(has(output, "875")) << output;
+  EXPECT_FALSE(has(output, "error:")) << output;
+  // The record went in at version 2, with its entry in the new index.
+  Outcome v = capdb({"verify", path()});
+  EXPECT_EQ(v.code, 0) << v.out;
+  EXPECT_TRUE(has(v.out, "501 records")) << v.out;
+  EXPECT_EQ(capdb({"sql", path(), "SELECT id FROM orders WHERE cents = -250", "--format", "csv"}).out,
+            "id\n900001\n");
 }
 
 }  // namespace
