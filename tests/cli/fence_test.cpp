@@ -5,6 +5,8 @@
 // with SchemaMismatch naming the table and what changed, and nothing it did reaches the file;
 // when the view still fits (a migration finished elsewhere), it carries on.
 #include <gtest/gtest.h>
+#include <fcntl.h>
+#include <fmt/format.h>
 #include <poll.h>
 #include <pty.h>
 #include <sys/wait.h>
@@ -140,6 +142,60 @@ TEST_F(Fence, AnEagerUpgradeElsewhereStopsThisProcessFromWritingAtTheOldVersion)
   again.query("INSERT INTO orders (id, customer, amount, cents) VALUES (900001, 'x', 2.5, -250)");
   EXPECT_EQ(again.query("SELECT id FROM orders WHERE cents = -250").at(0, 0).integer(), 900001);
   EXPECT_EQ(capdb({"verify", path()}).code, 0);
+}
+
+TEST_F(Fence, WritesDuringAnUpgradeElsewhereAreKeptAndUpgradedOrRefused) {
+  // This process writes without pause while the other process upgrades the table eagerly. Every
+  // write that committed before the upgrade began is upgraded with the rest; once it began, every
+  // write is refused. None is lost or left at the old version.
+  Database app = Database::open(path(), Schemas{schema("v1")});
+  for (int i = 1; i <= 20000; ++i) {  // enough records that the upgrade takes a while
+    if (i % 1000 == 1) app.write([&](WriteTxn& tx) {
+      for (int j = i; j < i + 1000; ++j) insert(app, tx, 10000 + j);
+    });
+  }
+  std::vector<std::string> args{kCapdb, "upgrade", path(), "--schema", file("v2.capnp"),
+                                "--migrations", file("step.sql"), "--mode", "eager", "--batch", "500"};
+  pid_t pid = fork();
+  if (pid == 0) {
+    int null = open("/dev/null", O_WRONLY);
+    dup2(null, 1);
+    dup2(null, 2);
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv(kCapdb.c_str(), argv.data());
+    _exit(127);
+  }
+  int committed = 0, refused = 0, status = 0;
+  std::string firstRefusal;
+  for (int id = 100000; waitpid(pid, &status, WNOHANG) == 0; ++id) {
+    try {
+      app.write([&](WriteTxn& tx) { insert(app, tx, id); });
+      ++committed;
+    } catch (const Error& e) {
+      if (firstRefusal.empty()) firstRefusal = e.what();
+      EXPECT_EQ(e.code(), ErrorCode::SchemaMismatch) << e.what();
+      ++refused;
+    }
+  }
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  EXPECT_GT(refused, 0);
+  EXPECT_TRUE(has(firstRefusal, "from schema version 1 to 2")) << firstRefusal;
+  // Every committed write is there, at version 2, with its cents computed and its index entry.
+  Outcome n = capdb({"sql", path(),
+                     "SELECT count(*), min(id), max(id), sum(cents = CAST(round(amount * 100) AS "
+                     "INTEGER)) FROM orders WHERE id >= 100000",
+                     "--format", "csv"});
+  std::string expected = committed == 0 ? "0,,,\n"
+                                        : fmt::format("{},100000,{},{}\n", committed,
+                                                      100000 + committed - 1, committed);
+  EXPECT_EQ(n.out, "count(*),min(id),max(id),sum(cents = CAST(round(amount * 100) AS INTEGER))\n" +
+                       expected)
+      << n.err;
+  Outcome v = capdb({"verify", path()});
+  EXPECT_EQ(v.code, 0) << v.out;
+  EXPECT_TRUE(has(v.out, std::to_string(kOrders + 20000 + committed) + " records")) << v.out;
 }
 
 TEST_F(Fence, ALazyUpgradeElsewhereIsFencedToo) {
