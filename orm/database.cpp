@@ -65,12 +65,17 @@ std::string indexList(const orm::TableInfo& t) {
 // What changed between the entry a process opened a table with and the entry another process
 // left, that the first cannot take up; empty when it can (same version, key and indexes).
 std::string staleChange(const orm::TableInfo& was, const orm::TableInfo& now) {
-  if (now.version != was.version) {
+  if (now.version > was.version) {
     return fmt::format(
-        "another process {} it from schema version {} to {} since this process opened it; "
+        "another process upgraded it from schema version {} to {} since this process opened it; "
         "reopen the database with the app's schema at version {}",
-        now.version > was.version ? "upgraded" : "took (undoing a migration)", was.version,
-        now.version, now.version);
+        was.version, now.version, now.version);
+  }
+  if (now.version < was.version) {
+    return fmt::format(
+        "a migration of it was undone since this process opened it: it is back at schema "
+        "version {} from {}; reopen the database",
+        now.version, was.version);
   }
   if (now.primaryKey != was.primaryKey) {
     return fmt::format(
