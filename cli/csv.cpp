@@ -82,20 +82,32 @@ Value fieldValue(const Field& f) {
   return Value(t);
 }
 
-// Whether the column a header names (a field, or a dotted path into groups and structs) is Bool.
+bool sameName(std::string_view a, capnp::Text::Reader b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// Whether the column a header names (a field, or a dotted path into groups and structs; in any
+// case, as SQL names columns) is Bool.
 bool isBoolField(capnp::StructSchema schema, std::string_view dotted) {
   for (;;) {
     size_t dot = dotted.find('.');
-    std::string name(dotted.substr(0, dot));
-    KJ_IF_MAYBE (field, schema.findFieldByName(name)) {
-      capnp::Type type = field->getType();
-      if (dot == std::string_view::npos) return type.isBool();
-      if (!type.isStruct()) return false;
-      schema = type.asStruct();
-      dotted.remove_prefix(dot + 1);
-    } else {
-      return false;
+    std::string_view name = dotted.substr(0, dot);
+    std::optional<capnp::StructSchema::Field> found;
+    for (auto field : schema.getFields()) {
+      if (sameName(name, field.getProto().getName())) found = field;
     }
+    if (!found) return false;
+    capnp::Type type = found->getType();
+    if (dot == std::string_view::npos) return type.isBool();
+    if (!type.isStruct()) return false;
+    schema = type.asStruct();
+    dotted.remove_prefix(dot + 1);
   }
 }
 

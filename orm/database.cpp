@@ -126,6 +126,12 @@ void Database::State::fence(const engine::Txn& txn) {
       continue;
     }
     std::string change = staleChange(was->second, *info);
+    bool moving = info->migration && info->migration->rekey;
+    if (change.empty() && moving && !(was->second.migration && was->second.migration->rekey)) {
+      // Half-way, some records lie under their old keys and some under their new ones.
+      change = "another process began moving its records to new primary keys since this process "
+               "opened it; reopen the database once the move has finished";
+    }
     if (!change.empty()) {
       core->setStale(std::move(change));
       stale = true;

@@ -3,6 +3,7 @@
 #include <capnp/message.h>
 #include <fmt/format.h>
 
+#include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
@@ -33,6 +34,22 @@ std::string shown(capnp::JsonValue::Reader v) {
   }
 }
 
+// Whether text is a number as JSON writes one (an optional minus, digits, and with `fraction` a
+// fraction and an exponent): no spaces, plus signs, hexadecimal or words, which strtod and
+// strtoll would take but Cap'n Proto's codec does not.
+bool plainNumber(std::string_view t, bool fraction) {
+  size_t i = t.starts_with('-') ? 1 : 0;
+  if (i == t.size() || !std::isdigit(static_cast<unsigned char>(t[i]))) return false;
+  for (; i < t.size(); ++i) {
+    char c = t[i];
+    if (std::isdigit(static_cast<unsigned char>(c))) continue;
+    if (!fraction) return false;
+    bool sign = (c == '-' || c == '+') && (t[i - 1] == 'e' || t[i - 1] == 'E');
+    if (c != '.' && c != 'e' && c != 'E' && !sign) return false;
+  }
+  return true;
+}
+
 // Why a scalar JSON value cannot be stored in a field of type `which`, or nullopt when it can (or
 // the codec judges it: lists, structs, data, enums).
 std::optional<std::string> scalarMismatch(capnp::JsonValue::Reader v, capnp::Type type) {
@@ -52,9 +69,7 @@ std::optional<std::string> scalarMismatch(capnp::JsonValue::Reader v, capnp::Typ
       if (!v.isString()) return fmt::format("is not a number ({})", typeName);
       std::string t = v.getString().cStr();
       if (t == "NaN" || t == "Infinity" || t == "-Infinity") return std::nullopt;
-      char* end = nullptr;
-      std::strtod(t.c_str(), &end);
-      if (t.empty() || *end != '\0') return fmt::format("is not a number ({})", typeName);
+      if (!plainNumber(t, true)) return fmt::format("is not a number ({})", typeName);
       return std::nullopt;
     }
     case W::INT8: case W::INT16: case W::INT32: case W::INT64:
@@ -76,6 +91,7 @@ std::optional<std::string> scalarMismatch(capnp::JsonValue::Reader v, capnp::Typ
       }
       if (!v.isString()) return notInteger;
       std::string t = v.getString().cStr();
+      if (!plainNumber(t, false)) return notInteger;
       errno = 0;
       char* end = nullptr;
       if (isUnsigned) {

@@ -25,6 +25,8 @@ bool seekable(std::istream& in, std::streampos& start) {
 }  // namespace
 
 RewindableInput::RewindableInput(std::istream& in) : source_(&in) {
+  CAPDB_REQUIRE(!in.fail(), ErrorCode::IoError,
+                "the input cannot be read: the stream is in a failed state (or at its end)");
   if (seekable(in, start_)) return;
   std::error_code ec;
   std::filesystem::path dir = std::filesystem::temp_directory_path(ec);

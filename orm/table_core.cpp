@@ -270,6 +270,15 @@ TableInfo& TableCore::touch(WriteTxn& tx, bool migrating) const {
                   "table {}: a migration is moving its records to new primary keys; writes wait "
                   "until it finishes",
                   schema_.name);
+    // A write must keep every index, and one being rebuilt is filled in batches behind a
+    // checkpoint that the write cannot see: an entry it wrote, or left, behind the checkpoint
+    // would be lost. Writes wait for the rebuild (the migration's own writes pass).
+    for (const IndexCore& index : indexes_) {
+      CAPDB_REQUIRE(index.ready, ErrorCode::Busy,
+                    "table {}: a migration is rebuilding index {}; writes wait until it is ready "
+                    "(the eager migration, capdb upgrade, finishes it)",
+                    schema_.name, index.schema.name);
+    }
     std::vector<std::string> key;
     for (const auto& f : schema_.primaryKey) key.push_back(f.dotted);
     CAPDB_REQUIRE(info->primaryKey == key, ErrorCode::SchemaMismatch,

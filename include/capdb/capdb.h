@@ -16,9 +16,11 @@
 //   again by the caller.
 // - Writers are fenced across processes: every transaction checks the catalog's generation
 //   (one read). When another process changed a table's schema version, primary key or indexes
-//   since this Database opened it, every read and write of that table is SchemaMismatch naming
-//   the table and both versions: reopen the database with the app's current schema. Index state
-//   changes (a build finished elsewhere) are taken up as they are.
+//   since this Database opened it (or began moving its records to new keys), every read and
+//   write of that table is SchemaMismatch naming the table and what changed (both versions, or
+//   both index lists): reopen the database with the app's current schema. Index state changes (a
+//   build finished elsewhere) are taken up as they are. While a migration rebuilds one of a
+//   table's indexes, writes to the table are Busy until it is ready.
 // - Views are not copies: a Row, a record reader or a key view points into the database's memory
 //   and is valid only while its transaction lives (scan rows: until the next step of the scan).
 //

@@ -188,6 +188,12 @@ TEST_F(Cli, LargeImportsKeepEveryRecordWhileTheMapGrows) {
   EXPECT_FALSE(has(r.err, "endPtr")) << r.err;
   EXPECT_EQ(run({"sql", fresh, "SELECT count(*) FROM orders", "--format", "csv"}).out,
             "count(*)\n0\n");
+  // Header names in any case, as SQL names columns; a Bool column still takes true and false.
+  r = run({"import", fresh, "orders", write("case.csv", "ID,Customer,Amount,PAID\n1,x,2.5,TRUE\n"),
+           "--format", "csv"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(run({"sql", fresh, "SELECT id, paid FROM orders", "--format", "csv"}).out,
+            "id,paid\n1,1\n");
 }
 
 TEST_F(Cli, BadInputIsOneErrorLineAndExitCodeOne) {

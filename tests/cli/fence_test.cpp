@@ -13,11 +13,14 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <functional>
 
 #include <sstream>
 #include <string>
 
 #include "capdb/capdb.h"
+#include "orm/catalog.h"
+#include "orm/table_core.h"
 #include "support/command.h"
 #include "support/errors.h"
 #include "support/schema_text.h"
@@ -196,6 +199,69 @@ TEST_F(Fence, WritesDuringAnUpgradeElsewhereAreKeptAndUpgradedOrRefused) {
   Outcome v = capdb({"verify", path()});
   EXPECT_EQ(v.code, 0) << v.out;
   EXPECT_TRUE(has(v.out, std::to_string(kOrders + 20000 + committed) + " records")) << v.out;
+}
+
+// Runs `change` on the database's catalog entry of orders in a child process, as another process
+// part-way through a migration leaves it.
+void changeInAnotherProcess(const std::string& path,
+                            const std::function<void(orm::TableInfo&)>& change) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    int code = 1;
+    try {
+      Database other = Database::open(path);
+      const auto& catalog = other.table("orders").core().catalog();
+      other.env().write([&](engine::WriteTxn& t) {
+        auto info = catalog.readTable(t, "orders");
+        change(*info);
+        catalog.writeTable(t, *info);
+      });
+      code = 0;
+    } catch (...) {
+    }
+    _exit(code);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+TEST_F(Fence, WritesWaitWhileAnotherProcessRebuildsAnIndex) {
+  Database app = Database::open(path(), Schemas{schema("v1")});
+  changeInAnotherProcess(path(), [](orm::TableInfo& info) {
+    info.indexes[0].state = orm::IndexState::Building;
+  });
+  std::string write = errorOf([&] { app.write([&](WriteTxn& tx) { insert(app, tx, 100000); }); });
+  EXPECT_EQ(write, "Busy: table orders: a migration is rebuilding index orders_customer; writes "
+                   "wait until it is ready (the eager migration, capdb upgrade, finishes it)");
+  // Reads go on, past the index being rebuilt.
+  EXPECT_EQ(app.query("SELECT count(*) FROM orders WHERE customer = 'customer 3'").at(0, 0).integer(),
+            72);
+  EXPECT_FALSE(has(app.prepare("SELECT id FROM orders WHERE customer = 'customer 3'").explain(),
+                   "orders_customer"));
+  // Ready again: writes go on, and keep the index.
+  changeInAnotherProcess(path(), [](orm::TableInfo& info) {
+    info.indexes[0].state = orm::IndexState::Ready;
+  });
+  app.write([&](WriteTxn& tx) { insert(app, tx, 100005); });  // customer 3 too
+  EXPECT_EQ(app.query("SELECT count(*) FROM orders WHERE customer = 'customer 3'").at(0, 0).integer(),
+            73);
+  EXPECT_FALSE(app.changedElsewhere());
+}
+
+TEST_F(Fence, AMoveToNewKeysBegunElsewhereAtTheSameVersionIsFenced) {
+  Database app = Database::open(path(), Schemas{schema("v1")});
+  changeInAnotherProcess(path(), [](orm::TableInfo& info) {
+    info.migration.emplace();
+    info.migration->phase = orm::MigrationState::Phase::Rekey;
+    info.migration->rekey = true;
+    info.migration->fromVersion = info.version;
+  });
+  std::string read = errorOf([&] { app.table("orders").get(app.read(), Key{1}); });
+  EXPECT_TRUE(has(read, "SchemaMismatch: table orders: another process began moving its records to "
+                        "new primary keys"))
+      << read;
+  EXPECT_TRUE(app.changedElsewhere());
 }
 
 TEST_F(Fence, ALazyUpgradeElsewhereIsFencedToo) {
