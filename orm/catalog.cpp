@@ -243,10 +243,11 @@ void Catalog::putTable(engine::WriteTxn& txn, const TableInfo& table) {
   tables_[table.name] = table;
 }
 
-void Catalog::writeTable(engine::WriteTxn& txn, const TableInfo& table) const {
-  std::optional<TableInfo> before = readTable(txn, table.name);
+void Catalog::writeTable(engine::WriteTxn& txn, const TableInfo& table, bool reshaping) const {
+  std::optional<TableInfo> before;
+  if (reshaping) before = readTable(txn, table.name);
   txn.put(db_, tableKey(table.name), encodeTable(table));
-  if (!before || !sameShape(*before, table)) bumpGeneration(txn);
+  if (reshaping && (!before || !sameShape(*before, table))) bumpGeneration(txn);
 }
 
 bool Catalog::sameShape(const TableInfo& a, const TableInfo& b) {

@@ -106,8 +106,11 @@ class Catalog {
 
   // Writes a table's entry (new or changed) in txn and in this object's copy.
   void putTable(engine::WriteTxn& txn, const TableInfo& table);
-  // Writes a table's entry in txn only; publish() updates the copy once txn has committed.
-  void writeTable(engine::WriteTxn& txn, const TableInfo& table) const;
+  // Writes a table's entry in txn only; publish() updates the copy once txn has committed. With
+  // `reshaping`, the entry is compared with the stored one and a change of shape raises the
+  // generation; without, the caller promises the shape did not change (counts, sequences and
+  // statistics only).
+  void writeTable(engine::WriteTxn& txn, const TableInfo& table, bool reshaping = true) const;
   void publish(const TableInfo& table) { tables_[table.name] = table; }
   // A table's entry as of txn's snapshot (not the cached copy), or nullopt.
   std::optional<TableInfo> readTable(const engine::Txn& txn, std::string_view name) const;

@@ -256,7 +256,7 @@ void WriteTxn::flush() {
                 "the transaction cannot commit: a write in it failed ({}); it was aborted",
                 state_->failure);
   for (const auto& [name, info] : state_->touched) {
-    db_->state_->catalog->writeTable(*writeTxn_, info);
+    db_->state_->catalog->writeTable(*writeTxn_, info, state_->reshaping.contains(name));
   }
 }
 

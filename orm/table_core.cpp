@@ -249,6 +249,7 @@ engine::KeyRange TableCore::toKeyRange(std::optional<std::string> lower, bool lo
 
 TableInfo& TableCore::touch(WriteTxn& tx, bool migrating) const {
   auto& touched = tx.state().touched;
+  if (migrating) tx.state().reshaping.insert(schema_.name);
   auto it = touched.find(schema_.name);
   if (it != touched.end()) return it->second;
   requireAvailable();

@@ -51,6 +51,10 @@ struct IndexCore {
 // transaction's own snapshot on first touch, written once at commit.
 struct WriteState {
   std::map<std::string, TableInfo, std::less<>> touched;
+  // Tables touched by a migration, whose shape (Catalog::sameShape) may change: only their
+  // entries are compared with the stored ones at commit. An app's writes change counts and
+  // sequences alone.
+  std::set<std::string, std::less<>> reshaping;
   RecordEncoder encoder;
   RecordDecoder decoder;
   // Set when a write failed part-way (a unique violation found after the record was written,

@@ -228,6 +228,8 @@ void changeInAnotherProcess(const std::string& path,
 
 TEST_F(Fence, WritesWaitWhileAnotherProcessRebuildsAnIndex) {
   Database app = Database::open(path(), Schemas{schema("v1")});
+  Statement byCustomer = app.prepare("SELECT id FROM orders WHERE customer = 'customer 3'");
+  EXPECT_TRUE(has(byCustomer.explain(), "orders_customer")) << byCustomer.explain();
   changeInAnotherProcess(path(), [](orm::TableInfo& info) {
     info.indexes[0].state = orm::IndexState::Building;
   });
@@ -239,6 +241,9 @@ TEST_F(Fence, WritesWaitWhileAnotherProcessRebuildsAnIndex) {
             72);
   EXPECT_FALSE(has(app.prepare("SELECT id FROM orders WHERE customer = 'customer 3'").explain(),
                    "orders_customer"));
+  // A statement prepared before plans again, past the index, and stays right.
+  EXPECT_EQ(byCustomer.run().size(), 72u);
+  EXPECT_FALSE(has(byCustomer.explain(), "orders_customer")) << byCustomer.explain();
   // Ready again: writes go on, and keep the index.
   changeInAnotherProcess(path(), [](orm::TableInfo& info) {
     info.indexes[0].state = orm::IndexState::Ready;
@@ -246,6 +251,8 @@ TEST_F(Fence, WritesWaitWhileAnotherProcessRebuildsAnIndex) {
   app.write([&](WriteTxn& tx) { insert(app, tx, 100005); });  // customer 3 too
   EXPECT_EQ(app.query("SELECT count(*) FROM orders WHERE customer = 'customer 3'").at(0, 0).integer(),
             73);
+  EXPECT_EQ(byCustomer.run().size(), 73u);
+  EXPECT_TRUE(has(byCustomer.explain(), "orders_customer")) << byCustomer.explain();
   EXPECT_FALSE(app.changedElsewhere());
 }
 
