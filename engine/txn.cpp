@@ -27,11 +27,13 @@ void checkKey(std::string_view key, const Db& db) {
 Txn::Txn(Txn&& other) noexcept
     : env_(std::exchange(other.env_, nullptr)),
       txn_(std::exchange(other.txn_, nullptr)),
+      write_(other.write_),
       alive_(std::move(other.alive_)) {}
 
 Txn& Txn::operator=(Txn&& other) noexcept {
   env_ = std::exchange(other.env_, nullptr);
   txn_ = std::exchange(other.txn_, nullptr);
+  write_ = other.write_;
   alive_ = std::move(other.alive_);
   return *this;
 }
@@ -44,6 +46,12 @@ void Txn::requireActive() const {
 std::optional<std::string_view> Txn::get(const Db& db, std::string_view key) const {
   requireActive();
   return get(txn_, db, key);
+}
+
+uint64_t Txn::snapshotId() const {
+  requireActive();
+  uint64_t id = mdb_txn_id(txn_);
+  return write_ ? id - 1 : id;
 }
 
 std::optional<std::string_view> Txn::get(MDB_txn* txn, const Db& db, std::string_view key) {

@@ -65,6 +65,9 @@ class Txn {
 
   bool active() const { return txn_ != nullptr; }
   MDB_txn* handle() const { return txn_; }
+  // The id of the committed state this transaction began from: equal ids, equal data. (A write
+  // transaction's own LMDB id is one past it.)
+  uint64_t snapshotId() const;
 
  protected:
   Txn() = default;
@@ -74,6 +77,7 @@ class Txn {
 
   detail::EnvState* env_ = nullptr;
   MDB_txn* txn_ = nullptr;
+  bool write_ = false;
   // Write transactions only: expires when the transaction ends, so that a Cursor destroyed
   // afterwards knows LMDB has already freed it.
   std::shared_ptr<char> alive_;
@@ -141,6 +145,7 @@ class WriteTxn : public Txn {
  private:
   friend class Env;
   WriteTxn(detail::EnvState* env, MDB_txn* txn) : Txn(env, txn) {
+    write_ = true;
     alive_ = std::make_shared<char>();
   }
   MDB_dbi openDbi(std::string_view name, unsigned flags, bool* found);

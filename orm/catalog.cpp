@@ -19,7 +19,10 @@ namespace {
 using engine::KeyEncoder;
 
 std::string formatKey() { return KeyEncoder().text("format").bytes(); }
-std::string generationKey() { return KeyEncoder().text("generation").bytes(); }
+const std::string& generationKey() {
+  static const std::string key = KeyEncoder().text("generation").bytes();
+  return key;
+}
 std::string tableKey(std::string_view name) { return KeyEncoder().text("table").text(name).bytes(); }
 std::string schemaPrefix(std::string_view name) {
   return KeyEncoder().text("schema").text(name).bytes();

@@ -108,8 +108,13 @@ void Database::State::takeUp(const engine::Txn& txn) {
 }
 
 void Database::State::fence(const engine::Txn& txn) {
+  uint64_t snapshot = txn.snapshotId();
+  if (snapshot == checkedSnapshot.load(std::memory_order_acquire)) [[likely]] return;
   uint64_t now = catalog->generation(txn);
-  if (now <= generation.load(std::memory_order_acquire)) [[likely]] return;
+  if (now <= generation.load(std::memory_order_acquire)) [[likely]] {
+    checkedSnapshot.store(snapshot, std::memory_order_release);
+    return;
+  }
   std::lock_guard lock(fenceMutex);
   if (now <= generation.load(std::memory_order_acquire)) return;
   {
@@ -143,6 +148,7 @@ void Database::State::fence(const engine::Txn& txn) {
     was->second = *info;
   }
   generation.store(now, std::memory_order_release);
+  checkedSnapshot.store(snapshot, std::memory_order_release);
 }
 
 std::optional<DynamicTable> Database::findTable(std::string_view name) const {

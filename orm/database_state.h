@@ -32,6 +32,10 @@ struct Database::State {
   // process's view of the tables is at; `opened` holds each table's entry as this process took it
   // up (at open, or at a later fence whose changes it could take up).
   std::atomic<uint64_t> generation{0};
+  // A committed state (engine::Txn::snapshotId) whose generation was found to be `generation` or
+  // older: a transaction that begins from it needs no read to know it (read-mostly work, where
+  // the state does not change between transactions, then pays nothing for the fence).
+  std::atomic<uint64_t> checkedSnapshot{UINT64_MAX};
   std::atomic<bool> stale{false};  // a fence marked a table stale
   std::mutex fenceMutex;
   std::map<std::string, orm::TableInfo, std::less<>> opened;
