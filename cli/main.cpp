@@ -353,6 +353,15 @@ int upgrade(const UpgradeArgs& a) {
 }
 
 int verifyDb(const std::string& db) {
+  CAPDB_REQUIRE(fs::exists(fs::path(db) / "data.mdb"), ErrorCode::InvalidArgument,
+                "no database at {} (capdb init creates one)", db);
+  // The file's pages before anything opens it: LMDB aborts on some damage.
+  VerifyReport pages = verifyPages(db);
+  if (!pages.ok()) {
+    for (const auto& p : pages.problems) fmt::print("problem: {}\n", p);
+    fmt::print("the file is damaged: {} problems; nothing else was checked\n", pages.problems.size());
+    return 1;
+  }
   Database d = openExisting(db);
   VerifyReport r = verify(d);
   for (const auto& n : r.notes) fmt::print("note: {}\n", n);

@@ -188,6 +188,24 @@ void EnvState::openAllNamed() {
   checkLmdb(mdb_txn_commit(txn), what);
 }
 
+void EnvState::requireWholeFile() const {
+  // LMDB maps the file and reads its pages in place: a page past the end of a truncated file is
+  // a SIGBUS at the first read, not an error. The meta page says where the last page lies.
+  MDB_envinfo info;
+  MDB_stat stat;
+  checkLmdb(mdb_env_info(env, &info), path.string() + ": reading environment info");
+  checkLmdb(mdb_env_stat(env, &stat), path.string() + ": reading environment statistics");
+  std::filesystem::path file = path / "data.mdb";
+  std::error_code ec;
+  uint64_t size = std::filesystem::file_size(file, ec);
+  CAPDB_REQUIRE(!ec, ErrorCode::IoError, "{}: cannot read its size: {}", file.string(), ec.message());
+  uint64_t needed = (static_cast<uint64_t>(info.me_last_pgno) + 1) * stat.ms_psize;
+  CAPDB_REQUIRE(size >= needed, ErrorCode::Corruption,
+                "{} is truncated: it is {} bytes, but its last page ({}) ends at byte {}; restore "
+                "it from a backup",
+                file.string(), size, info.me_last_pgno, needed);
+}
+
 void EnvState::endReader(MDB_txn* txn) noexcept {
   mdb_txn_reset(txn);
   {
@@ -244,6 +262,7 @@ Env Env::open(const std::filesystem::path& dir, const EnvOptions& requested) {
     fail(ErrorCode::IoError, "{}: no such database directory", where);
   }
   checkLmdb(rc, where + ": opening the LMDB environment");
+  state->requireWholeFile();
   state->openAllNamed();
   return Env(std::move(state));
 }

@@ -56,6 +56,9 @@ struct EnvState {
   void resize(size_t newSize);
   void growIfNeeded();
   size_t mapSize() const;
+  // Corruption when data.mdb is shorter than the pages its meta page says it holds (a truncated
+  // copy), which LMDB would meet as a SIGBUS.
+  void requireWholeFile() const;
 
   // Holds the resize gate for a scope (for LMDB calls that open a transaction of their own).
   class GateGuard {

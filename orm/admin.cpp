@@ -10,6 +10,7 @@
 
 #include "engine/fail.h"
 #include "engine/key_codec.h"
+#include "engine/page_check.h"
 #include "orm/catalog.h"
 #include "orm/record_codec.h"
 #include "orm/schema_diff.h"
@@ -162,8 +163,17 @@ std::vector<TableDiff> diff(const Database& db, const Schemas& schemas) {
   return out;
 }
 
-VerifyReport verify(const Database& db) {
+VerifyReport verifyPages(const std::filesystem::path& path) {
+  engine::PageReport pages = engine::checkPages(path);
   VerifyReport report;
+  for (auto& d : pages.damage) report.problems.push_back("page damage: " + std::move(d));
+  return report;
+}
+
+VerifyReport verify(const Database& db) {
+  // Damaged pages first: LMDB would abort on some of them, and nothing above them can be trusted.
+  VerifyReport report = verifyPages(db.path());
+  if (!report.ok()) return report;
   auto tx = db.read();
   for (const auto& name : db.tableNames()) {
     const orm::TableCore& core = db.table(name).core();

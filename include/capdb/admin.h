@@ -90,6 +90,14 @@ struct VerifyReport {
 // into the report); throws only when the database cannot be read at all.
 VerifyReport verify(const Database& db);
 
+// The pages of the database file at `path` (a database directory), checked without opening it:
+// every page's header, type, bounds and links, read from the file rather than through LMDB, which
+// aborts the process on some damage (a zeroed page) and dies of SIGBUS on a truncated file.
+// Problems name the page and the LMDB database (docs/format.md gives the names); `records` and
+// `indexEntries` stay 0. Run it before opening a database that may be damaged: verify(db) runs it
+// too, but opening reads the catalog first. IoError when the file cannot be read.
+VerifyReport verifyPages(const std::filesystem::path& path);
+
 // Writes a consistent copy of the database into `dest` (a directory that must not exist or be
 // empty), compacted (free pages dropped) when `compact`. Readers and writers go on meanwhile.
 void backup(const Database& db, const std::filesystem::path& dest, bool compact);

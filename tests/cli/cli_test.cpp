@@ -196,6 +196,41 @@ TEST_F(Cli, LargeImportsKeepEveryRecordWhileTheMapGrows) {
             "id,paid\n1,1\n");
 }
 
+// Damaged files through the command: a truncated file is an error, not a SIGBUS, and verify
+// reports a zeroed page by number instead of LMDB aborting the process.
+TEST_F(Cli, DamagedFilesAreErrorsNamingTheDamage) {
+  loadPeople();
+  std::string data = db() + "/data.mdb";
+  std::string bytes = slurp(data);
+  {
+    std::ofstream(data, std::ios::binary | std::ios::trunc) << bytes.substr(0, bytes.size() / 2);
+    for (auto args : {std::vector<std::string>{"sql", db(), "SELECT count(*) FROM people"},
+                      std::vector<std::string>{"export", db(), "people"},
+                      std::vector<std::string>{"verify", db()}}) {
+      Outcome r = run(args);
+      EXPECT_EQ(r.code, 1) << args[0] << ": " << r.err << r.out;
+      EXPECT_TRUE(has(r.err + r.out, "data.mdb is truncated")) << r.err << r.out;
+    }
+  }
+  // Zero each page in turn until one in use is hit: verify names it and exits 1.
+  size_t page = 4096;
+  bool found = false;
+  for (size_t p = 2; p * page < bytes.size() && !found; ++p) {
+    std::string damaged = bytes;
+    std::fill(damaged.begin() + static_cast<std::ptrdiff_t>(p * page),
+              damaged.begin() + static_cast<std::ptrdiff_t>((p + 1) * page), '\0');
+    std::ofstream(data, std::ios::binary | std::ios::trunc) << damaged;
+    Outcome r = run({"verify", db()});
+    if (r.code == 0) continue;  // a free page
+    found = true;
+    EXPECT_EQ(r.code, 1) << r.err;
+    EXPECT_TRUE(has(r.out, "problem: page damage: database ") && has(r.out, std::to_string(p)))
+        << r.out;
+    EXPECT_TRUE(has(r.out, "the file is damaged")) << r.out;
+  }
+  EXPECT_TRUE(found);
+}
+
 TEST_F(Cli, BadInputIsOneErrorLineAndExitCodeOne) {
   EXPECT_EQ(run({"sql", db(), "SELECT 1"}).err,
             "capdb: error: no database at " + db() + " (capdb init creates one)\n");
