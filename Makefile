@@ -28,9 +28,11 @@ demo: build
 bench: build
 	@set -e; for b in $(BUILD)/bin/*_bench; do echo "== $$b"; $$b --benchmark_min_time=0.5 $(BENCH_ARGS); done
 
-# Longer crash-safety runs: many more SIGKILLs during eager migrations than make test does.
+# Longer crash-safety runs: many more SIGKILLs than make test does, at random times (300) and
+# aimed at each phase (100 per phase).
 stress: build
-	@CAPDB_KILL_ROUNDS=$${CAPDB_KILL_ROUNDS:-300} $(BUILD)/bin/migrate_tests --gtest_filter='MigrationKill*'
+	@CAPDB_KILL_ROUNDS=$${CAPDB_KILL_ROUNDS:-300} CAPDB_KILLS_PER_PHASE=$${CAPDB_KILLS_PER_PHASE:-100} \
+	  $(BUILD)/bin/migrate_tests --gtest_filter='MigrationKill*:CrashTest*'
 
 clean:
 	@rm -rf $(BUILD) build-debug build-asan

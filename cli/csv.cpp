@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "cli/output.h"
+#include "engine/crash_point.h"
 #include "engine/fail.h"
 #include "orm/rewindable_input.h"
 
@@ -165,6 +166,7 @@ uint64_t importCsv(Database& db, const std::string& table, std::istream& source)
         params.positional.push_back(boolColumns[i] ? boolValue(row[i], header[i].text, line)
                                                    : fieldValue(row[i]));
       }
+      engine::crashPoint("import.record");
       try {
         insert.run(tx, params);
       } catch (const engine::MapFull&) {

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "capdb/capdb.h"
+#include "engine/crash_point.h"
 #include "engine/fail.h"
 #include "engine/key_codec.h"
 #include "migrate/kept_index_check.h"
@@ -363,6 +364,7 @@ BatchResult runBatch(WriteTxn& tx, orm::TableCore& core, const EagerOptions& opt
                                : engine::KeyRange::atLeast(m.checkpoint, false);
 
   if (m.phase == orm::MigrationState::Phase::Check) {
+    result.phase = "check";
     // The new keys of every rebuilt unique index go into a scratch database, key -> primary key;
     // a key met twice fails the migration before any record was rewritten.
     struct Checked {
@@ -518,7 +520,12 @@ std::pair<uint64_t, bool> runMigration(Database& db, const EagerOptions& options
       if (!keepGoing(rewritten)) return {rewritten, false};
       uint64_t left = recordBudget ? recordBudget - std::min(recordBudget, rewritten) : UINT64_MAX;
       if (left == 0) return {rewritten, false};
-      BatchResult r = db.write([&](WriteTxn& tx) { return runBatch(tx, core, options, left); });
+      BatchResult r = db.write([&](WriteTxn& tx) {
+        BatchResult batch = runBatch(tx, core, options, left);
+        engine::crashPoint(fmt::format("migrate.{}.batch", batch.phase));
+        return batch;
+      });
+      engine::crashPoint(fmt::format("migrate.{}.commit", r.phase));
       if (!r.failure.empty()) throw Error(ErrorCode::MigrationFailed, r.failure);
       rewritten += r.rewritten;
       written += r.written;

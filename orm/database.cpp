@@ -8,6 +8,7 @@
 #include <tuple>
 
 #include "capdb/capdb.h"
+#include "engine/crash_point.h"
 #include "engine/fail.h"
 #include "orm/catalog.h"
 #include "orm/table_core.h"
@@ -258,6 +259,7 @@ WriteTxn::~WriteTxn() = default;  // an owned, uncommitted engine transaction ab
 bool WriteTxn::abortRequested() const { return state_->aborted; }
 
 void WriteTxn::flush() {
+  if (state_->reshaping.empty()) engine::crashPoint("write.commit");  // an app's write, not a migration's
   CAPDB_REQUIRE(state_->failure.empty(), ErrorCode::InvalidArgument,
                 "the transaction cannot commit: a write in it failed ({}); it was aborted",
                 state_->failure);

@@ -8,6 +8,7 @@
 
 #include "capdb/capdb.h"
 #include "capdb/migrations.h"
+#include "engine/crash_point.h"
 #include "engine/fail.h"
 #include "orm/catalog.h"
 #include "orm/database_state.h"
@@ -43,6 +44,7 @@ void buildIndex(engine::WriteTxn& txn, const orm::TableCore& table, const IndexC
   orm::RecordDecoder decoder;
   // A duplicate aborts the open's transaction: the database is left as it was.
   for (auto [pk, bytes] : txn.scan(table.records(), engine::KeyRange::all())) {
+    engine::crashPoint("open.index");
     auto record = table.decode(decoder, pk, bytes);
     table.putIndexEntry(txn, index, table.indexEntry(index, record, pk), pk,
                         ErrorCode::ConstraintViolation);

@@ -12,6 +12,7 @@
 #include <ostream>
 
 #include "capdb/capdb.h"
+#include "engine/crash_point.h"
 #include "engine/fail.h"
 #include "orm/kj_error.h"
 #include "orm/rewindable_input.h"
@@ -221,6 +222,7 @@ uint64_t importLines(const DynamicTable& table, WriteTxn& tx, std::istream& in) 
       fail(ErrorCode::InvalidArgument, "table {}, line {}: {}", name, lineNumber,
            std::string_view(e.getDescription().cStr()));
     }
+    engine::crashPoint("import.record");
     try {
       table.insert(tx, record.asReader());
     } catch (const engine::MapFull&) {

@@ -1,5 +1,6 @@
-// Crash safety of eager migrations: a child process runs the migration and is killed with SIGKILL
-// at random moments, again and again; then the migration is resumed to the end, and every record
+// Crash safety of eager migrations: a child process runs the migration at full speed, every commit
+// synced, and is killed with SIGKILL at random moments (most inside a commit's sync), again and
+// again; the child reports each phase it enters through a pipe, so the kills are counted by phase; then the migration is resumed to the end, and every record
 // must be present, at the newest version, with the expected values, and every index must equal
 // the index rebuilt from the records. The same again for a migration that moves every record to a
 // new primary key. CAPDB_KILL_ROUNDS raises the number of kills (make stress).
@@ -9,6 +10,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <map>
 #include <random>
 #include <set>
 #include <sstream>
@@ -53,8 +55,7 @@ void killAndResume(bool rekey) {
   Options options;
   options.migrations = &m;
   options.mode = MigrationMode::Eager;
-  options.eager.batchRecords = 25;
-  options.eager.maxRecordsPerSecond = 4000;  // slow enough that kills land mid-migration
+  options.eager.batchRecords = 25;  // at full speed, with every commit synced
 
   auto populate = [&](const std::filesystem::path& path) {
     std::filesystem::remove_all(path);
@@ -119,12 +120,25 @@ void killAndResume(bool rekey) {
   std::mt19937 rng(4242);
   int kills = 0, migrations = 0;
   populate(dir / "db");
+  std::map<std::string, int> phases;  // the phase of the last batch a killed child finished
   while (kills < rounds) {
+    int fds[2];
+    ASSERT_EQ(pipe(fds), 0);
     pid_t child = fork();
     ASSERT_GE(child, 0);
     if (child == 0) {
+      close(fds[0]);
       try {
-        Database db = Database::open(dir / "db", Schemas{v2}, options);
+        Options reporting = options;
+        std::string last;
+        reporting.eager.progress = [&](const MigrationProgress& p) {
+          if (p.phase == last) return;
+          last = p.phase;
+          std::string line = p.phase + "\n";
+          ssize_t ignored = write(fds[1], line.data(), line.size());
+          (void)ignored;
+        };
+        Database db = Database::open(dir / "db", Schemas{v2}, reporting);
         _exit(db.oldRecords() == 0 ? 0 : 3);
       } catch (...) {
         _exit(2);
@@ -134,8 +148,19 @@ void killAndResume(bool rekey) {
     kill(child, SIGKILL);
     int status = 0;
     waitpid(child, &status, 0);
+    close(fds[1]);
+    std::string reported;
+    char buf[256];
+    for (ssize_t r; (r = read(fds[0], buf, sizeof buf)) > 0;) reported.append(buf, static_cast<size_t>(r));
+    close(fds[0]);
     if (WIFSIGNALED(status)) {
       ++kills;
+      if (reported.empty()) {
+        ++phases["(none yet)"];
+      } else {
+        reported.pop_back();
+        ++phases[reported.substr(reported.rfind('\n') + 1)];
+      }
       continue;
     }
     ASSERT_TRUE(WIFEXITED(status));
@@ -147,6 +172,7 @@ void killAndResume(bool rekey) {
   }
   verify(dir / "db");
   ++migrations;
+  for (const auto& [phase, n] : phases) std::printf("random kills, last phase the child reported: %s: %d\n", phase.c_str(), n);
   ::testing::Test::RecordProperty("kills", kills);
   ::testing::Test::RecordProperty("migrations", migrations);
 }
