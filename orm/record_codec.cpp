@@ -104,9 +104,11 @@ uint32_t RecordDecoder::decode(std::string_view bytes, std::string_view table,
   size_t count = body.size() / sizeof(capnp::word);
   copied_ = copyAlways_ || reinterpret_cast<uintptr_t>(body.data()) % alignof(capnp::word) != 0;
   if (copied_) {
-    buffer_.resize(count);
-    std::memcpy(buffer_.data(), body.data(), body.size());
-    words = buffer_.data();
+    if (buffer_.size() < count) {
+      buffer_ = kj::heapArray<capnp::word>(std::max(count, 2 * buffer_.size()));
+    }
+    std::memcpy(buffer_.begin(), body.data(), body.size());
+    words = buffer_.begin();
   }
   try {
     capnp::ReaderOptions options = options_;

@@ -140,7 +140,7 @@ class RecordDecoder {
   void reset() noexcept {
     reader_.reset();
     upgraded_.reset();
-    if (buffer_.capacity() > kKeptBufferWords) std::vector<capnp::word>().swap(buffer_);
+    if (buffer_.size() > kKeptBufferWords) buffer_ = nullptr;
   }
   // The schema version of the last decoded record.
   uint32_t version() const { return version_; }
@@ -161,7 +161,9 @@ class RecordDecoder {
  private:
   capnp::ReaderOptions options_;
   static constexpr size_t kKeptBufferWords = size_t{1} << 17;  // 1 MiB
-  std::vector<capnp::word> buffer_;
+  // A copy of the last unaligned record in its first words; grows geometrically. Not a
+  // std::vector: capnp::word is not copyable, and clang refuses std::vector<capnp::word>::resize.
+  kj::Array<capnp::word> buffer_;
   // getRoot is not const in capnp; reading the root does not change the decoded record.
   mutable std::optional<capnp::FlatArrayMessageReader> reader_;
   bool copied_ = false;

@@ -20,7 +20,9 @@ namespace capdb::query {
 // Decodes the record a RecordRow reads in place, for a column it cannot read there.
 class RecordSource {
  public:
-  virtual ~RecordSource() = default;
+  // noexcept(false) like the Cap'n Proto readers an implementation holds (an override may not
+  // be laxer than the base, and clang holds implicit destructors to that).
+  virtual ~RecordSource() noexcept(false) = default;
   virtual capnp::DynamicStruct::Reader decode() = 0;
 };
 

@@ -201,10 +201,15 @@ uint64_t runUpdate(const Executable& x, WriteTxn& tx, const std::vector<Value>& 
     changes.emplace_back(std::string(pk), std::move(values));
     return true;
   });
-  for (const auto& [pk, values] : changes) {
-    x.table->update(tx, Key::fromValues(engine::decodeKey(pk)), [&](capnp::DynamicStruct::Builder b) {
-      for (size_t i = 0; i < values.size(); ++i) setColumn(b, *x.columns, x.bound->sets[i].first, values[i]);
-    });
+  // Not a structured binding: C++20 lets lambdas capture those, but clang 14 does not yet.
+  for (const auto& change : changes) {
+    const std::vector<Value>& values = change.second;
+    x.table->update(tx, Key::fromValues(engine::decodeKey(change.first)),
+                    [&](capnp::DynamicStruct::Builder b) {
+                      for (size_t i = 0; i < values.size(); ++i) {
+                        setColumn(b, *x.columns, x.bound->sets[i].first, values[i]);
+                      }
+                    });
   }
   return changes.size();
 }
