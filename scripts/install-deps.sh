@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs every Debian package capdb needs to build, test and benchmark.
+# Installs every Debian package capdb needs to build, test and benchmark; with the argument
+# `fuzz`, also clang and libFuzzer's runtime for `make fuzz`.
 # Idempotent: when everything is present it prints nothing and exits at once
 # (no apt-get update). Works as root or through sudo.
 set -euo pipefail
@@ -13,6 +14,9 @@ packages=(
   libsqlite3-dev sqlite3
   libreadline-dev
 )
+if [[ "${1:-}" == fuzz ]]; then
+  packages+=(clang libclang-rt-14-dev)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -1,0 +1,39 @@
+@0xd61050620913875d;
+using Db = import "/capdb/annotations.capnp";
+$import "/capnp/c++.capnp".namespace("capdb::sqltest");
+
+# The tables the SQL tests run on: every column type SQL reads, NULL-able Text and Data, a group,
+# a unique index, a one-field index, a composite index and a composite primary key.
+
+enum Kind {
+  person @0;
+  company @1;
+  robot @2;
+}
+
+struct Person $Db.table("people") $Db.version(1) $Db.primaryKey(["id"])
+    $Db.index([(name = "by_city_age", fields = ["city", "age"])]) {
+  id @0 :UInt64 $Db.autoIncrement;
+  name @1 :Text;
+  email @2 :Text $Db.unique;
+  age @3 :UInt8 $Db.indexed;
+  city @4 :Text;
+  score @5 :Float64;
+  active @6 :Bool;
+  balance @7 :Int64;
+  photo @8 :Data;
+  kind @9 :Kind;
+  address :group {
+    street @10 :Text;
+    zip @11 :UInt32;
+  }
+  tags @12 :List(Text);
+}
+
+struct Event $Db.table("events") $Db.version(1) $Db.primaryKey(["device", "seq"]) {
+  device @0 :Text;
+  seq @1 :Int32;
+  level @2 :Int16;
+  value @3 :Float32;
+  note @4 :Text;
+}

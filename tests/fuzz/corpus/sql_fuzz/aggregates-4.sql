@@ -1,0 +1,1 @@
+SELECT city, COUNT(*) FROM people GROUP BY city HAVING COUNT(*) > 1

@@ -1,0 +1,1 @@
+SELECT SUM(balance) FROM people WHERE balance < 0

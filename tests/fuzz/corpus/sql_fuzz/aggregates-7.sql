@@ -1,0 +1,1 @@
+SELECT kind, active, score FROM people GROUP BY kind, active

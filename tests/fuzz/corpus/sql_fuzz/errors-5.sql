@@ -1,0 +1,1 @@
+UPDATE people SET age = agge + 1

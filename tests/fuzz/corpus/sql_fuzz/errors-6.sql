@@ -1,0 +1,1 @@
+SELECT lenght(name) FROM people

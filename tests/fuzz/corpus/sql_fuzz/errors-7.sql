@@ -1,0 +1,1 @@
+SELECT nullif(1) FROM people

@@ -1,0 +1,1 @@
+SELECT NULL + 1, 1 - NULL, NULL * NULL, NULL / 2, 2 % NULL, -NULL FROM events WHERE seq = 1

@@ -1,0 +1,1 @@
+SELECT CAST(-1 AS UInt16) FROM events WHERE seq = 1

@@ -1,0 +1,1 @@
+SELECT name, score FROM people ORDER BY score DESC, id

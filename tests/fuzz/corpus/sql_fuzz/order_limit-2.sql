@@ -1,0 +1,1 @@
+SELECT name, email FROM people ORDER BY email DESC, name

@@ -1,0 +1,1 @@
+SELECT name, address.zip FROM people ORDER BY address.zip DESC, name

@@ -1,0 +1,1 @@
+SELECT name FROM people ORDER BY id LIMIT 0

@@ -1,0 +1,1 @@
+SELECT name FROM people WHERE city = 'Paris' ORDER BY score LIMIT 2

@@ -1,0 +1,1 @@
+SELECT name FROM people WHERE city > CAST(5 AS INTEGER)

@@ -1,0 +1,1 @@
+SELECT name FROM people WHERE city IN (CAST(5 AS INTEGER))

@@ -1,0 +1,1 @@
+SELECT name, address.street, address.zip FROM people ORDER BY id

@@ -1,0 +1,1 @@
+SELECT name AS who, age AS years, address.zip AS zip FROM people ORDER BY id

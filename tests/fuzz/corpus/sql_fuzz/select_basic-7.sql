@@ -1,0 +1,1 @@
+SELECT DISTINCT address.street, address.zip FROM people ORDER BY address.zip

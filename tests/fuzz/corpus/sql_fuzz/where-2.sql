@@ -1,0 +1,1 @@
+SELECT id FROM people WHERE photo = x'00ff'

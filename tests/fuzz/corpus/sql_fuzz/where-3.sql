@@ -1,0 +1,1 @@
+SELECT device, seq FROM events WHERE value = 0.1

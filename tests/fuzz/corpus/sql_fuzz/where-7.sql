@@ -1,0 +1,1 @@
+SELECT id FROM people WHERE photo IS NULL ORDER BY id

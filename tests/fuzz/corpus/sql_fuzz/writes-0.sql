@@ -1,0 +1,1 @@
+INSERT INTO people (name, age, city) VALUES ('Ann', 31, 'Paris')

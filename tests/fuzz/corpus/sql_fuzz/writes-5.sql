@@ -1,0 +1,1 @@
+INSERT INTO people (name, email) VALUES ('After', 'after@example.com')

@@ -1,0 +1,1 @@
+SELECT id, score, active, age FROM people ORDER BY id

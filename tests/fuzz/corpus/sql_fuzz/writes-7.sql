@@ -1,0 +1,1 @@
+UPDATE people SET id = id + 1
