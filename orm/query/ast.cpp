@@ -72,6 +72,7 @@ ExprPtr Expr::clone() const {
   e->length = length;
   e->line = line;
   e->col = col;
+  e->height = height;
   e->column = column;
   e->param = param;
   e->function = function;

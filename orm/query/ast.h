@@ -65,6 +65,9 @@ struct Expr {
   size_t length = 0;
   uint32_t line = 1;
   uint32_t col = 1;
+  // Levels of the tree from here down, as the parser built it (it refuses a tree too deep to
+  // walk by recursion).
+  uint32_t height = 1;
 
   // Bound by the binder.
   int column = -1;             // the table column a Column reads

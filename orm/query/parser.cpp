@@ -1,7 +1,9 @@
 #include "orm/query/parser.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cstdlib>
+#include <string>
 
 #include "engine/fail.h"
 #include "orm/query/lexer.h"
@@ -272,6 +274,11 @@ class Parser {
   }
   ExprPtr finish(ExprPtr e) {
     e->length = lastEnd() - e->offset;
+    for (const auto& a : e->args) e->height = std::max(e->height, a->height + 1);
+    if (e->height > kMaxHeight) {
+      error(t_[pos_ == 0 ? 0 : pos_ - 1],
+            "expression more than " + std::to_string(kMaxHeight) + " levels deep");
+    }
     return e;
   }
   ExprPtr binary(ExprKind kind, const Token& at, ExprPtr a, ExprPtr b) {
@@ -284,7 +291,33 @@ class Parser {
     return finish(std::move(e));
   }
 
-  ExprPtr expr() { return orExpr(); }
+  // Expression trees are walked by recursion (here, in the binder, the planner, evaluation and
+  // the destructor), so hostile text could overflow the stack: a tree more than kMaxHeight
+  // levels deep (a chain of 1001 ORs, say, as SQLite's default limit) and more than kMaxNesting
+  // levels of nesting (parentheses, a function's arguments, CASE, NOT NOT, - -), each a dozen
+  // frames of this parser, are SyntaxError.
+  static constexpr uint32_t kMaxHeight = 1000;
+  static constexpr int kMaxNesting = 200;
+  class Nested {
+   public:
+    Nested(Parser& p, const Token& at) : p_(p) {
+      if (p_.nesting_ == kMaxNesting) {
+        p_.error(at, "expressions nested more than " + std::to_string(kMaxNesting) + " deep");
+      }
+      ++p_.nesting_;
+    }
+    ~Nested() { --p_.nesting_; }
+    Nested(const Nested&) = delete;
+    Nested& operator=(const Nested&) = delete;
+
+   private:
+    Parser& p_;
+  };
+
+  ExprPtr expr() {
+    Nested nested(*this, peek());
+    return orExpr();
+  }
 
   ExprPtr orExpr() {
     ExprPtr left = andExpr();
@@ -306,6 +339,7 @@ class Parser {
 
   ExprPtr notExpr() {
     if (peek().isKeyword("NOT")) {
+      Nested nested(*this, peek());
       auto e = make(ExprKind::Not, next());
       e->args.push_back(notExpr());
       return finish(std::move(e));
@@ -449,6 +483,7 @@ class Parser {
   ExprPtr unary() {
     const Token& t = peek();
     if (t.isOp("-")) {
+      Nested nested(*this, t);
       next();
       // A negative literal stays a literal (so -9223372036854775808 is an INTEGER).
       if (peek().kind == TokenKind::Integer || peek().kind == TokenKind::Real) {
@@ -465,6 +500,7 @@ class Parser {
       return finish(std::move(e));
     }
     if (t.isOp("+")) {
+      Nested nested(*this, t);
       next();
       return unary();
     }
@@ -642,6 +678,7 @@ class Parser {
   std::string_view sql_;
   std::vector<Token> t_;
   size_t pos_ = 0;
+  int nesting_ = 0;  // Nested levels open
   ParsedStatement* stmt_ = nullptr;
   uint32_t lastPositional_ = 0;
 };

@@ -5,7 +5,9 @@
 
 #include <cstdint>
 #include <atomic>
+#include <fstream>
 #include <functional>
+#include <iterator>
 #include <thread>
 #include <string>
 #include <vector>
@@ -452,6 +454,41 @@ TEST_F(QueryApi, AUInt64AboveInt64MaxCannotBeRead) {
   EXPECT_TRUE(contains(err, "people.id")) << err;
   // Its other columns read.
   EXPECT_EQ(cells(db_.query("SELECT name FROM people WHERE name = 'Huge'")), "'Huge'");
+}
+
+// Expression trees are walked by recursion (parser, binder, planner, evaluation): one too deep
+// for the stack is a SyntaxError. The first input is sql_fuzz's, which overflowed the stack in
+// the parser.
+TEST_F(QueryApi, ExpressionsTooDeepToWalkAreSyntaxErrors) {
+  std::ifstream in(std::string(CAPDB_SQL_TEST_DIR) + "/../fuzz/corpus/sql_fuzz/crash-nested-parens.sql",
+                   std::ios::binary);
+  ASSERT_TRUE(in);
+  std::string found((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_TRUE(contains(errorOf([&] { db_.query(found); }), "nested more than 200 deep"));
+
+  auto repeat = [](std::string_view part, int n) {
+    std::string out;
+    for (int i = 0; i < n; ++i) out += part;
+    return out;
+  };
+  const std::string one = " FROM people WHERE id = 1";
+  auto parens = [&](int n) { return "SELECT " + repeat("(", n) + "1" + repeat(")", n) + one; };
+  EXPECT_EQ(cells(db_.query(parens(199))), "1");
+  for (const std::string& sql :
+       {parens(200), parens(100000), "SELECT abs(" + repeat("abs(", 100000) + "1",
+        "SELECT " + repeat("- ", 100000) + "1",
+        "SELECT name FROM people WHERE " + repeat("NOT ", 100000) + "age = 1"}) {
+    EXPECT_TRUE(contains(errorOf([&] { db_.query(sql); }), "nested more than 200 deep"))
+        << sql.substr(0, 40);
+  }
+  // Left-associative chains build a deep tree without nesting.
+  EXPECT_EQ(cells(db_.query("SELECT 1" + repeat(" + 1", 999) + one)), "1000");
+  for (const std::string& sql :
+       {"SELECT 1" + repeat(" + 1", 1000) + one, "SELECT name" + repeat(" || name", 100000) + " FROM people",
+        "SELECT name FROM people WHERE age = 1" + repeat(" OR age = 1", 100000)}) {
+    EXPECT_TRUE(contains(errorOf([&] { db_.query(sql); }), "more than 1000 levels deep"))
+        << sql.substr(0, 40);
+  }
 }
 
 TEST(QueryValue, TypesAndAccessors) {
