@@ -52,7 +52,7 @@ fuzz:
 	    -artifact_prefix=build-fuzz/findings/$$t/ \
 	    build-fuzz/corpus/$$t tests/fuzz/corpus/$$t 2>build-fuzz/$$t.log \
 	    || { tail -n 40 build-fuzz/$$t.log; echo "fuzz: $$t found a crash: build-fuzz/findings/$$t/"; exit 1; }; \
-	  grep -E '^#[0-9]+ +DONE|stat::number_of_executed_units' build-fuzz/$$t.log | tail -n 2; \
+	  grep -E '^#[0-9]+[[:space:]]+DONE|stat::number_of_executed_units' build-fuzz/$$t.log | tail -n 2; \
 	done
 
 clean:
