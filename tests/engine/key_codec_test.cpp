@@ -8,58 +8,15 @@
 #include <random>
 
 #include "capdb/error.h"
+#include "support/key_order.h"
 
 namespace capdb::engine {
 namespace {
 
 using Tuple = std::vector<KeyValue>;
 
-// Value order as the codec promises it: NULL first; then by type (Data, Text, numbers, Bool);
-// numbers by value across signed, unsigned and float alike only within integers.
-int rank(const KeyValue& v) {
-  switch (v.index()) {
-    case 0: return 0;  // NULL
-    case 6: return 1;  // Data
-    case 5: return 2;  // Text
-    case 2: case 3: return 3;  // integers
-    case 4: return 4;  // floats
-    case 1: return 5;  // Bool
-  }
-  return 9;
-}
-
-int compareValues(const KeyValue& a, const KeyValue& b) {
-  int ra = rank(a), rb = rank(b);
-  if (ra != rb) return ra < rb ? -1 : 1;
-  auto cmp = [](auto x, auto y) { return x < y ? -1 : (y < x ? 1 : 0); };
-  switch (ra) {
-    case 0: return 0;
-    case 1: return cmp(std::get<KeyBytes>(a).bytes, std::get<KeyBytes>(b).bytes);
-    case 2: return cmp(std::get<std::string>(a), std::get<std::string>(b));
-    case 3: {
-      // Compare as 128-bit integers.
-      auto wide = [](const KeyValue& v) -> __int128 {
-        if (auto* i = std::get_if<int64_t>(&v)) return *i;
-        return static_cast<__int128>(std::get<uint64_t>(v));
-      };
-      return cmp(wide(a), wide(b));
-    }
-    case 4: {
-      double x = std::get<double>(a), y = std::get<double>(b);
-      if (std::isnan(x) || std::isnan(y)) return std::isnan(x) == std::isnan(y) ? 0 : (std::isnan(x) ? 1 : -1);
-      return cmp(x, y);
-    }
-    case 5: return cmp(std::get<bool>(a), std::get<bool>(b));
-  }
-  return 0;
-}
-
-int compareTuples(const Tuple& a, const Tuple& b) {
-  for (size_t i = 0; i < std::min(a.size(), b.size()); ++i) {
-    if (int c = compareValues(a[i], b[i])) return c;
-  }
-  return a.size() < b.size() ? -1 : (a.size() > b.size() ? 1 : 0);
-}
+int compareValues(const KeyValue& a, const KeyValue& b) { return capdb::testing::compareKeyValues(a, b); }
+int compareTuples(const Tuple& a, const Tuple& b) { return capdb::testing::compareKeyTuples(a, b); }
 
 int sign(int c) { return (c > 0) - (c < 0); }
 

@@ -25,6 +25,7 @@
 #include "capdb/error.h"
 #include "engine/key_codec.h"
 #include "engine/key_compare.h"
+#include "support/key_order.h"
 
 namespace capdb::engine {
 namespace {
@@ -60,54 +61,11 @@ std::string hex(std::string_view bytes) {
   std::abort();
 }
 
-// The order keys promise: NULL, then Data, Text, integers, floats (NaN last, -0.0 = 0.0), Bool;
-// integers by value whatever their alternative; Text and Data by unsigned bytes, then length.
-int rank(const KeyValue& v) {
-  switch (v.index()) {
-    case 0: return 0;  // NULL
-    case 6: return 1;  // Data
-    case 5: return 2;  // Text
-    case 2: case 3: return 3;  // integers
-    case 4: return 4;  // floats
-    default: return 5;  // Bool
-  }
-}
-
 int sign(int c) { return (c > 0) - (c < 0); }
 
-int compareValue(const KeyValue& a, const KeyValue& b) {
-  int ra = rank(a), rb = rank(b);
-  if (ra != rb) return ra < rb ? -1 : 1;
-  switch (ra) {
-    case 0: return 0;
-    case 1: return sign(std::string_view(std::get<KeyBytes>(a).bytes).compare(std::get<KeyBytes>(b).bytes));
-    case 2: return sign(std::string_view(std::get<std::string>(a)).compare(std::get<std::string>(b)));
-    case 3: {
-      // As (negative, magnitude): every int64_t and uint64_t value.
-      auto key = [](const KeyValue& v) -> std::pair<bool, uint64_t> {
-        if (auto* u = std::get_if<uint64_t>(&v)) return {false, *u};
-        int64_t i = std::get<int64_t>(v);
-        return {i < 0, static_cast<uint64_t>(i)};
-      };
-      auto [na, ma] = key(a);
-      auto [nb, mb] = key(b);
-      if (na != nb) return na ? -1 : 1;
-      return ma == mb ? 0 : (ma < mb ? -1 : 1);  // two's complement keeps negatives in order
-    }
-    case 4: {
-      double x = std::get<double>(a), y = std::get<double>(b);
-      if (std::isnan(x) || std::isnan(y)) return std::isnan(x) - std::isnan(y);
-      return x == y ? 0 : (x < y ? -1 : 1);
-    }
-    default: return int{std::get<bool>(a)} - int{std::get<bool>(b)};
-  }
-}
-
+int compareValue(const KeyValue& a, const KeyValue& b) { return capdb::testing::compareKeyValues(a, b); }
 int compareTuple(const std::vector<KeyValue>& a, const std::vector<KeyValue>& b) {
-  for (size_t i = 0; i < a.size() && i < b.size(); ++i) {
-    if (int c = compareValue(a[i], b[i])) return c;
-  }
-  return a.size() == b.size() ? 0 : (a.size() < b.size() ? -1 : 1);
+  return capdb::testing::compareKeyTuples(a, b);
 }
 
 // The form a value decodes as: integers that fit int64_t as int64_t, -0.0 as 0.0.
