@@ -8,6 +8,7 @@
 #include "cli/output.h"
 #include "engine/crash_point.h"
 #include "engine/fail.h"
+#include "orm/query/columns.h"
 #include "orm/rewindable_input.h"
 
 namespace capdb::cli {
@@ -83,16 +84,6 @@ Value fieldValue(const Field& f) {
   return Value(t);
 }
 
-bool sameName(std::string_view a, capnp::Text::Reader b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
-
 // Whether the column a header names (a field, or a dotted path into groups and structs; in any
 // case, as SQL names columns) is Bool.
 bool isBoolField(capnp::StructSchema schema, std::string_view dotted) {
@@ -101,7 +92,8 @@ bool isBoolField(capnp::StructSchema schema, std::string_view dotted) {
     std::string_view name = dotted.substr(0, dot);
     std::optional<capnp::StructSchema::Field> found;
     for (auto field : schema.getFields()) {
-      if (sameName(name, field.getProto().getName())) found = field;
+      auto fieldName = field.getProto().getName();
+      if (query::equalsIgnoreCase(name, std::string_view(fieldName.begin(), fieldName.size()))) found = field;
     }
     if (!found) return false;
     capnp::Type type = found->getType();

@@ -135,12 +135,7 @@ std::pair<std::string, std::string> TableCore::indexEntry(const IndexCore& index
 Key TableCore::indexKey(std::string_view index, capnp::DynamicStruct::Reader record) const {
   requireOwnStruct(record);
   const IndexSchema* schema = schema_.findIndex(index);
-  if (schema == nullptr) {
-    std::string known;
-    for (const auto& i : schema_.indexes) known += (known.empty() ? "" : ", ") + i.name;
-    fail(ErrorCode::InvalidArgument, "table {} has no index {} (its indexes: {})", schema_.name,
-         index, known.empty() ? "none" : known);
-  }
+  if (schema == nullptr) failNoIndex(index);
   std::vector<engine::KeyValue> values;
   values.reserve(schema->fields.size());
   for (const auto& f : schema->fields) values.push_back(keyValueAt(record, f));
@@ -577,15 +572,19 @@ RecordCursor TableCore::scan(const Txn& tx, const Range& range, Direction direct
 }
 
 const IndexCore& TableCore::requireIndex(std::string_view name) const {
-  std::string known;
   for (const IndexCore& index : indexes_) {
     if (index.schema.name == name) {
       CAPDB_REQUIRE(index.ready, ErrorCode::Busy, "table {}: index {} is still being built",
               schema_.name, name);
       return index;
     }
-    known += (known.empty() ? "" : ", ") + index.schema.name;
   }
+  failNoIndex(name);
+}
+
+void TableCore::failNoIndex(std::string_view name) const {
+  std::string known;
+  for (const auto& index : schema_.indexes) known += (known.empty() ? "" : ", ") + index.name;
   fail(ErrorCode::InvalidArgument, "table {} has no index {} (its indexes: {})", schema_.name,
        name, known.empty() ? "none" : known);
 }

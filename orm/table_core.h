@@ -227,6 +227,8 @@ class TableCore {
   void replace(WriteTxn& tx, std::string_view pk, capnp::DynamicStruct::Reader old,
                uint32_t oldVersion, capnp::MessageBuilder& message) const;
   const IndexCore& requireIndex(std::string_view name) const;
+  // InvalidArgument naming the table's indexes: it has none called `name`.
+  [[noreturn]] void failNoIndex(std::string_view name) const;
   [[noreturn]] void failUnavailable() const;
   void requireOwnStruct(capnp::DynamicStruct::Reader record) const;
 
