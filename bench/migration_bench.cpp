@@ -31,6 +31,7 @@
 #include "engine/lmdb_error.h"
 #include "orm/schema_file.h"
 #include "orm/table_reader.h"
+#include "db/database_state.h"
 
 namespace {
 
@@ -173,7 +174,7 @@ void runEager(benchmark::State& state, const capdb::orm::SchemaFile& target,
     db.emplace(capdb::Database::open(dir, capdb::Schemas{target.tables[0]}, o));
     state.PauseTiming();
     check(db->oldRecords() == 0, "every record migrated");
-    auto info = db->env().info();
+    auto info = capdb::internal::env(*db).info();
     bytes += info.usedBytes;
     verify(*db);
     db.reset();  // closing is not the migration's work, here or for the peers

@@ -18,8 +18,6 @@
 #include "cli/output.h"
 #include "cli/shell.h"
 #include "engine/fail.h"
-#include "engine/key_codec.h"
-#include "orm/table_core.h"
 
 namespace capdb::cli {
 namespace {
@@ -101,7 +99,7 @@ int import(const std::string& db, const std::string& table, const std::string& f
   CAPDB_REQUIRE(in.good(), ErrorCode::IoError, "cannot read {}", file);
   uint64_t n = 0;
   if (format == "csv") {
-    n = importCsv(d, table, in);
+    n = d.importCsv(table, in);
   } else {
     n = d.importJsonLines(table, in);
   }
@@ -233,13 +231,12 @@ void keepSample(Database& d, const Schemas& tables, uint64_t keep) {
     for (const auto& app : tables.tables) {
       auto table = d.findTable(app.name);
       if (!table) continue;
-      std::vector<std::string> drop;
+      std::vector<Key> drop;
       uint64_t seen = 0;
-      for (auto scan = tx.engine().scan(table->core().records(), engine::KeyRange::all()); scan.valid();
-           scan.next()) {
-        if (++seen > keep) drop.emplace_back(scan.key());
+      for (auto scan = table->scan(tx); scan.valid(); scan.next()) {
+        if (++seen > keep) drop.push_back(scan.key());
       }
-      for (const auto& pk : drop) table->remove(tx, Key::fromValues(engine::decodeKey(pk)));
+      for (const auto& key : drop) table->remove(tx, key);
     }
   });
 }

@@ -10,9 +10,11 @@
 #include <string_view>
 #include <utility>
 
+#include "capdb/key.h"
+
 namespace capdb::engine {
 
-enum class Direction { Forward, Backward };
+using capdb::Direction;  // capdb/key.h
 
 struct Bound {
   std::string key;

@@ -16,41 +16,14 @@
 #include <string_view>
 #include <type_traits>
 
+#include "capdb/options.h"
 #include "engine/txn.h"
 
 namespace capdb::engine {
 
-// The default initial map: 64 GiB on 64-bit systems, where address space is plentiful, so that a
-// transaction almost never fills the map (a full map aborts the transaction, which must then run
-// again in a bigger one); 256 MiB where address space is scarce.
-inline constexpr size_t kDefaultMapSize =
-    sizeof(void*) >= 8 ? size_t{64} << 30 : size_t{256} << 20;
-
-struct EnvOptions {
-  // Initial size of the memory map in bytes. It costs address space, not disk: the file grows
-  // only as pages are written. The map grows on demand, so this is only a start; an existing
-  // environment keeps its larger size. Default kDefaultMapSize (64 GiB on 64-bit systems), or
-  // maxMapSize when that is set and smaller.
-  size_t mapSize = kDefaultMapSize;
-  // Upper bound for map growth in bytes; 0 means no bound but the disk and the address space.
-  // A write that needs more is refused with ErrorCode::Full. Default 0.
-  size_t maxMapSize = 0;
-  // Named databases the environment can hold: one per table, one per index, and the catalog.
-  // Default 1024, so schemas never meet the limit in practice.
-  unsigned maxDbs = 1024;
-  // Read transactions that may be open at once, across all processes sharing the environment.
-  // Default 126, LMDB's own default.
-  unsigned maxReaders = 126;
-  // Do not fsync on commit. A system crash may lose the last transactions (the file stays
-  // consistent). Default false: every commit is durable.
-  bool noSync = false;
-  // Open read-only: write transactions fail with ErrorCode::Unsupported. Default false.
-  bool readOnly = false;
-  // How long a write that must grow the map waits for this process's open read transactions to
-  // end (LMDB can only remap with none active). Past it the write fails with ErrorCode::Busy.
-  // Default 10 s.
-  std::chrono::milliseconds growWait{10'000};
-};
+// The options an app sets (map size and growth, readers, sync) are public: capdb/options.h.
+using capdb::EnvOptions;
+using capdb::kDefaultMapSize;
 
 // Map usage, from mdb_env_info and mdb_env_stat.
 struct EnvInfo {

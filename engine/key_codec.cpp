@@ -134,11 +134,6 @@ std::string KeyEncoder::release() && {
   return std::move(bytes_);
 }
 
-std::string encodeKey(std::span<const KeyValue> values) {
-  KeyEncoder e;
-  for (const auto& v : values) e.value(v);
-  return std::move(e).release();
-}
 
 std::string_view KeyDecoder::skip() {
   // The same checks as next(), without building the value: a skipped Text costs a scan for its
@@ -267,6 +262,20 @@ void checkKeySize(std::string_view key, std::string_view what) {
           "{} is {} bytes, longer than the {}-byte limit of LMDB keys", what, key.size(), kMaxKeySize);
 }
 
+
+}  // namespace capdb::engine
+
+namespace capdb {
+
+using engine::KeyEncoder;
+using engine::decodeKey;
+
+std::string encodeKey(std::span<const KeyValue> values) {
+  KeyEncoder e;
+  for (const auto& v : values) e.value(v);
+  return std::move(e).release();
+}
+
 std::string formatKey(std::string_view encoded) {
   std::vector<KeyValue> values;
   try {
@@ -296,4 +305,4 @@ std::string formatKey(std::string_view encoded) {
   return out + ")";
 }
 
-}  // namespace capdb::engine
+}  // namespace capdb

@@ -29,30 +29,18 @@
 #include <variant>
 #include <vector>
 
+#include "capdb/key.h"
+
 namespace capdb::engine {
 
 // LMDB's compile-time key limit (mdb_env_get_maxkeysize with the default MDB_MAXKEYSIZE).
 inline constexpr size_t kMaxKeySize = 511;
 
-// The type a key column was declared with: decoding with types returns the exact variant
-// alternative for each column (an Int8 column decodes as int64_t, a UInt16 one as uint64_t).
-enum class KeyType : uint8_t {
-  Bool, Int8, Int16, Int32, Int64, UInt8, UInt16, UInt32, UInt64, Float32, Float64, Text, Data,
-};
-
-struct KeyNull {
-  friend bool operator==(KeyNull, KeyNull) = default;
-};
-
-// A Data value: bytes, distinct from Text so that the two never compare equal.
-struct KeyBytes {
-  std::string bytes;
-  friend bool operator==(const KeyBytes&, const KeyBytes&) = default;
-};
-
-// One value of a key. Signed integer columns hold int64_t, unsigned ones uint64_t, floating
-// ones double.
-using KeyValue = std::variant<KeyNull, bool, int64_t, uint64_t, double, std::string, KeyBytes>;
+// The value types are public (capdb/key.h): an app builds keys from them.
+using capdb::KeyBytes;
+using capdb::KeyNull;
+using capdb::KeyType;
+using capdb::KeyValue;
 
 // Appends encoded values to a key. Chain calls; take the bytes with bytes() or release().
 class KeyEncoder {
@@ -81,7 +69,7 @@ class KeyEncoder {
   std::string bytes_;
 };
 
-std::string encodeKey(std::span<const KeyValue> values);
+using capdb::encodeKey;  // declared in capdb/key.h
 
 // Reads values back from an encoded key, one at a time. Malformed bytes throw Corruption.
 class KeyDecoder {
@@ -115,7 +103,6 @@ std::string prefixSuccessor(std::string_view prefix);
 // kMaxKeySize.
 void checkKeySize(std::string_view key, std::string_view what);
 
-// A readable rendering of an encoded key, e.g. ("Paris", 31), for error messages.
-std::string formatKey(std::string_view encoded);
+using capdb::formatKey;  // declared in capdb/key.h
 
 }  // namespace capdb::engine

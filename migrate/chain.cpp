@@ -46,17 +46,18 @@ const std::map<uint32_t, Migrations::Step>* Migrations::stepsOf(const std::strin
   return nullptr;
 }
 
-std::shared_ptr<const orm::Upgrader> Migrations::plan(const orm::TableSchema& app,
-                                                      const orm::Catalog& catalog,
-                                                      const engine::Txn& txn,
-                                                      const std::set<uint32_t>& versions,
-                                                      std::vector<const Step*>* used) const {
-  auto chain = std::make_shared<migrate::TableChain>(app, stepsOf(app.name), catalog, txn, versions);
+namespace migrate {
+
+std::shared_ptr<const orm::Upgrader> planUpgrade(const Migrations& migrations,
+                                                 const orm::TableSchema& app,
+                                                 const orm::Catalog& catalog,
+                                                 const engine::Txn& txn,
+                                                 const std::set<uint32_t>& versions,
+                                                 std::vector<const Migrations::Step*>* used) {
+  auto chain = std::make_shared<TableChain>(app, migrations.stepsOf(app.name), catalog, txn, versions);
   if (used) *used = chain->steps();
   return chain;
 }
-
-namespace migrate {
 
 namespace {
 

@@ -56,6 +56,18 @@ PrefillPlan planPrefill(capnp::StructSchema from, capnp::StructSchema to);
 void applyPrefill(const PrefillPlan& plan, capnp::DynamicStruct::Reader old,
                   capnp::DynamicStruct::Builder next);
 
+// Plans how records of `app`'s table stored at each of `versions` reach app.version through the
+// steps `migrations` holds for it: the orm::Upgrader that reads them (lazily or for an eager
+// rewrite). `used` receives the steps the plan runs. Throws SchemaMismatch naming the table, the
+// field and the change when a gap has no step and old records cannot be read across it. Costs
+// O(versions), never O(records).
+std::shared_ptr<const orm::Upgrader> planUpgrade(const Migrations& migrations,
+                                                 const orm::TableSchema& app,
+                                                 const orm::Catalog& catalog,
+                                                 const engine::Txn& txn,
+                                                 const std::set<uint32_t>& versions,
+                                                 std::vector<const Migrations::Step*>* used);
+
 class TableChain : public orm::Upgrader {
  public:
   // Plans chains from every version in `versions` (all older than app.version) to app.version.

@@ -1,8 +1,11 @@
-// The eager rewrite: Database::migrate and Database::drain. Each batch is one write transaction
-// that rewrites up to a batch of old records at the newest version (or refills a batch of a
-// rebuilt index) and commits the checkpoint with them, so a crash loses at most the batch in
-// flight and the next run continues after the checkpoint: no record is rewritten twice or
-// skipped.
+// The eager rewrite, which Database::migrate and Database::drain run (db/migrate.cpp). Each batch
+// is one write transaction that rewrites up to a batch of old records at the newest version (or
+// refills a batch of a rebuilt index) and commits the checkpoint with them, so a crash loses at
+// most the batch in flight and the next run continues after the checkpoint: no record is
+// rewritten twice or skipped. A batch runs one phase: check, records, indexes, or, for a new
+// primary key, rekey then install.
+#include "migrate/eager.h"
+
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -19,7 +22,7 @@
 #include "orm/table_core.h"
 #include "orm/table_reader.h"
 
-namespace capdb {
+namespace capdb::migrate {
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -179,7 +182,7 @@ BatchResult rekeyBatch(WriteTxn& tx, orm::TableCore& core, const EagerOptions& o
                        uint64_t limit, BatchResult& result) {
   orm::TableInfo& info = core.touch(tx, true);
   orm::MigrationState& m = *info.migration;
-  engine::WriteTxn& etx = tx.engineWrite();
+  engine::WriteTxn& etx = internal::engineWrite(tx);
   const std::string& name = core.schema().name;
   const uint32_t newest = core.schema().version;
   engine::Db moved = etx.createDb(rekeyDbName(name));
@@ -230,7 +233,7 @@ BatchResult rekeyBatch(WriteTxn& tx, orm::TableCore& core, const EagerOptions& o
       auto* upgraded = decoder.upgradedMessage();
       std::string_view encoded;
       if (upgraded != nullptr) {
-        encoded = tx.state().encoder.encode(newest, *upgraded);
+        encoded = internal::writeState(tx).encoder.encode(newest, *upgraded);
       } else {
         relabelled.assign(value);
         setStoredVersion(relabelled, newest);
@@ -296,7 +299,7 @@ BatchResult installBatch(WriteTxn& tx, orm::TableCore& core, const EagerOptions&
                          uint64_t limit, BatchResult& result) {
   orm::TableInfo& info = core.touch(tx, true);
   orm::MigrationState& m = *info.migration;
-  engine::WriteTxn& etx = tx.engineWrite();
+  engine::WriteTxn& etx = internal::engineWrite(tx);
   auto moved = etx.openDb(rekeyDbName(core.schema().name));
   CAPDB_REQUIRE(moved.has_value(), ErrorCode::Corruption,
                 "table {}: a migration is installing records from {}, which is missing",
@@ -333,6 +336,165 @@ BatchResult installBatch(WriteTxn& tx, orm::TableCore& core, const EagerOptions&
   return result;
 }
 
+// The check phase: every rebuilt unique index's new keys go into a scratch database, key ->
+// primary key; a key met twice fails the migration (undone) before any record was rewritten.
+BatchResult checkBatch(WriteTxn& tx, const orm::TableCore& core,
+                      orm::TableInfo& info, uint64_t limit, const engine::KeyRange& range,
+                      BatchResult& result) {
+  orm::MigrationState& m = *info.migration;
+  engine::WriteTxn& etx = internal::engineWrite(tx);
+  const uint32_t newest = core.schema().version;
+  result.phase = "check";
+  // The new keys of every rebuilt unique index go into a scratch database, key -> primary key;
+  // a key met twice fails the migration before any record was rewritten.
+  struct Checked {
+    const orm::IndexCore* index;
+    engine::Db scratch;
+  };
+  std::vector<Checked> checked;
+  for (const auto* ic : buildingIndexes(core, info, true)) {
+    checked.push_back({ic, etx.createDb(checkDbName(core.schema().name, ic->schema.name))});
+  }
+  auto dropScratch = [&] {
+    for (auto& c : checked) etx.dropDb(c.scratch);
+  };
+  ScanEnd end = scanBatch(etx, core, range, limit, [&](std::string_view pk, auto record) {
+    for (auto& c : checked) {
+      auto [key, owner] = core.indexEntry(*c.index, record, pk);
+      if (owner.empty()) continue;  // a NULL in the key: unique keys may repeat
+      if (etx.insert(c.scratch, key, pk)) continue;
+      auto other = etx.get(c.scratch, key);
+      if (other && *other == pk) continue;
+      result.failure = fmt::format(
+          "table {}: {} would give records {} and {} the same key {} in unique index {}; "
+          "nothing was rewritten and the table is back at version {}",
+          core.schema().name, migrationName(m, newest),
+          other ? engine::formatKey(*other) : std::string("?"), engine::formatKey(pk),
+          engine::formatKey(key), c.index->schema.name, m.fromVersion);
+      return false;
+    }
+    return true;
+  });
+  if (!result.failure.empty()) {
+    dropScratch();
+    undoMigration(etx, core, info);
+    result.finished = true;
+    return result;
+  }
+  bool exhausted = end.exhausted;
+  std::string last = end.last;
+  if (exhausted) {
+    dropScratch();
+    m.phase = m.rekey ? orm::MigrationState::Phase::Rekey : orm::MigrationState::Phase::Records;
+    m.checkpoint.clear();
+    if (!m.rekey) pointOfNoReturn(etx, core, m);
+  } else {
+    m.checkpoint = last;
+  }
+  return result;
+}
+
+// The records phase: rewrites a batch of old records at the newest version, in key order.
+BatchResult recordsBatch(WriteTxn& tx, const orm::TableCore& core, const EagerOptions& options,
+                      orm::TableInfo& info, uint64_t limit, const engine::KeyRange& range,
+                      BatchResult& result) {
+  orm::MigrationState& m = *info.migration;
+  engine::WriteTxn& etx = internal::engineWrite(tx);
+  const uint32_t newest = core.schema().version;
+  // Collected first, written after: a put while the scan's cursor walks the same tree could
+  // move it. Keys and new values go into one buffer, so a batch allocates a few times, not
+  // twice per record.
+  struct Rewrite {
+    size_t pk, pkSize, value, valueSize;
+    uint32_t fromVersion;
+  };
+  std::vector<Rewrite> rewrites;
+  std::string arena;
+  uint64_t bytes = 0;
+  std::string last;
+  bool exhausted = true;
+  orm::RecordDecoder decoder;
+  // A batch rewrites at least one record, and scans a bounded number of records that need no
+  // rewrite, so that writers never wait long between batches.
+  uint64_t scanned = 0;
+  uint64_t scanLimit = std::max<uint64_t>(limit, 1) * 4;
+  KeptIndexCheck kept(core, info);
+  for (auto [pk, value] : etx.scan(core.records(), range)) {
+    if (!rewrites.empty() &&
+        (rewrites.size() >= limit || bytes >= options.batchBytes || scanned >= scanLimit)) {
+      exhausted = false;
+      break;
+    }
+    if (rewrites.empty() && scanned >= scanLimit) {
+      exhausted = false;
+      break;
+    }
+    ++scanned;
+    last.assign(pk);
+    uint32_t version = storedVersion(value);
+    if (!core.needsRewrite(version)) continue;  // newest, or reads as the newest as it is
+    auto record = core.decode(decoder, pk, value);  // MigrationFailed names table, key, step
+    kept.check(etx, record, pk, value);  // nothing is written yet: `value` is still the record
+    auto* upgraded = decoder.upgradedMessage();
+    std::string_view encoded = upgraded ? internal::writeState(tx).encoder.encode(newest, *upgraded)
+                                        : internal::writeState(tx).encoder.encode(newest, record);
+    bytes += encoded.size();
+    rewrites.push_back({arena.size(), pk.size(), arena.size() + pk.size(), encoded.size(),
+                        decoder.version()});
+    arena.append(pk);
+    arena.append(encoded);
+  }
+  std::string_view all(arena);
+  std::vector<std::pair<std::string_view, std::string_view>> puts;
+  puts.reserve(rewrites.size());
+  for (const Rewrite& r : rewrites) {
+    puts.emplace_back(all.substr(r.pk, r.pkSize), all.substr(r.value, r.valueSize));
+    --info.counts[r.fromVersion];
+    ++info.counts[newest];
+  }
+  etx.putMany(core.records(), puts);  // in key order, as scanned
+  m.done += rewrites.size();
+  result.done = m.done;
+  result.rewritten = result.written = rewrites.size();
+  if (!exhausted) {
+    m.checkpoint = last;
+  } else {
+    recordsDone(etx, core, info, result);
+  }
+  return result;
+}
+
+// The indexes phase: fills a batch of every index the migration rebuilds.
+BatchResult indexesBatch(WriteTxn& tx, const orm::TableCore& core,
+                      orm::TableInfo& info, uint64_t limit, const engine::KeyRange& range,
+                      BatchResult& result) {
+  orm::MigrationState& m = *info.migration;
+  engine::WriteTxn& etx = internal::engineWrite(tx);
+  const uint32_t newest = core.schema().version;
+  std::vector<const orm::IndexCore*> building = buildingIndexes(core, info, false);
+  std::vector<std::pair<const orm::IndexCore*, std::pair<std::string, std::string>>> entries;
+  ScanEnd end = scanBatch(etx, core, range, limit, [&](std::string_view pk, auto record) {
+    for (const auto* ic : building) entries.emplace_back(ic, core.indexEntry(*ic, record, pk));
+    return true;
+  });
+  bool exhausted = end.exhausted;
+  std::string last = end.last;
+  result.phase = "indexes";
+  for (auto& [ic, entry] : entries) {
+    std::string pk = entry.second.empty() ? std::string(core.primaryKeyOfEntry(*ic, entry.first, entry.second))
+                                          : entry.second;
+    core.putIndexEntry(etx, *ic, entry, pk, ErrorCode::MigrationFailed);
+  }
+  if (!exhausted) {
+    m.checkpoint = last;
+  } else {
+    for (auto& ii : info.indexes) ii.state = orm::IndexState::Ready;
+    info.migration.reset();
+    result.finished = true;
+  }
+  return result;
+}
+
 // One batch of the table's pending migration, in the caller's write transaction.
 BatchResult runBatch(WriteTxn& tx, orm::TableCore& core, const EagerOptions& options,
                      uint64_t recordLimit) {
@@ -356,174 +518,46 @@ BatchResult runBatch(WriteTxn& tx, orm::TableCore& core, const EagerOptions& opt
   }
   orm::MigrationState& m = *info.migration;
   result.total = m.total;
-  engine::WriteTxn& etx = tx.engineWrite();
-  const uint32_t newest = core.schema().version;
   uint64_t limit = std::min<uint64_t>(options.batchRecords, recordLimit);
   engine::KeyRange range = m.checkpoint.empty()
                                ? engine::KeyRange::all()
                                : engine::KeyRange::atLeast(m.checkpoint, false);
 
-  if (m.phase == orm::MigrationState::Phase::Check) {
-    result.phase = "check";
-    // The new keys of every rebuilt unique index go into a scratch database, key -> primary key;
-    // a key met twice fails the migration before any record was rewritten.
-    struct Checked {
-      const orm::IndexCore* index;
-      engine::Db scratch;
-    };
-    std::vector<Checked> checked;
-    for (const auto* ic : buildingIndexes(core, info, true)) {
-      checked.push_back({ic, etx.createDb(checkDbName(core.schema().name, ic->schema.name))});
-    }
-    auto dropScratch = [&] {
-      for (auto& c : checked) etx.dropDb(c.scratch);
-    };
-    ScanEnd end = scanBatch(etx, core, range, limit, [&](std::string_view pk, auto record) {
-      for (auto& c : checked) {
-        auto [key, owner] = core.indexEntry(*c.index, record, pk);
-        if (owner.empty()) continue;  // a NULL in the key: unique keys may repeat
-        if (etx.insert(c.scratch, key, pk)) continue;
-        auto other = etx.get(c.scratch, key);
-        if (other && *other == pk) continue;
-        result.failure = fmt::format(
-            "table {}: {} would give records {} and {} the same key {} in unique index {}; "
-            "nothing was rewritten and the table is back at version {}",
-            core.schema().name, migrationName(m, newest),
-            other ? engine::formatKey(*other) : std::string("?"), engine::formatKey(pk),
-            engine::formatKey(key), c.index->schema.name, m.fromVersion);
-        return false;
-      }
-      return true;
-    });
-    if (!result.failure.empty()) {
-      dropScratch();
-      undoMigration(etx, core, info);
-      result.finished = true;
-      return result;
-    }
-    bool exhausted = end.exhausted;
-    std::string last = end.last;
-    if (exhausted) {
-      dropScratch();
-      m.phase = m.rekey ? orm::MigrationState::Phase::Rekey : orm::MigrationState::Phase::Records;
-      m.checkpoint.clear();
-      if (!m.rekey) pointOfNoReturn(etx, core, m);
-    } else {
-      m.checkpoint = last;
-    }
-    return result;
+  switch (m.phase) {
+    case orm::MigrationState::Phase::Check:
+      return checkBatch(tx, core, info, limit, range, result);
+    case orm::MigrationState::Phase::Rekey:
+      return rekeyBatch(tx, core, options, limit, result);
+    case orm::MigrationState::Phase::Install:
+      return installBatch(tx, core, options, limit, result);
+    case orm::MigrationState::Phase::Records:
+      return recordsBatch(tx, core, options, info, limit, range, result);
+    case orm::MigrationState::Phase::Indexes:
+      return indexesBatch(tx, core, info, limit, range, result);
   }
-
-  if (m.phase == orm::MigrationState::Phase::Rekey) return rekeyBatch(tx, core, options, limit, result);
-  if (m.phase == orm::MigrationState::Phase::Install) {
-    return installBatch(tx, core, options, limit, result);
-  }
-
-  if (m.phase == orm::MigrationState::Phase::Records) {
-    // Collected first, written after: a put while the scan's cursor walks the same tree could
-    // move it. Keys and new values go into one buffer, so a batch allocates a few times, not
-    // twice per record.
-    struct Rewrite {
-      size_t pk, pkSize, value, valueSize;
-      uint32_t fromVersion;
-    };
-    std::vector<Rewrite> rewrites;
-    std::string arena;
-    uint64_t bytes = 0;
-    std::string last;
-    bool exhausted = true;
-    orm::RecordDecoder decoder;
-    // A batch rewrites at least one record, and scans a bounded number of records that need no
-    // rewrite, so that writers never wait long between batches.
-    uint64_t scanned = 0;
-    uint64_t scanLimit = std::max<uint64_t>(limit, 1) * 4;
-    migrate::KeptIndexCheck kept(core, info);
-    for (auto [pk, value] : etx.scan(core.records(), range)) {
-      if (!rewrites.empty() &&
-          (rewrites.size() >= limit || bytes >= options.batchBytes || scanned >= scanLimit)) {
-        exhausted = false;
-        break;
-      }
-      if (rewrites.empty() && scanned >= scanLimit) {
-        exhausted = false;
-        break;
-      }
-      ++scanned;
-      last.assign(pk);
-      uint32_t version = storedVersion(value);
-      if (!core.needsRewrite(version)) continue;  // newest, or reads as the newest as it is
-      auto record = core.decode(decoder, pk, value);  // MigrationFailed names table, key, step
-      kept.check(etx, record, pk, value);  // nothing is written yet: `value` is still the record
-      auto* upgraded = decoder.upgradedMessage();
-      std::string_view encoded = upgraded ? tx.state().encoder.encode(newest, *upgraded)
-                                          : tx.state().encoder.encode(newest, record);
-      bytes += encoded.size();
-      rewrites.push_back({arena.size(), pk.size(), arena.size() + pk.size(), encoded.size(),
-                          decoder.version()});
-      arena.append(pk);
-      arena.append(encoded);
-    }
-    std::string_view all(arena);
-    std::vector<std::pair<std::string_view, std::string_view>> puts;
-    puts.reserve(rewrites.size());
-    for (const Rewrite& r : rewrites) {
-      puts.emplace_back(all.substr(r.pk, r.pkSize), all.substr(r.value, r.valueSize));
-      --info.counts[r.fromVersion];
-      ++info.counts[newest];
-    }
-    etx.putMany(core.records(), puts);  // in key order, as scanned
-    m.done += rewrites.size();
-    result.done = m.done;
-    result.rewritten = result.written = rewrites.size();
-    if (!exhausted) {
-      m.checkpoint = last;
-    } else {
-      recordsDone(etx, core, info, result);
-    }
-  } else {
-    std::vector<const orm::IndexCore*> building = buildingIndexes(core, info, false);
-    std::vector<std::pair<const orm::IndexCore*, std::pair<std::string, std::string>>> entries;
-    ScanEnd end = scanBatch(etx, core, range, limit, [&](std::string_view pk, auto record) {
-      for (const auto* ic : building) entries.emplace_back(ic, core.indexEntry(*ic, record, pk));
-      return true;
-    });
-    bool exhausted = end.exhausted;
-    std::string last = end.last;
-    result.phase = "indexes";
-    for (auto& [ic, entry] : entries) {
-      std::string pk = entry.second.empty() ? std::string(core.primaryKeyOfEntry(*ic, entry.first, entry.second))
-                                            : entry.second;
-      core.putIndexEntry(etx, *ic, entry, pk, ErrorCode::MigrationFailed);
-    }
-    if (!exhausted) {
-      m.checkpoint = last;
-    } else {
-      for (auto& ii : info.indexes) ii.state = orm::IndexState::Ready;
-      info.migration.reset();
-      result.finished = true;
-    }
-  }
-  return result;
+  fail(ErrorCode::Internal, "table {}: unknown migration phase", core.schema().name);
 }
 
-// Runs batches over every table until nothing is left or `keepGoing` says stop. Returns the
-// records rewritten and whether everything is finished.
-std::pair<uint64_t, bool> runMigration(Database& db, const EagerOptions& options,
-                                       const std::function<bool(uint64_t)>& keepGoing,
-                                       uint64_t recordBudget) {
+}  // namespace
+
+std::pair<uint64_t, bool> runEager(const std::vector<orm::TableCore*>& tables, const RunWrite& write,
+                                   const EagerOptions& options,
+                                   const std::function<bool(uint64_t)>& keepGoing,
+                                   uint64_t recordBudget) {
   uint64_t rewritten = 0;
   uint64_t written = 0;  // what the rate counts: a record moved to a new key is written twice
   auto start = Clock::now();
-  for (const auto& name : db.appTableNames()) {
-    orm::TableCore& core = db.table(name).core();
+  for (orm::TableCore* table : tables) {
+    orm::TableCore& core = *table;
+    const std::string& name = core.schema().name;
     for (;;) {
       if (!keepGoing(rewritten)) return {rewritten, false};
       uint64_t left = recordBudget ? recordBudget - std::min(recordBudget, rewritten) : UINT64_MAX;
       if (left == 0) return {rewritten, false};
-      BatchResult r = db.write([&](WriteTxn& tx) {
-        BatchResult batch = runBatch(tx, core, options, left);
-        engine::crashPoint(fmt::format("migrate.{}.batch", batch.phase));
-        return batch;
+      BatchResult r;
+      write([&](WriteTxn& tx) {
+        r = runBatch(tx, core, options, left);
+        engine::crashPoint(fmt::format("migrate.{}.batch", r.phase));
       });
       engine::crashPoint(fmt::format("migrate.{}.commit", r.phase));
       if (!r.failure.empty()) throw Error(ErrorCode::MigrationFailed, r.failure);
@@ -556,29 +590,5 @@ std::pair<uint64_t, bool> runMigration(Database& db, const EagerOptions& options
   return {rewritten, true};
 }
 
-}  // namespace
 
-uint64_t Database::migrate(const EagerOptions& options) {
-  return runMigration(*this, options, [](uint64_t) { return true; }, 0).first;
-}
-
-bool Database::drain(DrainBudget budget) {
-  auto deadline = Clock::now() + budget.time;
-  bool timed = budget.time.count() > 0;
-  const EagerOptions& options = eagerOptions();
-  return runMigration(*this, options,
-                      [&](uint64_t) { return !timed || Clock::now() < deadline; }, budget.records)
-      .second;
-}
-
-uint64_t Database::oldRecords() const {
-  uint64_t n = 0;
-  auto tx = read();
-  for (const auto& name : appTableNames()) {
-    orm::TableCore& core = table(name).core();
-    if (auto info = core.catalog().readTable(tx.engine(), name)) n += core.pendingRecords(*info);
-  }
-  return n;
-}
-
-}  // namespace capdb
+}  // namespace capdb::migrate

@@ -6,11 +6,11 @@
 
 #include "capdb/migrations.h"
 #include "engine/fail.h"
-#include "orm/query/binder.h"
-#include "orm/query/columns.h"
-#include "orm/query/eval.h"
-#include "orm/query/executor.h"
-#include "orm/query/parser.h"
+#include "query/binder.h"
+#include "query/columns.h"
+#include "query/eval.h"
+#include "query/executor.h"
+#include "query/parser.h"
 
 namespace capdb {
 namespace {

@@ -33,15 +33,15 @@ void refuseNanKey(const TableSchema& schema, capnp::DynamicStruct::Reader record
 // Marks the transaction failed when an operation throws part-way, then rethrows.
 template <typename Fn>
 auto guarded(WriteTxn& tx, Fn&& fn) -> decltype(fn()) {
-  CAPDB_REQUIRE(tx.state().failure.empty(), ErrorCode::InvalidArgument,
+  CAPDB_REQUIRE(internal::writeState(tx).failure.empty(), ErrorCode::InvalidArgument,
                 "this write transaction already failed ({}); it can only be aborted",
-                tx.state().failure);
+                internal::writeState(tx).failure);
   try {
     return fn();
   } catch (const engine::MapFull&) {
     throw;  // the whole transaction runs again in a bigger map
   } catch (const std::exception& e) {
-    tx.state().failure = e.what();
+    internal::writeState(tx).failure = e.what();
     throw;
   }
 }
@@ -243,12 +243,12 @@ engine::KeyRange TableCore::toKeyRange(std::optional<std::string> lower, bool lo
 }
 
 TableInfo& TableCore::touch(WriteTxn& tx, bool migrating) const {
-  auto& touched = tx.state().touched;
-  if (migrating) tx.state().reshaping.insert(schema_.name);
+  auto& touched = internal::writeState(tx).touched;
+  if (migrating) internal::writeState(tx).reshaping.insert(schema_.name);
   auto it = touched.find(schema_.name);
   if (it != touched.end()) return it->second;
   requireAvailable();
-  auto info = catalog_->readTable(tx.engine(), schema_.name);
+  auto info = catalog_->readTable(internal::engineTxn(tx), schema_.name);
   CAPDB_REQUIRE(info.has_value(), ErrorCode::Internal, "table {} is missing from the catalog",
           schema_.name);
   if (!migrating) {
@@ -327,7 +327,7 @@ void TableCore::requireOwnStruct(capnp::DynamicStruct::Reader record) const {
 uint64_t TableCore::insert(WriteTxn& tx, const Edit& fill) const {
   // The shared scratch segment serves one builder at a time; an insert nested in a fill (a
   // parent inserted while building its child) builds on the heap.
-  WriteState& state = tx.state();
+  WriteState& state = internal::writeState(tx);
   bool useScratch = !state.scratchInUse;
   std::optional<capnp::MallocMessageBuilder> message;
   if (useScratch) message.emplace(state.scratch());
@@ -397,8 +397,8 @@ uint64_t TableCore::insertBuilt(WriteTxn& tx, capnp::MessageBuilder& message) co
   auto reader = record.asReader();
   refuseNanKey(schema_, reader);
   std::string pk = primaryKeyOf(reader);
-  engine::WriteTxn& etx = tx.engineWrite();
-  std::string_view encoded = tx.state().encoder.encode(schema_.version, message);
+  engine::WriteTxn& etx = internal::engineWrite(tx);
+  std::string_view encoded = internal::writeState(tx).encoder.encode(schema_.version, message);
   // The sequence is at least every key the table holds, so a key it assigns to a one-field
   // primary key is past the last one: append (MDB_APPEND) rather than search the tree.
   bool appended = false;
@@ -420,7 +420,7 @@ uint64_t TableCore::insertBuilt(WriteTxn& tx, capnp::MessageBuilder& message) co
 
 void TableCore::addIndexEntries(WriteTxn& tx, capnp::DynamicStruct::Reader record,
                                 std::string_view pk) const {
-  engine::WriteTxn& etx = tx.engineWrite();
+  engine::WriteTxn& etx = internal::engineWrite(tx);
   for (const IndexCore& index : indexes_) {
     if (!index.ready) continue;  // being rebuilt from the records by a migration
     putIndexEntry(etx, index, indexEntry(index, record, pk), pk, ErrorCode::ConstraintViolation);
@@ -449,7 +449,7 @@ void TableCore::replace(WriteTxn& tx, std::string_view pk, capnp::DynamicStruct:
                         uint32_t oldVersion, capnp::MessageBuilder& message) const {
   TableInfo& info = touch(tx);  // before anything is written: it may refuse the write
   auto updated = readRootAs(message, schema_.schema);
-  engine::WriteTxn& etx = tx.engineWrite();
+  engine::WriteTxn& etx = internal::engineWrite(tx);
   // Everything is computed before anything is written: `old` may point into a page that the
   // first write changes. Only the index entries whose keys changed are touched.
   std::vector<std::pair<const IndexCore*, std::pair<std::string, std::string>>> removed, added;
@@ -461,7 +461,7 @@ void TableCore::replace(WriteTxn& tx, std::string_view pk, capnp::DynamicStruct:
     removed.emplace_back(&index, std::move(before));
     added.emplace_back(&index, std::move(after));
   }
-  std::string encoded(tx.state().encoder.encode(schema_.version, message));
+  std::string encoded(internal::writeState(tx).encoder.encode(schema_.version, message));
   for (auto& [index, entry] : removed) etx.erase(index->db, entry.first);
   for (auto& [index, entry] : added) {
     putIndexEntry(etx, *index, entry, pk, ErrorCode::ConstraintViolation);
@@ -482,9 +482,9 @@ bool TableCore::update(WriteTxn& tx, capnp::DynamicStruct::Reader record) const 
   return guarded(tx, [&] {
     auto reader = readRootAs(message, schema_.schema);
     std::string pk = primaryKeyOf(reader);
-    auto stored = tx.engine().get(records_, pk);
+    auto stored = internal::engineTxn(tx).get(records_, pk);
     if (!stored) return false;
-    RecordDecoder& decoder = tx.state().decoder;
+    RecordDecoder& decoder = internal::writeState(tx).decoder;
     auto old = decode(decoder, pk, *stored);
     replace(tx, pk, old, decoder.version(), message);
     return true;
@@ -494,7 +494,7 @@ bool TableCore::update(WriteTxn& tx, capnp::DynamicStruct::Reader record) const 
 bool TableCore::update(WriteTxn& tx, const Key& key, const Edit& edit) const {
   touch(tx);  // first: a refused write must not read as "no such record"
   std::string pk = encodePrimaryKey(key);
-  auto stored = tx.engine().get(records_, pk);
+  auto stored = internal::engineTxn(tx).get(records_, pk);
   if (!stored) return false;
   // A decoder of its own: `edit` may read or write this table, which would reuse a shared one.
   RecordDecoder decoder;
@@ -508,7 +508,7 @@ bool TableCore::update(WriteTxn& tx, const Key& key, const Edit& edit) const {
               schema_.name);
   // `edit` may have written to this transaction: read the stored record again for the index
   // entries to replace.
-  stored = tx.engine().get(records_, pk);
+  stored = internal::engineTxn(tx).get(records_, pk);
   CAPDB_REQUIRE(stored.has_value(), ErrorCode::InvalidArgument,
                 "table {}: record {} was removed by its own edit function", schema_.name,
                 engine::formatKey(pk));
@@ -532,10 +532,10 @@ bool TableCore::remove(WriteTxn& tx, const Key& key) const {
   // First: a refused write must neither erase anything nor read as "no such record".
   TableInfo& info = touch(tx);
   std::string pk = encodePrimaryKey(key);
-  engine::WriteTxn& etx = tx.engineWrite();
+  engine::WriteTxn& etx = internal::engineWrite(tx);
   auto stored = etx.get(records_, pk);
   if (!stored) return false;
-  RecordDecoder& decoder = tx.state().decoder;
+  RecordDecoder& decoder = internal::writeState(tx).decoder;
   auto old = decode(decoder, pk, *stored);
   // All entries first: `old` may point into a page that the first erase changes.
   std::vector<std::string> entries;
@@ -554,21 +554,22 @@ bool TableCore::remove(WriteTxn& tx, const Key& key) const {
 std::optional<DynamicRow> TableCore::get(const Txn& tx, const Key& key) const {
   requireAvailable();
   std::string pk = encodePrimaryKey(key);
-  auto stored = tx.engine().get(records_, pk);
+  auto stored = internal::engineTxn(tx).get(records_, pk);
   if (!stored) return std::nullopt;
-  DynamicRow row;
-  row.decoder_ = DynamicRow::takeDecoder();
+  DynamicRow row = detail::Access::makeRow();
+  auto& decoder = detail::Access::decoder(row);
+  decoder = takeRowDecoder();
   // In a write transaction a later write may move the bytes: the row keeps a copy.
-  row.decoder_->copyAlways(tx.isWrite());
-  row.reader_ = decode(*row.decoder_, pk, *stored);
-  row.version_ = row.decoder_->version();
+  decoder->copyAlways(tx.isWrite());
+  detail::Access::reader(row) = decode(*decoder, pk, *stored);
+  detail::Access::version(row) = decoder->version();
   return row;
 }
 
 RecordCursor TableCore::scan(const Txn& tx, const Range& range, Direction direction) const {
   requireAvailable();
-  return RecordCursor(std::make_unique<RecordScan>(
-      *this, tx.engine(), tx.engine().scan(records_, toKeyRange(range), direction), nullptr));
+  return detail::Access::makeCursor(std::make_unique<detail::CursorImpl>(
+      *this, internal::engineTxn(tx), internal::engineTxn(tx).scan(records_, toKeyRange(range), direction), nullptr));
 }
 
 const IndexCore& TableCore::requireIndex(std::string_view name) const {
@@ -604,13 +605,13 @@ RecordCursor TableCore::find(const Txn& tx, std::string_view index, const Range&
     if (!*bound) continue;
     for (auto& v : (*bound)->values) v = indexKeyValue(std::move(v));
   }
-  return RecordCursor(std::make_unique<RecordScan>(
-      *this, tx.engine(), tx.engine().scan(ic.db, toKeyRange(bounds), direction), &ic));
+  return detail::Access::makeCursor(std::make_unique<detail::CursorImpl>(
+      *this, internal::engineTxn(tx), internal::engineTxn(tx).scan(ic.db, toKeyRange(bounds), direction), &ic));
 }
 
 uint64_t TableCore::count(const Txn& tx) const {
   requireAvailable();
-  return tx.engine().count(records_);
+  return internal::engineTxn(tx).count(records_);
 }
 
 }  // namespace capdb::orm

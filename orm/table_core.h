@@ -18,6 +18,7 @@
 
 #include "capdb/capdb.h"
 #include "engine/env.h"
+#include "orm/access.h"
 #include "orm/catalog.h"
 #include "orm/record_codec.h"
 #include "orm/table_schema.h"
@@ -112,7 +113,7 @@ class RecordScan {
   capnp::DynamicStruct::Reader record_;
 };
 
-class TableCore {
+class TableCore : public detail::TableHandle {
  public:
   using Edit = DynamicTable::Edit;
 
@@ -255,3 +256,36 @@ class TableCore {
 };
 
 }  // namespace capdb::orm
+
+namespace capdb::detail {
+
+// DynamicRow's decoder and RecordCursor's scan (capdb.h keeps them opaque).
+struct RowDecoder : orm::RecordDecoder {};
+class CursorImpl : public orm::RecordScan {
+ public:
+  using RecordScan::RecordScan;
+};
+
+}  // namespace capdb::detail
+
+namespace capdb::orm {
+// A decoder for a DynamicRow: from this thread's small pool, returned to it when the row dies, so
+// that a get allocates nothing.
+std::unique_ptr<detail::RowDecoder, detail::Access::RowRecycle> takeRowDecoder();
+}  // namespace capdb::orm
+
+namespace capdb::internal {
+
+// The table a handle or a query points to.
+inline orm::TableCore& core(const DynamicTable& t) {
+  return static_cast<orm::TableCore&>(*detail::Access::handle(t));
+}
+inline const orm::TableCore& core(const Query& q) {
+  return static_cast<const orm::TableCore&>(*detail::Access::handle(q));
+}
+// The public handle of a table.
+inline DynamicTable handleOf(const orm::TableCore& core) {
+  return detail::Access::table(const_cast<orm::TableCore*>(&core));
+}
+
+}  // namespace capdb::internal

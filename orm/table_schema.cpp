@@ -142,13 +142,6 @@ std::string structName(capnp::Schema schema) {
   return std::string(display.begin() + proto.getDisplayNamePrefixLength(), display.end());
 }
 
-const IndexSchema* TableSchema::findIndex(std::string_view indexName) const {
-  for (const auto& index : indexes) {
-    if (index.name == indexName) return &index;
-  }
-  return nullptr;
-}
-
 FieldPath resolveKeyPath(capnp::StructSchema schema, std::string_view dotted,
                          std::string_view role) {
   std::string owner = structName(schema);
@@ -306,3 +299,16 @@ void checkDistinctNames(std::span<const TableSchema> tables) {
 }
 
 }  // namespace capdb::orm
+
+namespace capdb {
+
+const IndexSchema* TableSchema::findIndex(std::string_view indexName) const {
+  for (const auto& index : indexes) {
+    if (index.name == indexName) return &index;
+  }
+  return nullptr;
+}
+
+TableSchema tableOf(capnp::StructSchema schema) { return orm::requireTable(schema); }
+
+}  // namespace capdb

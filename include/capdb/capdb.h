@@ -40,7 +40,7 @@
 #pragma once
 
 #include <capnp/dynamic.h>
-#include <capnp/message.h>
+#include <kj/function.h>
 
 #include <cstdint>
 #include <filesystem>
@@ -55,117 +55,39 @@
 #include <vector>
 
 #include "capdb/error.h"
+#include "capdb/key.h"
 #include "capdb/migrations.h"
+#include "capdb/options.h"
 #include "capdb/query.h"
 #include "capdb/query_builder.h"
-#include "engine/env.h"
-#include "engine/key_codec.h"
-#include "orm/record_codec.h"
-#include "orm/table_schema.h"
+#include "capdb/schema.h"
 
 namespace capdb {
 
-using engine::Direction;
-using orm::TableSchema;
-using orm::table;
-
 class Database;
 class DynamicTable;
-namespace orm {
-class TableCore;
-struct WriteState;
-class RecordScan;
-}  // namespace orm
 
-// The tables an app declares: Schemas{table<Person>(), table<Order>()}.
-struct Schemas {
-  std::vector<TableSchema> tables;
-  Schemas() = default;
-  Schemas(std::initializer_list<TableSchema> list) : tables(list) {}
-  explicit Schemas(std::vector<TableSchema> list) : tables(std::move(list)) {}
-};
-
-struct Options {
-  // The LMDB environment: map size and growth, readers, sync (engine/env.h documents each).
-  engine::EnvOptions env;
-  // The app's migration steps (capdb/migrations.h); must outlive the Database. Default: none,
-  // so a table whose version the app raised opens only if it is empty or every change since is
-  // wire-compatible.
-  const Migrations* migrations = nullptr;
-  // How old records reach the newest version. Default Lazy: open returns at once.
-  MigrationMode mode = MigrationMode::Lazy;
-  // Batching, progress and rate of eager rewrites (open in Eager mode, migrate(), drain()).
-  EagerOptions eager;
-};
-
-// A key: the values of a primary key or an index key, in order. Fewer values than the key has
-// make a prefix. Key{42}, Key{"Paris", 31}, Key{nullptr} (NULL).
-class Key {
- public:
-  Key() = default;
-  template <typename First, typename... Rest,
-            typename = std::enable_if_t<!std::is_same_v<std::decay_t<First>, Key>>>
-  Key(First&& first, Rest&&... rest) {
-    values.reserve(1 + sizeof...(Rest));
-    values.push_back(toValue(std::forward<First>(first)));
-    (values.push_back(toValue(std::forward<Rest>(rest))), ...);
-  }
-  static Key fromValues(std::vector<engine::KeyValue> v) {
-    Key k;
-    k.values = std::move(v);
-    return k;
-  }
-
-  std::vector<engine::KeyValue> values;
-
- private:
-  template <typename V>
-  static engine::KeyValue toValue(V&& v) {
-    using D = std::decay_t<V>;
-    if constexpr (std::is_same_v<D, engine::KeyValue>) return v;
-    else if constexpr (std::is_same_v<D, std::nullptr_t>) return engine::KeyNull{};
-    else if constexpr (std::is_same_v<D, bool>) return v;
-    else if constexpr (std::is_enum_v<D>) return static_cast<uint64_t>(v);
-    else if constexpr (std::is_integral_v<D> && std::is_signed_v<D>) return static_cast<int64_t>(v);
-    else if constexpr (std::is_integral_v<D>) return static_cast<uint64_t>(v);
-    else if constexpr (std::is_floating_point_v<D>) return static_cast<double>(v);
-    else if constexpr (std::is_same_v<D, engine::KeyBytes>) return v;
-    else return std::string(std::string_view(v));
-  }
-};
-
-// A range of keys. Bounds with fewer values than the key cover every key that starts with them:
-// Range::prefix(Key{"Paris"}) over (city, age) is everyone in Paris;
-// Range::between(Key{"Paris", 30}, Key{"Paris", 40}) the ages 30..40 there.
-struct Range {
-  std::optional<Key> lower;
-  bool lowerInclusive = true;
-  std::optional<Key> upper;
-  bool upperInclusive = true;
-
-  static Range all() { return {}; }
-  static Range prefix(Key key) { return Range{key, true, key, true}; }
-  static Range between(Key lo, Key hi, bool loInclusive = true, bool hiInclusive = true) {
-    return Range{std::move(lo), loInclusive, std::move(hi), hiInclusive};
-  }
-  static Range atLeast(Key lo) { return Range{std::move(lo), true, std::nullopt, true}; }
-  static Range greaterThan(Key lo) { return Range{std::move(lo), false, std::nullopt, true}; }
-  static Range atMost(Key hi) { return Range{std::nullopt, true, std::move(hi), true}; }
-  static Range lessThan(Key hi) { return Range{std::nullopt, true, std::move(hi), false}; }
-};
+// The library's insides, opaque here: handles point to them, and only capdb's own code reaches in.
+namespace detail {
+struct Access;
+struct TxnParts;
+class TableHandle;
+struct RowDecoder;
+class CursorImpl;
+}  // namespace detail
 
 // A transaction: a snapshot of the database. ReadTxn and WriteTxn are the two kinds.
 class Txn {
  public:
-  virtual ~Txn() = default;
-  const engine::Txn& engine() const { return *engineTxn_; }
+  virtual ~Txn();
   virtual bool isWrite() const { return false; }
 
  protected:
-  Txn() = default;
-  Txn(Txn&&) noexcept = default;
-  Txn& operator=(Txn&&) noexcept = default;
-  const engine::Txn* engineTxn_ = nullptr;
+  friend struct detail::Access;
+  Txn();
+  Txn(Txn&&) noexcept;
+  Txn& operator=(Txn&&) noexcept;
+  std::unique_ptr<detail::TxnParts> parts_;
 };
 
 // A read-only snapshot; see the Caveats above on keeping it short. Destroying it ends it.
@@ -175,12 +97,11 @@ class ReadTxn : public Txn {
   ReadTxn& operator=(ReadTxn&& other) noexcept;
   ~ReadTxn() override;
   // Ends the snapshot now; every Row read through it becomes invalid.
-  void release() noexcept { txn_.release(); }
+  void release() noexcept;
 
  private:
-  friend class Database;
-  explicit ReadTxn(engine::ReadTxn txn);
-  engine::ReadTxn txn_;
+  friend struct detail::Access;
+  ReadTxn() = default;
 };
 
 // The one write transaction. In Database::write it commits when the body returns; from
@@ -201,24 +122,9 @@ class WriteTxn : public Txn {
   // when it returns, and write() returns normally.
   void abort() noexcept;
 
-  engine::WriteTxn& engineWrite() { return *writeTxn_; }
-  orm::WriteState& state() { return *state_; }
-
  private:
-  friend class Database;
-  WriteTxn(Database& db, engine::WriteTxn* borrowed);
-  WriteTxn(Database& db, engine::WriteTxn owned);
-  // Writes gathered catalog changes into the transaction (before its commit). Throws when a write
-  // in the transaction failed part-way.
-  void flush();
-  bool abortRequested() const;
-  // After a successful commit: publishes the catalog changes to the Database's cache.
-  void published() noexcept;
-
-  Database* db_ = nullptr;
-  std::optional<engine::WriteTxn> owned_;
-  engine::WriteTxn* writeTxn_ = nullptr;
-  std::unique_ptr<orm::WriteState> state_;
+  friend struct detail::Access;
+  WriteTxn() = default;
 };
 
 // A record read by primary key: owns its decoded copy, so it stays valid while its transaction
@@ -234,14 +140,13 @@ class DynamicRow {
   uint32_t version() const { return version_; }
 
  private:
-  friend class orm::TableCore;
+  friend struct detail::Access;
   DynamicRow() = default;
   // Decoders come from, and return to, a small per-thread pool: a get then allocates nothing.
   struct Recycle {
-    void operator()(orm::RecordDecoder* decoder) const noexcept;
+    void operator()(detail::RowDecoder* decoder) const noexcept;
   };
-  static std::unique_ptr<orm::RecordDecoder, Recycle> takeDecoder();
-  std::unique_ptr<orm::RecordDecoder, Recycle> decoder_;
+  std::unique_ptr<detail::RowDecoder, Recycle> decoder_;
   capnp::DynamicStruct::Reader reader_;
   uint32_t version_ = 0;
 };
@@ -274,8 +179,10 @@ class RecordCursor {
 
   bool valid() const;
   capnp::DynamicStruct::Reader record() const;
-  // The current record's primary key, encoded (engine/key_codec.h).
+  // The current record's primary key, encoded (capdb/key.h; formatKey renders it).
   std::string_view primaryKey() const;
+  // The same as values: what get(), update() and remove() take.
+  Key key() const;
   void next();
 
   struct Sentinel {};
@@ -296,9 +203,9 @@ class RecordCursor {
   Sentinel end() { return {}; }
 
  private:
-  friend class orm::TableCore;
-  explicit RecordCursor(std::unique_ptr<orm::RecordScan> scan);
-  std::unique_ptr<orm::RecordScan> scan_;
+  friend struct detail::Access;
+  explicit RecordCursor(std::unique_ptr<detail::CursorImpl> scan);
+  std::unique_ptr<detail::CursorImpl> scan_;
 };
 
 // Typed records in key order; see RecordCursor.
@@ -390,15 +297,13 @@ class DynamicTable {
 
   // A query over this table built in C++ (capdb/query_builder.h):
   // people.where(col("age") > 30).orderBy("name").limit(10).run(tx).
-  Query where(const SqlExpr& condition) const { return Query(*core_).where(condition); }
-  Query query() const { return Query(*core_); }
-
-  orm::TableCore& core() const { return *core_; }
+  Query where(const SqlExpr& condition) const { return Query(*handle_).where(condition); }
+  Query query() const { return Query(*handle_); }
 
  private:
-  friend class Database;
-  explicit DynamicTable(orm::TableCore* core) : core_(core) {}
-  orm::TableCore* core_;
+  friend struct detail::Access;
+  explicit DynamicTable(detail::TableHandle* handle) : handle_(handle) {}
+  detail::TableHandle* handle_;
 };
 
 // The primary keys of the records a query selects, in its order.
@@ -546,11 +451,18 @@ class Database {
   // map must grow mid-import; any other (a pipe) is first copied to a temporary file, so memory
   // stays bounded. Returns the records inserted.
   uint64_t importJsonLines(std::string_view table, std::istream& in);
+  // Imports CSV (RFC 4180: a header row of column names, quoted fields with "" for a quote, line
+  // breaks inside quotes) into `table` in one write transaction of its own: all or nothing, the
+  // input read again as importJsonLines reads it. An empty unquoted field is NULL; an unquoted
+  // x'..' is a BLOB; a Bool column takes true/false, t/f, yes/no or 1/0; anything else is text,
+  // converted to the column's type by SQL's rules (docs/sql.md, Writes). A bad row is
+  // InvalidArgument (or ConstraintViolation) naming its line. Returns the rows inserted.
+  uint64_t importCsv(std::string_view table, std::istream& in);
 
   // The typed handle of an app table (T must be one of the Schemas given to open).
   template <typename T>
   Table<T> table() const {
-    return Table<T>(table(orm::structName(capnp::Schema::from<T>()), capnp::Schema::from<T>()));
+    return Table<T>(tableOf(capnp::Schema::from<T>()));
   }
   // A table by name. Throws InvalidArgument naming the closest table when there is none.
   DynamicTable table(std::string_view name) const;
@@ -567,14 +479,16 @@ class Database {
   bool changedElsewhere() const;
 
   const std::filesystem::path& path() const;
-  engine::Env& env() const;
 
  private:
-  friend class WriteTxn;
+  friend struct detail::Access;
   struct State;
   explicit Database(std::unique_ptr<State> state);
-  DynamicTable table(const std::string& structName, capnp::StructSchema schema) const;
-  const EagerOptions& eagerOptions() const;
+  // The app table declared by `schema` (Database::table<T>).
+  DynamicTable tableOf(capnp::StructSchema schema) const;
+  // Runs body in a write transaction and commits it, running it again after the map grew;
+  // write() wraps it. Returns normally when body called WriteTxn::abort().
+  void runWrite(kj::FunctionParam<void(WriteTxn&)> body);
 
   std::unique_ptr<State> state_;
 };
@@ -582,41 +496,17 @@ class Database {
 template <typename Body>
 auto Database::write(Body&& body) -> std::invoke_result_t<Body&, WriteTxn&> {
   using Result = std::invoke_result_t<Body&, WriteTxn&>;
-  // Thrown through env().write to abort the transaction when the body called abort().
-  struct Aborted {};
-  std::unique_ptr<WriteTxn> done;
   if constexpr (std::is_void_v<Result>) {
-    try {
-      env().write([&](engine::WriteTxn& etx) {
-        auto tx = std::make_unique<WriteTxn>(WriteTxn(*this, &etx));
-        body(*tx);
-        if (tx->abortRequested()) throw Aborted{};
-        tx->flush();
-        done = std::move(tx);
-      });
-    } catch (const Aborted&) {
-      return;
-    }
-    done->published();
+    runWrite([&](WriteTxn& tx) { body(tx); });
   } else {
-    std::optional<Result> aborted;
-    try {
-      Result result = env().write([&](engine::WriteTxn& etx) {
-        auto tx = std::make_unique<WriteTxn>(WriteTxn(*this, &etx));
-        Result r = body(*tx);
-        if (tx->abortRequested()) {
-          aborted.emplace(std::move(r));
-          throw Aborted{};
-        }
-        tx->flush();
-        done = std::move(tx);
-        return r;
-      });
-      done->published();
-      return result;
-    } catch (const Aborted&) {
-      return std::move(*aborted);
-    }
+    // Each run's result replaces the last: the one returned is that of the run that committed
+    // (or called abort()).
+    std::optional<Result> result;
+    runWrite([&](WriteTxn& tx) {
+      result.reset();
+      result.emplace(body(tx));
+    });
+    return std::move(*result);
   }
 }
 

@@ -20,58 +20,9 @@
 #include <string_view>
 #include <vector>
 
+#include "capdb/options.h"
+
 namespace capdb {
-
-namespace orm {
-class Catalog;
-class Upgrader;
-struct TableSchema;
-}  // namespace orm
-namespace engine {
-class Txn;
-}
-
-// How records at old versions reach the newest one.
-enum class MigrationMode {
-  // Open returns at once; old records are upgraded in memory when read, and stored at the newest
-  // version when written. Database::drain() can rewrite them in the background.
-  Lazy,
-  // Open rewrites every old record (in batches, resumable) before it returns.
-  Eager,
-  // Lazy, and the app calls Database::drain(budget) when idle to rewrite old records in batches.
-  Hybrid,
-};
-
-// A step's progress through a table, reported after every batch of an eager rewrite.
-struct MigrationProgress {
-  std::string table;
-  // "records" (old records rewritten in place) or, for a migration that changes primary keys,
-  // "rekey" (each record copied under its new key) and then "install" (the copies moved into
-  // the table); done counts from 0 to total in each phase.
-  std::string phase;
-  uint64_t done = 0;   // records rewritten so far, in this run and earlier ones
-  uint64_t total = 0;  // records that were at an old version when the migration began
-  double recordsPerSecond = 0;
-  double etaSeconds = 0;
-};
-
-struct EagerOptions {
-  // A batch ends after this many records or this many bytes written, whichever comes first; each
-  // batch is one write transaction that also commits the checkpoint. Defaults: 10,000 records,
-  // 16 MiB: short enough that the app's writers wait little between batches.
-  uint64_t batchRecords = 10'000;
-  uint64_t batchBytes = uint64_t{16} << 20;
-  // Called after every batch. Default: none.
-  std::function<void(const MigrationProgress&)> progress;
-  // Records per second at most; 0 (the default) for no limit.
-  double maxRecordsPerSecond = 0;
-};
-
-// What drain() may spend; either limit ends it (0 = no limit on that side).
-struct DrainBudget {
-  std::chrono::milliseconds time{0};
-  uint64_t records = 0;
-};
 
 // A struct's fields by name, each name looked up once. Cap'n Proto's own by-name lookup decodes
 // the schema on every call, which costs more than the rest of a simple step; StepRecord and
@@ -260,15 +211,6 @@ class Migrations {
   };
   // The steps of one table, by `from` version.
   const std::map<uint32_t, Step>* stepsOf(const std::string& table) const;
-
-  // Plans how records of `app`'s table stored at each of `versions` reach app.version: the
-  // orm::Upgrader that reads them (lazily or for an eager rewrite). `used` receives the steps the
-  // plan runs. Throws SchemaMismatch naming the table, the field and the change when a gap has no
-  // step and old records cannot be read across it. Costs O(versions), never O(records).
-  std::shared_ptr<const orm::Upgrader> plan(const orm::TableSchema& app,
-                                            const orm::Catalog& catalog, const engine::Txn& txn,
-                                            const std::set<uint32_t>& versions,
-                                            std::vector<const Step*>* used) const;
 
  private:
   std::map<std::string, std::map<uint32_t, Step>> steps_;

@@ -22,9 +22,11 @@ namespace capdb {
 
 class Database;
 class Txn;
-namespace query {
-struct Prepared;
-}
+namespace detail {
+struct Access;
+struct PreparedStatement;
+class TableHandle;
+}  // namespace detail
 
 // A Data (BLOB) value: bytes, distinct from Text.
 struct Blob {
@@ -72,7 +74,7 @@ class Value {
   // As SQLite's CAST(x AS TEXT) renders it (NULL renders as the empty string).
   std::string toText() const;
 
-  // Same type and same value (1 and 1.0 differ; SQL's = is query::compare).
+  // Same type and same value (1 and 1.0 differ, unlike SQL's =).
   friend bool operator==(const Value&, const Value&) = default;
 
   using Variant = std::variant<std::monostate, int64_t, double, std::string, Blob>;
@@ -264,10 +266,10 @@ class Statement {
   const std::vector<std::string>& columns() const;
 
  private:
-  friend class Database;
-  Statement(Database& db, std::unique_ptr<query::Prepared> prepared);
+  friend struct detail::Access;
+  Statement(Database& db, std::unique_ptr<detail::PreparedStatement> prepared);
   Database* db_;
-  std::unique_ptr<query::Prepared> prepared_;
+  std::unique_ptr<detail::PreparedStatement> prepared_;
 };
 
 }  // namespace capdb

@@ -87,7 +87,8 @@ enum class Order : uint8_t { Asc, Desc };
 // Errors (an unknown column, say) are reported when the query runs, as for SQL text.
 class Query {
  public:
-  explicit Query(const orm::TableCore& table);
+  // Queries come from a table: DynamicTable::where / query(), Table<T>::where / query().
+  explicit Query(const detail::TableHandle& table);
 
   // Keeps only rows where `condition` holds; a second call ANDs with the first.
   Query& where(const SqlExpr& condition);
@@ -110,12 +111,12 @@ class Query {
   // The SQL of a query selecting the matching records' primary-key columns, in the query's order
   // (what typed queries read records by).
   std::string keySql() const;
-  const orm::TableCore& table() const { return *table_; }
 
  private:
+  friend struct detail::Access;
   std::string sqlWith(const std::string& list) const;
 
-  const orm::TableCore* table_;
+  const detail::TableHandle* table_;
   std::vector<std::string> select_;
   std::string where_;
   std::vector<std::string> orderBy_;

@@ -81,11 +81,7 @@ inline void checkLazyIndexes(const DynamicTable& table, const Txn& tx, const Ind
       if (record != before.end()) {
         if (auto old = record->second.find(index.name); old != record->second.end()) {
           // Compared as the index stores them: integers of any width by value.
-          auto bytes = [](const engine::KeyValue& v) {
-            engine::KeyEncoder e;
-            e.value(v);
-            return e.bytes();
-          };
+          auto bytes = [](const KeyValue& v) { return encodeKey(std::span(&v, 1)); };
           for (size_t i = 0; i < index.fields.size(); ++i) {
             if (bytes(old->second.values[i]) != bytes(key.values[i])) {
               changed.push_back(index.fields[i].dotted);
@@ -100,7 +96,7 @@ inline void checkLazyIndexes(const DynamicTable& table, const Txn& tx, const Ind
       for (const auto& f : changed) fields += (fields.empty() ? "" : ", ") + f;
       const char* it = changed.size() == 1 ? "it" : "them";
       throw Error(ErrorCode::MigrationFailed,
-                  "table " + table.name() + ", record " + engine::formatKey(pk) + ": " + steps +
+                  "table " + table.name() + ", record " + formatKey(pk) + ": " + steps +
                       " changed indexed field" + (changed.size() == 1 ? " " : "s ") + fields +
                       " (index " + index.name + ") without declaring " + it +
                       " in StepOptions::writes; declare " + it +

@@ -18,6 +18,7 @@
 #include "orm/table_core.h"
 #include "support/command.h"
 #include "support/temp_dir.h"
+#include "db/database_state.h"
 
 namespace capdb {
 namespace {
@@ -315,9 +316,9 @@ TEST_F(Cli, StatusVerifyAndBackup) {
   {
     // An index entry lost behind the library's back: verify reports it and exits 1.
     Database d = Database::open(db());
-    const auto& core = d.table("people").core();
+    const auto& core = internal::core(d.table("people"));
     const auto& ageIndex = core.indexes()[1];
-    d.env().write([&](engine::WriteTxn& t) {
+    internal::env(d).write([&](engine::WriteTxn& t) {
       auto scan = t.scan(ageIndex.db, engine::KeyRange::all());
       std::string first(scan.key());
       t.erase(ageIndex.db, first);

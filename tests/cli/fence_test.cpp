@@ -25,6 +25,7 @@
 #include "support/errors.h"
 #include "support/schema_text.h"
 #include "support/temp_dir.h"
+#include "db/database_state.h"
 
 namespace capdb {
 namespace {
@@ -210,8 +211,8 @@ void changeInAnotherProcess(const std::string& path,
     int code = 1;
     try {
       Database other = Database::open(path);
-      const auto& catalog = other.table("orders").core().catalog();
-      other.env().write([&](engine::WriteTxn& t) {
+      const auto& catalog = internal::core(other.table("orders")).catalog();
+      internal::env(other).write([&](engine::WriteTxn& t) {
         auto info = catalog.readTable(t, "orders");
         change(*info);
         catalog.writeTable(t, *info);

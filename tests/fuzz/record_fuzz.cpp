@@ -28,7 +28,7 @@
 #include "all_types.capnp.h"
 #include "capdb/capdb.h"
 #include "orm/flat_record.h"
-#include "orm/query/columns.h"
+#include "query/columns.h"
 #include "orm/record_check.h"
 #include "orm/record_codec.h"
 

@@ -8,7 +8,7 @@
 #include <fstream>
 
 #include "capdb/capdb.h"
-#include "orm/query/columns.h"
+#include "query/columns.h"
 #include "orm/record_check.h"
 #include "orm/schema_file.h"
 #include "support/temp_dir.h"

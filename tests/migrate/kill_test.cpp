@@ -20,6 +20,7 @@
 #include "orm/table_core.h"
 #include "support/schema_text.h"
 #include "support/temp_dir.h"
+#include "db/database_state.h"
 
 namespace capdb {
 namespace {
@@ -100,14 +101,14 @@ void killAndResume(bool rekey) {
       Key key = rekey ? Key{"person " + std::to_string(id)} : Key{id};
       ASSERT_EQ(people.get(tx, key)->version(), 2u);
     }
-    EXPECT_FALSE(tx.engine().openDb("capdb:rekey:people").has_value());
+    EXPECT_FALSE(internal::engineTxn(tx).openDb("capdb:rekey:people").has_value());
     // The index equals the index rebuilt from the records.
-    const orm::TableCore& core = people.core();
+    const orm::TableCore& core = internal::core(people);
     for (const auto& index : core.indexes()) {
       std::set<std::pair<std::string, std::string>> stored, rebuilt;
-      for (auto [k, v] : tx.engine().scan(index.db, engine::KeyRange::all())) stored.emplace(k, v);
+      for (auto [k, v] : internal::engineTxn(tx).scan(index.db, engine::KeyRange::all())) stored.emplace(k, v);
       orm::RecordDecoder decoder;
-      for (auto [pk, bytes] : tx.engine().scan(core.records(), engine::KeyRange::all())) {
+      for (auto [pk, bytes] : internal::engineTxn(tx).scan(core.records(), engine::KeyRange::all())) {
         rebuilt.insert(core.indexEntry(index, core.decode(decoder, pk, bytes), pk));
       }
       EXPECT_EQ(stored, rebuilt) << index.schema.name;

@@ -12,6 +12,7 @@
 #include "engine/key_codec.h"
 #include "support/errors.h"
 #include "support/people_versions.h"
+#include "db/database_state.h"
 
 namespace capdb {
 namespace {
@@ -84,7 +85,7 @@ class MapGrowthTest : public testing::PeopleVersions {
 
   static size_t mapSize(const std::filesystem::path& path) {
     Database db = Database::open(path, Schemas{}, tiny());
-    return db.env().info().mapSize;
+    return internal::env(db).info().mapSize;
   }
 };
 
@@ -95,7 +96,7 @@ TEST_F(MapGrowthTest, AJsonImportFromAFileOrAPipeKeepsEveryRecord) {
     Database db = Database::open(dir_ / "file", Schemas{v1}, tiny());
     std::istringstream in(json);
     EXPECT_EQ(db.importJsonLines("people", in), static_cast<uint64_t>(kRecords));
-    EXPECT_GT(db.env().info().mapSize, kTinyMap);
+    EXPECT_GT(internal::env(db).info().mapSize, kTinyMap);
     EXPECT_EQ(exportOf(db), json);
   }
   {
@@ -103,7 +104,7 @@ TEST_F(MapGrowthTest, AJsonImportFromAFileOrAPipeKeepsEveryRecord) {
     PipeBuffer buffer(json);
     std::istream in(&buffer);
     EXPECT_EQ(db.importJsonLines("people", in), static_cast<uint64_t>(kRecords));
-    EXPECT_GT(db.env().info().mapSize, kTinyMap);
+    EXPECT_GT(internal::env(db).info().mapSize, kTinyMap);
     EXPECT_EQ(exportOf(db), json);
   }
   {
@@ -111,7 +112,7 @@ TEST_F(MapGrowthTest, AJsonImportFromAFileOrAPipeKeepsEveryRecord) {
     Database db = Database::open(dir_ / "text", Schemas{v1}, tiny());
     EXPECT_EQ(db.write([&](WriteTxn& tx) { return db.table("people").importJsonLines(tx, json); }),
               static_cast<uint64_t>(kRecords));
-    EXPECT_GT(db.env().info().mapSize, kTinyMap);
+    EXPECT_GT(internal::env(db).info().mapSize, kTinyMap);
     EXPECT_EQ(exportOf(db), json);
   }
 }
@@ -147,13 +148,13 @@ TEST_F(MapGrowthTest, AMultiRowInsertAndALargeUpdateChangeEveryRecordOnce) {
     bool small = path == dir_ / "tiny";
     Database db = Database::open(path, Schemas{v1}, small ? tiny() : Options{});
     EXPECT_EQ(db.query(insert).changes, static_cast<uint64_t>(kRecords));
-    size_t afterInsert = db.env().info().mapSize;
+    size_t afterInsert = internal::env(db).info().mapSize;
     if (small) {
       EXPECT_GT(afterInsert, kTinyMap);
     }
     EXPECT_EQ(db.query(update).changes, static_cast<uint64_t>(kRecords));
     if (small) {
-      EXPECT_GT(db.env().info().mapSize, afterInsert);
+      EXPECT_GT(internal::env(db).info().mapSize, afterInsert);
     }
     auto rs = db.query("SELECT count(*), sum(score), min(score) FROM people WHERE city = 'PARIS'");
     EXPECT_EQ(rs.at(0, 0).integer(), kRecords / 2);
@@ -212,7 +213,7 @@ TEST_F(MapGrowthTest, AnEagerMigrationAnIndexBuildAKeyMoveAndADrainLoseNothing) 
       EXPECT_EQ(db.oldRecords(), 0u);
       ASSERT_EQ(db.table("people").count(db.read()), static_cast<uint64_t>(kRecords));
       if (small) {
-        EXPECT_GT(db.env().info().mapSize, before);
+        EXPECT_GT(internal::env(db).info().mapSize, before);
         EXPECT_EQ(dump(db), expected);
       } else {
         expected = dump(db);

@@ -15,6 +15,7 @@
 #include "support/people_versions.h"
 #include "support/schema_text.h"
 #include "support/temp_dir.h"
+#include "db/database_state.h"
 
 namespace capdb {
 namespace {
@@ -62,7 +63,7 @@ TEST_F(MigrationTest, UpgradedRecordsAreAsSmallAsRecordsWrittenAtTheNewVersion) 
   auto sizeOf = [](Database& db, int64_t id) {
     auto tx = db.read();
     std::vector<engine::KeyValue> key{id};
-    return tx.engine().get(db.table("people").core().records(), engine::encodeKey(key))->size();
+    return internal::engineTxn(tx).get(internal::core(db.table("people")).records(), engine::encodeKey(key))->size();
   };
   {
     Database db = Database::open(dir_ / "db", Schemas{v2}, o);

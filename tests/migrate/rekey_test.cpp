@@ -13,6 +13,7 @@
 #include "orm/table_core.h"
 #include "support/errors.h"
 #include "support/people_versions.h"
+#include "db/database_state.h"
 
 namespace capdb {
 namespace {
@@ -38,7 +39,7 @@ class RekeyTest : public ::capdb::testing::PeopleVersions {
   }
   // Whether the database holds an LMDB database of that name.
   static bool hasDb(Database& db, const std::string& name) {
-    return db.read().engine().openDb(name).has_value();
+    return internal::engineTxn(db.read()).openDb(name).has_value();
   }
   // Every index entry points to a record that has it, and every record has its entries; with
   // `oldRecords`, records wait for steps and their index entries go unchecked.

@@ -16,6 +16,7 @@
 #include "orm/table_core.h"
 #include "support/errors.h"
 #include "support/people_versions.h"
+#include "db/database_state.h"
 
 namespace capdb {
 namespace {
@@ -73,7 +74,7 @@ class UndeclaredWriteTest : public ::capdb::testing::PeopleVersions {
   static std::map<uint64_t, uint32_t> storedVersions(Database& db) {
     std::map<uint64_t, uint32_t> out;
     auto tx = db.read();
-    for (auto s = tx.engine().scan(db.table("people").core().records(), engine::KeyRange::all());
+    for (auto s = internal::engineTxn(tx).scan(internal::core(db.table("people")).records(), engine::KeyRange::all());
          s.valid(); s.next()) {
       std::string_view v = s.value();
       uint32_t version = 0;
@@ -92,9 +93,9 @@ class UndeclaredWriteTest : public ::capdb::testing::PeopleVersions {
   static CityEntries cityEntries(Database& db) {
     CityEntries out;
     auto tx = db.read();
-    for (const auto& index : db.table("people").core().indexes()) {
+    for (const auto& index : internal::core(db.table("people")).indexes()) {
       if (index.schema.name != "people_city") continue;
-      for (auto s = tx.engine().scan(index.db, engine::KeyRange::all()); s.valid(); s.next()) {
+      for (auto s = internal::engineTxn(tx).scan(index.db, engine::KeyRange::all()); s.valid(); s.next()) {
         auto key = engine::decodeKey(s.key());
         out.emplace(std::get<std::string>(key[0]), idOf(key[1]));
       }

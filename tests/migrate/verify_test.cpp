@@ -11,6 +11,7 @@
 #include "engine/key_codec.h"
 #include "orm/table_core.h"
 #include "support/people_versions.h"
+#include "db/database_state.h"
 
 namespace capdb {
 namespace {
@@ -62,11 +63,11 @@ class VerifyTest : public testing::PeopleVersions {
   // `stale`, leaves it and adds one with another key for the same record.
   void damage(const std::string& index, uint64_t id, bool stale) {
     Database db = Database::open(dir_ / "db");
-    const auto& core = db.table("people").core();
+    const auto& core = internal::core(db.table("people"));
     const auto& ic = *std::find_if(core.indexes().begin(), core.indexes().end(),
                                    [&](const auto& i) { return i.schema.name == index; });
     std::string pk = engine::KeyEncoder().uint64(id).bytes();
-    db.env().write([&](engine::WriteTxn& t) {
+    internal::env(db).write([&](engine::WriteTxn& t) {
       for (auto scan = t.scan(ic.db, engine::KeyRange::all()); scan.valid(); scan.next()) {
         if (core.primaryKeyOfEntry(ic, scan.key(), scan.value()) != pk) continue;
         std::string key(scan.key());

@@ -16,6 +16,7 @@
 #include "support/errors.h"
 #include "support/schema_text.h"
 #include "support/temp_dir.h"
+#include "db/database_state.h"
 
 namespace capdb {
 namespace {
@@ -63,7 +64,7 @@ class DamagedFile : public ::testing::Test {
 
   static size_t pageSize(const fs::path& path) {
     Database db = Database::open(path);
-    return db.env().info().pageSize;
+    return internal::env(db).info().pageSize;
   }
 
   static void overwrite(const fs::path& file, uint64_t offset, const std::string& bytes) {
@@ -173,8 +174,8 @@ TEST_F(DamagedFile, ADamagedCatalogEntryIsCorruptionNamingIt) {
   fs::path path = copy("catalog");
   {
     Database db = Database::open(path);
-    const auto& catalog = db.table("people").core().catalog();
-    db.env().write([&](engine::WriteTxn& t) {
+    const auto& catalog = internal::core(db.table("people")).catalog();
+    internal::env(db).write([&](engine::WriteTxn& t) {
       t.put(catalog.db(), engine::KeyEncoder().text("table").text("people").bytes(),
             std::string("\x01\x00\x00\x00\xff\xff\xff\x7f garbage", 16));
     });
@@ -189,8 +190,8 @@ TEST_F(DamagedFile, AnIndexEntryWhoseRecordIsGoneIsCorruptionNotARow) {
   fs::path path = copy("orphan");
   {
     Database db = Database::open(path);
-    const auto& core = db.table("people").core();
-    db.env().write([&](engine::WriteTxn& t) {
+    const auto& core = internal::core(db.table("people"));
+    internal::env(db).write([&](engine::WriteTxn& t) {
       t.erase(core.records(), engine::KeyEncoder().uint64(14).bytes());  // city 1
     });
   }

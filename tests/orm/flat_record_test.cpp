@@ -14,7 +14,7 @@
 
 #include "all_types.capnp.h"
 #include "capdb/capdb.h"
-#include "orm/query/columns.h"
+#include "query/columns.h"
 #include "orm/record_codec.h"
 #include "support/all_types_fill.h"
 #include "support/temp_dir.h"

@@ -11,6 +11,7 @@
 #include "orm/table_core.h"
 #include "person.capnp.h"
 #include "support/temp_dir.h"
+#include "db/database_state.h"
 
 namespace capdb {
 namespace {
@@ -114,7 +115,7 @@ std::set<std::pair<std::string, std::string>> rebuiltEntries(const orm::TableCor
                                                               const Txn& tx) {
   std::set<std::pair<std::string, std::string>> out;
   orm::RecordDecoder decoder;
-  for (auto [pk, bytes] : tx.engine().scan(core.records(), engine::KeyRange::all())) {
+  for (auto [pk, bytes] : internal::engineTxn(tx).scan(core.records(), engine::KeyRange::all())) {
     out.insert(core.indexEntry(index, core.decode(decoder, pk, bytes), pk));
   }
   return out;
@@ -211,10 +212,10 @@ TEST_F(IndexTest, PropertyRandomOperationsMatchModelAndRebuiltIndexes) {
   }
   EXPECT_EQ(it, model.end());
   // Every index equals the index rebuilt from the records.
-  const orm::TableCore& core = people_->dynamic().core();
+  const orm::TableCore& core = internal::core(people_->dynamic());
   for (const auto& index : core.indexes()) {
     std::set<std::pair<std::string, std::string>> stored;
-    for (auto [k, v] : tx.engine().scan(index.db, engine::KeyRange::all())) {
+    for (auto [k, v] : internal::engineTxn(tx).scan(index.db, engine::KeyRange::all())) {
       stored.emplace(std::string(k), std::string(v));
     }
     EXPECT_EQ(stored, rebuiltEntries(core, index, tx)) << index.schema.name;

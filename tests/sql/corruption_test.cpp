@@ -9,6 +9,7 @@
 #include "orm/table_core.h"
 #include "sql_people.capnp.h"
 #include "support/temp_dir.h"
+#include "db/database_state.h"
 
 namespace capdb {
 namespace {
@@ -19,12 +20,12 @@ TEST(SqlCorruption, DamagedRecordsAreCorruptionNeverACrash) {
   db.query("INSERT INTO people (id, name, email, age, city, photo, address.street) VALUES "
            "(1, 'Ada', 'ada@x', 36, 'London', x'0102', 'Main St'), "
            "(2, 'Alan', 'alan@x', 41, 'Wilmslow', NULL, NULL)");
-  const orm::TableCore& core = db.table("people").core();
+  const orm::TableCore& core = internal::core(db.table("people"));
   std::string pk = core.encodePrimaryKey(Key{1});
   std::string original;
   {
     auto tx = db.read();
-    original = std::string(*tx.engine().get(core.records(), pk));
+    original = std::string(*internal::engineTxn(tx).get(core.records(), pk));
   }
   std::mt19937 rng(5);
   int corruptions = 0, clean = 0;
@@ -34,7 +35,7 @@ TEST(SqlCorruption, DamagedRecordsAreCorruptionNeverACrash) {
     for (int n = 1 + static_cast<int>(rng() % 3); n > 0; --n) {
       bytes[8 + rng() % (bytes.size() - 8)] = static_cast<char>(rng());
     }
-    db.env().write([&](engine::WriteTxn& t) { t.put(core.records(), pk, bytes); });
+    internal::env(db).write([&](engine::WriteTxn& t) { t.put(core.records(), pk, bytes); });
     for (const char* sql : {"SELECT * FROM people", "SELECT name, photo FROM people WHERE id = 1",
                             "SELECT count(*), max(address.street) FROM people WHERE id < 3"}) {
       try {

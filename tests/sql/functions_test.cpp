@@ -1,6 +1,6 @@
 // Each scalar function called directly, against results taken from SQLite 3.40.1
 // (python3's sqlite3 module): every expected value below is what `SELECT <the call>` returns there.
-#include "orm/query/functions.h"
+#include "query/functions.h"
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "orm/query/value_ops.h"
+#include "query/value_ops.h"
 #include "support/errors.h"
 
 namespace capdb {

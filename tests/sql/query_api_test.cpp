@@ -19,6 +19,7 @@
 #include "support/errors.h"
 #include "support/temp_dir.h"
 #include "support/value_print.h"
+#include "db/database_state.h"
 
 namespace capdb {
 namespace {
@@ -398,11 +399,11 @@ TEST_F(QueryApi, RecordsOfSeveralSegmentsReadTheSame) {
             "(10, ?, 'b@x', 50, 'Rome', ?), (11, ?, 'c@x', 51, 'Paris', NULL)",
             {big, bigger, bigger});
   {
-    const orm::TableCore& core = db_.table("people").core();
+    const orm::TableCore& core = internal::core(db_.table("people"));
     auto tx = db_.read();
     orm::FlatRecord record;
-    EXPECT_FALSE(record.reset(*tx.engine().get(core.records(), core.encodePrimaryKey(Key{10}))));
-    EXPECT_TRUE(record.reset(*tx.engine().get(core.records(), core.encodePrimaryKey(Key{1}))));
+    EXPECT_FALSE(record.reset(*internal::engineTxn(tx).get(core.records(), core.encodePrimaryKey(Key{10}))));
+    EXPECT_TRUE(record.reset(*internal::engineTxn(tx).get(core.records(), core.encodePrimaryKey(Key{1}))));
   }
   EXPECT_EQ(cells(db_.query("SELECT id, length(name), length(address.street), age, city FROM people "
                             "WHERE id >= 10")),

@@ -1,0 +1,359 @@
+// capdb/admin.h: status, schema diffs, verification and backups over the catalog and the
+// tables' LMDB databases.
+#include "capdb/admin.h"
+
+#include <fmt/format.h>
+
+#include <map>
+#include <optional>
+#include <set>
+
+#include "engine/fail.h"
+#include "engine/key_codec.h"
+#include "engine/page_check.h"
+#include "orm/catalog.h"
+#include "orm/record_codec.h"
+#include "orm/schema_diff.h"
+#include "orm/schema_file.h"
+#include "db/database_state.h"
+#include "orm/table_core.h"
+#include "orm/table_reader.h"
+
+namespace capdb {
+namespace {
+
+std::string_view phaseName(orm::MigrationState::Phase p) {
+  switch (p) {
+    case orm::MigrationState::Phase::Check: return "check";
+    case orm::MigrationState::Phase::Records: return "records";
+    case orm::MigrationState::Phase::Indexes: return "indexes";
+    case orm::MigrationState::Phase::Rekey: return "rekey";
+    case orm::MigrationState::Phase::Install: return "install";
+  }
+  return "?";
+}
+
+// The reverse pass over one index: every entry points to a record, and a record that can be read
+// at the newest version gives that entry. Returns the entries. (An entry of a record that cannot
+// be read at the newest version is covered by counting: see verify.)
+uint64_t verifyIndexEntries(const engine::Txn& tx, const orm::TableCore& core,
+                            const orm::IndexCore& index, VerifyReport& report) {
+  const std::string& table = core.schema().name;
+  orm::RecordDecoder decoder;
+  uint64_t entries = 0;
+  for (auto scan = tx.scan(index.db, engine::KeyRange::all()); scan.valid(); scan.next()) {
+    ++entries;
+    std::string_view pk = core.primaryKeyOfEntry(index, scan.key(), scan.value());
+    auto bytes = tx.get(core.records(), pk);
+    if (!bytes) {
+      report.problems.push_back(fmt::format("table {}: index {} has an entry {} for record {}, "
+                                            "which is not in the table",
+                                            table, index.schema.name, engine::formatKey(scan.key()),
+                                            engine::formatKey(pk)));
+      continue;
+    }
+    try {
+      auto record = core.decode(decoder, pk, *bytes);
+      auto [key, value] = core.indexEntry(index, record, pk);
+      if (key != scan.key() || value != scan.value()) {
+        report.problems.push_back(fmt::format(
+            "table {}: index {} has the entry {} for record {}, whose fields give {}", table,
+            index.schema.name, engine::formatKey(scan.key()), engine::formatKey(pk),
+            engine::formatKey(key)));
+      }
+    } catch (const Error&) {
+      // A record at an old version that no step here reads, or a damaged one (reported by the
+      // record pass).
+    }
+  }
+  report.indexEntries += entries;
+  return entries;
+}
+
+// One index as a record of an old version is checked against it without the migration's steps:
+// its fields resolved by name in that version's schema, or why they cannot be.
+struct OldIndex {
+  std::optional<orm::IndexCore> index;
+  std::string why;  // set when `index` is not
+};
+
+}  // namespace
+
+Schemas parseSchemas(const std::filesystem::path& file,
+                     std::span<const std::filesystem::path> importDirs) {
+  orm::SchemaFile parsed = orm::parseSchemaFile(file, importDirs);
+  CAPDB_REQUIRE(!parsed.tables.empty(), ErrorCode::InvalidArgument,
+                "{} declares no table (no struct has $Db.table)", file.string());
+  return Schemas(std::move(parsed.tables));
+}
+
+DatabaseStatus status(const Database& db) {
+  DatabaseStatus out;
+  out.path = db.path();
+  std::error_code ec;
+  auto size = std::filesystem::file_size(db.path() / "data.mdb", ec);
+  out.fileBytes = ec ? 0 : size;
+  auto info = internal::env(db).info();
+  out.mapBytes = info.mapSize;
+  out.usedBytes = info.usedBytes;
+  auto tx = db.read();
+  for (const auto& name : db.tableNames()) {
+    const orm::TableCore& core = internal::core(db.table(name));
+    auto t = core.catalog().readTable(internal::engineTxn(tx), name);
+    if (!t) continue;
+    TableStatus s;
+    s.name = name;
+    s.version = t->version;
+    s.primaryKey = t->primaryKey;
+    // Half-way to new primary keys the records lie in two databases; the migration knows them.
+    bool moving = t->migration && t->migration->rekey;
+    s.records = moving ? t->migration->total : core.count(tx);
+    for (const auto& [v, n] : t->counts) {
+      if (n > 0) s.recordsByVersion[v] = n;
+    }
+    for (const auto& i : t->indexes) {
+      s.indexes.push_back({i.name, i.fields, i.unique, i.state == orm::IndexState::Ready});
+    }
+    if (t->migration) {
+      s.migration = TableStatus::Migration{t->migration->fromVersion,
+                                           std::string(phaseName(t->migration->phase)),
+                                           t->migration->done, t->migration->total};
+    }
+    out.tables.push_back(std::move(s));
+  }
+  return out;
+}
+
+std::vector<TableDiff> diff(const Database& db, const Schemas& schemas) {
+  std::vector<TableDiff> out;
+  auto tx = db.read();
+  for (const auto& app : schemas.tables) {
+    TableDiff d;
+    d.table = app.name;
+    d.newVersion = app.version;
+    auto table = db.findTable(app.name);
+    auto info = table ? internal::core(*table).catalog().readTable(internal::engineTxn(tx), app.name) : std::nullopt;
+    if (!info) {
+      d.exists = false;
+      out.push_back(std::move(d));
+      continue;
+    }
+    d.storedVersion = info->version;
+    auto stored = internal::core(*table).catalog().loadSchema(internal::engineTxn(tx), app.name, info->version);
+    CAPDB_REQUIRE(stored.has_value(), ErrorCode::Corruption,
+                  "table {}: the catalog lacks the schema of version {}", app.name, info->version);
+    orm::SchemaDiff changes =
+        orm::diffTables(orm::requireTable(stored->root(), stored->owner()), app);
+    for (const auto& c : changes.changes) {
+      bool index = c.kind == orm::ChangeKind::IndexAdded || c.kind == orm::ChangeKind::IndexRemoved ||
+                   c.kind == orm::ChangeKind::IndexChanged;
+      bool step = !c.wireCompatible && !index && c.kind != orm::ChangeKind::PrimaryKeyChanged;
+      d.changes.push_back({std::string(orm::changeKindName(c.kind)), c.field, c.detail, step});
+      d.needsStep = d.needsStep || step;
+    }
+    std::string text = changes.describe(app.name);
+    size_t start = 0;
+    while (start < text.size()) {
+      size_t end = text.find('\n', start);
+      if (end == std::string::npos) end = text.size();
+      if (end > start) d.lines.push_back(text.substr(start, end - start));
+      start = end + 1;
+    }
+    out.push_back(std::move(d));
+  }
+  return out;
+}
+
+VerifyReport verifyPages(const std::filesystem::path& path) {
+  engine::PageReport pages = engine::checkPages(path);
+  VerifyReport report;
+  for (auto& d : pages.damage) report.problems.push_back("page damage: " + std::move(d));
+  return report;
+}
+
+VerifyReport verify(const Database& db) {
+  // Damaged pages first: LMDB would abort on some of them, and nothing above them can be trusted.
+  VerifyReport report = verifyPages(db.path());
+  if (!report.ok()) return report;
+  auto tx = db.read();
+  for (const auto& name : db.tableNames()) {
+    const orm::TableCore& core = internal::core(db.table(name));
+    auto info = core.catalog().readTable(internal::engineTxn(tx), name);
+    if (!info) continue;
+    if (info->migration && info->migration->rekey) {
+      report.notes.push_back(fmt::format(
+          "table {}: not checked; a migration is moving its records to new primary keys", name));
+      continue;
+    }
+    const auto& indexes = core.indexes();
+    orm::TableReader reader(core.catalog(), name);
+    orm::RecordDecoder decoder;
+    std::map<uint32_t, uint64_t> counts;
+    // Per index: the records whose entry was found, and the records (by version) that could not
+    // be checked against it, with the reason.
+    std::vector<uint64_t> found(indexes.size(), 0);
+    std::vector<std::map<uint32_t, std::pair<uint64_t, std::string>>> unchecked(indexes.size());
+    std::map<uint32_t, std::vector<OldIndex>> oldIndexes;  // by stored version
+    uint64_t throughSteps = 0;
+    uint64_t unreadable = 0;  // records reported as problems: their entries are not counted
+
+    auto checkEntry = [&](size_t i, const orm::IndexCore& index, capnp::DynamicStruct::Reader record,
+                          std::string_view pk) {
+      auto [key, value] = core.indexEntry(index, record, pk);
+      auto entry = internal::engineTxn(tx).get(indexes[i].db, key);
+      if (!entry || *entry != value) {
+        report.problems.push_back(fmt::format("table {}: record {} has no entry {} in index {}",
+                                              name, engine::formatKey(pk), engine::formatKey(key),
+                                              indexes[i].schema.name));
+      } else {
+        ++found[i];
+      }
+    };
+    // The indexes resolved in an old version's schema, once per version.
+    auto resolveOld = [&](uint32_t version) -> const std::vector<OldIndex>& {
+      auto it = oldIndexes.find(version);
+      if (it != oldIndexes.end()) return it->second;
+      std::vector<OldIndex> out;
+      const orm::StoredSchema& stored = reader.schemaAt(internal::engineTxn(tx), version);
+      capnp::StructSchema old = stored.root();
+      for (const auto& index : indexes) {
+        OldIndex o;
+        orm::IndexSchema schema{index.schema.name, {}, index.schema.unique};
+        try {
+          for (const auto& f : index.schema.fields) {
+            schema.fields.push_back(orm::resolveKeyPath(old, f.dotted, "index " + index.schema.name));
+            if (schema.fields.back().keyType != f.keyType) {
+              o.why = fmt::format("field {} has another key type at version {}", f.dotted, version);
+              break;
+            }
+          }
+        } catch (const Error&) {
+          o.why = fmt::format("version {} has no field named as the index's fields ({})", version,
+                              index.schema.fields.size() == 1 ? index.schema.fields[0].dotted
+                                                              : std::string("one of them"));
+        }
+        if (o.why.empty()) o.index.emplace(orm::IndexCore{std::move(schema), index.db, true});
+        out.push_back(std::move(o));
+      }
+      return oldIndexes.emplace(version, std::move(out)).first->second;
+    };
+
+    for (auto scan = internal::engineTxn(tx).scan(core.records(), engine::KeyRange::all()); scan.valid();
+         scan.next()) {
+      ++report.records;
+      std::string_view pk = scan.key();
+      try {
+        // Every record decodes, fully checked, at the version it was written at.
+        uint32_t version = decoder.decode(scan.value(), name, pk);
+        ++counts[version];
+        if (version == core.schema().version) {
+          auto record = core.decode(decoder, pk, scan.value());
+          if (core.primaryKeyOf(record) != pk) {
+            report.problems.push_back(fmt::format("table {}: record {} holds the key fields {}",
+                                                  name, engine::formatKey(pk),
+                                                  engine::formatKey(core.primaryKeyOf(record))));
+          }
+          for (size_t i = 0; i < indexes.size(); ++i) {
+            if (indexes[i].ready) checkEntry(i, indexes[i], record, pk);
+          }
+          continue;
+        }
+        auto old = reader.decode(internal::engineTxn(tx), pk, scan.value());  // checked at its own version
+        // An old record is read as the app reads it, through the migration's steps, when this
+        // process has them (the app's, or the declarative ones the catalog keeps).
+        std::optional<capnp::DynamicStruct::Reader> upgraded;
+        if (core.hasUpgrader()) {
+          try {
+            upgraded = core.decode(decoder, pk, scan.value());
+          } catch (const Error& e) {
+            if (e.code() != ErrorCode::SchemaMismatch) throw;  // a step failed: a problem
+          }
+        }
+        if (upgraded) {
+          ++throughSteps;
+          for (size_t i = 0; i < indexes.size(); ++i) {
+            if (indexes[i].ready) checkEntry(i, indexes[i], *upgraded, pk);
+          }
+          continue;
+        }
+        // Without the steps: an index that stayed ready through the migration is over fields no
+        // step writes (open rebuilds the others), so the old record's own fields give its entry.
+        const auto& resolved = resolveOld(version);
+        for (size_t i = 0; i < indexes.size(); ++i) {
+          if (!indexes[i].ready) continue;
+          if (resolved[i].index) {
+            checkEntry(i, *resolved[i].index, old.value, pk);
+          } else {
+            auto& u = unchecked[i][version];
+            ++u.first;
+            u.second = resolved[i].why;
+          }
+        }
+      } catch (const Error& e) {
+        report.problems.push_back(e.what());
+        ++unreadable;
+      }
+    }
+    for (size_t i = 0; i < indexes.size(); ++i) {
+      const auto& index = indexes[i];
+      if (!index.ready) {
+        report.notes.push_back(fmt::format("table {}: index {} is being rebuilt; not checked", name,
+                                           index.schema.name));
+        continue;
+      }
+      uint64_t entries = verifyIndexEntries(internal::engineTxn(tx), core, index, report);
+      uint64_t notChecked = 0;
+      for (const auto& [version, u] : unchecked[i]) {
+        notChecked += u.first;
+        report.notes.push_back(fmt::format(
+            "table {}: index {}: the entries of {} records at version {} were not checked: {}, "
+            "and the app's migration steps, which give them, are not here",
+            name, index.schema.name, u.first, version, u.second));
+      }
+      // Every record checked has its own entry, so an index with more entries than that (and no
+      // record left unchecked) holds entries no record gives: stale ones.
+      if (notChecked == 0 && entries > found[i] + unreadable) {
+        report.problems.push_back(fmt::format(
+            "table {}: index {} has {} entries, {} more than its records give (stale entries)",
+            name, index.schema.name, entries, entries - found[i] - unreadable));
+      }
+    }
+    if (throughSteps > 0) {
+      report.notes.push_back(fmt::format(
+          "table {}: {} records at older schema versions were read through the migration steps "
+          "and checked at version {}",
+          name, throughSteps, core.schema().version));
+    }
+    std::map<uint32_t, uint64_t> cataloged;
+    for (const auto& [v, n] : info->counts) {
+      if (n > 0) cataloged[v] = n;
+    }
+    if (cataloged != counts) {
+      auto show = [](const std::map<uint32_t, uint64_t>& m) {
+        std::string s;
+        for (const auto& [v, n] : m) s += fmt::format("{}v{}: {}", s.empty() ? "" : ", ", v, n);
+        return s.empty() ? std::string("none") : s;
+      };
+      report.problems.push_back(fmt::format("table {}: the catalog counts {} records per version, "
+                                            "the table holds {}",
+                                            name, show(cataloged), show(counts)));
+    }
+  }
+  return report;
+}
+
+void backup(const Database& db, const std::filesystem::path& dest, bool compact) {
+  std::error_code ec;
+  if (std::filesystem::exists(dest, ec)) {
+    CAPDB_REQUIRE(std::filesystem::is_directory(dest, ec) && std::filesystem::is_empty(dest, ec),
+                  ErrorCode::InvalidArgument, "backup: {} exists and is not an empty directory",
+                  dest.string());
+  } else {
+    std::filesystem::create_directories(dest, ec);
+    CAPDB_REQUIRE(!ec, ErrorCode::IoError, "backup: cannot create {}: {}", dest.string(),
+                  ec.message());
+  }
+  internal::env(db).copyTo(dest, compact);
+}
+
+}  // namespace capdb

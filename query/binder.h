@@ -1,0 +1,59 @@
+// The binder: resolves a parsed statement's names against its table's columns, its functions and
+// its parameters, in place, and gathers what the planner and executor need.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "query/ast.h"
+#include "query/columns.h"
+
+namespace capdb::query {
+
+struct OutputColumn {
+  const Expr* expr;
+  std::string name;
+};
+
+struct SortKey {
+  const Expr* expr;  // evaluated per row (or per group in an aggregate query)
+  bool desc = false;
+};
+
+struct BoundSelect {
+  std::vector<OutputColumn> outputs;
+  const Expr* where = nullptr;
+  bool aggregateQuery = false;
+  std::vector<const Expr*> groupBy;
+  const Expr* having = nullptr;
+  std::vector<const Expr*> aggregates;  // Call nodes; aggregates[i]->aggregate == i
+  std::vector<SortKey> orderBy;
+  const Expr* limit = nullptr;
+  const Expr* offset = nullptr;
+  bool distinct = false;
+};
+
+struct BoundStatement {
+  StatementKind kind = StatementKind::Select;
+  bool explain = false;
+  BoundSelect select;  // SELECT; UPDATE and DELETE use select.where
+  std::vector<std::pair<size_t, const Expr*>> sets;  // UPDATE and MIGRATE: column, value
+  std::vector<size_t> insertColumns;
+  std::vector<std::vector<const Expr*>> insertRows;
+  std::vector<bool> usedColumns;  // columns the statement reads from records
+  // Parameter slots: ?1..?N first, then the named ones in order of first use.
+  std::vector<std::string> paramNames;
+  size_t positionalParams = 0;
+  std::vector<ExprPtr> owned;  // expressions the binder made (SELECT * columns)
+};
+
+// Binds `st` (which must outlive the result) against `columns`. Throws InvalidArgument naming
+// the unknown column (with the closest name), function, misplaced aggregate or bare column.
+BoundStatement bind(ParsedStatement& st, const TableColumns& columns);
+
+// Binds a MIGRATE step's SET expressions: `oldColumns` are what they read, `newColumns` what
+// they set (the step's target version).
+BoundStatement bindMigration(ParsedStatement& st, const TableColumns& oldColumns,
+                             const TableColumns& newColumns);
+
+}  // namespace capdb::query

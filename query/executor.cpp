@@ -1,0 +1,385 @@
+#include "query/executor.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <set>
+
+#include <kj/exception.h>
+
+#include "engine/fail.h"
+#include "engine/key_codec.h"
+#include "query/eval.h"
+#include "query/key_ranges.h"
+#include "orm/table_core.h"
+
+namespace capdb::query {
+namespace {
+
+// The columns an index entry holds: the index's fields from its key, the primary key's from the
+// entry's primary key (behind the fields in the key, or the value of a unique index's entry).
+class KeyRow : public RowAccess {
+ public:
+  KeyRow(const TableColumns& columns, const AccessPath& path, const orm::TableCore& table)
+      : columns_(columns), path_(path), table_(table), values_(columns.size()) {
+    for (size_t i = 0; i < path.indexFields; ++i) {
+      fieldTypes_.push_back(columns[path.keyColumns[i]].path.keyType);
+    }
+    for (const auto& f : table.schema().primaryKey) {
+      pkColumns_.push_back(*columns.find(f.dotted));
+      pkTypes_.push_back(f.keyType);
+    }
+  }
+  void reset(std::string_view key, std::string_view value) {
+    engine::KeyDecoder d(key);
+    for (size_t i = 0; i < fieldTypes_.size(); ++i) {
+      values_[path_.keyColumns[i]] = columns_.fromKey(d.next(fieldTypes_[i]), path_.keyColumns[i]);
+    }
+    auto pk = engine::decodeKey(table_.primaryKeyOfEntry(*path_.index, key, value), pkTypes_);
+    for (size_t i = 0; i < pk.size(); ++i) values_[pkColumns_[i]] = columns_.fromKey(pk[i], pkColumns_[i]);
+  }
+  const Value& column(size_t i) override { return values_[i]; }
+
+ private:
+  const TableColumns& columns_;
+  const AccessPath& path_;
+  const orm::TableCore& table_;
+  std::vector<Value> values_;
+  std::vector<engine::KeyType> fieldTypes_;
+  std::vector<size_t> pkColumns_;
+  std::vector<engine::KeyType> pkTypes_;
+};
+
+int64_t limitValue(const Expr* e, EvalContext& ctx, std::string_view what) {
+  Value v = applyAffinity(eval(*e, ctx), Affinity::Numeric);
+  if (v.type() == Value::Type::Real && v.real() == std::floor(v.real()) && std::fabs(v.real()) < 9e18) {
+    v = Value(static_cast<int64_t>(v.real()));
+  }
+  CAPDB_REQUIRE(v.type() == Value::Type::Integer, ErrorCode::InvalidArgument,
+                "{} must be an integer, not {}", what, v.toSql());
+  return v.integer();
+}
+
+struct RowLess {
+  const std::vector<SortKey>* keys;
+  bool operator()(const std::pair<std::vector<Value>, std::vector<Value>>& a,
+                  const std::pair<std::vector<Value>, std::vector<Value>>& b) const {
+    for (size_t i = 0; i < keys->size(); ++i) {
+      int c = compare(a.second[i], b.second[i]);
+      if (c != 0) return (*keys)[i].desc ? c > 0 : c < 0;
+    }
+    return false;
+  }
+};
+
+struct ValuesLess {
+  bool operator()(const std::vector<Value>& a, const std::vector<Value>& b) const {
+    for (size_t i = 0; i < a.size() && i < b.size(); ++i) {
+      int c = compare(a[i], b[i]);
+      if (c != 0) return c < 0;
+    }
+    return a.size() < b.size();
+  }
+};
+
+// One aggregate's running state, with SQLite's rules.
+struct Accumulator {
+  int64_t count = 0;
+  int64_t isum = 0;
+  double rsum = 0;
+  bool real = false;
+  bool overflow = false;
+  Value best;
+
+  void add(AggregateKind kind, const Value& v) {
+    if (kind == AggregateKind::CountStar) {
+      ++count;
+      return;
+    }
+    if (v.isNull()) return;
+    ++count;
+    switch (kind) {
+      case AggregateKind::Sum: case AggregateKind::Avg: {
+        if (v.type() == Value::Type::Integer) {
+          addInteger(v.integer());
+          break;
+        }
+        Value n = applyAffinity(v, Affinity::Numeric);
+        if (n.type() == Value::Type::Integer) {
+          addInteger(n.integer());
+        } else {
+          real = true;
+          rsum += castReal(n).real();
+        }
+        break;
+      }
+      case AggregateKind::Min:
+        if (best.isNull() || compare(v, best) < 0) best = v;
+        break;
+      case AggregateKind::Max:
+        if (best.isNull() || compare(v, best) > 0) best = v;
+        break;
+      default: break;
+    }
+  }
+
+  void addInteger(int64_t x) {
+    rsum += static_cast<double>(x);
+    if (!overflow && __builtin_add_overflow(isum, x, &isum)) overflow = true;
+  }
+
+  Value result(AggregateKind kind) const {
+    switch (kind) {
+      case AggregateKind::Count: case AggregateKind::CountStar: return Value(count);
+      case AggregateKind::Sum:
+        if (count == 0) return Value();
+        if (real) return Value(rsum);
+        CAPDB_REQUIRE(!overflow, ErrorCode::InvalidArgument, "integer overflow");
+        return Value(isum);
+      case AggregateKind::Avg:
+        if (count == 0) return Value();
+        return Value(rsum / static_cast<double>(count));
+      case AggregateKind::Min: case AggregateKind::Max: return best;
+    }
+    return Value();
+  }
+};
+
+struct Group {
+  explicit Group(size_t aggregates) : accs(aggregates) {}
+  std::vector<Accumulator> accs;
+};
+
+}  // namespace
+
+namespace {
+
+// The record a RecordRow reads: in place when it is at the table's newest version and one
+// segment, decoded (and upgraded) otherwise, or when a column cannot be read in place.
+class StoredRecord final : public RecordSource {
+ public:
+  explicit StoredRecord(const orm::TableCore& table) : table_(table) {}
+
+  // Points `row` at the record stored under `pk` as `bytes` (both valid until the next load).
+  void load(RecordRow& row, std::string_view pk, std::string_view bytes) {
+    table_.requireAvailable();
+    pk_ = pk;
+    bytes_ = bytes;
+    if (flat_.reset(bytes) && flat_.version() == table_.schema().version) {
+      row.reset(flat_, *this);
+    } else {
+      row.reset(decode());
+    }
+  }
+  capnp::DynamicStruct::Reader decode() override {
+    return table_.decode(decoder_, pk_, bytes_, false);
+  }
+
+ private:
+  const orm::TableCore& table_;
+  orm::FlatRecord flat_;
+  orm::RecordDecoder decoder_;
+  std::string_view pk_;
+  std::string_view bytes_;
+};
+
+// Whether the row passes the terms no range expressed (or, when the ranges were not exact, the
+// whole WHERE).
+bool passes(const std::vector<const Expr*>& terms, EvalContext& ctx) {
+  for (const Expr* t : terms) {
+    if (!isTrue(*t, ctx)) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+void forEachMatch(const Executable& x, const Txn& tx, EvalContext& ctx,
+                  const std::function<bool(RowAccess& row, std::string_view pk)>& visit) {
+  const AccessPath& path = x.plan->access;
+  const orm::TableCore& table = *x.table;
+  bool exact = true;
+  std::vector<engine::KeyRange> ranges = keyRanges(path, *x.columns, ctx, &exact);
+  std::vector<const Expr*> whole;
+  if (!exact) flatten(x.bound->select.where, ExprKind::And, whole);
+  const std::vector<const Expr*>& filter = exact ? x.plan->residual : whole;
+  bool backward = path.direction == engine::Direction::Backward;
+  if (backward) std::reverse(ranges.begin(), ranges.end());
+
+  if (path.kind == AccessKind::Index && path.indexOnly) {
+    KeyRow row(*x.columns, path, table);
+    ctx.row = &row;
+    for (const auto& r : ranges) {
+      for (auto scan = internal::engineTxn(tx).scan(path.index->db, r, path.direction); scan.valid(); scan.next()) {
+        row.reset(scan.key(), scan.value());
+        if (!passes(filter, ctx)) continue;
+        std::string_view pk = table.primaryKeyOfEntry(*path.index, scan.key(), scan.value());
+        if (!visit(row, pk)) return;
+      }
+    }
+    return;
+  }
+  // Records are read in place where they can be, and otherwise decoded unverified
+  // (TableCore::decode): both check the bounds of every read, and a damaged record's
+  // kj::Exception becomes Corruption naming it here.
+  RecordRow row(*x.columns);
+  ctx.row = &row;
+  StoredRecord stored(table);
+  std::string_view pk;
+  auto corrupt = [&](const kj::Exception& e) {
+    fail(ErrorCode::Corruption, "table {}, record {}: {}", table.schema().name,
+         engine::formatKey(pk), std::string_view(e.getDescription().cStr()));
+  };
+  if (path.pointLookup) {
+    // Each range is one whole primary key: read it, no cursor.
+    for (const auto& r : ranges) {
+      pk = r.lower->key;
+      auto bytes = internal::engineTxn(tx).get(table.records(), pk);
+      if (!bytes) continue;
+      try {
+        stored.load(row, pk, *bytes);
+        if (!passes(filter, ctx)) continue;
+        if (!visit(row, pk)) return;
+      } catch (const kj::Exception& e) {
+        corrupt(e);
+      }
+    }
+    return;
+  }
+  const orm::IndexCore* index = path.kind == AccessKind::Index ? path.index : nullptr;
+  const engine::Db& db = index ? index->db : table.records();
+  for (const auto& r : ranges) {
+    orm::RecordScan scan(table, internal::engineTxn(tx), internal::engineTxn(tx).scan(db, r, path.direction), index, false);
+    for (; scan.valid(); scan.next()) {
+      pk = scan.primaryKey();
+      try {
+        stored.load(row, pk, scan.value());
+        if (!passes(filter, ctx)) continue;
+        if (!visit(row, pk)) return;
+      } catch (const kj::Exception& e) {
+        corrupt(e);
+      }
+    }
+  }
+}
+
+ResultSet runSelect(const Executable& x, const Txn& tx, const std::vector<Value>& params) {
+  const BoundSelect& sel = x.bound->select;
+  const Plan& plan = *x.plan;
+  ResultSet result;
+  for (const auto& o : sel.outputs) result.columns.push_back(o.name);
+  result.rows = Rows(sel.outputs.size());
+  EvalContext ctx;
+  ctx.params = &params;
+
+  int64_t limit = sel.limit ? limitValue(sel.limit, ctx, "LIMIT") : -1;
+  int64_t offset = sel.offset ? std::max<int64_t>(0, limitValue(sel.offset, ctx, "OFFSET")) : 0;
+  if (limit == 0) return result;
+  if (limit > 0 && !plan.sortNeeded && !sel.aggregateQuery) {
+    result.rows.reserve(static_cast<size_t>(std::min<int64_t>(limit, 1024)));
+  }
+
+  using SortRow = std::pair<std::vector<Value>, std::vector<Value>>;  // output, sort keys
+  std::vector<SortRow> rows;
+  std::set<std::vector<Value>, ValuesLess> seen;
+  int64_t skipped = 0;
+
+  // Projects one row (or group) into the result; false once a pushed-down LIMIT is reached.
+  // `out` keeps its capacity from row to row when the rows go straight into the result.
+  std::vector<Value> out;
+  auto emit = [&](EvalContext& c) -> bool {
+    out.clear();
+    out.reserve(sel.outputs.size());
+    for (const auto& o : sel.outputs) {
+      // A bare column's value moves out of the row rather than being copied.
+      if (o.expr->kind == ExprKind::Column && c.row && o.expr->groupKey < 0) {
+        out.push_back(c.row->take(o.expr->column));
+      } else {
+        out.push_back(eval(*o.expr, c));
+      }
+    }
+    if (sel.distinct && !seen.insert(out).second) return true;
+    std::vector<Value> keys;
+    if (plan.sortNeeded) {
+      for (const auto& k : sel.orderBy) keys.push_back(eval(*k.expr, c));
+    }
+    if (!plan.sortNeeded && !sel.aggregateQuery) {
+      if (skipped < offset) {
+        ++skipped;
+        return true;
+      }
+      result.rows.push_back(std::move(out));
+      return limit < 0 || static_cast<int64_t>(result.rows.size()) < limit;
+    }
+    rows.emplace_back(std::move(out), std::move(keys));
+    return true;
+  };
+
+  if (!sel.aggregateQuery) {
+    forEachMatch(x, tx, ctx, [&](RowAccess&, std::string_view) { return emit(ctx); });
+  } else {
+    std::map<std::vector<Value>, Group, ValuesLess> groups;
+    size_t nAgg = sel.aggregates.size();
+    if (plan.access.kind == AccessKind::CountAll) {
+      Group g(nAgg);
+      g.accs[0].count = static_cast<int64_t>(x.table->count(tx));
+      groups.emplace(std::vector<Value>{}, std::move(g));
+    } else {
+      // Aggregates without GROUP BY make one row, even from no rows.
+      Group* only = nullptr;
+      if (sel.groupBy.empty()) {
+        only = &groups.emplace(std::vector<Value>{}, Group(nAgg)).first->second;
+      }
+      const Value none;
+      Value scratch;
+      forEachMatch(x, tx, ctx, [&](RowAccess&, std::string_view) {
+        Group* group = only;
+        if (group == nullptr) {
+          std::vector<Value> key;
+          key.reserve(sel.groupBy.size());
+          for (const Expr* g : sel.groupBy) key.push_back(eval(*g, ctx));
+          auto it = groups.find(key);
+          if (it == groups.end()) it = groups.emplace(std::move(key), Group(nAgg)).first;
+          group = &it->second;
+        }
+        for (size_t i = 0; i < nAgg; ++i) {
+          const Expr* a = sel.aggregates[i];
+          group->accs[i].add(a->aggregateKind, a->star ? none : evalRef(*a->args[0], ctx, scratch));
+        }
+        return true;
+      });
+    }
+    ctx.row = nullptr;
+    std::vector<Value> aggValues(nAgg);
+    for (const auto& [key, group] : groups) {
+      for (size_t i = 0; i < nAgg; ++i) aggValues[i] = group.accs[i].result(sel.aggregates[i]->aggregateKind);
+      EvalContext gc;
+      gc.params = &params;
+      gc.groupKeys = &key;
+      gc.aggregates = &aggValues;
+      if (sel.having && !isTrue(*sel.having, gc)) continue;
+      emit(gc);
+    }
+  }
+
+  if (plan.sortNeeded || sel.aggregateQuery) {
+    RowLess less{&sel.orderBy};
+    int64_t end = 0;
+    if (limit < 0 || __builtin_add_overflow(offset, limit, &end)) end = INT64_MAX;
+    size_t want = static_cast<size_t>(std::min<int64_t>(end, static_cast<int64_t>(rows.size())));
+    if (plan.sortNeeded) {
+      if (want < rows.size() / 2) {
+        std::partial_sort(rows.begin(), rows.begin() + static_cast<std::ptrdiff_t>(want), rows.end(), less);
+      } else {
+        std::stable_sort(rows.begin(), rows.end(), less);
+      }
+    }
+    for (size_t i = static_cast<size_t>(std::min<int64_t>(offset, static_cast<int64_t>(rows.size())));
+         i < want; ++i) {
+      result.rows.push_back(std::move(rows[i].first));
+    }
+  }
+  return result;
+}
+
+}  // namespace capdb::query

@@ -1,0 +1,73 @@
+// The planner: turns a bound statement's WHERE and ORDER BY into an access path (key ranges over
+// the primary key or an index, or a full scan), decides whether a sort is needed and whether
+// LIMIT can stop the scan, and writes the plan as EXPLAIN prints it. Range values stay
+// expressions (parameters are bound at run time); the executor turns them into keys.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/cursor.h"
+#include "query/binder.h"
+#include "orm/table_core.h"
+
+namespace capdb::query {
+
+struct RangeBound {
+  const Expr* value;
+  bool inclusive;
+};
+
+// One conjunction of key constraints: equalities on the leading key columns, then at most one
+// range (or LIKE prefix) on the next.
+struct RangeSpec {
+  // Per leading key column: the values it may equal (IN gives several; nullptr is IS NULL).
+  std::vector<std::vector<const Expr*>> eq;
+  std::optional<RangeBound> lower;
+  std::optional<RangeBound> upper;
+  const Expr* likePattern = nullptr;
+  bool hasRange() const { return lower || upper || likePattern; }
+};
+
+enum class AccessKind : uint8_t { FullScan, PrimaryKey, Index, CountAll };
+
+struct AccessPath {
+  AccessKind kind = AccessKind::FullScan;
+  const orm::IndexCore* index = nullptr;
+  std::vector<size_t> keyColumns;  // the columns a key holds, in order (index: its fields, then
+                                   // the primary key's unless the index is unique)
+  size_t indexFields = 0;          // how many of keyColumns are the index's own fields
+  std::vector<RangeSpec> specs;    // empty: every key
+  engine::Direction direction = engine::Direction::Forward;
+  bool indexOnly = false;
+  // Every spec fixes the whole primary key: the records are read by key, not scanned.
+  bool pointLookup = false;
+  double estimate = 0;
+  std::vector<const Expr*> consumed;  // WHERE terms the ranges express, for EXPLAIN
+};
+
+struct Plan {
+  AccessPath access;
+  std::vector<const Expr*> residual;  // WHERE terms no range covers
+  bool sortNeeded = false;
+  bool limitPushed = false;  // the scan stops after OFFSET + LIMIT rows
+  std::string text;          // as EXPLAIN prints it
+  // What the plan was made from, to tell when to plan again.
+  uint64_t tableRows = 0;
+  std::vector<bool> indexReady;
+};
+
+// Plans `st` over `table` holding `tableRows` records, `oldRecords` of them at a schema version
+// that reads through migration steps (index entries may then not hold what a read returns, so no
+// index-only scan).
+Plan plan(const BoundStatement& st, const orm::TableCore& table, const TableColumns& columns,
+          uint64_t tableRows, uint64_t oldRecords);
+
+// Whether a plan made with `p` should be made again for a table now holding `tableRows`.
+bool stale(const Plan& p, const orm::TableCore& table, uint64_t tableRows);
+
+// Flattens a tree of AND (or OR) into its terms.
+void flatten(const Expr* e, ExprKind kind, std::vector<const Expr*>& out);
+
+}  // namespace capdb::query
