@@ -5,8 +5,8 @@
 #                            capdb::capdb and capdb_add_schemas()), its version file, the targets
 #   lib/pkgconfig/capdb.pc   for builds without CMake
 #   bin/capdb                the command-line tool, when it is built
-# The test package_install (tests/package/) installs into a temporary prefix and builds
-# examples/people against it.
+# `make package` builds a Debian package of the same files with CPack. The test package_install
+# (tests/package/) installs into a temporary prefix and builds examples/people against it.
 #
 # The including file defines the layer libraries in CAPDB_LIBRARY_TARGETS, bottom-up (each
 # links only the ones before it), and the INTERFACE target capdb that apps link.
@@ -92,6 +92,28 @@ string(STRIP "${CAPDB_PC_LIBS}" CAPDB_PC_LIBS)
 configure_file(${PROJECT_SOURCE_DIR}/cmake/capdb.pc.in ${CAPDB_PACKAGE_DIR}/capdb.pc.in @ONLY)
 file(GENERATE OUTPUT ${CAPDB_PACKAGE_DIR}/capdb.pc INPUT ${CAPDB_PACKAGE_DIR}/capdb.pc.in)
 install(FILES ${CAPDB_PACKAGE_DIR}/capdb.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+
+# ---- the Debian package: make package (cpack -G DEB in the build directory) ----
+if(PROJECT_IS_TOP_LEVEL)
+  set(CPACK_PACKAGE_NAME libcapdb-dev)
+  set(CPACK_PACKAGE_VENDOR "capdb")
+  set(CPACK_PACKAGE_DESCRIPTION_SUMMARY
+    "embedded object database: Cap'n Proto records in LMDB (headers, static libraries, tool)")
+  set(CAPDB_PACKAGE_MAINTAINER "capdb maintainers <maintainers@capdb.invalid>" CACHE STRING
+    "The Maintainer field of the Debian package (a placeholder until someone publishes it)")
+  set(CPACK_PACKAGE_CONTACT "${CAPDB_PACKAGE_MAINTAINER}")
+  set(CPACK_GENERATOR DEB)
+  set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
+  set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
+  # Strips the capdb tool; CMake never strips static libraries, which keep their debug info.
+  set(CPACK_STRIP_FILES ON)
+  set(CPACK_DEBIAN_PACKAGE_SECTION libdevel)
+  # What an app needs to build against the package; the capdb tool's shared libraries are found
+  # by dpkg-shlibdeps.
+  set(CPACK_DEBIAN_PACKAGE_DEPENDS "liblmdb-dev, libcapnp-dev, capnproto, libfmt-dev, pkg-config")
+  set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
+  include(CPack)
+endif()
 
 # ---- the test: install into a temporary prefix, build examples/people against it, run it ----
 if(CAPDB_BUILD_TESTS)
