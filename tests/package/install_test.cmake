@@ -26,10 +26,10 @@ file(MAKE_DIRECTORY "${work}")
 # The install goes to the prefix given, whatever the caller's environment says.
 unset(ENV{DESTDIR})
 
-macro(fail)
+function(fail message)
   file(REMOVE_RECURSE "${work}")
-  message(FATAL_ERROR ${ARGN})
-endmacro()
+  message(FATAL_ERROR "${message}")
+endfunction()
 
 # Runs a command; fails the test with its output when it exits non-zero. Leaves the output in
 # run_output.
