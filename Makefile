@@ -1,11 +1,11 @@
 # The front door: every target installs what is missing first, then builds with CMake presets.
-# make demo | test | build | bench | stress | fuzz | clean
+# make demo | test | build | bench | stress | fuzz | package | clean
 
 JOBS   ?= 2
 PRESET ?= default
 BUILD  := $(if $(filter default,$(PRESET)),build,build-$(PRESET))
 
-.PHONY: all deps configure build test demo bench stress fuzz clean
+.PHONY: all deps configure build test demo bench stress fuzz package clean
 
 all: build
 
@@ -54,6 +54,11 @@ fuzz:
 	    || { tail -n 40 build-fuzz/$$t.log; echo "fuzz: $$t found a crash: build-fuzz/findings/$$t/"; exit 1; }; \
 	  grep -E '^#[0-9]+[[:space:]]+DONE|stat::number_of_executed_units' build-fuzz/$$t.log | tail -n 2; \
 	done
+
+# A Debian package (libcapdb-dev) of what `cmake --install` installs, in $(BUILD)/.
+package: build
+	@bash scripts/install-deps.sh package
+	@cd $(BUILD) && cpack -G DEB
 
 clean:
 	@rm -rf $(BUILD) build-debug build-asan build-fuzz

@@ -6,12 +6,21 @@
 # file's directory (#include "person.capnp.h" for schemas/person.capnp). Set CAPNPC_SRC_PREFIX
 # to choose another base directory.
 #
+# Apps get it from find_package(capdb CONFIG), or from add_subdirectory() of capdb's tree.
+#
 # The stock capnp_generate_cpp only knows the file it compiles. This wrapper also makes the
 # generated code depend on every file the schema imports, directly or not, so editing an
 # imported .capnp rebuilds what uses it; and it re-scans the imports at configure time whenever
 # one of the files changes.
 
-set(CAPDB_ANNOTATIONS_INCLUDE_DIR "${CMAKE_CURRENT_LIST_DIR}/../include" CACHE INTERNAL "")
+# The directory that holds capdb/annotations.capnp: include/ in the source tree, or the installed
+# include directory, which capdbConfig.cmake sets in CAPDB_INSTALLED_INCLUDE_DIR before including
+# this file.
+if(DEFINED CAPDB_INSTALLED_INCLUDE_DIR)
+  set(CAPDB_ANNOTATIONS_INCLUDE_DIR "${CAPDB_INSTALLED_INCLUDE_DIR}" CACHE INTERNAL "")
+else()
+  set(CAPDB_ANNOTATIONS_INCLUDE_DIR "${CMAKE_CURRENT_LIST_DIR}/../include" CACHE INTERNAL "")
+endif()
 # CapnProtoConfig.cmake sets CAPNP_INCLUDE_DIRECTORY in capdb's directory scope only; remember it
 # for apps that call capdb_add_schemas() from their own directories (add_subdirectory).
 set(CAPDB_CAPNP_INCLUDE_DIRECTORY "${CAPNP_INCLUDE_DIRECTORY}" CACHE INTERNAL "")
@@ -88,6 +97,8 @@ function(capdb_add_schemas target)
   endforeach()
 
   target_sources(${target} PRIVATE ${srcs} ${hdrs})
-  target_include_directories(${target} PUBLIC "${CAPNPC_OUTPUT_DIR}")
+  # Build tree only: an installed capdb library finds its generated headers in the include
+  # directory it installs.
+  target_include_directories(${target} PUBLIC "$<BUILD_INTERFACE:${CAPNPC_OUTPUT_DIR}>")
   target_link_libraries(${target} PUBLIC CapnProto::capnp)
 endfunction()

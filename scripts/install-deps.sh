@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs every Debian package capdb needs to build, test and benchmark; with the argument
-# `fuzz`, also clang and libFuzzer's runtime for `make fuzz`.
+# `fuzz`, also clang and libFuzzer's runtime for `make fuzz`; with `package`, also dpkg-dev for
+# `make package`.
 # Idempotent: when everything is present it prints nothing and exits at once
 # (no apt-get update). Works as root or through sudo.
 set -euo pipefail
@@ -14,9 +15,10 @@ packages=(
   libsqlite3-dev sqlite3
   libreadline-dev
 )
-if [[ "${1:-}" == fuzz ]]; then
-  packages+=(clang libclang-rt-14-dev)
-fi
+case "${1:-}" in
+  fuzz) packages+=(clang libclang-rt-14-dev) ;;
+  package) packages+=(dpkg-dev) ;;  # dpkg-shlibdeps, for CPack's Debian package
+esac
 
 missing=()
 for p in "${packages[@]}"; do
