@@ -17,7 +17,7 @@
 #include "cli/csv.h"
 #include "cli/output.h"
 #include "cli/shell.h"
-#include "engine/fail.h"
+#include "cli/fail.h"
 
 namespace capdb::cli {
 namespace {
@@ -30,7 +30,7 @@ Options withMapSize(Options options) {
   if (const char* size = std::getenv("CAPDB_MAP_SIZE")) {
     char* end = nullptr;
     unsigned long long bytes = std::strtoull(size, &end, 10);
-    CAPDB_REQUIRE(end != size && *end == '\0' && bytes > 0, ErrorCode::InvalidArgument,
+    require(end != size && *end == '\0' && bytes > 0, ErrorCode::InvalidArgument,
                   "CAPDB_MAP_SIZE must be a positive number of bytes, not '{}'", size);
     options.env.mapSize = bytes;
   }
@@ -39,14 +39,14 @@ Options withMapSize(Options options) {
 
 // The database at `path`, which must exist (only init creates one).
 Database openExisting(const std::string& path, const Schemas& schemas = {}, const Options& options = {}) {
-  CAPDB_REQUIRE(fs::exists(fs::path(path) / "data.mdb"), ErrorCode::InvalidArgument,
+  require(fs::exists(fs::path(path) / "data.mdb"), ErrorCode::InvalidArgument,
                 "no database at {} (capdb init creates one)", path);
   return Database::open(path, schemas, withMapSize(options));
 }
 
 std::string readFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  CAPDB_REQUIRE(in.good(), ErrorCode::IoError, "cannot read {}", path);
+  require(in.good(), ErrorCode::IoError, "cannot read {}", path);
   std::stringstream s;
   s << in.rdbuf();
   return s.str();
@@ -96,7 +96,7 @@ int import(const std::string& db, const std::string& table, const std::string& f
            const std::string& format) {
   Database d = openExisting(db);
   std::ifstream in(file, std::ios::binary);
-  CAPDB_REQUIRE(in.good(), ErrorCode::IoError, "cannot read {}", file);
+  require(in.good(), ErrorCode::IoError, "cannot read {}", file);
   uint64_t n = 0;
   if (format == "csv") {
     n = d.importCsv(table, in);
@@ -275,7 +275,7 @@ int upgrade(const UpgradeArgs& a) {
   Schemas schemas = parseSchemas(a.schema, paths(a.dirs));
   Migrations migrations;
   if (!a.migrations.empty()) migrations.sql(readFile(a.migrations));
-  CAPDB_REQUIRE(a.mode == "eager" || a.mode == "lazy", ErrorCode::InvalidArgument,
+  require(a.mode == "eager" || a.mode == "lazy", ErrorCode::InvalidArgument,
                 "--mode {}: eager or lazy", a.mode);
   if (!a.backupDir.empty()) {
     Database d = openExisting(a.db);
@@ -298,7 +298,7 @@ int upgrade(const UpgradeArgs& a) {
                   std::cout);
     }
   }
-  CAPDB_REQUIRE(a.sample == 0 || a.dryRun, ErrorCode::InvalidArgument, "--sample needs --dry-run");
+  require(a.sample == 0 || a.dryRun, ErrorCode::InvalidArgument, "--sample needs --dry-run");
   if (a.sample > 0) {
     Database copy = openExisting(target);
     keepSample(copy, schemas, a.sample);
@@ -350,7 +350,7 @@ int upgrade(const UpgradeArgs& a) {
 }
 
 int verifyDb(const std::string& db) {
-  CAPDB_REQUIRE(fs::exists(fs::path(db) / "data.mdb"), ErrorCode::InvalidArgument,
+  require(fs::exists(fs::path(db) / "data.mdb"), ErrorCode::InvalidArgument,
                 "no database at {} (capdb init creates one)", db);
   // The file's pages before anything opens it: LMDB aborts on some damage.
   VerifyReport pages = verifyPages(db);

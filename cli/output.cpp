@@ -6,7 +6,7 @@
 #include <cmath>
 #include <cstdlib>
 
-#include "engine/fail.h"
+#include "cli/fail.h"
 
 namespace capdb::cli {
 
@@ -144,7 +144,7 @@ void printResult(const ResultSet& rs, Format format, std::ostream& out) {
 
 void addParam(Params& params, std::string_view assignment) {
   size_t eq = assignment.find('=');
-  CAPDB_REQUIRE(eq != std::string_view::npos && eq > 0, ErrorCode::InvalidArgument,
+  require(eq != std::string_view::npos && eq > 0, ErrorCode::InvalidArgument,
                 "--param {}: expected NAME=VALUE", assignment);
   std::string_view name = assignment.substr(0, eq), text = assignment.substr(eq + 1);
   Value v;
@@ -170,7 +170,7 @@ void addParam(Params& params, std::string_view assignment) {
   size_t position = 0;
   auto [p2, ec2] = std::from_chars(name.data(), name.data() + name.size(), position);
   if (ec2 == std::errc() && p2 == name.data() + name.size()) {
-    CAPDB_REQUIRE(position >= 1 && position <= 32766, ErrorCode::InvalidArgument,
+    require(position >= 1 && position <= 32766, ErrorCode::InvalidArgument,
                   "--param {}: a position is 1 to 32766", assignment);
     if (params.positional.size() < position) params.positional.resize(position);
     params.positional[position - 1] = std::move(v);

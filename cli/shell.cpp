@@ -11,7 +11,7 @@
 #include <sstream>
 
 #include "capdb/admin.h"
-#include "engine/fail.h"
+#include "cli/fail.h"
 
 namespace capdb::cli {
 namespace {
@@ -29,7 +29,7 @@ void printTables(Database& db, std::ostream& out) {
 
 void printSchema(Database& db, const std::string& name, std::ostream& out) {
   std::string table = trim(name);
-  CAPDB_REQUIRE(!table.empty(), ErrorCode::InvalidArgument, ".schema needs a table name");
+  require(!table.empty(), ErrorCode::InvalidArgument, ".schema needs a table name");
   auto columns = db.query("SELECT * FROM " + quoteName(table) + " LIMIT 0").columns;
   for (const auto& t : status(db).tables) {
     if (t.name != table) continue;
@@ -132,7 +132,7 @@ void interactive(Database& db, ShellOptions options) {
         } else if (command == ".schema") {
           printSchema(db, argument, std::cout);
         } else if (command == ".explain") {
-          CAPDB_REQUIRE(argument == "on" || argument == "off", ErrorCode::InvalidArgument,
+          require(argument == "on" || argument == "off", ErrorCode::InvalidArgument,
                         ".explain takes on or off");
           options.explain = argument == "on";
         } else if (command == ".help") {
