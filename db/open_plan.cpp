@@ -56,6 +56,15 @@ bool pinsTable(const TableInfo& info) {
   return info.migration && (info.migration->rekey || !info.migration->before.empty());
 }
 
+// The declarative steps a pending migration of `info` kept in the catalog, as a registry, or
+// nullptr when it kept none.
+std::unique_ptr<Migrations> storedStepsOf(const TableInfo& info) {
+  if (!info.migration || info.migration->sqlSteps.empty()) return nullptr;
+  auto steps = std::make_unique<Migrations>();
+  for (const auto& text : info.migration->sqlSteps) steps->sql(text);
+  return steps;
+}
+
 // What the steps records go through do to the table.
 struct StepEffects {
   std::vector<const Step*> used;      // every step the upgrader runs, in the order it met them
@@ -260,14 +269,9 @@ void Decider::reconcileIndexes(bool olderApp) {
 // declarative steps a pending migration kept in the catalog.
 const Migrations& Decider::stepSource() {
   const Migrations& appSteps = migrations_ ? *migrations_ : none_;
-  const TableInfo& info = this->info();
-  if (appSteps.stepsOf(app_.name) != nullptr || !info.migration ||
-      info.migration->sqlSteps.empty()) {
-    return appSteps;
-  }
-  plan_.storedSteps = std::make_unique<Migrations>();
-  for (const auto& text : info.migration->sqlSteps) plan_.storedSteps->sql(text);
-  return *plan_.storedSteps;
+  if (appSteps.stepsOf(app_.name) != nullptr) return appSteps;
+  plan_.storedSteps = storedStepsOf(info());
+  return plan_.storedSteps ? *plan_.storedSteps : appSteps;
 }
 
 // The older versions whose records read through `registry`. Every stored version is planned
@@ -504,6 +508,81 @@ void Decider::finish() {
   }
 }
 
+// The schema a table opens with when nothing is written: the newest stored one, or the app's
+// when it can read the records and indexes as they are.
+TableSchema readOnlySchema(const StoredTable& stored, const TableSchema* app) {
+  const TableInfo& info = *stored.entry;
+  auto schema = stored.loadSchema(info.version);
+  CAPDB_REQUIRE(schema.has_value(), ErrorCode::Corruption,
+                "table {}: the catalog lacks the schema of version {}", info.name, info.version);
+  TableSchema storedTable = orm::requireTable(schema->root(), schema->owner());
+  if (app == nullptr) return storedTable;
+  CAPDB_REQUIRE(app->version == info.version, ErrorCode::SchemaMismatch,
+                "table {}: the app's schema is version {}, the database's {}; a read-only "
+                "database cannot be migrated",
+                info.name, app->version, info.version);
+  orm::SchemaDiff diff = orm::diffTables(storedTable, *app);
+  CAPDB_REQUIRE(diff.wireCompatible(), ErrorCode::SchemaMismatch,
+                "table {}: the app's schema cannot read the database's records:\n{}", info.name,
+                diff.describe(info.name));
+  for (const IndexInfo& w : indexInfos(*app)) {
+    bool present = std::any_of(info.indexes.begin(), info.indexes.end(), [&](const IndexInfo& h) {
+      return h.name == w.name && h.fields == w.fields && h.unique == w.unique;
+    });
+    CAPDB_REQUIRE(present, ErrorCode::SchemaMismatch,
+                  "table {}: index {} of the app is not in the read-only database", info.name,
+                  w.name);
+  }
+  return *app;
+}
+
+ReadOnlyPlan decideReadOnly(const StoredTable& stored, const TableSchema* app) {
+  const TableInfo& info = *stored.entry;
+  ReadOnlyPlan plan;
+  plan.schema = readOnlySchema(stored, app);
+  for (const auto& index : plan.schema.indexes) {
+    bool ready = true;
+    for (const auto& ii : info.indexes) {
+      if (ii.name == index.name) ready = ii.state == orm::IndexState::Ready;
+    }
+    if (!ready) plan.unreadyIndexes.push_back(index.name);
+  }
+  if (info.migration && info.migration->rekey) {
+    // Half-way, some records are under their old keys and some under their new ones.
+    plan.unavailable =
+        "a migration is moving its records to new primary keys; finish it by opening the "
+        "database with the app's schema in eager mode (capdb upgrade --mode eager)";
+    return plan;
+  }
+  // Older versions that read as this one without a step stay readable; so do the records of a
+  // pending migration whose steps are declarative and kept in the catalog. The records of a
+  // pending migration with the app's C++ steps are not read at all: reading them past their
+  // steps would lose what the steps compute.
+  Migrations none;
+  const Migrations* registry = &none;
+  if (info.migration) {
+    plan.storedSteps = storedStepsOf(info);
+    if (plan.storedSteps == nullptr) return plan;
+    registry = plan.storedSteps.get();
+  }
+  std::set<uint32_t> versions;
+  for (uint32_t v : stored.schemaVersions) {
+    if (v >= plan.schema.version) continue;
+    try {
+      migrate::planUpgrade(*registry, plan.schema, stored.loadSchema, {v}, nullptr);
+      versions.insert(v);
+    } catch (const Error&) {
+      // records of that version need a step only the app has: reading them is SchemaMismatch
+    }
+  }
+  if (!versions.empty()) {
+    plan.upgrader =
+        migrate::planUpgrade(*registry, plan.schema, stored.loadSchema, versions, nullptr);
+    plan.oldVersions = std::move(versions);
+  }
+  return plan;
+}
+
 }  // namespace
 
 OpenPlan decideOpen(const StoredTable& stored, const TableSchema& app, const Migrations* migrations,
@@ -512,6 +591,16 @@ OpenPlan decideOpen(const StoredTable& stored, const TableSchema& app, const Mig
     return Decider(stored, app, migrations, mode).decide();
   } catch (const Error& e) {
     OpenPlan refused;
+    refused.refusal = e;
+    return refused;
+  }
+}
+
+ReadOnlyPlan decideReadOnlyOpen(const StoredTable& stored, const TableSchema* app) {
+  try {
+    return decideReadOnly(stored, app);
+  } catch (const Error& e) {
+    ReadOnlyPlan refused;
     refused.refusal = e;
     return refused;
   }

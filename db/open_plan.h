@@ -72,4 +72,29 @@ struct OpenPlan {
 OpenPlan decideOpen(const StoredTable& stored, const TableSchema& app, const Migrations* migrations,
                     MigrationMode mode);
 
+// How a table opens without writing: with its newest stored schema (a table the app did not list,
+// for tools), or with the app's schema in a read-only database.
+struct ReadOnlyPlan {
+  // Set when the open must fail: the error it throws. The other members then mean nothing.
+  std::optional<Error> refusal;
+  // The schema the table is read and written with.
+  TableSchema schema;
+  // Indexes of `schema` that a migration is rebuilding: queries do not read them.
+  std::vector<std::string> unreadyIndexes;
+  // Set when the records are half-way to new primary keys: every read and write of the table
+  // fails with Busy and this reason (TableCore::setUnavailable).
+  std::string unavailable;
+  // What records stored at oldVersions read through; null when no older version is readable.
+  std::shared_ptr<const orm::Upgrader> upgrader;
+  std::set<uint32_t> oldVersions;
+  // The catalog's declarative steps the upgrader reads through, as in OpenPlan.
+  std::unique_ptr<Migrations> storedSteps;
+};
+
+// Decides how the table of `stored.entry` (which must be set) opens without writing: with the
+// app's schema `app`, which must then match the catalog (same version, wire-compatible, the same
+// indexes), or, when `app` is nullptr, with the newest stored schema. Never throws capdb::Error:
+// a refusal is the plan's `refusal`.
+ReadOnlyPlan decideReadOnlyOpen(const StoredTable& stored, const TableSchema* app);
+
 }  // namespace capdb::db

@@ -1,8 +1,8 @@
 // Database::open: the reconciliation of the app's schemas with the catalog. What each table
 // needs (tables created, schemas compared and stored, indexes built or dropped, migrations
-// planned) is decided by db/open_plan.h; here it is applied, in one write transaction.
+// planned) is decided by db/open_plan.h; here the decisions are applied, in the open's write
+// transaction (or its read transaction, for tables opened without writing).
 #include <algorithm>
-#include <set>
 
 #include "capdb/capdb.h"
 #include "capdb/migrations.h"
@@ -11,7 +11,6 @@
 #include "engine/fail.h"
 #include "orm/catalog.h"
 #include "orm/database_state.h"
-#include "orm/schema_diff.h"
 #include "orm/table_core.h"
 #include "orm/table_reader.h"
 
@@ -19,23 +18,7 @@ namespace capdb {
 namespace {
 
 using orm::IndexCore;
-using orm::IndexInfo;
 using orm::TableInfo;
-
-std::vector<std::string> dottedNames(const std::vector<orm::FieldPath>& paths) {
-  std::vector<std::string> out;
-  for (const auto& p : paths) out.push_back(p.dotted);
-  return out;
-}
-
-std::vector<IndexInfo> indexInfos(const TableSchema& t) {
-  std::vector<IndexInfo> out;
-  for (const auto& index : t.indexes) {
-    out.push_back(IndexInfo{index.name, dottedNames(index.fields), index.unique,
-                            orm::IndexState::Ready, 0});
-  }
-  return out;
-}
 
 // Fills a new index from the table's records, in the open transaction.
 void buildIndex(engine::WriteTxn& txn, const orm::TableCore& table, const IndexCore& index) {
@@ -47,17 +30,6 @@ void buildIndex(engine::WriteTxn& txn, const orm::TableCore& table, const IndexC
     table.putIndexEntry(txn, index, table.indexEntry(index, record, pk), pk,
                         ErrorCode::ConstraintViolation);
   }
-}
-
-// The declarative steps a pending migration of `info` kept in the catalog, as a registry (kept
-// alive in `keep` for the tables that read through it), or nullptr when it kept none.
-const Migrations* storedSteps(const TableInfo& info,
-                              std::vector<std::unique_ptr<Migrations>>& keep) {
-  if (!info.migration || info.migration->sqlSteps.empty()) return nullptr;
-  auto steps = std::make_unique<Migrations>();
-  for (const auto& text : info.migration->sqlSteps) steps->sql(text);
-  keep.push_back(std::move(steps));
-  return keep.back().get();
 }
 
 // Performs `plan` for the app's table `app` in the open transaction: stores the schema, creates
@@ -110,6 +82,32 @@ std::unique_ptr<orm::TableCore> openTable(engine::WriteTxn& txn, orm::Catalog& c
   return applyOpenPlan(txn, catalog, app, std::move(plan), keep);
 }
 
+// Performs a ReadOnlyPlan for the table of `info`: opens its databases (Corruption when one is
+// missing) and returns its core. Throws the plan's refusal.
+std::unique_ptr<orm::TableCore> applyReadOnlyPlan(const engine::Txn& txn, orm::Catalog& catalog,
+                                                  const TableInfo& info, db::ReadOnlyPlan plan,
+                                                  std::vector<std::unique_ptr<Migrations>>& keep) {
+  if (plan.refusal) throw *plan.refusal;
+  auto records = txn.openDb(orm::tableDbName(info.name));
+  CAPDB_REQUIRE(records.has_value(), ErrorCode::Corruption,
+                "table {}: its records database is missing", info.name);
+  std::vector<IndexCore> cores;
+  for (const auto& index : plan.schema.indexes) {
+    auto db = txn.openDb(orm::indexDbName(info.name, index.name));
+    CAPDB_REQUIRE(db.has_value(), ErrorCode::Corruption, "table {}: index {} is missing", info.name,
+                  index.name);
+    bool ready = std::find(plan.unreadyIndexes.begin(), plan.unreadyIndexes.end(), index.name) ==
+                 plan.unreadyIndexes.end();
+    cores.push_back(IndexCore{index, *db, ready});
+  }
+  auto core =
+      std::make_unique<orm::TableCore>(std::move(plan.schema), *records, std::move(cores), catalog);
+  if (!plan.unavailable.empty()) core->setUnavailable(std::move(plan.unavailable));
+  if (plan.storedSteps) keep.push_back(std::move(plan.storedSteps));
+  if (plan.upgrader) core->setUpgrader(std::move(plan.upgrader), plan.oldVersions);
+  return core;
+}
+
 // A table opened without writing: with its newest stored schema (a table the app did not list,
 // for tools), or with the app's schema in a read-only database, which must then match the
 // catalog (same version, wire-compatible, the same indexes).
@@ -117,77 +115,12 @@ std::unique_ptr<orm::TableCore> openStoredTable(const engine::Txn& txn, orm::Cat
                                                 const TableInfo& info,
                                                 std::vector<std::unique_ptr<Migrations>>& keep,
                                                 const TableSchema* app = nullptr) {
-  auto stored = catalog.loadSchema(txn, info.name, info.version);
-  CAPDB_REQUIRE(stored.has_value(), ErrorCode::Corruption,
-          "table {}: the catalog lacks the schema of version {}", info.name, info.version);
-  TableSchema schema = orm::requireTable(stored->root(), stored->owner());
-  if (app != nullptr) {
-    CAPDB_REQUIRE(app->version == info.version, ErrorCode::SchemaMismatch,
-                  "table {}: the app's schema is version {}, the database's {}; a read-only "
-                  "database cannot be migrated",
-                  info.name, app->version, info.version);
-    orm::SchemaDiff diff = orm::diffTables(schema, *app);
-    CAPDB_REQUIRE(diff.wireCompatible(), ErrorCode::SchemaMismatch,
-                  "table {}: the app's schema cannot read the database's records:\n{}",
-                  info.name, diff.describe(info.name));
-    std::vector<IndexInfo> wanted = indexInfos(*app);
-    for (const IndexInfo& w : wanted) {
-      bool present = std::any_of(info.indexes.begin(), info.indexes.end(), [&](const IndexInfo& h) {
-        return h.name == w.name && h.fields == w.fields && h.unique == w.unique;
-      });
-      CAPDB_REQUIRE(present, ErrorCode::SchemaMismatch,
-                    "table {}: index {} of the app is not in the read-only database", info.name,
-                    w.name);
-    }
-    schema = *app;
-  }
-  auto records = txn.openDb(orm::tableDbName(info.name));
-  CAPDB_REQUIRE(records.has_value(), ErrorCode::Corruption, "table {}: its records database is missing",
-          info.name);
-  std::vector<IndexCore> cores;
-  for (const auto& index : schema.indexes) {
-    auto db = txn.openDb(orm::indexDbName(info.name, index.name));
-    CAPDB_REQUIRE(db.has_value(), ErrorCode::Corruption, "table {}: index {} is missing", info.name,
-            index.name);
-    bool ready = true;
-    for (const auto& ii : info.indexes) {
-      if (ii.name == index.name) ready = ii.state == orm::IndexState::Ready;
-    }
-    cores.push_back(IndexCore{index, *db, ready});
-  }
-  auto core =
-      std::make_unique<orm::TableCore>(std::move(schema), *records, std::move(cores), catalog);
-  if (info.migration && info.migration->rekey) {
-    // Half-way, some records are under their old keys and some under their new ones.
-    core->setUnavailable(
-        "a migration is moving its records to new primary keys; finish it by opening the "
-        "database with the app's schema in eager mode (capdb upgrade --mode eager)");
-    return core;
-  }
-  // Older versions that read as this one without a step stay readable; so do the records of a
-  // pending migration whose steps are declarative and kept in the catalog. The records of a
-  // pending migration with the app's C++ steps are not read at all: reading them past their
-  // steps would lose what the steps compute.
-  Migrations none;
-  const Migrations* registry = &none;
-  if (info.migration) {
-    registry = storedSteps(info, keep);
-    if (registry == nullptr) return core;
-  }
-  std::set<uint32_t> versions;
-  for (uint32_t v : catalog.schemaVersions(txn, info.name)) {
-    if (v >= core->schema().version) continue;
-    try {
-      registry->plan(core->schema(), catalog, txn, {v}, nullptr);
-      versions.insert(v);
-    } catch (const Error&) {
-      // records of that version need a step only the app has: reading them is SchemaMismatch
-    }
-  }
-  if (!versions.empty()) {
-    core->setUpgrader(registry->plan(core->schema(), catalog, txn, versions, nullptr), versions);
-  }
-  return core;
+  db::StoredTable stored;
+  stored.entry = info;
+  stored.schemaVersions = catalog.schemaVersions(txn, info.name);
+  stored.loadSchema = [&](uint32_t v) { return catalog.loadSchema(txn, info.name, v); };
+  db::ReadOnlyPlan plan = db::decideReadOnlyOpen(stored, app);
+  return applyReadOnlyPlan(txn, catalog, info, std::move(plan), keep);
 }
 
 }  // namespace

@@ -498,6 +498,160 @@ INSTANTIATE_TEST_SUITE_P(
       return name;
     });
 
+// A table opened without writing: `app` empty for a table the app does not list.
+struct ReadOnlyCase {
+  const char* name = "";
+  std::vector<Version> stored = {};  // the catalog's schemas, oldest first
+  std::map<uint32_t, uint64_t> counts = {};
+  std::optional<Version> app = std::nullopt;
+  std::function<void(TableInfo&)> adjust = nullptr;
+  std::string refusal = "";  // SchemaMismatch with this message, or none
+  std::function<void(const ReadOnlyPlan&)> check = nullptr;
+};
+
+void PrintTo(const ReadOnlyCase& c, std::ostream* os) {
+  *os << c.name;
+}
+
+class ReadOnlyPlanTest : public ::testing::TestWithParam<ReadOnlyCase> {
+ protected:
+  TableSchema parse(const Version& v) {
+    std::string text = "struct T $Db.table(\"t\") $Db.version(" + std::to_string(v.version) + ") " +
+                       v.annotations + " { " + v.fields + " }\n";
+    auto file = testing::parseText(dir_, "v" + std::to_string(files_.size()) + ".capnp", text);
+    files_.push_back(file);
+    return file.tables.at(0);
+  }
+
+  testing::TempDir dir_;
+  std::vector<orm::SchemaFile> files_;
+  std::map<uint32_t, TableSchema> schemas_;
+};
+
+TEST_P(ReadOnlyPlanTest, Decides) {
+  const ReadOnlyCase& c = GetParam();
+  StoredTable stored;
+  for (const Version& v : c.stored) {
+    schemas_.insert_or_assign(v.version, parse(v));
+    stored.schemaVersions.push_back(v.version);
+  }
+  stored.loadSchema = [this](uint32_t v) -> std::optional<orm::StoredSchema> {
+    auto it = schemas_.find(v);
+    if (it == schemas_.end()) return std::nullopt;
+    return orm::StoredSchema::fromSchema("t", v, it->second.schema);
+  };
+  stored.entry =
+      decideOpen(StoredTable{}, schemas_.at(c.stored.back().version), nullptr, MigrationMode::Lazy)
+          .entry;
+  stored.entry->counts = c.counts;
+  if (c.adjust) c.adjust(*stored.entry);
+  std::optional<TableSchema> app;
+  if (c.app) app = parse(*c.app);
+  ReadOnlyPlan plan = decideReadOnlyOpen(stored, app ? &*app : nullptr);
+  if (!c.refusal.empty()) {
+    ASSERT_TRUE(plan.refusal.has_value()) << c.name;
+    EXPECT_EQ(plan.refusal->code(), ErrorCode::SchemaMismatch) << plan.refusal->what();
+    EXPECT_EQ(plan.refusal->what(), c.refusal);
+    return;
+  }
+  ASSERT_FALSE(plan.refusal.has_value()) << plan.refusal->what();
+  EXPECT_EQ(plan.schema.name, "t");
+  if (c.check) c.check(plan);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, ReadOnlyPlanTest,
+    ::testing::Values(
+        ReadOnlyCase{.name = "the newest stored schema",
+                     .stored = {{1, kFields}, {2, kWithLength}},
+                     .counts = {{1, 5}, {2, 5}},
+                     .check =
+                         [](const ReadOnlyPlan& p) {
+                           EXPECT_EQ(p.schema.version, 2u);
+                           EXPECT_TRUE(p.unreadyIndexes.empty());
+                           EXPECT_TRUE(p.unavailable.empty());
+                           // Version 1 reads as version 2 without a step.
+                           ASSERT_NE(p.upgrader, nullptr);
+                           EXPECT_EQ(p.oldVersions, std::set<uint32_t>{1});
+                           EXPECT_FALSE(p.upgrader->needsSteps(1));
+                         }},
+        ReadOnlyCase{.name = "the app's schema, wire-compatible",
+                     .stored = {{1, kFields}},
+                     .app = Version{1, kWithLength},
+                     .check =
+                         [](const ReadOnlyPlan& p) {
+                           EXPECT_EQ(p.schema.schema.getFields().size(), 4u);  // the app's
+                           EXPECT_EQ(p.upgrader, nullptr);
+                         }},
+        ReadOnlyCase{.name = "the app at another version",
+                     .stored = {{1, kFields}},
+                     .app = Version{2, kWithLength},
+                     .refusal = "table t: the app's schema is version 2, the database's 1; a "
+                                "read-only database cannot be migrated"},
+        ReadOnlyCase{.name = "the app cannot read the records",
+                     .stored = {{1, kFields}},
+                     .app = Version{1, "id @0 :UInt64; name @1 :Text; age @2 :UInt64 $Db.indexed;"},
+                     .refusal = "table t: the app's schema cannot read the database's records:\n"
+                                "t.age: type changed UInt32 -> UInt64 (needs a step)\n"
+                                "t.t_age: index changed (age) -> (age) (wire-compatible)\n"},
+        ReadOnlyCase{
+            .name = "an index of the app the database lacks",
+            .stored = {{1, kFields}},
+            .app = Version{1,
+                           "id @0 :UInt64; name @1 :Text $Db.indexed; age @2 :UInt32 "
+                           "$Db.indexed;"},
+            .refusal = "table t: index t_name of the app is not in the read-only database"},
+        ReadOnlyCase{
+            .name = "an index being rebuilt",
+            .stored = {{1, kFields}},
+            .adjust = [](TableInfo& e) { e.indexes[0].state = IndexState::Building; },
+            .check = [](const ReadOnlyPlan& p) { EXPECT_EQ(p.unreadyIndexes, Names{"t_age"}); }},
+        ReadOnlyCase{.name = "records moving to new keys",
+                     .stored = {{1, kFields}, {2, kWithLength}},
+                     .counts = {{1, 5}, {2, 5}},
+                     .adjust =
+                         [](TableInfo& e) {
+                           e.migration.emplace();
+                           e.migration->rekey = true;
+                         },
+                     .check =
+                         [](const ReadOnlyPlan& p) {
+                           EXPECT_FALSE(p.unavailable.empty());
+                           EXPECT_EQ(p.upgrader, nullptr);
+                         }},
+        ReadOnlyCase{.name = "a pending migration with the app's steps",
+                     .stored = {{1, kFields}, {2, kWithLength}},
+                     .counts = {{1, 5}, {2, 5}},
+                     .adjust = [](TableInfo& e) { e.migration.emplace(); },
+                     .check =
+                         [](const ReadOnlyPlan& p) {
+                           // Its old records are not read at all: no upgrader.
+                           EXPECT_EQ(p.upgrader, nullptr);
+                           EXPECT_EQ(p.storedSteps, nullptr);
+                         }},
+        ReadOnlyCase{.name = "a pending migration with declarative steps",
+                     .stored = {{1, kFields}, {2, kWithLength}},
+                     .counts = {{1, 5}, {2, 5}},
+                     .adjust =
+                         [](TableInfo& e) {
+                           e.migration.emplace();
+                           e.migration->sqlSteps = {
+                               "MIGRATE t FROM 1 TO 2 SET nameLength = coalesce(length(name), 0)"};
+                         },
+                     .check =
+                         [](const ReadOnlyPlan& p) {
+                           ASSERT_NE(p.storedSteps, nullptr);
+                           ASSERT_NE(p.upgrader, nullptr);
+                           EXPECT_TRUE(p.upgrader->needsSteps(1));
+                         }}),
+    [](const ::testing::TestParamInfo<ReadOnlyCase>& info) {
+      std::string name;
+      for (const char* c = info.param.name; *c; ++c) {
+        name += std::isalnum(static_cast<unsigned char>(*c)) ? *c : '_';
+      }
+      return name;
+    });
+
 // A stored schema the catalog lacks is Corruption, and a refusal is returned, never thrown.
 TEST(OpenPlan, MissingStoredSchemaIsCorruption) {
   testing::TempDir dir;
