@@ -48,17 +48,6 @@ const std::map<uint32_t, Migrations::Step>* Migrations::stepsOf(const std::strin
 
 namespace migrate {
 
-std::shared_ptr<const orm::Upgrader> planUpgrade(const Migrations& migrations,
-                                                 const orm::TableSchema& app,
-                                                 const orm::Catalog& catalog,
-                                                 const engine::Txn& txn,
-                                                 const std::set<uint32_t>& versions,
-                                                 std::vector<const Migrations::Step*>* used) {
-  auto chain = std::make_shared<TableChain>(app, migrations.stepsOf(app.name), catalog, txn, versions);
-  if (used) *used = chain->steps();
-  return chain;
-}
-
 namespace {
 
 // Pairs of structs being compared, outermost first: a recursive type is taken to carry over
@@ -373,10 +362,19 @@ void prefill(capnp::DynamicStruct::Reader old, capnp::DynamicStruct::Builder nex
   fill(slots, old, next);
 }
 
+std::shared_ptr<const orm::Upgrader> planUpgrade(const Migrations& registry,
+                                                 const orm::TableSchema& app,
+                                                 const SchemaLookup& stored,
+                                                 const std::set<uint32_t>& versions,
+                                                 std::vector<const Migrations::Step*>* used) {
+  auto chain = std::make_shared<TableChain>(app, registry.stepsOf(app.name), stored, versions);
+  if (used) *used = chain->steps();
+  return chain;
+}
+
 TableChain::TableChain(const orm::TableSchema& app,
                        const std::map<uint32_t, Migrations::Step>* steps,
-                       const orm::Catalog& catalog, const engine::Txn& txn,
-                       const std::set<uint32_t>& versions)
+                       const SchemaLookup& stored, const std::set<uint32_t>& versions)
     : table_(app.name), newest_(app.schema) {
   // The schema of a version: the app's newest, a step's declared target, or the catalog's copy.
   auto schemaOf = [&](uint32_t v) -> std::optional<capnp::StructSchema> {
@@ -386,9 +384,9 @@ TableChain::TableChain(const orm::TableSchema& app,
         if (s.to == v && s.options.target) return *s.options.target;
       }
     }
-    if (auto stored = catalog.loadSchema(txn, app.name, v)) {
-      owners_.push_back(stored->owner());
-      return stored->root();
+    if (auto schema = stored(v)) {
+      owners_.push_back(schema->owner());
+      return schema->root();
     }
     return std::nullopt;
   };

@@ -6,6 +6,7 @@
 
 #include <capnp/dynamic.h>
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <memory>
@@ -16,6 +17,7 @@
 #include "capdb/migrations.h"
 #include "orm/catalog.h"
 #include "orm/record_codec.h"
+#include "orm/stored_schema.h"
 #include "orm/table_schema.h"
 #include "orm/upgrader.h"
 
@@ -56,26 +58,18 @@ PrefillPlan planPrefill(capnp::StructSchema from, capnp::StructSchema to);
 void applyPrefill(const PrefillPlan& plan, capnp::DynamicStruct::Reader old,
                   capnp::DynamicStruct::Builder next);
 
-// Plans how records of `app`'s table stored at each of `versions` reach app.version through the
-// steps `migrations` holds for it: the orm::Upgrader that reads them (lazily or for an eager
-// rewrite). `used` receives the steps the plan runs. Throws SchemaMismatch naming the table, the
-// field and the change when a gap has no step and old records cannot be read across it. Costs
-// O(versions), never O(records).
-std::shared_ptr<const orm::Upgrader> planUpgrade(const Migrations& migrations,
-                                                 const orm::TableSchema& app,
-                                                 const orm::Catalog& catalog,
-                                                 const engine::Txn& txn,
-                                                 const std::set<uint32_t>& versions,
-                                                 std::vector<const Migrations::Step*>* used);
+// One stored schema version of a table, or nullopt when the catalog has none: how a chain reads
+// the catalog, so that a caller can plan without a transaction (or a test from its own schemas).
+using SchemaLookup = std::function<std::optional<orm::StoredSchema>(uint32_t version)>;
 
 class TableChain : public orm::Upgrader {
  public:
   // Plans chains from every version in `versions` (all older than app.version) to app.version.
   // Throws SchemaMismatch naming the table, the field and the change when a gap has no step and is
-  // not wire-compatible, or InvalidArgument when a middle step lacks its target schema.
+  // not wire-compatible, or InvalidArgument when a middle step lacks its target schema. `stored`
+  // is called only while the constructor runs.
   TableChain(const orm::TableSchema& app, const std::map<uint32_t, Migrations::Step>* steps,
-             const orm::Catalog& catalog, const engine::Txn& txn,
-             const std::set<uint32_t>& versions);
+             const SchemaLookup& stored, const std::set<uint32_t>& versions);
 
   capnp::StructSchema readSchema(uint32_t version) const override;
   bool needsSteps(uint32_t version) const override;
@@ -111,5 +105,14 @@ class TableChain : public orm::Upgrader {
 
   const FieldNames* namesOf(capnp::StructSchema schema);
 };
+
+// Migrations::plan with stored schemas read through `stored`: the upgrader that carries records of
+// `versions` to app.version through `registry`'s steps for the table, with the steps it runs in
+// `used` (when given). Throws as TableChain's constructor does.
+std::shared_ptr<const orm::Upgrader> planUpgrade(const Migrations& registry,
+                                                 const orm::TableSchema& app,
+                                                 const SchemaLookup& stored,
+                                                 const std::set<uint32_t>& versions,
+                                                 std::vector<const Migrations::Step*>* used);
 
 }  // namespace capdb::migrate

@@ -185,13 +185,21 @@ class TableCore : public detail::TableHandle {
   // Whether records stored at `version` still need rewriting: they are older and go through a
   // step (a version that reads as the newest as it is never needs it).
   bool needsRewrite(uint32_t version) const {
-    return version != schema_.version && (upgrader_ == nullptr || upgrader_->needsSteps(version));
+    return needsRewrite(version, schema_.version, upgrader_.get());
   }
   // Records of the table that still need rewriting, by the catalog's per-version counts.
   uint64_t pendingRecords(const TableInfo& info) const {
+    return pendingRecords(info, schema_.version, upgrader_.get());
+  }
+  // The same for a table at version `newest` whose old records read through `upgrader` (nullptr:
+  // none), before its TableCore exists (Database::open deciding).
+  static bool needsRewrite(uint32_t version, uint32_t newest, const Upgrader* upgrader) {
+    return version != newest && (upgrader == nullptr || upgrader->needsSteps(version));
+  }
+  static uint64_t pendingRecords(const TableInfo& info, uint32_t newest, const Upgrader* upgrader) {
     uint64_t n = 0;
     for (const auto& [v, c] : info.counts) {
-      if (needsRewrite(v)) n += c;
+      if (needsRewrite(v, newest, upgrader)) n += c;
     }
     return n;
   }
