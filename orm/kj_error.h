@@ -6,21 +6,28 @@
 #include <string_view>
 #include <utility>
 
+#include "engine/error_context.h"
 #include "engine/fail.h"
 
 namespace capdb::orm {
 
-// Runs fn(); a kj::Exception it throws becomes Error(code, "<what>: <kj's description>"), where
-// `what` is formatted from the format string and arguments only then, never on success (this
-// runs on hot paths).
+// Error(code, "<context>: <what>: <kj's description>"), `what` left out when empty.
+[[noreturn]] inline void failKj(ErrorCode code, const kj::Exception& e, std::string_view what = {}) {
+  std::string_view description = e.getDescription().cStr();
+  if (what.empty()) failIn(code, "{}", description);
+  failIn(code, "{}: {}", what, description);
+}
+
+// The one place kj::Exception becomes capdb::Error. Runs fn(); a kj::Exception it throws becomes
+// Error(code, "<context>: <what>: <kj's description>") (engine/error_context.h; an empty `what`
+// is left out), where `what` is formatted only then, never on success (this runs on hot paths).
 template <typename Fn, typename... Args>
 auto translateKj(ErrorCode code, Fn&& fn, fmt::format_string<Args...> what, Args&&... args)
     -> decltype(fn()) {
   try {
     return std::forward<Fn>(fn)();
   } catch (const kj::Exception& e) {
-    fail(code, "{}: {}", fmt::format(what, std::forward<Args>(args)...),
-         std::string_view(e.getDescription().cStr()));
+    failKj(code, e, fmt::format(what, std::forward<Args>(args)...));
   }
 }
 

@@ -23,10 +23,9 @@ void refuseNanKey(const TableSchema& schema, capnp::DynamicStruct::Reader record
     if (path.leafWhich != W::FLOAT32 && path.leafWhich != W::FLOAT64) continue;
     engine::KeyValue v = keyValueAt(record, path);
     auto* d = std::get_if<double>(&v);
-    CAPDB_REQUIRE(d == nullptr || !std::isnan(*d), ErrorCode::InvalidArgument,
-                  "table {}: primary key field {} is NaN; a primary key cannot hold NaN, which "
-                  "SQL reads as NULL",
-                  schema.name, path.dotted);
+    CAPDB_REQUIRE_IN(d == nullptr || !std::isnan(*d), ErrorCode::InvalidArgument,
+                  "primary key field {} is NaN; a primary key cannot hold NaN, which "
+                  "SQL reads as NULL", path.dotted);
   }
 }
 
@@ -90,19 +89,19 @@ TableCore::TableCore(TableSchema schema, engine::Db records, std::vector<IndexCo
       layout_(schema_.schema) {}
 
 std::string TableCore::primaryKeyOf(capnp::DynamicStruct::Reader record) const {
+  ErrorContext scope = context();
   engine::KeyEncoder key;
   appendKey(key, record, schema_.primaryKey);
   std::string bytes = key.bytes();
-  CAPDB_REQUIRE(bytes.size() <= engine::kMaxKeySize, ErrorCode::InvalidArgument,
-          "table {}: primary key {} is {} bytes, longer than the {}-byte key limit", schema_.name,
-          engine::formatKey(bytes), bytes.size(), engine::kMaxKeySize);
+  CAPDB_REQUIRE_IN(bytes.size() <= engine::kMaxKeySize, ErrorCode::InvalidArgument,
+          "primary key {} is {} bytes, longer than the {}-byte key limit", engine::formatKey(bytes), bytes.size(), engine::kMaxKeySize);
   return bytes;
 }
 
 std::string TableCore::encodePrimaryKey(const Key& key) const {
-  CAPDB_REQUIRE(key.values.size() == schema_.primaryKey.size(), ErrorCode::InvalidArgument,
-          "table {}: the primary key has {} values, {} given", schema_.name,
-          schema_.primaryKey.size(), key.values.size());
+  ErrorContext scope = context();
+  CAPDB_REQUIRE_IN(key.values.size() == schema_.primaryKey.size(), ErrorCode::InvalidArgument,
+          "the primary key has {} values, {} given", schema_.primaryKey.size(), key.values.size());
   engine::KeyEncoder e;
   for (const auto& v : key.values) e.value(v);
   return std::move(e).release();
@@ -111,6 +110,7 @@ std::string TableCore::encodePrimaryKey(const Key& key) const {
 std::pair<std::string, std::string> TableCore::indexEntry(const IndexCore& index,
                                                           capnp::DynamicStruct::Reader record,
                                                           std::string_view pk) const {
+  ErrorContext scope = context();
   engine::KeyEncoder key;
   bool hasNull = false;
   for (const auto& path : index.schema.fields) {
@@ -125,9 +125,8 @@ std::pair<std::string, std::string> TableCore::indexEntry(const IndexCore& index
   if (unique) value.assign(pk);
   else key.raw(pk);
   std::string bytes = key.bytes();
-  CAPDB_REQUIRE(bytes.size() <= engine::kMaxKeySize, ErrorCode::InvalidArgument,
-          "table {}: key of index {} for record {} is {} bytes, longer than the {}-byte limit",
-          schema_.name, index.schema.name, engine::formatKey(pk), bytes.size(),
+  CAPDB_REQUIRE_IN(bytes.size() <= engine::kMaxKeySize, ErrorCode::InvalidArgument,
+          "key of index {} for record {} is {} bytes, longer than the {}-byte limit", index.schema.name, engine::formatKey(pk), bytes.size(),
           engine::kMaxKeySize);
   return {std::move(bytes), std::move(value)};
 }
@@ -152,6 +151,7 @@ std::string_view TableCore::primaryKeyOfEntry(const IndexCore& index, std::strin
 
 capnp::DynamicStruct::Reader TableCore::decode(RecordDecoder& decoder, std::string_view pk,
                                                std::string_view bytes, bool verify) const {
+  ErrorContext scope = context(pk);
   requireAvailable();
   uint32_t version = decoder.decode(bytes, schema_.name, pk, verify);
   if (version == schema_.version) [[likely]] {
@@ -159,16 +159,14 @@ capnp::DynamicStruct::Reader TableCore::decode(RecordDecoder& decoder, std::stri
     try {
       return decoder.root(schema_.schema);
     } catch (const kj::Exception& e) {
-      fail(ErrorCode::Corruption, "table {}, record {}: {}", schema_.name, engine::formatKey(pk),
-           std::string_view(e.getDescription().cStr()));
+      failIn(ErrorCode::Corruption, "{}", std::string_view(e.getDescription().cStr()));
     }
   }
   auto check = oldChecks_.find(version);
   if (upgrader_ == nullptr || check == oldChecks_.end()) {
-    fail(ErrorCode::SchemaMismatch,
-         "table {}, record {}: stored at schema version {}, but the table is at version {} and "
-         "no migration plan reads that version",
-         schema_.name, engine::formatKey(pk), version, schema_.version);
+    failIn(ErrorCode::SchemaMismatch,
+         "stored at schema version {}, but the table is at version {} and "
+         "no migration plan reads that version", version, schema_.version);
   }
   capnp::StructSchema readAs = upgrader_->readSchema(version);
   auto old = decoder.verifiedRoot(check->second, readAs);
@@ -179,11 +177,10 @@ capnp::DynamicStruct::Reader TableCore::decode(RecordDecoder& decoder, std::stri
   if (!keyChecks_.count(version)) return record;
   std::string newPk = primaryKeyOf(record);
   if (newPk != pk) {
-    fail(ErrorCode::MigrationFailed,
-         "table {}, record {}: the migration from version {} changed the primary key to {}; a "
+    failIn(ErrorCode::MigrationFailed,
+         "the migration from version {} changed the primary key to {}; a "
          "step that changes the key must name the key's fields in StepOptions::writes, so that "
-         "the migration moves each record to its new key (eager mode)",
-         schema_.name, engine::formatKey(pk), version, engine::formatKey(newPk));
+         "the migration moves each record to its new key (eager mode)", version, engine::formatKey(newPk));
   }
   return record;
 }
@@ -243,6 +240,7 @@ engine::KeyRange TableCore::toKeyRange(std::optional<std::string> lower, bool lo
 }
 
 TableInfo& TableCore::touch(WriteTxn& tx, bool migrating) const {
+  ErrorContext scope = context();
   auto& touched = internal::writeState(tx).touched;
   if (migrating) internal::writeState(tx).reshaping.insert(schema_.name);
   auto it = touched.find(schema_.name);
@@ -254,41 +252,37 @@ TableInfo& TableCore::touch(WriteTxn& tx, bool migrating) const {
   if (!migrating) {
     // Another process may have undone the migration to this table's version, or moved the records
     // to new keys, since this table was opened.
-    CAPDB_REQUIRE(info->version >= schema_.version, ErrorCode::SchemaMismatch,
-                  "table {}: the database is at schema version {}, older than this table's {}: a "
-                  "migration was undone since it was opened; reopen the database",
-                  schema_.name, info->version, schema_.version);
-    CAPDB_REQUIRE(info->version <= schema_.version, ErrorCode::SchemaMismatch,
-                  "table {}: another process upgraded it from schema version {} to {} since this "
-                  "process opened it; reopen the database with the app's schema at version {}",
-                  schema_.name, schema_.version, info->version, info->version);
-    CAPDB_REQUIRE(!(info->migration && info->migration->rekey), ErrorCode::Busy,
-                  "table {}: a migration is moving its records to new primary keys; writes wait "
-                  "until it finishes",
-                  schema_.name);
+    CAPDB_REQUIRE_IN(info->version >= schema_.version, ErrorCode::SchemaMismatch,
+                  "the database is at schema version {}, older than this table's {}: a "
+                  "migration was undone since it was opened; reopen the database", info->version, schema_.version);
+    CAPDB_REQUIRE_IN(info->version <= schema_.version, ErrorCode::SchemaMismatch,
+                  "another process upgraded it from schema version {} to {} since this "
+                  "process opened it; reopen the database with the app's schema at version {}", schema_.version, info->version, info->version);
+    CAPDB_REQUIRE_IN(!(info->migration && info->migration->rekey), ErrorCode::Busy,
+                  "a migration is moving its records to new primary keys; writes wait "
+                  "until it finishes");
     // A write must keep every index, and one being rebuilt is filled in batches behind a
     // checkpoint that the write cannot see: an entry it wrote, or left, behind the checkpoint
     // would be lost. Writes wait for the rebuild (the migration's own writes pass).
     for (const IndexCore& index : indexes_) {
-      CAPDB_REQUIRE(index.ready, ErrorCode::Busy,
-                    "table {}: a migration is rebuilding index {}; writes wait until it is ready "
-                    "(the eager migration, capdb upgrade, finishes it)",
-                    schema_.name, index.schema.name);
+      CAPDB_REQUIRE_IN(index.ready, ErrorCode::Busy,
+                    "a migration is rebuilding index {}; writes wait until it is ready "
+                    "(the eager migration, capdb upgrade, finishes it)", index.schema.name);
     }
     std::vector<std::string> key;
     for (const auto& f : schema_.primaryKey) key.push_back(f.dotted);
-    CAPDB_REQUIRE(info->primaryKey == key, ErrorCode::SchemaMismatch,
-                  "table {}: the database's primary key is ({}), this table's ({}): a migration "
+    CAPDB_REQUIRE_IN(info->primaryKey == key, ErrorCode::SchemaMismatch,
+                  "the database's primary key is ({}), this table's ({}): a migration "
                   "to another key ran (or was undone) since the table was opened; reopen the "
-                  "database with the schema that matches it",
-                  schema_.name, fmt::join(info->primaryKey, ", "), fmt::join(key, ", "));
+                  "database with the schema that matches it", fmt::join(info->primaryKey, ", "), fmt::join(key, ", "));
   }
   return touched.emplace(schema_.name, std::move(*info)).first->second;
 }
 
 void TableCore::failUnavailable() const {
+  ErrorContext scope = context();
   const Unavailable* u = unavailable_.load(std::memory_order_acquire);
-  fail(u->code, "table {}: {}", schema_.name, u->why);
+  failIn(u->code, "{}", u->why);
 }
 
 void TableCore::setUnavailable(ErrorCode code, std::string why) const {
@@ -319,12 +313,13 @@ uint64_t TableCore::highestAutoIncrement(const engine::Txn& txn) const {
 }
 
 void TableCore::requireOwnStruct(capnp::DynamicStruct::Reader record) const {
-  CAPDB_REQUIRE(record.getSchema().getProto().getId() == schema_.schema.getProto().getId(),
-                ErrorCode::InvalidArgument, "table {}: the record is a {}, not a {}", schema_.name,
-                structName(record.getSchema()), structName(schema_.schema));
+  ErrorContext scope = context();
+  CAPDB_REQUIRE_IN(record.getSchema().getProto().getId() == schema_.schema.getProto().getId(),
+                ErrorCode::InvalidArgument, "the record is a {}, not a {}", structName(record.getSchema()), structName(schema_.schema));
 }
 
 uint64_t TableCore::insert(WriteTxn& tx, const Edit& fill) const {
+  ErrorContext scope = context();
   // The shared scratch segment serves one builder at a time; an insert nested in a fill (a
   // parent inserted while building its child) builds on the heap.
   WriteState& state = internal::writeState(tx);
@@ -341,20 +336,21 @@ uint64_t TableCore::insert(WriteTxn& tx, const Edit& fill) const {
     }
   } release{state, useScratch};
   auto record = message->initRoot<capnp::DynamicStruct>(schema_.schema);
-  translateKj(ErrorCode::InvalidArgument, [&] { fill(record); }, "table {}: building a record",
-              schema_.name);
+  translateKj(ErrorCode::InvalidArgument, [&] { fill(record); }, "building a record");
   return guarded(tx, [&] { return insertBuilt(tx, *message); });
 }
 
 uint64_t TableCore::insert(WriteTxn& tx, capnp::DynamicStruct::Reader record) const {
+  ErrorContext scope = context();
   requireOwnStruct(record);
   capnp::MallocMessageBuilder message;
   translateKj(ErrorCode::InvalidArgument, [&] { message.setRoot(record); },
-              "table {}: copying the record", schema_.name);
+              "copying the record");
   return guarded(tx, [&] { return insertBuilt(tx, message); });
 }
 
 uint64_t TableCore::insertBuilt(WriteTxn& tx, capnp::MessageBuilder& message) const {
+  ErrorContext scope = context();
   auto record = message.getRoot<capnp::DynamicStruct>(schema_.schema);
   TableInfo& info = touch(tx);
   uint64_t autoValue = 0;
@@ -368,10 +364,9 @@ uint64_t TableCore::insertBuilt(WriteTxn& tx, capnp::MessageBuilder& message) co
     auto current = record.asReader().get(field);
     if (isSigned) {
       int64_t v = current.as<int64_t>();
-      CAPDB_REQUIRE(v >= 0, ErrorCode::InvalidArgument,
-              "table {}: autoIncrement field {} is {}; it must be 0 (assign the next value) or "
-              "positive",
-              schema_.name, path.dotted, v);
+      CAPDB_REQUIRE_IN(v >= 0, ErrorCode::InvalidArgument,
+              "autoIncrement field {} is {}; it must be 0 (assign the next value) or "
+              "positive", path.dotted, v);
       autoValue = static_cast<uint64_t>(v);
     } else {
       autoValue = current.as<uint64_t>();
@@ -380,16 +375,14 @@ uint64_t TableCore::insertBuilt(WriteTxn& tx, capnp::MessageBuilder& message) co
       assigned = true;
       autoValue = info.sequence + 1;
       if (isSigned && autoValue > static_cast<uint64_t>(INT64_MAX)) {
-        fail(ErrorCode::Full, "table {}: the autoIncrement sequence of {} is exhausted at {}",
-             schema_.name, path.dotted, info.sequence);
+        failIn(ErrorCode::Full, "the autoIncrement sequence of {} is exhausted at {}", path.dotted, info.sequence);
       }
       // The value must fit the field: a UInt8 sequence ends at 255.
       try {
         if (isSigned) record.set(field, static_cast<int64_t>(autoValue));
         else record.set(field, autoValue);
       } catch (const kj::Exception&) {
-        fail(ErrorCode::Full, "table {}: the autoIncrement sequence of {} is exhausted at {}",
-             schema_.name, path.dotted, info.sequence);
+        failIn(ErrorCode::Full, "the autoIncrement sequence of {} is exhausted at {}", path.dotted, info.sequence);
       }
     }
     info.sequence = std::max(info.sequence, autoValue);
@@ -410,8 +403,7 @@ uint64_t TableCore::insertBuilt(WriteTxn& tx, capnp::MessageBuilder& message) co
     }
   }
   if (!appended && !etx.insert(records_, pk, encoded)) {
-    fail(ErrorCode::ConstraintViolation, "table {}: a record with primary key {} already exists",
-         schema_.name, engine::formatKey(pk));
+    failIn(ErrorCode::ConstraintViolation, "a record with primary key {} already exists", engine::formatKey(pk));
   }
   addIndexEntries(tx, reader, pk);
   ++info.counts[schema_.version];
@@ -430,6 +422,7 @@ void TableCore::addIndexEntries(WriteTxn& tx, capnp::DynamicStruct::Reader recor
 void TableCore::putIndexEntry(engine::WriteTxn& txn, const IndexCore& index,
                               const std::pair<std::string, std::string>& entry,
                               std::string_view pk, ErrorCode code) const {
+  ErrorContext scope = context();
   const auto& [key, value] = entry;
   if (value.empty()) {
     txn.put(index.db, key, value);
@@ -438,10 +431,9 @@ void TableCore::putIndexEntry(engine::WriteTxn& txn, const IndexCore& index,
   if (txn.insert(index.db, key, value)) return;
   auto owner = txn.get(index.db, key);
   if (owner && *owner == value) return;  // already there, for this very record
-  fail(code,
-       "table {}: unique index {} already holds key {} for record {}; record {} cannot have it "
-       "too",
-       schema_.name, index.schema.name, engine::formatKey(key),
+  failIn(code,
+       "unique index {} already holds key {} for record {}; record {} cannot have it "
+       "too", index.schema.name, engine::formatKey(key),
        owner ? engine::formatKey(*owner) : std::string("?"), engine::formatKey(pk));
 }
 
@@ -474,11 +466,12 @@ void TableCore::replace(WriteTxn& tx, std::string_view pk, capnp::DynamicStruct:
 }
 
 bool TableCore::update(WriteTxn& tx, capnp::DynamicStruct::Reader record) const {
+  ErrorContext scope = context();
   requireOwnStruct(record);
   touch(tx);  // first: a refused write must not read as "no such record"
   capnp::MallocMessageBuilder message;
   translateKj(ErrorCode::InvalidArgument, [&] { message.setRoot(record); },
-              "table {}: copying the record", schema_.name);
+              "copying the record");
   return guarded(tx, [&] {
     auto reader = readRootAs(message, schema_.schema);
     std::string pk = primaryKeyOf(reader);
@@ -492,6 +485,7 @@ bool TableCore::update(WriteTxn& tx, capnp::DynamicStruct::Reader record) const 
 }
 
 bool TableCore::update(WriteTxn& tx, const Key& key, const Edit& edit) const {
+  ErrorContext scope = context();
   touch(tx);  // first: a refused write must not read as "no such record"
   std::string pk = encodePrimaryKey(key);
   auto stored = internal::engineTxn(tx).get(records_, pk);
@@ -502,22 +496,21 @@ bool TableCore::update(WriteTxn& tx, const Key& key, const Edit& edit) const {
   capnp::MallocMessageBuilder message;
   // Copying also follows pointers the app's schema does not know (fields of a newer version).
   capnp::DynamicStruct::Builder builder;
-  translateKj(ErrorCode::Corruption, [&] { builder = setRootAs(message, old, layout_); },
-              "table {}, record {}", schema_.name, engine::formatKey(pk));
-  translateKj(ErrorCode::InvalidArgument, [&] { edit(builder); }, "table {}: editing a record",
-              schema_.name);
+  {
+    ErrorContext record = context(pk);
+    translateKj(ErrorCode::Corruption, [&] { builder = setRootAs(message, old, layout_); }, "");
+  }
+  translateKj(ErrorCode::InvalidArgument, [&] { edit(builder); }, "editing a record");
   // `edit` may have written to this transaction: read the stored record again for the index
   // entries to replace.
   stored = internal::engineTxn(tx).get(records_, pk);
-  CAPDB_REQUIRE(stored.has_value(), ErrorCode::InvalidArgument,
-                "table {}: record {} was removed by its own edit function", schema_.name,
-                engine::formatKey(pk));
+  CAPDB_REQUIRE_IN(stored.has_value(), ErrorCode::InvalidArgument,
+                "record {} was removed by its own edit function", engine::formatKey(pk));
   old = decode(decoder, pk, *stored);
   std::string newPk = primaryKeyOf(builder.asReader());
-  CAPDB_REQUIRE(newPk == pk, ErrorCode::InvalidArgument,
-          "table {}: an update may not change the primary key ({} -> {}); remove the record and "
-          "insert it under the new key",
-          schema_.name, engine::formatKey(pk), engine::formatKey(newPk));
+  CAPDB_REQUIRE_IN(newPk == pk, ErrorCode::InvalidArgument,
+          "an update may not change the primary key ({} -> {}); remove the record and "
+          "insert it under the new key", engine::formatKey(pk), engine::formatKey(newPk));
   guarded(tx, [&] { replace(tx, pk, old, decoder.version(), message); });
   return true;
 }
@@ -573,10 +566,10 @@ RecordCursor TableCore::scan(const Txn& tx, const Range& range, Direction direct
 }
 
 const IndexCore& TableCore::requireIndex(std::string_view name) const {
+  ErrorContext scope = context();
   for (const IndexCore& index : indexes_) {
     if (index.schema.name == name) {
-      CAPDB_REQUIRE(index.ready, ErrorCode::Busy, "table {}: index {} is still being built",
-              schema_.name, name);
+      CAPDB_REQUIRE_IN(index.ready, ErrorCode::Busy, "index {} is still being built", name);
       return index;
     }
   }
@@ -592,12 +585,12 @@ void TableCore::failNoIndex(std::string_view name) const {
 
 RecordCursor TableCore::find(const Txn& tx, std::string_view index, const Range& range,
                              Direction direction) const {
+  ErrorContext scope = context();
   requireAvailable();
   const IndexCore& ic = requireIndex(index);
   for (const auto* bound : {&range.lower, &range.upper}) {
-    CAPDB_REQUIRE(!*bound || (*bound)->values.size() <= ic.schema.fields.size(),
-            ErrorCode::InvalidArgument, "table {}: index {} has {} fields, a bound gives {}",
-            schema_.name, index, ic.schema.fields.size(), (*bound)->values.size());
+    CAPDB_REQUIRE_IN(!*bound || (*bound)->values.size() <= ic.schema.fields.size(),
+            ErrorCode::InvalidArgument, "index {} has {} fields, a bound gives {}", index, ic.schema.fields.size(), (*bound)->values.size());
   }
   // The index holds a NaN as NULL (indexEntry): so does a bound.
   Range bounds = range;

@@ -18,6 +18,7 @@
 
 #include "capdb/capdb.h"
 #include "engine/env.h"
+#include "engine/error_context.h"
 #include "orm/access.h"
 #include "orm/catalog.h"
 #include "orm/record_codec.h"
@@ -121,6 +122,9 @@ class TableCore : public detail::TableHandle {
             const Catalog& catalog);
 
   const TableSchema& schema() const { return schema_; }
+  // The error context of an operation on this table, at the record `pk` (encoded) when given:
+  // errors raised through failIn while it lives name them (engine/error_context.h).
+  ErrorContext context(std::string_view pk = {}) const { return ErrorContext(schema_.name, pk); }
   // Throws when the table is unavailable (setUnavailable): Busy, or SchemaMismatch once another
   // process changed the table under this one (setStale).
   void requireAvailable() const {
