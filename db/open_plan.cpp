@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "engine/error_context.h"
 #include "engine/fail.h"
 #include "migrate/chain.h"
 #include "orm/schema_diff.h"
@@ -84,6 +85,7 @@ class Decider {
       : stored_(stored), app_(app), migrations_(migrations), mode_(mode) {}
 
   OpenPlan decide() && {
+    ErrorContext scope(app_.name);
     if (stored_.entry) {
       compareSchemas();
     } else {
@@ -151,15 +153,14 @@ void Decider::compareSchemas() {
   TableInfo& info = this->info();
   info = *stored_.entry;
   auto stored = stored_.loadSchema(info.version);
-  CAPDB_REQUIRE(stored.has_value(), ErrorCode::Corruption,
-                "table {}: the catalog lacks the schema of version {}", app_.name, info.version);
+  CAPDB_REQUIRE_IN(stored.has_value(), ErrorCode::Corruption,
+                "the catalog lacks the schema of version {}", info.version);
   TableSchema storedTable = orm::requireTable(stored->root(), stored->owner());
   orm::SchemaDiff diff = orm::diffTables(storedTable, app_);
   if (info.version > app_.version) {
-    fail(ErrorCode::SchemaMismatch,
-         "table {}: the database is at schema version {}, newer than the app's version {}; "
-         "open it with a newer app",
-         app_.name, info.version, app_.version);
+    failIn(ErrorCode::SchemaMismatch,
+         "the database is at schema version {}, newer than the app's version {}; "
+         "open it with a newer app", info.version, app_.version);
   }
   if (info.version < app_.version) {
     raiseVersion(diff);
@@ -168,11 +169,10 @@ void Decider::compareSchemas() {
     for (const auto& c : diff.changes) {
       if (!c.wireCompatible) incompatible.changes.push_back(c);
     }
-    fail(ErrorCode::SchemaMismatch,
-         "table {}: the app's schema changed at the same version {} in ways old records cannot "
+    failIn(ErrorCode::SchemaMismatch,
+         "the app's schema changed at the same version {} in ways old records cannot "
          "be read across; raise $Db.version (and add a migration step for each change that "
-         "needs one):\n{}",
-         app_.name, app_.version, incompatible.describe(app_.name));
+         "needs one):\n{}", app_.version, incompatible.describe(app_.name));
   }
   bool removes = std::any_of(diff.changes.begin(), diff.changes.end(),
                              [](const auto& c) { return c.kind == ChangeKind::FieldRemoved; });
@@ -195,11 +195,10 @@ void Decider::raiseVersion(const orm::SchemaDiff& diff) {
   TableInfo& info = this->info();
   bool empty = info.records() == 0;
   if (migrations_ == nullptr && !(empty || diff.readsAcross())) {
-    fail(ErrorCode::SchemaMismatch,
-         "table {}: the app's schema is version {} and the database's version {}; moving "
+    failIn(ErrorCode::SchemaMismatch,
+         "the app's schema is version {} and the database's version {}; moving "
          "records between versions needs migration steps (Options::migrations). "
-         "Changes:\n{}",
-         app_.name, app_.version, info.version, diff.describe(app_.name));
+         "Changes:\n{}", app_.version, info.version, diff.describe(app_.name));
   }
   // Records at the stored version reach the app's through the plan; open checks it now, in
   // O(versions).
@@ -210,10 +209,9 @@ void Decider::raiseVersion(const orm::SchemaDiff& diff) {
   versionRaised_ = true;
   keyChanged_ = std::any_of(diff.changes.begin(), diff.changes.end(),
                             [](const auto& c) { return c.kind == ChangeKind::PrimaryKeyChanged; });
-  CAPDB_REQUIRE(!pinsTable(info), ErrorCode::SchemaMismatch,
-                "table {}: an interrupted migration to version {} is {}; finish it (open "
-                "with the app at version {}, eager) before version {}",
-                app_.name, fromVersion_, fromVersion_,
+  CAPDB_REQUIRE_IN(!pinsTable(info), ErrorCode::SchemaMismatch,
+                "an interrupted migration to version {} is {}; finish it (open "
+                "with the app at version {}, eager) before version {}", fromVersion_, fromVersion_,
                 info.migration && info.migration->rekey
                     ? "moving the records to new primary keys"
                     : "checking its unique indexes, and may still be undone",
@@ -232,11 +230,10 @@ void Decider::reconcileIndexes(bool olderApp) {
     if (kept) continue;
     // An app older than the database must not drop the indexes a newer app added, nor leave
     // them unmaintained.
-    CAPDB_REQUIRE(!olderApp, ErrorCode::SchemaMismatch,
-                  "table {}: the database has index {}, which this app (older than the "
+    CAPDB_REQUIRE_IN(!olderApp, ErrorCode::SchemaMismatch,
+                  "the database has index {}, which this app (older than the "
                   "database's schema) does not declare and cannot maintain; open it with the "
-                  "app that declares the index",
-                  app_.name, have.name);
+                  "app that declares the index", have.name);
     droppedIndexes_.push_back(have.name);
   }
   for (const IndexInfo& want : wanted) {
@@ -250,11 +247,10 @@ void Decider::reconcileIndexes(bool olderApp) {
   // A migration that may still be undone restores the indexes as they were, and one moving
   // records to new keys rebuilds every index once they are in place: indexes may not change
   // meanwhile.
-  CAPDB_REQUIRE(!(pinsTable(info) && (!plan_.buildIndexes.empty() || !droppedIndexes_.empty())),
+  CAPDB_REQUIRE_IN(!(pinsTable(info) && (!plan_.buildIndexes.empty() || !droppedIndexes_.empty())),
                 ErrorCode::SchemaMismatch,
-                "table {}: an interrupted migration to version {} {}; finish it (open eagerly "
-                "with the indexes it began with) before adding, changing or dropping indexes",
-                app_.name, info.version,
+                "an interrupted migration to version {} {}; finish it (open eagerly "
+                "with the indexes it began with) before adding, changing or dropping indexes", info.version,
                 info.migration && info.migration->rekey ? "is moving records to new keys"
                                                         : "may still be undone");
   for (IndexInfo& w : wanted) {  // an interrupted rebuild stays pending
@@ -299,13 +295,12 @@ std::set<uint32_t> Decider::readableVersions(const Migrations& registry) {
     }
     // Records an earlier open left for steps (a lazy migration still pending) must go through
     // steps: read as a later version without one, they would lose what the steps compute.
-    CAPDB_REQUIRE(!(hasRecords && steps.empty() && info.migration && !info.migration->stepless &&
+    CAPDB_REQUIRE_IN(!(hasRecords && steps.empty() && info.migration && !info.migration->stepless &&
                     v < info.version),
                   ErrorCode::SchemaMismatch,
-                  "table {}: {} records at version {} wait for the migration steps registered "
+                  "{} records at version {} wait for the migration steps registered "
                   "when version {} was opened; open with those migrations (capdb upgrade "
-                  "--migrations FILE)",
-                  app_.name, it->second, v, info.version);
+                  "--migrations FILE)", it->second, v, info.version);
   }
   return planned;
 }
@@ -354,12 +349,11 @@ StepEffects Decider::stepEffects(const Migrations& registry,
   bool resumingRekey = info.migration && info.migration->rekey;
   fx.startRekey =
       !resumingRekey && info.records() > 0 && ((versionRaised_ && keyChanged_) || stepsMoveKeys);
-  CAPDB_REQUIRE(
+  CAPDB_REQUIRE_IN(
       !(fx.startRekey && !versionRaised_ && info.migration && !info.migration->before.empty()),
       ErrorCode::SchemaMismatch,
-      "table {}: an interrupted migration may still be undone; finish it with the steps it began "
-      "with before a step moves records to new keys",
-      app_.name);
+      "an interrupted migration may still be undone; finish it with the steps it began "
+      "with before a step moves records to new keys");
   fx.rekey = resumingRekey || fx.startRekey;
   return fx;
 }
@@ -408,11 +402,9 @@ std::vector<std::string> Decider::redeclaredIndexes(const StepEffects& fx) const
 void Decider::refuseLazy(const StepEffects& fx) const {
   if (mode_ == MigrationMode::Eager) return;
   if (fx.startRekey) {
-    fail(ErrorCode::SchemaMismatch,
-         "table {}: {}, so the migration moves every record to its new key; a record cannot be "
-         "found by its new key until it has moved, so open it with MigrationMode::Eager",
-         app_.name,
-         keyChanged_ ? fmt::format("the primary key changes from ({}) to ({})",
+    failIn(ErrorCode::SchemaMismatch,
+         "{}, so the migration moves every record to its new key; a record cannot be "
+         "found by its new key until it has moved, so open it with MigrationMode::Eager", keyChanged_ ? fmt::format("the primary key changes from ({}) to ({})",
                                    fmt::join(stored_.entry->primaryKey, ", "),
                                    fmt::join(plan_.entry.primaryKey, ", "))
                      : std::string("a migration step writes a field of the primary key"));
@@ -420,8 +412,7 @@ void Decider::refuseLazy(const StepEffects& fx) const {
   if (fx.eagerOnly || (versionRaised_ && !fx.affected.empty())) {
     std::string names;
     for (const auto& a : fx.affected) names += (names.empty() ? "" : ", ") + a;
-    fail(ErrorCode::SchemaMismatch, "table {}: {}; open it with MigrationMode::Eager{}", app_.name,
-         fx.eagerOnly ? std::string("a migration step requires the eager mode")
+    failIn(ErrorCode::SchemaMismatch, "{}; open it with MigrationMode::Eager{}", fx.eagerOnly ? std::string("a migration step requires the eager mode")
                       : fmt::format("the migration steps may change indexed fields ({})", names),
          fx.eagerOnly ? "" : ", or declare the fields each step sets (StepOptions::writes)");
   }
@@ -494,17 +485,15 @@ void Decider::finish() {
   } else {
     plan_.dropIndexes = std::move(droppedIndexes_);
   }
-  CAPDB_REQUIRE(!(info.migration && info.migration->rekey) || mode_ == MigrationMode::Eager,
+  CAPDB_REQUIRE_IN(!(info.migration && info.migration->rekey) || mode_ == MigrationMode::Eager,
                 ErrorCode::SchemaMismatch,
-                "table {}: a migration is moving its records to new primary keys; open with "
-                "MigrationMode::Eager to finish it",
-                app_.name);
+                "a migration is moving its records to new primary keys; open with "
+                "MigrationMode::Eager to finish it");
   for (const auto& ii : info.indexes) {
-    CAPDB_REQUIRE(ii.state != orm::IndexState::Building || mode_ == MigrationMode::Eager,
+    CAPDB_REQUIRE_IN(ii.state != orm::IndexState::Building || mode_ == MigrationMode::Eager,
                   ErrorCode::SchemaMismatch,
-                  "table {}: a migration is rebuilding index {}; open with MigrationMode::Eager "
-                  "to finish it",
-                  app_.name, ii.name);
+                  "a migration is rebuilding index {}; open with MigrationMode::Eager "
+                  "to finish it", ii.name);
   }
 }
 
@@ -513,31 +502,29 @@ void Decider::finish() {
 TableSchema readOnlySchema(const StoredTable& stored, const TableSchema* app) {
   const TableInfo& info = *stored.entry;
   auto schema = stored.loadSchema(info.version);
-  CAPDB_REQUIRE(schema.has_value(), ErrorCode::Corruption,
-                "table {}: the catalog lacks the schema of version {}", info.name, info.version);
+  CAPDB_REQUIRE_IN(schema.has_value(), ErrorCode::Corruption,
+                "the catalog lacks the schema of version {}", info.version);
   TableSchema storedTable = orm::requireTable(schema->root(), schema->owner());
   if (app == nullptr) return storedTable;
-  CAPDB_REQUIRE(app->version == info.version, ErrorCode::SchemaMismatch,
-                "table {}: the app's schema is version {}, the database's {}; a read-only "
-                "database cannot be migrated",
-                info.name, app->version, info.version);
+  CAPDB_REQUIRE_IN(app->version == info.version, ErrorCode::SchemaMismatch,
+                "the app's schema is version {}, the database's {}; a read-only "
+                "database cannot be migrated", app->version, info.version);
   orm::SchemaDiff diff = orm::diffTables(storedTable, *app);
-  CAPDB_REQUIRE(diff.wireCompatible(), ErrorCode::SchemaMismatch,
-                "table {}: the app's schema cannot read the database's records:\n{}", info.name,
-                diff.describe(info.name));
+  CAPDB_REQUIRE_IN(diff.wireCompatible(), ErrorCode::SchemaMismatch,
+                "the app's schema cannot read the database's records:\n{}", diff.describe(info.name));
   for (const IndexInfo& w : indexInfos(*app)) {
     bool present = std::any_of(info.indexes.begin(), info.indexes.end(), [&](const IndexInfo& h) {
       return h.name == w.name && h.fields == w.fields && h.unique == w.unique;
     });
-    CAPDB_REQUIRE(present, ErrorCode::SchemaMismatch,
-                  "table {}: index {} of the app is not in the read-only database", info.name,
-                  w.name);
+    CAPDB_REQUIRE_IN(present, ErrorCode::SchemaMismatch,
+                  "index {} of the app is not in the read-only database", w.name);
   }
   return *app;
 }
 
 ReadOnlyPlan decideReadOnly(const StoredTable& stored, const TableSchema* app) {
   const TableInfo& info = *stored.entry;
+  ErrorContext scope(info.name);
   ReadOnlyPlan plan;
   plan.schema = readOnlySchema(stored, app);
   for (const auto& index : plan.schema.indexes) {

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <fmt/format.h>
 
+#include "engine/error_context.h"
 #include "engine/fail.h"
 #include "engine/key_codec.h"
 #include "orm/record_codec.h"
@@ -376,6 +377,7 @@ TableChain::TableChain(const orm::TableSchema& app,
                        const std::map<uint32_t, Migrations::Step>* steps,
                        const SchemaLookup& stored, const std::set<uint32_t>& versions)
     : table_(app.name), newest_(app.schema) {
+  ErrorContext scope(app.name);
   // The schema of a version: the app's newest, a step's declared target, or the catalog's copy.
   auto schemaOf = [&](uint32_t v) -> std::optional<capnp::StructSchema> {
     if (v == app.version) return app.schema;
@@ -398,9 +400,8 @@ TableChain::TableChain(const orm::TableSchema& app,
 
   for (uint32_t start : versions) {
     auto startSchema = schemaOf(start);
-    CAPDB_REQUIRE(startSchema.has_value(), ErrorCode::Corruption,
-                  "table {}: records are stored at version {}, whose schema the catalog lacks",
-                  app.name, start);
+    CAPDB_REQUIRE_IN(startSchema.has_value(), ErrorCode::Corruption,
+                  "records are stored at version {}, whose schema the catalog lacks", start);
     Chain chain{*startSchema, {}};
     uint32_t cur = start;
     capnp::StructSchema curSchema = *startSchema;
@@ -410,15 +411,13 @@ TableChain::TableChain(const orm::TableSchema& app,
         if (auto it = steps->find(cur); it != steps->end()) step = &it->second;
       }
       if (step != nullptr) {
-        CAPDB_REQUIRE(step->to <= app.version, ErrorCode::SchemaMismatch,
-                      "table {}: the step from version {} goes to version {}, past the app's "
-                      "version {}",
-                      app.name, step->from, step->to, app.version);
+        CAPDB_REQUIRE_IN(step->to <= app.version, ErrorCode::SchemaMismatch,
+                      "the step from version {} goes to version {}, past the app's "
+                      "version {}", step->from, step->to, app.version);
         auto target = schemaOf(step->to);
-        CAPDB_REQUIRE(target.has_value(), ErrorCode::InvalidArgument,
-                      "table {}: the step from version {} to {} needs StepOptions::target, the "
-                      "schema of version {}",
-                      app.name, step->from, step->to, step->to);
+        CAPDB_REQUIRE_IN(target.has_value(), ErrorCode::InvalidArgument,
+                      "the step from version {} to {} needs StepOptions::target, the "
+                      "schema of version {}", step->from, step->to, step->to);
         if (step->options.check) step->options.check(curSchema, *target);
         chain.links.push_back(Link{step, orm::StructLayout(*target), planPrefill(curSchema, *target),
                                    namesOf(curSchema), namesOf(*target)});
@@ -437,10 +436,9 @@ TableChain::TableChain(const orm::TableSchema& app,
         }
       }
       auto nextSchema = schemaOf(next);
-      CAPDB_REQUIRE(nextSchema.has_value(), ErrorCode::SchemaMismatch,
-                    "table {}: no migration step from version {}, and the schema of version {} "
-                    "is unknown",
-                    app.name, cur, next);
+      CAPDB_REQUIRE_IN(nextSchema.has_value(), ErrorCode::SchemaMismatch,
+                    "no migration step from version {}, and the schema of version {} "
+                    "is unknown", cur, next);
       orm::SchemaDiff diff = orm::diffTables(tableOf(cur, curSchema), tableOf(next, *nextSchema));
       if (!diff.readsAcross()) {
         orm::SchemaDiff bad;
@@ -449,11 +447,10 @@ TableChain::TableChain(const orm::TableSchema& app,
             bad.changes.push_back(c);
           }
         }
-        fail(ErrorCode::SchemaMismatch,
-             "table {}: from version {} to {} the schema changes in ways old records cannot be "
+        failIn(ErrorCode::SchemaMismatch,
+             "from version {} to {} the schema changes in ways old records cannot be "
              "read across, and no migration step covers it; register one with "
-             "Migrations::step(\"{}\", {}, {}, ...):\n{}",
-             app.name, cur, next, app.name, cur, next, bad.describe(app.name));
+             "Migrations::step(\"{}\", {}, {}, ...):\n{}", cur, next, app.name, cur, next, bad.describe(app.name));
       }
       if (chain.links.empty()) chain.read = *nextSchema;  // read the bytes as `next` directly
       else chain.links.push_back(Link{nullptr, orm::StructLayout(*nextSchema), {}});
@@ -471,10 +468,10 @@ std::set<uint32_t> TableChain::versions() const {
 }
 
 capnp::StructSchema TableChain::readSchema(uint32_t version) const {
+  ErrorContext scope(table_);
   auto it = chains_.find(version);
-  CAPDB_REQUIRE(it != chains_.end(), ErrorCode::Corruption,
-                "table {}: a record is stored at version {}, which no migration plan covers",
-                table_, version);
+  CAPDB_REQUIRE_IN(it != chains_.end(), ErrorCode::Corruption,
+                "a record is stored at version {}, which no migration plan covers", version);
   return it->second.read;
 }
 
@@ -522,6 +519,7 @@ bool TableChain::needsSteps(uint32_t version) const {
 
 void TableChain::upgrade(uint32_t version, capnp::DynamicStruct::Reader old, std::string_view pk,
                          capnp::MessageBuilder& out) const {
+  ErrorContext scope(table_, pk);
   const Chain& chain = chains_.at(version);
   // Intermediate records stay in memory: each step reads the previous one's builder directly.
   std::vector<std::unique_ptr<capnp::MallocMessageBuilder>> temps;
@@ -560,8 +558,7 @@ void TableChain::upgrade(uint32_t version, capnp::DynamicStruct::Reader old, std
       failure = e.what();
     }
     if (!failure.empty()) {
-      fail(ErrorCode::MigrationFailed, "table {}, record {}: the step from version {} to {} failed: {}",
-           table_, engine::formatKey(pk), step.from, step.to, failure);
+      failIn(ErrorCode::MigrationFailed, "the step from version {} to {} failed: {}", step.from, step.to, failure);
     }
     current = target;
   }

@@ -301,9 +301,8 @@ BatchResult installBatch(WriteTxn& tx, orm::TableCore& core, const EagerOptions&
   orm::MigrationState& m = *info.migration;
   engine::WriteTxn& etx = internal::engineWrite(tx);
   auto moved = etx.openDb(rekeyDbName(core.schema().name));
-  CAPDB_REQUIRE(moved.has_value(), ErrorCode::Corruption,
-                "table {}: a migration is installing records from {}, which is missing",
-                core.schema().name, rekeyDbName(core.schema().name));
+  CAPDB_REQUIRE_IN(moved.has_value(), ErrorCode::Corruption,
+                "a migration is installing records from {}, which is missing", rekeyDbName(core.schema().name));
   engine::KeyRange range = m.checkpoint.empty() ? engine::KeyRange::all()
                                                 : engine::KeyRange::atLeast(m.checkpoint, false);
   std::vector<std::pair<std::string_view, std::string_view>> puts;
@@ -498,6 +497,7 @@ BatchResult indexesBatch(WriteTxn& tx, const orm::TableCore& core,
 // One batch of the table's pending migration, in the caller's write transaction.
 BatchResult runBatch(WriteTxn& tx, orm::TableCore& core, const EagerOptions& options,
                      uint64_t recordLimit) {
+  ErrorContext scope = core.context();
   BatchResult result;
   orm::TableInfo& info = core.touch(tx, true);
   // Another process may have undone the migration (the table is back at an older version or
@@ -505,12 +505,11 @@ BatchResult runBatch(WriteTxn& tx, orm::TableCore& core, const EagerOptions& opt
   std::vector<std::string> key;
   for (const auto& f : core.schema().primaryKey) key.push_back(f.dotted);
   bool behind = info.version < core.schema().version || info.primaryKey != key;
-  CAPDB_REQUIRE(!behind && !(info.migration && info.version != core.schema().version),
+  CAPDB_REQUIRE_IN(!behind && !(info.migration && info.version != core.schema().version),
                 ErrorCode::SchemaMismatch,
-                "table {}: the database is now at version {} with primary key ({}), not this "
+                "the database is now at version {} with primary key ({}), not this "
                 "table's version {}: another process undid or replaced the migration; reopen the "
-                "database",
-                core.schema().name, info.version, fmt::join(info.primaryKey, ", "),
+                "database", info.version, fmt::join(info.primaryKey, ", "),
                 core.schema().version);
   if (!info.migration) {
     result.finished = true;
@@ -535,7 +534,7 @@ BatchResult runBatch(WriteTxn& tx, orm::TableCore& core, const EagerOptions& opt
     case orm::MigrationState::Phase::Indexes:
       return indexesBatch(tx, core, info, limit, range, result);
   }
-  fail(ErrorCode::Internal, "table {}: unknown migration phase", core.schema().name);
+  failIn(ErrorCode::Internal, "unknown migration phase");
 }
 
 }  // namespace

@@ -159,7 +159,7 @@ capnp::DynamicStruct::Reader TableCore::decode(RecordDecoder& decoder, std::stri
     try {
       return decoder.root(schema_.schema);
     } catch (const kj::Exception& e) {
-      failIn(ErrorCode::Corruption, "{}", std::string_view(e.getDescription().cStr()));
+      failKj(ErrorCode::Corruption, e);
     }
   }
   auto check = oldChecks_.find(version);

@@ -11,6 +11,7 @@
 #include "engine/key_codec.h"
 #include "query/eval.h"
 #include "query/key_ranges.h"
+#include "orm/kj_error.h"
 #include "orm/table_core.h"
 
 namespace capdb::query {
@@ -227,8 +228,8 @@ void forEachMatch(const Executable& x, const Txn& tx, EvalContext& ctx,
   StoredRecord stored(table);
   std::string_view pk;
   auto corrupt = [&](const kj::Exception& e) {
-    fail(ErrorCode::Corruption, "table {}, record {}: {}", table.schema().name,
-         engine::formatKey(pk), std::string_view(e.getDescription().cStr()));
+    ErrorContext record = table.context(pk);
+    orm::failKj(ErrorCode::Corruption, e);
   };
   if (path.pointLookup) {
     // Each range is one whole primary key: read it, no cursor.
