@@ -1,4 +1,4 @@
-// JSON Lines (DynamicTable::importJsonLines) and CSV (cli::importCsv, the capdb tool's import)
+// JSON Lines (DynamicTable::importJsonLines) and CSV (Database::importCsv, the capdb tool's import)
 // into the tables of a small real database (fuzz_database.h).
 //
 // The input's first byte picks the format and the table: 'j' JSON Lines into people, 'J' into
@@ -15,7 +15,6 @@
 #include <string_view>
 
 #include "capdb/capdb.h"
-#include "cli/csv.h"
 #include "fuzz/fuzz_database.h"
 
 namespace {
@@ -59,7 +58,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   uint64_t imported = 0;
   try {
     std::istringstream in(text);
-    imported = capdb::cli::importCsv(db, table, in);
+    imported = db.importCsv(table, in);
   } catch (const capdb::Error&) {
   }
   if (imported > 0) {
