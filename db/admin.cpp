@@ -171,6 +171,204 @@ VerifyReport verifyPages(const std::filesystem::path& path) {
   return report;
 }
 
+namespace {
+
+// Checks one table for verify(): every record decodes at its version (through the migration's
+// steps when this process has them), every ready index holds each record's entry and nothing
+// more, and the catalog's per-version counts match the records.
+class TableVerifier {
+ public:
+  TableVerifier(const orm::TableCore& core, const engine::Txn& txn, const orm::TableInfo& info,
+                VerifyReport& report)
+      : core_(core),
+        txn_(txn),
+        info_(info),
+        report_(report),
+        name_(core.schema().name),
+        indexes_(core.indexes()),
+        reader_(core.catalog(), name_),
+        found_(indexes_.size(), 0),
+        unchecked_(indexes_.size()) {}
+
+  void run() {
+    for (auto scan = txn_.scan(core_.records(), engine::KeyRange::all()); scan.valid();
+         scan.next()) {
+      ++report_.records;
+      try {
+        checkRecord(scan.key(), scan.value());
+      } catch (const Error& e) {
+        report_.problems.push_back(e.what());
+        ++unreadable_;
+      }
+    }
+    checkIndexTotals();
+    if (throughSteps_ > 0) {
+      report_.notes.push_back(fmt::format(
+          "table {}: {} records at older schema versions were read through the migration steps "
+          "and checked at version {}",
+          name_, throughSteps_, core_.schema().version));
+    }
+    checkCounts();
+  }
+
+ private:
+  // Every record decodes, fully checked, at the version it was written at, and has its entries.
+  void checkRecord(std::string_view pk, std::string_view bytes) {
+    uint32_t version = decoder_.decode(bytes, name_, pk);
+    ++counts_[version];
+    if (version == core_.schema().version) {
+      auto record = core_.decode(decoder_, pk, bytes);
+      if (core_.primaryKeyOf(record) != pk) {
+        report_.problems.push_back(fmt::format("table {}: record {} holds the key fields {}",
+                                               name_, engine::formatKey(pk),
+                                               engine::formatKey(core_.primaryKeyOf(record))));
+      }
+      checkEntries(record, pk);
+      return;
+    }
+    auto old = reader_.decode(txn_, pk, bytes);  // checked at its own version
+    // An old record is read as the app reads it, through the migration's steps, when this
+    // process has them (the app's, or the declarative ones the catalog keeps).
+    std::optional<capnp::DynamicStruct::Reader> upgraded;
+    if (core_.hasUpgrader()) {
+      try {
+        upgraded = core_.decode(decoder_, pk, bytes);
+      } catch (const Error& e) {
+        if (e.code() != ErrorCode::SchemaMismatch) throw;  // a step failed: a problem
+      }
+    }
+    if (upgraded) {
+      ++throughSteps_;
+      checkEntries(*upgraded, pk);
+      return;
+    }
+    // Without the steps: an index that stayed ready through the migration is over fields no
+    // step writes (open rebuilds the others), so the old record's own fields give its entry.
+    const auto& resolved = resolveOld(version);
+    for (size_t i = 0; i < indexes_.size(); ++i) {
+      if (!indexes_[i].ready) continue;
+      if (resolved[i].index) {
+        checkEntry(i, *resolved[i].index, old.value, pk);
+      } else {
+        auto& u = unchecked_[i][version];
+        ++u.first;
+        u.second = resolved[i].why;
+      }
+    }
+  }
+
+  void checkEntries(capnp::DynamicStruct::Reader record, std::string_view pk) {
+    for (size_t i = 0; i < indexes_.size(); ++i) {
+      if (indexes_[i].ready) checkEntry(i, indexes_[i], record, pk);
+    }
+  }
+
+  // `index` is index i as the record's version resolves it.
+  void checkEntry(size_t i, const orm::IndexCore& index, capnp::DynamicStruct::Reader record,
+                  std::string_view pk) {
+    auto [key, value] = core_.indexEntry(index, record, pk);
+    auto entry = txn_.get(indexes_[i].db, key);
+    if (!entry || *entry != value) {
+      report_.problems.push_back(fmt::format("table {}: record {} has no entry {} in index {}",
+                                             name_, engine::formatKey(pk), engine::formatKey(key),
+                                             indexes_[i].schema.name));
+    } else {
+      ++found_[i];
+    }
+  }
+
+  // The indexes resolved in an old version's schema, once per version.
+  const std::vector<OldIndex>& resolveOld(uint32_t version) {
+    auto it = oldIndexes_.find(version);
+    if (it != oldIndexes_.end()) return it->second;
+    std::vector<OldIndex> out;
+    capnp::StructSchema old = reader_.schemaAt(txn_, version).root();
+    for (const auto& index : indexes_) {
+      OldIndex o;
+      orm::IndexSchema schema{index.schema.name, {}, index.schema.unique};
+      try {
+        for (const auto& f : index.schema.fields) {
+          schema.fields.push_back(orm::resolveKeyPath(old, f.dotted, "index " + index.schema.name));
+          if (schema.fields.back().keyType != f.keyType) {
+            o.why = fmt::format("field {} has another key type at version {}", f.dotted, version);
+            break;
+          }
+        }
+      } catch (const Error&) {
+        o.why = fmt::format("version {} has no field named as the index's fields ({})", version,
+                            index.schema.fields.size() == 1 ? index.schema.fields[0].dotted
+                                                            : std::string("one of them"));
+      }
+      if (o.why.empty()) o.index.emplace(orm::IndexCore{std::move(schema), index.db, true});
+      out.push_back(std::move(o));
+    }
+    return oldIndexes_.emplace(version, std::move(out)).first->second;
+  }
+
+  // Every index holds as many entries as its records give: more are stale entries.
+  void checkIndexTotals() {
+    for (size_t i = 0; i < indexes_.size(); ++i) {
+      const auto& index = indexes_[i];
+      if (!index.ready) {
+        report_.notes.push_back(fmt::format("table {}: index {} is being rebuilt; not checked",
+                                            name_, index.schema.name));
+        continue;
+      }
+      uint64_t entries = verifyIndexEntries(txn_, core_, index, report_);
+      uint64_t notChecked = 0;
+      for (const auto& [version, u] : unchecked_[i]) {
+        notChecked += u.first;
+        report_.notes.push_back(fmt::format(
+            "table {}: index {}: the entries of {} records at version {} were not checked: {}, "
+            "and the app's migration steps, which give them, are not here",
+            name_, index.schema.name, u.first, version, u.second));
+      }
+      // Every record checked has its own entry, so an index with more entries than that (and no
+      // record left unchecked) holds entries no record gives: stale ones.
+      if (notChecked == 0 && entries > found_[i] + unreadable_) {
+        report_.problems.push_back(fmt::format(
+            "table {}: index {} has {} entries, {} more than its records give (stale entries)",
+            name_, index.schema.name, entries, entries - found_[i] - unreadable_));
+      }
+    }
+  }
+
+  void checkCounts() {
+    std::map<uint32_t, uint64_t> cataloged;
+    for (const auto& [v, n] : info_.counts) {
+      if (n > 0) cataloged[v] = n;
+    }
+    if (cataloged == counts_) return;
+    auto show = [](const std::map<uint32_t, uint64_t>& m) {
+      std::string s;
+      for (const auto& [v, n] : m) s += fmt::format("{}v{}: {}", s.empty() ? "" : ", ", v, n);
+      return s.empty() ? std::string("none") : s;
+    };
+    report_.problems.push_back(fmt::format(
+        "table {}: the catalog counts {} records per version, the table holds {}", name_,
+        show(cataloged), show(counts_)));
+  }
+
+  const orm::TableCore& core_;
+  const engine::Txn& txn_;
+  const orm::TableInfo& info_;
+  VerifyReport& report_;
+  const std::string& name_;
+  const std::vector<orm::IndexCore>& indexes_;
+  orm::TableReader reader_;
+  orm::RecordDecoder decoder_;
+  std::map<uint32_t, uint64_t> counts_;
+  // Per index: the records whose entry was found, and the records (by version) that could not be
+  // checked against it, with the reason.
+  std::vector<uint64_t> found_;
+  std::vector<std::map<uint32_t, std::pair<uint64_t, std::string>>> unchecked_;
+  std::map<uint32_t, std::vector<OldIndex>> oldIndexes_;  // by stored version
+  uint64_t throughSteps_ = 0;
+  uint64_t unreadable_ = 0;  // records reported as problems: their entries are not counted
+};
+
+}  // namespace
+
 VerifyReport verify(const Database& db) {
   // Damaged pages first: LMDB would abort on some of them, and nothing above them can be trusted.
   VerifyReport report = verifyPages(db.path());
@@ -185,159 +383,7 @@ VerifyReport verify(const Database& db) {
           "table {}: not checked; a migration is moving its records to new primary keys", name));
       continue;
     }
-    const auto& indexes = core.indexes();
-    orm::TableReader reader(core.catalog(), name);
-    orm::RecordDecoder decoder;
-    std::map<uint32_t, uint64_t> counts;
-    // Per index: the records whose entry was found, and the records (by version) that could not
-    // be checked against it, with the reason.
-    std::vector<uint64_t> found(indexes.size(), 0);
-    std::vector<std::map<uint32_t, std::pair<uint64_t, std::string>>> unchecked(indexes.size());
-    std::map<uint32_t, std::vector<OldIndex>> oldIndexes;  // by stored version
-    uint64_t throughSteps = 0;
-    uint64_t unreadable = 0;  // records reported as problems: their entries are not counted
-
-    auto checkEntry = [&](size_t i, const orm::IndexCore& index, capnp::DynamicStruct::Reader record,
-                          std::string_view pk) {
-      auto [key, value] = core.indexEntry(index, record, pk);
-      auto entry = internal::engineTxn(tx).get(indexes[i].db, key);
-      if (!entry || *entry != value) {
-        report.problems.push_back(fmt::format("table {}: record {} has no entry {} in index {}",
-                                              name, engine::formatKey(pk), engine::formatKey(key),
-                                              indexes[i].schema.name));
-      } else {
-        ++found[i];
-      }
-    };
-    // The indexes resolved in an old version's schema, once per version.
-    auto resolveOld = [&](uint32_t version) -> const std::vector<OldIndex>& {
-      auto it = oldIndexes.find(version);
-      if (it != oldIndexes.end()) return it->second;
-      std::vector<OldIndex> out;
-      const orm::StoredSchema& stored = reader.schemaAt(internal::engineTxn(tx), version);
-      capnp::StructSchema old = stored.root();
-      for (const auto& index : indexes) {
-        OldIndex o;
-        orm::IndexSchema schema{index.schema.name, {}, index.schema.unique};
-        try {
-          for (const auto& f : index.schema.fields) {
-            schema.fields.push_back(orm::resolveKeyPath(old, f.dotted, "index " + index.schema.name));
-            if (schema.fields.back().keyType != f.keyType) {
-              o.why = fmt::format("field {} has another key type at version {}", f.dotted, version);
-              break;
-            }
-          }
-        } catch (const Error&) {
-          o.why = fmt::format("version {} has no field named as the index's fields ({})", version,
-                              index.schema.fields.size() == 1 ? index.schema.fields[0].dotted
-                                                              : std::string("one of them"));
-        }
-        if (o.why.empty()) o.index.emplace(orm::IndexCore{std::move(schema), index.db, true});
-        out.push_back(std::move(o));
-      }
-      return oldIndexes.emplace(version, std::move(out)).first->second;
-    };
-
-    for (auto scan = internal::engineTxn(tx).scan(core.records(), engine::KeyRange::all()); scan.valid();
-         scan.next()) {
-      ++report.records;
-      std::string_view pk = scan.key();
-      try {
-        // Every record decodes, fully checked, at the version it was written at.
-        uint32_t version = decoder.decode(scan.value(), name, pk);
-        ++counts[version];
-        if (version == core.schema().version) {
-          auto record = core.decode(decoder, pk, scan.value());
-          if (core.primaryKeyOf(record) != pk) {
-            report.problems.push_back(fmt::format("table {}: record {} holds the key fields {}",
-                                                  name, engine::formatKey(pk),
-                                                  engine::formatKey(core.primaryKeyOf(record))));
-          }
-          for (size_t i = 0; i < indexes.size(); ++i) {
-            if (indexes[i].ready) checkEntry(i, indexes[i], record, pk);
-          }
-          continue;
-        }
-        auto old = reader.decode(internal::engineTxn(tx), pk, scan.value());  // checked at its own version
-        // An old record is read as the app reads it, through the migration's steps, when this
-        // process has them (the app's, or the declarative ones the catalog keeps).
-        std::optional<capnp::DynamicStruct::Reader> upgraded;
-        if (core.hasUpgrader()) {
-          try {
-            upgraded = core.decode(decoder, pk, scan.value());
-          } catch (const Error& e) {
-            if (e.code() != ErrorCode::SchemaMismatch) throw;  // a step failed: a problem
-          }
-        }
-        if (upgraded) {
-          ++throughSteps;
-          for (size_t i = 0; i < indexes.size(); ++i) {
-            if (indexes[i].ready) checkEntry(i, indexes[i], *upgraded, pk);
-          }
-          continue;
-        }
-        // Without the steps: an index that stayed ready through the migration is over fields no
-        // step writes (open rebuilds the others), so the old record's own fields give its entry.
-        const auto& resolved = resolveOld(version);
-        for (size_t i = 0; i < indexes.size(); ++i) {
-          if (!indexes[i].ready) continue;
-          if (resolved[i].index) {
-            checkEntry(i, *resolved[i].index, old.value, pk);
-          } else {
-            auto& u = unchecked[i][version];
-            ++u.first;
-            u.second = resolved[i].why;
-          }
-        }
-      } catch (const Error& e) {
-        report.problems.push_back(e.what());
-        ++unreadable;
-      }
-    }
-    for (size_t i = 0; i < indexes.size(); ++i) {
-      const auto& index = indexes[i];
-      if (!index.ready) {
-        report.notes.push_back(fmt::format("table {}: index {} is being rebuilt; not checked", name,
-                                           index.schema.name));
-        continue;
-      }
-      uint64_t entries = verifyIndexEntries(internal::engineTxn(tx), core, index, report);
-      uint64_t notChecked = 0;
-      for (const auto& [version, u] : unchecked[i]) {
-        notChecked += u.first;
-        report.notes.push_back(fmt::format(
-            "table {}: index {}: the entries of {} records at version {} were not checked: {}, "
-            "and the app's migration steps, which give them, are not here",
-            name, index.schema.name, u.first, version, u.second));
-      }
-      // Every record checked has its own entry, so an index with more entries than that (and no
-      // record left unchecked) holds entries no record gives: stale ones.
-      if (notChecked == 0 && entries > found[i] + unreadable) {
-        report.problems.push_back(fmt::format(
-            "table {}: index {} has {} entries, {} more than its records give (stale entries)",
-            name, index.schema.name, entries, entries - found[i] - unreadable));
-      }
-    }
-    if (throughSteps > 0) {
-      report.notes.push_back(fmt::format(
-          "table {}: {} records at older schema versions were read through the migration steps "
-          "and checked at version {}",
-          name, throughSteps, core.schema().version));
-    }
-    std::map<uint32_t, uint64_t> cataloged;
-    for (const auto& [v, n] : info->counts) {
-      if (n > 0) cataloged[v] = n;
-    }
-    if (cataloged != counts) {
-      auto show = [](const std::map<uint32_t, uint64_t>& m) {
-        std::string s;
-        for (const auto& [v, n] : m) s += fmt::format("{}v{}: {}", s.empty() ? "" : ", ", v, n);
-        return s.empty() ? std::string("none") : s;
-      };
-      report.problems.push_back(fmt::format("table {}: the catalog counts {} records per version, "
-                                            "the table holds {}",
-                                            name, show(cataloged), show(counts)));
-    }
+    TableVerifier(core, internal::engineTxn(tx), *info, report).run();
   }
   return report;
 }
