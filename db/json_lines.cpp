@@ -13,6 +13,7 @@
 
 #include "capdb/capdb.h"
 #include "engine/crash_point.h"
+#include "engine/error_context.h"
 #include "engine/fail.h"
 #include "orm/kj_error.h"
 #include "orm/rewindable_input.h"
@@ -145,12 +146,11 @@ std::optional<std::string> badMember(capnp::JsonValue::Reader value, capnp::Stru
 
 namespace {
 
-// Writes one record as a line of JSON.
+// Writes one record as a line of JSON (in the export's error context).
 void writeJsonLine(const capnp::JsonCodec& codec, capnp::DynamicStruct::Reader record,
-                   const std::string& table, std::ostream& out) {
+                   std::ostream& out) {
   kj::String line = orm::translateKj(
-      ErrorCode::Corruption, [&] { return codec.encode(record); },
-      "table {}: encoding a record as JSON", table);
+      ErrorCode::Corruption, [&] { return codec.encode(record); }, "encoding a record as JSON");
   out.write(line.cStr(), static_cast<std::streamsize>(line.size()));
   out.put('\n');
 }
@@ -158,19 +158,21 @@ void writeJsonLine(const capnp::JsonCodec& codec, capnp::DynamicStruct::Reader r
 }  // namespace
 
 uint64_t DynamicTable::exportJsonLines(const Txn& tx, std::ostream& out) const {
+  ErrorContext scope(name());
   capnp::JsonCodec codec;
   uint64_t n = 0;
   for (auto record : scan(tx)) {
-    writeJsonLine(codec, record, name(), out);
+    writeJsonLine(codec, record, out);
     ++n;
   }
-  CAPDB_REQUIRE(out.good(), ErrorCode::IoError, "table {}: writing the export failed", name());
+  CAPDB_REQUIRE_IN(out.good(), ErrorCode::IoError, "writing the export failed");
   return n;
 }
 
 uint64_t DynamicTable::exportJsonLines(const Txn& tx, std::ostream& out,
                                        std::string_view where) const {
   if (where.empty()) return exportJsonLines(tx, out);
+  ErrorContext scope(name());
   capnp::JsonCodec codec;
   uint64_t n = 0;
   Query q = query().where(SqlExpr::raw(std::string(where), 0));
@@ -178,10 +180,10 @@ uint64_t DynamicTable::exportJsonLines(const Txn& tx, std::ostream& out,
   for (const Key& key : recordKeys(q, tx)) {
     auto row = get(tx, key);
     if (!row) continue;
-    writeJsonLine(codec, row->get(), name(), out);
+    writeJsonLine(codec, row->get(), out);
     ++n;
   }
-  CAPDB_REQUIRE(out.good(), ErrorCode::IoError, "table {}: writing the export failed", name());
+  CAPDB_REQUIRE_IN(out.good(), ErrorCode::IoError, "writing the export failed");
   return n;
 }
 
@@ -198,13 +200,14 @@ class MemoryBuffer : public std::streambuf {
 
 // Inserts every line of `in` into `table` in tx (DynamicTable::importJsonLines).
 uint64_t importLines(const DynamicTable& table, WriteTxn& tx, std::istream& in) {
-  const std::string& name = table.name();
+  ErrorContext scope(table.name());
   const TableSchema& schema = table.schema();
   capnp::JsonCodec codec;
   std::string line;
   uint64_t lineNumber = 0, inserted = 0;
   while (std::getline(in, line)) {
     ++lineNumber;
+    scope.setLine(lineNumber);
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     capnp::MallocMessageBuilder message;
     auto record = message.initRoot<capnp::DynamicStruct>(schema.schema);
@@ -212,15 +215,13 @@ uint64_t importLines(const DynamicTable& table, WriteTxn& tx, std::istream& in) 
       capnp::MallocMessageBuilder raw;
       auto json = raw.initRoot<capnp::JsonValue>();
       codec.decodeRaw(kj::ArrayPtr<const char>(line.data(), line.size()), json);
-      CAPDB_REQUIRE(json.isObject(), ErrorCode::InvalidArgument,
-              "table {}, line {}: expected a JSON object", name, lineNumber);
+      CAPDB_REQUIRE_IN(json.isObject(), ErrorCode::InvalidArgument, "expected a JSON object");
       if (auto bad = badMember(json.asReader(), schema.schema, "")) {
-        fail(ErrorCode::InvalidArgument, "table {}, line {}: {}", name, lineNumber, *bad);
+        failIn(ErrorCode::InvalidArgument, "{}", *bad);
       }
       codec.decode(json.asReader(), record);
     } catch (const kj::Exception& e) {
-      fail(ErrorCode::InvalidArgument, "table {}, line {}: {}", name, lineNumber,
-           std::string_view(e.getDescription().cStr()));
+      orm::failKj(ErrorCode::InvalidArgument, e);
     }
     engine::crashPoint("import.record");
     try {
@@ -228,12 +229,13 @@ uint64_t importLines(const DynamicTable& table, WriteTxn& tx, std::istream& in) 
     } catch (const engine::MapFull&) {
       throw;  // Database::write grows the map and runs the import again from its start
     } catch (const Error& e) {
-      throw Error(e.code(), fmt::format("table {}, line {}: {}", name, lineNumber, e.what()));
+      failIn(e.code(), "{}", e.what());
     }
     ++inserted;
   }
-  CAPDB_REQUIRE(!in.bad(), ErrorCode::IoError, "table {}: reading the import failed at line {}",
-                name, lineNumber + 1);
+  scope.setLine(0);
+  CAPDB_REQUIRE_IN(!in.bad(), ErrorCode::IoError, "reading the import failed at line {}",
+                   lineNumber + 1);
   return inserted;
 }
 

@@ -9,6 +9,7 @@ std::string ErrorContext::describe() {
   if (c == nullptr) return {};
   std::string out = fmt::format("table {}", c->table_);
   if (!c->key_.empty()) out += fmt::format(", record {}", formatKey(c->key_));
+  else if (c->line_ != 0) out += fmt::format(", line {}", c->line_);
   return out;
 }
 

@@ -1,4 +1,5 @@
-// Error context: what an error is about (a table, and within it the record an operation is at),
+// Error context: what an error is about (a table, and within it the record an operation is at, or
+// the line of an input it reads),
 // set once for the span of an operation rather than typed into every message, in the spirit of
 // KJ_CONTEXT. Errors thrown with failIn / CAPDB_REQUIRE_IN while a context is active start with
 // it: "table people: ..." or "table people, record (42): ...". A context holds views and is
@@ -7,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -28,14 +30,17 @@ class ErrorContext {
 
   // The record the operation has reached, for loops over records (empty: none).
   void setKey(std::string_view encodedKey) noexcept { key_ = encodedKey; }
+  // The line of its input an import has reached (0: none): "table people, line 7".
+  void setLine(uint64_t line) noexcept { line_ = line; }
 
-  // The innermost context of this thread, as messages start: "table people" or
-  // "table people, record (42)"; empty outside every context.
+  // The innermost context of this thread, as messages start: "table people",
+  // "table people, record (42)" or "table people, line 7"; empty outside every context.
   static std::string describe();
 
  private:
   std::string_view table_;
   std::string_view key_;
+  uint64_t line_ = 0;
   ErrorContext* outer_;
   static inline thread_local ErrorContext* current_ = nullptr;
 };
