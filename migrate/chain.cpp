@@ -464,12 +464,6 @@ TableChain::TableChain(const orm::TableSchema& app,
   }
 }
 
-std::set<uint32_t> TableChain::versions() const {
-  std::set<uint32_t> out;
-  for (const auto& [v, c] : chains_) out.insert(v);
-  return out;
-}
-
 capnp::StructSchema TableChain::readSchema(uint32_t version) const {
   auto it = chains_.find(version);
   CAPDB_REQUIRE(it != chains_.end(), ErrorCode::Corruption,

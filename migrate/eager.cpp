@@ -470,7 +470,6 @@ BatchResult indexesBatch(WriteTxn& tx, const orm::TableCore& core,
                       BatchResult& result) {
   orm::MigrationState& m = *info.migration;
   engine::WriteTxn& etx = internal::engineWrite(tx);
-  const uint32_t newest = core.schema().version;
   std::vector<const orm::IndexCore*> building = buildingIndexes(core, info, false);
   std::vector<std::pair<const orm::IndexCore*, std::pair<std::string, std::string>>> entries;
   ScanEnd end = scanBatch(etx, core, range, limit, [&](std::string_view pk, auto record) {

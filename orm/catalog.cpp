@@ -152,14 +152,6 @@ std::string encodeTable(const TableInfo& t) {
 
 }  // namespace
 
-uint64_t TableInfo::recordsBefore(uint32_t v) const {
-  uint64_t n = 0;
-  for (const auto& [version, c] : counts) {
-    if (version < v) n += c;
-  }
-  return n;
-}
-
 uint64_t TableInfo::records() const {
   uint64_t n = 0;
   for (const auto& [v, c] : counts) n += c;
@@ -318,13 +310,6 @@ void Catalog::putSchema(engine::WriteTxn& txn, const StoredSchema& schema) {
 void Catalog::eraseSchema(engine::WriteTxn& txn, std::string_view table, uint32_t version) const {
   txn.erase(db_, schemaKey(table, version));
   bumpGeneration(txn);
-}
-
-std::optional<std::string> Catalog::schemaBytes(const engine::Txn& txn, std::string_view table,
-                                                uint32_t version) const {
-  auto bytes = txn.get(db_, schemaKey(table, version));
-  if (!bytes) return std::nullopt;
-  return std::string(*bytes);
 }
 
 std::optional<StoredSchema> Catalog::loadSchema(const engine::Txn& txn, std::string_view table,

@@ -64,8 +64,6 @@ struct TableInfo {
   std::optional<MigrationState> migration;
 
   uint64_t records() const;
-  // Records stored at a version older than `version`.
-  uint64_t recordsBefore(uint32_t version) const;
   friend bool operator==(const TableInfo&, const TableInfo&) = default;
 };
 
@@ -122,9 +120,6 @@ class Catalog {
   // Removes a stored schema version (a migration that failed its checks before rewriting
   // anything).
   void eraseSchema(engine::WriteTxn& txn, std::string_view table, uint32_t version) const;
-  // The raw stored bytes of a schema version, for comparing versions without loading them.
-  std::optional<std::string> schemaBytes(const engine::Txn& txn, std::string_view table,
-                                         uint32_t version) const;
   std::vector<uint32_t> schemaVersions(const engine::Txn& txn, std::string_view table) const;
 
   const engine::Db& db() const { return db_; }

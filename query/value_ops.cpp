@@ -473,14 +473,6 @@ Value concat(const Value& a, const Value& b) {
   return Value(a.toText() + b.toText());
 }
 
-size_t utf8Length(std::string_view text) {
-  size_t n = 0;
-  for (unsigned char c : text) {
-    if ((c & 0xC0) != 0x80) ++n;
-  }
-  return n;
-}
-
 namespace {
 
 char foldAscii(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }

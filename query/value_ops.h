@@ -52,7 +52,5 @@ Value concat(const Value& a, const Value& b);
 Value like(const Value& text, const Value& pattern);
 bool likeMatch(std::string_view text, std::string_view pattern);
 
-// Number of UTF-8 characters in text (bytes that do not start a character are not counted).
-size_t utf8Length(std::string_view text);
 
 }  // namespace capdb::query
