@@ -48,7 +48,8 @@ Value arithmetic(ArithOp op, const Value& a, const Value& b);
 Value negate(const Value& v);
 // a || b: NULL if either is NULL, else the concatenated text renderings.
 Value concat(const Value& a, const Value& b);
-// SQLite's LIKE: % and _ wildcards, case-insensitive for ASCII letters. NULL if either is NULL.
+// SQLite's LIKE: % and _ wildcards (_ is one character, as query/utf8.h walks them),
+// case-insensitive for ASCII letters. NULL if either is NULL.
 Value like(const Value& text, const Value& pattern);
 bool likeMatch(std::string_view text, std::string_view pattern);
 
