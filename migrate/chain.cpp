@@ -12,6 +12,7 @@
 #include "orm/record_codec.h"
 #include "orm/schema_diff.h"
 #include "orm/stored_schema.h"
+#include "orm/table_schema.h"
 
 namespace capdb {
 
@@ -482,7 +483,7 @@ bool TableChain::mayChangeKey(uint32_t version, const std::vector<std::string>& 
     if (writes.empty()) return true;
     for (const auto& w : writes) {
       for (const auto& k : keyFields) {
-        if (k == w || k.starts_with(w + ".") || w.starts_with(k + ".")) return true;
+        if (orm::pathsOverlap(k, w)) return true;
       }
     }
   }
