@@ -10,6 +10,7 @@
 #include "engine/fail.h"
 #include "engine/key_codec.h"
 #include "orm/record_codec.h"
+#include "orm/record_key.h"
 #include "orm/schema_diff.h"
 #include "orm/stored_schema.h"
 #include "orm/table_schema.h"
@@ -272,14 +273,14 @@ bool flat(capnp::StructSchema s) {
 
 // A scalar's size in bytes, 0 for Bool (bits), Void and pointers.
 uint8_t scalarBytes(capnp::schema::Type::Which w) {
-  using W = capnp::schema::Type::Which;
-  switch (w) {
-    case W::INT8: case W::UINT8: return 1;
-    case W::INT16: case W::UINT16: case W::ENUM: return 2;
-    case W::INT32: case W::UINT32: case W::FLOAT32: return 4;
-    case W::INT64: case W::UINT64: case W::FLOAT64: return 8;
-    default: return 0;
-  }
+  return orm::withScalarType(w, [](auto type) -> uint8_t {
+    using T = typename decltype(type)::type;
+    if constexpr (std::is_void_v<T> || std::is_same_v<T, bool>) {
+      return 0;
+    } else {
+      return sizeof(T);
+    }
+  });
 }
 
 // Plans the field-by-field copy of two flat structs: what `fill` does through the dynamic API,
