@@ -1,6 +1,7 @@
 // The catalog: capdb's own record of the tables in a database, their schema versions, indexes,
 // per-version record counts, sequences and planner statistics, kept as Cap'n Proto
-// (orm/catalog.capnp) in the LMDB database "capdb:catalog". docs/format.md gives its keys.
+// (orm/catalog.capnp) in an LMDB database of its own. orm/disk_names.h names that database and
+// its keys; docs/format.md describes them.
 //
 // Catalog holds the decoded entries in memory. It is read once when a database opens; writers
 // change it through put*(), which write in the caller's transaction and update the copy.
@@ -71,7 +72,6 @@ class Catalog {
  public:
   // The catalog format this build reads and writes.
   static constexpr uint32_t kFormatVersion = 1;
-  static constexpr std::string_view kDbName = "capdb:catalog";
 
   // Reads the catalog. In an environment without one, create() makes an empty catalog in `txn`;
   // load() returns nullopt. Throws Unsupported for a catalog of another format version and
