@@ -12,7 +12,7 @@
 #include "orm/catalog.h"
 #include "db/database_state.h"
 #include "orm/table_core.h"
-#include "orm/table_reader.h"
+#include "orm/disk_names.h"
 
 namespace capdb {
 namespace {

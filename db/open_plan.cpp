@@ -10,6 +10,7 @@
 #include "migrate/chain.h"
 #include "orm/schema_diff.h"
 #include "orm/table_core.h"
+#include "orm/table_schema.h"
 
 namespace capdb::db {
 namespace {
@@ -43,9 +44,7 @@ bool stepTouches(const Step& step, const std::vector<orm::FieldPath>& fields) {
   if (step.options.writes.empty()) return true;
   for (const auto& w : step.options.writes) {
     for (const auto& f : fields) {
-      if (f.dotted == w || f.dotted.starts_with(w + ".") || w.starts_with(f.dotted + ".")) {
-        return true;
-      }
+      if (orm::pathsOverlap(f.dotted, w)) return true;
     }
   }
   return false;

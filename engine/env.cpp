@@ -307,7 +307,6 @@ EnvInfo Env::info() const {
 }
 
 const std::filesystem::path& Env::path() const { return state_->path; }
-const EnvOptions& Env::options() const { return state_->options; }
 
 void Env::copyTo(const std::filesystem::path& dest, bool compact) const {
   detail::EnvState::GateGuard gate(*state_);

@@ -74,7 +74,6 @@ class Env {
 
   EnvInfo info() const;
   const std::filesystem::path& path() const;
-  const EnvOptions& options() const;
 
   // Writes a consistent copy of the environment into directory `dest` (which must exist and
   // be empty). With compact, free pages are omitted and the copy is renumbered.

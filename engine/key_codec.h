@@ -52,7 +52,6 @@ class KeyEncoder {
   KeyEncoder& int64(int64_t v);
   KeyEncoder& uint64(uint64_t v);
   KeyEncoder& float64(double v);
-  KeyEncoder& float32(float v) { return float64(static_cast<double>(v)); }
   KeyEncoder& text(std::string_view v);
   KeyEncoder& data(std::string_view v);
   KeyEncoder& value(const KeyValue& v);

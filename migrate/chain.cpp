@@ -11,8 +11,10 @@
 #include "engine/fail.h"
 #include "engine/key_codec.h"
 #include "orm/record_codec.h"
+#include "orm/record_key.h"
 #include "orm/schema_diff.h"
 #include "orm/stored_schema.h"
+#include "orm/table_schema.h"
 
 namespace capdb {
 
@@ -272,14 +274,14 @@ bool flat(capnp::StructSchema s) {
 
 // A scalar's size in bytes, 0 for Bool (bits), Void and pointers.
 uint8_t scalarBytes(capnp::schema::Type::Which w) {
-  using W = capnp::schema::Type::Which;
-  switch (w) {
-    case W::INT8: case W::UINT8: return 1;
-    case W::INT16: case W::UINT16: case W::ENUM: return 2;
-    case W::INT32: case W::UINT32: case W::FLOAT32: return 4;
-    case W::INT64: case W::UINT64: case W::FLOAT64: return 8;
-    default: return 0;
-  }
+  return orm::withScalarType(w, [](auto type) -> uint8_t {
+    using T = typename decltype(type)::type;
+    if constexpr (std::is_void_v<T> || std::is_same_v<T, bool>) {
+      return 0;
+    } else {
+      return sizeof(T);
+    }
+  });
 }
 
 // Plans the field-by-field copy of two flat structs: what `fill` does through the dynamic API,
@@ -461,12 +463,6 @@ TableChain::TableChain(const orm::TableSchema& app,
   }
 }
 
-std::set<uint32_t> TableChain::versions() const {
-  std::set<uint32_t> out;
-  for (const auto& [v, c] : chains_) out.insert(v);
-  return out;
-}
-
 capnp::StructSchema TableChain::readSchema(uint32_t version) const {
   ErrorContext scope(table_);
   auto it = chains_.find(version);
@@ -485,7 +481,7 @@ bool TableChain::mayChangeKey(uint32_t version, const std::vector<std::string>& 
     if (writes.empty()) return true;
     for (const auto& w : writes) {
       for (const auto& k : keyFields) {
-        if (k == w || k.starts_with(w + ".") || w.starts_with(k + ".")) return true;
+        if (orm::pathsOverlap(k, w)) return true;
       }
     }
   }

@@ -80,8 +80,6 @@ class TableChain : public orm::Upgrader {
 
   // The steps any chain uses.
   const std::vector<const Migrations::Step*>& steps() const { return usedSteps_; }
-  // The versions the chains start from.
-  std::set<uint32_t> versions() const;
 
  private:
   struct Link {

@@ -20,12 +20,14 @@
 #include "engine/key_codec.h"
 #include "migrate/kept_index_check.h"
 #include "orm/table_core.h"
-#include "orm/table_reader.h"
+#include "orm/disk_names.h"
 
 namespace capdb::migrate {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using orm::checkDbName;
+using orm::rekeyDbName;
 
 struct BatchResult {
   uint64_t rewritten = 0;  // records rewritten (or moved to their new keys) in this batch
@@ -35,13 +37,6 @@ struct BatchResult {
   uint64_t done = 0, total = 0;
   std::string failure;     // the check failed: the migration was undone, report this
 };
-
-std::string checkDbName(std::string_view table, std::string_view index) {
-  return fmt::format("capdb:check:{}:{}", table, index);
-}
-
-// Where a migration that changes primary keys puts the records under their new keys.
-std::string rekeyDbName(std::string_view table) { return fmt::format("capdb:rekey:{}", table); }
 
 // Undoes a migration that failed before its point of no return (its checks, or moving records to
 // new keys): the table's entry is back as it was (version, key, autoIncrement, indexes and their
@@ -469,7 +464,6 @@ BatchResult indexesBatch(WriteTxn& tx, const orm::TableCore& core,
                       BatchResult& result) {
   orm::MigrationState& m = *info.migration;
   engine::WriteTxn& etx = internal::engineWrite(tx);
-  const uint32_t newest = core.schema().version;
   std::vector<const orm::IndexCore*> building = buildingIndexes(core, info, false);
   std::vector<std::pair<const orm::IndexCore*, std::pair<std::string, std::string>>> entries;
   ScanEnd end = scanBatch(etx, core, range, limit, [&](std::string_view pk, auto record) {

@@ -59,25 +59,15 @@ std::optional<capnp::DynamicValue::Reader> readDirect(capnp::DynamicStruct::Read
     return capnp::DynamicValue::Reader(pointers[d.offset].getAs<capnp::Text>());
   }
   auto data = s.getDataSection();
-  uint32_t off = d.offset;
-  switch (d.type) {
-    case W::BOOL: {
-      size_t byte = off / 8;
-      bool bit = byte < data.size() && ((data[byte] >> (off % 8)) & 1);
-      return capnp::DynamicValue::Reader(bit != (d.mask != 0));
+  // directOf gives no enum: d.type is a number or a Bool here.
+  return orm::withScalarType(d.type, [&](auto type) -> std::optional<capnp::DynamicValue::Reader> {
+    using T = typename decltype(type)::type;
+    if constexpr (std::is_void_v<T>) {
+      return std::nullopt;
+    } else {
+      return capnp::DynamicValue::Reader(orm::scalarAt<T>(data, d.offset, d.mask));
     }
-    case W::INT8: return capnp::DynamicValue::Reader(orm::scalarAt<int8_t>(data, off, d.mask));
-    case W::INT16: return capnp::DynamicValue::Reader(orm::scalarAt<int16_t>(data, off, d.mask));
-    case W::INT32: return capnp::DynamicValue::Reader(orm::scalarAt<int32_t>(data, off, d.mask));
-    case W::INT64: return capnp::DynamicValue::Reader(orm::scalarAt<int64_t>(data, off, d.mask));
-    case W::UINT8: return capnp::DynamicValue::Reader(orm::scalarAt<uint8_t>(data, off, d.mask));
-    case W::UINT16: return capnp::DynamicValue::Reader(orm::scalarAt<uint16_t>(data, off, d.mask));
-    case W::UINT32: return capnp::DynamicValue::Reader(orm::scalarAt<uint32_t>(data, off, d.mask));
-    case W::UINT64: return capnp::DynamicValue::Reader(orm::scalarAt<uint64_t>(data, off, d.mask));
-    case W::FLOAT32: return capnp::DynamicValue::Reader(orm::scalarAt<float>(data, off, d.mask));
-    case W::FLOAT64: return capnp::DynamicValue::Reader(orm::scalarAt<double>(data, off, d.mask));
-    default: return std::nullopt;
-  }
+  });
 }
 
 // Writes a number or Bool into the data section; false when it must go through Cap'n Proto (a
@@ -86,28 +76,14 @@ std::optional<capnp::DynamicValue::Reader> readDirect(capnp::DynamicStruct::Read
 bool writeDirect(capnp::DynamicStruct::Builder record, const FieldNames::Direct& d,
                  const capnp::DynamicValue::Reader& value) {
   auto data = capnp::AnyStruct::Builder(record).getDataSection();
-  uint32_t off = d.offset;
-  switch (d.type) {
-    case W::BOOL: {
-      size_t byte = off / 8;
-      if (byte >= data.size()) return false;
-      bool bit = value.as<bool>() != (d.mask != 0);
-      auto m = static_cast<kj::byte>(1u << (off % 8));
-      data[byte] = static_cast<kj::byte>(bit ? (data[byte] | m) : (data[byte] & ~m));
-      return true;
+  return orm::withScalarType(d.type, [&](auto type) {
+    using T = typename decltype(type)::type;
+    if constexpr (std::is_void_v<T>) {
+      return false;
+    } else {
+      return orm::storeScalarAt(data, d.offset, d.mask, value.as<T>());
     }
-    case W::INT8: return orm::storeScalarAt(data, off, d.mask, value.as<int8_t>());
-    case W::INT16: return orm::storeScalarAt(data, off, d.mask, value.as<int16_t>());
-    case W::INT32: return orm::storeScalarAt(data, off, d.mask, value.as<int32_t>());
-    case W::INT64: return orm::storeScalarAt(data, off, d.mask, value.as<int64_t>());
-    case W::UINT8: return orm::storeScalarAt(data, off, d.mask, value.as<uint8_t>());
-    case W::UINT16: return orm::storeScalarAt(data, off, d.mask, value.as<uint16_t>());
-    case W::UINT32: return orm::storeScalarAt(data, off, d.mask, value.as<uint32_t>());
-    case W::UINT64: return orm::storeScalarAt(data, off, d.mask, value.as<uint64_t>());
-    case W::FLOAT32: return orm::storeScalarAt(data, off, d.mask, value.as<float>());
-    case W::FLOAT64: return orm::storeScalarAt(data, off, d.mask, value.as<double>());
-    default: return false;
-  }
+  });
 }
 
 }  // namespace

@@ -11,25 +11,11 @@
 
 #include "engine/fail.h"
 #include "engine/key_codec.h"
+#include "orm/disk_names.h"
 #include "orm/kj_error.h"
 
 namespace capdb::orm {
 namespace {
-
-using engine::KeyEncoder;
-
-std::string formatKey() { return KeyEncoder().text("format").bytes(); }
-const std::string& generationKey() {
-  static const std::string key = KeyEncoder().text("generation").bytes();
-  return key;
-}
-std::string tableKey(std::string_view name) { return KeyEncoder().text("table").text(name).bytes(); }
-std::string schemaPrefix(std::string_view name) {
-  return KeyEncoder().text("schema").text(name).bytes();
-}
-std::string schemaKey(std::string_view name, uint32_t version) {
-  return KeyEncoder().text("schema").text(name).uint64(version).bytes();
-}
 
 // Copies value bytes into aligned words: LMDB does not align values.
 kj::Array<capnp::word> aligned(std::string_view bytes) {
@@ -152,14 +138,6 @@ std::string encodeTable(const TableInfo& t) {
 
 }  // namespace
 
-uint64_t TableInfo::recordsBefore(uint32_t v) const {
-  uint64_t n = 0;
-  for (const auto& [version, c] : counts) {
-    if (version < v) n += c;
-  }
-  return n;
-}
-
 uint64_t TableInfo::records() const {
   uint64_t n = 0;
   for (const auto& [v, c] : counts) n += c;
@@ -167,18 +145,18 @@ uint64_t TableInfo::records() const {
 }
 
 Catalog Catalog::create(engine::WriteTxn& txn) {
-  Catalog c(txn.createDb(kDbName));
-  if (!txn.get(c.db_, formatKey())) {
+  Catalog c(txn.createDb(kCatalogDbName));
+  if (!txn.get(c.db_, catalogFormatKey())) {
     capnp::MallocMessageBuilder message;
     message.initRoot<catalog::Header>().setFormatVersion(kFormatVersion);
-    txn.put(c.db_, formatKey(), toBytes(message));
+    txn.put(c.db_, catalogFormatKey(), toBytes(message));
   }
   c.readAll(txn);
   return c;
 }
 
 std::optional<Catalog> Catalog::load(const engine::Txn& txn) {
-  auto db = txn.openDb(kDbName);
+  auto db = txn.openDb(kCatalogDbName);
   if (!db) return std::nullopt;
   Catalog c(std::move(*db));
   c.readAll(txn);
@@ -186,7 +164,7 @@ std::optional<Catalog> Catalog::load(const engine::Txn& txn) {
 }
 
 void Catalog::readAll(const engine::Txn& txn) {
-  auto header = txn.get(db_, formatKey());
+  auto header = txn.get(db_, catalogFormatKey());
   CAPDB_REQUIRE(header.has_value(), ErrorCode::Corruption, "the catalog has no format header");
   auto words = aligned(*header);
   uint32_t format = translateKj(
@@ -202,7 +180,7 @@ void Catalog::readAll(const engine::Txn& txn) {
           format, kFormatVersion);
 
   tables_.clear();
-  std::string prefix = KeyEncoder().text("table").bytes();
+  std::string prefix = catalogTablePrefix();
   for (auto [key, value] : txn.scan(db_, engine::KeyRange::prefix(prefix))) {
     auto entryWords = aligned(value);
     TableInfo t = translateKj(
@@ -249,7 +227,7 @@ void Catalog::putTable(engine::WriteTxn& txn, const TableInfo& table) {
 void Catalog::writeTable(engine::WriteTxn& txn, const TableInfo& table, bool reshaping) const {
   std::optional<TableInfo> before;
   if (reshaping) before = readTable(txn, table.name);
-  txn.put(db_, tableKey(table.name), encodeTable(table));
+  txn.put(db_, catalogTableKey(table.name), encodeTable(table));
   if (reshaping && (!before || !sameShape(*before, table))) bumpGeneration(txn);
 }
 
@@ -270,7 +248,7 @@ bool Catalog::sameShape(const TableInfo& a, const TableInfo& b) {
 }
 
 uint64_t Catalog::generation(const engine::Txn& txn) const {
-  auto value = txn.get(db_, generationKey());
+  auto value = txn.get(db_, catalogGenerationKey());
   if (!value) return 0;
   CAPDB_REQUIRE(value->size() == sizeof(uint64_t), ErrorCode::Corruption,
                 "the catalog's generation is {} bytes, not {}", value->size(), sizeof(uint64_t));
@@ -285,7 +263,7 @@ void Catalog::bumpGeneration(engine::WriteTxn& txn) const {
   uint64_t g = generation(txn) + 1;
   std::string bytes(sizeof g, '\0');
   for (size_t i = 0; i < sizeof g; ++i) bytes[i] = static_cast<char>(g >> (8 * i));
-  txn.put(db_, generationKey(), bytes);
+  txn.put(db_, catalogGenerationKey(), bytes);
 }
 
 void Catalog::reload(const engine::Txn& txn) {
@@ -295,7 +273,7 @@ void Catalog::reload(const engine::Txn& txn) {
 }
 
 std::optional<TableInfo> Catalog::readTable(const engine::Txn& txn, std::string_view name) const {
-  auto value = txn.get(db_, tableKey(name));
+  auto value = txn.get(db_, catalogTableKey(name));
   if (!value) return std::nullopt;
   auto words = aligned(*value);
   return translateKj(
@@ -308,7 +286,7 @@ std::optional<TableInfo> Catalog::readTable(const engine::Txn& txn, std::string_
 }
 
 void Catalog::putSchema(engine::WriteTxn& txn, const StoredSchema& schema) {
-  std::string key = schemaKey(schema.table(), schema.version());
+  std::string key = catalogSchemaKey(schema.table(), schema.version());
   auto before = txn.get(db_, key);
   if (before && *before == schema.bytes()) return;
   txn.put(db_, key, schema.bytes());
@@ -316,20 +294,13 @@ void Catalog::putSchema(engine::WriteTxn& txn, const StoredSchema& schema) {
 }
 
 void Catalog::eraseSchema(engine::WriteTxn& txn, std::string_view table, uint32_t version) const {
-  txn.erase(db_, schemaKey(table, version));
+  txn.erase(db_, catalogSchemaKey(table, version));
   bumpGeneration(txn);
-}
-
-std::optional<std::string> Catalog::schemaBytes(const engine::Txn& txn, std::string_view table,
-                                                uint32_t version) const {
-  auto bytes = txn.get(db_, schemaKey(table, version));
-  if (!bytes) return std::nullopt;
-  return std::string(*bytes);
 }
 
 std::optional<StoredSchema> Catalog::loadSchema(const engine::Txn& txn, std::string_view table,
                                                 uint32_t version) const {
-  auto bytes = txn.get(db_, schemaKey(table, version));
+  auto bytes = txn.get(db_, catalogSchemaKey(table, version));
   if (!bytes) return std::nullopt;
   return StoredSchema::fromBytes(*bytes, table, version);
 }
@@ -337,7 +308,7 @@ std::optional<StoredSchema> Catalog::loadSchema(const engine::Txn& txn, std::str
 std::vector<uint32_t> Catalog::schemaVersions(const engine::Txn& txn,
                                               std::string_view table) const {
   std::vector<uint32_t> out;
-  std::string prefix = schemaPrefix(table);
+  std::string prefix = catalogSchemaPrefix(table);
   for (auto [key, value] : txn.scan(db_, engine::KeyRange::prefix(prefix))) {
     engine::KeyDecoder d(key.substr(prefix.size()));
     auto v = d.next(engine::KeyType::UInt32);

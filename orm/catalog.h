@@ -1,6 +1,7 @@
 // The catalog: capdb's own record of the tables in a database, their schema versions, indexes,
 // per-version record counts, sequences and planner statistics, kept as Cap'n Proto
-// (orm/catalog.capnp) in the LMDB database "capdb:catalog". docs/format.md gives its keys.
+// (orm/catalog.capnp) in an LMDB database of its own. orm/disk_names.h names that database and
+// its keys; docs/format.md describes them.
 //
 // Catalog holds the decoded entries in memory. It is read once when a database opens; writers
 // change it through put*(), which write in the caller's transaction and update the copy.
@@ -64,8 +65,6 @@ struct TableInfo {
   std::optional<MigrationState> migration;
 
   uint64_t records() const;
-  // Records stored at a version older than `version`.
-  uint64_t recordsBefore(uint32_t version) const;
   friend bool operator==(const TableInfo&, const TableInfo&) = default;
 };
 
@@ -73,7 +72,6 @@ class Catalog {
  public:
   // The catalog format this build reads and writes.
   static constexpr uint32_t kFormatVersion = 1;
-  static constexpr std::string_view kDbName = "capdb:catalog";
 
   // Reads the catalog. In an environment without one, create() makes an empty catalog in `txn`;
   // load() returns nullopt. Throws Unsupported for a catalog of another format version and
@@ -122,9 +120,6 @@ class Catalog {
   // Removes a stored schema version (a migration that failed its checks before rewriting
   // anything).
   void eraseSchema(engine::WriteTxn& txn, std::string_view table, uint32_t version) const;
-  // The raw stored bytes of a schema version, for comparing versions without loading them.
-  std::optional<std::string> schemaBytes(const engine::Txn& txn, std::string_view table,
-                                         uint32_t version) const;
   std::vector<uint32_t> schemaVersions(const engine::Txn& txn, std::string_view table) const;
 
   const engine::Db& db() const { return db_; }

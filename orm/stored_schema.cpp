@@ -176,18 +176,18 @@ void StoredSchema::load(std::string_view table, uint32_t version, ErrorCode onEr
     auto stored = reader.getRoot<catalog::StoredSchema>();
     table_ = stored.getTable();
     version_ = stored.getVersion();
-    rootId_ = stored.getRootId();
+    uint64_t rootId = stored.getRootId();
     CAPDB_REQUIRE(table_ == table && version_ == version, onError,
             "{}: the stored bytes are for table {} version {}", what, table_, version_);
     auto nodes = stored.getRequest().getNodes();
     checkComplete(nodes, table, version, onError);
     loader_ = std::make_shared<capnp::SchemaLoader>();
     for (auto node : nodes) loader_->load(node);
-    KJ_IF_MAYBE (schema, loader_->tryGet(rootId_)) {
+    KJ_IF_MAYBE (schema, loader_->tryGet(rootId)) {
       CAPDB_REQUIRE(schema->getProto().isStruct(), onError, "{}: the root node is not a struct", what);
       root_ = schema->asStruct();
     } else {
-      fail(onError, "{}: the root node 0x{:016x} is missing", what, rootId_);
+      fail(onError, "{}: the root node 0x{:016x} is missing", what, rootId);
     }
   }, "{}", what);
 }

@@ -30,7 +30,6 @@ class StoredSchema {
 
   const std::string& table() const { return table_; }
   uint32_t version() const { return version_; }
-  uint64_t rootId() const { return rootId_; }
   // The table's struct, owned by this object's loader (keep owner() alive while using it).
   capnp::StructSchema root() const { return root_; }
   std::shared_ptr<const void> owner() const { return loader_; }
@@ -50,7 +49,6 @@ class StoredSchema {
 
   std::string table_;
   uint32_t version_ = 0;
-  uint64_t rootId_ = 0;
   kj::Array<capnp::word> words_;
   std::shared_ptr<capnp::SchemaLoader> loader_;
   capnp::StructSchema root_;

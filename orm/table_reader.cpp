@@ -1,15 +1,8 @@
 #include "orm/table_reader.h"
 
-#include <fmt/format.h>
-
 #include "engine/fail.h"
 
 namespace capdb::orm {
-
-std::string tableDbName(std::string_view table) { return fmt::format("table:{}", table); }
-std::string indexDbName(std::string_view table, std::string_view index) {
-  return fmt::format("index:{}:{}", table, index);
-}
 
 TableReader::TableReader(const Catalog& catalog, std::string_view table)
     : catalog_(&catalog), info_(catalog.table(table)) {

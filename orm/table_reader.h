@@ -16,10 +16,6 @@
 
 namespace capdb::orm {
 
-// The LMDB database names of a table's records and of one of its indexes.
-std::string tableDbName(std::string_view table);
-std::string indexDbName(std::string_view table, std::string_view index);
-
 class TableReader {
  public:
   // Throws InvalidArgument when the catalog has no such table.

@@ -6,6 +6,7 @@
 #include <bit>
 #include <map>
 #include <set>
+#include <utility>
 
 #include "engine/fail.h"
 
@@ -135,6 +136,11 @@ void planDirectAccess(FieldPath& path) {
 }
 
 }  // namespace
+
+bool pathsOverlap(std::string_view a, std::string_view b) {
+  if (a.size() > b.size()) std::swap(a, b);
+  return b.starts_with(a) && (b.size() == a.size() || b[a.size()] == '.');
+}
 
 std::string structName(capnp::Schema schema) {
   auto proto = schema.getProto();

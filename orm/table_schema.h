@@ -44,6 +44,11 @@ void checkDistinctNames(std::span<const TableSchema> tables);
 FieldPath resolveKeyPath(capnp::StructSchema schema, std::string_view dotted,
                          std::string_view role);
 
+// Whether two dotted field paths overlap: they are the same path, or one names a group or struct
+// that holds the other ("address" and "address.zip"; not "address" and "addresses"). A step that
+// sets one may change the other.
+bool pathsOverlap(std::string_view a, std::string_view b);
+
 // The struct's short name, as written in the .capnp file ("Person").
 std::string structName(capnp::Schema schema);
 

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "engine/fail.h"
+#include "query/utf8.h"
 #include "query/value_ops.h"
 
 namespace capdb::query {
@@ -14,22 +15,6 @@ namespace {
 
 using Args = std::span<const Value>;
 using Type = Value::Type;
-
-// The index just past the character at s[i], stepping as SQLite's SQLITE_SKIP_UTF8 does: a byte
-// of 0xc0 or more takes the continuation bytes (10xxxxxx) after it; any other byte, a stray
-// continuation byte included, is a character by itself.
-size_t nextChar(std::string_view s, size_t i) {
-  if (static_cast<unsigned char>(s[i++]) >= 0xc0) {
-    while (i < s.size() && (static_cast<unsigned char>(s[i]) & 0xc0) == 0x80) ++i;
-  }
-  return i;
-}
-
-int64_t charCount(std::string_view s) {
-  int64_t n = 0;
-  for (size_t i = 0; i < s.size(); i = nextChar(s, i)) ++n;
-  return n;
-}
 
 // length(), substr() and trim()'s character set walk their text as a C string: a NUL ends it.
 std::string_view upToNul(std::string_view s) {
@@ -65,7 +50,7 @@ Value lengthFn(Args a) {
   const Value& v = a[0];
   if (v.isNull()) return Value();
   if (v.type() == Type::Blob) return Value(v.blob().size());
-  if (v.type() == Type::Text) return Value(charCount(upToNul(v.text())));
+  if (v.type() == Type::Text) return Value(static_cast<int64_t>(charCount(upToNul(v.text()))));
   return Value(textOf(v).size());  // a number: the length of its text
 }
 
@@ -80,7 +65,7 @@ Value substrFn(Args a) {
   if (blob && a[0].blob().empty()) return Value();
   std::string s = blob ? a[0].blob() : textOf(a[0]);
   std::string_view z = blob ? std::string_view(s) : upToNul(s);
-  int64_t len = blob ? static_cast<int64_t>(z.size()) : charCount(z);
+  int64_t len = static_cast<int64_t>(blob ? z.size() : charCount(z));
   int64_t p1 = castInteger(a[1]).integer();
   int64_t p2 = a.size() == 3 ? castInteger(a[2]).integer() : INT64_MAX;
   if (p1 < 0) {
@@ -111,7 +96,10 @@ Value substrFn(Args a) {
 
 // The 1-based character position of the first occurrence, 0 when none, 1 for an empty needle.
 // Bytes when both arguments are BLOBs; otherwise both are read as text and positions count
-// characters (a match may not start on a continuation byte).
+// characters (a match may not start on a continuation byte). Here alone the step is not
+// nextChar's: as in SQLite's instr(), a step is one byte and then past any continuation bytes, so
+// in invalid text a stray continuation byte counts with the character before it
+// (instr(x'618062', 'b') is 2 where length() counts 3 characters).
 Value instrFn(Args a) {
   if (anyNull(a)) return Value();
   bool bytes = a[0].type() == Type::Blob && a[1].type() == Type::Blob;
@@ -124,7 +112,7 @@ Value instrFn(Args a) {
     ++position;
     do {
       ++i;
-    } while (!bytes && i < hay.size() && (static_cast<unsigned char>(hay[i]) & 0xc0) == 0x80);
+    } while (!bytes && i < hay.size() && isContinuationByte(hay[i]));
   }
   return Value(needle.size() <= hay.size() - i ? position : 0);
 }

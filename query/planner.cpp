@@ -1,185 +1,13 @@
 #include "query/planner.h"
 
-#include <fmt/format.h>
-
 #include <algorithm>
 #include <cmath>
 
+#include "query/access_paths.h"
+#include "query/explain.h"
+
 namespace capdb::query {
 namespace {
-
-bool isConstant(const Expr& e) {
-  if (e.kind == ExprKind::Column || e.aggregate >= 0) return false;
-  for (const auto& a : e.args) {
-    if (!isConstant(*a)) return false;
-  }
-  return true;
-}
-
-bool isColumn(const Expr& e, size_t column) {
-  return e.kind == ExprKind::Column && e.column == static_cast<int>(column);
-}
-
-enum class KeyKind : uint8_t { Ordered, EqualityOnly };
-
-// Whether ranges over this column's keys follow SQL's order: enum keys hold ordinals (SQL
-// compares names) and Bool keys are not numbers, so those take equalities only.
-KeyKind keyKind(const Column& c) {
-  if (c.isEnum() || c.path.leafWhich == capnp::schema::Type::BOOL) return KeyKind::EqualityOnly;
-  return KeyKind::Ordered;
-}
-
-// What one WHERE term says about one key column.
-struct TermMatch {
-  std::vector<const Expr*> eq;  // non-empty or `isEq`: an equality or IN
-  bool isEq = false;
-  std::optional<RangeBound> lower, upper;
-  const Expr* like = nullptr;
-};
-
-// Whether comparing the column with `v` compares as the column's own type: a constant with an
-// affinity of its own (a CAST) may convert the column instead, and then no key range holds it.
-bool keepsColumnType(const Expr& v, const Column& col) {
-  return v.affinity == Affinity::None || v.affinity == col.affinity;
-}
-
-std::optional<TermMatch> matchTerm(const Expr& t, size_t column, const Column& col) {
-  TermMatch m;
-  bool ordered = keyKind(col) == KeyKind::Ordered;
-  switch (t.kind) {
-    case ExprKind::Compare: {
-      const Expr* c = t.args[0].get();
-      const Expr* v = t.args[1].get();
-      CompareOp op = t.cmp;
-      if (!isColumn(*c, column)) {
-        std::swap(c, v);
-        switch (op) {
-          case CompareOp::Lt: op = CompareOp::Gt; break;
-          case CompareOp::Le: op = CompareOp::Ge; break;
-          case CompareOp::Gt: op = CompareOp::Lt; break;
-          case CompareOp::Ge: op = CompareOp::Le; break;
-          default: break;
-        }
-      }
-      if (!isColumn(*c, column) || !isConstant(*v) || !keepsColumnType(*v, col)) return std::nullopt;
-      switch (op) {
-        case CompareOp::Eq: m.isEq = true; m.eq.push_back(v); return m;
-        case CompareOp::Ne: return std::nullopt;
-        case CompareOp::Lt: case CompareOp::Le:
-          if (!ordered) return std::nullopt;
-          m.upper = RangeBound{v, op == CompareOp::Le};
-          return m;
-        case CompareOp::Gt: case CompareOp::Ge:
-          if (!ordered) return std::nullopt;
-          m.lower = RangeBound{v, op == CompareOp::Ge};
-          return m;
-      }
-      return std::nullopt;
-    }
-    case ExprKind::In: {
-      if (t.negated || !isColumn(*t.args[0], column)) return std::nullopt;
-      for (size_t i = 1; i < t.args.size(); ++i) {
-        if (!isConstant(*t.args[i])) return std::nullopt;
-        m.eq.push_back(t.args[i].get());
-      }
-      m.isEq = true;
-      return m;
-    }
-    case ExprKind::IsNull:
-      if (t.negated || !isColumn(*t.args[0], column)) return std::nullopt;
-      m.isEq = true;
-      m.eq.push_back(nullptr);
-      return m;
-    case ExprKind::Between:
-      if (t.negated || !ordered || !isColumn(*t.args[0], column) || !isConstant(*t.args[1]) ||
-          !isConstant(*t.args[2]) || !keepsColumnType(*t.args[1], col) ||
-          !keepsColumnType(*t.args[2], col)) {
-        return std::nullopt;
-      }
-      m.lower = RangeBound{t.args[1].get(), true};
-      m.upper = RangeBound{t.args[2].get(), true};
-      return m;
-    case ExprKind::Like:
-      if (t.negated || !isColumn(*t.args[0], column) || !isConstant(*t.args[1]) ||
-          col.path.leafWhich != capnp::schema::Type::TEXT) {
-        return std::nullopt;
-      }
-      m.like = t.args[1].get();
-      return m;
-    default: return std::nullopt;
-  }
-}
-
-// Matches a conjunction of terms against key columns: equalities on a prefix, then one range.
-// `consumed` receives the terms the spec expresses exactly (LIKE is always rechecked).
-std::optional<RangeSpec> matchConjunction(const std::vector<const Expr*>& terms,
-                                          const std::vector<size_t>& keyColumns,
-                                          const TableColumns& columns,
-                                          std::vector<const Expr*>& consumed) {
-  RangeSpec spec;
-  for (size_t k = 0; k < keyColumns.size(); ++k) {
-    const Column& col = columns[keyColumns[k]];
-    const Expr* eqTerm = nullptr;
-    std::optional<TermMatch> eq;
-    for (const Expr* t : terms) {
-      auto m = matchTerm(*t, keyColumns[k], col);
-      if (m && m->isEq && (!eq || m->eq.size() < eq->eq.size())) {
-        eq = m;
-        eqTerm = t;
-      }
-    }
-    if (eq) {
-      spec.eq.push_back(eq->eq);
-      consumed.push_back(eqTerm);
-      continue;
-    }
-    for (const Expr* t : terms) {
-      auto m = matchTerm(*t, keyColumns[k], col);
-      if (!m) continue;
-      if (m->like) {
-        if (!spec.hasRange()) spec.likePattern = m->like;  // rechecked: never consumed
-        continue;
-      }
-      if (spec.likePattern) continue;
-      bool lowerFree = m->lower && !spec.lower, upperFree = m->upper && !spec.upper;
-      if (lowerFree) spec.lower = m->lower;
-      if (upperFree) spec.upper = m->upper;
-      // A term whose every bound went into the range is expressed by it.
-      if ((lowerFree || !m->lower) && (upperFree || !m->upper) && (lowerFree || upperFree)) {
-        consumed.push_back(t);
-      }
-    }
-    break;
-  }
-  if (spec.eq.empty() && !spec.hasRange()) return std::nullopt;
-  return spec;
-}
-
-struct Candidate {
-  AccessPath path;
-  double cost = 0;
-  bool servesOrder = false;
-};
-
-double estimateSpec(const RangeSpec& s, const AccessPath& p, double rows, bool unique) {
-  double points = 1;
-  for (const auto& values : s.eq) points *= static_cast<double>(std::max<size_t>(values.size(), 1));
-  size_t fields = p.kind == AccessKind::PrimaryKey ? p.keyColumns.size() : p.indexFields;
-  // NULL may repeat in a unique index: IS NULL is no point there.
-  bool nullKey = false;
-  for (const auto& values : s.eq) {
-    for (const Expr* v : values) nullKey = nullKey || v == nullptr;
-  }
-  if (s.eq.size() >= fields && (unique || p.kind == AccessKind::PrimaryKey) && !s.hasRange() &&
-      !nullKey) {
-    return points;
-  }
-  double per = rows * std::pow(0.1, static_cast<double>(s.eq.size()));
-  if (s.lower && s.upper) per *= 0.1;
-  else if (s.lower || s.upper) per *= 0.3;
-  else if (s.likePattern) per *= 0.1;
-  return std::max(1.0, points * per);
-}
 
 // Whether the path's key order gives the ORDER BY, and in which direction.
 std::optional<engine::Direction> orderServed(const AccessPath& p, const BoundSelect& sel,
@@ -206,17 +34,51 @@ std::optional<engine::Direction> orderServed(const AccessPath& p, const BoundSel
   return desc.value_or(false) ? engine::Direction::Backward : engine::Direction::Forward;
 }
 
-std::string keyColumnsText(const AccessPath& p, const TableColumns& columns) {
-  std::string out;
-  for (size_t i = 0; i < p.keyColumns.size(); ++i) out += (i ? ", " : "") + columns[p.keyColumns[i]].name;
-  return out;
-}
-
 std::optional<int64_t> literalInt(const Expr* e) {
   if (e && e->kind == ExprKind::Literal && e->value.type() == Value::Type::Integer) {
     return e->value.integer();
   }
   return std::nullopt;
+}
+
+// Whether the scan may stop once LIMIT is reached: nothing (aggregation, DISTINCT) needs the rows
+// past it.
+bool canStopEarly(const BoundSelect& sel) { return !sel.aggregateQuery && !sel.distinct; }
+
+// The candidate to take: the cheapest once ORDER BY and LIMIT are counted (a path in the right
+// order needs no sort and stops at the limit), a path that serves the order winning a tie. Marks
+// the candidates that serve the order. `terms` is the number of WHERE terms.
+const Candidate& choosePath(std::vector<Candidate>& candidates, const BoundSelect& sel,
+                            const TableColumns& columns, size_t terms) {
+  double limitRows = -1;
+  if (sel.limit) {
+    auto l = literalInt(sel.limit);
+    auto o = sel.offset ? literalInt(sel.offset) : std::optional<int64_t>(0);
+    limitRows = (l && o) ? (*l < 0 ? -1 : static_cast<double>(*l) + static_cast<double>(std::max<int64_t>(*o, 0)))
+                         : 100;
+  }
+  for (auto& c : candidates) {
+    if (sel.orderBy.empty()) continue;
+    auto dir = c.path.kind == AccessKind::FullScan ? std::nullopt : orderServed(c.path, sel, columns);
+    if (dir) {
+      c.servesOrder = true;
+      c.path.direction = *dir;
+      if (canStopEarly(sel) && limitRows >= 0) {
+        // Rows read before LIMIT is reached grow with each WHERE term the ranges leave to the
+        // filter (each guessed to keep a third of the rows).
+        size_t residual = terms - std::min(terms, c.path.consumed.size());
+        c.cost = std::min(c.cost, limitRows * 4 * std::pow(3.0, static_cast<double>(residual)));
+      }
+    } else {
+      c.cost += c.path.estimate * 0.2;  // the sort
+    }
+  }
+
+  const Candidate* best = &candidates[0];
+  for (const auto& c : candidates) {
+    if (c.cost < best->cost || (c.cost == best->cost && c.servesOrder && !best->servesOrder)) best = &c;
+  }
+  return *best;
 }
 
 }  // namespace
@@ -241,128 +103,15 @@ Plan plan(const BoundStatement& st, const orm::TableCore& table, const TableColu
 
   std::vector<const Expr*> terms;
   flatten(sel.where, ExprKind::And, terms);
-
-  // Which columns the statement reads, to tell when an index alone can answer.
-  std::vector<size_t> used;
-  for (size_t c = 0; c < st.usedColumns.size(); ++c) {
-    if (st.usedColumns[c]) used.push_back(c);
-  }
-  bool migrating = oldRecords > 0;
-
-  std::vector<size_t> pkColumns;
-  for (const auto& f : table.schema().primaryKey) pkColumns.push_back(*columns.find(f.dotted));
-
-  std::vector<Candidate> candidates;
-  Candidate full;
-  full.path.kind = AccessKind::FullScan;
-  full.path.keyColumns = pkColumns;
-  full.path.estimate = rows;
-  full.cost = rows;
-  candidates.push_back(full);
-
-  auto consider = [&](AccessPath base, bool unique, double fetchCost) {
-    // One conjunction of every term.
-    {
-      AccessPath p = base;
-      std::vector<const Expr*> consumed;
-      if (auto spec = matchConjunction(terms, p.keyColumns, columns, consumed)) {
-        p.specs.push_back(*spec);
-        p.consumed = consumed;
-        p.estimate = estimateSpec(*spec, p, rows, unique);
-        candidates.push_back({p, p.estimate * fetchCost, false});
-      }
-    }
-    // A term that is an OR of sargable conjunctions: a union of ranges.
-    for (const Expr* t : terms) {
-      if (t->kind != ExprKind::Or) continue;
-      std::vector<const Expr*> disjuncts;
-      flatten(t, ExprKind::Or, disjuncts);
-      AccessPath p = base;
-      bool all = true;
-      double estimate = 0;
-      bool whole = true;  // every disjunct is expressed by its ranges exactly
-      for (const Expr* d : disjuncts) {
-        std::vector<const Expr*> conj, consumed;
-        flatten(d, ExprKind::And, conj);
-        auto spec = matchConjunction(conj, p.keyColumns, columns, consumed);
-        if (!spec) {
-          all = false;
-          break;
-        }
-        whole = whole && consumed.size() == conj.size();
-        estimate += estimateSpec(*spec, p, rows, unique);
-        p.specs.push_back(*spec);
-      }
-      if (!all) continue;
-      if (whole) p.consumed = {t};
-      p.estimate = std::min(estimate, rows);
-      candidates.push_back({p, p.estimate * fetchCost, false});
-    }
-    // The whole key range, for its order.
-    AccessPath p = base;
-    p.estimate = rows;
-    candidates.push_back({p, rows * fetchCost + (base.kind == AccessKind::PrimaryKey ? 0 : 1), false});
-  };
-
-  AccessPath pk;
-  pk.kind = AccessKind::PrimaryKey;
-  pk.keyColumns = pkColumns;
-  pk.indexFields = pkColumns.size();
-  consider(pk, true, 1.0);
-  for (const auto& ic : table.indexes()) {
-    if (!ic.ready) continue;
-    AccessPath p;
-    p.kind = AccessKind::Index;
-    p.index = &ic;
-    for (const auto& f : ic.schema.fields) p.keyColumns.push_back(*columns.find(f.dotted));
-    p.indexFields = p.keyColumns.size();
-    bool covers = !migrating;
-    std::vector<size_t> keyCols = p.keyColumns;
-    keyCols.insert(keyCols.end(), pkColumns.begin(), pkColumns.end());
-    for (size_t c : used) {
-      covers = covers && std::find(keyCols.begin(), keyCols.end(), c) != keyCols.end();
-    }
-    if (!ic.schema.unique) p.keyColumns = keyCols;
-    p.indexOnly = covers;
-    // Reading the record behind an index entry costs a second lookup.
-    consider(p, ic.schema.unique, covers ? 0.9 : 1.3);
-  }
-
-  // ORDER BY and LIMIT: a path in the right order needs no sort and stops at the limit.
-  bool canStopEarly = !sel.aggregateQuery && !sel.distinct;
-  double limitRows = -1;
-  if (sel.limit) {
-    auto l = literalInt(sel.limit);
-    auto o = sel.offset ? literalInt(sel.offset) : std::optional<int64_t>(0);
-    limitRows = (l && o) ? (*l < 0 ? -1 : static_cast<double>(*l) + static_cast<double>(std::max<int64_t>(*o, 0)))
-                         : 100;
-  }
-  for (auto& c : candidates) {
-    if (sel.orderBy.empty()) continue;
-    auto dir = c.path.kind == AccessKind::FullScan ? std::nullopt : orderServed(c.path, sel, columns);
-    if (dir) {
-      c.servesOrder = true;
-      c.path.direction = *dir;
-      if (canStopEarly && limitRows >= 0) {
-        // Rows read before LIMIT is reached grow with each WHERE term the ranges leave to the
-        // filter (each guessed to keep a third of the rows).
-        size_t residual = terms.size() - std::min(terms.size(), c.path.consumed.size());
-        c.cost = std::min(c.cost, limitRows * 4 * std::pow(3.0, static_cast<double>(residual)));
-      }
-    } else {
-      c.cost += c.path.estimate * 0.2;  // the sort
-    }
-  }
+  std::vector<Candidate> candidates =
+      accessPaths(table, columns, terms, st.usedColumns, rows, oldRecords > 0);
+  const Candidate* best = &choosePath(candidates, sel, columns, terms.size());
 
   // count(*) of a whole table: the count LMDB keeps.
   bool countAll = st.kind == StatementKind::Select && sel.aggregateQuery && !sel.where &&
                   sel.groupBy.empty() && !sel.having && sel.aggregates.size() == 1 &&
                   sel.aggregates[0]->aggregateKind == AggregateKind::CountStar;
 
-  const Candidate* best = &candidates[0];
-  for (const auto& c : candidates) {
-    if (c.cost < best->cost || (c.cost == best->cost && c.servesOrder && !best->servesOrder)) best = &c;
-  }
   result.access = best->path;
   if (result.access.kind == AccessKind::PrimaryKey && !result.access.specs.empty()) {
     bool points = true;
@@ -381,73 +130,14 @@ Plan plan(const BoundStatement& st, const orm::TableCore& table, const TableColu
   }
   result.sortNeeded = !sel.orderBy.empty() && !best->servesOrder;
   if (sel.aggregateQuery && !sel.orderBy.empty()) result.sortNeeded = true;
-  result.limitPushed = canStopEarly && !result.sortNeeded && sel.limit != nullptr;
+  result.limitPushed = canStopEarly(sel) && !result.sortNeeded && sel.limit != nullptr;
   for (const Expr* t : terms) {
     bool done = std::find(result.access.consumed.begin(), result.access.consumed.end(), t) !=
                 result.access.consumed.end();
     if (!done) result.residual.push_back(t);
   }
 
-  // EXPLAIN text.
-  const AccessPath& a = result.access;
-  std::string text;
-  std::string tableName = table.schema().name;
-  bool backward = a.direction == engine::Direction::Backward;
-  switch (a.kind) {
-    case AccessKind::CountAll: text = fmt::format("COUNT {}", tableName); break;
-    case AccessKind::FullScan:
-      text = fmt::format("FULL SCAN {}{}", tableName, backward ? " BACKWARD" : "");
-      break;
-    case AccessKind::PrimaryKey:
-      text = fmt::format("PRIMARY KEY SCAN {} ({}){}", tableName, keyColumnsText(a, columns),
-                         backward ? " BACKWARD" : "");
-      break;
-    case AccessKind::Index:
-      text = fmt::format("{} {}.{}{}", a.indexOnly ? "INDEX ONLY SCAN" : "INDEX SCAN", tableName,
-                         a.index->schema.name, backward ? " BACKWARD" : "");
-      break;
-  }
-  if (a.kind != AccessKind::CountAll) {
-    std::string ranges;
-    for (size_t i = 0; i < a.consumed.size(); ++i) ranges += (i ? " AND " : "") + a.consumed[i]->toSql();
-    bool likeOnly = false;
-    for (const auto& s : a.specs) likeOnly = likeOnly || s.likePattern;
-    if (ranges.empty() && likeOnly) {
-      for (const auto& s : a.specs) {
-        if (s.likePattern) ranges = "LIKE prefix of " + s.likePattern->toSql();
-      }
-    }
-    if (!ranges.empty()) text += " (" + ranges + ")";
-    text += fmt::format(" est. {} rows", static_cast<uint64_t>(std::llround(a.estimate)));
-  }
-  if (!result.residual.empty()) {
-    std::string f;
-    for (size_t i = 0; i < result.residual.size(); ++i) f += (i ? " AND " : "") + result.residual[i]->toSql();
-    text += " -> FILTER " + f;
-  }
-  if (st.kind == StatementKind::Select) {
-    if (sel.aggregateQuery && a.kind != AccessKind::CountAll) {
-      text += " -> AGGREGATE";
-      for (size_t i = 0; i < sel.groupBy.size(); ++i) {
-        text += (i ? ", " : " GROUP BY ") + sel.groupBy[i]->toSql();
-      }
-    }
-    if (sel.having) text += " -> HAVING " + sel.having->toSql();
-    if (sel.distinct) text += " -> DISTINCT";
-    if (result.sortNeeded) {
-      text += " -> SORT ";
-      for (size_t i = 0; i < sel.orderBy.size(); ++i) {
-        text += (i ? ", " : "") + sel.orderBy[i].expr->toSql() + (sel.orderBy[i].desc ? " DESC" : "");
-      }
-    }
-    if (sel.offset) text += " -> OFFSET " + sel.offset->toSql();
-    if (sel.limit) text += " -> LIMIT " + sel.limit->toSql();
-  } else if (st.kind == StatementKind::Update) {
-    text += " -> UPDATE " + tableName;
-  } else if (st.kind == StatementKind::Delete) {
-    text += " -> DELETE " + tableName;
-  }
-  result.text = std::move(text);
+  result.text = explainText(result, st, table.schema().name, columns);
   return result;
 }
 

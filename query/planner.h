@@ -2,6 +2,7 @@
 // the primary key or an index, or a full scan), decides whether a sort is needed and whether
 // LIMIT can stop the scan, and writes the plan as EXPLAIN prints it. Range values stay
 // expressions (parameters are bound at run time); the executor turns them into keys.
+// query/access_paths.h lists the paths it chooses among; query/explain.h writes the EXPLAIN text.
 #pragma once
 
 #include <optional>

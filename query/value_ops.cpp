@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "engine/fail.h"
+#include "query/utf8.h"
 
 namespace capdb {
 
@@ -473,24 +474,9 @@ Value concat(const Value& a, const Value& b) {
   return Value(a.toText() + b.toText());
 }
 
-size_t utf8Length(std::string_view text) {
-  size_t n = 0;
-  for (unsigned char c : text) {
-    if ((c & 0xC0) != 0x80) ++n;
-  }
-  return n;
-}
-
 namespace {
 
 char foldAscii(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-// Length of the UTF-8 character starting at s[i] (1 for a stray continuation byte).
-size_t charLen(std::string_view s, size_t i) {
-  size_t n = 1;
-  while (i + n < s.size() && (static_cast<unsigned char>(s[i + n]) & 0xC0) == 0x80) ++n;
-  return n;
-}
 
 bool likeAt(std::string_view t, size_t ti, std::string_view p, size_t pi) {
   while (pi < p.size()) {
@@ -499,19 +485,19 @@ bool likeAt(std::string_view t, size_t ti, std::string_view p, size_t pi) {
       while (pi < p.size() && (p[pi] == '%' || p[pi] == '_')) {
         if (p[pi] == '_') {
           if (ti >= t.size()) return false;
-          ti += charLen(t, ti);
+          ti = nextChar(t, ti);
         }
         ++pi;
       }
       if (pi == p.size()) return true;
-      for (size_t k = ti; k <= t.size(); k += (k < t.size() ? charLen(t, k) : 1)) {
+      for (size_t k = ti; k <= t.size(); k = k < t.size() ? nextChar(t, k) : k + 1) {
         if (likeAt(t, k, p, pi)) return true;
       }
       return false;
     }
     if (ti >= t.size()) return false;
     if (pc == '_') {
-      ti += charLen(t, ti);
+      ti = nextChar(t, ti);
       ++pi;
       continue;
     }

@@ -48,11 +48,10 @@ Value arithmetic(ArithOp op, const Value& a, const Value& b);
 Value negate(const Value& v);
 // a || b: NULL if either is NULL, else the concatenated text renderings.
 Value concat(const Value& a, const Value& b);
-// SQLite's LIKE: % and _ wildcards, case-insensitive for ASCII letters. NULL if either is NULL.
+// SQLite's LIKE: % and _ wildcards (_ is one character, as query/utf8.h walks them),
+// case-insensitive for ASCII letters. NULL if either is NULL.
 Value like(const Value& text, const Value& pattern);
 bool likeMatch(std::string_view text, std::string_view pattern);
 
-// Number of UTF-8 characters in text (bytes that do not start a character are not counted).
-size_t utf8Length(std::string_view text);
 
 }  // namespace capdb::query

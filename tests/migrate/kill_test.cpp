@@ -17,6 +17,7 @@
 
 #include "capdb/capdb.h"
 #include "engine/key_codec.h"
+#include "orm/disk_names.h"
 #include "orm/table_core.h"
 #include "support/schema_text.h"
 #include "support/temp_dir.h"
@@ -101,7 +102,7 @@ void killAndResume(bool rekey) {
       Key key = rekey ? Key{"person " + std::to_string(id)} : Key{id};
       ASSERT_EQ(people.get(tx, key)->version(), 2u);
     }
-    EXPECT_FALSE(internal::engineTxn(tx).openDb("capdb:rekey:people").has_value());
+    EXPECT_FALSE(internal::engineTxn(tx).openDb(orm::rekeyDbName("people")).has_value());
     // The index equals the index rebuilt from the records.
     const orm::TableCore& core = internal::core(people);
     for (const auto& index : core.indexes()) {

@@ -10,6 +10,7 @@
 #include "capdb/capdb.h"
 #include "capdb/testing.h"
 #include "engine/key_codec.h"
+#include "orm/disk_names.h"
 #include "orm/table_core.h"
 #include "support/errors.h"
 #include "support/people_versions.h"
@@ -71,7 +72,7 @@ TEST_F(RekeyTest, ANewPrimaryKeyMovesEveryRecordAndRebuildsEveryIndex) {
   };
   Database db = Database::open(dir_ / "db", Schemas{v2}, o);
   EXPECT_EQ(phases, (std::vector<std::string>{"rekey", "install", "indexes"}));
-  EXPECT_FALSE(hasDb(db, "capdb:rekey:people"));
+  EXPECT_FALSE(hasDb(db, orm::rekeyDbName("people")));
   auto people = db.table("people");
   auto tx = db.read();
   ASSERT_EQ(people.count(tx), 60u);
@@ -245,7 +246,7 @@ TEST_F(RekeyTest, AFailingStepUndoesTheMoveAndAPendingMigrationSurvivesIt) {
   EXPECT_EQ(st.migration->phase, "records");
   EXPECT_EQ(st.migration->fromVersion, 1u);
   EXPECT_EQ(db.oldRecords(), 30u);
-  EXPECT_FALSE(hasDb(db, "capdb:rekey:people"));
+  EXPECT_FALSE(hasDb(db, orm::rekeyDbName("people")));
   auto tx = db.read();
   EXPECT_EQ(db.table("people").get(tx, Key{17})->get().get("score").as<uint32_t>(), 51u);
   int paris = 0;
@@ -321,7 +322,7 @@ TEST_P(RekeyDuplicateTest, ANewKeyMetTwiceUndoesTheMigration) {
   // Exactly as before: the old app opens and writes at version 1, keyed by id.
   Database db = Database::open(dir_ / "db", Schemas{v1});
   EXPECT_EQ(exportOf(db), before);
-  EXPECT_FALSE(hasDb(db, "capdb:rekey:people"));
+  EXPECT_FALSE(hasDb(db, orm::rekeyDbName("people")));
   DatabaseStatus st = status(db);
   EXPECT_EQ(st.tables[0].version, 1u);
   EXPECT_EQ(st.tables[0].primaryKey, (std::vector<std::string>{"id"}));

@@ -15,6 +15,7 @@
 #include "engine/key_codec.h"
 #include "orm/record_codec.h"
 #include "orm/record_key.h"
+#include "orm/disk_names.h"
 #include "orm/table_reader.h"
 #include "orm/table_schema.h"
 #include "person.capnp.h"
@@ -86,12 +87,12 @@ TEST(Catalog, OtherFormatVersionIsRefused) {
   env.write([](engine::WriteTxn& txn) { Catalog::create(txn); });
   // Rewrite the header as a future capdb would.
   env.write([](engine::WriteTxn& txn) {
-    auto db = txn.openDb(Catalog::kDbName);
+    auto db = txn.openDb(kCatalogDbName);
     capnp::MallocMessageBuilder m;
     m.initRoot<capdb::catalog::Header>().setFormatVersion(99);
     auto words = capnp::messageToFlatArray(m);
     auto bytes = words.asBytes();
-    txn.put(*db, engine::KeyEncoder().text("format").bytes(),
+    txn.put(*db, catalogFormatKey(),
             std::string_view(reinterpret_cast<const char*>(bytes.begin()), bytes.size()));
   });
   try {

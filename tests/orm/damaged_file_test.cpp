@@ -12,6 +12,7 @@
 #include "engine/key_codec.h"
 #include "engine/page_check.h"
 #include "orm/catalog.h"
+#include "orm/disk_names.h"
 #include "orm/table_core.h"
 #include "support/errors.h"
 #include "support/schema_text.h"
@@ -176,7 +177,7 @@ TEST_F(DamagedFile, ADamagedCatalogEntryIsCorruptionNamingIt) {
     Database db = Database::open(path);
     const auto& catalog = internal::core(db.table("people")).catalog();
     internal::env(db).write([&](engine::WriteTxn& t) {
-      t.put(catalog.db(), engine::KeyEncoder().text("table").text("people").bytes(),
+      t.put(catalog.db(), orm::catalogTableKey("people"),
             std::string("\x01\x00\x00\x00\xff\xff\xff\x7f garbage", 16));
     });
   }

@@ -10,6 +10,7 @@
 #include "engine/env.h"
 #include "engine/key_codec.h"
 #include "orm/catalog.h"
+#include "orm/disk_names.h"
 #include "orm/table_reader.h"
 
 int main(int argc, char** argv) {

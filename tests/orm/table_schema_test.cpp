@@ -68,6 +68,16 @@ TEST(TableSchema, NestedAndGroupKeysAndEveryKeyType) {
   EXPECT_EQ(all.findIndex("all_types_i32")->fields[0].keyType, KeyType::Int32);
 }
 
+TEST(TableSchema, PathsOverlapWhenOneHoldsTheOther) {
+  EXPECT_TRUE(pathsOverlap("address", "address"));
+  EXPECT_TRUE(pathsOverlap("address", "address.zip"));
+  EXPECT_TRUE(pathsOverlap("address.zip", "address"));
+  EXPECT_TRUE(pathsOverlap("a.b", "a.b.c"));
+  EXPECT_FALSE(pathsOverlap("address", "addresses"));
+  EXPECT_FALSE(pathsOverlap("address.zip", "address.city"));
+  EXPECT_FALSE(pathsOverlap("zip", "address.zip"));
+}
+
 TEST(TableSchema, StructWithoutTableIsNotATable) {
   EXPECT_FALSE(tableSchemaOf(capnp::Schema::from<test::Plain>()).has_value());
   EXPECT_THROW(requireTable(capnp::Schema::from<test::Plain>()), Error);

@@ -1,0 +1,28 @@
+// The access paths the planner chooses among (query/planner.h): for a table and the terms of a
+// WHERE, every way to read the rows it needs, each with its estimated rows and its cost. A full
+// scan; and over the primary key and over each ready index, the one range the terms' conjunction
+// gives, a union of ranges for each OR term, and the whole key range (for its order).
+#pragma once
+
+#include <vector>
+
+#include "query/planner.h"
+
+namespace capdb::query {
+
+struct Candidate {
+  AccessPath path;
+  double cost = 0;
+  bool servesOrder = false;  // the path's order gives the ORDER BY (set when choosing)
+};
+
+// Every candidate path over `table` (its column list `columns`, about `rows` records, at least 1)
+// for the WHERE terms `terms` (its AND flattened), the full scan first. `usedColumns` marks the
+// columns the statement reads (an index that holds them all may answer alone); while `migrating`
+// (records that read through migration steps) no index answers alone.
+std::vector<Candidate> accessPaths(const orm::TableCore& table, const TableColumns& columns,
+                                   const std::vector<const Expr*>& terms,
+                                   const std::vector<bool>& usedColumns, double rows,
+                                   bool migrating);
+
+}  // namespace capdb::query
