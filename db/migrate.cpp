@@ -27,19 +27,21 @@ migrate::RunWrite writer(Database& db) {
 }  // namespace
 
 uint64_t Database::migrate(const EagerOptions& options) {
-  return migrate::runEager(appTables(*this), writer(*this), options,
-                           [](uint64_t) { return true; }, 0)
+  return migrate::runEager(
+             appTables(*this), writer(*this), options, [](uint64_t) { return true; }, 0)
       .first;
 }
 
-uint64_t Database::migrate() { return migrate(state_->eager); }
+uint64_t Database::migrate() {
+  return migrate(state_->eager);
+}
 
 bool Database::drain(DrainBudget budget) {
   auto deadline = Clock::now() + budget.time;
   bool timed = budget.time.count() > 0;
-  return migrate::runEager(appTables(*this), writer(*this), state_->eager,
-                           [&](uint64_t) { return !timed || Clock::now() < deadline; },
-                           budget.records)
+  return migrate::runEager(
+             appTables(*this), writer(*this), state_->eager,
+             [&](uint64_t) { return !timed || Clock::now() < deadline; }, budget.records)
       .second;
 }
 

@@ -37,7 +37,8 @@ WriteTxn newWrite(Database& db, engine::WriteTxn* borrowed, std::optional<engine
 void flush(WriteTxn& tx) {
   detail::TxnParts& p = Access::parts(tx);
   orm::WriteState& state = *p.state;
-  if (state.reshaping.empty()) engine::crashPoint("write.commit");  // an app's write, not a migration's
+  if (state.reshaping.empty())
+    engine::crashPoint("write.commit");  // an app's write, not a migration's
   CAPDB_REQUIRE(state.failure.empty(), ErrorCode::InvalidArgument,
                 "the transaction cannot commit: a write in it failed ({}); it was aborted",
                 state.failure);
@@ -68,7 +69,9 @@ ReadTxn Database::read() const {
   return tx;
 }
 
-WriteTxn Database::beginWrite() { return newWrite(*this, nullptr, state_->env.beginWrite()); }
+WriteTxn Database::beginWrite() {
+  return newWrite(*this, nullptr, state_->env.beginWrite());
+}
 
 void Database::runWrite(kj::FunctionParam<void(WriteTxn&)> body) {
   // Thrown through env.write to abort the transaction when the body called abort().
@@ -111,8 +114,10 @@ void WriteTxn::commit() {
 
 void WriteTxn::abort() noexcept {
   if (!parts_) return;
-  if (parts_->ownedWrite) parts_->ownedWrite->abort();
-  else if (parts_->state) parts_->state->aborted = true;
+  if (parts_->ownedWrite)
+    parts_->ownedWrite->abort();
+  else if (parts_->state)
+    parts_->state->aborted = true;
 }
 
 }  // namespace capdb

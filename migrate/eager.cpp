@@ -19,8 +19,8 @@
 #include "engine/fail.h"
 #include "engine/key_codec.h"
 #include "migrate/kept_index_check.h"
-#include "orm/table_core.h"
 #include "orm/disk_names.h"
+#include "orm/table_core.h"
 
 namespace capdb::migrate {
 namespace {
@@ -297,7 +297,8 @@ BatchResult installBatch(WriteTxn& tx, orm::TableCore& core, const EagerOptions&
   engine::WriteTxn& etx = internal::engineWrite(tx);
   auto moved = etx.openDb(rekeyDbName(core.schema().name));
   CAPDB_REQUIRE_IN(moved.has_value(), ErrorCode::Corruption,
-                "a migration is installing records from {}, which is missing", rekeyDbName(core.schema().name));
+                   "a migration is installing records from {}, which is missing",
+                   rekeyDbName(core.schema().name));
   engine::KeyRange range = m.checkpoint.empty() ? engine::KeyRange::all()
                                                 : engine::KeyRange::atLeast(m.checkpoint, false);
   std::vector<std::pair<std::string_view, std::string_view>> puts;
@@ -332,9 +333,8 @@ BatchResult installBatch(WriteTxn& tx, orm::TableCore& core, const EagerOptions&
 
 // The check phase: every rebuilt unique index's new keys go into a scratch database, key ->
 // primary key; a key met twice fails the migration (undone) before any record was rewritten.
-BatchResult checkBatch(WriteTxn& tx, const orm::TableCore& core,
-                      orm::TableInfo& info, uint64_t limit, const engine::KeyRange& range,
-                      BatchResult& result) {
+BatchResult checkBatch(WriteTxn& tx, const orm::TableCore& core, orm::TableInfo& info,
+                       uint64_t limit, const engine::KeyRange& range, BatchResult& result) {
   orm::MigrationState& m = *info.migration;
   engine::WriteTxn& etx = internal::engineWrite(tx);
   const uint32_t newest = core.schema().version;
@@ -390,8 +390,8 @@ BatchResult checkBatch(WriteTxn& tx, const orm::TableCore& core,
 
 // The records phase: rewrites a batch of old records at the newest version, in key order.
 BatchResult recordsBatch(WriteTxn& tx, const orm::TableCore& core, const EagerOptions& options,
-                      orm::TableInfo& info, uint64_t limit, const engine::KeyRange& range,
-                      BatchResult& result) {
+                         orm::TableInfo& info, uint64_t limit, const engine::KeyRange& range,
+                         BatchResult& result) {
   orm::MigrationState& m = *info.migration;
   engine::WriteTxn& etx = internal::engineWrite(tx);
   const uint32_t newest = core.schema().version;
@@ -426,15 +426,15 @@ BatchResult recordsBatch(WriteTxn& tx, const orm::TableCore& core, const EagerOp
     ++scanned;
     last.assign(pk);
     uint32_t version = storedVersion(value);
-    if (!core.needsRewrite(version)) continue;  // newest, or reads as the newest as it is
+    if (!core.needsRewrite(version)) continue;      // newest, or reads as the newest as it is
     auto record = core.decode(decoder, pk, value);  // MigrationFailed names table, key, step
     kept.check(etx, record, pk, value);  // nothing is written yet: `value` is still the record
     auto* upgraded = decoder.upgradedMessage();
     std::string_view encoded = upgraded ? internal::writeState(tx).encoder.encode(newest, *upgraded)
                                         : internal::writeState(tx).encoder.encode(newest, record);
     bytes += encoded.size();
-    rewrites.push_back({arena.size(), pk.size(), arena.size() + pk.size(), encoded.size(),
-                        decoder.version()});
+    rewrites.push_back(
+        {arena.size(), pk.size(), arena.size() + pk.size(), encoded.size(), decoder.version()});
     arena.append(pk);
     arena.append(encoded);
   }
@@ -459,9 +459,8 @@ BatchResult recordsBatch(WriteTxn& tx, const orm::TableCore& core, const EagerOp
 }
 
 // The indexes phase: fills a batch of every index the migration rebuilds.
-BatchResult indexesBatch(WriteTxn& tx, const orm::TableCore& core,
-                      orm::TableInfo& info, uint64_t limit, const engine::KeyRange& range,
-                      BatchResult& result) {
+BatchResult indexesBatch(WriteTxn& tx, const orm::TableCore& core, orm::TableInfo& info,
+                         uint64_t limit, const engine::KeyRange& range, BatchResult& result) {
   orm::MigrationState& m = *info.migration;
   engine::WriteTxn& etx = internal::engineWrite(tx);
   std::vector<const orm::IndexCore*> building = buildingIndexes(core, info, false);
@@ -474,8 +473,9 @@ BatchResult indexesBatch(WriteTxn& tx, const orm::TableCore& core,
   std::string last = end.last;
   result.phase = "indexes";
   for (auto& [ic, entry] : entries) {
-    std::string pk = entry.second.empty() ? std::string(core.primaryKeyOfEntry(*ic, entry.first, entry.second))
-                                          : entry.second;
+    std::string pk = entry.second.empty()
+                         ? std::string(core.primaryKeyOfEntry(*ic, entry.first, entry.second))
+                         : entry.second;
     core.putIndexEntry(etx, *ic, entry, pk, ErrorCode::MigrationFailed);
   }
   if (!exhausted) {
@@ -499,12 +499,13 @@ BatchResult runBatch(WriteTxn& tx, orm::TableCore& core, const EagerOptions& opt
   std::vector<std::string> key;
   for (const auto& f : core.schema().primaryKey) key.push_back(f.dotted);
   bool behind = info.version < core.schema().version || info.primaryKey != key;
-  CAPDB_REQUIRE_IN(!behind && !(info.migration && info.version != core.schema().version),
-                ErrorCode::SchemaMismatch,
-                "the database is now at version {} with primary key ({}), not this "
-                "table's version {}: another process undid or replaced the migration; reopen the "
-                "database", info.version, fmt::join(info.primaryKey, ", "),
-                core.schema().version);
+  CAPDB_REQUIRE_IN(
+      !behind && !(info.migration && info.version != core.schema().version),
+      ErrorCode::SchemaMismatch,
+      "the database is now at version {} with primary key ({}), not this "
+      "table's version {}: another process undid or replaced the migration; reopen the "
+      "database",
+      info.version, fmt::join(info.primaryKey, ", "), core.schema().version);
   if (!info.migration) {
     result.finished = true;
     return result;
@@ -533,8 +534,8 @@ BatchResult runBatch(WriteTxn& tx, orm::TableCore& core, const EagerOptions& opt
 
 }  // namespace
 
-std::pair<uint64_t, bool> runEager(const std::vector<orm::TableCore*>& tables, const RunWrite& write,
-                                   const EagerOptions& options,
+std::pair<uint64_t, bool> runEager(const std::vector<orm::TableCore*>& tables,
+                                   const RunWrite& write, const EagerOptions& options,
                                    const std::function<bool(uint64_t)>& keepGoing,
                                    uint64_t recordBudget) {
   uint64_t rewritten = 0;
@@ -582,6 +583,5 @@ std::pair<uint64_t, bool> runEager(const std::vector<orm::TableCore*>& tables, c
   }
   return {rewritten, true};
 }
-
 
 }  // namespace capdb::migrate
