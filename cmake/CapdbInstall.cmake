@@ -26,7 +26,7 @@ set(CAPDB_PACKAGE_DIR ${PROJECT_BINARY_DIR}/package)
 
 # ---- headers ----
 # Only include/capdb/: the public headers include each other, Cap'n Proto, KJ and the standard
-# library, nothing internal (DESIGN.md, Layout).
+# library, nothing internal (README.md, Layout).
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/capdb DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
   FILES_MATCHING PATTERN "*.h" PATTERN "*.capnp")
 # The C++ generated for annotations.capnp, which code generated from an app's schema may include

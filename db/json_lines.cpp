@@ -149,7 +149,7 @@ namespace {
 // Writes one record as a line of JSON (in the export's error context).
 void writeJsonLine(const capnp::JsonCodec& codec, capnp::DynamicStruct::Reader record,
                    std::ostream& out) {
-  kj::String line = orm::translateKj(
+  kj::String line = orm::translateKjIn(
       ErrorCode::Corruption, [&] { return codec.encode(record); }, "encoding a record as JSON");
   out.write(line.cStr(), static_cast<std::streamsize>(line.size()));
   out.put('\n');

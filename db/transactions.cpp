@@ -81,6 +81,7 @@ void Database::runWrite(kj::FunctionParam<void(WriteTxn&)> body) {
     state_->env.write([&](engine::WriteTxn& etx) {
       WriteTxn tx = newWrite(*this, &etx, std::nullopt);
       body(tx);
+      if (Access::ownParts(tx) == nullptr) Access::movedFrom();  // body moved tx away
       if (Access::parts(tx).state->aborted) throw Aborted{};
       flush(tx);
       done.emplace(std::move(tx));
@@ -107,8 +108,13 @@ WriteTxn::~WriteTxn() = default;
 void WriteTxn::commit() {
   CAPDB_REQUIRE(parts_ && parts_->ownedWrite.has_value(), ErrorCode::InvalidArgument,
                 "commit() is for transactions from beginWrite(); Database::write commits its own");
-  flush(*this);
-  parts_->ownedWrite->commit();
+  try {
+    flush(*this);
+    parts_->ownedWrite->commit();
+  } catch (...) {
+    abort();  // as the contract says: a failed commit leaves nothing open
+    throw;
+  }
   published(*this);
 }
 

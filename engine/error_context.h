@@ -28,8 +28,6 @@ class ErrorContext {
   ErrorContext(const ErrorContext&) = delete;
   ErrorContext& operator=(const ErrorContext&) = delete;
 
-  // The record the operation has reached, for loops over records (empty: none).
-  void setKey(std::string_view encodedKey) noexcept { key_ = encodedKey; }
   // The line of its input an import has reached (0: none): "table people, line 7".
   void setLine(uint64_t line) noexcept { line_ = line; }
 

@@ -36,7 +36,12 @@ class TableHandle {
 };
 
 struct Access {
-  static TxnParts& parts(const Txn& tx) { return *tx.parts_; }
+  // The parts of a live transaction; InvalidArgument for one moved from.
+  static TxnParts& parts(const Txn& tx) {
+    if (tx.parts_ == nullptr) [[unlikely]] movedFrom();
+    return *tx.parts_;
+  }
+  [[noreturn]] static void movedFrom();
   static std::unique_ptr<TxnParts>& ownParts(Txn& tx) { return tx.parts_; }
   static ReadTxn makeRead() { return ReadTxn(); }
   static WriteTxn makeWrite() { return WriteTxn(); }

@@ -59,7 +59,7 @@ TableInfo decodeTable(catalog::TableEntry::Reader e) {
     if (m.getPhase() == catalog::MigrationPhase::INSTALL) phase = MigrationState::Phase::Install;
     t.migration = MigrationState{
         phase, std::string(reinterpret_cast<const char*>(cp.begin()), cp.size()), m.getTotal(),
-        m.getDone(), m.getFromVersion(), {}, m.getRekey(), m.getStepless()};
+        m.getDone(), m.getFromVersion(), {}, m.getRekey(), m.getStepless(), {}, {}};
     for (auto step : m.getSqlSteps()) t.migration->sqlSteps.push_back(str(step));
     auto before = m.getBefore();
     t.migration->before.assign(reinterpret_cast<const char*>(before.begin()), before.size());

@@ -13,6 +13,10 @@ namespace capdb {
 namespace detail {
 TxnParts::TxnParts() = default;
 TxnParts::~TxnParts() = default;
+
+void Access::movedFrom() {
+  throw Error(ErrorCode::InvalidArgument, "transaction used after it was moved from");
+}
 }  // namespace detail
 
 // ---- transactions ----

@@ -18,11 +18,24 @@ namespace capdb::orm {
   failIn(code, "{}: {}", what, description);
 }
 
-// The one place kj::Exception becomes capdb::Error. Runs fn(); a kj::Exception it throws becomes
-// Error(code, "<context>: <what>: <kj's description>") (engine/error_context.h; an empty `what`
-// is left out), where `what` is formatted only then, never on success (this runs on hot paths).
+// Runs fn(); a kj::Exception it throws becomes Error(code, "<what>: <kj's description>"), where
+// `what` is formatted only then, never on success (this runs on hot paths). translateKjIn adds the
+// error context's prefix (engine/error_context.h), for operations that run in one: TableCore's
+// record building, the JSON export. translateKj does not, so a catalog or schema message is the
+// same whichever table's operation reached it.
 template <typename Fn, typename... Args>
 auto translateKj(ErrorCode code, Fn&& fn, fmt::format_string<Args...> what, Args&&... args)
+    -> decltype(fn()) {
+  try {
+    return std::forward<Fn>(fn)();
+  } catch (const kj::Exception& e) {
+    fail(code, "{}: {}", fmt::format(what, std::forward<Args>(args)...),
+         std::string_view(e.getDescription().cStr()));
+  }
+}
+
+template <typename Fn, typename... Args>
+auto translateKjIn(ErrorCode code, Fn&& fn, fmt::format_string<Args...> what, Args&&... args)
     -> decltype(fn()) {
   try {
     return std::forward<Fn>(fn)();

@@ -336,7 +336,7 @@ uint64_t TableCore::insert(WriteTxn& tx, const Edit& fill) const {
     }
   } release{state, useScratch};
   auto record = message->initRoot<capnp::DynamicStruct>(schema_.schema);
-  translateKj(ErrorCode::InvalidArgument, [&] { fill(record); }, "building a record");
+  translateKjIn(ErrorCode::InvalidArgument, [&] { fill(record); }, "building a record");
   return guarded(tx, [&] { return insertBuilt(tx, *message); });
 }
 
@@ -344,7 +344,7 @@ uint64_t TableCore::insert(WriteTxn& tx, capnp::DynamicStruct::Reader record) co
   ErrorContext scope = context();
   requireOwnStruct(record);
   capnp::MallocMessageBuilder message;
-  translateKj(ErrorCode::InvalidArgument, [&] { message.setRoot(record); },
+  translateKjIn(ErrorCode::InvalidArgument, [&] { message.setRoot(record); },
               "copying the record");
   return guarded(tx, [&] { return insertBuilt(tx, message); });
 }
@@ -470,7 +470,7 @@ bool TableCore::update(WriteTxn& tx, capnp::DynamicStruct::Reader record) const 
   requireOwnStruct(record);
   touch(tx);  // first: a refused write must not read as "no such record"
   capnp::MallocMessageBuilder message;
-  translateKj(ErrorCode::InvalidArgument, [&] { message.setRoot(record); },
+  translateKjIn(ErrorCode::InvalidArgument, [&] { message.setRoot(record); },
               "copying the record");
   return guarded(tx, [&] {
     auto reader = readRootAs(message, schema_.schema);
@@ -498,9 +498,9 @@ bool TableCore::update(WriteTxn& tx, const Key& key, const Edit& edit) const {
   capnp::DynamicStruct::Builder builder;
   {
     ErrorContext record = context(pk);
-    translateKj(ErrorCode::Corruption, [&] { builder = setRootAs(message, old, layout_); }, "");
+    translateKjIn(ErrorCode::Corruption, [&] { builder = setRootAs(message, old, layout_); }, "");
   }
-  translateKj(ErrorCode::InvalidArgument, [&] { edit(builder); }, "editing a record");
+  translateKjIn(ErrorCode::InvalidArgument, [&] { edit(builder); }, "editing a record");
   // `edit` may have written to this transaction: read the stored record again for the index
   // entries to replace.
   stored = internal::engineTxn(tx).get(records_, pk);

@@ -27,6 +27,8 @@
 
 namespace capdb::orm {
 
+class TableCore;
+
 // A flag that threads may read while a migration sets it; copyable so that IndexCore is.
 struct ReadyFlag {
   std::atomic<bool> value{true};
@@ -124,7 +126,7 @@ class TableCore : public detail::TableHandle {
   const TableSchema& schema() const { return schema_; }
   // The error context of an operation on this table, at the record `pk` (encoded) when given:
   // errors raised through failIn while it lives name them (engine/error_context.h).
-  ErrorContext context(std::string_view pk = {}) const { return ErrorContext(schema_.name, pk); }
+  [[nodiscard]] ErrorContext context(std::string_view pk = {}) const { return ErrorContext(schema_.name, pk); }
   // Throws when the table is unavailable (setUnavailable): Busy, or SchemaMismatch once another
   // process changed the table under this one (setStale).
   void requireAvailable() const {

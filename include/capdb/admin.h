@@ -62,7 +62,10 @@ struct TableDiff {
   uint32_t storedVersion = 0;
   uint32_t newVersion = 0;
   struct Change {
-    std::string kind;    // "field added", "type changed", ... (orm/schema_diff.h)
+    // "field added", "field removed", "field renamed", "type changed", "default changed",
+    // "moved into a union", "moved out of a union", "moved into a group", "moved out of a group",
+    // "primary key changed", "index added", "index removed" or "index changed".
+    std::string kind;
     std::string field;   // its path, or an index's name
     std::string detail;  // e.g. "type Float64 -> Int64"
     bool needsStep = false;

@@ -82,7 +82,10 @@ class Txn {
   virtual ~Txn();
   virtual bool isWrite() const { return false; }
 
- protected:
+ private:
+  // Only ReadTxn and WriteTxn are transactions; capdb makes their parts.
+  friend class ReadTxn;
+  friend class WriteTxn;
   friend struct detail::Access;
   Txn();
   Txn(Txn&&) noexcept;
@@ -496,6 +499,9 @@ class Database {
 template <typename Body>
 auto Database::write(Body&& body) -> std::invoke_result_t<Body&, WriteTxn&> {
   using Result = std::invoke_result_t<Body&, WriteTxn&>;
+  static_assert(!std::is_reference_v<Result>,
+                "Database::write: the body must return a value, not a reference (the transaction "
+                "its views point into ends when write returns)");
   if constexpr (std::is_void_v<Result>) {
     runWrite([&](WriteTxn& tx) { body(tx); });
   } else {

@@ -97,7 +97,7 @@ struct Range {
 // The stored (memcmp-ordered) encoding of key values: equal encodings, equal keys (integers of
 // any width compare by value). Throws nothing; the result may be longer than a key can be.
 std::string encodeKey(std::span<const KeyValue> values);
-// A readable rendering of an encoded key, e.g. ("Paris", 31), as capdb's messages print keys.
+// A readable rendering of an encoded key, e.g. ('Paris', 31), as capdb's messages print keys.
 // Bytes that are not a key render as their hex.
 std::string formatKey(std::string_view encoded);
 

@@ -16,9 +16,7 @@
 
 namespace capdb {
 
-namespace orm {
-class TableCore;
-}
+class DynamicTable;
 
 // A SQL expression: a column, a value, or an operator over expressions.
 class SqlExpr {
@@ -87,8 +85,6 @@ enum class Order : uint8_t { Asc, Desc };
 // Errors (an unknown column, say) are reported when the query runs, as for SQL text.
 class Query {
  public:
-  // Queries come from a table: DynamicTable::where / query(), Table<T>::where / query().
-  explicit Query(const detail::TableHandle& table);
 
   // Keeps only rows where `condition` holds; a second call ANDs with the first.
   Query& where(const SqlExpr& condition);
@@ -113,7 +109,10 @@ class Query {
   std::string keySql() const;
 
  private:
+  // Queries come from a table: DynamicTable::where / query(), Table<T>::where / query().
+  friend class DynamicTable;
   friend struct detail::Access;
+  explicit Query(const detail::TableHandle& table);
   std::string sqlWith(const std::string& list) const;
 
   const detail::TableHandle* table_;

@@ -1,4 +1,4 @@
-# Checks every #include of the library against the layer order (DESIGN: Layers):
+# Checks every #include of the library against the layer order (README.md, Layout):
 #   engine -> orm -> query -> migrate -> db -> cli
 # - A layer's files include the public headers (capdb/...) and headers of their own layer or of
 #   the layers below it; never a layer above.

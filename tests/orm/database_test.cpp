@@ -256,6 +256,26 @@ TEST(Transactions, ThrowInsideWriteLeavesNoTrace) {
 
 // Writers keep name == city == email-prefix within every record; readers on two threads check
 // every record they see, so a torn record (half one write, half another) would show.
+TEST(Transactions, AMovedFromTransactionIsRefusedNotUsed) {
+  testing::TempDir dir;
+  Database db = Database::open(dir / "db", Schemas{table<Person>()});
+  auto people = db.table<Person>();
+  db.write([&](WriteTxn& tx) { people.insert(tx, [](Person::Builder p) { p.setEmail("a@x"); }); });
+  ReadTxn a = db.read();
+  ReadTxn b = std::move(a);
+  EXPECT_EQ(people.count(b), 1u);
+  const std::string moved = "InvalidArgument: transaction used after it was moved from";
+  EXPECT_EQ(testing::errorOf([&] { people.get(a, Key{uint64_t{1}}); }), moved);
+  WriteTxn w = db.beginWrite();
+  WriteTxn w2 = std::move(w);
+  EXPECT_EQ(testing::errorOf([&] { people.remove(w, Key{uint64_t{1}}); }), moved);
+  w2.abort();
+  // A body that moves its transaction away cannot commit it.
+  EXPECT_EQ(testing::errorOf([&] { db.write([&](WriteTxn& tx) { WriteTxn kept = std::move(tx); }); }),
+            moved);
+  EXPECT_EQ(people.count(db.read()), 1u);
+}
+
 TEST(Transactions, AFailedWriteCannotBeCommittedEvenIfCaught) {
   testing::TempDir dir;
   Database db = Database::open(dir / "db", Schemas{table<Person>()});
