@@ -21,13 +21,14 @@ query::TableLookup lookup(const Database& db) {
 }  // namespace
 
 ResultSet Database::query(std::string_view sql, const Params& params) {
+  const query::TableLookup tables = lookup(*this);
   {
     ReadTxn tx = read();
-    auto p = query::prepareIn(lookup(*this), nullptr, sql, tx);
+    auto p = query::prepareIn(tables, nullptr, sql, tx);
     if (query::isQuery(*p)) return query::execute(*p, tx, params);
   }
   return write([&](WriteTxn& tx) {
-    auto p = query::prepareIn(lookup(*this), nullptr, sql, tx);
+    auto p = query::prepareIn(tables, nullptr, sql, tx);
     return query::execute(*p, tx, params);
   });
 }

@@ -81,8 +81,7 @@ void Database::runWrite(kj::FunctionParam<void(WriteTxn&)> body) {
     state_->env.write([&](engine::WriteTxn& etx) {
       WriteTxn tx = newWrite(*this, &etx, std::nullopt);
       body(tx);
-      if (Access::ownParts(tx) == nullptr) Access::movedFrom();  // body moved tx away
-      if (Access::parts(tx).state->aborted) throw Aborted{};
+      if (Access::parts(tx).state->aborted) throw Aborted{};  // InvalidArgument if body moved tx away
       flush(tx);
       done.emplace(std::move(tx));
     });
