@@ -138,7 +138,7 @@ void Database::State::fence(const engine::Txn& txn) {
       continue;
     }
     for (const auto& index : info->indexes) {
-      core->setIndexReady(index.name, index.state == orm::IndexState::Ready);
+      core->setIndexState(index.name, index.state);
     }
     was->second = *info;
   }

@@ -7,7 +7,6 @@
 #include "capdb/capdb.h"
 #include "capdb/migrations.h"
 #include "db/open_plan.h"
-#include "engine/crash_point.h"
 #include "engine/fail.h"
 #include "orm/catalog.h"
 #include "db/database_state.h"
@@ -20,22 +19,9 @@ namespace {
 using orm::IndexCore;
 using orm::TableInfo;
 
-// Fills a new index from the table's records, in the open transaction.
-void buildIndex(engine::WriteTxn& txn, const orm::TableCore& table, const IndexCore& index) {
-  orm::RecordDecoder decoder;
-  // A duplicate aborts the open's transaction: the database is left as it was.
-  for (auto [pk, bytes] : txn.scan(table.records(), engine::KeyRange::all())) {
-    engine::crashPoint("open.index");
-    auto record = table.decode(decoder, pk, bytes);
-    table.putIndexEntry(txn, index, table.indexEntry(index, record, pk), pk,
-                        ErrorCode::ConstraintViolation);
-  }
-}
-
 // Performs `plan` for the app's table `app` in the open transaction: stores the schema, creates
-// the table's databases, drops and builds indexes, and writes the entry; returns the table's
-// core. Throws the plan's refusal, and ConstraintViolation when a unique index being built meets
-// a duplicate (the transaction then leaves the database as it was).
+// the table's databases, drops indexes and empties the ones whose builds start, and writes the
+// entry; returns the table's core. Throws the plan's refusal.
 std::unique_ptr<orm::TableCore> applyOpenPlan(engine::WriteTxn& txn, orm::Catalog& catalog,
                                               const TableSchema& app, db::OpenPlan plan,
                                               std::vector<std::unique_ptr<Migrations>>& keep) {
@@ -45,7 +31,7 @@ std::unique_ptr<orm::TableCore> applyOpenPlan(engine::WriteTxn& txn, orm::Catalo
   engine::Db records = txn.createDb(orm::tableDbName(app.name));
   std::vector<IndexCore> cores;
   for (const auto& index : app.indexes) {
-    cores.push_back(IndexCore{index, txn.createDb(orm::indexDbName(app.name, index.name)), true});
+    cores.push_back(IndexCore{index, txn.createDb(orm::indexDbName(app.name, index.name)), orm::IndexState::Ready});
   }
   auto core = std::make_unique<orm::TableCore>(app, records, cores, catalog);
   if (plan.raiseSequence) info.sequence = std::max(info.sequence, core->highestAutoIncrement(txn));
@@ -54,14 +40,12 @@ std::unique_ptr<orm::TableCore> applyOpenPlan(engine::WriteTxn& txn, orm::Catalo
   for (const auto& name : plan.dropIndexes) {
     if (auto db = txn.openDb(orm::indexDbName(app.name, name))) txn.dropDb(*db);
   }
-  for (const auto& ii : info.indexes) {
-    if (ii.state == orm::IndexState::Building) core->setIndexReady(ii.name, false);
-  }
+  for (const auto& ii : info.indexes) core->setIndexState(ii.name, ii.state);
+  // A build starts from an empty database (a changed index's old entries, or leftovers); the
+  // records fill it later, in batches, while every write keeps it.
   for (const auto& name : plan.buildIndexes) {
     for (const auto& ic : core->indexes()) {
-      if (ic.schema.name != name) continue;
-      txn.clearDb(ic.db);  // a changed index, or leftovers: build from nothing
-      buildIndex(txn, *core, ic);
+      if (ic.schema.name == name) txn.clearDb(ic.db);
     }
   }
   catalog.putTable(txn, info);
@@ -96,9 +80,9 @@ std::unique_ptr<orm::TableCore> applyReadOnlyPlan(const engine::Txn& txn, orm::C
     auto db = txn.openDb(orm::indexDbName(info.name, index.name));
     CAPDB_REQUIRE(db.has_value(), ErrorCode::Corruption, "table {}: index {} is missing", info.name,
                   index.name);
-    bool ready = std::find(plan.unreadyIndexes.begin(), plan.unreadyIndexes.end(), index.name) ==
-                 plan.unreadyIndexes.end();
-    cores.push_back(IndexCore{index, *db, ready});
+    auto state = plan.indexStates.find(index.name);
+    cores.push_back(IndexCore{index, *db,
+                              state == plan.indexStates.end() ? orm::IndexState::Ready : state->second});
   }
   auto core =
       std::make_unique<orm::TableCore>(std::move(plan.schema), *records, std::move(cores), catalog);

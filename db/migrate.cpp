@@ -3,6 +3,8 @@
 #include <vector>
 
 #include "capdb/capdb.h"
+#include "engine/error_context.h"
+#include "engine/fail.h"
 #include "db/database_state.h"
 #include "migrate/eager.h"
 #include "orm/access.h"
@@ -43,6 +45,37 @@ bool Database::drain(DrainBudget budget) {
              appTables(*this), writer(*this), state_->eager,
              [&](uint64_t) { return !timed || Clock::now() < deadline; }, budget.records)
       .second;
+}
+
+void Database::rebuildIndex(std::string_view table, std::string_view index) {
+  orm::TableCore& core = internal::core(this->table(table));
+  const orm::IndexCore* ic = nullptr;
+  for (const auto& i : core.indexes()) {
+    if (i.schema.name == index) ic = &i;
+  }
+  if (ic == nullptr) {
+    std::string known;
+    for (const auto& i : core.indexes()) known += (known.empty() ? "" : ", ") + i.schema.name;
+    fail(ErrorCode::InvalidArgument, "table {} has no index {} (its indexes: {})", table, index,
+         known.empty() ? "none" : known);
+  }
+  orm::IndexState state = orm::IndexState::Building;
+  write([&](WriteTxn& tx) {
+    ErrorContext scope = core.context();
+    orm::TableInfo& info = core.touch(tx, true);
+    CAPDB_REQUIRE_IN(!info.migration || (info.migration->before.empty() && !info.migration->rekey),
+                     ErrorCode::Busy,
+                     "a migration of the table may still be undone or moves its records to new "
+                     "keys; finish it first (capdb upgrade --mode eager)");
+    for (auto& ii : info.indexes) {
+      if (ii.name != index) continue;
+      internal::engineWrite(tx).clearDb(ic->db);
+      ii.startBuild();
+      if (info.records() == 0) ii.state = orm::IndexState::Ready;
+      state = ii.state;
+    }
+  });
+  core.setIndexState(index, state);
 }
 
 uint64_t Database::oldRecords() const {

@@ -29,8 +29,11 @@ std::vector<std::string> dottedNames(const std::vector<orm::FieldPath>& paths) {
 std::vector<IndexInfo> indexInfos(const TableSchema& t) {
   std::vector<IndexInfo> out;
   for (const auto& index : t.indexes) {
-    out.push_back(
-        IndexInfo{index.name, dottedNames(index.fields), index.unique, orm::IndexState::Ready, 0});
+    IndexInfo info;
+    info.name = index.name;
+    info.fields = dottedNames(index.fields);
+    info.unique = index.unique;
+    out.push_back(std::move(info));
   }
   return out;
 }
@@ -119,7 +122,7 @@ class Decider {
   void findAffectedIndexes(StepEffects& fx) const;
   std::vector<std::string> redeclaredIndexes(const StepEffects& fx) const;
   void refuseLazy(const StepEffects& fx) const;
-  bool beginMigration(StepEffects& fx);
+  bool beginMigration(StepEffects& fx, bool& held);
   void finish();
 
   const StoredTable& stored_;
@@ -241,6 +244,12 @@ void Decider::reconcileIndexes(bool olderApp) {
     if (have == info.indexes.end() || have->fields != want.fields || have->unique != want.unique) {
       plan_.buildIndexes.push_back(want.name);
       if (have != info.indexes.end()) changedIndexes_.push_back(want.name);
+    } else if (have->state == orm::IndexState::Failed) {
+      failIn(ErrorCode::SchemaMismatch,
+             "unique index {} failed its build: the records repeat its keys ({}); remove the "
+             "index from the schema, or remove the duplicates and restart its build "
+             "(Database::rebuildIndex, capdb rebuild-index)",
+             have->name, fmt::join(have->duplicates, "; "));
     }
   }
   // A migration that may still be undone restores the indexes as they were, and one moving
@@ -252,9 +261,15 @@ void Decider::reconcileIndexes(bool olderApp) {
                 "with the indexes it began with) before adding, changing or dropping indexes", info.version,
                 info.migration && info.migration->rekey ? "is moving records to new keys"
                                                         : "may still be undone");
-  for (IndexInfo& w : wanted) {  // an interrupted rebuild stays pending
-    for (const IndexInfo& h : info.indexes) {
-      if (h.name == w.name && h.fields == w.fields && h.unique == w.unique) w.state = h.state;
+  // A kept index keeps its state and its build's progress; a new or changed one starts building
+  // (ready at once when the table has no records to fill it from).
+  for (IndexInfo& w : wanted) {
+    auto have = std::find_if(info.indexes.begin(), info.indexes.end(),
+                             [&](const IndexInfo& h) { return h.name == w.name; });
+    if (!contains(plan_.buildIndexes, w.name)) {
+      if (have != info.indexes.end()) w = *have;
+    } else if (info.records() > 0 || info.migration) {
+      w.startBuild();
     }
   }
   info.indexes = wanted;
@@ -313,17 +328,25 @@ void Decider::planMigration(const Migrations& registry, std::set<uint32_t> oldVe
   findAffectedIndexes(fx);
   std::vector<std::string> redeclared = redeclaredIndexes(fx);
   refuseLazy(fx);
-  if (beginMigration(fx)) {
+  bool held = false;
+  if (beginMigration(fx, held)) {
+    // The indexes the steps may change start building. While the migration may still be undone
+    // they keep their entries for the undo (held), and the build starts once it cannot be.
     for (auto& ii : info().indexes) {
-      if (contains(fx.affected, ii.name)) ii.state = orm::IndexState::Building;
+      if (!contains(fx.affected, ii.name)) continue;
+      ii.startBuild();
+      ii.held = held;
+      if (held) {
+        std::erase(plan_.buildIndexes, ii.name);
+      } else if (!contains(plan_.buildIndexes, ii.name)) {
+        plan_.buildIndexes.push_back(ii.name);
+      }
     }
-    // Indexes the migration rebuilds are not built here; the others (a new index at the same
-    // version, say) are, through the steps.
-    std::erase_if(plan_.buildIndexes,
-                  [&](const std::string& n) { return contains(fx.affected, n); });
   }
   for (auto& ii : info().indexes) {
-    if (contains(redeclared, ii.name)) ii.state = orm::IndexState::Building;
+    if (!contains(redeclared, ii.name)) continue;
+    ii.startBuild();
+    if (!contains(plan_.buildIndexes, ii.name)) plan_.buildIndexes.push_back(ii.name);
   }
 }
 
@@ -408,29 +431,25 @@ void Decider::refuseLazy(const StepEffects& fx) const {
                                    fmt::join(plan_.entry.primaryKey, ", "))
                      : std::string("a migration step writes a field of the primary key"));
   }
-  if (fx.eagerOnly || (versionRaised_ && !fx.affected.empty())) {
-    std::string names;
-    for (const auto& a : fx.affected) names += (names.empty() ? "" : ", ") + a;
-    failIn(ErrorCode::SchemaMismatch, "{}; open it with MigrationMode::Eager{}", fx.eagerOnly ? std::string("a migration step requires the eager mode")
-                      : fmt::format("the migration steps may change indexed fields ({})", names),
-         fx.eagerOnly ? "" : ", or declare the fields each step sets (StepOptions::writes)");
-  }
+  CAPDB_REQUIRE_IN(!fx.eagerOnly, ErrorCode::SchemaMismatch,
+                   "a migration step requires the eager mode; open it with MigrationMode::Eager");
 }
 
 // Sets the entry's migration state: a migration begins (a new version, or records moving to
 // new keys) or a pending one stays. Returns whether the migration rebuilds fx.affected, which
 // gains the changed indexes when the migration may be undone.
-bool Decider::beginMigration(StepEffects& fx) {
+bool Decider::beginMigration(StepEffects& fx, bool& held) {
   TableInfo& info = this->info();
   bool starts = versionRaised_ || fx.startRekey;
   bool rebuild = starts && !fx.affected.empty();
   uint64_t pending = fx.rekey
                          ? info.records()
                          : orm::TableCore::pendingRecords(info, app_.version, plan_.upgrader.get());
-  // A unique index that a step may change is checked for duplicates before anything is
-  // rewritten, so that a failing check leaves the records and indexes as they were.
+  // In an eager open, a unique index that a step may change is checked for duplicates before
+  // anything is rewritten, so that a failing check leaves the records and indexes as they were.
+  // A lazy open cannot wait for the check: the index builds, and fails if its keys repeat.
   auto checksUnique = [&] {
-    return rebuild && std::any_of(app_.indexes.begin(), app_.indexes.end(), [&](const auto& i) {
+    return rebuild && mode_ == MigrationMode::Eager && std::any_of(app_.indexes.begin(), app_.indexes.end(), [&](const auto& i) {
              return i.unique && contains(fx.affected, i.name);
            });
   };
@@ -456,6 +475,7 @@ bool Decider::beginMigration(StepEffects& fx) {
     info.migration->rekey = fx.rekey;
     info.migration->stepless = fx.live.empty();
     if (undoable) info.migration->before = orm::Catalog::encodeEntry(*stored_.entry);
+    held = undoable;
   } else if (!info.migration && pending > 0) {
     info.migration.emplace();
     info.migration->total = pending;
@@ -488,12 +508,14 @@ void Decider::finish() {
                 ErrorCode::SchemaMismatch,
                 "a migration is moving its records to new primary keys; open with "
                 "MigrationMode::Eager to finish it");
-  for (const auto& ii : info.indexes) {
-    CAPDB_REQUIRE_IN(ii.state != orm::IndexState::Building || mode_ == MigrationMode::Eager,
-                  ErrorCode::SchemaMismatch,
-                  "a migration is rebuilding index {}; open with MigrationMode::Eager "
-                  "to finish it", ii.name);
-  }
+  // A migration that may still be undone holds writes until its checks end, which only the
+  // eager runner does.
+  CAPDB_REQUIRE_IN(!(info.migration && !info.migration->before.empty()) ||
+                       mode_ == MigrationMode::Eager,
+                   ErrorCode::SchemaMismatch,
+                   "a migration to version {} is checking its unique indexes and may still be "
+                   "undone; open with MigrationMode::Eager to finish it",
+                   info.version);
 }
 
 // The schema a table opens with when nothing is written: the newest stored one, or the app's
@@ -527,11 +549,11 @@ ReadOnlyPlan decideReadOnly(const StoredTable& stored, const TableSchema* app) {
   ReadOnlyPlan plan;
   plan.schema = readOnlySchema(stored, app);
   for (const auto& index : plan.schema.indexes) {
-    bool ready = true;
     for (const auto& ii : info.indexes) {
-      if (ii.name == index.name) ready = ii.state == orm::IndexState::Ready;
+      if (ii.name == index.name && ii.state != orm::IndexState::Ready) {
+        plan.indexStates[index.name] = ii.state;
+      }
     }
-    if (!ready) plan.unreadyIndexes.push_back(index.name);
   }
   if (info.migration && info.migration->rekey) {
     // Half-way, some records are under their old keys and some under their new ones.

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -60,8 +61,9 @@ struct OpenPlan {
   // through them (the app has no steps for the table): the upgrader points into them, so they
   // must outlive it.
   std::unique_ptr<Migrations> storedSteps;
-  // Indexes to fill from the records in the open's transaction (new, or changed at the same
-  // version), and index databases to drop there.
+  // Indexes whose databases the open empties, as their builds start (new, changed, or changed by
+  // the steps), and index databases to drop there. The builds themselves run later, in batches
+  // (drain, migrate, an eager open): the open reads no record.
   std::vector<std::string> buildIndexes;
   std::vector<std::string> dropIndexes;
 };
@@ -79,8 +81,9 @@ struct ReadOnlyPlan {
   std::optional<Error> refusal;
   // The schema the table is read and written with.
   TableSchema schema;
-  // Indexes of `schema` that a migration is rebuilding: queries do not read them.
-  std::vector<std::string> unreadyIndexes;
+  // The state of each index of `schema` that is not ready (building or failed): queries do not
+  // read them, and writes do not keep a failed one.
+  std::map<std::string, orm::IndexState> indexStates;
   // Set when the records are half-way to new primary keys: every read and write of the table
   // fails with Busy and this reason (TableCore::setUnavailable).
   std::string unavailable;

@@ -35,7 +35,10 @@ struct BatchResult {
   std::string_view phase = "records";
   bool finished = false;   // nothing left for this table
   uint64_t done = 0, total = 0;
-  std::string failure;     // the check failed: the migration was undone, report this
+  std::string failure;     // the check failed (the migration was undone), or an index build
+                           // met duplicates (the index failed): report this
+  // The table's index states once the batch commits, for this process's view of them.
+  std::vector<std::pair<std::string, orm::IndexState>> states;
 };
 
 // Undoes a migration that failed before its point of no return (its checks, or moving records to
@@ -67,14 +70,28 @@ void undoMigration(engine::WriteTxn& etx, const orm::TableCore& core, orm::Table
   info = std::move(before);
 }
 
-// The migration can no longer be undone: the indexes the new version dropped go, and the entry
-// kept for an undo is let go.
-void pointOfNoReturn(engine::WriteTxn& etx, const orm::TableCore& core, orm::MigrationState& m) {
+// Starts the builds of the indexes that kept their old entries while the migration could be
+// undone (held), from emptied databases. From here on every write keeps them.
+void releaseHeld(engine::WriteTxn& etx, const orm::TableCore& core, orm::TableInfo& info) {
+  for (auto& ii : info.indexes) {
+    if (ii.state != orm::IndexState::Building || !ii.held) continue;
+    for (const auto& ic : core.indexes()) {
+      if (ic.schema.name == ii.name) etx.clearDb(ic.db);
+    }
+    ii.startBuild();
+  }
+}
+
+// The migration can no longer be undone: the indexes the new version dropped go, the entry kept
+// for an undo is let go, and the builds of the indexes it held start.
+void pointOfNoReturn(engine::WriteTxn& etx, const orm::TableCore& core, orm::TableInfo& info) {
+  orm::MigrationState& m = *info.migration;
   for (const auto& index : m.dropIndexes) {
     if (auto db = etx.openDb(orm::indexDbName(core.schema().name, index))) etx.dropDb(*db);
   }
   m.dropIndexes.clear();
   m.before.clear();
+  releaseHeld(etx, core, info);
 }
 
 uint32_t storedVersion(std::string_view bytes) {
@@ -87,15 +104,16 @@ void setStoredVersion(std::string& bytes, uint32_t version) {
   for (int i = 0; i < 4; ++i) bytes[4 + i] = static_cast<char>(version >> (8 * i));
 }
 
-// The table's indexes a migration is rebuilding (only the unique ones, if asked).
-std::vector<const orm::IndexCore*> buildingIndexes(const orm::TableCore& core,
-                                                   const orm::TableInfo& info, bool uniqueOnly) {
-  std::vector<const orm::IndexCore*> out;
+// The table's indexes that are building, with their catalog entries: the ones a migration holds
+// (to be checked, unique only), or the ones whose builds run.
+std::vector<std::pair<const orm::IndexCore*, orm::IndexInfo*>> buildingIndexes(
+    const orm::TableCore& core, orm::TableInfo& info, bool held) {
+  std::vector<std::pair<const orm::IndexCore*, orm::IndexInfo*>> out;
   for (const auto& ic : core.indexes()) {
-    for (const auto& ii : info.indexes) {
-      if (ii.name == ic.schema.name && ii.state == orm::IndexState::Building &&
-          (!uniqueOnly || ic.schema.unique)) {
-        out.push_back(&ic);
+    for (auto& ii : info.indexes) {
+      if (ii.name == ic.schema.name && ii.state == orm::IndexState::Building && ii.held == held &&
+          (!held || ic.schema.unique)) {
+        out.emplace_back(&ic, &ii);
       }
     }
   }
@@ -128,22 +146,6 @@ ScanEnd scanBatch(engine::WriteTxn& etx, const orm::TableCore& core,
     }
   }
   return end;
-}
-
-// Every record is at the newest version, under its key: the migration goes on to rebuild the
-// indexes a step may have changed, from nothing, or ends.
-void recordsDone(engine::WriteTxn& etx, const orm::TableCore& core, orm::TableInfo& info,
-                 BatchResult& result) {
-  orm::MigrationState& m = *info.migration;
-  auto building = buildingIndexes(core, info, false);
-  if (!building.empty()) {
-    m.phase = orm::MigrationState::Phase::Indexes;
-    m.checkpoint.clear();
-    for (const auto* ic : building) etx.clearDb(ic->db);
-  } else {
-    info.migration.reset();
-    result.finished = true;
-  }
 }
 
 // "the migration from version 1 to 2"; a move without a new version (a pending migration's step
@@ -278,7 +280,7 @@ BatchResult rekeyBatch(WriteTxn& tx, orm::TableCore& core, const EagerOptions& o
     m.checkpoint = last;
   } else {
     // Every record has its copy under its new key: the table's records give way to them.
-    pointOfNoReturn(etx, core, m);
+    pointOfNoReturn(etx, core, info);
     etx.clearDb(core.records());
     info.counts.clear();
     m.phase = orm::MigrationState::Phase::Install;
@@ -327,7 +329,8 @@ BatchResult installBatch(WriteTxn& tx, orm::TableCore& core, const EagerOptions&
   if (!info.autoIncrement.empty()) {
     info.sequence = std::max(info.sequence, core.highestAutoIncrement(etx));
   }
-  recordsDone(etx, core, info, result);
+  info.migration.reset();  // the builds of the indexes the steps changed go on (buildBatch)
+  result.finished = true;
   return result;
 }
 
@@ -346,7 +349,7 @@ BatchResult checkBatch(WriteTxn& tx, const orm::TableCore& core, orm::TableInfo&
     engine::Db scratch;
   };
   std::vector<Checked> checked;
-  for (const auto* ic : buildingIndexes(core, info, true)) {
+  for (const auto& [ic, ii] : buildingIndexes(core, info, true)) {
     checked.push_back({ic, etx.createDb(checkDbName(core.schema().name, ic->schema.name))});
   }
   auto dropScratch = [&] {
@@ -381,7 +384,7 @@ BatchResult checkBatch(WriteTxn& tx, const orm::TableCore& core, orm::TableInfo&
     dropScratch();
     m.phase = m.rekey ? orm::MigrationState::Phase::Rekey : orm::MigrationState::Phase::Records;
     m.checkpoint.clear();
-    if (!m.rekey) pointOfNoReturn(etx, core, m);
+    if (!m.rekey) pointOfNoReturn(etx, core, info);
   } else {
     m.checkpoint = last;
   }
@@ -453,38 +456,116 @@ BatchResult recordsBatch(WriteTxn& tx, const orm::TableCore& core, const EagerOp
   if (!exhausted) {
     m.checkpoint = last;
   } else {
-    recordsDone(etx, core, info, result);
+    info.migration.reset();  // the builds of the indexes the steps changed go on (buildBatch)
+    result.finished = true;
   }
   return result;
 }
 
-// The indexes phase: fills a batch of every index the migration rebuilds.
-BatchResult indexesBatch(WriteTxn& tx, const orm::TableCore& core, orm::TableInfo& info,
-                         uint64_t limit, const engine::KeyRange& range, BatchResult& result) {
-  orm::MigrationState& m = *info.migration;
+// A batch of the builds of the table's building indexes: the records after the lowest
+// checkpoint, read at the newest version (old ones through the steps), give their entries, which
+// are sorted per index and written in key order through one cursor. Entries are idempotent (the
+// one entry of the record as it is now), so a record that a write gave its entry before the build
+// reached it is entered again unchanged, and every write keeps a building index as it does a
+// ready one: each record ends with exactly its one current entry. A unique index whose keys
+// repeat fails: its entries go, its state is failed with the first duplicates, and the records
+// and the other indexes are untouched.
+BatchResult buildBatch(WriteTxn& tx, const orm::TableCore& core, orm::TableInfo& info,
+                       const EagerOptions& options, uint64_t limit, BatchResult& result) {
   engine::WriteTxn& etx = internal::engineWrite(tx);
-  std::vector<const orm::IndexCore*> building = buildingIndexes(core, info, false);
-  std::vector<std::pair<const orm::IndexCore*, std::pair<std::string, std::string>>> entries;
-  ScanEnd end = scanBatch(etx, core, range, limit, [&](std::string_view pk, auto record) {
-    for (const auto* ic : building) entries.emplace_back(ic, core.indexEntry(*ic, record, pk));
-    return true;
-  });
-  bool exhausted = end.exhausted;
-  std::string last = end.last;
+  auto building = buildingIndexes(core, info, false);
   result.phase = "indexes";
-  for (auto& [ic, entry] : entries) {
-    std::string pk = entry.second.empty()
-                         ? std::string(core.primaryKeyOfEntry(*ic, entry.first, entry.second))
-                         : entry.second;
-    core.putIndexEntry(etx, *ic, entry, pk, ErrorCode::MigrationFailed);
+  result.total = info.records();
+  // The scan starts after the lowest checkpoint (empty: from the first record).
+  std::string from;
+  bool fromStart = false;
+  for (const auto& [ic, ii] : building) {
+    if (ii->checkpoint.empty()) fromStart = true;
+    if (!fromStart && (from.empty() || ii->checkpoint < from)) from = ii->checkpoint;
   }
-  if (!exhausted) {
-    m.checkpoint = last;
-  } else {
-    for (auto& ii : info.indexes) ii.state = orm::IndexState::Ready;
-    info.migration.reset();
-    result.finished = true;
+  engine::KeyRange range =
+      fromStart ? engine::KeyRange::all() : engine::KeyRange::atLeast(from, false);
+  // Entries per index in one buffer: (key offset, key size, value offset, value size, pk offset).
+  struct Entry {
+    size_t key, keySize, value, valueSize, pk, pkSize;
+  };
+  std::vector<std::vector<Entry>> entries(building.size());
+  std::vector<uint64_t> entered(building.size(), 0);
+  std::string arena;
+  uint64_t bytes = 0, scanned = 0;
+  ScanEnd end = scanBatch(etx, core, range, limit, [&](std::string_view pk, auto record) {
+    ++scanned;
+    for (size_t i = 0; i < building.size(); ++i) {
+      const std::string& cp = building[i].second->checkpoint;
+      if (!cp.empty() && pk <= std::string_view(cp)) continue;  // entered by an earlier batch
+      auto [key, value] = core.indexEntry(*building[i].first, record, pk);
+      entries[i].push_back({arena.size(), key.size(), arena.size() + key.size(), value.size(),
+                            arena.size() + key.size() + value.size(), pk.size()});
+      arena.append(key);
+      arena.append(value);
+      arena.append(pk);
+      bytes += key.size() + value.size() + pk.size();
+      ++entered[i];
+    }
+    return bytes < options.batchBytes;
+  });
+  std::string_view all(arena);
+  auto key = [&](const Entry& e) { return all.substr(e.key, e.keySize); };
+  for (size_t i = 0; i < building.size(); ++i) {
+    const orm::IndexCore& ic = *building[i].first;
+    orm::IndexInfo& ii = *building[i].second;
+    auto& list = entries[i];
+    std::sort(list.begin(), list.end(), [&](const Entry& a, const Entry& b) { return key(a) < key(b); });
+    std::vector<std::pair<std::string_view, std::string_view>> puts;
+    puts.reserve(list.size());
+    for (const Entry& e : list) puts.emplace_back(key(e), all.substr(e.value, e.valueSize));
+    std::vector<std::string> duplicates;
+    if (!ic.schema.unique) {
+      etx.putMany(ic.db, puts);
+    } else {
+      // Unique keys go in without overwriting; a key already there for another record (entered
+      // by an earlier batch or a write, or by this batch) is a duplicate.
+      constexpr size_t kShown = 10;
+      size_t at = 0;
+      while (at < puts.size() && duplicates.size() < kShown) {
+        size_t stopped = at + etx.insertMany(ic.db, std::span(puts).subspan(at));
+        if (stopped >= puts.size()) break;
+        auto [k, v] = puts[stopped];
+        auto owner = etx.get(ic.db, k);
+        if (!owner || *owner != v) {
+          duplicates.push_back(fmt::format("key {} of records {} and {}", engine::formatKey(k),
+                                           owner ? engine::formatKey(*owner) : std::string("?"),
+                                           engine::formatKey(v)));
+        }
+        at = stopped + 1;
+      }
+    }
+    if (!duplicates.empty()) {
+      etx.clearDb(ic.db);
+      ii.state = orm::IndexState::Failed;
+      ii.checkpoint.clear();
+      ii.done = 0;
+      ii.duplicates = duplicates;
+      result.failure += fmt::format(
+          "{}table {}: unique index {} cannot be built, its keys repeat: {}; the index is "
+          "failed (neither kept nor read), the records are as they were",
+          result.failure.empty() ? "" : "\n", core.schema().name, ii.name,
+          fmt::join(duplicates, "; "));
+      continue;
+    }
+    ii.done += entered[i];
+    if (!end.last.empty() && (ii.checkpoint.empty() || ii.checkpoint < end.last)) {
+      ii.checkpoint = end.last;
+    }
+    if (end.exhausted) {
+      ii.state = orm::IndexState::Ready;
+      ii.checkpoint.clear();
+      ii.done = 0;
+    }
+    result.done = std::max(result.done, ii.done);
   }
+  result.written = scanned;
+  if (end.exhausted) result.done = result.total;
   return result;
 }
 
@@ -506,8 +587,14 @@ BatchResult runBatch(WriteTxn& tx, orm::TableCore& core, const EagerOptions& opt
       "table's version {}: another process undid or replaced the migration; reopen the "
       "database",
       info.version, fmt::join(info.primaryKey, ", "), core.schema().version);
+  auto states = [&] {
+    for (const auto& ii : info.indexes) result.states.emplace_back(ii.name, ii.state);
+  };
   if (!info.migration) {
-    result.finished = true;
+    uint64_t limit = std::min<uint64_t>(options.batchRecords, recordLimit);
+    if (!buildingIndexes(core, info, false).empty()) buildBatch(tx, core, info, options, limit, result);
+    result.finished = buildingIndexes(core, info, false).empty();
+    states();
     return result;
   }
   orm::MigrationState& m = *info.migration;
@@ -519,17 +606,32 @@ BatchResult runBatch(WriteTxn& tx, orm::TableCore& core, const EagerOptions& opt
 
   switch (m.phase) {
     case orm::MigrationState::Phase::Check:
-      return checkBatch(tx, core, info, limit, range, result);
+      checkBatch(tx, core, info, limit, range, result);
+      break;
     case orm::MigrationState::Phase::Rekey:
-      return rekeyBatch(tx, core, options, limit, result);
+      rekeyBatch(tx, core, options, limit, result);
+      break;
     case orm::MigrationState::Phase::Install:
-      return installBatch(tx, core, options, limit, result);
+      installBatch(tx, core, options, limit, result);
+      break;
     case orm::MigrationState::Phase::Records:
-      return recordsBatch(tx, core, options, info, limit, range, result);
+      recordsBatch(tx, core, options, info, limit, range, result);
+      break;
     case orm::MigrationState::Phase::Indexes:
-      return indexesBatch(tx, core, info, limit, range, result);
+      // A phase of earlier builds, which rebuilt indexes after the records: their builds now
+      // run on their own, from the start.
+      releaseHeld(internal::engineWrite(tx), core, info);
+      for (const auto& [ic, ii] : buildingIndexes(core, info, false)) {
+        internal::engineWrite(tx).clearDb(ic->db);
+        ii->startBuild();
+      }
+      info.migration.reset();
+      break;
   }
-  failIn(ErrorCode::Internal, "unknown migration phase");
+  // The migration finished (or was undone): the table is done once no index builds.
+  result.finished = result.finished && buildingIndexes(core, info, false).empty();
+  states();
+  return result;
 }
 
 }  // namespace
@@ -554,6 +656,7 @@ std::pair<uint64_t, bool> runEager(const std::vector<orm::TableCore*>& tables,
         engine::crashPoint(fmt::format("migrate.{}.batch", r.phase));
       });
       engine::crashPoint(fmt::format("migrate.{}.commit", r.phase));
+      for (const auto& [index, state] : r.states) core.setIndexState(index, state);
       if (!r.failure.empty()) throw Error(ErrorCode::MigrationFailed, r.failure);
       rewritten += r.rewritten;
       written += r.written;
@@ -575,10 +678,7 @@ std::pair<uint64_t, bool> runEager(const std::vector<orm::TableCore*>& tables,
                                std::chrono::duration<double>(written / options.maxRecordsPerSecond));
         std::this_thread::sleep_until(due);
       }
-      if (r.finished) {
-        for (const auto& ic : core.indexes()) core.setIndexReady(ic.schema.name, true);
-        break;
-      }
+      if (r.finished) break;
     }
   }
   return {rewritten, true};

@@ -49,8 +49,7 @@ void KeptIndexCheck::check(const engine::Txn& txn, capnp::DynamicStruct::Reader 
     bool one = changed.size() == 1;
     fail(ErrorCode::MigrationFailed,
          "table {}, record {}: {} changed indexed field{} {} (index {}) without declaring {} in "
-         "StepOptions::writes; declare {} so that the index is rebuilt (which needs "
-         "MigrationMode::Eager)",
+         "StepOptions::writes; declare {} so that the index is rebuilt",
          core_.schema().name, engine::formatKey(pk), steps, one ? "" : "s",
          fmt::join(changed, ", "), index->schema.name, one ? "it" : "them", one ? "it" : "them");
   }

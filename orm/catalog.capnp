@@ -14,6 +14,8 @@ struct Header {
 enum IndexState {
   ready @0;      # complete: maintained by every write and used by queries
   building @1;   # maintained by every write, being filled in batches; not used by queries yet
+  failed @2;     # a unique index whose build met duplicates: neither maintained nor read, its
+                 # database empty, until the app drops it or restarts its build
 }
 
 struct IndexEntry {
@@ -22,6 +24,13 @@ struct IndexEntry {
   unique @2 :Bool;
   state @3 :IndexState;
   distinctKeys @4 :UInt64;   # planner statistic: distinct index keys (approximate)
+  checkpoint @5 :Data;       # building: the last primary key whose record the build has entered
+                             # (every record at or before it has its entry); empty: none yet
+  done @6 :UInt64;           # building: records the build has entered so far
+  held @7 :Bool;             # building: the entries are the old definition's, kept while the
+                             # table's migration may still be undone; the build starts (from an
+                             # emptied database) when it no longer can
+  duplicates @8 :List(Text); # failed: the first offending keys, one line each
 }
 
 struct VersionCount {

@@ -41,10 +41,23 @@ TableInfo decodeTable(catalog::TableEntry::Reader e) {
   t.autoIncrement = str(e.getAutoIncrement());
   t.sequence = e.getSequence();
   for (auto i : e.getIndexes()) {
-    IndexInfo info{str(i.getName()), {}, i.getUnique(),
-                   i.getState() == catalog::IndexState::READY ? IndexState::Ready
-                                                              : IndexState::Building,
-                   i.getDistinctKeys()};
+    IndexInfo info;
+    info.name = str(i.getName());
+    info.unique = i.getUnique();
+    switch (i.getState()) {
+      case catalog::IndexState::READY: info.state = IndexState::Ready; break;
+      case catalog::IndexState::BUILDING: info.state = IndexState::Building; break;
+      case catalog::IndexState::FAILED: info.state = IndexState::Failed; break;
+      default:
+        fail(ErrorCode::Corruption, "table {}: index {} has an unknown state {}", t.name,
+             info.name, static_cast<unsigned>(i.getState()));
+    }
+    info.distinctKeys = i.getDistinctKeys();
+    auto cp = i.getCheckpoint();
+    info.checkpoint.assign(reinterpret_cast<const char*>(cp.begin()), cp.size());
+    info.done = i.getDone();
+    info.held = i.getHeld();
+    for (auto d : i.getDuplicates()) info.duplicates.push_back(str(d));
     for (auto f : i.getFields()) info.fields.push_back(str(f));
     t.indexes.push_back(std::move(info));
   }
@@ -86,9 +99,20 @@ std::string encodeTable(const TableInfo& t) {
     auto fields = ie.initFields(static_cast<unsigned>(info.fields.size()));
     for (unsigned j = 0; j < fields.size(); ++j) fields.set(j, info.fields[j]);
     ie.setUnique(info.unique);
-    ie.setState(info.state == IndexState::Ready ? catalog::IndexState::READY
-                                                : catalog::IndexState::BUILDING);
+    switch (info.state) {
+      case IndexState::Ready: ie.setState(catalog::IndexState::READY); break;
+      case IndexState::Building: ie.setState(catalog::IndexState::BUILDING); break;
+      case IndexState::Failed: ie.setState(catalog::IndexState::FAILED); break;
+    }
     ie.setDistinctKeys(info.distinctKeys);
+    ie.setCheckpoint(kj::arrayPtr(reinterpret_cast<const kj::byte*>(info.checkpoint.data()),
+                                  info.checkpoint.size()));
+    ie.setDone(info.done);
+    ie.setHeld(info.held);
+    if (!info.duplicates.empty()) {
+      auto dups = ie.initDuplicates(static_cast<unsigned>(info.duplicates.size()));
+      for (unsigned j = 0; j < dups.size(); ++j) dups.set(j, info.duplicates[j]);
+    }
   }
   unsigned nonzero = 0;
   for (const auto& [v, n] : t.counts) nonzero += n != 0;
@@ -229,6 +253,15 @@ void Catalog::writeTable(engine::WriteTxn& txn, const TableInfo& table, bool res
   if (reshaping) before = readTable(txn, table.name);
   txn.put(db_, catalogTableKey(table.name), encodeTable(table));
   if (reshaping && (!before || !sameShape(*before, table))) bumpGeneration(txn);
+}
+
+std::string_view indexStateName(IndexState state) {
+  switch (state) {
+    case IndexState::Ready: return "ready";
+    case IndexState::Building: return "building";
+    case IndexState::Failed: return "failed";
+  }
+  return "unknown";
 }
 
 bool Catalog::sameShape(const TableInfo& a, const TableInfo& b) {

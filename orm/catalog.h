@@ -18,7 +18,11 @@
 
 namespace capdb::orm {
 
-enum class IndexState : uint8_t { Ready, Building };
+// Ready: complete, maintained and read. Building: maintained by every write, filled in batches by
+// the eager runner, never read. Failed: a unique build met duplicates; neither maintained nor read.
+enum class IndexState : uint8_t { Ready, Building, Failed };
+
+std::string_view indexStateName(IndexState state);
 
 struct IndexInfo {
   std::string name;
@@ -26,6 +30,23 @@ struct IndexInfo {
   bool unique = false;
   IndexState state = IndexState::Ready;
   uint64_t distinctKeys = 0;
+  // Building: the last primary key whose record's entry the build wrote (empty: none yet), and
+  // the records it has entered.
+  std::string checkpoint;
+  uint64_t done = 0;
+  // Building, while the table's migration may still be undone: the database keeps the entries of
+  // the index as it was, for the undo; the build starts from nothing once it can no longer be.
+  bool held = false;
+  // Failed: the first offending keys, one line each.
+  std::vector<std::string> duplicates;
+  // Starts the index's build from nothing (its database must be emptied in the same transaction).
+  void startBuild() {
+    state = IndexState::Building;
+    checkpoint.clear();
+    done = 0;
+    held = false;
+    duplicates.clear();
+  }
   friend bool operator==(const IndexInfo&, const IndexInfo&) = default;
 };
 

@@ -197,9 +197,9 @@ void TableCore::setUpgrader(std::shared_ptr<const Upgrader> upgrader,
   }
 }
 
-void TableCore::setIndexReady(std::string_view name, bool ready) const {
+void TableCore::setIndexState(std::string_view name, IndexState state) const {
   for (IndexCore& index : indexes_) {
-    if (index.schema.name == name) index.ready = ready;
+    if (index.schema.name == name) index.state = state;
   }
 }
 
@@ -261,13 +261,16 @@ TableInfo& TableCore::touch(WriteTxn& tx, bool migrating) const {
     CAPDB_REQUIRE_IN(!(info->migration && info->migration->rekey), ErrorCode::Busy,
                   "a migration is moving its records to new primary keys; writes wait "
                   "until it finishes");
-    // A write must keep every index, and one being rebuilt is filled in batches behind a
-    // checkpoint that the write cannot see: an entry it wrote, or left, behind the checkpoint
-    // would be lost. Writes wait for the rebuild (the migration's own writes pass).
-    for (const IndexCore& index : indexes_) {
-      CAPDB_REQUIRE_IN(index.ready, ErrorCode::Busy,
-                    "a migration is rebuilding index {}; writes wait until it is ready "
-                    "(the eager migration, capdb upgrade, finishes it)", index.schema.name);
+    // While a migration may still be undone, the indexes it rebuilds keep their old entries
+    // for the undo, which a write with the new version's entries would spoil: writes wait for
+    // its checks (one pass over the records). Indexes that are building otherwise take writes.
+    if (info->migration && !info->migration->before.empty()) {
+      for (const IndexInfo& ii : info->indexes) {
+        CAPDB_REQUIRE_IN(!ii.held, ErrorCode::Busy,
+                         "a migration is checking the records for index {} and may still be "
+                         "undone; writes wait until its checks end (the eager migration, capdb "
+                         "upgrade, runs them)", ii.name);
+      }
     }
     std::vector<std::string> key;
     for (const auto& f : schema_.primaryKey) key.push_back(f.dotted);
@@ -414,7 +417,7 @@ void TableCore::addIndexEntries(WriteTxn& tx, capnp::DynamicStruct::Reader recor
                                 std::string_view pk) const {
   engine::WriteTxn& etx = internal::engineWrite(tx);
   for (const IndexCore& index : indexes_) {
-    if (!index.ready) continue;  // being rebuilt from the records by a migration
+    if (!index.maintained()) continue;  // a failed build: neither maintained nor read
     putIndexEntry(etx, index, indexEntry(index, record, pk), pk, ErrorCode::ConstraintViolation);
   }
 }
@@ -446,7 +449,7 @@ void TableCore::replace(WriteTxn& tx, std::string_view pk, capnp::DynamicStruct:
   // first write changes. Only the index entries whose keys changed are touched.
   std::vector<std::pair<const IndexCore*, std::pair<std::string, std::string>>> removed, added;
   for (const IndexCore& index : indexes_) {
-    if (!index.ready) continue;
+    if (!index.maintained()) continue;
     auto before = indexEntry(index, old, pk);
     auto after = indexEntry(index, updated, pk);
     if (before == after) continue;
@@ -536,7 +539,7 @@ bool TableCore::remove(WriteTxn& tx, const Key& key) const {
   uint32_t version = decoder.version();
   guarded(tx, [&] {
     for (size_t i = 0; i < indexes_.size(); ++i) {
-      if (indexes_[i].ready) etx.erase(indexes_[i].db, entries[i]);
+      if (indexes_[i].maintained()) etx.erase(indexes_[i].db, entries[i]);
     }
     etx.erase(records_, pk);
   });
@@ -569,7 +572,12 @@ const IndexCore& TableCore::requireIndex(std::string_view name) const {
   ErrorContext scope = context();
   for (const IndexCore& index : indexes_) {
     if (index.schema.name == name) {
-      CAPDB_REQUIRE_IN(index.ready, ErrorCode::Busy, "index {} is still being built", name);
+      CAPDB_REQUIRE_IN(index.state.get() != IndexState::Failed, ErrorCode::SchemaMismatch,
+                       "index {} failed its build (a unique index over duplicate keys; "
+                       "capdb status lists them)", name);
+      CAPDB_REQUIRE_IN(index.ready(), ErrorCode::Busy,
+                       "index {} is still being built; Database::drain() or migrate() (capdb "
+                       "upgrade --mode eager) finishes it", name);
       return index;
     }
   }

@@ -29,26 +29,34 @@ namespace capdb::orm {
 
 class TableCore;
 
-// A flag that threads may read while a migration sets it; copyable so that IndexCore is.
-struct ReadyFlag {
-  std::atomic<bool> value{true};
-  ReadyFlag(bool v = true) : value(v) {}
-  ReadyFlag(const ReadyFlag& other) : value(other.value.load()) {}
-  ReadyFlag& operator=(const ReadyFlag& other) {
-    value = other.value.load();
+// An index's state as this process knows it, which threads may read while a migration or
+// another process's change (the fence) sets it; copyable so that IndexCore is.
+class IndexFlag {
+ public:
+  IndexFlag(IndexState s = IndexState::Ready) : value_(static_cast<uint8_t>(s)) {}
+  IndexFlag(const IndexFlag& other) : value_(other.value_.load()) {}
+  IndexFlag& operator=(const IndexFlag& other) {
+    value_ = other.value_.load();
     return *this;
   }
-  ReadyFlag& operator=(bool v) {
-    value = v;
+  IndexFlag& operator=(IndexState s) {
+    value_.store(static_cast<uint8_t>(s), std::memory_order_release);
     return *this;
   }
-  operator bool() const { return value.load(std::memory_order_acquire); }
+  IndexState get() const { return static_cast<IndexState>(value_.load(std::memory_order_acquire)); }
+
+ private:
+  std::atomic<uint8_t> value_;
 };
 
 struct IndexCore {
   IndexSchema schema;
   engine::Db db;
-  ReadyFlag ready;  // complete, usable for lookups
+  IndexFlag state;
+  // Complete: queries and find() may read it.
+  bool ready() const { return state.get() == IndexState::Ready; }
+  // Every write keeps its entries: ready, or building.
+  bool maintained() const { return state.get() != IndexState::Failed; }
 };
 
 // What a write transaction gathers for the catalog: each touched table's entry, loaded from the
@@ -209,8 +217,9 @@ class TableCore : public detail::TableHandle {
     }
     return n;
   }
-  // Marks an index complete (after a migration rebuilt it) or not.
-  void setIndexReady(std::string_view name, bool ready) const;
+  // Sets an index's state as this process knows it (a build finished or failed, here or in
+  // another process).
+  void setIndexState(std::string_view name, IndexState state) const;
   // The table's catalog entry as this write transaction sees it, loaded on first touch and
   // written at commit. An app's write (not `migrating`) is refused while a migration moves the
   // records to new primary keys (Busy), and after one finished when this table's key is the old
@@ -249,7 +258,7 @@ class TableCore : public detail::TableHandle {
 
   TableSchema schema_;
   engine::Db records_;
-  mutable std::vector<IndexCore> indexes_;  // only their ready flags change after open
+  mutable std::vector<IndexCore> indexes_;  // only their states change after open
   const Catalog* catalog_;
   RecordCheck check_;
   StructLayout layout_;  // schema_.schema's section sizes

@@ -247,7 +247,7 @@ std::vector<Candidate> accessPaths(const orm::TableCore& table, const TableColum
   pk.indexFields = pkColumns.size();
   consider(pk, true, 1.0);
   for (const auto& ic : table.indexes()) {
-    if (!ic.ready) continue;
+    if (!ic.ready()) continue;
     AccessPath p;
     p.kind = AccessKind::Index;
     p.index = &ic;

@@ -97,7 +97,7 @@ Plan plan(const BoundStatement& st, const orm::TableCore& table, const TableColu
           uint64_t tableRows, uint64_t oldRecords) {
   Plan result;
   result.tableRows = tableRows;
-  for (const auto& ic : table.indexes()) result.indexReady.push_back(ic.ready);
+  for (const auto& ic : table.indexes()) result.indexReady.push_back(ic.ready());
   const BoundSelect& sel = st.select;
   double rows = static_cast<double>(std::max<uint64_t>(tableRows, 1));
 
@@ -144,7 +144,7 @@ Plan plan(const BoundStatement& st, const orm::TableCore& table, const TableColu
 bool stale(const Plan& p, const orm::TableCore& table, uint64_t tableRows) {
   size_t i = 0;
   for (const auto& ic : table.indexes()) {
-    if (i >= p.indexReady.size() || p.indexReady[i] != static_cast<bool>(ic.ready)) return true;
+    if (i >= p.indexReady.size() || p.indexReady[i] != ic.ready()) return true;
     ++i;
   }
   uint64_t then = std::max<uint64_t>(p.tableRows, 16), now = std::max<uint64_t>(tableRows, 16);

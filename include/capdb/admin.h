@@ -25,7 +25,20 @@ struct IndexStatus {
   std::string name;
   std::vector<std::string> fields;
   bool unique = false;
-  bool ready = true;  // false while a migration rebuilds it
+  bool ready = true;  // state == "ready": queries may use it
+  // "ready"; "building" (maintained by every write, filled in batches by drain(), migrate() or an
+  // eager open, never read by queries); or "failed" (a unique index whose build met duplicate
+  // keys: neither maintained nor read, until the app drops it or calls Database::rebuildIndex).
+  std::string state = "ready";
+  // Building: the records the build has entered so far, of the table's records, and the last
+  // primary key it passed (formatted, e.g. "(42)"; empty before its first batch). `waiting`: the
+  // build waits for the table's migration to finish its checks before it starts.
+  uint64_t done = 0;
+  uint64_t total = 0;
+  std::string checkpoint;
+  bool waiting = false;
+  // Failed: the first offending keys, one line each ("key (x) of records (1) and (2)").
+  std::vector<std::string> duplicates;
 };
 
 struct TableStatus {

@@ -395,11 +395,14 @@ class Database {
   // Opens (creating if missing) the database at `path`, a directory. Each of the app's tables is
   // created if missing, with its indexes. An existing table is checked against the catalog: the
   // same version with an identical or wire-compatible schema opens (a newer compatible schema
-  // becomes the stored one; an added index is built, a removed one dropped); a higher version
-  // opens through the steps of options.migrations, in options.mode (capdb/migrations.h); anything
-  // else is SchemaMismatch naming the table, the field and the change. Tables in the database
-  // that the app does not list stay as they are, readable through table(name). Opening costs
-  // O(tables), plus the build of any added index and, in MigrationMode::Eager, the rewrite.
+  // becomes the stored one; an added or changed index starts building, a removed one is dropped);
+  // a higher version opens through the steps of options.migrations, in options.mode
+  // (capdb/migrations.h); anything else is SchemaMismatch naming the table, the field and the
+  // change. Tables in the database that the app does not list stay as they are, readable
+  // through table(name). Opening costs O(tables) in every mode: an index that builds (added,
+  // changed, or over fields a step sets) is kept by every write at once, filled in batches by
+  // drain() or migrate(), and read by queries once complete; MigrationMode::Eager runs
+  // migrate() before open returns.
   static Database open(const std::filesystem::path& path, const Schemas& schemas = {},
                        const Options& options = {});
 
@@ -423,8 +426,9 @@ class Database {
   WriteTxn beginWrite();
 
   // Rewrites every record stored at an old schema version at the newest one, in batches (one
-  // write transaction each, which also commits the checkpoint), and rebuilds the indexes a
-  // migration marked for rebuilding. Resumes where an earlier run stopped (after a crash, a
+  // write transaction each, which also commits the checkpoint), then fills the indexes that are
+  // building. A unique index whose keys repeat fails (capdb/admin.h, IndexStatus): MigrationFailed
+  // lists the duplicates once the rest of that batch has committed. Resumes where an earlier run stopped (after a crash, a
   // kill or a failed step). Other writers run between batches; readers never wait. A step that
   // fails stops it with MigrationFailed naming the table, the key and the step; the failing batch
   // leaves nothing behind. Returns the records rewritten.
@@ -435,6 +439,12 @@ class Database {
   bool drain(DrainBudget budget);
   // Records of the app's tables still stored at a version that needs a step, as of now.
   uint64_t oldRecords() const;
+  // Starts the build of `index` of `table` again, from nothing: for a unique index whose build
+  // failed over duplicate keys, once they are removed (docs/migrations.md). The index is then
+  // building (kept by every write, never read) until drain(), migrate() or an eager open fills
+  // it. Costs O(the index's pages); InvalidArgument for an unknown table or index, Busy while a
+  // migration of the table may still be undone or moves its records to new keys.
+  void rebuildIndex(std::string_view table, std::string_view index);
 
   // SQL (docs/sql.md). Parses, plans and runs one statement: SELECT and EXPLAIN in a read
   // snapshot, INSERT, UPDATE and DELETE in a write transaction of their own, which changes

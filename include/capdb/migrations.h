@@ -141,8 +141,9 @@ class Migrations {
     // through the migration, and this is checked: an eager rewrite or a drain that finds a
     // record whose key in such an index the step changed fails with MigrationFailed naming the
     // table, the record, the step, the field and the index, before anything of its batch is
-    // written (capdb/testing.h's checkUpgrade checks lazy reads the same way). Empty: unknown,
-    // so every index of the table is rebuilt, which needs the eager mode. Naming a field of the
+    // written (capdb/testing.h's checkUpgrade checks lazy reads the same way). The indexes over
+    // the fields it sets are rebuilt online, in every mode (docs/migrations.md). Empty: unknown,
+    // so every index of the table is rebuilt. Naming a field of the
     // primary key makes the migration move every record to its new key (eager only;
     // docs/migrations.md); a step that changes the key without naming it fails with
     // MigrationFailed.

@@ -7,6 +7,7 @@
 //   EXPECT_EQ(out, R"({"id":"1","firstName":"Ada","lastName":"Lovelace"})" "\n");
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -16,6 +17,7 @@
 #include <string_view>
 #include <vector>
 
+#include "capdb/admin.h"
 #include "capdb/capdb.h"
 
 namespace capdb::testing {
@@ -62,14 +64,23 @@ inline IndexKeys keptIndexKeys(const DynamicTable& table, const Txn& tx, const T
   return keys;
 }
 
-// Checks that every index of `table`, opened lazily, finds every record by the key the record has
-// when read through `steps`. `before` holds the records' keys as stored. Throws MigrationFailed
-// naming the record, the steps, the fields whose key changed and the index.
-inline void checkLazyIndexes(const DynamicTable& table, const Txn& tx, const IndexKeys& before,
-                             const std::string& steps) {
+// Checks that every ready index of `table` finds every record by the key the record has when read
+// through `steps` (an index still building is not read). `before` holds the records' keys as
+// stored. Throws MigrationFailed naming the record, the steps, the fields whose key changed and
+// the index.
+inline void checkLazyIndexes(const Database& db, const DynamicTable& table, const Txn& tx,
+                             const IndexKeys& before, const std::string& steps) {
+  std::vector<std::string> ready;
+  for (const auto& t : status(db).tables) {
+    if (t.name != table.name()) continue;
+    for (const auto& i : t.indexes) {
+      if (i.ready) ready.push_back(i.name);
+    }
+  }
   for (auto c = table.scan(tx); c.valid(); c.next()) {
     std::string pk(c.primaryKey());
     for (const auto& index : table.schema().indexes) {
+      if (std::find(ready.begin(), ready.end(), index.name) == ready.end()) continue;
       Key key = table.indexKey(index.name, c.record());
       bool found = false;
       for (auto f = table.find(tx, index.name, Range::prefix(key)); f.valid() && !found; f.next()) {
@@ -100,7 +111,7 @@ inline void checkLazyIndexes(const DynamicTable& table, const Txn& tx, const Ind
                       " changed indexed field" + (changed.size() == 1 ? " " : "s ") + fields +
                       " (index " + index.name + ") without declaring " + it +
                       " in StepOptions::writes; declare " + it +
-                      " so that the index is rebuilt (which needs MigrationMode::Eager)");
+                      " so that the index is rebuilt");
     }
   }
 }
@@ -108,14 +119,15 @@ inline void checkLazyIndexes(const DynamicTable& table, const Txn& tx, const Ind
 }  // namespace detail
 
 // Returns the table's records at the new version as JSON Lines (primary-key order), the same
-// whether read lazily or after an eager rewrite. Throws MigrationFailed describing the first
-// difference when the two modes disagree, or the error of the step that failed. A migration
-// that only the eager mode may run (a step that requires it or changes indexed fields it
-// declares, a new primary key) is checked eagerly alone. Either way, every index the migration
-// keeps must find every upgraded record by its new key: a step that changes an indexed field
-// without declaring it in StepOptions::writes is MigrationFailed naming the record, the step,
-// the field and the index, whether read lazily or rewritten eagerly. `dir` must be an empty,
-// writable directory.
+// whether read lazily, read after a lazy open drained (its indexes built from the records read
+// through the steps), or after an eager rewrite. Throws MigrationFailed describing the first
+// difference when the modes disagree, or the error of the step that failed. A migration that
+// only the eager mode may run (a step that requires it, a new primary key) is checked eagerly
+// alone. Either way, every index must find every upgraded record by its new key: the indexes the
+// migration keeps from the start (a step that changes an indexed field without declaring it in
+// StepOptions::writes is MigrationFailed naming the record, the step, the field and the index,
+// whether read lazily or rewritten eagerly), and every index once built, lazy then drained and
+// eager alike. `dir` must be an empty, writable directory.
 inline std::string checkUpgrade(const std::filesystem::path& dir, const TableSchema& from,
                                 const TableSchema& to, const Migrations& migrations,
                                 std::string_view jsonLines) {
@@ -138,8 +150,9 @@ inline std::string checkUpgrade(const std::filesystem::path& dir, const TableSch
   detail::IndexKeys stored;
   build(dir / "lazy", &stored);
   build(dir / "eager", nullptr);
-  std::string lazyOut, eagerOut;
+  std::string lazyOut, drainedOut, eagerOut;
   bool lazyRefused = false;
+  const std::string steps = detail::stepNames(migrations, to.name, from.version, to.version);
   {
     std::optional<Database> db;
     try {
@@ -150,9 +163,13 @@ inline std::string checkUpgrade(const std::filesystem::path& dir, const TableSch
       lazyRefused = true;
     }
     if (db) {
-      detail::checkLazyIndexes(db->table(to.name), db->read(), stored,
-                               detail::stepNames(migrations, to.name, from.version, to.version));
+      detail::checkLazyIndexes(*db, db->table(to.name), db->read(), stored, steps);
       lazyOut = exported(*db);
+      // Drained: the records rewritten and the indexes that build filled, a batch at a time.
+      while (!db->drain(DrainBudget{.records = 1000})) {
+      }
+      detail::checkLazyIndexes(*db, db->table(to.name), db->read(), stored, steps);
+      drainedOut = exported(*db);
     }
   }
   {
@@ -161,7 +178,13 @@ inline std::string checkUpgrade(const std::filesystem::path& dir, const TableSch
       throw Error(ErrorCode::MigrationFailed,
                   "table " + to.name + ": old records remain after the eager upgrade");
     }
+    detail::checkLazyIndexes(db, db.table(to.name), db.read(), stored, steps);
     eagerOut = exported(db);
+  }
+  if (!lazyRefused && lazyOut != drainedOut) {
+    throw Error(ErrorCode::MigrationFailed,
+                "table " + to.name + ": the records read lazily differ from the same records "
+                "after the drain rewrote them");
   }
   if (!lazyRefused && lazyOut != eagerOut) {
     std::istringstream a(lazyOut), b(eagerOut);

@@ -227,34 +227,46 @@ void changeInAnotherProcess(const std::string& path,
   ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
-TEST_F(Fence, WritesWaitWhileAnotherProcessRebuildsAnIndex) {
+TEST_F(Fence, WritesKeepAnIndexThatAnotherProcessRebuilds) {
   Database app = Database::open(path(), Schemas{schema("v1")});
   Statement byCustomer = app.prepare("SELECT id FROM orders WHERE customer = 'customer 3'");
   EXPECT_TRUE(has(byCustomer.explain(), "orders_customer")) << byCustomer.explain();
   changeInAnotherProcess(path(), [](orm::TableInfo& info) {
     info.indexes[0].state = orm::IndexState::Building;
   });
-  std::string write = errorOf([&] { app.write([&](WriteTxn& tx) { insert(app, tx, 100000); }); });
-  EXPECT_EQ(write, "Busy: table orders: a migration is rebuilding index orders_customer; writes "
-                   "wait until it is ready (the eager migration, capdb upgrade, finishes it)");
-  // Reads go on, past the index being rebuilt.
+  // Writes go on, and keep the building index as they keep a ready one.
+  app.write([&](WriteTxn& tx) { insert(app, tx, 100005); });  // customer 3
+  // Reads go on, past the index being built.
   EXPECT_EQ(app.query("SELECT count(*) FROM orders WHERE customer = 'customer 3'").at(0, 0).integer(),
-            72);
+            73);
   EXPECT_FALSE(has(app.prepare("SELECT id FROM orders WHERE customer = 'customer 3'").explain(),
                    "orders_customer"));
   // A statement prepared before plans again, past the index, and stays right.
-  EXPECT_EQ(byCustomer.run().size(), 72u);
+  EXPECT_EQ(byCustomer.run().size(), 73u);
   EXPECT_FALSE(has(byCustomer.explain(), "orders_customer")) << byCustomer.explain();
-  // Ready again: writes go on, and keep the index.
+  // Ready again: the index holds the entry written meanwhile.
   changeInAnotherProcess(path(), [](orm::TableInfo& info) {
     info.indexes[0].state = orm::IndexState::Ready;
   });
-  app.write([&](WriteTxn& tx) { insert(app, tx, 100005); });  // customer 3 too
+  app.write([&](WriteTxn& tx) { insert(app, tx, 100012); });  // customer 3 too
   EXPECT_EQ(app.query("SELECT count(*) FROM orders WHERE customer = 'customer 3'").at(0, 0).integer(),
-            73);
-  EXPECT_EQ(byCustomer.run().size(), 73u);
+            74);
+  EXPECT_EQ(byCustomer.run().size(), 74u);
   EXPECT_TRUE(has(byCustomer.explain(), "orders_customer")) << byCustomer.explain();
   EXPECT_FALSE(app.changedElsewhere());
+}
+
+TEST_F(Fence, AnIndexThatFailedElsewhereIsNeitherKeptNorRead) {
+  Database app = Database::open(path(), Schemas{schema("v1")});
+  changeInAnotherProcess(path(), [](orm::TableInfo& info) {
+    info.indexes[0].state = orm::IndexState::Failed;
+    info.indexes[0].duplicates = {"key ('x') of records (1) and (2)"};
+  });
+  app.write([&](WriteTxn& tx) { insert(app, tx, 100005); });  // customer 3
+  EXPECT_EQ(app.query("SELECT count(*) FROM orders WHERE customer = 'customer 3'").at(0, 0).integer(),
+            73);
+  std::string find = errorOf([&] { app.table("orders").find(app.read(), "orders_customer", Range::all()); });
+  EXPECT_TRUE(has(find, "SchemaMismatch: table orders: index orders_customer failed its build")) << find;
 }
 
 TEST_F(Fence, AMoveToNewKeysBegunElsewhereAtTheSameVersionIsFenced) {

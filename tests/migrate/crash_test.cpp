@@ -259,21 +259,52 @@ TEST_F(CrashTest, KillsInsideCommitsOfAnEagerMigration) {
   report(kills, k);
 }
 
-TEST_F(CrashTest, KillsDuringAnIndexBuildAtOpenAndDuringADrain) {
+TEST_F(CrashTest, KillsDuringAnIndexBuildAndDuringADrain) {
   int k = killsPerPhase();
   std::map<std::string, int> kills;
   for (int i = 0; i < k; ++i) {
+    // An index added at the same version: the open empties it, drains fill it.
     auto path = fresh();
     Options o;
     o.env.noSync = true;
-    if (killAt("open.index", 1 + static_cast<uint64_t>(i) * 61 % kRecords, [&] { Database::open(path, Schemas{v1Indexed_}, o); })) {
-      ++kills["index build at open"];
-    }
+    o.eager.batchRecords = 10;
+    std::string point = i % 2 ? "migrate.indexes.commit" : "migrate.indexes.batch";
+    bool killed = killAt(point, 1 + static_cast<uint64_t>(i) * 7 % 50, [&] {
+      Database db = Database::open(path, Schemas{v1Indexed_}, o);
+      while (!db.drain(DrainBudget{.records = 25})) {
+      }
+    });
+    if (killed) ++kills["index build"];
     Database db = Database::open(path, Schemas{v1Indexed_}, o);
+    while (!db.drain(DrainBudget{.records = 1000})) {
+    }
     EXPECT_EQ(db.table("people").count(db.read()), static_cast<uint64_t>(kRecords));
     VerifyReport v = verify(db);
     EXPECT_TRUE(v.ok()) << (v.problems.empty() ? "" : v.problems[0]);
     EXPECT_EQ(v.indexEntries, 3u * kRecords);
+  }
+  // A lazy (hybrid) open whose step writes an indexed field: the drain rewrites the records, then
+  // builds the index the step feeds; kills in both.
+  for (const char* phase : {"records", "indexes"}) {
+    for (int i = 0; i < k; ++i) {
+      auto path = fresh();
+      Options o;
+      o.env.noSync = true;
+      o.migrations = &withEmail_;
+      o.mode = MigrationMode::Hybrid;
+      o.eager.batchRecords = 10;
+      std::string point = std::string("migrate.") + phase + (i % 2 ? ".commit" : ".batch");
+      bool killed = killAt(point, 1 + static_cast<uint64_t>(i / 2) * 5, [&] {
+        Database db = Database::open(path, Schemas{v2_}, o);
+        while (!db.drain(DrainBudget{.records = 25})) {
+        }
+      });
+      if (killed) ++kills[std::string("lazy, ") + phase];
+      Database db = Database::open(path, Schemas{v2_}, o);
+      while (!db.drain(DrainBudget{.records = 1000})) {
+      }
+      expectUpgraded(db, true);
+    }
   }
   for (int i = 0; i < k; ++i) {
     auto path = fresh();

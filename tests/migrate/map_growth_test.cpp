@@ -169,8 +169,9 @@ TEST_F(MapGrowthTest, AMultiRowInsertAndALargeUpdateChangeEveryRecordOnce) {
 
 TEST_F(MapGrowthTest, AnEagerMigrationAnIndexBuildAKeyMoveAndADrainLoseNothing) {
   TableSchema v1 = people(1, kFields);
-  // Version 2: nameLength computed by a step and indexed (eager), or not indexed (drained); version
-  // 1 with an index over the name added; version 2 keyed by the name.
+  // Version 2: nameLength computed by a step and indexed (eager, or lazy then drained), or not
+  // indexed (drained); version 1 with an index over the name added (built by a drain); version 2
+  // keyed by the name.
   TableSchema v2 = people(2, std::string(kFields) + " nameLength @4 :UInt32 $Db.indexed;");
   TableSchema v2Lazy = people(2, std::string(kFields) + " nameLength @4 :UInt32;");
   TableSchema v1Indexed =
@@ -189,9 +190,10 @@ TEST_F(MapGrowthTest, AnEagerMigrationAnIndexBuildAKeyMoveAndADrainLoseNothing) 
   };
   const Case cases[] = {
       {"eager", &v2, &steps, MigrationMode::Eager, false},
-      {"index build at open", &v1Indexed, &none, MigrationMode::Lazy, false},
+      {"index build", &v1Indexed, &none, MigrationMode::Lazy, true},
       {"key move", &v2Keyed, &none, MigrationMode::Eager, false},
       {"drain", &v2Lazy, &steps, MigrationMode::Hybrid, true},
+      {"drained index over a computed field", &v2, &steps, MigrationMode::Hybrid, true},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);

@@ -33,7 +33,9 @@ TableInfo infoFor(const TableSchema& t, uint32_t id) {
   for (const auto& p : t.primaryKey) info.primaryKey.push_back(p.dotted);
   if (t.autoIncrement) info.autoIncrement = t.primaryKey[*t.autoIncrement].dotted;
   for (const auto& i : t.indexes) {
-    IndexInfo ii{i.name, {}, i.unique, IndexState::Ready, 0};
+    IndexInfo ii;
+    ii.name = i.name;
+    ii.unique = i.unique;
     for (const auto& f : i.fields) ii.fields.push_back(f.dotted);
     info.indexes.push_back(ii);
   }

@@ -9,6 +9,7 @@
 #include <sstream>
 #include <thread>
 
+#include "capdb/admin.h"
 #include "capdb/capdb.h"
 #include "orm/schema_file.h"
 #include "all_types.capnp.h"
@@ -100,9 +101,9 @@ TEST(DatabaseOpen, VersionGapsNeedStepsUnlessWireCompatible) {
   EXPECT_EQ(row->version(), 2u);  // the bytes were not rewritten
 }
 
-TEST(DatabaseOpen, AddedIndexIsBuiltAndADuplicateLeavesTheDatabaseAsItWas) {
+TEST(DatabaseOpen, AddedIndexBuildsAfterOpenAndADuplicateFailsItUntilRebuilt) {
   testing::TempDir dir;
-  orm::SchemaFile f1, f2, f3;
+  orm::SchemaFile f1, f2, f3, f4;
   {
     Database db = openParsed(dir, "$Db.primaryKey([\"id\"])", "id @0 :UInt64; e @1 :Text;", f1);
     db.write([&](WriteTxn& tx) {
@@ -114,20 +115,53 @@ TEST(DatabaseOpen, AddedIndexIsBuiltAndADuplicateLeavesTheDatabaseAsItWas) {
       }
     });
   }
-  std::string err = errorOf([&] {
-    openParsed(dir, "$Db.primaryKey([\"id\"])", "id @0 :UInt64; e @1 :Text $Db.unique;", f2);
+  {
+    // The open reads no record: the index is building, and find() says so.
+    Database db = openParsed(dir, "$Db.primaryKey([\"id\"])", "id @0 :UInt64; e @1 :Text $Db.unique;", f2);
+    EXPECT_EQ(status(db).tables[0].indexes[0].state, "building");
+    std::string busy = errorOf([&] { db.table("t").find(db.read(), "t_e", Range::all()); });
+    EXPECT_NE(busy.find("Busy"), std::string::npos) << busy;
+    // The build meets the duplicate: the index fails, the records stay as they were.
+    std::string err = errorOf([&] { db.migrate(); });
+    EXPECT_NE(err.find("MigrationFailed"), std::string::npos) << err;
+    EXPECT_NE(err.find("key ('dup') of records (1) and (3)"), std::string::npos) << err;
+    IndexStatus is = status(db).tables[0].indexes[0];
+    EXPECT_EQ(is.state, "failed");
+    EXPECT_EQ(is.duplicates, std::vector<std::string>{"key ('dup') of records (1) and (3)"});
+    EXPECT_EQ(db.table("t").count(db.read()), 3u);
+    // The table stays usable; a failed index is neither kept nor read.
+    db.write([&](WriteTxn& tx) {
+      db.table("t").insert(tx, [](capnp::DynamicStruct::Builder b) {
+        b.set("id", 4);
+        b.set("e", "x");
+      });
+    });
+    EXPECT_TRUE(verify(db).ok());
+  }
+  // An app that still declares the failed index is refused, naming the duplicates.
+  std::string refused = errorOf([&] {
+    openParsed(dir, "$Db.primaryKey([\"id\"])", "id @0 :UInt64; e @1 :Text $Db.unique;", f3);
   });
-  EXPECT_NE(err.find("ConstraintViolation"), std::string::npos) << err;
-  EXPECT_NE(err.find("'dup'"), std::string::npos) << err;
-  // A non-unique index over the same field builds.
-  Database db = openParsed(dir, "$Db.primaryKey([\"id\"])", "id @0 :UInt64; e @1 :Text $Db.indexed;", f3);
+  EXPECT_NE(refused.find("SchemaMismatch"), std::string::npos) << refused;
+  EXPECT_NE(refused.find("key ('dup') of records (1) and (3)"), std::string::npos) << refused;
+  {
+    // Without the app's schema (as the capdb tool opens it): remove the duplicates, restart.
+    Database db = Database::open(dir / "db");
+    db.query("DELETE FROM t WHERE id = 3 OR id = 4");
+    db.rebuildIndex("t", "t_e");
+    EXPECT_EQ(status(db).tables[0].indexes[0].state, "building");
+  }
+  Database db = openParsed(dir, "$Db.primaryKey([\"id\"])", "id @0 :UInt64; e @1 :Text $Db.unique;", f4);
+  EXPECT_TRUE(db.drain(DrainBudget{}));
+  EXPECT_EQ(status(db).tables[0].indexes[0].state, "ready");
   auto tx = db.read();
   int n = 0;
   for (auto r : db.table("t").find(tx, "t_e", Range::prefix(Key{"dup"}))) {
     (void)r;
     ++n;
   }
-  EXPECT_EQ(n, 2);
+  EXPECT_EQ(n, 1);
+  EXPECT_TRUE(verify(db).ok());
 }
 
 TEST(DatabaseOpen, ChangedIndexIsRebuiltAndAnOlderAppCannotDropIt) {
@@ -146,9 +180,10 @@ TEST(DatabaseOpen, ChangedIndexIsRebuiltAndAnOlderAppCannotDropIt) {
     });
   }
   {
-    // The same index made unique: rebuilt at open, then usable and enforced.
+    // The same index made unique: rebuilt after open, then usable and enforced.
     Database db = openParsed(dir, "$Db.primaryKey([\"id\"])",
                              "id @0 :UInt64; e @1 :Text $Db.unique; x @2 :Int32;", f2);
+    db.migrate();
     auto tx = db.read();
     EXPECT_TRUE(db.table("t").find(tx, "t_e", Range::prefix(Key{"e2"})).valid());
     tx.release();
