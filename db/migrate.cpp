@@ -60,7 +60,9 @@ void Database::rebuildIndex(std::string_view table, std::string_view index) {
          known.empty() ? "none" : known);
   }
   orm::IndexState state = orm::IndexState::Building;
+  uint64_t committed = 0;
   write([&](WriteTxn& tx) {
+    committed = internal::engineTxn(tx).snapshotId() + 1;
     ErrorContext scope = core.context();
     orm::TableInfo& info = core.touch(tx, true);
     CAPDB_REQUIRE_IN(!info.migration || (info.migration->before.empty() && !info.migration->rekey),
@@ -75,7 +77,7 @@ void Database::rebuildIndex(std::string_view table, std::string_view index) {
       state = ii.state;
     }
   });
-  core.setIndexState(index, state);
+  core.setIndexState(index, state, committed);
 }
 
 uint64_t Database::oldRecords() const {

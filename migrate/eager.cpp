@@ -35,10 +35,13 @@ struct BatchResult {
   std::string_view phase = "records";
   bool finished = false;   // nothing left for this table
   uint64_t done = 0, total = 0;
-  std::string failure;     // the check failed (the migration was undone), or an index build
-                           // met duplicates (the index failed): report this
-  // The table's index states once the batch commits, for this process's view of them.
+  std::string failure;       // the check failed, the migration was undone: report this now
+  std::string indexFailure;  // a unique index build met duplicates and failed: report this once
+                             // the other work is done
+  // The table's index states once the batch commits, for this process's view of them, and the
+  // first snapshot that holds the batch (where an index it completed is ready).
   std::vector<std::pair<std::string, orm::IndexState>> states;
+  uint64_t commitSnapshot = 0;
 };
 
 // Undoes a migration that failed before its point of no return (its checks, or moving records to
@@ -546,10 +549,10 @@ BatchResult buildBatch(WriteTxn& tx, const orm::TableCore& core, orm::TableInfo&
       ii.checkpoint.clear();
       ii.done = 0;
       ii.duplicates = duplicates;
-      result.failure += fmt::format(
+      result.indexFailure += fmt::format(
           "{}table {}: unique index {} cannot be built, its keys repeat: {}; the index is "
           "failed (neither kept nor read), the records are as they were",
-          result.failure.empty() ? "" : "\n", core.schema().name, ii.name,
+          result.indexFailure.empty() ? "" : "\n", core.schema().name, ii.name,
           fmt::join(duplicates, "; "));
       continue;
     }
@@ -589,6 +592,7 @@ BatchResult runBatch(WriteTxn& tx, orm::TableCore& core, const EagerOptions& opt
       info.version, fmt::join(info.primaryKey, ", "), core.schema().version);
   auto states = [&] {
     for (const auto& ii : info.indexes) result.states.emplace_back(ii.name, ii.state);
+    result.commitSnapshot = internal::engineTxn(tx).snapshotId() + 1;
   };
   if (!info.migration) {
     uint64_t limit = std::min<uint64_t>(options.batchRecords, recordLimit);
@@ -643,21 +647,30 @@ std::pair<uint64_t, bool> runEager(const std::vector<orm::TableCore*>& tables,
   uint64_t rewritten = 0;
   uint64_t written = 0;  // what the rate counts: a record moved to a new key is written twice
   auto start = Clock::now();
+  // Index builds that failed: reported once the rest of the work (or the budget) is done.
+  std::string failedIndexes;
+  auto stop = [&](bool finished) -> std::pair<uint64_t, bool> {
+    if (!failedIndexes.empty()) throw Error(ErrorCode::MigrationFailed, failedIndexes);
+    return {rewritten, finished};
+  };
   for (orm::TableCore* table : tables) {
     orm::TableCore& core = *table;
     const std::string& name = core.schema().name;
     for (;;) {
-      if (!keepGoing(rewritten)) return {rewritten, false};
-      uint64_t left = recordBudget ? recordBudget - std::min(recordBudget, rewritten) : UINT64_MAX;
-      if (left == 0) return {rewritten, false};
+      if (!keepGoing(rewritten)) return stop(false);
+      uint64_t left = recordBudget ? recordBudget - std::min(recordBudget, written) : UINT64_MAX;
+      if (left == 0) return stop(false);
       BatchResult r;
       write([&](WriteTxn& tx) {
         r = runBatch(tx, core, options, left);
         engine::crashPoint(fmt::format("migrate.{}.batch", r.phase));
       });
       engine::crashPoint(fmt::format("migrate.{}.commit", r.phase));
-      for (const auto& [index, state] : r.states) core.setIndexState(index, state);
+      for (const auto& [index, state] : r.states) core.setIndexState(index, state, r.commitSnapshot);
       if (!r.failure.empty()) throw Error(ErrorCode::MigrationFailed, r.failure);
+      if (!r.indexFailure.empty()) {
+        failedIndexes += (failedIndexes.empty() ? "" : "\n") + r.indexFailure;
+      }
       rewritten += r.rewritten;
       written += r.written;
       double seconds = std::chrono::duration<double>(Clock::now() - start).count();
@@ -681,7 +694,7 @@ std::pair<uint64_t, bool> runEager(const std::vector<orm::TableCore*>& tables,
       if (r.finished) break;
     }
   }
-  return {rewritten, true};
+  return stop(true);
 }
 
 }  // namespace capdb::migrate

@@ -17,8 +17,9 @@ namespace capdb::migrate {
 // when the map must grow).
 using RunWrite = std::function<void(const std::function<void(WriteTxn&)>& body)>;
 
-// Runs batches over `tables`, in order, until no migration is pending, `keepGoing(rewritten)`
-// says stop, or `recordBudget` records (0: no limit) were rewritten. Progress goes to
+// Runs batches over `tables`, in order, until no migration or index build is pending,
+// `keepGoing(rewritten)` says stop, or `recordBudget` records (0: no limit) were written:
+// rewritten, moved to new keys, installed, or entered into building indexes. Progress goes to
 // options.progress after each batch. Returns the records rewritten and whether every table is
 // finished. A step that fails is MigrationFailed naming the table, the key and the step, and its
 // batch leaves nothing behind.

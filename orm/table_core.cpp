@@ -197,9 +197,10 @@ void TableCore::setUpgrader(std::shared_ptr<const Upgrader> upgrader,
   }
 }
 
-void TableCore::setIndexState(std::string_view name, IndexState state) const {
+void TableCore::setIndexState(std::string_view name, IndexState state, uint64_t readyFrom) const {
   for (IndexCore& index : indexes_) {
-    if (index.schema.name == name) index.state = state;
+    if (index.schema.name != name || index.state.get() == state) continue;
+    index.state.set(state, readyFrom);
   }
 }
 
@@ -568,16 +569,19 @@ RecordCursor TableCore::scan(const Txn& tx, const Range& range, Direction direct
       *this, internal::engineTxn(tx), internal::engineTxn(tx).scan(records_, toKeyRange(range), direction), nullptr));
 }
 
-const IndexCore& TableCore::requireIndex(std::string_view name) const {
+const IndexCore& TableCore::requireIndex(std::string_view name, uint64_t snapshot) const {
   ErrorContext scope = context();
   for (const IndexCore& index : indexes_) {
     if (index.schema.name == name) {
       CAPDB_REQUIRE_IN(index.state.get() != IndexState::Failed, ErrorCode::SchemaMismatch,
                        "index {} failed its build (a unique index over duplicate keys; "
                        "capdb status lists them)", name);
-      CAPDB_REQUIRE_IN(index.ready(), ErrorCode::Busy,
+      CAPDB_REQUIRE_IN(index.state.get() != IndexState::Building, ErrorCode::Busy,
                        "index {} is still being built; Database::drain() or migrate() (capdb "
                        "upgrade --mode eager) finishes it", name);
+      CAPDB_REQUIRE_IN(index.readyAt(snapshot), ErrorCode::Busy,
+                       "index {} was completed after this transaction's snapshot; read it in a "
+                       "newer transaction", name);
       return index;
     }
   }
@@ -595,7 +599,7 @@ RecordCursor TableCore::find(const Txn& tx, std::string_view index, const Range&
                              Direction direction) const {
   ErrorContext scope = context();
   requireAvailable();
-  const IndexCore& ic = requireIndex(index);
+  const IndexCore& ic = requireIndex(index, internal::engineTxn(tx).snapshotId());
   for (const auto* bound : {&range.lower, &range.upper}) {
     CAPDB_REQUIRE_IN(!*bound || (*bound)->values.size() <= ic.schema.fields.size(),
             ErrorCode::InvalidArgument, "index {} has {} fields, a bound gives {}", index, ic.schema.fields.size(), (*bound)->values.size());

@@ -30,31 +30,39 @@ namespace capdb::orm {
 class TableCore;
 
 // An index's state as this process knows it, which threads may read while a migration or
-// another process's change (the fence) sets it; copyable so that IndexCore is.
+// another process's change (the fence) sets it; copyable so that IndexCore is. A ready index is
+// complete only in the snapshots from the one its build's last batch committed in: a
+// transaction that began before (a long read, another thread's) must not read it.
 class IndexFlag {
  public:
   IndexFlag(IndexState s = IndexState::Ready) : value_(static_cast<uint8_t>(s)) {}
-  IndexFlag(const IndexFlag& other) : value_(other.value_.load()) {}
+  IndexFlag(const IndexFlag& other) : value_(other.value_.load()), readyFrom_(other.readyFrom_.load()) {}
   IndexFlag& operator=(const IndexFlag& other) {
+    readyFrom_ = other.readyFrom_.load();
     value_ = other.value_.load();
     return *this;
   }
-  IndexFlag& operator=(IndexState s) {
+  // `readyFrom`: for Ready, the first snapshot (engine::Txn::snapshotId) that holds every entry.
+  void set(IndexState s, uint64_t readyFrom) {
+    readyFrom_.store(readyFrom, std::memory_order_release);
     value_.store(static_cast<uint8_t>(s), std::memory_order_release);
-    return *this;
   }
   IndexState get() const { return static_cast<IndexState>(value_.load(std::memory_order_acquire)); }
+  bool readyAt(uint64_t snapshot) const {
+    return get() == IndexState::Ready && snapshot >= readyFrom_.load(std::memory_order_acquire);
+  }
 
  private:
   std::atomic<uint8_t> value_;
+  std::atomic<uint64_t> readyFrom_{0};
 };
 
 struct IndexCore {
   IndexSchema schema;
   engine::Db db;
   IndexFlag state;
-  // Complete: queries and find() may read it.
-  bool ready() const { return state.get() == IndexState::Ready; }
+  // Complete in the snapshot `snapshot`: queries and find() in it may read it.
+  bool readyAt(uint64_t snapshot) const { return state.readyAt(snapshot); }
   // Every write keeps its entries: ready, or building.
   bool maintained() const { return state.get() != IndexState::Failed; }
 };
@@ -218,8 +226,8 @@ class TableCore : public detail::TableHandle {
     return n;
   }
   // Sets an index's state as this process knows it (a build finished or failed, here or in
-  // another process).
-  void setIndexState(std::string_view name, IndexState state) const;
+  // another process); a ready one is read by the transactions from snapshot `readyFrom` on.
+  void setIndexState(std::string_view name, IndexState state, uint64_t readyFrom = 0) const;
   // The table's catalog entry as this write transaction sees it, loaded on first touch and
   // written at commit. An app's write (not `migrating`) is refused while a migration moves the
   // records to new primary keys (Busy), and after one finished when this table's key is the old
@@ -250,7 +258,8 @@ class TableCore : public detail::TableHandle {
   // Stores the message's record under pk in place of `old`, fixing the changed index entries.
   void replace(WriteTxn& tx, std::string_view pk, capnp::DynamicStruct::Reader old,
                uint32_t oldVersion, capnp::MessageBuilder& message) const;
-  const IndexCore& requireIndex(std::string_view name) const;
+  // The index `name`, ready in `snapshot`: Busy while it builds, SchemaMismatch once it failed.
+  const IndexCore& requireIndex(std::string_view name, uint64_t snapshot) const;
   // InvalidArgument naming the table's indexes: it has none called `name`.
   [[noreturn]] void failNoIndex(std::string_view name) const;
   [[noreturn]] void failUnavailable() const;

@@ -179,7 +179,7 @@ double estimateSpec(const RangeSpec& s, const AccessPath& p, double rows, bool u
 std::vector<Candidate> accessPaths(const orm::TableCore& table, const TableColumns& columns,
                                    const std::vector<const Expr*>& terms,
                                    const std::vector<bool>& usedColumns, double rows,
-                                   bool migrating) {
+                                   bool migrating, const std::vector<bool>& readable) {
   // Which columns the statement reads, to tell when an index alone can answer.
   std::vector<size_t> used;
   for (size_t c = 0; c < usedColumns.size(); ++c) {
@@ -246,8 +246,9 @@ std::vector<Candidate> accessPaths(const orm::TableCore& table, const TableColum
   pk.keyColumns = pkColumns;
   pk.indexFields = pkColumns.size();
   consider(pk, true, 1.0);
+  size_t position = 0;
   for (const auto& ic : table.indexes()) {
-    if (!ic.ready()) continue;
+    if (!readable[position++]) continue;
     AccessPath p;
     p.kind = AccessKind::Index;
     p.index = &ic;

@@ -19,10 +19,11 @@ struct Candidate {
 // Every candidate path over `table` (its column list `columns`, about `rows` records, at least 1)
 // for the WHERE terms `terms` (its AND flattened), the full scan first. `usedColumns` marks the
 // columns the statement reads (an index that holds them all may answer alone); while `migrating`
-// (records that read through migration steps) no index answers alone.
+// (records that read through migration steps) no index answers alone. Only the indexes marked
+// in `readable` (one flag per index of the table: ready in the statement's snapshot) are paths.
 std::vector<Candidate> accessPaths(const orm::TableCore& table, const TableColumns& columns,
                                    const std::vector<const Expr*>& terms,
                                    const std::vector<bool>& usedColumns, double rows,
-                                   bool migrating);
+                                   bool migrating, const std::vector<bool>& readable);
 
 }  // namespace capdb::query

@@ -94,17 +94,17 @@ void flatten(const Expr* e, ExprKind kind, std::vector<const Expr*>& out) {
 }
 
 Plan plan(const BoundStatement& st, const orm::TableCore& table, const TableColumns& columns,
-          uint64_t tableRows, uint64_t oldRecords) {
+          uint64_t tableRows, uint64_t oldRecords, uint64_t snapshot) {
   Plan result;
   result.tableRows = tableRows;
-  for (const auto& ic : table.indexes()) result.indexReady.push_back(ic.ready());
+  for (const auto& ic : table.indexes()) result.indexReady.push_back(ic.readyAt(snapshot));
   const BoundSelect& sel = st.select;
   double rows = static_cast<double>(std::max<uint64_t>(tableRows, 1));
 
   std::vector<const Expr*> terms;
   flatten(sel.where, ExprKind::And, terms);
   std::vector<Candidate> candidates =
-      accessPaths(table, columns, terms, st.usedColumns, rows, oldRecords > 0);
+      accessPaths(table, columns, terms, st.usedColumns, rows, oldRecords > 0, result.indexReady);
   const Candidate* best = &choosePath(candidates, sel, columns, terms.size());
 
   // count(*) of a whole table: the count LMDB keeps.
@@ -141,10 +141,10 @@ Plan plan(const BoundStatement& st, const orm::TableCore& table, const TableColu
   return result;
 }
 
-bool stale(const Plan& p, const orm::TableCore& table, uint64_t tableRows) {
+bool stale(const Plan& p, const orm::TableCore& table, uint64_t tableRows, uint64_t snapshot) {
   size_t i = 0;
   for (const auto& ic : table.indexes()) {
-    if (i >= p.indexReady.size() || p.indexReady[i] != ic.ready()) return true;
+    if (i >= p.indexReady.size() || p.indexReady[i] != ic.readyAt(snapshot)) return true;
     ++i;
   }
   uint64_t then = std::max<uint64_t>(p.tableRows, 16), now = std::max<uint64_t>(tableRows, 16);

@@ -61,12 +61,14 @@ struct Plan {
 
 // Plans `st` over `table` holding `tableRows` records, `oldRecords` of them at a schema version
 // that reads through migration steps (index entries may then not hold what a read returns, so no
-// index-only scan).
+// index-only scan), for a transaction reading `snapshot` (engine::Txn::snapshotId): only the
+// indexes complete in it are paths, never one that builds or failed.
 Plan plan(const BoundStatement& st, const orm::TableCore& table, const TableColumns& columns,
-          uint64_t tableRows, uint64_t oldRecords);
+          uint64_t tableRows, uint64_t oldRecords, uint64_t snapshot);
 
-// Whether a plan made with `p` should be made again for a table now holding `tableRows`.
-bool stale(const Plan& p, const orm::TableCore& table, uint64_t tableRows);
+// Whether a plan made with `p` should be made again for a table now holding `tableRows`, read in
+// `snapshot` (an index became readable or stopped being so).
+bool stale(const Plan& p, const orm::TableCore& table, uint64_t tableRows, uint64_t snapshot);
 
 // Flattens a tree of AND (or OR) into its terms.
 void flatten(const Expr* e, ExprKind kind, std::vector<const Expr*>& out);

@@ -46,7 +46,7 @@ void makePlan(Prepared& p, const Txn& tx) {
       old = core.pendingRecords(*info);
     }
   }
-  p.plan = plan(p.bound, core, *p.columns, core.count(tx), old);
+  p.plan = plan(p.bound, core, *p.columns, core.count(tx), old, internal::engineTxn(tx).snapshotId());
   if (p.bound.kind == StatementKind::Insert) {
     p.plan.text = fmt::format("INSERT {} ({} rows)", core.schema().name, p.bound.insertRows.size());
   }
@@ -117,7 +117,7 @@ bool isQuery(const Prepared& p) { return p.bound.explain || p.bound.kind == Stat
 
 ResultSet execute(Prepared& p, Txn& tx, const Params& params) {
   const orm::TableCore& core = *p.table;
-  if (stale(p.plan, core, core.count(tx))) makePlan(p, tx);
+  if (stale(p.plan, core, core.count(tx), internal::engineTxn(tx).snapshotId())) makePlan(p, tx);
   // EXPLAIN runs nothing: its parameters need no values.
   std::vector<Value> values = p.bound.explain ? std::vector<Value>{} : paramValues(p, params);
   if (p.bound.explain) {

@@ -80,7 +80,9 @@ struct EagerOptions {
   double maxRecordsPerSecond = 0;
 };
 
-// What drain() may spend; either limit ends it (0 = no limit on that side).
+// What drain() may spend; either limit ends it (0 = no limit on that side). `records` counts the
+// records its batches write: rewritten at the newest version, moved to new keys, or read into
+// the indexes that build.
 struct DrainBudget {
   std::chrono::milliseconds time{0};
   uint64_t records = 0;
