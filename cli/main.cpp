@@ -139,8 +139,20 @@ std::string statusJson(const DatabaseStatus& s) {
       const auto& ix = t.indexes[j];
       std::string fields;
       for (size_t f = 0; f < ix.fields.size(); ++f) fields += (f ? "," : "") + jsonValue(Value(ix.fields[f]));
-      out += fmt::format("{}{{\"name\":{},\"fields\":[{}],\"unique\":{},\"state\":\"{}\"}}", j ? "," : "",
-                         jsonValue(Value(ix.name)), fields, ix.unique, ix.ready ? "ready" : "building");
+      out += fmt::format("{}{{\"name\":{},\"fields\":[{}],\"unique\":{},\"state\":\"{}\"", j ? "," : "",
+                         jsonValue(Value(ix.name)), fields, ix.unique, ix.state);
+      if (ix.state == "building") {
+        out += fmt::format(",\"done\":{},\"total\":{},\"checkpoint\":{},\"waiting\":{}", ix.done,
+                           ix.total, jsonValue(Value(ix.checkpoint)), ix.waiting);
+      }
+      if (!ix.duplicates.empty()) {
+        out += ",\"duplicates\":[";
+        for (size_t d = 0; d < ix.duplicates.size(); ++d) {
+          out += (d ? "," : "") + jsonValue(Value(ix.duplicates[d]));
+        }
+        out += "]";
+      }
+      out += "}";
     }
     out += "]";
     if (t.migration) {
@@ -150,6 +162,24 @@ std::string statusJson(const DatabaseStatus& s) {
     out += "}";
   }
   return out + "]}\n";
+}
+
+// "ready"; "building: 1200 of 5000 records, up to (1200)"; "failed: key ... of records ...".
+std::string indexState(const IndexStatus& i) {
+  if (i.state == "building") {
+    if (i.waiting) return "building: waits for the migration's checks";
+    return fmt::format("building: {} of {} records{}; queries do not use it until it is ready "
+                       "(capdb upgrade --mode eager, or the app's drain, fills it)",
+                       i.done, i.total, i.checkpoint.empty() ? "" : ", up to " + i.checkpoint);
+  }
+  if (i.state == "failed") {
+    std::string keys;
+    for (const auto& d : i.duplicates) keys += (keys.empty() ? "" : "; ") + d;
+    return fmt::format("failed, its keys repeat ({}); neither kept nor read: drop it from the "
+                       "schema, or remove the duplicates and run capdb rebuild-index",
+                       keys);
+  }
+  return i.state;
 }
 
 int showStatus(const std::string& db, bool json) {
@@ -172,7 +202,7 @@ int showStatus(const std::string& db, bool json) {
       std::string fields;
       for (const auto& f : i.fields) fields += (fields.empty() ? "" : ", ") + f;
       fmt::print("  index {} ({}){}: {}\n", i.name, fields, i.unique ? " unique" : "",
-                 i.ready ? "ready" : "building");
+                 indexState(i));
     }
     if (t.migration) {
       fmt::print("  migration from version {} ({} phase): {} of {} records rewritten; the rest are "
@@ -257,7 +287,9 @@ struct Progress {
     double pct = p.total ? 100.0 * static_cast<double>(p.done) / static_cast<double>(p.total) : 100;
     // A move to new primary keys passes over the records twice: say which pass this is.
     bool moving = p.phase == "rekey" || p.phase == "install";
-    std::string label = moving ? fmt::format("{} ({})", p.table, p.phase) : p.table;
+    std::string label = moving                  ? fmt::format("{} ({})", p.table, p.phase)
+                        : p.phase == "indexes" ? fmt::format("{} (index build)", p.table)
+                                               : p.table;
     if (tty) {
       int filled = static_cast<int>(pct / 5);
       fmt::print(stderr, "\r{} [{}{}] {:5.1f}% {}/{} {:.0f} rec/s ETA {:.0f}s   ", label,
@@ -329,6 +361,14 @@ int upgrade(const UpgradeArgs& a) {
       fmt::print("recorded the new schema versions; {} records will be upgraded as they are read "
                  "or written (capdb upgrade --mode eager rewrites them)\n",
                  d.oldRecords());
+      for (const auto& t : status(d).tables) {
+        for (const auto& i : t.indexes) {
+          if (i.state != "building") continue;
+          fmt::print("index {} of {} is building: every write keeps it, queries use it once "
+                     "capdb upgrade --mode eager (or the app's drain) has filled it\n",
+                     i.name, t.name);
+        }
+      }
     } else {
       fmt::print("{}{} records migrated in {:.3f} s ({:.0f} records/s)\n", a.dryRun ? "dry run: " : "",
                  migrated, seconds, seconds > 0 ? static_cast<double>(migrated) / seconds : 0.0);
@@ -366,6 +406,14 @@ int verifyDb(const std::string& db) {
   fmt::print("{} records, {} index entries checked: {}\n", r.records, r.indexEntries,
              r.ok() ? "ok" : fmt::format("{} problems", r.problems.size()));
   return r.ok() ? 0 : 1;
+}
+
+int rebuildIndex(const std::string& db, const std::string& table, const std::string& index) {
+  Database d = openExisting(db);
+  d.rebuildIndex(table, index);
+  fmt::print("index {} of {} is building; capdb upgrade --mode eager (or the app's drain) fills "
+             "it\n", index, table);
+  return 0;
 }
 
 int backupDb(const std::string& db, const std::string& dest, bool compact) {
@@ -456,6 +504,14 @@ int main(int argc, char** argv) {
       "verify", "Check every record and index entry and the catalog's counts; exit 1 on a problem");
   verifyCmd->add_option("DB", db, "The database directory")->required();
   verifyCmd->callback([&] { run = [&] { return cli::verifyDb(db); }; });
+
+  std::string index;
+  auto* rebuildCmd = app.add_subcommand(
+      "rebuild-index", "Start an index's build again from nothing (after a failed unique build)");
+  rebuildCmd->add_option("DB", db, "The database directory")->required();
+  rebuildCmd->add_option("TABLE", table, "The table")->required();
+  rebuildCmd->add_option("INDEX", index, "The index")->required();
+  rebuildCmd->callback([&] { run = [&] { return cli::rebuildIndex(db, table, index); }; });
 
   auto* backupCmd = app.add_subcommand("backup", "Write a consistent copy of a database");
   backupCmd->add_option("DB", db, "The database directory")->required();

@@ -43,7 +43,7 @@ void printSchema(Database& db, const std::string& name, std::ostream& out) {
       std::string fields;
       for (const auto& f : i.fields) fields += (fields.empty() ? "" : ", ") + f;
       out << fmt::format("  index {} ({}){}{}\n", i.name, fields, i.unique ? " unique" : "",
-                         i.ready ? "" : " (building)");
+                         i.ready ? "" : " (" + i.state + ")");
     }
     return;
   }

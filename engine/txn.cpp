@@ -5,6 +5,7 @@
 #include "engine/env_state.h"
 #include "engine/fail.h"
 #include "engine/key_codec.h"
+#include "engine/key_compare.h"
 #include "engine/lmdb_error.h"
 
 namespace capdb::engine {
@@ -192,6 +193,16 @@ size_t WriteTxn::writeMany(const Db& db,
   }
   mdb_cursor_close(cursor);
   return entries.size();
+}
+
+void WriteTxn::appendMany(const Db& db,
+                          std::span<const std::pair<std::string_view, std::string_view>> entries) {
+  for (size_t i = 1; i < entries.size(); ++i) {
+    CAPDB_REQUIRE(compareKeyBytes(entries[i - 1].first, entries[i].first) < 0, ErrorCode::InvalidArgument,
+                  "appendMany: key {} does not follow {}", formatKey(entries[i].first),
+                  formatKey(entries[i - 1].first));
+  }
+  writeMany(db, entries, MDB_APPEND, "appending");
 }
 
 void WriteTxn::putMany(const Db& db,

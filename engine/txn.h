@@ -116,6 +116,9 @@ class WriteTxn : public Txn {
   // there and returns its position (entries.size() when every entry went in).
   size_t insertMany(const Db& db,
                     std::span<const std::pair<std::string_view, std::string_view>> entries);
+  // append() for each (key, value) in turn, through one cursor: the keys must ascend, the first
+  // above every key in db. Pages fill as they are written, and no key is searched for.
+  void appendMany(const Db& db, std::span<const std::pair<std::string_view, std::string_view>> entries);
   // Stores value under key if the key is absent; returns false (and changes nothing) if present.
   bool insert(const Db& db, std::string_view key, std::string_view value);
   // Stores value under a key greater than every key in db (MDB_APPEND: fast bulk loading).

@@ -248,8 +248,9 @@ TEST_F(CrashTest, KillsInsideCommitsOfAnEagerMigration) {
   std::map<std::string, int> kills;
   for (int i = 0; i < k; ++i) {
     auto path = fresh();
-    // Syncs: every batch's commit; spread the kills over the check, records and index phases.
-    uint64_t n = 1 + static_cast<uint64_t>(i) * 17 % 150;
+    // Syncs: every batch's commit (60 checking, 60 rewriting, 6 building: an index build's batch
+    // reads ten times the records); spread the kills over the three phases.
+    uint64_t n = 1 + static_cast<uint64_t>(i) * 17 % 125;
     if (killAt("commit.sync", n, [&] { Database::open(path, Schemas{v2_}, eager(withEmail_, true)); })) {
       ++kills["inside a commit"];
     }
@@ -267,7 +268,7 @@ TEST_F(CrashTest, KillsDuringAnIndexBuildAndDuringADrain) {
     auto path = fresh();
     Options o;
     o.env.noSync = true;
-    o.eager.batchRecords = 10;
+    o.eager.batchRecords = 1;  // index batches of 10 records: 60 to build
     std::string point = i % 2 ? "migrate.indexes.commit" : "migrate.indexes.batch";
     bool killed = killAt(point, 1 + static_cast<uint64_t>(i) * 7 % 50, [&] {
       Database db = Database::open(path, Schemas{v1Indexed_}, o);
