@@ -8,7 +8,11 @@
 // - SQLite doing the same migration in one transaction (ALTER TABLE ADD COLUMN + UPDATE, and the
 //   12-step table rebuild for the type change and the new key);
 // - lazy: opening after a schema change at 100k and at 1M records, reading an old-version record
-//   against a newest-version one, and hybrid drain throughput.
+//   against a newest-version one, and hybrid drain throughput;
+// - index builds: opening after a change that adds an index over a computed field (at 100k and
+//   1M: the open reads no record), the build of a new index by drain against SQLite's CREATE
+//   INDEX (WAL, synchronous=FULL, timed through its COMMIT), and the whole change (computed
+//   field and its index) by drain against SQLite's ALTER + UPDATE + CREATE INDEX.
 // CAPDB_BENCH_RECORDS overrides the record count (default 1,000,000).
 #include <benchmark/benchmark.h>
 #include <fmt/format.h>
@@ -62,7 +66,8 @@ fs::path root() {
 
 // Schemas, parsed at run time: version 1 and what each workload changes it into.
 struct Schemas {
-  capdb::orm::SchemaFile v1, added, split, typed, renamed, chain2, chain3, chain4, byEmail;
+  capdb::orm::SchemaFile v1, added, addedIndexed, split, typed, renamed, chain2, chain3, chain4,
+      byEmail;
   static capdb::orm::SchemaFile parse(const std::string& name, uint32_t version,
                                       const std::string& fields, const std::string& key = "id") {
     fs::path p = root() / (name + ".capnp");
@@ -77,6 +82,7 @@ struct Schemas {
         "score @5 :Float64;";
     v1 = parse("v1", 1, base);
     added = parse("added", 2, base + " nameLength @6 :UInt32;");
+    addedIndexed = parse("addedIndexed", 2, base + " nameLength @6 :UInt32 $Db.indexed;");
     split = parse("split", 2,
                   "id @0 :UInt64; firstName @1 :Text; email @2 :Text; age @3 :UInt8; "
                   "city @4 :Text; score @5 :Float64; lastName @6 :Text;");
@@ -523,6 +529,164 @@ void lazyRead(benchmark::State& state, bool old) {
 void LazyRead_Capdb(benchmark::State& state) { lazyRead(state, true); }
 void LazyRead_Current(benchmark::State& state) { lazyRead(state, false); }
 
+// ---- index builds ----
+
+// The version-2 database with nameLength computed (no index yet), built once.
+const fs::path& capdbAddedSource() {
+  static fs::path dir = [] {
+    capdb::Migrations m;
+    addNameLength(m);
+    fs::path d = copyOf(capdbSource(records()), "source-added");
+    capdb::Database::open(d, capdb::Schemas{schemas().added.tables[0]}, eagerOptions(&m));
+    return d;
+  }();
+  return dir;
+}
+
+// Opening after a change that adds nameLength, computed by a step, and an index over it: the
+// open reads no record, whatever the record count.
+void openIndexed(benchmark::State& state, int64_t n) {
+  const fs::path& source = capdbSource(n);
+  capdb::Migrations m;
+  addNameLength(m);
+  for (auto _ : state) {
+    state.PauseTiming();
+    fs::path dir = copyOf(source, "open-indexed");
+    capdb::Options o = eagerOptions(&m);
+    o.mode = capdb::MigrationMode::Lazy;
+    state.ResumeTiming();
+    std::optional<capdb::Database> db;
+    db.emplace(capdb::Database::open(dir, capdb::Schemas{schemas().addedIndexed.tables[0]}, o));
+    state.PauseTiming();
+    check(db->oldRecords() == static_cast<uint64_t>(n), "lazy open rewrote nothing");
+    check(!db->drain(capdb::DrainBudget{.records = 1}), "the index is building");
+    db.reset();
+    state.ResumeTiming();
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+void OpenIndexed_Capdb(benchmark::State& state) { openIndexed(state, records()); }
+void OpenIndexed_At100k(benchmark::State& state) {
+  openIndexed(state, std::min<int64_t>(100'000, records()));
+}
+
+void checkIndexed(capdb::Database& db) {
+  auto tx = db.read();
+  int64_t id = 7;
+  uint32_t length = static_cast<uint32_t>(nameOf(id).size());
+  bool found = false;
+  for (auto c = db.table("people").find(tx, "people_nameLength", capdb::Range::prefix(capdb::Key{length}));
+       c.valid() && !found; c.next()) {
+    found = c.record().get("id").as<uint64_t>() == static_cast<uint64_t>(id);
+  }
+  check(found, "the built index finds record 7");
+}
+
+// The index alone: records at version 2 already, the index added at the same version; the open
+// returns at once and drains build it, each batch durable (synced) as it commits.
+void IndexBuild_Capdb(benchmark::State& state) {
+  for (auto _ : state) {
+    state.PauseTiming();
+    fs::path dir = copyOf(capdbAddedSource(), "index-build");
+    capdb::Options o = eagerOptions(nullptr);
+    o.mode = capdb::MigrationMode::Hybrid;
+    std::optional<capdb::Database> db;
+    db.emplace(capdb::Database::open(dir, capdb::Schemas{schemas().addedIndexed.tables[0]}, o));
+    state.ResumeTiming();
+    while (!db->drain(capdb::DrainBudget{})) {
+    }
+    state.PauseTiming();
+    checkIndexed(*db);
+    db.reset();
+    state.ResumeTiming();
+  }
+  state.SetItemsProcessed(state.iterations() * records());
+}
+
+// The whole change: a lazy open, then drains rewrite the records and build the index.
+void IndexedChange_Capdb(benchmark::State& state) {
+  capdb::Migrations m;
+  addNameLength(m);
+  for (auto _ : state) {
+    state.PauseTiming();
+    fs::path dir = copyOf(capdbSource(records()), "indexed-change");
+    capdb::Options o = eagerOptions(&m);
+    o.mode = capdb::MigrationMode::Hybrid;
+    std::optional<capdb::Database> db;
+    db.emplace(capdb::Database::open(dir, capdb::Schemas{schemas().addedIndexed.tables[0]}, o));
+    state.ResumeTiming();
+    while (!db->drain(capdb::DrainBudget{})) {
+    }
+    state.PauseTiming();
+    check(db->oldRecords() == 0, "every record migrated");
+    checkIndexed(*db);
+    db.reset();
+    state.ResumeTiming();
+  }
+  state.SetItemsProcessed(state.iterations() * records());
+}
+
+// SQLite at full durability: WAL with synchronous=FULL, timed through COMMIT (which syncs, and
+// runs the auto-checkpoint when the WAL has grown past its limit).
+void runSqliteFull(benchmark::State& state, const fs::path& source,
+                   const std::vector<std::string>& statements, const std::string& probe,
+                   const std::string& expected) {
+  for (auto _ : state) {
+    state.PauseTiming();
+    fs::path p = root() / "indexing.sqlite";
+    fs::remove(p);
+    fs::copy_file(source, p);
+    std::optional<Sqlite> s;
+    s.emplace(p);
+    s->exec("PRAGMA synchronous=FULL");
+    state.ResumeTiming();
+    s->exec("BEGIN");
+    for (const auto& sql : statements) s->exec(sql);
+    s->exec("COMMIT");
+    state.PauseTiming();
+    std::string got = s->one(probe);
+    check(got == expected, "sqlite: " + probe + " gave " + got + ", expected " + expected);
+    s.reset();
+    state.ResumeTiming();
+  }
+  state.SetItemsProcessed(state.iterations() * records());
+}
+
+const fs::path& sqliteAddedSource() {
+  static fs::path path = [] {
+    fs::path p = root() / "source-added.sqlite";
+    fs::copy_file(sqliteSource(), p, fs::copy_options::overwrite_existing);
+    Sqlite s(p);
+    s.exec("ALTER TABLE people ADD COLUMN nameLength INTEGER");
+    s.exec("UPDATE people SET nameLength = length(name)");
+    s.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    return p;
+  }();
+  return path;
+}
+
+const std::string kIndexProbe = "SELECT count(*) FROM people INDEXED BY people_nameLength "
+                                "WHERE nameLength = " + std::to_string(nameOf(7).size());
+
+void IndexBuild_Sqlite(benchmark::State& state) {
+  capdb::bench::SqliteDb probe(sqliteAddedSource());
+  std::string expected = probe.one("SELECT count(*) FROM people WHERE nameLength = " +
+                                   std::to_string(nameOf(7).size()));
+  runSqliteFull(state, sqliteAddedSource(),
+                {"CREATE INDEX people_nameLength ON people(nameLength)"}, kIndexProbe, expected);
+}
+
+void IndexedChange_Sqlite(benchmark::State& state) {
+  capdb::bench::SqliteDb probe(sqliteAddedSource());
+  std::string expected = probe.one("SELECT count(*) FROM people WHERE nameLength = " +
+                                   std::to_string(nameOf(7).size()));
+  runSqliteFull(state, sqliteSource(),
+                {"ALTER TABLE people ADD COLUMN nameLength INTEGER",
+                 "UPDATE people SET nameLength = length(name)",
+                 "CREATE INDEX people_nameLength ON people(nameLength)"},
+                kIndexProbe, expected);
+}
+
 void Drain_Capdb(benchmark::State& state) {
   capdb::Migrations m;
   addNameLength(m);
@@ -570,6 +734,12 @@ EAGER(Rename_Capdb, "Rename/Capdb");
 EAGER(Rename_Sqlite, "Rename/Sqlite");
 EAGER(Drain_Capdb, "Drain/Capdb");
 EAGER(rawRewrite, "Drain/Lmdb");
+EAGER(IndexBuild_Capdb, "IndexBuild/Capdb");
+EAGER(IndexBuild_Sqlite, "IndexBuild/Sqlite");
+EAGER(IndexedChange_Capdb, "IndexedChange/Capdb");
+EAGER(IndexedChange_Sqlite, "IndexedChange/Sqlite");
+BENCHMARK(OpenIndexed_Capdb)->Name("OpenIndexed/Capdb")->Iterations(3)->Repetitions(3)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(OpenIndexed_At100k)->Name("OpenIndexed/At100k")->Iterations(3)->Repetitions(3)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(Open_Capdb)->Name("Open/Capdb")->Iterations(3)->Repetitions(3)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(Open_At100k)->Name("Open/At100k")->Iterations(3)->Repetitions(3)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(LazyRead_Capdb)->Name("LazyRead/Capdb")->Repetitions(3);

@@ -404,6 +404,78 @@ TEST_F(Cli, UpgradeLazilyThenEagerlyWithADryRunAndABackupFirst) {
   EXPECT_TRUE(has(badSteps.err, "no column 'nme' (did you mean 'name'?)")) << badSteps.err;
 }
 
+// The change most apps make: a field computed from the others, and an index over it.
+TEST_F(Cli, ALazyUpgradeFeedsANewIndexThatAnEagerOneFills) {
+  const std::string header = "@0xd1a2b3c4d5e6f70a;\nusing Db = import \"/capdb/annotations.capnp\";\n";
+  std::string v1 = write("v1.capnp", header +
+      "struct Order $Db.table(\"orders\") $Db.version(1) $Db.primaryKey([\"id\"]) "
+      "{ id @0 :UInt64; customer @1 :Text; amount @2 :Float64; }\n");
+  auto v2Of = [&](const std::string& name, const char* annotation) {
+    return write(name, header +
+        "struct Order $Db.table(\"orders\") $Db.version(2) $Db.primaryKey([\"id\"]) "
+        "{ id @0 :UInt64; customer @1 :Text; amount @2 :Float64; cents @3 :Int64 " + annotation + "; }\n");
+  };
+  std::string v2 = v2Of("v2.capnp", "$Db.indexed"), v2Unique = v2Of("v2u.capnp", "$Db.unique");
+  std::string steps = write("steps.sql",
+                            "MIGRATE orders FROM 1 TO 2 SET cents = CAST(round(amount * 100) AS INTEGER);\n");
+  std::string lines;
+  for (int i = 1; i <= 300; ++i) {
+    lines += "{\"id\":\"" + std::to_string(i) + "\",\"customer\":\"c" + std::to_string(i % 7) +
+             "\",\"amount\":" + std::to_string(i % 150) + ".25}\n";
+  }
+  std::string data = write("orders.jsonl", lines);
+  ASSERT_EQ(run({"init", db(), "--schema", v1}).code, 0);
+  ASSERT_EQ(run({"import", db(), "orders", data}).code, 0);
+  std::string copy = (dir_ / "unique").string();
+  ASSERT_EQ(run({"backup", db(), copy}).code, 0);
+
+  Outcome lazy = run({"upgrade", db(), "--schema", v2, "--migrations", steps, "--mode", "lazy"});
+  ASSERT_EQ(lazy.code, 0) << lazy.err;
+  EXPECT_TRUE(has(lazy.out, "index orders_cents of orders is building")) << lazy.out;
+  Outcome st = run({"status", db()});
+  EXPECT_TRUE(has(st.out, "index orders_cents (cents): building: 0 of 300 records")) << st.out;
+  EXPECT_TRUE(has(run({"status", db(), "--json"}).out,
+                  "\"state\":\"building\",\"done\":0,\"total\":300")) ;
+  // Until it is ready, queries take another path and see every record at version 2.
+  const std::string query = "SELECT id FROM orders WHERE cents = 1025 ORDER BY id";
+  EXPECT_FALSE(has(run({"sql", db(), "EXPLAIN " + query}).out, "orders_cents"));
+  EXPECT_EQ(run({"sql", db(), query, "--format", "csv"}).out, "id\n10\n160\n");
+  // A write meanwhile: kept in the index, which the eager upgrade then fills.
+  ASSERT_EQ(run({"sql", db(), "INSERT INTO orders (id, customer, amount, cents) VALUES (301, 'c1', 10.25, 1025)"}).code, 0);
+  Outcome eager = run({"upgrade", db(), "--schema", v2, "--migrations", steps});
+  ASSERT_EQ(eager.code, 0) << eager.err;
+  EXPECT_TRUE(has(eager.err, "orders (index build): 301/301 records (100.0%)")) << eager.err;
+  EXPECT_TRUE(has(run({"status", db()}).out, "index orders_cents (cents): ready"));
+  EXPECT_TRUE(has(run({"sql", db(), "EXPLAIN " + query}).out, "orders_cents"));
+  EXPECT_EQ(run({"sql", db(), query, "--format", "csv"}).out, "id\n10\n160\n301\n");
+  EXPECT_EQ(run({"verify", db()}).code, 0);
+
+  // Unique, over keys that repeat: the build fails the index, lists the keys, exits 1.
+  ASSERT_EQ(run({"upgrade", copy, "--schema", v2Unique, "--migrations", steps, "--mode", "lazy"}).code, 0);
+  Outcome failed = run({"upgrade", copy, "--schema", v2Unique, "--migrations", steps});
+  EXPECT_EQ(failed.code, 1);
+  EXPECT_TRUE(has(failed.err, "unique index orders_cents cannot be built, its keys repeat: key (25) of "
+                              "records (150) and (300)")) << failed.err;
+  st = run({"status", copy});
+  EXPECT_TRUE(has(st.out, "index orders_cents (cents) unique: failed, its keys repeat (key (25) of "
+                          "records (150) and (300);")) << st.out;
+  EXPECT_EQ(run({"verify", copy}).code, 0);
+  EXPECT_EQ(run({"sql", copy, "SELECT count(*) FROM orders", "--format", "csv"}).out, "count(*)\n300\n");
+  // Opening with the index still declared is refused until the duplicates go and it rebuilds.
+  Outcome again = run({"upgrade", copy, "--schema", v2Unique});
+  EXPECT_EQ(again.code, 1);
+  EXPECT_TRUE(has(again.err, "unique index orders_cents failed its build")) << again.err;
+  ASSERT_EQ(run({"sql", copy, "DELETE FROM orders WHERE id > 150"}).code, 0);
+  Outcome rebuild = run({"rebuild-index", copy, "orders", "orders_cents"});
+  ASSERT_EQ(rebuild.code, 0) << rebuild.err;
+  EXPECT_TRUE(has(rebuild.out, "index orders_cents of orders is building")) << rebuild.out;
+  Outcome fixed = run({"upgrade", copy, "--schema", v2Unique});
+  ASSERT_EQ(fixed.code, 0) << fixed.err;
+  EXPECT_TRUE(has(run({"status", copy}).out, "index orders_cents (cents) unique: ready"));
+  EXPECT_EQ(run({"verify", copy}).code, 0);
+  EXPECT_EQ(run({"rebuild-index", copy, "orders", "by_nothing"}).code, 1);
+}
+
 TEST_F(Cli, AKilledUpgradeResumesWhereItStopped) {
   ASSERT_EQ(run({"init", db(), "--schema", kExample + "/people.capnp"}).code, 0);
   std::string lines;
