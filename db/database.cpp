@@ -138,7 +138,7 @@ void Database::State::fence(const engine::Txn& txn) {
       continue;
     }
     for (const auto& index : info->indexes) {
-      core->setIndexState(index.name, index.state, snapshot);
+      core->setIndexState(index.name, index.state, index.readySince, snapshot);
     }
     was->second = *info;
   }

@@ -40,7 +40,7 @@ std::unique_ptr<orm::TableCore> applyOpenPlan(engine::WriteTxn& txn, orm::Catalo
   for (const auto& name : plan.dropIndexes) {
     if (auto db = txn.openDb(orm::indexDbName(app.name, name))) txn.dropDb(*db);
   }
-  for (const auto& ii : info.indexes) core->setIndexState(ii.name, ii.state);
+  for (const auto& ii : info.indexes) core->setIndexState(ii.name, ii.state, ii.readySince, 0);
   // A build starts from an empty database (a changed index's old entries, or leftovers); the
   // records fill it later, in batches, while every write keeps it.
   for (const auto& name : plan.buildIndexes) {

@@ -73,11 +73,11 @@ void Database::rebuildIndex(std::string_view table, std::string_view index) {
       if (ii.name != index) continue;
       internal::engineWrite(tx).clearDb(ic->db);
       ii.startBuild();
-      if (info.records() == 0) ii.state = orm::IndexState::Ready;
+      if (info.records() == 0) ii.state = orm::IndexState::Ready;  // complete in every snapshot
       state = ii.state;
     }
   });
-  core.setIndexState(index, state, committed);
+  core.setIndexState(index, state, 0, committed);
 }
 
 uint64_t Database::oldRecords() const {

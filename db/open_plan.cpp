@@ -246,9 +246,9 @@ void Decider::reconcileIndexes(bool olderApp) {
       if (have != info.indexes.end()) changedIndexes_.push_back(want.name);
     } else if (have->state == orm::IndexState::Failed) {
       failIn(ErrorCode::SchemaMismatch,
-             "unique index {} failed its build: the records repeat its keys ({}); remove the "
-             "index from the schema, or remove the duplicates and restart its build "
-             "(Database::rebuildIndex, capdb rebuild-index)",
+             "index {} failed its build ({}); remove the index from the schema, or fix those "
+             "records and restart its build (capdb rebuild-index, or Database::rebuildIndex in a "
+             "database opened without this schema)",
              have->name, fmt::join(have->duplicates, "; "));
     }
   }
@@ -347,6 +347,16 @@ void Decider::planMigration(const Migrations& registry, std::set<uint32_t> oldVe
     if (!contains(redeclared, ii.name)) continue;
     ii.startBuild();
     if (!contains(plan_.buildIndexes, ii.name)) plan_.buildIndexes.push_back(ii.name);
+  }
+  // A build part-way when a new version begins starts over: the entries it wrote are the old
+  // version's, which the new steps may change without declaring it (only ready indexes are
+  // checked against undeclared writes).
+  if (versionRaised_ || fx.startRekey) {
+    for (auto& ii : info().indexes) {
+      if (ii.state != orm::IndexState::Building || ii.held || ii.checkpoint.empty()) continue;
+      ii.startBuild();
+      if (!contains(plan_.buildIndexes, ii.name)) plan_.buildIndexes.push_back(ii.name);
+    }
   }
 }
 

@@ -13,10 +13,10 @@
 namespace capdb::engine {
 
 // The points capdb calls (docs/reliability.md):
-//   migrate.<phase>.batch   each batch of a migration's phase (check, records, indexes, rekey,
-//                           install; a drain's batches too), after its work, before it commits
+//   migrate.<phase>.batch   each batch of a migration's phase (check, records, rekey, install)
+//                           or of an index build (indexes); a drain's batches too; after its
+//                           work, before it commits
 //   migrate.<phase>.commit  after a batch committed
-//   open.index              each record an index built at open takes, before the open commits
 //   write.commit            an app's write transaction, just before it commits
 //   import.record           each record an import inserts, before the import commits
 void crashPoint(std::string_view point);

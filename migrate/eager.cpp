@@ -43,7 +43,12 @@ struct BatchResult {
                              // the other work is done
   // The table's index states once the batch commits, for this process's view of them, and the
   // first snapshot that holds the batch (where an index it completed is ready).
-  std::vector<std::pair<std::string, orm::IndexState>> states;
+  struct State {
+    std::string index;
+    orm::IndexState state;
+    uint64_t readySince;
+  };
+  std::vector<State> states;
   uint64_t commitSnapshot = 0;
 };
 
@@ -59,9 +64,8 @@ void undoMigration(engine::WriteTxn& etx, const orm::TableCore& core, orm::Table
     core.catalog().eraseSchema(etx, name, core.schema().version);
   }
   if (m.before.empty()) {
-    // Begun by a build that kept no entry: back to the old version, its indexes ready.
+    // Begun by a build that kept no entry: back to the old version, its indexes as they are.
     info.version = m.fromVersion;
-    for (auto& ii : info.indexes) ii.state = orm::IndexState::Ready;
     info.migration.reset();
     return;
   }
@@ -81,6 +85,21 @@ void undoMigration(engine::WriteTxn& etx, const orm::TableCore& core, orm::Table
 void releaseHeld(engine::WriteTxn& etx, const orm::TableCore& core, orm::TableInfo& info) {
   for (auto& ii : info.indexes) {
     if (ii.state != orm::IndexState::Building || !ii.held) continue;
+    for (const auto& ic : core.indexes()) {
+      if (ic.schema.name == ii.name) etx.clearDb(ic.db);
+    }
+    ii.startBuild();
+  }
+}
+
+// The migration has ended (its records rewritten, or installed under their new keys): a build
+// that has not passed any record yet starts from an emptied database, so that no entry the index
+// held before the migration (an earlier format's rebuild kept them until here) outlives it. The
+// build enters every record again, the ones writes gave entries meanwhile too.
+void migrationEnded(engine::WriteTxn& etx, const orm::TableCore& core, orm::TableInfo& info) {
+  info.migration.reset();
+  for (auto& ii : info.indexes) {
+    if (ii.state != orm::IndexState::Building || ii.held || !ii.checkpoint.empty()) continue;
     for (const auto& ic : core.indexes()) {
       if (ic.schema.name == ii.name) etx.clearDb(ic.db);
     }
@@ -338,7 +357,7 @@ BatchResult installBatch(WriteTxn& tx, orm::TableCore& core, const EagerOptions&
   if (!info.autoIncrement.empty()) {
     info.sequence = std::max(info.sequence, core.highestAutoIncrement(etx));
   }
-  info.migration.reset();  // the builds of the indexes the steps changed go on (buildBatch)
+  migrationEnded(etx, core, info);  // the builds of the indexes the steps changed go on
   result.finished = true;
   return result;
 }
@@ -465,7 +484,7 @@ BatchResult recordsBatch(WriteTxn& tx, const orm::TableCore& core, const EagerOp
   if (!exhausted) {
     m.checkpoint = last;
   } else {
-    info.migration.reset();  // the builds of the indexes the steps changed go on (buildBatch)
+    migrationEnded(etx, core, info);  // the builds of the indexes the steps changed go on
     result.finished = true;
   }
   return result;
@@ -503,6 +522,8 @@ BatchResult buildBatch(WriteTxn& tx, const orm::TableCore& core, orm::TableInfo&
   };
   std::vector<std::vector<Entry>> entries(building.size());
   std::vector<uint64_t> entered(building.size(), 0);
+  // A record whose entry cannot be stored (a key past the size limit) fails the index.
+  std::vector<std::string> unstorable(building.size());
   std::string arena;
   uint64_t bytes = 0, scanned = 0;
   ScanEnd end = scanBatch(etx, core, range, limit, [&](std::string_view pk, auto record) {
@@ -510,11 +531,20 @@ BatchResult buildBatch(WriteTxn& tx, const orm::TableCore& core, orm::TableInfo&
     for (size_t i = 0; i < building.size(); ++i) {
       const std::string& cp = building[i].second->checkpoint;
       if (!cp.empty() && pk <= std::string_view(cp)) continue;  // entered by an earlier batch
+      if (!unstorable[i].empty()) continue;
       // Only the indexed fields are read, each bounds-checked: the record is not verified whole.
       ErrorContext at = core.context(pk);
-      auto [key, value] = orm::translateKjIn(
-          ErrorCode::Corruption, [&] { return core.indexEntry(*building[i].first, record, pk); },
-          "reading the record's indexed fields");
+      std::pair<std::string, std::string> entry;
+      try {
+        entry = orm::translateKjIn(
+            ErrorCode::Corruption, [&] { return core.indexEntry(*building[i].first, record, pk); },
+            "reading the record's indexed fields");
+      } catch (const Error& e) {
+        if (e.code() != ErrorCode::InvalidArgument) throw;
+        unstorable[i] = fmt::format("record {}: {}", engine::formatKey(pk), e.what());
+        continue;
+      }
+      const auto& [key, value] = entry;
       unsigned char head[8] = {};
       std::memcpy(head, key.data(), std::min<size_t>(8, key.size()));
       entries[i].push_back({engine::loadBigEndian(head), arena.size(), key.size(),
@@ -544,12 +574,13 @@ BatchResult buildBatch(WriteTxn& tx, const orm::TableCore& core, orm::TableInfo&
     puts.reserve(list.size());
     for (const Entry& e : list) puts.emplace_back(key(e), all.substr(e.value, e.valueSize));
     std::vector<std::string> duplicates;
+    if (!unstorable[i].empty()) duplicates.push_back(unstorable[i]);
     constexpr size_t kShown = 10;
     // An index nothing has written to yet (a build's first batch, no write since it began) is
     // appended to: pages fill as written, no key is searched for. A unique index's keys met
     // twice in the batch are its duplicates then.
     bool empty = etx.count(ic.db) == 0;
-    if (empty && ic.schema.unique) {
+    if (empty && ic.schema.unique && duplicates.empty()) {
       for (size_t j = 1; j < puts.size() && duplicates.size() < kShown; ++j) {
         if (puts[j].first != puts[j - 1].first) continue;
         duplicates.push_back(fmt::format("key {} of records {} and {}",
@@ -558,10 +589,10 @@ BatchResult buildBatch(WriteTxn& tx, const orm::TableCore& core, orm::TableInfo&
                                          engine::formatKey(puts[j].second)));
       }
     }
-    if (empty && duplicates.empty()) {
+    if (!duplicates.empty()) {
+      // the index fails (below)
+    } else if (empty) {
       etx.appendMany(ic.db, puts);
-    } else if (!duplicates.empty()) {
-      // reported below
     } else if (!ic.schema.unique) {
       etx.putMany(ic.db, puts);
     } else {
@@ -588,9 +619,11 @@ BatchResult buildBatch(WriteTxn& tx, const orm::TableCore& core, orm::TableInfo&
       ii.done = 0;
       ii.duplicates = duplicates;
       result.indexFailure += fmt::format(
-          "{}table {}: unique index {} cannot be built, its keys repeat: {}; the index is "
-          "failed (neither kept nor read), the records are as they were",
-          result.indexFailure.empty() ? "" : "\n", core.schema().name, ii.name,
+          "{}table {}: {} {} cannot be built, {}: {}; the index is failed (neither kept nor "
+          "read), the records are as they were",
+          result.indexFailure.empty() ? "" : "\n", core.schema().name,
+          ic.schema.unique ? "unique index" : "index", ii.name,
+          unstorable[i].empty() ? "its keys repeat" : "a record's key cannot be stored in it",
           fmt::join(duplicates, "; "));
       continue;
     }
@@ -602,6 +635,7 @@ BatchResult buildBatch(WriteTxn& tx, const orm::TableCore& core, orm::TableInfo&
       ii.state = orm::IndexState::Ready;
       ii.checkpoint.clear();
       ii.done = 0;
+      ii.readySince = etx.snapshotId() + 1;  // this batch's commit
     }
     result.done = std::max(result.done, ii.done);
   }
@@ -629,7 +663,7 @@ BatchResult runBatch(WriteTxn& tx, orm::TableCore& core, const EagerOptions& opt
       "database",
       info.version, fmt::join(info.primaryKey, ", "), core.schema().version);
   auto states = [&] {
-    for (const auto& ii : info.indexes) result.states.emplace_back(ii.name, ii.state);
+    for (const auto& ii : info.indexes) result.states.push_back({ii.name, ii.state, ii.readySince});
     result.commitSnapshot = internal::engineTxn(tx).snapshotId() + 1;
   };
   if (!info.migration) {
@@ -648,6 +682,11 @@ BatchResult runBatch(WriteTxn& tx, orm::TableCore& core, const EagerOptions& opt
                                ? engine::KeyRange::all()
                                : engine::KeyRange::atLeast(m.checkpoint, false);
 
+  // While the migration may be undone, every index that builds keeps its database as it is
+  // (held; an earlier format did not mark them) until the point of no return.
+  if (!m.before.empty()) {
+    for (auto& ii : info.indexes) ii.held = ii.held || ii.state == orm::IndexState::Building;
+  }
   switch (m.phase) {
     case orm::MigrationState::Phase::Check:
       checkBatch(tx, core, info, limit, range, result);
@@ -706,7 +745,9 @@ std::pair<uint64_t, bool> runEager(const std::vector<orm::TableCore*>& tables,
         engine::crashPoint(fmt::format("migrate.{}.batch", r.phase));
       });
       engine::crashPoint(fmt::format("migrate.{}.commit", r.phase));
-      for (const auto& [index, state] : r.states) core.setIndexState(index, state, r.commitSnapshot);
+      for (const auto& s : r.states) {
+        core.setIndexState(s.index, s.state, s.readySince, r.commitSnapshot);
+      }
       if (!r.failure.empty()) throw Error(ErrorCode::MigrationFailed, r.failure);
       if (!r.indexFailure.empty()) {
         failedIndexes += (failedIndexes.empty() ? "" : "\n") + r.indexFailure;

@@ -22,7 +22,9 @@ using RunWrite = std::function<void(const std::function<void(WriteTxn&)>& body)>
 // rewritten, moved to new keys, installed, or entered into building indexes. Progress goes to
 // options.progress after each batch. Returns the records rewritten and whether every table is
 // finished. A step that fails is MigrationFailed naming the table, the key and the step, and its
-// batch leaves nothing behind.
+// batch leaves nothing behind. An index build that fails (a unique key met twice, a key that
+// cannot be stored) leaves the index failed and the rest going on: MigrationFailed lists them
+// once the rest is done (or the budget spent).
 std::pair<uint64_t, bool> runEager(const std::vector<orm::TableCore*>& tables, const RunWrite& write,
                                    const EagerOptions& options,
                                    const std::function<bool(uint64_t)>& keepGoing,

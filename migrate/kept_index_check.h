@@ -26,8 +26,8 @@ class KeptIndexCheck {
   // `record` is the newest-version form of the record stored under `pk` as `stored` (its bytes at
   // an old version, still in the table). Every kept index must already hold the entry `record`
   // implies: the index holds the entry written when the record was stored (or, for an index
-  // built at open, through the steps), which is that entry unless the steps changed the index's
-  // key. One lookup per kept index.
+  // built after the migration began, through the steps), which is that entry unless the steps
+  // changed the index's key. One lookup per kept index.
   //
   // Throws MigrationFailed naming the table, the key, the steps, the changed fields and the index,
   // and asking for the fields in StepOptions::writes. An entry that is missing although none of

@@ -30,7 +30,9 @@ struct IndexEntry {
   held @7 :Bool;             # building: the entries are the old definition's, kept while the
                              # table's migration may still be undone; the build starts (from an
                              # emptied database) when it no longer can
-  duplicates @8 :List(Text); # failed: the first offending keys, one line each
+  duplicates @8 :List(Text); # failed: the first offending keys (or records), one line each
+  readySince @9 :UInt64;     # ready: the first transaction id whose snapshot holds every entry
+                             # (the commit of the build's last batch); 0: every snapshot
 }
 
 struct VersionCount {

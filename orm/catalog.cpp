@@ -57,6 +57,7 @@ TableInfo decodeTable(catalog::TableEntry::Reader e) {
     info.checkpoint.assign(reinterpret_cast<const char*>(cp.begin()), cp.size());
     info.done = i.getDone();
     info.held = i.getHeld();
+    info.readySince = i.getReadySince();
     for (auto d : i.getDuplicates()) info.duplicates.push_back(str(d));
     for (auto f : i.getFields()) info.fields.push_back(str(f));
     t.indexes.push_back(std::move(info));
@@ -109,6 +110,7 @@ std::string encodeTable(const TableInfo& t) {
                                   info.checkpoint.size()));
     ie.setDone(info.done);
     ie.setHeld(info.held);
+    ie.setReadySince(info.readySince);
     if (!info.duplicates.empty()) {
       auto dups = ie.initDuplicates(static_cast<unsigned>(info.duplicates.size()));
       for (unsigned j = 0; j < dups.size(); ++j) dups.set(j, info.duplicates[j]);

@@ -37,8 +37,10 @@ struct IndexInfo {
   // Building, while the table's migration may still be undone: the database keeps the entries of
   // the index as it was, for the undo; the build starts from nothing once it can no longer be.
   bool held = false;
-  // Failed: the first offending keys, one line each.
+  // Failed: the first offending keys (or records whose key cannot be stored), one line each.
   std::vector<std::string> duplicates;
+  // Ready: the first snapshot (engine::Txn::snapshotId) that holds every entry; 0: every one.
+  uint64_t readySince = 0;
   // Starts the index's build from nothing (its database must be emptied in the same transaction).
   void startBuild() {
     state = IndexState::Building;
@@ -46,6 +48,7 @@ struct IndexInfo {
     done = 0;
     held = false;
     duplicates.clear();
+    readySince = 0;
   }
   friend bool operator==(const IndexInfo&, const IndexInfo&) = default;
 };

@@ -197,10 +197,11 @@ void TableCore::setUpgrader(std::shared_ptr<const Upgrader> upgrader,
   }
 }
 
-void TableCore::setIndexState(std::string_view name, IndexState state, uint64_t readyFrom) const {
+void TableCore::setIndexState(std::string_view name, IndexState state, uint64_t readyFrom,
+                              uint64_t stamp) const {
+  std::lock_guard lock(indexStateMutex_);
   for (IndexCore& index : indexes_) {
-    if (index.schema.name != name || index.state.get() == state) continue;
-    index.state.set(state, readyFrom);
+    if (index.schema.name == name) index.state.set(state, readyFrom, stamp);
   }
 }
 
@@ -266,12 +267,16 @@ TableInfo& TableCore::touch(WriteTxn& tx, bool migrating) const {
     // for the undo, which a write with the new version's entries would spoil: writes wait for
     // its checks (one pass over the records). Indexes that are building otherwise take writes.
     if (info->migration && !info->migration->before.empty()) {
+      std::string checked;
       for (const IndexInfo& ii : info->indexes) {
-        CAPDB_REQUIRE_IN(!ii.held, ErrorCode::Busy,
-                         "a migration is checking the records for index {} and may still be "
-                         "undone; writes wait until its checks end (the eager migration, capdb "
-                         "upgrade, runs them)", ii.name);
+        if (ii.unique && ii.state == IndexState::Building) {
+          checked += (checked.empty() ? "" : ", ") + ii.name;
+        }
       }
+      failIn(ErrorCode::Busy,
+             "a migration is checking unique index {} for duplicate keys and may still be "
+             "undone; writes wait until its checks end (the eager migration, capdb upgrade, runs "
+             "them)", checked.empty() ? std::string("?") : checked);
     }
     std::vector<std::string> key;
     for (const auto& f : schema_.primaryKey) key.push_back(f.dotted);
@@ -441,6 +446,19 @@ void TableCore::putIndexEntry(engine::WriteTxn& txn, const IndexCore& index,
        owner ? engine::formatKey(*owner) : std::string("?"), engine::formatKey(pk));
 }
 
+void TableCore::eraseIndexEntry(engine::WriteTxn& txn, const IndexCore& index,
+                                const std::pair<std::string, std::string>& entry) const {
+  const auto& [key, value] = entry;
+  if (value.empty()) {
+    txn.erase(index.db, key);
+    return;
+  }
+  // A unique entry's key does not hold the primary key: while the index builds, the key may be
+  // another record's (a duplicate the build has not reached yet), whose entry must stay.
+  auto owner = txn.get(index.db, key);
+  if (owner && *owner == value) txn.erase(index.db, key);
+}
+
 void TableCore::replace(WriteTxn& tx, std::string_view pk, capnp::DynamicStruct::Reader old,
                         uint32_t oldVersion, capnp::MessageBuilder& message) const {
   TableInfo& info = touch(tx);  // before anything is written: it may refuse the write
@@ -458,7 +476,7 @@ void TableCore::replace(WriteTxn& tx, std::string_view pk, capnp::DynamicStruct:
     added.emplace_back(&index, std::move(after));
   }
   std::string encoded(internal::writeState(tx).encoder.encode(schema_.version, message));
-  for (auto& [index, entry] : removed) etx.erase(index->db, entry.first);
+  for (auto& [index, entry] : removed) eraseIndexEntry(etx, *index, entry);
   for (auto& [index, entry] : added) {
     putIndexEntry(etx, *index, entry, pk, ErrorCode::ConstraintViolation);
   }
@@ -534,14 +552,15 @@ bool TableCore::remove(WriteTxn& tx, const Key& key) const {
   if (!stored) return false;
   RecordDecoder& decoder = internal::writeState(tx).decoder;
   auto old = decode(decoder, pk, *stored);
-  // All entries first: `old` may point into a page that the first erase changes.
-  std::vector<std::string> entries;
-  for (const IndexCore& index : indexes_) entries.push_back(indexEntry(index, old, pk).first);
+  // All entries first: `old` may point into a page that the first erase changes. A failed index
+  // is not kept, so its entry is not even computed (its key may not fit).
+  std::vector<std::pair<const IndexCore*, std::pair<std::string, std::string>>> entries;
+  for (const IndexCore& index : indexes_) {
+    if (index.maintained()) entries.emplace_back(&index, indexEntry(index, old, pk));
+  }
   uint32_t version = decoder.version();
   guarded(tx, [&] {
-    for (size_t i = 0; i < indexes_.size(); ++i) {
-      if (indexes_[i].maintained()) etx.erase(indexes_[i].db, entries[i]);
-    }
+    for (const auto& [index, entry] : entries) eraseIndexEntry(etx, *index, entry);
     etx.erase(records_, pk);
   });
   --info.counts[version];

@@ -36,14 +36,21 @@ class TableCore;
 class IndexFlag {
  public:
   IndexFlag(IndexState s = IndexState::Ready) : value_(static_cast<uint8_t>(s)) {}
-  IndexFlag(const IndexFlag& other) : value_(other.value_.load()), readyFrom_(other.readyFrom_.load()) {}
+  IndexFlag(const IndexFlag& other)
+      : value_(other.value_.load()), readyFrom_(other.readyFrom_.load()), stamp_(other.stamp_) {}
   IndexFlag& operator=(const IndexFlag& other) {
     readyFrom_ = other.readyFrom_.load();
     value_ = other.value_.load();
+    stamp_ = other.stamp_;
     return *this;
   }
   // `readyFrom`: for Ready, the first snapshot (engine::Txn::snapshotId) that holds every entry.
-  void set(IndexState s, uint64_t readyFrom) {
+  // `stamp`: a snapshot in which the catalog says `s` (the commit that set it, or a later one);
+  // a change older than the one last taken is ignored, so that a thread that learns of a change
+  // late never undoes a newer one. Callers serialize set() (TableCore::setIndexState).
+  void set(IndexState s, uint64_t readyFrom, uint64_t stamp) {
+    if (stamp < stamp_) return;
+    stamp_ = stamp;
     readyFrom_.store(readyFrom, std::memory_order_release);
     value_.store(static_cast<uint8_t>(s), std::memory_order_release);
   }
@@ -55,6 +62,7 @@ class IndexFlag {
  private:
   std::atomic<uint8_t> value_;
   std::atomic<uint64_t> readyFrom_{0};
+  uint64_t stamp_ = 0;
 };
 
 struct IndexCore {
@@ -177,6 +185,9 @@ class TableCore : public detail::TableHandle {
   void putIndexEntry(engine::WriteTxn& txn, const IndexCore& index,
                      const std::pair<std::string, std::string>& entry, std::string_view pk,
                      ErrorCode code) const;
+  // Removes the record's own entry: a unique key only when it points to this record.
+  void eraseIndexEntry(engine::WriteTxn& txn, const IndexCore& index,
+                       const std::pair<std::string, std::string>& entry) const;
   // The values of `index`'s key in `record` (DynamicTable::indexKey).
   Key indexKey(std::string_view index, capnp::DynamicStruct::Reader record) const;
   // The primary key an index entry points to.
@@ -226,8 +237,10 @@ class TableCore : public detail::TableHandle {
     return n;
   }
   // Sets an index's state as this process knows it (a build finished or failed, here or in
-  // another process); a ready one is read by the transactions from snapshot `readyFrom` on.
-  void setIndexState(std::string_view name, IndexState state, uint64_t readyFrom = 0) const;
+  // another process), as of snapshot `stamp` (ignored when an index's state was set as of a
+  // later one); a ready one is read by the transactions from snapshot `readyFrom` on.
+  void setIndexState(std::string_view name, IndexState state, uint64_t readyFrom,
+                     uint64_t stamp) const;
   // The table's catalog entry as this write transaction sees it, loaded on first touch and
   // written at commit. An app's write (not `migrating`) is refused while a migration moves the
   // records to new primary keys (Busy), and after one finished when this table's key is the old
@@ -284,6 +297,7 @@ class TableCore : public detail::TableHandle {
   mutable std::unique_ptr<Unavailable> unavailableOwned_;
   mutable std::mutex unavailableMutex_;
   mutable std::mutex derivedMutex_;
+  mutable std::mutex indexStateMutex_;  // serializes setIndexState
   mutable std::shared_ptr<const void> derived_;
 };
 

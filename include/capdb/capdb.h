@@ -19,8 +19,9 @@
 //   since this Database opened it (or began moving its records to new keys), every read and
 //   write of that table is SchemaMismatch naming the table and what changed (both versions, or
 //   both index lists): reopen the database with the app's current schema. Index state changes (a
-//   build finished elsewhere) are taken up as they are. While a migration rebuilds one of a
-//   table's indexes, writes to the table are Busy until it is ready.
+//   build finished or failed elsewhere) are taken up as they are. An index that builds is kept by
+//   every write and read by no query until complete in the query's snapshot; only while an eager
+//   migration that may still be undone checks a unique index are writes to its table Busy.
 // - Views are not copies: a Row, a record reader or a key view points into the database's memory
 //   and is valid only while its transaction lives (scan rows: until the next step of the scan).
 //
@@ -427,8 +428,8 @@ class Database {
 
   // Rewrites every record stored at an old schema version at the newest one, in batches (one
   // write transaction each, which also commits the checkpoint), then fills the indexes that are
-  // building. A unique index whose keys repeat fails (capdb/admin.h, IndexStatus): MigrationFailed
-  // lists the duplicates once the rest of that batch has committed. Resumes where an earlier run stopped (after a crash, a
+  // building. A unique index whose keys repeat fails (capdb/admin.h, IndexStatus), the records
+  // untouched: MigrationFailed lists the duplicates once the rest of the work is done. Resumes where an earlier run stopped (after a crash, a
   // kill or a failed step). Other writers run between batches; readers never wait. A step that
   // fails stops it with MigrationFailed naming the table, the key and the step; the failing batch
   // leaves nothing behind. Returns the records rewritten.

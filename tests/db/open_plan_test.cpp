@@ -240,10 +240,10 @@ INSTANTIATE_TEST_SUITE_P(
                   e.indexes[0].state = IndexState::Failed;
                   e.indexes[0].duplicates = {"key (7) of records (1) and (2)"};
                 },
-            .refusal = "table t: unique index t_age failed its build: the records repeat its "
-                       "keys (key (7) of records (1) and (2)); remove the index from the schema, "
-                       "or remove the duplicates and restart its build (Database::rebuildIndex, "
-                       "capdb rebuild-index)"},
+            .refusal = "table t: index t_age failed its build (key (7) of records (1) and (2)); "
+                       "remove the index from the schema, or fix those records and restart its "
+                       "build (capdb rebuild-index, or Database::rebuildIndex in a database opened "
+                       "without this schema)"},
         OpenCase{.name = "index removed",
                  .stored = {{1, kFields}},
                  .counts = {{1, 10}},

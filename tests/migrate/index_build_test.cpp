@@ -172,6 +172,71 @@ TEST_F(IndexBuildTest, ATransactionOlderThanTheBuildsLastBatchDoesNotReadTheInde
   EXPECT_NE(byCity.explain().find("people_city"), std::string::npos) << byCity.explain();
 }
 
+TEST_F(IndexBuildTest, RemovingADuplicateDuringAUniqueBuildKeepsTheOtherRecordsEntry) {
+  load(dir_ / "db", people(1, kPlain),
+       "{\"id\":\"1\",\"email\":\"a@x.org\"}\n{\"id\":\"2\",\"email\":\"a@x.org\"}\n"
+       "{\"id\":\"3\",\"email\":\"c@x.org\"}\n{\"id\":\"4\",\"email\":\"d@x.org\"}\n");
+  Options o;
+  o.eager.batchRecords = 0;  // one record per batch (a build's batch: at least one)
+  Database db = Database::open(dir_ / "db", Schemas{people(1, kIndexed)}, o);
+  EXPECT_FALSE(db.drain(DrainBudget{.records = 1}));  // the build entered record 1's 'a@x.org'
+  // The duplicate goes before the build reaches it: record 1's entry must stay.
+  db.write([&](WriteTxn& tx) {
+    db.table("people").update(tx, Key{2}, [](capnp::DynamicStruct::Builder b) { b.set("email", "b@x.org"); });
+  });
+  while (!db.drain(DrainBudget{.records = 1})) {
+  }
+  EXPECT_EQ(status(db).tables[0].indexes[0].state, "ready");
+  EXPECT_EQ(entries(db, "people_email"), expected(db, "email"));
+  expectVerified(db);
+}
+
+TEST_F(IndexBuildTest, ABuildPartWayStartsOverWhenANewVersionBegins) {
+  load(dir_ / "db", people(1, kPlain), records(60));
+  Options o;
+  o.eager.batchRecords = 1;  // builds of 10 records a batch
+  {
+    Database db = Database::open(dir_ / "db", Schemas{people(1, kIndexed)}, o);
+    EXPECT_FALSE(db.drain(DrainBudget{.records = 30}));
+    EXPECT_EQ(status(db).tables[0].indexes[1].done, 30u);
+  }
+  // A step that changes the indexed city without declaring it: the entries the build wrote for
+  // records 1..30 are version 1's, so the build starts over.
+  Migrations m;
+  m.step("people", 1, 2, [](StepRecord old, StepBuilder next) {
+    next.set("city", capnp::Text::Reader(("new " + std::string(old.get("city").as<capnp::Text>().cStr())).c_str()));
+    next.set("n", 1);
+  }, {.writes = {"n"}});
+  o.migrations = &m;
+  Database db = Database::open(dir_ / "db", Schemas{people(2, std::string(kIndexed) + " n @3 :UInt32;")}, o);
+  IndexStatus city = status(db).tables[0].indexes[1];
+  EXPECT_EQ(city.state, "building");
+  EXPECT_EQ(city.done, 0u);
+  while (!db.drain(DrainBudget{.records = 25})) {
+  }
+  EXPECT_EQ(entries(db, "people_city"), expected(db, "city"));
+  expectVerified(db);
+}
+
+TEST_F(IndexBuildTest, ARecordWhoseKeyCannotBeStoredFailsTheBuildAndStaysRemovable) {
+  std::string lines = records(20);
+  lines += "{\"id\":\"21\",\"email\":\"e@x.org\",\"city\":\"" + std::string(600, 'z') + "\"}\n";
+  load(dir_ / "db", people(1, kPlain), lines);
+  Database db = Database::open(dir_ / "db", Schemas{people(1, kIndexed)});
+  std::string err = errorOf([&] { db.migrate(); });
+  EXPECT_NE(err.find("MigrationFailed: table people: index people_city cannot be built, a record's "
+                     "key cannot be stored in it: record (21):"),
+            std::string::npos)
+      << err;
+  TableStatus st = status(db).tables[0];
+  EXPECT_EQ(st.indexes[0].state, "ready");  // the email index built
+  EXPECT_EQ(st.indexes[1].state, "failed");
+  EXPECT_EQ(st.records, 21u);
+  // Neither kept nor read: the record goes, as any other.
+  db.write([&](WriteTxn& tx) { EXPECT_TRUE(db.table("people").remove(tx, Key{21})); });
+  expectVerified(db);
+}
+
 std::atomic<int> stepRuns{0};
 
 TEST_F(IndexBuildTest, ALazyOpenOfAStepFedIndexReadsNoRecord) {

@@ -50,6 +50,27 @@ TEST_F(MigrationTest, AddAComputedField) {
       << out;
 }
 
+TEST_F(MigrationTest, CheckUpgradeBuildsAnIndexOverAComputedFieldLazilyThenDrainedAndEagerly) {
+  TableSchema v1 = people(1, kV1);
+  TableSchema v2 = people(2, std::string(kV1) + " nameLength @3 :UInt32 $Db.unique;");
+  Migrations m;
+  addNameLengthStep(m);
+  // Lazy (the index building), lazy then drained (the index built from the upgraded records) and
+  // eager agree, and the built index finds every record.
+  std::string out = ::capdb::testing::checkUpgrade(dir_ / "check", v1, v2, m, kRecords);
+  EXPECT_NE(out.find("\"name\":\"Alan Turing\",\"score\":41.25,\"nameLength\":11"), std::string::npos)
+      << out;
+  // Two names of one length: the unique build fails, in the drained run and the eager one alike.
+  std::string err = errorOf([&] {
+    ::capdb::testing::checkUpgrade(dir_ / "dup", v1, v2, m,
+                                   kRecords + "{\"id\":\"4\",\"name\":\"Ada Lovelaca\"}\n");
+  });
+  EXPECT_NE(err.find("MigrationFailed: table people: unique index people_nameLength cannot be built, "
+                     "its keys repeat: key (12) of records (1) and (4)"),
+            std::string::npos)
+      << err;
+}
+
 TEST_F(MigrationTest, UpgradedRecordsAreAsSmallAsRecordsWrittenAtTheNewVersion) {
   // Prefilling a larger struct must not leave the old struct's words behind in the message.
   TableSchema v1 = people(1, kV1);
