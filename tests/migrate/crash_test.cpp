@@ -211,12 +211,16 @@ class CrashTest : public ::testing::Test {
 TEST_F(CrashTest, KillsInTheCheckRecordsAndIndexPhasesOfAnEagerMigration) {
   int k = killsPerPhase();
   std::map<std::string, int> kills;
+  // Batches of 10 records: 60 checking, 60 rewriting; an index build's batch reads ten times as
+  // many, so 6 building. Kill points go round each phase's batches.
+  const std::map<std::string, int> batches = {{"check", 60}, {"records", 60}, {"indexes", 6}};
   for (const char* phase : {"check", "records", "indexes"}) {
     for (int i = 0; i < k; ++i) {
       // Half before a batch commits, half right after one.
       std::string point = std::string("migrate.") + phase + (i % 2 ? ".commit" : ".batch");
       auto path = fresh();
-      bool killed = killAt(point, 1 + i / 2, [&] { Database::open(path, Schemas{v2_}, eager(withEmail_)); });
+      uint64_t n = 1 + static_cast<uint64_t>(i / 2 % batches.at(phase));
+      bool killed = killAt(point, n, [&] { Database::open(path, Schemas{v2_}, eager(withEmail_)); });
       if (killed) ++kills[phase];
       Database db = Database::open(path, Schemas{v2_}, eager(withEmail_));
       expectUpgraded(db, true);
@@ -295,7 +299,10 @@ TEST_F(CrashTest, KillsDuringAnIndexBuildAndDuringADrain) {
       o.mode = MigrationMode::Hybrid;
       o.eager.batchRecords = 10;
       std::string point = std::string("migrate.") + phase + (i % 2 ? ".commit" : ".batch");
-      bool killed = killAt(point, 1 + static_cast<uint64_t>(i / 2) * 5, [&] {
+      // 60 batches rewrite the records, 6 build the index (ten times the records a batch).
+      int batches = std::string(phase) == "records" ? 60 : 6;
+      uint64_t n = 1 + static_cast<uint64_t>((i / 2) * 5 % batches);
+      bool killed = killAt(point, n, [&] {
         Database db = Database::open(path, Schemas{v2_}, o);
         while (!db.drain(DrainBudget{.records = 25})) {
         }
