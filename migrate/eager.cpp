@@ -1,9 +1,9 @@
 // The eager rewrite, which Database::migrate and Database::drain run (db/migrate.cpp). Each batch
-// is one write transaction that rewrites up to a batch of old records at the newest version (or
-// refills a batch of a rebuilt index) and commits the checkpoint with them, so a crash loses at
-// most the batch in flight and the next run continues after the checkpoint: no record is
-// rewritten twice or skipped. A batch runs one phase: check, records, indexes, or, for a new
-// primary key, rekey then install.
+// is one write transaction that rewrites up to a batch of old records at the newest version (or,
+// once the migration has ended, fills a batch of the indexes that build: migrate/index_build.h)
+// and commits the checkpoint with them, so a crash loses at most the batch in flight and the next
+// run continues after the checkpoint: no record is rewritten twice or skipped. A batch runs one
+// phase: check, records, or, for a new primary key, rekey then install; then indexes.
 #include "migrate/eager.h"
 
 #include <fmt/format.h>
@@ -11,7 +11,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstring>
 #include <string>
 #include <thread>
 
@@ -19,10 +18,9 @@
 #include "engine/crash_point.h"
 #include "engine/fail.h"
 #include "engine/key_codec.h"
-#include "engine/key_compare.h"
+#include "migrate/index_build.h"
 #include "migrate/kept_index_check.h"
 #include "orm/disk_names.h"
-#include "orm/kj_error.h"
 #include "orm/table_core.h"
 
 namespace capdb::migrate {
@@ -129,35 +127,16 @@ void setStoredVersion(std::string& bytes, uint32_t version) {
   for (int i = 0; i < 4; ++i) bytes[4 + i] = static_cast<char>(version >> (8 * i));
 }
 
-// The table's indexes that are building, with their catalog entries: the ones a migration holds
-// (to be checked, unique only), or the ones whose builds run.
-std::vector<std::pair<const orm::IndexCore*, orm::IndexInfo*>> buildingIndexes(
-    const orm::TableCore& core, orm::TableInfo& info, bool held) {
-  std::vector<std::pair<const orm::IndexCore*, orm::IndexInfo*>> out;
-  for (const auto& ic : core.indexes()) {
-    for (auto& ii : info.indexes) {
-      if (ii.name == ic.schema.name && ii.state == orm::IndexState::Building && ii.held == held &&
-          (!held || ic.schema.unique)) {
-        out.emplace_back(&ic, &ii);
-      }
-    }
-  }
-  return out;
-}
-
 struct ScanEnd {
   std::string last;  // the last primary key visited
   bool exhausted = true;
 };
 
 // Visits up to `limit` records (at least one) from `range`, upgraded to the newest version;
-// `visit` returns false to stop early. With `verify` false a record at the newest version is not
-// checked pointer by pointer first (TableCore::decode): `visit` must turn a kj::Exception from
-// reading a damaged field into Corruption.
+// `visit` returns false to stop early.
 template <typename Visit>
 ScanEnd scanBatch(engine::WriteTxn& etx, const orm::TableCore& core,
-                  const engine::KeyRange& range, uint64_t limit, Visit&& visit,
-                  bool verify = true) {
+                  const engine::KeyRange& range, uint64_t limit, Visit&& visit) {
   ScanEnd end;
   uint64_t n = 0;
   orm::RecordDecoder decoder;
@@ -168,7 +147,7 @@ ScanEnd scanBatch(engine::WriteTxn& etx, const orm::TableCore& core,
     }
     ++n;
     end.last.assign(pk);
-    if (!visit(pk, core.decode(decoder, pk, value, verify))) {
+    if (!visit(pk, core.decode(decoder, pk, value))) {
       end.exhausted = false;
       break;
     }
@@ -490,160 +469,6 @@ BatchResult recordsBatch(WriteTxn& tx, const orm::TableCore& core, const EagerOp
   return result;
 }
 
-// A batch of the builds of the table's building indexes: the records after the lowest
-// checkpoint, read at the newest version (old ones through the steps), give their entries, which
-// are sorted per index and written in key order through one cursor. Entries are idempotent (the
-// one entry of the record as it is now), so a record that a write gave its entry before the build
-// reached it is entered again unchanged, and every write keeps a building index as it does a
-// ready one: each record ends with exactly its one current entry. A unique index whose keys
-// repeat fails: its entries go, its state is failed with the first duplicates, and the records
-// and the other indexes are untouched.
-BatchResult buildBatch(WriteTxn& tx, const orm::TableCore& core, orm::TableInfo& info,
-                       const EagerOptions& options, uint64_t limit, BatchResult& result) {
-  engine::WriteTxn& etx = internal::engineWrite(tx);
-  auto building = buildingIndexes(core, info, false);
-  result.phase = "indexes";
-  result.total = info.records();
-  // The scan starts after the lowest checkpoint (empty: from the first record).
-  std::string from;
-  bool fromStart = false;
-  for (const auto& [ic, ii] : building) {
-    if (ii->checkpoint.empty()) fromStart = true;
-    if (!fromStart && (from.empty() || ii->checkpoint < from)) from = ii->checkpoint;
-  }
-  engine::KeyRange range =
-      fromStart ? engine::KeyRange::all() : engine::KeyRange::atLeast(from, false);
-  // Entries per index in one buffer: the key's first eight bytes (big-endian, so that most
-  // comparisons of the sort are one integer comparison), then the offsets and sizes of the key,
-  // the value and the primary key.
-  struct Entry {
-    uint64_t prefix;
-    size_t key, keySize, value, valueSize, pk, pkSize;
-  };
-  std::vector<std::vector<Entry>> entries(building.size());
-  std::vector<uint64_t> entered(building.size(), 0);
-  // A record whose entry cannot be stored (a key past the size limit) fails the index.
-  std::vector<std::string> unstorable(building.size());
-  std::string arena;
-  uint64_t bytes = 0, scanned = 0;
-  ScanEnd end = scanBatch(etx, core, range, limit, [&](std::string_view pk, auto record) {
-    ++scanned;
-    for (size_t i = 0; i < building.size(); ++i) {
-      const std::string& cp = building[i].second->checkpoint;
-      if (!cp.empty() && pk <= std::string_view(cp)) continue;  // entered by an earlier batch
-      if (!unstorable[i].empty()) continue;
-      // Only the indexed fields are read, each bounds-checked: the record is not verified whole.
-      ErrorContext at = core.context(pk);
-      std::pair<std::string, std::string> entry;
-      try {
-        entry = orm::translateKjIn(
-            ErrorCode::Corruption, [&] { return core.indexEntry(*building[i].first, record, pk); },
-            "reading the record's indexed fields");
-      } catch (const Error& e) {
-        if (e.code() != ErrorCode::InvalidArgument) throw;
-        unstorable[i] = fmt::format("record {}: {}", engine::formatKey(pk), e.what());
-        continue;
-      }
-      const auto& [key, value] = entry;
-      unsigned char head[8] = {};
-      std::memcpy(head, key.data(), std::min<size_t>(8, key.size()));
-      entries[i].push_back({engine::loadBigEndian(head), arena.size(), key.size(),
-                            arena.size() + key.size(), value.size(),
-                            arena.size() + key.size() + value.size(), pk.size()});
-      arena.append(key);
-      arena.append(value);
-      arena.append(pk);
-      bytes += key.size() + value.size() + pk.size();
-      ++entered[i];
-    }
-    return bytes < options.batchBytes;
-  }, /*verify=*/false);
-  std::string_view all(arena);
-  auto key = [&](const Entry& e) { return all.substr(e.key, e.keySize); };
-  for (size_t i = 0; i < building.size(); ++i) {
-    const orm::IndexCore& ic = *building[i].first;
-    orm::IndexInfo& ii = *building[i].second;
-    auto& list = entries[i];
-    // A key shorter than eight bytes is padded with zeros: equal prefixes then compare whole.
-    std::sort(list.begin(), list.end(), [&](const Entry& a, const Entry& b) {
-      if (a.prefix != b.prefix) return a.prefix < b.prefix;
-      int c = engine::compareKeyBytes(key(a), key(b));
-      return c != 0 ? c < 0 : all.substr(a.pk, a.pkSize) < all.substr(b.pk, b.pkSize);
-    });
-    std::vector<std::pair<std::string_view, std::string_view>> puts;
-    puts.reserve(list.size());
-    for (const Entry& e : list) puts.emplace_back(key(e), all.substr(e.value, e.valueSize));
-    std::vector<std::string> duplicates;
-    if (!unstorable[i].empty()) duplicates.push_back(unstorable[i]);
-    constexpr size_t kShown = 10;
-    // An index nothing has written to yet (a build's first batch, no write since it began) is
-    // appended to: pages fill as written, no key is searched for. A unique index's keys met
-    // twice in the batch are its duplicates then.
-    bool empty = etx.count(ic.db) == 0;
-    if (empty && ic.schema.unique && duplicates.empty()) {
-      for (size_t j = 1; j < puts.size() && duplicates.size() < kShown; ++j) {
-        if (puts[j].first != puts[j - 1].first) continue;
-        duplicates.push_back(fmt::format("key {} of records {} and {}",
-                                         engine::formatKey(puts[j].first),
-                                         engine::formatKey(puts[j - 1].second),
-                                         engine::formatKey(puts[j].second)));
-      }
-    }
-    if (!duplicates.empty()) {
-      // the index fails (below)
-    } else if (empty) {
-      etx.appendMany(ic.db, puts);
-    } else if (!ic.schema.unique) {
-      etx.putMany(ic.db, puts);
-    } else {
-      // Unique keys go in without overwriting; a key already there for another record (entered
-      // by an earlier batch or a write, or by this batch) is a duplicate.
-      size_t at = 0;
-      while (at < puts.size() && duplicates.size() < kShown) {
-        size_t stopped = at + etx.insertMany(ic.db, std::span(puts).subspan(at));
-        if (stopped >= puts.size()) break;
-        auto [k, v] = puts[stopped];
-        auto owner = etx.get(ic.db, k);
-        if (!owner || *owner != v) {
-          duplicates.push_back(fmt::format("key {} of records {} and {}", engine::formatKey(k),
-                                           owner ? engine::formatKey(*owner) : std::string("?"),
-                                           engine::formatKey(v)));
-        }
-        at = stopped + 1;
-      }
-    }
-    if (!duplicates.empty()) {
-      etx.clearDb(ic.db);
-      ii.state = orm::IndexState::Failed;
-      ii.checkpoint.clear();
-      ii.done = 0;
-      ii.duplicates = duplicates;
-      result.indexFailure += fmt::format(
-          "{}table {}: {} {} cannot be built, {}: {}; the index is failed (neither kept nor "
-          "read), the records are as they were",
-          result.indexFailure.empty() ? "" : "\n", core.schema().name,
-          ic.schema.unique ? "unique index" : "index", ii.name,
-          unstorable[i].empty() ? "its keys repeat" : "a record's key cannot be stored in it",
-          fmt::join(duplicates, "; "));
-      continue;
-    }
-    ii.done += entered[i];
-    if (!end.last.empty() && (ii.checkpoint.empty() || ii.checkpoint < end.last)) {
-      ii.checkpoint = end.last;
-    }
-    if (end.exhausted) {
-      ii.state = orm::IndexState::Ready;
-      ii.checkpoint.clear();
-      ii.done = 0;
-      ii.readySince = etx.snapshotId() + 1;  // this batch's commit
-    }
-    result.done = std::max(result.done, ii.done);
-  }
-  result.written = scanned;
-  if (end.exhausted) result.done = result.total;
-  return result;
-}
-
 // One batch of the table's pending migration, in the caller's write transaction.
 BatchResult runBatch(WriteTxn& tx, orm::TableCore& core, const EagerOptions& options,
                      uint64_t recordLimit) {
@@ -670,7 +495,14 @@ BatchResult runBatch(WriteTxn& tx, orm::TableCore& core, const EagerOptions& opt
     // A record gives an index a small entry: a build's batch reads ten times the records a
     // rewrite's does, for about the same time holding the write lock.
     uint64_t limit = std::min<uint64_t>(options.batchRecords * 10, recordLimit);
-    if (!buildingIndexes(core, info, false).empty()) buildBatch(tx, core, info, options, limit, result);
+    if (!buildingIndexes(core, info, false).empty()) {
+      BuildResult b = buildBatch(internal::engineWrite(tx), core, info, options, limit);
+      result.phase = "indexes";
+      result.total = info.records();
+      result.done = b.done;
+      result.written = b.scanned;
+      result.indexFailure = std::move(b.failure);
+    }
     result.finished = buildingIndexes(core, info, false).empty();
     states();
     return result;

@@ -43,7 +43,8 @@ class IndexBuildTest : public ::capdb::testing::PeopleVersions {
     auto tx = db.read();
     for (auto c = db.table("people").find(tx, index, Range::all()); c.valid(); c.next()) {
       std::string field = std::string(index) == "people_email" ? "email" : "city";
-      out.emplace(c.record().get(field).as<capnp::Text>().cStr(), c.record().get("id").as<uint64_t>());
+      out.emplace(c.record().get(field).as<capnp::Text>().cStr(),
+                  c.record().get("id").as<uint64_t>());
     }
     return out;
   }
@@ -52,7 +53,8 @@ class IndexBuildTest : public ::capdb::testing::PeopleVersions {
     std::set<std::pair<std::string, uint64_t>> out;
     auto tx = db.read();
     for (auto c = db.table("people").scan(tx); c.valid(); c.next()) {
-      out.emplace(c.record().get(field).as<capnp::Text>().cStr(), c.record().get("id").as<uint64_t>());
+      out.emplace(c.record().get(field).as<capnp::Text>().cStr(),
+                  c.record().get("id").as<uint64_t>());
     }
     return out;
   }
@@ -144,8 +146,10 @@ TEST_F(IndexBuildTest, AUniqueBuildRefusesADuplicateEntryAndFailsOnOnesItFindsLa
   EXPECT_EQ(st.records, 101u);
   // Neither kept nor read: writes go on, queries take other paths, verify passes.
   EXPECT_EQ(insert(103, "u50@x.org"), "no error");
-  EXPECT_EQ(db.query("SELECT count(*) FROM people WHERE email = 'u50@x.org'").at(0, 0).integer(), 3);
-  std::string plan = db.query("EXPLAIN SELECT id FROM people WHERE email = 'u50@x.org'").at(0, 0).text();
+  EXPECT_EQ(db.query("SELECT count(*) FROM people WHERE email = 'u50@x.org'").at(0, 0).integer(),
+            3);
+  std::string plan =
+      db.query("EXPLAIN SELECT id FROM people WHERE email = 'u50@x.org'").at(0, 0).text();
   EXPECT_EQ(plan.find("people_email"), std::string::npos) << plan;
   expectVerified(db);
   // Nothing more to do: the drain is done, the failed index waits for the app.
@@ -182,7 +186,8 @@ TEST_F(IndexBuildTest, RemovingADuplicateDuringAUniqueBuildKeepsTheOtherRecordsE
   EXPECT_FALSE(db.drain(DrainBudget{.records = 1}));  // the build entered record 1's 'a@x.org'
   // The duplicate goes before the build reaches it: record 1's entry must stay.
   db.write([&](WriteTxn& tx) {
-    db.table("people").update(tx, Key{2}, [](capnp::DynamicStruct::Builder b) { b.set("email", "b@x.org"); });
+    db.table("people").update(tx, Key{2},
+                              [](capnp::DynamicStruct::Builder b) { b.set("email", "b@x.org"); });
   });
   while (!db.drain(DrainBudget{.records = 1})) {
   }
@@ -203,12 +208,17 @@ TEST_F(IndexBuildTest, ABuildPartWayStartsOverWhenANewVersionBegins) {
   // A step that changes the indexed city without declaring it: the entries the build wrote for
   // records 1..30 are version 1's, so the build starts over.
   Migrations m;
-  m.step("people", 1, 2, [](StepRecord old, StepBuilder next) {
-    next.set("city", capnp::Text::Reader(("new " + std::string(old.get("city").as<capnp::Text>().cStr())).c_str()));
-    next.set("n", 1);
-  }, {.writes = {"n"}});
+  m.step("people", 1, 2,
+         [](StepRecord old, StepBuilder next) {
+           next.set("city",
+                    capnp::Text::Reader(
+                        ("new " + std::string(old.get("city").as<capnp::Text>().cStr())).c_str()));
+           next.set("n", 1);
+         },
+         {.writes = {"n"}});
   o.migrations = &m;
-  Database db = Database::open(dir_ / "db", Schemas{people(2, std::string(kIndexed) + " n @3 :UInt32;")}, o);
+  Database db =
+      Database::open(dir_ / "db", Schemas{people(2, std::string(kIndexed) + " n @3 :UInt32;")}, o);
   IndexStatus city = status(db).tables[0].indexes[1];
   EXPECT_EQ(city.state, "building");
   EXPECT_EQ(city.done, 0u);
@@ -242,13 +252,16 @@ std::atomic<int> stepRuns{0};
 TEST_F(IndexBuildTest, ALazyOpenOfAStepFedIndexReadsNoRecord) {
   load(dir_ / "db", people(1, kPlain), records(300));
   Migrations m;
-  m.step("people", 1, 2, [](StepRecord old, StepBuilder next) {
-    ++stepRuns;
-    next.set("cents", old.get("id").as<uint64_t>() * 100);
-  }, {.writes = {"cents"}});
+  m.step("people", 1, 2,
+         [](StepRecord old, StepBuilder next) {
+           ++stepRuns;
+           next.set("cents", old.get("id").as<uint64_t>() * 100);
+         },
+         {.writes = {"cents"}});
   Options o;
   o.migrations = &m;
-  TableSchema v2 = people(2, "id @0 :UInt64; email @1 :Text; city @2 :Text; cents @3 :UInt64 $Db.unique;");
+  TableSchema v2 =
+      people(2, "id @0 :UInt64; email @1 :Text; city @2 :Text; cents @3 :UInt64 $Db.unique;");
   stepRuns = 0;
   Database db = Database::open(dir_ / "db", Schemas{v2}, o);
   EXPECT_EQ(stepRuns.load(), 0);  // O(tables): no record was read

@@ -1,0 +1,233 @@
+#include "migrate/index_build.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "engine/error_context.h"
+#include "engine/fail.h"
+#include "engine/key_codec.h"
+#include "engine/key_compare.h"
+#include "orm/kj_error.h"
+
+namespace capdb::migrate {
+namespace {
+
+constexpr size_t kShown = 10;  // offending keys kept for a failed index
+
+// A batch's entries, per index, in one buffer. Each entry: the key's first eight bytes
+// (big-endian, so that most comparisons of the sort are one integer comparison), then the
+// offsets and sizes of the key, the value and the primary key.
+struct Entry {
+  uint64_t prefix;
+  size_t key, keySize, value, valueSize, pk, pkSize;
+};
+
+struct Batch {
+  std::vector<std::vector<Entry>> entries;  // per building index
+  std::vector<uint64_t> entered;            // records entered, per index
+  // Per index: a record whose entry cannot be stored (a key past the size limit), which fails it.
+  std::vector<std::string> unstorable;
+  std::string arena;
+  std::string last;  // the last primary key read
+  uint64_t scanned = 0;
+  bool exhausted = true;
+};
+
+// The range after the lowest checkpoint of `building` (all records when one has none).
+engine::KeyRange rangeOf(
+    const std::vector<std::pair<const orm::IndexCore*, orm::IndexInfo*>>& building) {
+  std::string from;
+  for (const auto& [ic, ii] : building) {
+    if (ii->checkpoint.empty()) return engine::KeyRange::all();
+    if (from.empty() || ii->checkpoint < from) from = ii->checkpoint;
+  }
+  return engine::KeyRange::atLeast(from, false);
+}
+
+// Reads the batch's records and gathers each building index's entries for the records past its
+// own checkpoint. Only the indexed fields are read, each bounds-checked: records are not
+// verified whole.
+Batch gather(engine::WriteTxn& etx, const orm::TableCore& core,
+             const std::vector<std::pair<const orm::IndexCore*, orm::IndexInfo*>>& building,
+             const EagerOptions& options, uint64_t limit) {
+  Batch b;
+  b.entries.resize(building.size());
+  b.entered.assign(building.size(), 0);
+  b.unstorable.resize(building.size());
+  uint64_t bytes = 0;
+  orm::RecordDecoder decoder;
+  for (auto [pk, value] : etx.scan(core.records(), rangeOf(building))) {
+    if (b.scanned >= std::max<uint64_t>(limit, 1) ||
+        (b.scanned > 0 && bytes >= options.batchBytes)) {
+      b.exhausted = false;
+      break;
+    }
+    ++b.scanned;
+    b.last.assign(pk);
+    auto record = core.decode(decoder, pk, value, /*verify=*/false);
+    ErrorContext at = core.context(pk);
+    for (size_t i = 0; i < building.size(); ++i) {
+      const std::string& cp = building[i].second->checkpoint;
+      if ((!cp.empty() && pk <= std::string_view(cp)) || !b.unstorable[i].empty()) continue;
+      std::pair<std::string, std::string> entry;
+      try {
+        entry = orm::translateKjIn(
+            ErrorCode::Corruption, [&] { return core.indexEntry(*building[i].first, record, pk); },
+            "reading the record's indexed fields");
+      } catch (const Error& e) {
+        if (e.code() != ErrorCode::InvalidArgument) throw;
+        b.unstorable[i] = fmt::format("record {}: {}", engine::formatKey(pk), e.what());
+        continue;
+      }
+      const auto& [key, val] = entry;
+      unsigned char head[8] = {};
+      std::memcpy(head, key.data(), std::min<size_t>(8, key.size()));
+      size_t at0 = b.arena.size();
+      b.entries[i].push_back({engine::loadBigEndian(head), at0, key.size(), at0 + key.size(),
+                              val.size(), at0 + key.size() + val.size(), pk.size()});
+      b.arena.append(key);
+      b.arena.append(val);
+      b.arena.append(pk);
+      bytes += key.size() + val.size() + pk.size();
+      ++b.entered[i];
+    }
+  }
+  return b;
+}
+
+// Sorts one index's entries by key (then primary key, so that duplicates list in order) and
+// returns them as (key, value) views into the batch's buffer.
+std::vector<std::pair<std::string_view, std::string_view>> sorted(Batch& b,
+                                                                  std::vector<Entry>& list) {
+  std::string_view all(b.arena);
+  auto key = [&](const Entry& e) { return all.substr(e.key, e.keySize); };
+  // A key shorter than eight bytes is padded with zeros: equal prefixes then compare whole.
+  std::sort(list.begin(), list.end(), [&](const Entry& x, const Entry& y) {
+    if (x.prefix != y.prefix) return x.prefix < y.prefix;
+    int c = engine::compareKeyBytes(key(x), key(y));
+    return c != 0 ? c < 0 : all.substr(x.pk, x.pkSize) < all.substr(y.pk, y.pkSize);
+  });
+  std::vector<std::pair<std::string_view, std::string_view>> puts;
+  puts.reserve(list.size());
+  for (const Entry& e : list) puts.emplace_back(key(e), all.substr(e.value, e.valueSize));
+  return puts;
+}
+
+std::string duplicate(std::string_view key, std::optional<std::string_view> owner,
+                      std::string_view other) {
+  return fmt::format("key {} of records {} and {}", engine::formatKey(key),
+                     owner ? engine::formatKey(*owner) : std::string("?"),
+                     engine::formatKey(other));
+}
+
+// Writes one index's sorted entries; returns the duplicates met (a unique index's keys that
+// another record holds), in which case what was written must be dropped. An index nothing has
+// written to yet is appended to: pages fill as written, no key is searched for.
+std::vector<std::string> write(
+    engine::WriteTxn& etx, const orm::IndexCore& ic,
+    std::span<const std::pair<std::string_view, std::string_view>> puts) {
+  std::vector<std::string> duplicates;
+  bool empty = etx.count(ic.db) == 0;
+  if (empty) {
+    if (ic.schema.unique) {  // keys met twice in the batch
+      for (size_t j = 1; j < puts.size() && duplicates.size() < kShown; ++j) {
+        if (puts[j].first == puts[j - 1].first) {
+          duplicates.push_back(duplicate(puts[j].first, puts[j - 1].second, puts[j].second));
+        }
+      }
+      if (!duplicates.empty()) return duplicates;
+    }
+    etx.appendMany(ic.db, puts);
+    return duplicates;
+  }
+  if (!ic.schema.unique) {
+    etx.putMany(ic.db, puts);  // (key, primary key) -> "": the same entry again is harmless
+    return duplicates;
+  }
+  // Unique keys go in without overwriting; a key already there for another record (entered by an
+  // earlier batch or a write, or by this batch) is a duplicate.
+  size_t at = 0;
+  while (at < puts.size() && duplicates.size() < kShown) {
+    size_t stopped = at + etx.insertMany(ic.db, puts.subspan(at));
+    if (stopped >= puts.size()) break;
+    auto [k, v] = puts[stopped];
+    auto owner = etx.get(ic.db, k);
+    if (!owner || *owner != v) duplicates.push_back(duplicate(k, owner, v));
+    at = stopped + 1;
+  }
+  return duplicates;
+}
+
+// The index failed: its entries go, the offending keys stay in the catalog. Returns the line
+// MigrationFailed reports.
+std::string failIndex(engine::WriteTxn& etx, const orm::TableCore& core, const orm::IndexCore& ic,
+                      orm::IndexInfo& ii, std::vector<std::string> problems, bool unstorable) {
+  etx.clearDb(ic.db);
+  ii.state = orm::IndexState::Failed;
+  ii.checkpoint.clear();
+  ii.done = 0;
+  ii.duplicates = std::move(problems);
+  return fmt::format(
+      "table {}: {} {} cannot be built, {}: {}; the index is failed (neither kept nor read), "
+      "the records are as they were",
+      core.schema().name, ic.schema.unique ? "unique index" : "index", ii.name,
+      unstorable ? "a record's key cannot be stored in it" : "its keys repeat",
+      fmt::join(ii.duplicates, "; "));
+}
+
+}  // namespace
+
+std::vector<std::pair<const orm::IndexCore*, orm::IndexInfo*>> buildingIndexes(
+    const orm::TableCore& core, orm::TableInfo& info, bool held) {
+  std::vector<std::pair<const orm::IndexCore*, orm::IndexInfo*>> out;
+  for (const auto& ic : core.indexes()) {
+    for (auto& ii : info.indexes) {
+      if (ii.name == ic.schema.name && ii.state == orm::IndexState::Building && ii.held == held &&
+          (!held || ic.schema.unique)) {
+        out.emplace_back(&ic, &ii);
+      }
+    }
+  }
+  return out;
+}
+
+BuildResult buildBatch(engine::WriteTxn& etx, const orm::TableCore& core, orm::TableInfo& info,
+                       const EagerOptions& options, uint64_t limit) {
+  auto building = buildingIndexes(core, info, false);
+  Batch b = gather(etx, core, building, options, limit);
+  BuildResult result;
+  result.scanned = b.scanned;
+  for (size_t i = 0; i < building.size(); ++i) {
+    const orm::IndexCore& ic = *building[i].first;
+    orm::IndexInfo& ii = *building[i].second;
+    std::vector<std::string> problems;
+    if (!b.unstorable[i].empty()) {
+      problems.push_back(b.unstorable[i]);
+    } else {
+      auto puts = sorted(b, b.entries[i]);
+      problems = write(etx, ic, puts);
+    }
+    if (!problems.empty()) {
+      result.failure += (result.failure.empty() ? "" : "\n") +
+                        failIndex(etx, core, ic, ii, std::move(problems), !b.unstorable[i].empty());
+      continue;
+    }
+    ii.done += b.entered[i];
+    if (!b.last.empty() && (ii.checkpoint.empty() || ii.checkpoint < b.last))
+      ii.checkpoint = b.last;
+    if (b.exhausted) {
+      ii.state = orm::IndexState::Ready;
+      ii.checkpoint.clear();
+      ii.done = 0;
+      ii.readySince = etx.snapshotId() + 1;  // this batch's commit
+    }
+    result.done = std::max(result.done, ii.done);
+  }
+  if (b.exhausted) result.done = info.records();
+  return result;
+}
+
+}  // namespace capdb::migrate
