@@ -28,7 +28,8 @@ struct IndexStatus {
   bool ready = true;  // state == "ready": queries may use it
   // "ready"; "building" (maintained by every write, filled in batches by drain(), migrate() or an
   // eager open, never read by queries); or "failed" (a unique index whose build met duplicate
-  // keys: neither maintained nor read, until the app drops it or calls Database::rebuildIndex).
+  // keys, or one that met a key it cannot store: neither maintained nor read, until the app drops
+  // it or calls Database::rebuildIndex).
   std::string state = "ready";
   // Building: the records the build has entered so far, of the table's records, and the last
   // primary key it passed (formatted, e.g. "(42)"; empty before its first batch). `waiting`: the
@@ -37,7 +38,8 @@ struct IndexStatus {
   uint64_t total = 0;
   std::string checkpoint;
   bool waiting = false;
-  // Failed: the first offending keys, one line each ("key (x) of records (1) and (2)").
+  // Failed: the first offending keys, one line each ("key ('x') of records (1) and (2)"), or the
+  // record whose key the index cannot store ("record (7): ...").
   std::vector<std::string> duplicates;
 };
 
