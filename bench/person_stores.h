@@ -15,6 +15,7 @@
 
 #include "bench/bench_support.h"
 #include "bench_person.capnp.h"
+#include "capdb/admin.h"
 #include "capdb/capdb.h"
 
 namespace capdb::bench {
@@ -67,6 +68,13 @@ struct CapdbStore {
     });
   }
   uint64_t count() { return people->count(db->read()); }
+  // The pages of the records and of every index, per record (capdb status's storage line).
+  double bytesPerRecord() {
+    capdb::TableStatus t = capdb::status(*db).tables.at(0);
+    uint64_t bytes = t.recordBytes;
+    for (const auto& i : t.indexes) bytes += i.bytes;
+    return static_cast<double>(bytes) / static_cast<double>(kRecords);
+  }
 };
 
 struct SqliteStore : SqliteDb {
@@ -92,6 +100,12 @@ struct SqliteStore : SqliteDb {
     exec("COMMIT");
   }
   uint64_t count() { return std::stoull(one("SELECT count(*) FROM people")); }
+  // The database file's pages (the table and its indexes), per record, once checkpointed.
+  double bytesPerRecord() {
+    exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    double pages = std::stod(one("PRAGMA page_count")), size = std::stod(one("PRAGMA page_size"));
+    return pages * size / static_cast<double>(kRecords);
+  }
 };
 
 // The store of each kind loaded once per process and shared by the read benchmarks.

@@ -130,8 +130,8 @@ std::string statusJson(const DatabaseStatus& s) {
                                 jsonValue(Value(s.path.string())), s.fileBytes, s.mapBytes, s.usedBytes);
   for (size_t i = 0; i < s.tables.size(); ++i) {
     const auto& t = s.tables[i];
-    out += fmt::format("{}{{\"name\":{},\"version\":{},\"records\":{},\"recordsByVersion\":{{", i ? "," : "",
-                       jsonValue(Value(t.name)), t.version, t.records);
+    out += fmt::format("{}{{\"name\":{},\"version\":{},\"records\":{},\"recordBytes\":{},\"recordsByVersion\":{{",
+                       i ? "," : "", jsonValue(Value(t.name)), t.version, t.records, t.recordBytes);
     size_t k = 0;
     for (const auto& [v, n] : t.recordsByVersion) out += fmt::format("{}\"{}\":{}", k++ ? "," : "", v, n);
     out += "},\"indexes\":[";
@@ -139,8 +139,9 @@ std::string statusJson(const DatabaseStatus& s) {
       const auto& ix = t.indexes[j];
       std::string fields;
       for (size_t f = 0; f < ix.fields.size(); ++f) fields += (f ? "," : "") + jsonValue(Value(ix.fields[f]));
-      out += fmt::format("{}{{\"name\":{},\"fields\":[{}],\"unique\":{},\"state\":\"{}\"", j ? "," : "",
-                         jsonValue(Value(ix.name)), fields, ix.unique, ix.state);
+      out += fmt::format("{}{{\"name\":{},\"fields\":[{}],\"unique\":{},\"state\":\"{}\",\"entries\":{},\"bytes\":{}",
+                         j ? "," : "", jsonValue(Value(ix.name)), fields, ix.unique, ix.state, ix.entries,
+                         ix.bytes);
       if (ix.state == "building") {
         out += fmt::format(",\"done\":{},\"total\":{},\"checkpoint\":{},\"waiting\":{}", ix.done,
                            ix.total, jsonValue(Value(ix.checkpoint)), ix.waiting);
@@ -204,6 +205,15 @@ int showStatus(const std::string& db, bool json) {
       fmt::print("  index {} ({}){}: {}\n", i.name, fields, i.unique ? " unique" : "",
                  indexState(i));
     }
+    // Where the bytes go: each B-tree's pages, per record (per entry for an index).
+    auto per = [](uint64_t bytes, uint64_t n) {
+      return n == 0 ? std::string("") : fmt::format(" ({} bytes each)", (bytes + n / 2) / n);
+    };
+    std::string storage = fmt::format("records {}{}", bytes(t.recordBytes), per(t.recordBytes, t.records));
+    for (const auto& i : t.indexes) {
+      storage += fmt::format("; {} {}{}", i.name, bytes(i.bytes), per(i.bytes, i.entries));
+    }
+    fmt::print("  storage: {}\n", storage);
     if (t.migration) {
       fmt::print("  migration from version {} ({} phase): {} of {} records rewritten; the rest are "
                  "read through the migration's steps until an eager upgrade rewrites them\n",

@@ -108,6 +108,7 @@ DatabaseStatus status(const Database& db) {
     // Half-way to new primary keys the records lie in two databases; the migration knows them.
     bool moving = t->migration && t->migration->rekey;
     s.records = moving ? t->migration->total : core.count(tx);
+    s.recordBytes = internal::engineTxn(tx).stat(core.records()).bytes();
     for (const auto& [v, n] : t->counts) {
       if (n > 0) s.recordsByVersion[v] = n;
     }
@@ -125,6 +126,12 @@ DatabaseStatus status(const Database& db) {
         is.waiting = i.held;
       }
       is.duplicates = i.duplicates;
+      for (const auto& ic : core.indexes()) {
+        if (ic.schema.name != i.name) continue;
+        auto tree = internal::engineTxn(tx).stat(ic.db);
+        is.entries = tree.entries;
+        is.bytes = tree.bytes();
+      }
       s.indexes.push_back(std::move(is));
     }
     if (t->migration) {

@@ -101,6 +101,22 @@ uint64_t Txn::count(const Db& db) const {
   return stat.ms_entries;
 }
 
+Txn::TreeStat Txn::stat(const Db& db) const {
+  requireActive();
+  MDB_stat s;
+  int rc = mdb_stat(txn_, db.dbi, &s);
+  if (rc == EINVAL) staleHandle(db);
+  if (rc != 0) throwLmdb(rc, fmt::format("reading the statistics of {}", db.name));
+  TreeStat t;
+  t.entries = s.ms_entries;
+  t.branchPages = s.ms_branch_pages;
+  t.leafPages = s.ms_leaf_pages;
+  t.overflowPages = s.ms_overflow_pages;
+  t.pageSize = s.ms_psize;
+  t.depth = s.ms_depth;
+  return t;
+}
+
 std::optional<Db> Txn::openDb(std::string_view name) const {
   requireActive();
   if (auto dbi = env_->openExisting(name)) return Db{*dbi, std::string(name)};

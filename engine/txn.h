@@ -59,6 +59,15 @@ class Txn {
   Scan scan(const Db& db, KeyRange range, Direction direction = Direction::Forward) const;
   // The number of entries in db (O(1), from LMDB's B-tree statistics).
   uint64_t count(const Db& db) const;
+  // db's B-tree as LMDB counts it (O(1)): its entries and pages. bytes() is the pages it takes.
+  struct TreeStat {
+    uint64_t entries = 0;
+    uint64_t branchPages = 0, leafPages = 0, overflowPages = 0;
+    uint32_t pageSize = 0;
+    uint32_t depth = 0;
+    uint64_t bytes() const { return (branchPages + leafPages + overflowPages) * pageSize; }
+  };
+  TreeStat stat(const Db& db) const;
 
   // A named database that exists, or nullopt.
   std::optional<Db> openDb(std::string_view name) const;

@@ -38,6 +38,9 @@ struct IndexStatus {
   uint64_t total = 0;
   std::string checkpoint;
   bool waiting = false;
+  // The index's B-tree: its entries and the bytes of its pages (O(1), from LMDB's statistics).
+  uint64_t entries = 0;
+  uint64_t bytes = 0;
   // Failed: the first offending keys, one line each ("key ('x') of records (1) and (2)"), or the
   // record whose key the index cannot store ("record (7): ...").
   std::vector<std::string> duplicates;
@@ -49,6 +52,8 @@ struct TableStatus {
   std::vector<std::string> primaryKey;
   uint64_t records = 0;
   std::map<uint32_t, uint64_t> recordsByVersion;
+  // The bytes of the records' B-tree pages (headers, keys, values, free space in each page).
+  uint64_t recordBytes = 0;
   std::vector<IndexStatus> indexes;
   // An eager migration in progress (or stopped part-way): its phase and progress.
   struct Migration {

@@ -307,8 +307,16 @@ TEST_F(Cli, StatusVerifyAndBackup) {
   Outcome s = run({"status", db()});
   EXPECT_TRUE(has(s.out, "table people: version 1, 200 records, primary key (id)")) << s.out;
   EXPECT_TRUE(has(s.out, "index by_city_age (city, age): ready")) << s.out;
+  // Each B-tree's pages (4 KiB each at this size), and per record or entry.
+  EXPECT_TRUE(has(s.out, "  storage: records 32.0 KiB (164 bytes each); people_email 20.0 KiB (102 bytes "
+                         "each); people_age 4.0 KiB (20 bytes each); by_city_age 12.0 KiB (61 bytes each)\n"))
+      << s.out;
   Outcome j = run({"status", db(), "--json"});
-  EXPECT_TRUE(has(j.out, "\"name\":\"people\",\"version\":1,\"records\":200,\"recordsByVersion\":{\"1\":200}"))
+  EXPECT_TRUE(has(j.out, "\"name\":\"people\",\"version\":1,\"records\":200,\"recordBytes\":32768,"
+                         "\"recordsByVersion\":{\"1\":200}"))
+      << j.out;
+  EXPECT_TRUE(has(j.out, "\"name\":\"people_age\",\"fields\":[\"age\"],\"unique\":false,\"state\":\"ready\","
+                         "\"entries\":200,\"bytes\":4096}"))
       << j.out;
   Outcome v = run({"verify", db()});
   EXPECT_EQ(v.code, 0);
@@ -435,7 +443,7 @@ TEST_F(Cli, ALazyUpgradeFeedsANewIndexThatAnEagerOneFills) {
   Outcome st = run({"status", db()});
   EXPECT_TRUE(has(st.out, "index orders_cents (cents): building: 0 of 300 records")) << st.out;
   EXPECT_TRUE(has(run({"status", db(), "--json"}).out,
-                  "\"state\":\"building\",\"done\":0,\"total\":300")) ;
+                  "\"state\":\"building\",\"entries\":0,\"bytes\":0,\"done\":0,\"total\":300"));
   // Until it is ready, queries take another path and see every record at version 2.
   const std::string query = "SELECT id FROM orders WHERE cents = 1025 ORDER BY id";
   EXPECT_FALSE(has(run({"sql", db(), "EXPLAIN " + query}).out, "orders_cents"));
