@@ -71,7 +71,8 @@ struct MigrationProgress {
 struct EagerOptions {
   // A batch ends after this many records or this many bytes written, whichever comes first; each
   // batch is one write transaction that also commits the checkpoint. Defaults: 10,000 records,
-  // 16 MiB: short enough that the app's writers wait little between batches.
+  // 16 MiB: short enough that the app's writers wait little between batches. A batch of an index
+  // build reads ten times batchRecords (an entry is a fraction of a record, and is only read).
   uint64_t batchRecords = 10'000;
   uint64_t batchBytes = uint64_t{16} << 20;
   // Called after every batch. Default: none.
