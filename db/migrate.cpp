@@ -7,6 +7,7 @@
 #include "engine/fail.h"
 #include "db/database_state.h"
 #include "migrate/eager.h"
+#include "migrate/index_build.h"
 #include "orm/access.h"
 #include "orm/table_core.h"
 
@@ -49,16 +50,7 @@ bool Database::drain(DrainBudget budget) {
 
 void Database::rebuildIndex(std::string_view table, std::string_view index) {
   orm::TableCore& core = internal::core(this->table(table));
-  const orm::IndexCore* ic = nullptr;
-  for (const auto& i : core.indexes()) {
-    if (i.schema.name == index) ic = &i;
-  }
-  if (ic == nullptr) {
-    std::string known;
-    for (const auto& i : core.indexes()) known += (known.empty() ? "" : ", ") + i.schema.name;
-    fail(ErrorCode::InvalidArgument, "table {} has no index {} (its indexes: {})", table, index,
-         known.empty() ? "none" : known);
-  }
+  core.index(index);  // InvalidArgument naming the table's indexes, before anything is written
   orm::IndexState state = orm::IndexState::Building;
   uint64_t committed = 0;
   write([&](WriteTxn& tx) {
@@ -71,8 +63,7 @@ void Database::rebuildIndex(std::string_view table, std::string_view index) {
                      "keys; finish it first (capdb upgrade --mode eager)");
     for (auto& ii : info.indexes) {
       if (ii.name != index) continue;
-      internal::engineWrite(tx).clearDb(ic->db);
-      ii.startBuild();
+      migrate::restartBuild(internal::engineWrite(tx), core, ii);
       if (info.records() == 0) ii.state = orm::IndexState::Ready;  // complete in every snapshot
       state = ii.state;
     }

@@ -82,11 +82,7 @@ void undoMigration(engine::WriteTxn& etx, const orm::TableCore& core, orm::Table
 // undone (held), from emptied databases. From here on every write keeps them.
 void releaseHeld(engine::WriteTxn& etx, const orm::TableCore& core, orm::TableInfo& info) {
   for (auto& ii : info.indexes) {
-    if (ii.state != orm::IndexState::Building || !ii.held) continue;
-    for (const auto& ic : core.indexes()) {
-      if (ic.schema.name == ii.name) etx.clearDb(ic.db);
-    }
-    ii.startBuild();
+    if (ii.state == orm::IndexState::Building && ii.held) restartBuild(etx, core, ii);
   }
 }
 
@@ -97,11 +93,9 @@ void releaseHeld(engine::WriteTxn& etx, const orm::TableCore& core, orm::TableIn
 void migrationEnded(engine::WriteTxn& etx, const orm::TableCore& core, orm::TableInfo& info) {
   info.migration.reset();
   for (auto& ii : info.indexes) {
-    if (ii.state != orm::IndexState::Building || ii.held || !ii.checkpoint.empty()) continue;
-    for (const auto& ic : core.indexes()) {
-      if (ic.schema.name == ii.name) etx.clearDb(ic.db);
+    if (ii.state == orm::IndexState::Building && !ii.held && ii.checkpoint.empty()) {
+      restartBuild(etx, core, ii);
     }
-    ii.startBuild();
   }
 }
 
@@ -535,10 +529,8 @@ BatchResult runBatch(WriteTxn& tx, orm::TableCore& core, const EagerOptions& opt
     case orm::MigrationState::Phase::Indexes:
       // A phase of earlier builds, which rebuilt indexes after the records: their builds now
       // run on their own, from the start.
-      releaseHeld(internal::engineWrite(tx), core, info);
-      for (const auto& [ic, ii] : buildingIndexes(core, info, false)) {
-        internal::engineWrite(tx).clearDb(ic->db);
-        ii->startBuild();
+      for (auto& ii : info.indexes) {
+        if (ii.state == orm::IndexState::Building) restartBuild(internal::engineWrite(tx), core, ii);
       }
       info.migration.reset();
       break;

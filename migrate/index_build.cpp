@@ -194,6 +194,11 @@ std::vector<std::pair<const orm::IndexCore*, orm::IndexInfo*>> buildingIndexes(
   return out;
 }
 
+void restartBuild(engine::WriteTxn& txn, const orm::TableCore& core, orm::IndexInfo& ii) {
+  txn.clearDb(core.index(ii.name).db);
+  ii.startBuild();
+}
+
 BuildResult buildBatch(engine::WriteTxn& etx, const orm::TableCore& core, orm::TableInfo& info,
                        const EagerOptions& options, uint64_t limit) {
   auto building = buildingIndexes(core, info, false);

@@ -26,6 +26,10 @@ namespace capdb::migrate {
 std::vector<std::pair<const orm::IndexCore*, orm::IndexInfo*>> buildingIndexes(
     const orm::TableCore& core, orm::TableInfo& info, bool held);
 
+// Starts the build of `ii` (one of core's indexes) again from nothing, in `txn`: its database
+// emptied, its checkpoint, progress, hold and failure cleared, its state building.
+void restartBuild(engine::WriteTxn& txn, const orm::TableCore& core, orm::IndexInfo& ii);
+
 struct BuildResult {
   uint64_t scanned = 0;  // records read
   uint64_t done = 0;     // records the furthest build has entered (the table's, once finished)

@@ -588,23 +588,26 @@ RecordCursor TableCore::scan(const Txn& tx, const Range& range, Direction direct
       *this, internal::engineTxn(tx), internal::engineTxn(tx).scan(records_, toKeyRange(range), direction), nullptr));
 }
 
-const IndexCore& TableCore::requireIndex(std::string_view name, uint64_t snapshot) const {
-  ErrorContext scope = context();
+const IndexCore& TableCore::index(std::string_view name) const {
   for (const IndexCore& index : indexes_) {
-    if (index.schema.name == name) {
-      CAPDB_REQUIRE_IN(index.state.get() != IndexState::Failed, ErrorCode::SchemaMismatch,
-                       "index {} failed its build (a unique index over duplicate keys; "
-                       "capdb status lists them)", name);
-      CAPDB_REQUIRE_IN(index.state.get() != IndexState::Building, ErrorCode::Busy,
-                       "index {} is still being built; Database::drain() or migrate() (capdb "
-                       "upgrade --mode eager) finishes it", name);
-      CAPDB_REQUIRE_IN(index.readyAt(snapshot), ErrorCode::Busy,
-                       "index {} was completed after this transaction's snapshot; read it in a "
-                       "newer transaction", name);
-      return index;
-    }
+    if (index.schema.name == name) return index;
   }
   failNoIndex(name);
+}
+
+const IndexCore& TableCore::requireIndex(std::string_view name, uint64_t snapshot) const {
+  ErrorContext scope = context();
+  const IndexCore& ic = index(name);
+  CAPDB_REQUIRE_IN(ic.state.get() != IndexState::Failed, ErrorCode::SchemaMismatch,
+                   "index {} failed its build (a unique index over duplicate keys; "
+                   "capdb status lists them)", name);
+  CAPDB_REQUIRE_IN(ic.state.get() != IndexState::Building, ErrorCode::Busy,
+                   "index {} is still being built; Database::drain() or migrate() (capdb "
+                   "upgrade --mode eager) finishes it", name);
+  CAPDB_REQUIRE_IN(ic.readyAt(snapshot), ErrorCode::Busy,
+                   "index {} was completed after this transaction's snapshot; read it in a "
+                   "newer transaction", name);
+  return ic;
 }
 
 void TableCore::failNoIndex(std::string_view name) const {

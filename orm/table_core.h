@@ -157,6 +157,9 @@ class TableCore : public detail::TableHandle {
     if (unavailable_.load(std::memory_order_acquire) != nullptr) [[unlikely]] failUnavailable();
   }
   const std::vector<IndexCore>& indexes() const { return indexes_; }
+  // The index called `name`, whatever its state; InvalidArgument naming the table's indexes when
+  // it has none of that name.
+  const IndexCore& index(std::string_view name) const;
   const engine::Db& records() const { return records_; }
 
   uint64_t insert(WriteTxn& tx, const Edit& fill) const;

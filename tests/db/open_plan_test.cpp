@@ -140,6 +140,16 @@ void unchanged(const OpenPlan& p) {
   EXPECT_FALSE(p.raiseSequence);
 }
 
+// A lazy or hybrid open whose step writes the indexed age: it returns at once, the index emptied
+// and building, filled later from the upgraded records; no check phase, nothing to undo.
+void buildsAgeAfterOpen(const OpenPlan& p) {
+  EXPECT_EQ(indexNames(p.entry, IndexState::Building), Names{"t_age"});
+  EXPECT_EQ(p.buildIndexes, Names{"t_age"});
+  ASSERT_TRUE(p.entry.migration.has_value());
+  EXPECT_EQ(p.entry.migration->phase, MigrationState::Phase::Records);
+  EXPECT_TRUE(p.entry.migration->before.empty());
+}
+
 // A lazy migration from version 1: old records read through the step, no index rebuilt.
 void lazyFromOne(const OpenPlan& p) {
   ASSERT_NE(p.upgrader, nullptr);
@@ -347,44 +357,20 @@ INSTANTIATE_TEST_SUITE_P(
                  .counts = {{1, 10}},
                  .app = {2, kWithLength},
                  .steps = step({"age"}),
-            .check =
-                [](const OpenPlan& p) {
-                  // Open returns at once: the index builds later, from the upgraded records.
-                  EXPECT_EQ(indexNames(p.entry, IndexState::Building), Names{"t_age"});
-                  EXPECT_EQ(p.buildIndexes, Names{"t_age"});
-                  ASSERT_TRUE(p.entry.migration.has_value());
-                  EXPECT_EQ(p.entry.migration->phase, MigrationState::Phase::Records);
-                  EXPECT_TRUE(p.entry.migration->before.empty());
-                }},
+                 .check = buildsAgeAfterOpen},
         OpenCase{.name = "step writes an indexed field, hybrid",
                  .stored = {{1, kFields}},
                  .counts = {{1, 10}},
                  .app = {2, kWithLength},
                  .steps = step({"age"}),
                  .mode = MigrationMode::Hybrid,
-            .check =
-                [](const OpenPlan& p) {
-                  // Open returns at once: the index builds later, from the upgraded records.
-                  EXPECT_EQ(indexNames(p.entry, IndexState::Building), Names{"t_age"});
-                  EXPECT_EQ(p.buildIndexes, Names{"t_age"});
-                  ASSERT_TRUE(p.entry.migration.has_value());
-                  EXPECT_EQ(p.entry.migration->phase, MigrationState::Phase::Records);
-                  EXPECT_TRUE(p.entry.migration->before.empty());
-                }},
+                 .check = buildsAgeAfterOpen},
         OpenCase{.name = "step with undeclared writes, lazy",
                  .stored = {{1, kFields}},
                  .counts = {{1, 10}},
                  .app = {2, kWithLength},
                  .steps = step({}),
-            .check =
-                [](const OpenPlan& p) {
-                  // Open returns at once: the index builds later, from the upgraded records.
-                  EXPECT_EQ(indexNames(p.entry, IndexState::Building), Names{"t_age"});
-                  EXPECT_EQ(p.buildIndexes, Names{"t_age"});
-                  ASSERT_TRUE(p.entry.migration.has_value());
-                  EXPECT_EQ(p.entry.migration->phase, MigrationState::Phase::Records);
-                  EXPECT_TRUE(p.entry.migration->before.empty());
-                }},
+                 .check = buildsAgeAfterOpen},
         OpenCase{
             .name = "step writes an indexed field, eager",
             .stored = {{1, kFields}},
