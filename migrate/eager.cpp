@@ -111,14 +111,9 @@ void pointOfNoReturn(engine::WriteTxn& etx, const orm::TableCore& core, orm::Tab
   releaseHeld(etx, core, info);
 }
 
-uint32_t storedVersion(std::string_view bytes) {
-  if (bytes.size() < orm::kRecordHeaderSize) return 0;
-  auto* b = reinterpret_cast<const uint8_t*>(bytes.data());
-  return uint32_t{b[4]} | uint32_t{b[5]} << 8 | uint32_t{b[6]} << 16 | uint32_t{b[7]} << 24;
-}
-
-void setStoredVersion(std::string& bytes, uint32_t version) {
-  for (int i = 0; i < 4; ++i) bytes[4 + i] = static_cast<char>(version >> (8 * i));
+// The version a stored record was written at, its checksum checked (Corruption names the key).
+uint32_t storedVersion(const orm::TableCore& core, std::string_view pk, std::string_view bytes) {
+  return orm::readRecordHeader(bytes, core.schema().name, pk).version;
 }
 
 struct ScanEnd {
@@ -233,8 +228,7 @@ BatchResult rekeyBatch(WriteTxn& tx, orm::TableCore& core, const EagerOptions& o
       if (upgraded != nullptr) {
         encoded = internal::writeState(tx).encoder.encode(newest, *upgraded);
       } else {
-        relabelled.assign(value);
-        setStoredVersion(relabelled, newest);
+        relabelled = orm::relabelRecord(value, newest, name, pk);
         encoded = relabelled;
       }
       copies.push_back({arena.size(), pk.size(), arena.size() + pk.size(), newPk.size(),
@@ -314,7 +308,7 @@ BatchResult installBatch(WriteTxn& tx, orm::TableCore& core, const EagerOptions&
     }
     puts.emplace_back(pk, value);
     bytes += value.size();
-    ++info.counts[storedVersion(value)];
+    ++info.counts[storedVersion(core, pk, value)];
   }
   etx.putMany(core.records(), puts);  // ascending, after every key already there
   m.done += puts.size();
@@ -429,7 +423,7 @@ BatchResult recordsBatch(WriteTxn& tx, const orm::TableCore& core, const EagerOp
     }
     ++scanned;
     last.assign(pk);
-    uint32_t version = storedVersion(value);
+    uint32_t version = storedVersion(core, pk, value);
     if (!core.needsRewrite(version)) continue;      // newest, or reads as the newest as it is
     auto record = core.decode(decoder, pk, value);  // MigrationFailed names table, key, step
     kept.check(etx, record, pk, value);  // nothing is written yet: `value` is still the record

@@ -201,9 +201,10 @@ void Catalog::readAll(const engine::Txn& txn) {
       },
       "reading the catalog header");
   CAPDB_REQUIRE(format == kFormatVersion, ErrorCode::Unsupported,
-          "the database was written in capdb catalog format {}; this build of capdb reads "
-          "format {} only",
-          format, kFormatVersion);
+          "the database was written in capdb catalog format {}{}; this build of capdb reads "
+          "format {} only (records packed, each with a checksum): export the data with the build "
+          "that wrote it (capdb export) and import it into a new database",
+          format, format == 1 ? " (records unpacked, without checksums)" : "", kFormatVersion);
 
   tables_.clear();
   std::string prefix = catalogTablePrefix();

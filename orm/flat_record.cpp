@@ -1,8 +1,11 @@
 #include "orm/flat_record.h"
 
 #include <bit>
+#include <algorithm>
 #include <cstring>
+#include <optional>
 
+#include "orm/packing.h"
 #include "orm/record_codec.h"
 
 namespace capdb::orm {
@@ -10,12 +13,6 @@ namespace {
 
 static_assert(std::endian::native == std::endian::little,
               "records are read in place as Cap'n Proto lays them out: little-endian");
-
-uint32_t load32(const kj::byte* p) {
-  uint32_t v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
 
 // A pointer's target: `position` + 1 + its signed 30-bit offset, in words; false when it would
 // fall before the segment.
@@ -37,25 +34,27 @@ uint64_t FlatRecord::word(uint64_t position) const {
 
 bool FlatRecord::reset(std::string_view value) {
   if (!parse(value)) {
-    *this = FlatRecord();
+    segment_ = nullptr;
+    words_ = 0;
+    root_ = Struct{};
+    version_ = 0;
     return false;
   }
   return true;
 }
 
 bool FlatRecord::parse(std::string_view value) {
-  // The header, the segment table of one segment (one word) and the root pointer.
-  if (value.size() < kRecordHeaderSize + 16 || (value.size() - kRecordHeaderSize) % 8 != 0) {
-    return false;
+  RecordHeader header;
+  if (!tryReadRecordHeader(value, header)) return false;
+  std::optional<size_t> count = unpackedWords(header.packed);
+  if (!count || *count == 0) return false;
+  if (buffer_.size() < *count) {
+    buffer_ = kj::heapArray<capnp::word>(std::max(*count, 2 * buffer_.size()));
   }
-  auto* b = reinterpret_cast<const kj::byte*>(value.data());
-  if (b[0] != kRecordTag || b[1] != kRecordRevision) return false;
-  version_ = load32(b + 4);
-  const kj::byte* body = b + kRecordHeaderSize;
-  uint64_t bodyWords = (value.size() - kRecordHeaderSize) / 8;
-  if (load32(body) != 0 || uint64_t{load32(body + 4)} + 1 != bodyWords) return false;
-  segment_ = body + 8;
-  words_ = bodyWords - 1;
+  unpackWords(header.packed, buffer_.slice(0, *count));
+  version_ = header.version;
+  segment_ = reinterpret_cast<const kj::byte*>(buffer_.begin());
+  words_ = *count;
   switch (structAt(0, root_)) {
     case Read::Value: return true;
     case Read::Null:

@@ -1,8 +1,7 @@
-// A stored record read in place: the fields of a record written as one Cap'n Proto segment, read
-// straight from the value's bytes with no message reader and no copy of an unaligned value.
-// Every pointer it follows is checked against the segment's bounds and its kind, as Cap'n
+// A stored record read in place: the fields of a record (one Cap'n Proto segment, packed) read
+// straight from its unpacked words, with no message reader. Every pointer it follows is checked against the segment's bounds and its kind, as Cap'n
 // Proto's reader checks them; anything it does not read the way Cap'n Proto would (a value of
-// several segments, a far pointer, a damaged pointer) it reports as Unsure, and the caller reads
+// far pointer, a damaged pointer) it reports as Unsure, and the caller reads
 // that record through RecordDecoder, which reads it or names what is wrong with it.
 //
 // It does not count what it reads against a traversal limit, as Cap'n Proto's reader does
@@ -12,6 +11,8 @@
 // work; never one it would refuse as malformed.
 #pragma once
 
+#include <capnp/common.h>
+#include <kj/array.h>
 #include <kj/common.h>
 
 #include <cstdint>
@@ -36,10 +37,11 @@ class FlatRecord {
     uint32_t pointers = 0;
   };
 
-  // Takes a stored value (header and message). True when it is a whole single-segment message
-  // whose root is a struct in bounds; false otherwise (read it through RecordDecoder; nothing may
-  // be read from this object until the next reset). The bytes must outlive the reads, and need no
-  // alignment.
+  // Takes a stored value (header and message), checks its checksum and unpacks it into this
+  // object's buffer. True when it is a whole record whose root is a struct in bounds; false
+  // otherwise (read it through RecordDecoder, which names what is wrong; nothing may be read from
+  // this object until the next reset). What the reads return points into the buffer, valid until
+  // the next reset; the value's bytes may go once reset returns.
   bool reset(std::string_view value);
   uint32_t version() const { return version_; }
 
@@ -59,6 +61,7 @@ class FlatRecord {
   Read structAt(uint64_t position, Struct& out) const;
   uint64_t word(uint64_t position) const;
 
+  kj::Array<capnp::word> buffer_;  // the unpacked segment in its first words_ words; grows
   const kj::byte* segment_ = nullptr;
   uint64_t words_ = 0;  // the segment's size in words
   Struct root_;

@@ -62,7 +62,6 @@ void DynamicRow::Recycle::operator()(detail::RowDecoder* decoder) const noexcept
   std::unique_ptr<detail::RowDecoder> owned(decoder);
   if (!decoderPoolGone && decoderPoolHolder.decoders.size() < kPooledDecoders) {
     owned->reset();
-    owned->copyAlways(false);
     decoderPoolHolder.decoders.push_back(std::move(owned));
   }
 }

@@ -8,7 +8,9 @@
 
 #include "engine/fail.h"
 #include "engine/key_codec.h"
+#include "engine/crc32c.h"
 #include "orm/kj_error.h"
+#include "orm/packing.h"
 
 namespace capdb::orm {
 namespace {
@@ -19,24 +21,108 @@ constexpr size_t kScratchWords = 1024;  // 8 KiB: most records fit in the first 
   fail(ErrorCode::Corruption, "table {}, record {}: {}", table, engine::formatKey(key), why);
 }
 
+bool parseHeader(std::string_view bytes, RecordHeader& out, std::string* why) {
+  auto* b = reinterpret_cast<const uint8_t*>(bytes.data());
+  auto explain = [&](std::string text) {
+    if (why != nullptr) *why = std::move(text);
+    return false;
+  };
+  if (bytes.size() < kRecordFixedHeader + 2) {
+    return explain(fmt::format("value of {} bytes is too short for a record", bytes.size()));
+  }
+  if (b[0] != kRecordTag) {
+    if (b[0] == kRevision1Tag) {
+      return explain("record in format revision 1 (unpacked, no checksum), which this build "
+                     "does not read");
+    }
+    return explain(fmt::format("unknown record format (tag 0x{:02x})", b[0]));
+  }
+  uint32_t stored = uint32_t{b[1]} | uint32_t{b[2]} << 8 | uint32_t{b[3]} << 16 |
+                    uint32_t{b[4]} << 24;
+  uint32_t computed = engine::crc32c(0, b + kRecordFixedHeader, bytes.size() - kRecordFixedHeader);
+  if (stored != computed) {
+    return explain(fmt::format(
+        "checksum mismatch (stored {:08x}, computed {:08x}): the record's bytes are damaged",
+        stored, computed));
+  }
+  uint64_t version = 0;
+  size_t at = kRecordFixedHeader;
+  for (int shift = 0;; shift += 7) {
+    if (at == bytes.size() || shift > 28) return explain("malformed schema version");
+    uint8_t byte = b[at++];
+    version |= uint64_t{byte & 0x7fu} << shift;
+    if ((byte & 0x80) == 0) break;
+  }
+  if (version > UINT32_MAX || at == bytes.size()) return explain("malformed schema version");
+  out.version = static_cast<uint32_t>(version);
+  out.packed = bytes.substr(at);
+  return true;
+}
+
+void writeHeader(std::string& out, uint32_t version) {
+  out.assign(kRecordFixedHeader, '\0');
+  out[0] = static_cast<char>(kRecordTag);
+  do {
+    uint8_t byte = version & 0x7f;
+    version >>= 7;
+    out.push_back(static_cast<char>(version != 0 ? byte | 0x80 : byte));
+  } while (version != 0);
+}
+
+// Sets the checksum of a record whose header and message are written.
+void seal(std::string& out) {
+  uint32_t crc = engine::crc32c(0, out.data() + kRecordFixedHeader, out.size() - kRecordFixedHeader);
+  for (int i = 0; i < 4; ++i) out[1 + i] = static_cast<char>(crc >> (8 * i));
+}
+
 }  // namespace
+
+bool tryReadRecordHeader(std::string_view bytes, RecordHeader& out) {
+  return parseHeader(bytes, out, nullptr);
+}
+
+RecordHeader readRecordHeader(std::string_view bytes, std::string_view table,
+                              std::string_view key) {
+  RecordHeader header;
+  std::string why;
+  if (!parseHeader(bytes, header, &why)) corrupt(table, key, why);
+  return header;
+}
+
+std::string relabelRecord(std::string_view bytes, uint32_t version, std::string_view table,
+                          std::string_view key) {
+  RecordHeader header = readRecordHeader(bytes, table, key);
+  std::string out;
+  writeHeader(out, version);
+  out.append(header.packed);
+  seal(out);
+  return out;
+}
 
 RecordEncoder::RecordEncoder() : scratch_(kj::heapArray<capnp::word>(kScratchWords)) {
   std::memset(scratch_.begin(), 0, scratch_.size() * sizeof(capnp::word));
 }
 
+std::string_view RecordEncoder::encodeSegment(uint32_t version,
+                                              kj::ArrayPtr<const capnp::word> segment) {
+  writeHeader(buffer_, version);
+  packWords(segment, buffer_);
+  seal(buffer_);
+  return buffer_;
+}
+
 std::string_view RecordEncoder::encode(uint32_t version, capnp::MessageBuilder& message) {
   auto segments = message.getSegmentsForOutput();
+  if (segments.size() == 1) return encodeSegment(version, segments[0]);
+  // A record that outgrew its first segment: copied into one segment of the message's size (a
+  // copy drops the far pointers and their landing pads, so it is never larger).
   size_t words = capnp::computeSerializedSizeInWords(segments);
-  buffer_.resize(kRecordHeaderSize + words * sizeof(capnp::word));
-  auto* out = reinterpret_cast<kj::byte*>(buffer_.data());
-  out[0] = kRecordTag;
-  out[1] = kRecordRevision;
-  out[2] = out[3] = 0;
-  for (int i = 0; i < 4; ++i) out[4 + i] = static_cast<kj::byte>(version >> (8 * i));
-  kj::ArrayOutputStream stream(kj::arrayPtr(out + kRecordHeaderSize, words * sizeof(capnp::word)));
-  capnp::writeMessage(stream, segments);
-  return buffer_;
+  capnp::MallocMessageBuilder flat(static_cast<uint>(words), capnp::AllocationStrategy::FIXED_SIZE);
+  flat.getRoot<capnp::AnyPointer>().set(message.getRoot<capnp::AnyPointer>().asReader());
+  auto one = flat.getSegmentsForOutput();
+  CAPDB_REQUIRE(one.size() == 1, ErrorCode::Internal,
+                "a record of {} words did not fit one segment of that size", words);
+  return encodeSegment(version, one[0]);
 }
 
 std::string_view RecordEncoder::encode(uint32_t version, capnp::DynamicStruct::Reader record) {
@@ -86,44 +172,25 @@ uint32_t RecordDecoder::decode(std::string_view bytes, std::string_view table,
   upgraded_.reset();
   table_ = table;
   key_ = key;
-  if (bytes.size() < kRecordHeaderSize + sizeof(capnp::word)) {
-    corrupt(table, key, fmt::format("value of {} bytes is too short for a record", bytes.size()));
+  RecordHeader header = readRecordHeader(bytes, table, key);
+  std::optional<size_t> count = unpackedWords(header.packed);
+  if (!count) corrupt(table, key, "the packed message is cut short");
+  if (buffer_.size() < *count) {
+    buffer_ = kj::heapArray<capnp::word>(std::max(*count, 2 * buffer_.size()));
   }
-  auto* b = reinterpret_cast<const uint8_t*>(bytes.data());
-  if (b[0] != kRecordTag || b[1] != kRecordRevision) {
-    corrupt(table, key,
-            fmt::format("unknown record format (tag 0x{:02x}, revision {})", b[0], b[1]));
-  }
-  uint32_t version = 0;
-  for (int i = 0; i < 4; ++i) version |= static_cast<uint32_t>(b[4 + i]) << (8 * i);
-  std::string_view body = bytes.substr(kRecordHeaderSize);
-  if (body.size() % sizeof(capnp::word) != 0) {
-    corrupt(table, key, fmt::format("message of {} bytes is not whole words", body.size()));
-  }
-  const capnp::word* words = reinterpret_cast<const capnp::word*>(body.data());
-  size_t count = body.size() / sizeof(capnp::word);
-  copied_ = copyAlways_ || reinterpret_cast<uintptr_t>(body.data()) % alignof(capnp::word) != 0;
-  if (copied_) {
-    if (buffer_.size() < count) {
-      buffer_ = kj::heapArray<capnp::word>(std::max(count, 2 * buffer_.size()));
-    }
-    std::memcpy(buffer_.begin(), body.data(), body.size());
-    words = buffer_.begin();
-  }
+  unpackWords(header.packed, buffer_.slice(0, *count));
+  segments_[0] = buffer_.slice(0, *count);
   try {
     capnp::ReaderOptions options = options_;
-    options.traversalLimitInWords = recordTraversalLimit(options_.traversalLimitInWords, count);
-    reader_.emplace(kj::arrayPtr(words, count), options);
-    if (reader_->getEnd() != words + count) {
-      corrupt(table, key, "bytes follow the message");
-    }
+    options.traversalLimitInWords = recordTraversalLimit(options_.traversalLimitInWords, *count);
+    reader_.emplace(kj::arrayPtr(segments_, 1), options);
     if (checkRoot) (void)reader_->getRoot<capnp::AnyPointer>().getPointerType();  // in bounds
   } catch (const kj::Exception& e) {
     reader_.reset();
     corrupt(table, key, e.getDescription().cStr());
   }
-  version_ = version;
-  return version;
+  version_ = header.version;
+  return header.version;
 }
 
 capnp::DynamicStruct::Reader RecordDecoder::root(capnp::StructSchema schema) const {

@@ -1,12 +1,12 @@
-// Records on disk: an 8-byte header, then the Cap'n Proto message as a flat array.
+// Records on disk (format revision 2; docs/format.md has a worked example):
 //
-//   byte 0     0xCD, the record format tag
-//   byte 1     1, the record format revision
-//   bytes 2-3  0, reserved
-//   bytes 4-7  the schema version the message was written at, little-endian
-//   bytes 8-   the message: segment table and segments (capnp::writeMessage)
+//   byte 0     0xCE, the record format tag
+//   bytes 1-4  the CRC32C of every byte after these four, little-endian
+//   then       the schema version the message was written at, LEB128 (one byte below 128)
+//   then       the message's one segment, Cap'n Proto-packed (orm/packing.h); no segment table
 //
-// See docs/format.md for a worked example.
+// Every reader checks the tag and the checksum before anything else (readRecordHeader), so a
+// flipped byte anywhere in a record is Corruption naming its table and key.
 #pragma once
 
 #include <capnp/any.h>
@@ -24,9 +24,30 @@
 
 namespace capdb::orm {
 
-inline constexpr uint8_t kRecordTag = 0xCD;
-inline constexpr uint8_t kRecordRevision = 1;
-inline constexpr size_t kRecordHeaderSize = 8;
+inline constexpr uint8_t kRecordTag = 0xCE;
+// The tag of format revision 1 (unpacked, no checksum), which no build reads: named in errors.
+inline constexpr uint8_t kRevision1Tag = 0xCD;
+// The tag and checksum; the version follows.
+inline constexpr size_t kRecordFixedHeader = 5;
+
+// A stored record's header, checked.
+struct RecordHeader {
+  uint32_t version = 0;
+  std::string_view packed;  // the packed segment, pointing into the value
+};
+
+// Reads and checks a stored record's header and checksum: false for a value that is not a whole
+// record of this format with its checksum right.
+bool tryReadRecordHeader(std::string_view bytes, RecordHeader& out);
+// The same, throwing Corruption that names `table`, `key` and what is wrong.
+RecordHeader readRecordHeader(std::string_view bytes, std::string_view table,
+                              std::string_view key);
+// `bytes` (a stored record, checked as readRecordHeader checks it) labelled with `version`
+// instead, its checksum recomputed; the message is not read. Used where a migration's steps leave
+// a record as it is: its checksum is checked first, so a damaged record is never relabelled into
+// a sound one.
+std::string relabelRecord(std::string_view bytes, uint32_t version, std::string_view table,
+                          std::string_view key);
 
 // Encodes records into a buffer it reuses: after the first few records, encoding allocates
 // nothing. Not thread-safe; use one per thread or transaction.
@@ -34,8 +55,11 @@ class RecordEncoder {
  public:
   RecordEncoder();
 
-  // Encodes the message's root struct at `version`. The view is valid until the next call.
+  // Encodes the message at `version`. The view is valid until the next call. A message of
+  // several segments is first copied into one.
   std::string_view encode(uint32_t version, capnp::MessageBuilder& message);
+  // Encodes a message given as its one segment (tests write segments by hand).
+  std::string_view encodeSegment(uint32_t version, kj::ArrayPtr<const capnp::word> segment);
   // Copies `record` into a scratch message first (reusing its first segment), then encodes it.
   std::string_view encode(uint32_t version, capnp::DynamicStruct::Reader record);
 
@@ -98,17 +122,16 @@ capnp::ReaderOptions recordReaderOptions();
 // not their bytes: a record holding such a list longer than the limit does not read.
 uint64_t recordTraversalLimit(uint64_t limit, uint64_t words);
 
-// Decodes stored values. A decoded record is a view: it points into the value's bytes when
-// they are 8-byte aligned (zero-copy) and into this decoder's buffer when not, so it is valid
-// until the next decode() or until the bytes go (the end of the LMDB transaction or its next
-// write), whichever comes first. Not thread-safe.
+// Decodes stored values. A decoded record is unpacked into this decoder's buffer, so it stays
+// valid until the next decode() or reset() of this decoder, whatever happens to the stored bytes
+// (a write to the transaction, its end). Not thread-safe.
 class RecordDecoder {
  public:
   // `options.traversalLimitInWords` is a floor: each record may read recordTraversalLimit of it.
   explicit RecordDecoder(capnp::ReaderOptions options = recordReaderOptions());
 
-  // Checks the header and the segment table and returns the schema version the record was
-  // written at. Throws Corruption naming `table` and `key` for a truncated, garbled or
+  // Checks the header and the checksum, unpacks the message and returns the schema version the
+  // record was written at. Throws Corruption naming `table` and `key` for a truncated, garbled or
   // unknown-format value. `table` and `key` must stay valid until verifiedRoot returns: its
   // errors name them too.
   // `checkRoot` false skips checking the root pointer here, for a caller that reads the root
@@ -130,11 +153,6 @@ class RecordDecoder {
   typename T::Reader root() const {
     return reader_->getRoot<T>();
   }
-  // Whether the last decode copied the bytes (they were not 8-byte aligned).
-  bool copied() const { return copied_; }
-  // Copy the bytes even when they are aligned, so that the record outlives writes to the
-  // transaction it came from.
-  void copyAlways(bool copy) { copyAlways_ = copy; }
   // Forgets the decoded record, keeping the buffer for the next one unless it grew past 1 MiB
   // (a pooled decoder does not hold on to the copy of one large record).
   void reset() noexcept {
@@ -161,13 +179,12 @@ class RecordDecoder {
  private:
   capnp::ReaderOptions options_;
   static constexpr size_t kKeptBufferWords = size_t{1} << 17;  // 1 MiB
-  // A copy of the last unaligned record in its first words; grows geometrically. Not a
-  // std::vector: capnp::word is not copyable, and clang refuses std::vector<capnp::word>::resize.
+  // The last record, unpacked, in its first words; grows geometrically. Not a std::vector:
+  // capnp::word is not copyable, and clang refuses std::vector<capnp::word>::resize.
   kj::Array<capnp::word> buffer_;
+  kj::ArrayPtr<const capnp::word> segments_[1];
   // getRoot is not const in capnp; reading the root does not change the decoded record.
-  mutable std::optional<capnp::FlatArrayMessageReader> reader_;
-  bool copied_ = false;
-  bool copyAlways_ = false;
+  mutable std::optional<capnp::SegmentArrayMessageReader> reader_;
   uint32_t version_ = 0;
   kj::Array<capnp::word> upgradeScratch_;  // declared before upgraded_, which zeroes it
   std::optional<capnp::MallocMessageBuilder> upgraded_;

@@ -575,8 +575,7 @@ std::optional<DynamicRow> TableCore::get(const Txn& tx, const Key& key) const {
   DynamicRow row = detail::Access::makeRow();
   auto& decoder = detail::Access::decoder(row);
   decoder = takeRowDecoder();
-  // In a write transaction a later write may move the bytes: the row keeps a copy.
-  decoder->copyAlways(tx.isWrite());
+  // The row's decoder holds the record unpacked: it outlives later writes of the transaction.
   detail::Access::reader(row) = decode(*decoder, pk, *stored);
   detail::Access::version(row) = decoder->version();
   return row;

@@ -11,9 +11,12 @@
 // decoder as Unsure) that Cap'n Proto's reader reads differently or refuses; a verified root whose
 // column then throws a kj::Exception, or reads differently from the in-place reader; a
 // kj::Exception or a std::exception other than capdb::Error out of the decoder's checks or the
-// in-place reader. The bytes are read both where libFuzzer put them (aligned: the decoder reads
-// them in place) and shifted by three bytes (the decoder copies them; LMDB only keeps values
-// 2-byte aligned).
+// in-place reader; a value whose checksum is wrong that either reader accepts.
+//
+// The input is what follows a record's checksum (the version, LEB128, then the packed segment):
+// the harness seals it with the tag and a right checksum, so that the fuzzer reaches the
+// message's own checks, and also reads it as it is, shifted by three bytes (LMDB only keeps
+// values 2-byte aligned), where the checksum almost never holds.
 #include <capnp/schema.h>
 #include <fmt/format.h>
 
@@ -27,6 +30,7 @@
 
 #include "all_types.capnp.h"
 #include "capdb/capdb.h"
+#include "engine/crc32c.h"
 #include "orm/flat_record.h"
 #include "query/columns.h"
 #include "orm/record_check.h"
@@ -119,9 +123,19 @@ void compare(const Fixture& f, std::string_view value) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const auto* fixture = new capdb::orm::Fixture();
-  std::string_view value(reinterpret_cast<const char*>(data), size);
-  capdb::orm::compare(*fixture, value);
-  std::string shifted = "---" + std::string(value);
-  capdb::orm::compare(*fixture, std::string_view(shifted).substr(3));
+  std::string_view body(reinterpret_cast<const char*>(data), size);
+  uint32_t crc = capdb::engine::crc32c(body);
+  std::string sealed(1, static_cast<char>(capdb::orm::kRecordTag));
+  for (int i = 0; i < 4; ++i) sealed.push_back(static_cast<char>(crc >> (8 * i)));
+  sealed.append(body);
+  capdb::orm::compare(*fixture, sealed);
+  std::string shifted = "---" + std::string(body);
+  std::string_view raw = std::string_view(shifted).substr(3);
+  capdb::orm::RecordHeader header;
+  if (!capdb::orm::tryReadRecordHeader(raw, header)) {
+    capdb::orm::FlatRecord flat;
+    if (flat.reset(raw)) capdb::orm::finding("the in-place reader took a value of a wrong checksum");
+  }
+  capdb::orm::compare(*fixture, raw);
   return 0;
 }

@@ -13,6 +13,7 @@
 #include "capdb/capdb.h"
 #include "capdb/testing.h"
 #include "engine/key_codec.h"
+#include "orm/record_codec.h"
 #include "orm/table_core.h"
 #include "support/errors.h"
 #include "support/people_versions.h"
@@ -76,10 +77,8 @@ class UndeclaredWriteTest : public ::capdb::testing::PeopleVersions {
     auto tx = db.read();
     for (auto s = internal::engineTxn(tx).scan(internal::core(db.table("people")).records(), engine::KeyRange::all());
          s.valid(); s.next()) {
-      std::string_view v = s.value();
-      uint32_t version = 0;
-      for (int i = 0; i < 4; ++i) version |= uint32_t{static_cast<uint8_t>(v[4 + i])} << (8 * i);
-      out[idOf(engine::decodeKey(s.key())[0])] = version;
+      out[idOf(engine::decodeKey(s.key())[0])] =
+          orm::readRecordHeader(s.value(), "people", s.key()).version;
     }
     return out;
   }

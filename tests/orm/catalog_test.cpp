@@ -164,8 +164,7 @@ TEST(Catalog, RecordAtAVersionTheCatalogLacksIsCorruption) {
   env.write([&](engine::WriteTxn& txn) {
     auto db = txn.openDb(tableDbName("all_types"));
     std::string key = engine::KeyEncoder().uint64(1).bytes();
-    std::string value(*txn.get(*db, key));
-    value[4] = 4;
+    std::string value = relabelRecord(*txn.get(*db, key), 4, "all_types", key);
     txn.put(*db, key, value);
   });
   auto txn = env.read();

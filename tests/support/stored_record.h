@@ -1,0 +1,38 @@
+// Stored records opened up for tests that damage or relabel them on purpose: the message's
+// words unpacked, and sealed again with a right checksum (docs/format.md, Records).
+#pragma once
+
+#include <kj/array.h>
+
+#include <cstring>
+#include <string>
+#include <string_view>
+
+#include "orm/packing.h"
+#include "orm/record_codec.h"
+
+namespace capdb::testing {
+
+struct OpenRecord {
+  uint32_t version = 0;
+  std::string words;  // the unpacked segment
+};
+
+// `stored` (a sound record) opened up; Corruption if it is not one.
+inline OpenRecord openRecord(std::string_view stored) {
+  orm::RecordHeader header = orm::readRecordHeader(stored, "test", "");
+  OpenRecord out{header.version, {}};
+  auto words = kj::heapArray<capnp::word>(orm::unpackedWords(header.packed).value());
+  orm::unpackWords(header.packed, words);
+  out.words.assign(reinterpret_cast<const char*>(words.begin()), words.size() * 8);
+  return out;
+}
+
+// The stored form of `record`, with a right checksum whatever its words hold.
+inline std::string sealRecord(const OpenRecord& record) {
+  auto words = kj::heapArray<capnp::word>(record.words.size() / 8);
+  std::memcpy(words.begin(), record.words.data(), words.size() * 8);
+  return std::string(orm::RecordEncoder().encodeSegment(record.version, words));
+}
+
+}  // namespace capdb::testing
