@@ -232,6 +232,38 @@ TEST_F(Cli, DamagedFilesAreErrorsNamingTheDamage) {
   EXPECT_TRUE(found);
 }
 
+// One byte changed inside a stored Text (the name of a record, in every copy of its page the file
+// holds): the record's checksum fails, so verify reports it and a query is Corruption naming the
+// table and key, never the changed name.
+TEST_F(Cli, AByteFlippedInARecordIsCorruption) {
+  loadPeople();
+  std::string data = db() + "/data.mdb";
+  std::string bytes = slurp(data);
+  size_t flipped = 0;
+  for (size_t at = bytes.find("Ada Thom"); at != std::string::npos;
+       at = bytes.find("Ada Thom", at + 1)) {
+    bytes[at + 4] = 'S';  // "Ada Shompson"
+    ++flipped;
+  }
+  ASSERT_GE(flipped, 1u);
+  std::ofstream(data, std::ios::binary | std::ios::trunc) << bytes;
+  Outcome v = run({"verify", db()});
+  EXPECT_EQ(v.code, 1) << v.out << v.err;
+  EXPECT_TRUE(has(v.out, "table people, record (1): checksum mismatch")) << v.out;
+  for (auto args : {std::vector<std::string>{"sql", db(), "SELECT name FROM people WHERE id = 1"},
+                    std::vector<std::string>{"sql", db(), "SELECT count(*) FROM people WHERE name LIKE 'Ada%'"},
+                    std::vector<std::string>{"export", db(), "people"}}) {
+    Outcome r = run(args);
+    EXPECT_EQ(r.code, 1) << args[2] << ": " << r.out;
+    EXPECT_TRUE(has(r.err, "table people, record (1): checksum mismatch")) << r.err;
+    EXPECT_FALSE(has(r.out, "Shompson")) << r.out;
+  }
+  // The other records still read.
+  Outcome other = run({"sql", db(), "SELECT name FROM people WHERE id = 2"});
+  EXPECT_EQ(other.code, 0) << other.err;
+  EXPECT_TRUE(has(other.out, "Alan Wilson")) << other.out;
+}
+
 // capdb import killed (SIGKILL, through a crash point armed in its environment) at ten points
 // of an import: each time nothing of it is in the database, which verifies clean, and the import
 // run again keeps every record.

@@ -83,26 +83,35 @@ TEST(Catalog, EnvWithoutCatalogLoadsNothing) {
   EXPECT_FALSE(Catalog::load(env.read()).has_value());
 }
 
-TEST(Catalog, OtherFormatVersionIsRefused) {
-  testing::TempDir dir;
-  auto env = engine::Env::open(dir.path());
-  env.write([](engine::WriteTxn& txn) { Catalog::create(txn); });
-  // Rewrite the header as a future capdb would.
-  env.write([](engine::WriteTxn& txn) {
+// A catalog header rewritten to `format`, as another capdb would write it.
+void rewriteFormat(engine::Env& env, uint32_t format) {
+  env.write([&](engine::WriteTxn& txn) {
     auto db = txn.openDb(kCatalogDbName);
     capnp::MallocMessageBuilder m;
-    m.initRoot<capdb::catalog::Header>().setFormatVersion(99);
+    m.initRoot<capdb::catalog::Header>().setFormatVersion(format);
     auto words = capnp::messageToFlatArray(m);
     auto bytes = words.asBytes();
     txn.put(*db, catalogFormatKey(),
             std::string_view(reinterpret_cast<const char*>(bytes.begin()), bytes.size()));
   });
-  try {
-    Catalog::load(env.read());
-    FAIL();
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), ErrorCode::Unsupported);
-    EXPECT_NE(std::string(e.what()).find("format 99"), std::string::npos) << e.what();
+}
+
+TEST(Catalog, OtherFormatVersionIsRefused) {
+  testing::TempDir dir;
+  auto env = engine::Env::open(dir.path());
+  env.write([](engine::WriteTxn& txn) { Catalog::create(txn); });
+  for (auto [format, says] : {std::pair<uint32_t, const char*>{99, "format 99; this build"},
+                              {1, "format 1 (records unpacked, without checksums); this build of "
+                                  "capdb reads format 2 only"}}) {
+    rewriteFormat(env, format);
+    try {
+      Catalog::load(env.read());
+      FAIL();
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::Unsupported);
+      EXPECT_NE(std::string(e.what()).find(says), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("capdb export"), std::string::npos) << e.what();
+    }
   }
 }
 
