@@ -426,6 +426,24 @@ int rebuildIndex(const std::string& db, const std::string& table, const std::str
   return 0;
 }
 
+int compactDb(const std::string& db) {
+  Database d = openExisting(db);
+  uint64_t before = 0, after = 0;
+  for (const auto& t : compact(d)) {
+    before += t.bytesBefore;
+    after += t.bytesAfter;
+    std::string tree = t.index.empty() ? "records" : "index " + t.index;
+    fmt::print("table {}, {}: {} -> {}", t.table, tree, bytes(t.bytesBefore), bytes(t.bytesAfter));
+    if (t.entries > 0) {
+      fmt::print(" ({} -> {} bytes each)", t.bytesBefore / t.entries, t.bytesAfter / t.entries);
+    }
+    fmt::print("\n");
+  }
+  fmt::print("compacted {}: {} -> {} of pages; the freed pages are reused by later writes "
+             "(capdb backup --compact writes a copy without them)\n", db, bytes(before), bytes(after));
+  return 0;
+}
+
 int backupDb(const std::string& db, const std::string& dest, bool compact) {
   Database d = openExisting(db);
   backup(d, dest, compact);
@@ -522,6 +540,11 @@ int main(int argc, char** argv) {
   rebuildCmd->add_option("TABLE", table, "The table")->required();
   rebuildCmd->add_option("INDEX", index, "The index")->required();
   rebuildCmd->callback([&] { run = [&] { return cli::rebuildIndex(db, table, index); }; });
+
+  auto* compactCmd = app.add_subcommand(
+      "compact", "Rewrite every table's records and indexes into full pages");
+  compactCmd->add_option("DB", db, "The database directory")->required();
+  compactCmd->callback([&] { run = [&] { return cli::compactDb(db); }; });
 
   auto* backupCmd = app.add_subcommand("backup", "Write a consistent copy of a database");
   backupCmd->add_option("DB", db, "The database directory")->required();

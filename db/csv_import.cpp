@@ -9,6 +9,8 @@
 #include "capdb/capdb.h"
 #include "engine/crash_point.h"
 #include "engine/fail.h"
+#include "db/compact.h"
+#include "db/database_state.h"
 #include "engine/txn.h"
 #include "orm/rewindable_input.h"
 #include "query/columns.h"
@@ -171,6 +173,7 @@ uint64_t Database::importCsv(std::string_view table, std::istream& source) {
       }
       ++n;
     }
+    db::repackAfterLoad(internal::engineWrite(tx), internal::core(db.table(table)), n);
     return n;
   });
 }

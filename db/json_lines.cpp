@@ -12,9 +12,11 @@
 #include <ostream>
 
 #include "capdb/capdb.h"
+#include "db/compact.h"
 #include "engine/crash_point.h"
 #include "engine/error_context.h"
 #include "engine/fail.h"
+#include "orm/access.h"
 #include "orm/kj_error.h"
 #include "orm/rewindable_input.h"
 #include "orm/schema_diff.h"
@@ -250,7 +252,11 @@ uint64_t DynamicTable::importJsonLines(WriteTxn& tx, std::string_view jsonLines)
 uint64_t Database::importJsonLines(std::string_view tableName, std::istream& in) {
   DynamicTable t = table(tableName);
   orm::RewindableInput input(in);
-  return write([&](WriteTxn& tx) { return importLines(t, tx, input.rewind()); });
+  return write([&](WriteTxn& tx) {
+    uint64_t n = importLines(t, tx, input.rewind());
+    db::repackAfterLoad(internal::engineWrite(tx), internal::core(t), n);
+    return n;
+  });
 }
 
 }  // namespace capdb

@@ -316,6 +316,56 @@ std::optional<Db> WriteTxn::openDb(std::string_view name) {
   return Db{dbi, std::string(name)};
 }
 
+namespace {
+
+// Appends `from`'s entries to `to` (empty, or below them all) in key order, a chunk at a time:
+// each chunk is copied out first, since writing may move the pages a view points into.
+void appendAll(WriteTxn& txn, const Db& from, const Db& to) {
+  constexpr size_t kChunkBytes = size_t{4} << 20;
+  std::string arena, last;
+  std::vector<std::pair<size_t, size_t>> sizes;
+  std::vector<std::pair<std::string_view, std::string_view>> entries;
+  bool first = true, more = true;
+  while (more) {
+    arena.clear();
+    sizes.clear();
+    more = false;
+    KeyRange range = first ? KeyRange::all() : KeyRange::atLeast(last, false);
+    for (auto [key, value] : txn.scan(from, range)) {
+      if (arena.size() >= kChunkBytes) {
+        more = true;
+        break;
+      }
+      arena.append(key);
+      arena.append(value);
+      sizes.emplace_back(key.size(), value.size());
+    }
+    entries.clear();
+    size_t at = 0;
+    for (auto [k, v] : sizes) {
+      entries.emplace_back(std::string_view(arena).substr(at, k),
+                           std::string_view(arena).substr(at + k, v));
+      at += k + v;
+    }
+    if (!entries.empty()) {
+      txn.appendMany(to, entries);
+      last.assign(entries.back().first);
+    }
+    first = false;
+  }
+}
+
+}  // namespace
+
+void WriteTxn::repack(const Db& db, std::string_view scratch) {
+  Db copy = createDb(scratch);
+  clearDb(copy);
+  appendAll(*this, db, copy);
+  clearDb(db);
+  appendAll(*this, copy, db);
+  dropDb(copy);
+}
+
 void WriteTxn::clearDb(const Db& db) {
   requireActive();
   int rc = mdb_drop(txn_, db.dbi, 0);

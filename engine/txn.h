@@ -145,6 +145,13 @@ class WriteTxn : public Txn {
   std::optional<Db> openDb(std::string_view name);
   // Deletes every entry of db, keeping the database.
   void clearDb(const Db& db);
+  // Rewrites db's entries into pages filled as they are written (MDB_APPEND): copies them in key
+  // order into `scratch` (a database of that name, created, emptied and at the end dropped here),
+  // empties db and appends them back. Random inserts leave LMDB's pages half to two-thirds full
+  // (a full page splits in the middle); after this every leaf but the last of each level is full.
+  // Costs two writes of the tree; needs free space for two copies of it until commit. Entries are
+  // copied in chunks of about 4 MiB, so memory does not grow with the tree.
+  void repack(const Db& db, std::string_view scratch);
   // Deletes db and its name. LMDB closes the handle at once, for every transaction of the
   // process: no other transaction may use it afterwards, and if this one aborts the database is
   // still there but must be opened again.

@@ -19,6 +19,9 @@ std::string tableDbName(std::string_view table);
 std::string indexDbName(std::string_view table, std::string_view index);
 // "capdb:check:<table>:<index>": while a migration checks a rebuilt unique index.
 std::string checkDbName(std::string_view table, std::string_view index);
+// "capdb:repack": inside a transaction that rewrites a tree into filled pages
+// (engine::WriteTxn::repack); dropped before it commits.
+inline constexpr std::string_view kRepackDbName = "capdb:repack";
 // "capdb:rekey:<table>": while a migration moves a table's records to new primary keys.
 std::string rekeyDbName(std::string_view table);
 

@@ -121,6 +121,24 @@ VerifyReport verify(const Database& db);
 // too, but opening reads the catalog first. IoError when the file cannot be read.
 VerifyReport verifyPages(const std::filesystem::path& path);
 
+// What compact() did to each B-tree: the records' (index empty) and each index's.
+struct CompactedTree {
+  std::string table;
+  std::string index;  // empty for the records
+  uint64_t entries = 0;
+  uint64_t bytesBefore = 0;  // the tree's pages, as IndexStatus::bytes and TableStatus::recordBytes
+  uint64_t bytesAfter = 0;
+};
+
+// Rewrites every table's records and index B-trees so that their pages are full: random inserts,
+// updates and deletes leave LMDB's pages half to two-thirds full, and each tree is copied in key
+// order into filled pages and back (docs/reliability.md, Compaction). One write transaction per
+// tree: each is all or nothing, readers go on, writers wait for the tree being rewritten. Needs free
+// space (or room to grow the map) for two copies of the largest tree. The pages freed are reused by
+// later writes; the file does not shrink (backup with `compact` writes a copy without them).
+// Throws what a write throws (Busy, MapFull past the map's limit, IoError).
+std::vector<CompactedTree> compact(Database& db);
+
 // Writes a consistent copy of the database into `dest` (a directory that must not exist or be
 // empty), compacted (free pages dropped) when `compact`. Readers and writers go on meanwhile.
 void backup(const Database& db, const std::filesystem::path& dest, bool compact);

@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <map>
+#include <random>
+#include <stdexcept>
 #include <thread>
 
 #include "engine/env.h"
@@ -261,6 +264,91 @@ TEST_F(TxnTest, ReadTxnMayMoveAcrossThreads) {
   });
   t.join();
   EXPECT_EQ(seen, "x");
+}
+
+}  // namespace
+}  // namespace capdb::engine
+
+namespace capdb::engine {
+namespace {
+
+// Entries of every size in random order: pages split in the middle and stay part full.
+std::map<std::string, std::string> fillRandomly(Env& env, const Db& db, int n) {
+  std::map<std::string, std::string> expected;
+  std::mt19937 rng(3);
+  for (int batch = 0; batch < 10; ++batch) {
+    // Made outside the write, whose body runs again when the map grows.
+    std::vector<std::pair<std::string, std::string>> entries;
+    for (int i = 0; i < n / 10; ++i) {
+      entries.emplace_back(KeyEncoder().int64(static_cast<int64_t>(rng() % 1000000)).bytes(),
+                           std::string(rng() % 120, static_cast<char>('a' + rng() % 26)));
+      expected[entries.back().first] = entries.back().second;
+    }
+    env.write([&](WriteTxn& tx) {
+      for (const auto& [key, value] : entries) tx.put(db, key, value);
+    });
+  }
+  return expected;
+}
+
+void expectEntries(Env& env, const Db& db, const std::map<std::string, std::string>& expected) {
+  auto tx = env.read();
+  auto it = expected.begin();
+  for (auto [key, value] : tx.scan(db, KeyRange::all())) {
+    ASSERT_NE(it, expected.end());
+    ASSERT_EQ(key, it->first);
+    ASSERT_EQ(value, it->second);
+    ++it;
+  }
+  EXPECT_EQ(it, expected.end());
+}
+
+TEST(Repack, KeepsEveryEntryAndFillsThePages) {
+  testing::TempDir dir;
+  Env env = Env::open(dir.path());
+  Db db = env.write([](WriteTxn& tx) { return tx.createDb("t"); });
+  auto expected = fillRandomly(env, db, 20000);
+  uint64_t before = env.read().stat(db).leafPages;
+  env.write([&](WriteTxn& tx) { tx.repack(db, "scratch"); });
+  uint64_t after = env.read().stat(db).leafPages;
+  expectEntries(env, db, expected);
+  EXPECT_LT(after * 10, before * 8) << before << " -> " << after;  // at least a fifth fewer
+  EXPECT_FALSE(env.read().openDb("scratch").has_value());
+  // A second repack finds nothing to gain; an empty tree repacks to an empty tree.
+  env.write([&](WriteTxn& tx) { tx.repack(db, "scratch"); });
+  EXPECT_EQ(env.read().stat(db).leafPages, after);
+  Db empty = env.write([](WriteTxn& tx) { return tx.createDb("empty"); });
+  env.write([&](WriteTxn& tx) { tx.repack(empty, "scratch"); });
+  EXPECT_EQ(env.read().count(empty), 0u);
+}
+
+TEST(Repack, AbortedLeavesTheTreeAsItWas) {
+  testing::TempDir dir;
+  Env env = Env::open(dir.path());
+  Db db = env.write([](WriteTxn& tx) { return tx.createDb("t"); });
+  auto expected = fillRandomly(env, db, 5000);
+  uint64_t before = env.read().stat(db).leafPages;
+  EXPECT_THROW(env.write([&](WriteTxn& tx) {
+                 tx.repack(db, "scratch");
+                 throw std::runtime_error("stop");
+               }),
+               std::runtime_error);
+  expectEntries(env, db, expected);
+  EXPECT_EQ(env.read().stat(db).leafPages, before);
+}
+
+TEST(Repack, GrowsATinyMapMidTransaction) {
+  // Two copies of the tree do not fit the first map: the write grows it and runs again.
+  testing::TempDir dir;
+  EnvOptions options;
+  options.mapSize = 256 * 1024;
+  Env env = Env::open(dir.path(), options);
+  Db db = env.write([](WriteTxn& tx) { return tx.createDb("t"); });
+  auto expected = fillRandomly(env, db, 6000);
+  uint64_t mapBefore = env.info().mapSize;
+  env.write([&](WriteTxn& tx) { tx.repack(db, "scratch"); });
+  expectEntries(env, db, expected);
+  EXPECT_GT(env.info().mapSize, mapBefore);
 }
 
 }  // namespace

@@ -1,0 +1,50 @@
+// capdb/admin.h: compact(), each B-tree rewritten into filled pages (engine::WriteTxn::repack).
+#include "db/compact.h"
+
+#include "capdb/admin.h"
+#include "db/database_state.h"
+#include "orm/disk_names.h"
+#include "orm/table_core.h"
+
+namespace capdb {
+namespace db {
+
+void repackTable(engine::WriteTxn& txn, const orm::TableCore& core) {
+  txn.repack(core.records(), orm::kRepackDbName);
+  for (const auto& index : core.indexes()) txn.repack(index.db, orm::kRepackDbName);
+}
+
+void repackAfterLoad(engine::WriteTxn& txn, const orm::TableCore& core, uint64_t loaded) {
+  if (loaded > 0 && loaded * 2 >= txn.count(core.records())) repackTable(txn, core);
+}
+
+}  // namespace db
+
+std::vector<CompactedTree> compact(Database& db) {
+  std::vector<CompactedTree> out;
+  for (const auto& name : db.tableNames()) {
+    std::vector<std::string> trees = {""};
+    for (const auto& index : internal::core(db.table(name)).indexes()) {
+      trees.push_back(index.schema.name);
+    }
+    for (const auto& index : trees) {
+      CompactedTree t{name, index};
+      db.write([&](WriteTxn& tx) {
+        // Looked up inside the transaction: its start reloads the catalog if another process
+        // changed it.
+        const orm::TableCore& core = internal::core(db.table(name));
+        const engine::Db& tree = index.empty() ? core.records() : core.index(index).db;
+        engine::WriteTxn& etx = internal::engineWrite(tx);
+        auto before = etx.stat(tree);
+        t.entries = before.entries;
+        t.bytesBefore = before.bytes();
+        etx.repack(tree, orm::kRepackDbName);
+        t.bytesAfter = etx.stat(tree).bytes();
+      });
+      out.push_back(std::move(t));
+    }
+  }
+  return out;
+}
+
+}  // namespace capdb
