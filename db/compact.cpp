@@ -1,24 +1,11 @@
 // capdb/admin.h: compact(), each B-tree rewritten into filled pages (engine::WriteTxn::repack).
-#include "db/compact.h"
-
 #include "capdb/admin.h"
+
 #include "db/database_state.h"
 #include "orm/disk_names.h"
 #include "orm/table_core.h"
 
 namespace capdb {
-namespace db {
-
-void repackTable(engine::WriteTxn& txn, const orm::TableCore& core) {
-  txn.repack(core.records(), orm::kRepackDbName);
-  for (const auto& index : core.indexes()) txn.repack(index.db, orm::kRepackDbName);
-}
-
-void repackAfterLoad(engine::WriteTxn& txn, const orm::TableCore& core, uint64_t loaded) {
-  if (loaded > 0 && loaded * 2 >= txn.count(core.records())) repackTable(txn, core);
-}
-
-}  // namespace db
 
 std::vector<CompactedTree> compact(Database& db) {
   std::vector<CompactedTree> out;

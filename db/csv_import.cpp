@@ -9,7 +9,6 @@
 #include "capdb/capdb.h"
 #include "engine/crash_point.h"
 #include "engine/fail.h"
-#include "db/compact.h"
 #include "db/database_state.h"
 #include "engine/txn.h"
 #include "orm/rewindable_input.h"
@@ -148,7 +147,8 @@ uint64_t Database::importCsv(std::string_view table, std::istream& source) {
   }();
   // Database::write runs the body again from its start when the map grows: it reads the input
   // from its start each time, so no row is skipped or repeated and lines are numbered right.
-  return db.write([&](WriteTxn& tx) {
+  const orm::TableCore& core = internal::core(db.table(table));
+  return db.write([&](WriteTxn& tx) { return core.bulkLoad(tx, [&] {
     std::istream& in = input.rewind();
     line = 0;
     readRecord(in, header, line);
@@ -173,9 +173,8 @@ uint64_t Database::importCsv(std::string_view table, std::istream& source) {
       }
       ++n;
     }
-    db::repackAfterLoad(internal::engineWrite(tx), internal::core(db.table(table)), n);
     return n;
-  });
+  }); });
 }
 
 }  // namespace capdb

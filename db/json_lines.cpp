@@ -12,7 +12,6 @@
 #include <ostream>
 
 #include "capdb/capdb.h"
-#include "db/compact.h"
 #include "engine/crash_point.h"
 #include "engine/error_context.h"
 #include "engine/fail.h"
@@ -246,16 +245,14 @@ uint64_t importLines(const DynamicTable& table, WriteTxn& tx, std::istream& in) 
 uint64_t DynamicTable::importJsonLines(WriteTxn& tx, std::string_view jsonLines) const {
   MemoryBuffer buffer(jsonLines);
   std::istream in(&buffer);
-  return importLines(*this, tx, in);
+  return internal::core(*this).bulkLoad(tx, [&] { return importLines(*this, tx, in); });
 }
 
 uint64_t Database::importJsonLines(std::string_view tableName, std::istream& in) {
   DynamicTable t = table(tableName);
   orm::RewindableInput input(in);
   return write([&](WriteTxn& tx) {
-    uint64_t n = importLines(t, tx, input.rewind());
-    db::repackAfterLoad(internal::engineWrite(tx), internal::core(t), n);
-    return n;
+    return internal::core(t).bulkLoad(tx, [&] { return importLines(t, tx, input.rewind()); });
   });
 }
 

@@ -422,10 +422,71 @@ uint64_t TableCore::insertBuilt(WriteTxn& tx, capnp::MessageBuilder& message) co
 void TableCore::addIndexEntries(WriteTxn& tx, capnp::DynamicStruct::Reader record,
                                 std::string_view pk) const {
   engine::WriteTxn& etx = internal::engineWrite(tx);
-  for (const IndexCore& index : indexes_) {
+  auto& deferred = internal::writeState(tx).deferred;
+  bool defer = deferred && deferred->table == this;
+  for (size_t i = 0; i < indexes_.size(); ++i) {
+    const IndexCore& index = indexes_[i];
     if (!index.maintained()) continue;  // a failed build: neither maintained nor read
-    putIndexEntry(etx, index, indexEntry(index, record, pk), pk, ErrorCode::ConstraintViolation);
+    auto entry = indexEntry(index, record, pk);
+    if (defer && entry.second.empty()) {
+      auto& run = deferred->runs[i];
+      run.keys.emplace_back(static_cast<uint32_t>(run.arena.size()),
+                            static_cast<uint32_t>(entry.first.size()));
+      run.arena.append(entry.first);
+      deferred->bytes += entry.first.size() + sizeof(run.keys.back());
+      continue;
+    }
+    putIndexEntry(etx, index, entry, pk, ErrorCode::ConstraintViolation);
   }
+  if (defer && deferred->bytes > DeferredEntries::kMaxBytes) {
+    writeDeferred(tx);
+    deferIndexEntries(tx);
+  }
+}
+
+void TableCore::deferIndexEntries(WriteTxn& tx) const {
+  auto& deferred = internal::writeState(tx).deferred;
+  deferred.emplace();
+  deferred->table = this;
+  deferred->runs.resize(indexes_.size());
+}
+
+void TableCore::abandonDeferred(WriteTxn& tx, std::exception_ptr why) const {
+  WriteState& state = internal::writeState(tx);
+  state.deferred.reset();
+  try {
+    std::rethrow_exception(why);
+  } catch (const engine::MapFull&) {
+    // The whole transaction runs again in a bigger map.
+  } catch (const std::exception& e) {
+    if (state.failure.empty()) state.failure = e.what();
+  } catch (...) {
+    if (state.failure.empty()) state.failure = "a bulk load failed part-way";
+  }
+}
+
+void TableCore::writeDeferred(WriteTxn& tx) const {
+  auto& deferred = internal::writeState(tx).deferred;
+  if (!deferred || deferred->table != this) return;
+  engine::WriteTxn& etx = internal::engineWrite(tx);
+  std::vector<std::pair<std::string_view, std::string_view>> entries;
+  for (size_t i = 0; i < indexes_.size(); ++i) {
+    auto& run = deferred->runs[i];
+    if (run.keys.empty()) continue;
+    std::string_view arena(run.arena);
+    auto key = [&](const std::pair<uint32_t, uint32_t>& k) { return arena.substr(k.first, k.second); };
+    std::sort(run.keys.begin(), run.keys.end(),
+              [&](const auto& a, const auto& b) { return key(a) < key(b); });
+    entries.clear();
+    for (const auto& k : run.keys) entries.emplace_back(key(k), std::string_view());
+    // Keys hold the primary key, which the load inserted once each: no two are equal.
+    if (etx.count(indexes_[i].db) == 0) {
+      etx.appendMany(indexes_[i].db, entries);
+    } else {
+      etx.putMany(indexes_[i].db, entries);
+    }
+  }
+  deferred.reset();
 }
 
 void TableCore::putIndexEntry(engine::WriteTxn& txn, const IndexCore& index,

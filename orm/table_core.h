@@ -75,6 +75,23 @@ struct IndexCore {
   bool maintained() const { return state.get() != IndexState::Failed; }
 };
 
+// The entries a bulk load holds back from one table's indexes whose entries cannot collide (a
+// non-unique index's (key, primary key), or a unique one's key holding a NULL): written at the
+// end of the load in key order (TableCore::writeDeferred), appended into an index that is empty,
+// so that the load leaves full index pages rather than the half-full ones of inserts in random
+// order. Unique entries are written at once, so a duplicate is found at its own line.
+struct DeferredEntries {
+  const void* table = nullptr;  // the TableCore whose inserts defer their entries
+  struct Run {
+    std::string arena;
+    std::vector<std::pair<uint32_t, uint32_t>> keys;  // offset and size in the arena
+  };
+  std::vector<Run> runs;  // one per index of the table, in its order
+  size_t bytes = 0;
+  // Past this many bytes of held entries, the load writes them out and starts again.
+  static constexpr size_t kMaxBytes = size_t{256} << 20;
+};
+
 // What a write transaction gathers for the catalog: each touched table's entry, loaded from the
 // transaction's own snapshot on first touch, written once at commit.
 struct WriteState {
@@ -90,6 +107,8 @@ struct WriteState {
   std::string failure;
   bool aborted = false;  // WriteTxn::abort() inside Database::write
   bool scratchInUse = false;
+  // Set by a bulk load (TableCore::deferIndexEntries) until it writes them.
+  std::optional<DeferredEntries> deferred;
 
   // Zeroed first segment for the record an insert builds; a MallocMessageBuilder zeroes what it
   // used when destroyed, so one builder at a time can reuse it and most inserts allocate nothing.
@@ -188,6 +207,27 @@ class TableCore : public detail::TableHandle {
   void putIndexEntry(engine::WriteTxn& txn, const IndexCore& index,
                      const std::pair<std::string, std::string>& entry, std::string_view pk,
                      ErrorCode code) const;
+  // Runs `load` (inserts into this table in `tx`, and nothing else that touches it) with the
+  // entries it makes in indexes where they cannot collide held back (DeferredEntries), then
+  // writes them in key order. If `load` throws, nothing held is written and the transaction is
+  // marked failed (it can only be aborted), except for MapFull, after which the write runs again.
+  template <typename Load>
+  auto bulkLoad(WriteTxn& tx, Load&& load) const -> decltype(load()) {
+    deferIndexEntries(tx);
+    try {
+      auto result = load();
+      writeDeferred(tx);
+      return result;
+    } catch (...) {
+      abandonDeferred(tx, std::current_exception());
+      throw;
+    }
+  }
+  void deferIndexEntries(WriteTxn& tx) const;
+  // Writes the held entries in key order (appended into an index that is empty) and stops
+  // holding them back.
+  void writeDeferred(WriteTxn& tx) const;
+  void abandonDeferred(WriteTxn& tx, std::exception_ptr why) const;
   // Removes the record's own entry: a unique key only when it points to this record.
   void eraseIndexEntry(engine::WriteTxn& txn, const IndexCore& index,
                        const std::pair<std::string, std::string>& entry) const;

@@ -368,7 +368,7 @@ TEST_F(Cli, StatusVerifyAndBackup) {
   EXPECT_TRUE(has(s.out, "table people: version 1, 200 records, primary key (id)")) << s.out;
   EXPECT_TRUE(has(s.out, "index by_city_age (city, age): ready")) << s.out;
   // Each B-tree's pages (4 KiB each at this size), and per record or entry.
-  EXPECT_TRUE(has(s.out, "  storage: records 24.0 KiB (123 bytes each); people_email 16.0 KiB (82 bytes "
+  EXPECT_TRUE(has(s.out, "  storage: records 24.0 KiB (123 bytes each); people_email 20.0 KiB (102 bytes "
                          "each); people_age 4.0 KiB (20 bytes each); by_city_age 12.0 KiB (61 bytes each)\n"))
       << s.out;
   Outcome j = run({"status", db(), "--json"});
