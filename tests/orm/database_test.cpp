@@ -514,6 +514,69 @@ TEST(JsonLines, ALargeImportGrowsTheMap) {
   EXPECT_EQ(db.table("people").count(db.read()), 20000u);
 }
 
+// An import writes the entries of its non-unique indexes in key order at its end: pages as full
+// as compact() leaves them, every entry right, whether the index was empty (appended) or not.
+TEST(JsonLines, AnImportFillsItsIndexPages) {
+  testing::TempDir dir;
+  Options options;
+  options.env.mapSize = 1 << 20;  // the import grows the map and runs again from its start
+  Database db = Database::open(dir / "db", Schemas{table<Person>()}, options);
+  auto lines = [](int from, int to) {
+    std::string out;
+    for (int i = from; i <= to; ++i) {
+      out += "{\"id\":\"" + std::to_string(i) + "\",\"email\":\"p" + std::to_string(i) +
+             "\",\"age\":" + std::to_string((i * 37) % 100) + ",\"city\":\"city " +
+             std::to_string((i * 7919) % 1000) + "\"}\n";
+    }
+    return out;
+  };
+  std::istringstream first(lines(1, 20000));
+  EXPECT_EQ(db.importJsonLines("people", first), 20000u);
+  auto bytesOf = [&](const std::string& index) {
+    for (const auto& i : status(db).tables.at(0).indexes) {
+      if (i.name == index) return i.bytes;
+    }
+    return uint64_t{0};
+  };
+  uint64_t byCityAge = bytesOf("by_city_age");
+  for (const auto& t : compact(db)) {
+    // The non-unique indexes gain nothing; the unique one (entries written at once, to find a
+    // duplicate at its line) does.
+    if (t.index == "by_city_age" || t.index == "people_age") {
+      EXPECT_EQ(t.bytesAfter, t.bytesBefore) << t.index;
+    }
+  }
+  EXPECT_EQ(bytesOf("by_city_age"), byCityAge);
+  // Into indexes that hold entries already: written in key order among them.
+  std::istringstream second(lines(20001, 25000));
+  EXPECT_EQ(db.importJsonLines("people", second), 5000u);
+  VerifyReport report = verify(db);
+  EXPECT_TRUE(report.ok()) << report.problems.at(0);
+  EXPECT_EQ(report.records, 25000u);
+  EXPECT_EQ(report.indexEntries, 75000u);
+  EXPECT_EQ(db.query("SELECT count(*) FROM people WHERE age = 37").at(0, 0).integer(), 250);
+}
+
+// A failed import inside the app's own transaction leaves the transaction failed: the entries it
+// held back were never written, so it can only be aborted.
+TEST(JsonLines, AFailedImportInATransactionCannotBeCommitted) {
+  testing::TempDir dir;
+  Database db = Database::open(dir / "db", Schemas{table<Person>()});
+  auto people = db.table("people");
+  std::string e = errorOf([&] {
+    db.write([&](WriteTxn& tx) {
+      try {
+        people.importJsonLines(tx, "{\"id\":\"1\",\"age\":3}\n{\"id\":\"2\",\"age\":300}\n");
+      } catch (const Error&) {
+        // caught, and the transaction committed anyway
+      }
+    });
+  });
+  EXPECT_NE(e.find("the transaction cannot commit: a write in it failed (table people, line 2"), std::string::npos) << e;
+  EXPECT_EQ(people.count(db.read()), 0u);
+  EXPECT_TRUE(verify(db).ok());
+}
+
 TEST(JsonLines, BadLineNamesItsNumberAndImportsNothing) {
   testing::TempDir dir;
   Database db = Database::open(dir / "db", Schemas{table<Person>()});
