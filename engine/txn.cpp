@@ -318,21 +318,21 @@ std::optional<Db> WriteTxn::openDb(std::string_view name) {
 
 namespace {
 
-// Appends `from`'s entries to `to` (empty, or below them all) in key order, a chunk at a time:
-// each chunk is copied out first, since writing may move the pages a view points into.
-void appendAll(WriteTxn& txn, const Db& from, const Db& to) {
-  constexpr size_t kChunkBytes = size_t{4} << 20;
-  std::string arena, last;
-  std::vector<std::pair<size_t, size_t>> sizes;
+// A tree's entries, copied out in key order from `after` (or the start), up to about `limit`
+// bytes: what is copied stays valid while the transaction writes.
+struct Chunk {
+  std::string arena;
   std::vector<std::pair<std::string_view, std::string_view>> entries;
-  bool first = true, more = true;
-  while (more) {
+  bool more = false;
+
+  void read(const Txn& txn, const Db& from, const std::string* after, size_t limit) {
     arena.clear();
-    sizes.clear();
+    entries.clear();
     more = false;
-    KeyRange range = first ? KeyRange::all() : KeyRange::atLeast(last, false);
+    std::vector<std::pair<size_t, size_t>> sizes;
+    KeyRange range = after ? KeyRange::atLeast(*after, false) : KeyRange::all();
     for (auto [key, value] : txn.scan(from, range)) {
-      if (arena.size() >= kChunkBytes) {
+      if (arena.size() >= limit) {
         more = true;
         break;
       }
@@ -340,24 +340,44 @@ void appendAll(WriteTxn& txn, const Db& from, const Db& to) {
       arena.append(value);
       sizes.emplace_back(key.size(), value.size());
     }
-    entries.clear();
     size_t at = 0;
     for (auto [k, v] : sizes) {
       entries.emplace_back(std::string_view(arena).substr(at, k),
                            std::string_view(arena).substr(at + k, v));
       at += k + v;
     }
-    if (!entries.empty()) {
-      txn.appendMany(to, entries);
-      last.assign(entries.back().first);
+  }
+};
+
+// Appends `from`'s entries to `to` (empty, or below them all) in key order, a chunk at a time.
+void appendAll(WriteTxn& txn, const Db& from, const Db& to) {
+  constexpr size_t kChunkBytes = size_t{4} << 20;
+  Chunk chunk;
+  std::string last;
+  bool first = true;
+  do {
+    chunk.read(txn, from, first ? nullptr : &last, kChunkBytes);
+    if (!chunk.entries.empty()) {
+      txn.appendMany(to, chunk.entries);
+      last.assign(chunk.entries.back().first);
     }
     first = false;
-  }
+  } while (chunk.more);
 }
 
 }  // namespace
 
-void WriteTxn::repack(const Db& db, std::string_view scratch) {
+void WriteTxn::repack(const Db& db, std::string_view scratch, size_t inMemoryBytes) {
+  // A tree that fits in `inMemoryBytes` is copied out whole: its new pages are the only ones the rewrite
+  // adds to the file (the old ones are free once it commits). A larger one goes through
+  // `scratch`, which adds its pages too.
+  if (stat(db).bytes() <= inMemoryBytes) {
+    Chunk all;
+    all.read(*this, db, nullptr, SIZE_MAX);
+    clearDb(db);
+    if (!all.entries.empty()) appendMany(db, all.entries);
+    return;
+  }
   Db copy = createDb(scratch);
   clearDb(copy);
   appendAll(*this, db, copy);

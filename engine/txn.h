@@ -145,13 +145,14 @@ class WriteTxn : public Txn {
   std::optional<Db> openDb(std::string_view name);
   // Deletes every entry of db, keeping the database.
   void clearDb(const Db& db);
-  // Rewrites db's entries into pages filled as they are written (MDB_APPEND): copies them in key
-  // order into `scratch` (a database of that name, created, emptied and at the end dropped here),
-  // empties db and appends them back. Random inserts leave LMDB's pages half to two-thirds full
-  // (a full page splits in the middle); after this every leaf but the last of each level is full.
-  // Costs two writes of the tree; needs free space for two copies of it until commit. Entries are
-  // copied in chunks of about 4 MiB, so memory does not grow with the tree.
-  void repack(const Db& db, std::string_view scratch);
+  // Rewrites db's entries into pages filled as they are written (MDB_APPEND). Random inserts leave
+  // LMDB's pages half to two-thirds full (a full page splits in the middle); after this every
+  // leaf but the last is full. A tree of up to 256 MiB of pages is copied into memory, emptied and
+  // appended back: the file needs room for the new pages until commit frees the old ones. A
+  // larger one is copied in key order into `scratch` (a database of that name, created, emptied
+  // and at the end dropped here) in chunks of about 4 MiB, and back: room for two copies.
+  // `inMemoryBytes` moves the threshold (tests take the other way with 0).
+  void repack(const Db& db, std::string_view scratch, size_t inMemoryBytes = size_t{256} << 20);
   // Deletes db and its name. LMDB closes the handle at once, for every transaction of the
   // process: no other transaction may use it afterwards, and if this one aborts the database is
   // still there but must be opened again.

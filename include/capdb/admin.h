@@ -133,9 +133,11 @@ struct CompactedTree {
 // Rewrites every table's records and index B-trees so that their pages are full: random inserts,
 // updates and deletes leave LMDB's pages half to two-thirds full, and each tree is copied in key
 // order into filled pages and back (docs/reliability.md, Compaction). One write transaction per
-// tree: each is all or nothing, readers go on, writers wait for the tree being rewritten. Needs free
-// space (or room to grow the map) for two copies of the largest tree. The pages freed are reused by
-// later writes; the file does not shrink (backup with `compact` writes a copy without them).
+// tree: each is all or nothing, readers go on, writers wait for the tree being rewritten. A tree of
+// up to 256 MiB is copied through memory; the file needs room for its new pages until the commit
+// frees the old ones (twice that for a larger tree, copied through a scratch database). The pages
+// freed are reused by later writes; the file does not shrink (backup with `compact` writes a copy
+// without them).
 // Throws what a write throws (Busy, MapFull past the map's limit, IoError).
 std::vector<CompactedTree> compact(Database& db);
 

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <filesystem>
 #include <map>
 #include <random>
 #include <stdexcept>
@@ -303,33 +304,36 @@ void expectEntries(Env& env, const Db& db, const std::map<std::string, std::stri
   EXPECT_EQ(it, expected.end());
 }
 
-TEST(Repack, KeepsEveryEntryAndFillsThePages) {
+// Both ways: through memory, and (a threshold of 0 bytes) through the scratch database.
+class Repack : public ::testing::TestWithParam<size_t> {};
+
+TEST_P(Repack, KeepsEveryEntryAndFillsThePages) {
   testing::TempDir dir;
   Env env = Env::open(dir.path());
   Db db = env.write([](WriteTxn& tx) { return tx.createDb("t"); });
   auto expected = fillRandomly(env, db, 20000);
   uint64_t before = env.read().stat(db).leafPages;
-  env.write([&](WriteTxn& tx) { tx.repack(db, "scratch"); });
+  env.write([&](WriteTxn& tx) { tx.repack(db, "scratch", GetParam()); });
   uint64_t after = env.read().stat(db).leafPages;
   expectEntries(env, db, expected);
   EXPECT_LT(after * 10, before * 8) << before << " -> " << after;  // at least a fifth fewer
   EXPECT_FALSE(env.read().openDb("scratch").has_value());
   // A second repack finds nothing to gain; an empty tree repacks to an empty tree.
-  env.write([&](WriteTxn& tx) { tx.repack(db, "scratch"); });
+  env.write([&](WriteTxn& tx) { tx.repack(db, "scratch", GetParam()); });
   EXPECT_EQ(env.read().stat(db).leafPages, after);
   Db empty = env.write([](WriteTxn& tx) { return tx.createDb("empty"); });
-  env.write([&](WriteTxn& tx) { tx.repack(empty, "scratch"); });
+  env.write([&](WriteTxn& tx) { tx.repack(empty, "scratch", GetParam()); });
   EXPECT_EQ(env.read().count(empty), 0u);
 }
 
-TEST(Repack, AbortedLeavesTheTreeAsItWas) {
+TEST_P(Repack, AbortedLeavesTheTreeAsItWas) {
   testing::TempDir dir;
   Env env = Env::open(dir.path());
   Db db = env.write([](WriteTxn& tx) { return tx.createDb("t"); });
   auto expected = fillRandomly(env, db, 5000);
   uint64_t before = env.read().stat(db).leafPages;
   EXPECT_THROW(env.write([&](WriteTxn& tx) {
-                 tx.repack(db, "scratch");
+                 tx.repack(db, "scratch", GetParam());
                  throw std::runtime_error("stop");
                }),
                std::runtime_error);
@@ -337,19 +341,30 @@ TEST(Repack, AbortedLeavesTheTreeAsItWas) {
   EXPECT_EQ(env.read().stat(db).leafPages, before);
 }
 
-TEST(Repack, GrowsATinyMapMidTransaction) {
-  // Two copies of the tree do not fit the first map: the write grows it and runs again.
+TEST_P(Repack, GrowsATinyMapMidTransaction) {
+  // A compacted copy (no free pages) opened with a map as small as LMDB allows (the file's size):
+  // the rewrite's new pages do not fit, and the write grows the map and runs again.
   testing::TempDir dir;
   EnvOptions options;
   options.mapSize = 256 * 1024;
-  Env env = Env::open(dir.path(), options);
-  Db db = env.write([](WriteTxn& tx) { return tx.createDb("t"); });
-  auto expected = fillRandomly(env, db, 6000);
+  std::map<std::string, std::string> expected;
+  {
+    Env env = Env::open(dir / "filled", options);
+    Db db = env.write([](WriteTxn& tx) { return tx.createDb("t"); });
+    expected = fillRandomly(env, db, 6000);
+    std::filesystem::create_directories(dir / "copy");
+    env.copyTo(dir / "copy", true);
+  }
+  Env env = Env::open(dir / "copy", options);
+  Db db = *env.read().openDb("t");
   uint64_t mapBefore = env.info().mapSize;
-  env.write([&](WriteTxn& tx) { tx.repack(db, "scratch"); });
+  env.write([&](WriteTxn& tx) { tx.repack(db, "scratch", GetParam()); });
   expectEntries(env, db, expected);
   EXPECT_GT(env.info().mapSize, mapBefore);
 }
+
+INSTANTIATE_TEST_SUITE_P(InMemoryAndThroughScratch, Repack, ::testing::Values(size_t{256} << 20, 0),
+                         [](const auto& info) { return info.param == 0 ? "Scratch" : "Memory"; });
 
 }  // namespace
 }  // namespace capdb::engine

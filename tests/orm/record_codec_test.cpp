@@ -2,12 +2,14 @@
 
 #include <capnp/message.h>
 #include <capnp/pretty-print.h>
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <cstring>
 #include <random>
 
 #include "all_types.capnp.h"
+#include "person.capnp.h"
 #include "capdb/error.h"
 #include "engine/crc32c.h"
 #include "engine/key_codec.h"
@@ -113,6 +115,22 @@ TEST(RecordCodec, HeaderCarriesTheVersionAndTheChecksum) {
   // Relabelling changes the version and keeps the message.
   std::string relabelled = relabelRecord(bytes, 1, "t", "k");
   EXPECT_EQ(relabelled, small);
+}
+
+TEST(RecordCodec, TheWorkedExampleOfTheFormatDocument) {
+  // docs/format.md, Records: people at version 1, (id = 1, name = "Ada", age = 36, city = "Paris").
+  capnp::MallocMessageBuilder message;
+  auto p = message.initRoot<capdb::test::Person>();
+  p.setId(1);
+  p.setName("Ada");
+  p.setAge(36);
+  p.setCity("Paris");
+  std::string bytes(RecordEncoder().encode(1, message));
+  std::string hex;
+  for (char c : bytes) hex += fmt::format("{:02x} ", static_cast<uint8_t>(c));
+  EXPECT_EQ(hex,
+            "ce 11 4f 97 27 01 50 02 03 01 01 01 24 11 09 22 00 00 11 05 32 07 41 64 61 1f 50 61 "
+            "72 69 73 ");
 }
 
 // Recomputes a record's checksum after its bytes were changed on purpose.
