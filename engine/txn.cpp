@@ -371,7 +371,9 @@ void WriteTxn::repack(const Db& db, std::string_view scratch, size_t inMemoryByt
   // A tree that fits in `inMemoryBytes` is copied out whole: its new pages are the only ones the rewrite
   // adds to the file (the old ones are free once it commits). A larger one goes through
   // `scratch`, which adds its pages too.
-  if (stat(db).bytes() <= inMemoryBytes) {
+  // In memory: the entries' bytes (at most the pages') and 48 bytes of bookkeeping each.
+  TreeStat tree = stat(db);
+  if (tree.bytes() + 48 * tree.entries <= inMemoryBytes) {
     Chunk all;
     all.read(*this, db, nullptr, SIZE_MAX);
     clearDb(db);

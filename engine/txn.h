@@ -147,7 +147,8 @@ class WriteTxn : public Txn {
   void clearDb(const Db& db);
   // Rewrites db's entries into pages filled as they are written (MDB_APPEND). Random inserts leave
   // LMDB's pages half to two-thirds full (a full page splits in the middle); after this every
-  // leaf but the last is full. A tree of up to 256 MiB of pages is copied into memory, emptied and
+  // leaf but the last is full. A tree whose pages and 48 bytes an entry come to at most 256 MiB is
+  // copied into memory, emptied and
   // appended back: the file needs room for the new pages until commit frees the old ones. A
   // larger one is copied in key order into `scratch` (a database of that name, created, emptied
   // and at the end dropped here) in chunks of about 4 MiB, and back: room for two copies.

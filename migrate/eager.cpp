@@ -308,7 +308,7 @@ BatchResult installBatch(WriteTxn& tx, orm::TableCore& core, const EagerOptions&
     }
     puts.emplace_back(pk, value);
     bytes += value.size();
-    ++info.counts[storedVersion(core, pk, value)];
+    ++info.counts[core.schema().version];  // the rekey phase wrote every record at the newest
   }
   etx.putMany(core.records(), puts);  // ascending, after every key already there
   m.done += puts.size();

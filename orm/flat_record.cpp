@@ -46,12 +46,8 @@ bool FlatRecord::reset(std::string_view value) {
 bool FlatRecord::parse(std::string_view value) {
   RecordHeader header;
   if (!tryReadRecordHeader(value, header)) return false;
-  std::optional<size_t> count = unpackedWords(header.packed);
+  std::optional<size_t> count = unpack(header.packed, buffer_);
   if (!count || *count == 0) return false;
-  if (buffer_.size() < *count) {
-    buffer_ = kj::heapArray<capnp::word>(std::max(*count, 2 * buffer_.size()));
-  }
-  unpackWords(header.packed, buffer_.slice(0, *count));
   version_ = header.version;
   segment_ = reinterpret_cast<const kj::byte*>(buffer_.begin());
   words_ = *count;

@@ -1,7 +1,12 @@
 #include "orm/packing.h"
 
-#include <bit>
+#include <algorithm>
+#include <array>
 #include <cstring>
+
+#if defined(__x86_64__)
+#include <tmmintrin.h>
+#endif
 
 namespace capdb::orm {
 namespace {
@@ -18,6 +23,137 @@ unsigned tagOf(uint64_t w) {
   for (int i = 0; i < 8; ++i) tag |= ((w >> (8 * i)) & 0xff) != 0 ? 1u << i : 0u;
   return tag;
 }
+
+// For each tag: the bytes it takes, and for each byte of the word the position of its byte among
+// them (8: a zero byte). Unpacking a word is then eight loads without a branch (the bits of a tag
+// do not predict well), where a 64-bit popcount without the instruction calls into libgcc.
+struct TagLayout {
+  uint8_t count = 0;
+  uint8_t from[8] = {};
+};
+
+constexpr std::array<TagLayout, 256> makeLayouts() {
+  std::array<TagLayout, 256> out{};
+  for (unsigned tag = 0; tag < 256; ++tag) {
+    uint8_t n = 0;
+    for (unsigned b = 0; b < 8; ++b) out[tag].from[b] = (tag >> b) & 1 ? n++ : 8;
+    out[tag].count = n;
+  }
+  return out;
+}
+
+constexpr std::array<TagLayout, 256> kLayouts = makeLayouts();
+
+// One word of `tag` from the bytes at `p`, of which `left` remain.
+inline uint64_t unpackWord(unsigned tag, const uint8_t* p, size_t left) {
+  const TagLayout& layout = kLayouts[tag];
+  // The word's bytes and a zero after them; near the end of the input only what is left.
+  uint8_t bytes[9] = {};
+  std::memcpy(bytes, p, left >= 8 ? 8 : left);
+  bytes[layout.count] = 0;
+  uint64_t w = 0;
+#pragma GCC unroll 8
+  for (int b = 0; b < 8; ++b) w |= uint64_t{bytes[layout.from[b]]} << (8 * b);
+  return w;
+}
+
+// Unpacks `packed` into `buffer`, grown as needed; `word(tag, p, left)` unpacks one word of a tag
+// other than 0x00 and 0xff whose bytes are all there. One pass: each word's tag says where the
+// next one starts, so the words are a chain of dependent loads, walked once.
+template <typename Word>
+[[gnu::always_inline]] inline std::optional<size_t> unpackWith(std::string_view packed,
+                                                               kj::Array<capnp::word>& buffer,
+                                                               Word&& word) {
+  constexpr size_t kMostWordsPerTag = 256;  // a tag and the run it may start
+  auto* p = reinterpret_cast<const uint8_t*>(packed.data());
+  size_t size = packed.size(), at = 0, n = 0;
+  // Kept in locals: stores through `out` might otherwise make the compiler reload the buffer.
+  auto* out = reinterpret_cast<uint8_t*>(buffer.begin());
+  size_t capacity = buffer.size();
+  while (at < size) {
+    if (capacity - n < kMostWordsPerTag) {
+      if (n > kMaxUnpackedWords) return std::nullopt;
+      auto bigger = kj::heapArray<capnp::word>(std::max(2 * capacity, n + 2 * kMostWordsPerTag));
+      std::memcpy(bigger.begin(), out, n * sizeof(capnp::word));
+      buffer = std::move(bigger);
+      out = reinterpret_cast<uint8_t*>(buffer.begin());
+      capacity = buffer.size();
+    }
+    uint8_t* o = out + 8 * n;
+    unsigned tag = p[at++];
+    if (tag == 0xff) {
+      if (size - at < 9) return std::nullopt;
+      size_t run = p[at + 8];
+      if ((size - at - 9) / 8 < run) return std::nullopt;
+      std::memcpy(o, p + at, 8);
+      std::memcpy(o + 8, p + at + 9, 8 * run);
+      at += 9 + 8 * run;
+      n += 1 + run;
+    } else if (tag == 0) {
+      if (at == size) return std::nullopt;
+      size_t run = p[at++];
+      std::memset(o, 0, 8 + 8 * run);
+      n += 1 + run;
+    } else {
+      size_t count = kLayouts[tag].count;
+      if (size - at < count) return std::nullopt;
+      uint64_t w = word(tag, p + at, size - at);
+      std::memcpy(o, &w, 8);
+      at += count;
+      ++n;
+    }
+  }
+  return n;
+}
+
+#if defined(__x86_64__)
+// The same with SSSE3's byte shuffle: one load, one shuffle by the tag's mask, one store.
+struct alignas(16) ShuffleMask {
+  uint8_t bytes[16];
+};
+
+constexpr std::array<ShuffleMask, 256> makeMasks() {
+  std::array<ShuffleMask, 256> out{};
+  for (unsigned tag = 0; tag < 256; ++tag) {
+    for (unsigned b = 0; b < 16; ++b) {
+      uint8_t from = b < 8 ? kLayouts[tag].from[b] : 8;
+      out[tag].bytes[b] = from == 8 ? 0x80 : from;  // 0x80: a zero byte
+    }
+  }
+  return out;
+}
+
+constexpr std::array<ShuffleMask, 256> kMasks = makeMasks();
+
+struct ShuffledWord {
+  __attribute__((target("ssse3"))) uint64_t operator()(unsigned tag, const uint8_t* p,
+                                                       size_t left) const {
+    // A word takes at most 8 bytes: loaded as 8, or (at the end of the input) copied.
+    __m128i in;
+    if (left >= 8) {
+      in = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p));
+    } else {
+      alignas(16) uint8_t last[16] = {};
+      std::memcpy(last, p, left);
+      in = _mm_load_si128(reinterpret_cast<const __m128i*>(last));
+    }
+    __m128i mask = _mm_load_si128(reinterpret_cast<const __m128i*>(kMasks[tag].bytes));
+    return static_cast<uint64_t>(_mm_cvtsi128_si64(_mm_shuffle_epi8(in, mask)));
+  }
+};
+
+__attribute__((target("ssse3"))) std::optional<size_t> unpackShuffled(
+    std::string_view packed, kj::Array<capnp::word>& buffer) {
+  return unpackWith(packed, buffer, ShuffledWord());
+}
+
+bool detectShuffle() {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("ssse3");
+}
+
+const bool kShuffle = detectShuffle();
+#endif
 
 }  // namespace
 
@@ -44,7 +180,7 @@ void packWords(kj::ArrayPtr<const capnp::word> words, std::string& out) {
       // Words copied as they are after this one, while they have at most one zero byte (packing
       // them would save at most a byte each), as Cap'n Proto's packer does.
       size_t start = i, run = 0;
-      while (i < n && run < 255 && std::popcount(tagOf(load64(in + 8 * i))) >= 7) ++i, ++run;
+      while (i < n && run < 255 && kLayouts[tagOf(load64(in + 8 * i))].count >= 7) ++i, ++run;
       o[at++] = static_cast<uint8_t>(run);
       std::memcpy(o + at, in + 8 * start, 8 * run);
       at += 8 * run;
@@ -58,10 +194,11 @@ std::optional<size_t> unpackedWords(std::string_view packed) {
   size_t size = packed.size(), at = 0, words = 0;
   while (at < size) {
     unsigned tag = p[at++];
-    size_t bytes = static_cast<size_t>(std::popcount(tag));
+    size_t bytes = kLayouts[tag].count;
     if (size - at < bytes) return std::nullopt;
     at += bytes;
     ++words;
+    if (words > kMaxUnpackedWords) return std::nullopt;
     if (tag == 0 || tag == 0xff) {
       if (at == size) return std::nullopt;
       size_t run = p[at++];
@@ -75,34 +212,11 @@ std::optional<size_t> unpackedWords(std::string_view packed) {
   return words;
 }
 
-void unpackWords(std::string_view packed, kj::ArrayPtr<capnp::word> out) {
-  auto* p = reinterpret_cast<const uint8_t*>(packed.data());
-  auto* o = reinterpret_cast<uint8_t*>(out.begin());
-  size_t size = packed.size(), at = 0;
-  while (at < size) {
-    unsigned tag = p[at++];
-    if (tag == 0xff) {
-      std::memcpy(o, p + at, 8);
-      at += 8;
-      o += 8;
-      size_t run = p[at++];
-      std::memcpy(o, p + at, 8 * run);
-      at += 8 * run;
-      o += 8 * run;
-      continue;
-    }
-    uint64_t w = 0;
-    for (int b = 0; b < 8; ++b) {
-      if (tag & (1u << b)) w |= uint64_t{p[at++]} << (8 * b);
-    }
-    std::memcpy(o, &w, 8);
-    o += 8;
-    if (tag == 0) {
-      size_t run = p[at++];
-      std::memset(o, 0, 8 * run);
-      o += 8 * run;
-    }
-  }
+std::optional<size_t> unpack(std::string_view packed, kj::Array<capnp::word>& buffer) {
+#if defined(__x86_64__)
+  if (kShuffle) return unpackShuffled(packed, buffer);
+#endif
+  return unpackWith(packed, buffer, unpackWord);
 }
 
 }  // namespace capdb::orm

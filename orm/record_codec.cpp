@@ -53,7 +53,8 @@ bool parseHeader(std::string_view bytes, RecordHeader& out, std::string* why) {
     version |= uint64_t{byte & 0x7fu} << shift;
     if ((byte & 0x80) == 0) break;
   }
-  if (version > UINT32_MAX || at == bytes.size()) return explain("malformed schema version");
+  if (version > UINT32_MAX) return explain("malformed schema version");
+  if (at == bytes.size()) return explain("no message after the schema version");
   out.version = static_cast<uint32_t>(version);
   out.packed = bytes.substr(at);
   return true;
@@ -105,6 +106,9 @@ RecordEncoder::RecordEncoder() : scratch_(kj::heapArray<capnp::word>(kScratchWor
 
 std::string_view RecordEncoder::encodeSegment(uint32_t version,
                                               kj::ArrayPtr<const capnp::word> segment) {
+  CAPDB_REQUIRE(segment.size() <= kMaxUnpackedWords, ErrorCode::InvalidArgument,
+                "a record of {} bytes is larger than the 2 GiB a record may hold",
+                segment.size() * sizeof(capnp::word));
   writeHeader(buffer_, version);
   packWords(segment, buffer_);
   seal(buffer_);
@@ -173,12 +177,8 @@ uint32_t RecordDecoder::decode(std::string_view bytes, std::string_view table,
   table_ = table;
   key_ = key;
   RecordHeader header = readRecordHeader(bytes, table, key);
-  std::optional<size_t> count = unpackedWords(header.packed);
-  if (!count) corrupt(table, key, "the packed message is cut short");
-  if (buffer_.size() < *count) {
-    buffer_ = kj::heapArray<capnp::word>(std::max(*count, 2 * buffer_.size()));
-  }
-  unpackWords(header.packed, buffer_.slice(0, *count));
+  std::optional<size_t> count = unpack(header.packed, buffer_);
+  if (!count) corrupt(table, key, "the packed message is cut short, or unpacks to more than 2 GiB");
   segments_[0] = buffer_.slice(0, *count);
   try {
     capnp::ReaderOptions options = options_;

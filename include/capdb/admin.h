@@ -134,11 +134,11 @@ struct CompactedTree {
 // updates and deletes leave LMDB's pages half to two-thirds full, and each tree is copied in key
 // order into filled pages and back (docs/reliability.md, Compaction). One write transaction per
 // tree: each is all or nothing, readers go on, writers wait for the tree being rewritten. A tree of
-// up to 256 MiB is copied through memory; the file needs room for its new pages until the commit
+// up to 256 MiB (its pages and 48 bytes an entry) is copied through memory; the file needs room for its new pages until the commit
 // frees the old ones (twice that for a larger tree, copied through a scratch database). The pages
 // freed are reused by later writes; the file does not shrink (backup with `compact` writes a copy
 // without them).
-// Throws what a write throws (Busy, MapFull past the map's limit, IoError).
+// Throws what a write throws (Busy, Full past the map's limit, IoError).
 std::vector<CompactedTree> compact(Database& db);
 
 // Writes a consistent copy of the database into `dest` (a directory that must not exist or be

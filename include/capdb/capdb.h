@@ -22,8 +22,9 @@
 //   build finished or failed elsewhere) are taken up as they are. An index that builds is kept by
 //   every write and read by no query until complete in the query's snapshot; only while an eager
 //   migration that may still be undone checks a unique index are writes to its table Busy.
-// - Views are not copies: a Row, a record reader or a key view points into the database's memory
-//   and is valid only while its transaction lives (scan rows: until the next step of the scan).
+// - Views are not copies: a Row, a record reader or a key view is valid only while its
+//   transaction lives (scan rows: until the next step of the scan). A key view points into the
+//   database's memory; a record is checked and unpacked into memory its row holds.
 //
 // Threads
 // - Database: every method may be called from any thread at once.
@@ -296,7 +297,9 @@ class DynamicTable {
   // ConstraintViolation naming its line number; Database::write then aborts, so the import is all
   // or nothing. Blank lines are skipped. Returns the records inserted. The text is read again
   // from its start if Database::write runs the body again; to import a stream or a file, which
-  // cannot be, use Database::importJsonLines.
+  // cannot be, use Database::importJsonLines. If it throws, the transaction can only be aborted
+  // (committing it is InvalidArgument): the entries of non-unique indexes, written at the end of
+  // the import in key order, were never written for the records it had inserted.
   uint64_t importJsonLines(WriteTxn& tx, std::string_view jsonLines) const;
 
   // A query over this table built in C++ (capdb/query_builder.h):

@@ -29,12 +29,13 @@ std::string bytesOf(kj::ArrayPtr<const capnp::word> words) {
   return std::string(reinterpret_cast<const char*>(words.begin()), words.size() * 8);
 }
 
+// `packed` unpacked, checking that unpack and unpackedWords agree.
 std::string unpacked(std::string_view packed) {
-  auto n = unpackedWords(packed);
+  kj::Array<capnp::word> buffer;
+  auto n = unpack(packed, buffer);
   EXPECT_TRUE(n.has_value());
-  auto out = kj::heapArray<capnp::word>(n.value_or(0));
-  if (n) unpackWords(packed, out);
-  return bytesOf(out);
+  EXPECT_EQ(n, unpackedWords(packed));
+  return bytesOf(buffer.slice(0, n.value_or(0)));
 }
 
 // Words of every kind packing treats apart: zero, full, sparse, runs of each.
@@ -111,11 +112,12 @@ TEST(Packing, CutStreamsAreRefused) {
     // word boundary is a shorter stream.
     for (size_t cut = 0; cut < packed.size(); ++cut) {
       std::string_view part = std::string_view(packed).substr(0, cut);
-      if (auto n = unpackedWords(part)) {
+      kj::Array<capnp::word> buffer;
+      auto n = unpack(part, buffer);
+      ASSERT_EQ(n, unpackedWords(part)) << cut;
+      if (n) {
         ASSERT_LT(*n, words.size());
-        auto out = kj::heapArray<capnp::word>(*n);
-        unpackWords(part, out);
-        ASSERT_EQ(bytesOf(out), bytesOf(words.slice(0, *n)));
+        ASSERT_EQ(bytesOf(buffer.slice(0, *n)), bytesOf(words.slice(0, *n)));
       }
     }
   }
@@ -123,6 +125,10 @@ TEST(Packing, CutStreamsAreRefused) {
   EXPECT_EQ(unpackedWords(std::string_view("\xff\x01\x02", 3)), std::nullopt);
   EXPECT_EQ(unpackedWords(std::string_view("\x03\x01", 2)), std::nullopt);
   EXPECT_EQ(unpackedWords(""), 0u);
+  kj::Array<capnp::word> buffer;
+  EXPECT_EQ(unpack(std::string_view("\x00", 1), buffer), std::nullopt);
+  EXPECT_EQ(unpack(std::string_view("\xff\x01\x02", 3), buffer), std::nullopt);
+  EXPECT_EQ(unpack(std::string_view("\x03\x01", 2), buffer), std::nullopt);
 }
 
 }  // namespace

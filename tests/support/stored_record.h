@@ -22,9 +22,9 @@ struct OpenRecord {
 inline OpenRecord openRecord(std::string_view stored) {
   orm::RecordHeader header = orm::readRecordHeader(stored, "test", "");
   OpenRecord out{header.version, {}};
-  auto words = kj::heapArray<capnp::word>(orm::unpackedWords(header.packed).value());
-  orm::unpackWords(header.packed, words);
-  out.words.assign(reinterpret_cast<const char*>(words.begin()), words.size() * 8);
+  kj::Array<capnp::word> words;
+  size_t n = orm::unpack(header.packed, words).value();
+  out.words.assign(reinterpret_cast<const char*>(words.begin()), n * 8);
   return out;
 }
 
