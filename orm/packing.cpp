@@ -17,11 +17,12 @@ uint64_t load64(const void* p) {
   return v;
 }
 
-// One bit per non-zero byte of `w`, byte 0 in bit 0.
+// One bit per non-zero byte of `w`, byte 0 in bit 0, without a branch: each byte's high bit is
+// set when the byte is not zero, and a multiply gathers the eight high bits into the top byte.
 unsigned tagOf(uint64_t w) {
-  unsigned tag = 0;
-  for (int i = 0; i < 8; ++i) tag |= ((w >> (8 * i)) & 0xff) != 0 ? 1u << i : 0u;
-  return tag;
+  constexpr uint64_t kLow7 = 0x7f7f7f7f7f7f7f7fULL;
+  uint64_t high = (((w & kLow7) + kLow7) | w) & ~kLow7;
+  return static_cast<unsigned>(((high >> 7) * 0x0102040810204080ULL) >> 56);
 }
 
 // For each tag: the bytes it takes, and for each byte of the word the position of its byte among
@@ -95,7 +96,7 @@ template <typename Word>
       std::memset(o, 0, 8 + 8 * run);
       n += 1 + run;
     } else {
-      size_t count = kLayouts[tag].count;
+      size_t count = word.count(tag);
       if (size - at < count) return std::nullopt;
       uint64_t w = word(tag, p + at, size - at);
       std::memcpy(o, &w, 8);
@@ -106,60 +107,12 @@ template <typename Word>
   return n;
 }
 
-#if defined(__x86_64__)
-// The same with SSSE3's byte shuffle: one load, one shuffle by the tag's mask, one store.
-struct alignas(16) ShuffleMask {
-  uint8_t bytes[16];
-};
-
-constexpr std::array<ShuffleMask, 256> makeMasks() {
-  std::array<ShuffleMask, 256> out{};
-  for (unsigned tag = 0; tag < 256; ++tag) {
-    for (unsigned b = 0; b < 16; ++b) {
-      uint8_t from = b < 8 ? kLayouts[tag].from[b] : 8;
-      out[tag].bytes[b] = from == 8 ? 0x80 : from;  // 0x80: a zero byte
-    }
-  }
-  return out;
-}
-
-constexpr std::array<ShuffleMask, 256> kMasks = makeMasks();
-
-struct ShuffledWord {
-  __attribute__((target("ssse3"))) uint64_t operator()(unsigned tag, const uint8_t* p,
-                                                       size_t left) const {
-    // A word takes at most 8 bytes: loaded as 8, or (at the end of the input) copied.
-    __m128i in;
-    if (left >= 8) {
-      in = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p));
-    } else {
-      alignas(16) uint8_t last[16] = {};
-      std::memcpy(last, p, left);
-      in = _mm_load_si128(reinterpret_cast<const __m128i*>(last));
-    }
-    __m128i mask = _mm_load_si128(reinterpret_cast<const __m128i*>(kMasks[tag].bytes));
-    return static_cast<uint64_t>(_mm_cvtsi128_si64(_mm_shuffle_epi8(in, mask)));
-  }
-};
-
-__attribute__((target("ssse3"))) std::optional<size_t> unpackShuffled(
-    std::string_view packed, kj::Array<capnp::word>& buffer) {
-  return unpackWith(packed, buffer, ShuffledWord());
-}
-
-bool detectShuffle() {
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("ssse3");
-}
-
-const bool kShuffle = detectShuffle();
-#endif
-
-}  // namespace
-
-void packWords(kj::ArrayPtr<const capnp::word> words, std::string& out) {
+// The non-zero bytes of `w`, in order, written at `o` (eight bytes written, `count` kept).
+template <typename Compress>
+[[gnu::always_inline]] inline void packWith(kj::ArrayPtr<const capnp::word> words, std::string& out,
+                                            Compress&& compress) {
   size_t at = out.size();
-  out.resize(at + maxPackedSize(words.size()));
+  out.resize(at + maxPackedSize(words.size()) + 8);  // 8: room for the last word's whole store
   auto* o = reinterpret_cast<uint8_t*>(out.data());
   auto* in = reinterpret_cast<const uint8_t*>(words.begin());
   size_t n = words.size();
@@ -167,9 +120,8 @@ void packWords(kj::ArrayPtr<const capnp::word> words, std::string& out) {
     uint64_t w = load64(in + 8 * i);
     unsigned tag = tagOf(w);
     o[at++] = static_cast<uint8_t>(tag);
-    for (int b = 0; b < 8; ++b) {
-      if (tag & (1u << b)) o[at++] = static_cast<uint8_t>(w >> (8 * b));
-    }
+    compress(w, tag, o + at);
+    at += kLayouts[tag].count;
     ++i;
     if (tag == 0) {
       // A run of zero words after this one.
@@ -188,6 +140,101 @@ void packWords(kj::ArrayPtr<const capnp::word> words, std::string& out) {
   }
   out.resize(at);
 }
+
+void compressWord(uint64_t w, unsigned tag, uint8_t* o) {
+  uint8_t bytes[8];
+  size_t k = 0;
+  for (int b = 0; b < 8; ++b) {
+    bytes[k] = static_cast<uint8_t>(w >> (8 * b));
+    k += (tag >> b) & 1;
+  }
+  std::memcpy(o, bytes, 8);
+}
+
+#if defined(__x86_64__)
+// The same with SSSE3's byte shuffle (one load, one shuffle by the tag's mask, one store) and
+// popcnt; kShuffle says whether the CPU has both.
+struct alignas(16) ShuffleMask {
+  uint8_t bytes[16];
+};
+
+constexpr std::array<ShuffleMask, 256> makeMasks() {
+  std::array<ShuffleMask, 256> out{};
+  for (unsigned tag = 0; tag < 256; ++tag) {
+    for (unsigned b = 0; b < 16; ++b) {
+      uint8_t from = b < 8 ? kLayouts[tag].from[b] : 8;
+      out[tag].bytes[b] = from == 8 ? 0x80 : from;  // 0x80: a zero byte
+    }
+  }
+  return out;
+}
+
+constexpr std::array<ShuffleMask, 256> kMasks = makeMasks();
+
+// The inverse: for each tag, the positions of its non-zero bytes, first to last.
+constexpr std::array<ShuffleMask, 256> makeCompressMasks() {
+  std::array<ShuffleMask, 256> out{};
+  for (unsigned tag = 0; tag < 256; ++tag) {
+    unsigned k = 0;
+    for (unsigned b = 0; b < 8; ++b) {
+      if ((tag >> b) & 1) out[tag].bytes[k++] = static_cast<uint8_t>(b);
+    }
+    for (; k < 16; ++k) out[tag].bytes[k] = 0x80;
+  }
+  return out;
+}
+
+constexpr std::array<ShuffleMask, 256> kCompressMasks = makeCompressMasks();
+
+struct ShuffledCompress {
+  __attribute__((target("ssse3"))) void operator()(uint64_t w, unsigned tag, uint8_t* o) const {
+    __m128i in = _mm_cvtsi64_si128(static_cast<long long>(w));
+    __m128i mask = _mm_load_si128(reinterpret_cast<const __m128i*>(kCompressMasks[tag].bytes));
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(o), _mm_shuffle_epi8(in, mask));
+  }
+};
+
+__attribute__((target("ssse3"))) void packShuffled(kj::ArrayPtr<const capnp::word> words,
+                                                   std::string& out) {
+  packWith(words, out, ShuffledCompress());
+}
+
+struct ShuffledWord {
+  // The popcnt instruction: the next tag's position waits on this count, word after word.
+  __attribute__((target("ssse3,popcnt"))) size_t count(unsigned tag) const {
+    return static_cast<size_t>(__builtin_popcount(tag));
+  }
+  __attribute__((target("ssse3,popcnt"))) uint64_t operator()(unsigned tag, const uint8_t* p,
+                                                       size_t left) const {
+    // A word takes at most 8 bytes: loaded as 8, or (at the end of the input) copied.
+    __m128i in;
+    if (left >= 8) {
+      in = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p));
+    } else {
+      alignas(16) uint8_t last[16] = {};
+      std::memcpy(last, p, left);
+      in = _mm_load_si128(reinterpret_cast<const __m128i*>(last));
+    }
+    __m128i mask = _mm_load_si128(reinterpret_cast<const __m128i*>(kMasks[tag].bytes));
+    return static_cast<uint64_t>(_mm_cvtsi128_si64(_mm_shuffle_epi8(in, mask)));
+  }
+};
+
+__attribute__((target("ssse3,popcnt"))) std::optional<size_t> unpackShuffled(
+    std::string_view packed, kj::Array<capnp::word>& buffer) {
+  return unpackWith(packed, buffer, ShuffledWord());
+}
+
+bool detectShuffle() {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("ssse3") && __builtin_cpu_supports("popcnt");
+}
+
+const bool kShuffle = detectShuffle();
+#endif
+
+}  // namespace
+
 
 std::optional<size_t> unpackedWords(std::string_view packed) {
   auto* p = reinterpret_cast<const uint8_t*>(packed.data());
@@ -212,11 +259,24 @@ std::optional<size_t> unpackedWords(std::string_view packed) {
   return words;
 }
 
+void packWords(kj::ArrayPtr<const capnp::word> words, std::string& out) {
+#if defined(__x86_64__)
+  if (kShuffle) return packShuffled(words, out);
+#endif
+  packWith(words, out, compressWord);
+}
+
 std::optional<size_t> unpack(std::string_view packed, kj::Array<capnp::word>& buffer) {
 #if defined(__x86_64__)
   if (kShuffle) return unpackShuffled(packed, buffer);
 #endif
-  return unpackWith(packed, buffer, unpackWord);
+  struct {
+    size_t count(unsigned tag) const { return kLayouts[tag].count; }
+    uint64_t operator()(unsigned tag, const uint8_t* p, size_t left) const {
+      return unpackWord(tag, p, left);
+    }
+  } scalar;
+  return unpackWith(packed, buffer, scalar);
 }
 
 }  // namespace capdb::orm
