@@ -24,7 +24,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Options with the initial map size from CAPDB_MAP_SIZE (bytes), when set: a small map makes a
+bool packRecords = false;  // --pack-records
+
+// Options with --pack-records, and with the initial map size from CAPDB_MAP_SIZE (bytes), when set: a small map makes a
 // command grow it as it writes, which the tests use to cross that boundary.
 Options withMapSize(Options options) {
   if (const char* size = std::getenv("CAPDB_MAP_SIZE")) {
@@ -34,6 +36,7 @@ Options withMapSize(Options options) {
                   "CAPDB_MAP_SIZE must be a positive number of bytes, not '{}'", size);
     options.env.mapSize = bytes;
   }
+  options.packRecords = packRecords;
   return options;
 }
 
@@ -456,6 +459,8 @@ int backupDb(const std::string& db, const std::string& dest, bool compact) {
 int main(int argc, char** argv) {
   CLI::App app{"capdb: inspect, query and upgrade capdb databases (docs/cli.md)", "capdb"};
   app.require_subcommand(1);
+  app.add_flag("--pack-records", cli::packRecords,
+               "Pack the records this command writes (smaller, slower to scan: docs/format.md)");
   std::function<int()> run;
 
   std::string db, schema, table, file, statement, where, dest;

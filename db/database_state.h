@@ -29,6 +29,7 @@ struct Database::State {
   std::map<std::string, std::unique_ptr<orm::TableCore>, std::less<>> tables;
   std::vector<std::string> appTables;
   EagerOptions eager;
+  bool packRecords = false;  // Options::packRecords
 
   // The fence between processes (capdb.h, Caveats). `generation` is the catalog generation this
   // process's view of the tables is at; `opened` holds each table's entry as this process took it

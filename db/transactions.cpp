@@ -26,6 +26,7 @@ WriteTxn newWrite(Database& db, engine::WriteTxn* borrowed, std::optional<engine
   parts->write = borrowed;
   parts->txn = borrowed;
   parts->state = std::make_unique<orm::WriteState>();
+  parts->state->encoder.setPacked(Access::state(db).packRecords);
   parts->db = &db;
   Access::ownParts(tx) = std::move(parts);
   Access::state(db).fence(*borrowed);

@@ -46,11 +46,18 @@ bool FlatRecord::reset(std::string_view value) {
 bool FlatRecord::parse(std::string_view value) {
   RecordHeader header;
   if (!tryReadRecordHeader(value, header)) return false;
-  std::optional<size_t> count = unpack(header.packed, buffer_);
-  if (!count || *count == 0) return false;
   version_ = header.version;
-  segment_ = reinterpret_cast<const kj::byte*>(buffer_.begin());
-  words_ = *count;
+  if (header.packed) {
+    std::optional<size_t> count = unpack(header.body, buffer_);
+    if (!count || *count == 0) return false;
+    segment_ = reinterpret_cast<const kj::byte*>(buffer_.begin());
+    words_ = *count;
+  } else {
+    // Read where it lies: every read below copies what it reads, so alignment does not matter.
+    if (header.body.empty()) return false;
+    segment_ = reinterpret_cast<const kj::byte*>(header.body.data());
+    words_ = header.body.size() / 8;
+  }
   switch (structAt(0, root_)) {
     case Read::Value: return true;
     case Read::Null:

@@ -37,11 +37,12 @@ class FlatRecord {
     uint32_t pointers = 0;
   };
 
-  // Takes a stored value (header and message), checks its checksum and unpacks it into this
-  // object's buffer. True when it is a whole record whose root is a struct in bounds; false
-  // otherwise (read it through RecordDecoder, which names what is wrong; nothing may be read from
-  // this object until the next reset). What the reads return points into the buffer, valid until
-  // the next reset; the value's bytes may go once reset returns.
+  // Takes a stored value (header and message) and checks its checksum; a packed record is
+  // unpacked into this object's buffer. True when it is a whole record whose root is a struct in
+  // bounds; false otherwise (read it through RecordDecoder, which names what is wrong; nothing
+  // may be read from this object until the next reset). What the reads return points into the
+  // buffer or, for a record that is not packed, into the value's bytes, which must outlive the
+  // reads; either way valid until the next reset.
   bool reset(std::string_view value);
   uint32_t version() const { return version_; }
 

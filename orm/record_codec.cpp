@@ -30,7 +30,7 @@ bool parseHeader(std::string_view bytes, RecordHeader& out, std::string* why) {
   if (bytes.size() < kRecordFixedHeader + 2) {
     return explain(fmt::format("value of {} bytes is too short for a record", bytes.size()));
   }
-  if (b[0] != kRecordTag) {
+  if (b[0] != kRecordTag && b[0] != kPackedRecordTag) {
     if (b[0] == kRevision1Tag) {
       return explain("record in format revision 1 (unpacked, no checksum), which this build "
                      "does not read");
@@ -56,13 +56,17 @@ bool parseHeader(std::string_view bytes, RecordHeader& out, std::string* why) {
   if (version > UINT32_MAX) return explain("malformed schema version");
   if (at == bytes.size()) return explain("no message after the schema version");
   out.version = static_cast<uint32_t>(version);
-  out.packed = bytes.substr(at);
+  out.body = bytes.substr(at);
+  out.packed = b[0] == kPackedRecordTag;
+  if (!out.packed && out.body.size() % sizeof(capnp::word) != 0) {
+    return explain(fmt::format("message of {} bytes is not whole words", out.body.size()));
+  }
   return true;
 }
 
-void writeHeader(std::string& out, uint32_t version) {
+void writeHeader(std::string& out, uint32_t version, bool packed) {
   out.assign(kRecordFixedHeader, '\0');
-  out[0] = static_cast<char>(kRecordTag);
+  out[0] = static_cast<char>(packed ? kPackedRecordTag : kRecordTag);
   do {
     uint8_t byte = version & 0x7f;
     version >>= 7;
@@ -94,8 +98,8 @@ std::string relabelRecord(std::string_view bytes, uint32_t version, std::string_
                           std::string_view key) {
   RecordHeader header = readRecordHeader(bytes, table, key);
   std::string out;
-  writeHeader(out, version);
-  out.append(header.packed);
+  writeHeader(out, version, header.packed);
+  out.append(header.body);
   seal(out);
   return out;
 }
@@ -109,8 +113,12 @@ std::string_view RecordEncoder::encodeSegment(uint32_t version,
   CAPDB_REQUIRE(segment.size() <= kMaxUnpackedWords, ErrorCode::InvalidArgument,
                 "a record of {} bytes is larger than the 2 GiB a record may hold",
                 segment.size() * sizeof(capnp::word));
-  writeHeader(buffer_, version);
-  packWords(segment, buffer_);
+  writeHeader(buffer_, version, packed_);
+  if (packed_) {
+    packWords(segment, buffer_);
+  } else {
+    buffer_.append(reinterpret_cast<const char*>(segment.begin()), segment.size() * sizeof(capnp::word));
+  }
   seal(buffer_);
   return buffer_;
 }
@@ -177,8 +185,17 @@ uint32_t RecordDecoder::decode(std::string_view bytes, std::string_view table,
   table_ = table;
   key_ = key;
   RecordHeader header = readRecordHeader(bytes, table, key);
-  std::optional<size_t> count = unpack(header.packed, buffer_);
-  if (!count) corrupt(table, key, "the packed message is cut short, or unpacks to more than 2 GiB");
+  std::optional<size_t> count;
+  if (header.packed) {
+    count = unpack(header.body, buffer_);
+    if (!count) corrupt(table, key, "the packed message is cut short, or unpacks to more than 2 GiB");
+  } else {
+    count = header.body.size() / sizeof(capnp::word);
+    if (buffer_.size() < *count) {
+      buffer_ = kj::heapArray<capnp::word>(std::max(*count, 2 * buffer_.size()));
+    }
+    std::memcpy(buffer_.begin(), header.body.data(), header.body.size());
+  }
   segments_[0] = buffer_.slice(0, *count);
   try {
     capnp::ReaderOptions options = options_;

@@ -1,9 +1,10 @@
 // Records on disk (format revision 2; docs/format.md has a worked example):
 //
-//   byte 0     0xCE, the record format tag
+//   byte 0     the record format tag: 0xCF, the segment as it is; 0xCE, the segment packed
 //   bytes 1-4  the CRC32C of every byte after these four, little-endian
 //   then       the schema version the message was written at, LEB128 (one byte below 128)
-//   then       the message's one segment, Cap'n Proto-packed (orm/packing.h); no segment table
+//   then       the message's one segment, as it is or Cap'n Proto-packed (orm/packing.h); no
+//              segment table
 //
 // Every reader checks the tag and the checksum before anything else (readRecordHeader), so a
 // flipped byte anywhere in a record is Corruption naming its table and key.
@@ -24,7 +25,8 @@
 
 namespace capdb::orm {
 
-inline constexpr uint8_t kRecordTag = 0xCE;
+inline constexpr uint8_t kRecordTag = 0xCF;        // the segment as it is
+inline constexpr uint8_t kPackedRecordTag = 0xCE;  // the segment packed
 // The tag of format revision 1 (unpacked, no checksum), which no build reads: named in errors.
 inline constexpr uint8_t kRevision1Tag = 0xCD;
 // The tag and checksum; the version follows.
@@ -33,7 +35,8 @@ inline constexpr size_t kRecordFixedHeader = 5;
 // A stored record's header, checked.
 struct RecordHeader {
   uint32_t version = 0;
-  std::string_view packed;  // the packed segment, pointing into the value
+  std::string_view body;  // the segment, as stored (pointing into the value)
+  bool packed = false;
 };
 
 // Reads and checks a stored record's header and checksum: false for a value that is not a whole
@@ -60,12 +63,16 @@ class RecordEncoder {
   std::string_view encode(uint32_t version, capnp::MessageBuilder& message);
   // Encodes a message given as its one segment (tests write segments by hand).
   std::string_view encodeSegment(uint32_t version, kj::ArrayPtr<const capnp::word> segment);
+  // Whether the records it encodes are packed (Options::packRecords). Default false.
+  void setPacked(bool packed) { packed_ = packed; }
+  bool packed() const { return packed_; }
   // Copies `record` into a scratch message first (reusing its first segment), then encodes it.
   std::string_view encode(uint32_t version, capnp::DynamicStruct::Reader record);
 
  private:
   std::string buffer_;
   kj::Array<capnp::word> scratch_;
+  bool packed_ = false;
 };
 
 // The root of a message whose root is set, read as `schema` (a struct, not a group): the same

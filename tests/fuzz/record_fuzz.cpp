@@ -14,7 +14,7 @@
 // in-place reader; a value whose checksum is wrong that either reader accepts.
 //
 // The input is what follows a record's checksum (the version, LEB128, then the packed segment):
-// the harness seals it with the tag and a right checksum, so that the fuzzer reaches the
+// the harness seals it with each tag (packed, and as it is) and a right checksum, so that the fuzzer reaches the
 // message's own checks, and also reads it as it is, shifted by three bytes (LMDB only keeps
 // values 2-byte aligned), where the checksum almost never holds.
 #include <capnp/schema.h>
@@ -125,10 +125,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const auto* fixture = new capdb::orm::Fixture();
   std::string_view body(reinterpret_cast<const char*>(data), size);
   uint32_t crc = capdb::engine::crc32c(body);
-  std::string sealed(1, static_cast<char>(capdb::orm::kRecordTag));
-  for (int i = 0; i < 4; ++i) sealed.push_back(static_cast<char>(crc >> (8 * i)));
-  sealed.append(body);
-  capdb::orm::compare(*fixture, sealed);
+  for (uint8_t tag : {capdb::orm::kPackedRecordTag, capdb::orm::kRecordTag}) {
+    std::string sealed(1, static_cast<char>(tag));
+    for (int i = 0; i < 4; ++i) sealed.push_back(static_cast<char>(crc >> (8 * i)));
+    sealed.append(body);
+    capdb::orm::compare(*fixture, sealed);
+  }
   std::string shifted = "---" + std::string(body);
   std::string_view raw = std::string_view(shifted).substr(3);
   capdb::orm::RecordHeader header;

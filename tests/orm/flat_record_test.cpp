@@ -77,6 +77,7 @@ class FlatRecordTest : public ::testing::Test {
 TEST_F(FlatRecordTest, ReadsEveryDirectColumnAsTheDecoderDoes) {
   std::vector<std::string> values;
   for (uint64_t seed = 0; seed < 6; ++seed) {
+    encoder_.setPacked(seed % 2 == 1);
     capnp::MallocMessageBuilder message;
     testing::fillAllTypes(message.initRoot<AllTypes>(), seed);
     values.push_back(encode(message));
@@ -316,6 +317,7 @@ TEST_F(FlatRecordTest, DamagedMessagesAreNeverReadDifferently) {
       size_t at = rng() % (words.size() * sizeof(capnp::word));
       raw[at] = static_cast<char>(rng() % 4 == 0 ? raw[at] ^ (1 << (rng() % 8)) : rng());
     }
+    encoder_.setPacked(round % 2 == 1);
     std::string value(encoder_.encodeSegment(3, words));
     for (size_t i = 0; i < columns_.size(); ++i) {
       if (!columns_[i].path.direct) continue;
@@ -340,14 +342,17 @@ TEST_F(FlatRecordTest, AChangedStoredByteIsNeverReadInPlace) {
   // the decoder reports Corruption.
   capnp::MallocMessageBuilder message;
   testing::fillAllTypes(message.initRoot<AllTypes>(), 4);
-  std::string original = encode(message);
   size_t text = columns_.resolve("text");
-  for (size_t at = 0; at < original.size(); ++at) {
-    std::string value = original;
-    value[at] = static_cast<char>(value[at] ^ 0x20);
-    FlatRecord record;
-    ASSERT_FALSE(record.reset(value)) << at;
-    ASSERT_EQ(describe(decoded(value, text)), "Corruption") << at;
+  for (bool packed : {false, true}) {
+    encoder_.setPacked(packed);
+    std::string original = encode(message);
+    for (size_t at = 0; at < original.size(); ++at) {
+      std::string value = original;
+      value[at] = static_cast<char>(value[at] ^ 0x20);
+      FlatRecord record;
+      ASSERT_FALSE(record.reset(value)) << at;
+      ASSERT_EQ(describe(decoded(value, text)), "Corruption") << at;
+    }
   }
 }
 

@@ -36,11 +36,12 @@ struct Placed {
   }
 };
 
-TEST(RecordCodec, RoundTripsEveryFieldTypeAlignedAndNot) {
+TEST(RecordCodec, RoundTripsEveryFieldTypeAlignedAndNotPackedAndNot) {
   auto schema = capnp::Schema::from<AllTypes>();
   RecordEncoder encoder;
   RecordDecoder decoder;
   for (uint64_t seed = 0; seed < 30; ++seed) {
+    encoder.setPacked(seed % 2 == 1);
     capnp::MallocMessageBuilder message;
     testing::fillAllTypes(message.initRoot<AllTypes>(), seed);
     std::string expected = text(message.getRoot<AllTypes>().asReader());
@@ -125,7 +126,9 @@ TEST(RecordCodec, TheWorkedExampleOfTheFormatDocument) {
   p.setName("Ada");
   p.setAge(36);
   p.setCity("Paris");
-  std::string bytes(RecordEncoder().encode(1, message));
+  RecordEncoder encoder;
+  encoder.setPacked(true);
+  std::string bytes(encoder.encode(1, message));
   std::string hex;
   for (char c : bytes) hex += fmt::format("{:02x} ", static_cast<uint8_t>(c));
   EXPECT_EQ(hex,
@@ -184,13 +187,17 @@ TEST(RecordCodec, EveryChangedByteIsCorruption) {
   // is Corruption, never a record that reads.
   capnp::MallocMessageBuilder message;
   testing::fillAllTypes(message.initRoot<AllTypes>(), 2);
-  std::string good(RecordEncoder().encode(1, message));
   RecordDecoder decoder;
   std::mt19937 rng(3);
-  for (size_t at = 0; at < good.size(); ++at) {
-    std::string bytes = good;
-    bytes[at] = static_cast<char>(bytes[at] ^ (1 + rng() % 255));
-    expectCorruption(decoder, bytes, "changed byte");
+  for (bool packed : {false, true}) {
+    RecordEncoder encoder;
+    encoder.setPacked(packed);
+    std::string good(encoder.encode(1, message));
+    for (size_t at = 0; at < good.size(); ++at) {
+      std::string bytes = good;
+      bytes[at] = static_cast<char>(bytes[at] ^ (1 + rng() % 255));
+      expectCorruption(decoder, bytes, "changed byte");
+    }
   }
 }
 
@@ -204,10 +211,11 @@ TEST(RecordCodec, DamagedMessagesWithRightChecksumsNeverCrashAndNeverMisread) {
   testing::fillAllTypes(message.initRoot<AllTypes>(), 1);
   auto segment = message.getSegmentsForOutput()[0];
   RecordEncoder encoder;
-  std::string good(encoder.encode(1, message));
   RecordCheck check(schema);
   int rejected = 0;
   for (int i = 0; i < 3000; ++i) {
+    encoder.setPacked(i % 4 < 2);
+    std::string good(encoder.encode(1, message));
     std::string bytes;
     if (i % 2 == 0) {
       bytes = good;

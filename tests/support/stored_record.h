@@ -16,14 +16,19 @@ namespace capdb::testing {
 struct OpenRecord {
   uint32_t version = 0;
   std::string words;  // the unpacked segment
+  bool packed = false;
 };
 
 // `stored` (a sound record) opened up; Corruption if it is not one.
 inline OpenRecord openRecord(std::string_view stored) {
   orm::RecordHeader header = orm::readRecordHeader(stored, "test", "");
-  OpenRecord out{header.version, {}};
+  OpenRecord out{header.version, {}, header.packed};
+  if (!header.packed) {
+    out.words.assign(header.body);
+    return out;
+  }
   kj::Array<capnp::word> words;
-  size_t n = orm::unpack(header.packed, words).value();
+  size_t n = orm::unpack(header.body, words).value();
   out.words.assign(reinterpret_cast<const char*>(words.begin()), n * 8);
   return out;
 }
@@ -32,7 +37,9 @@ inline OpenRecord openRecord(std::string_view stored) {
 inline std::string sealRecord(const OpenRecord& record) {
   auto words = kj::heapArray<capnp::word>(record.words.size() / 8);
   std::memcpy(words.begin(), record.words.data(), words.size() * 8);
-  return std::string(orm::RecordEncoder().encodeSegment(record.version, words));
+  orm::RecordEncoder encoder;
+  encoder.setPacked(record.packed);
+  return std::string(encoder.encodeSegment(record.version, words));
 }
 
 }  // namespace capdb::testing
