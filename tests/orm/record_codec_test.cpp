@@ -134,6 +134,12 @@ TEST(RecordCodec, TheWorkedExampleOfTheFormatDocument) {
   EXPECT_EQ(hex,
             "ce 11 4f 97 27 01 50 02 03 01 01 01 24 11 09 22 00 00 11 05 32 07 41 64 61 1f 50 61 "
             "72 69 73 ");
+  // As it is: the tag, the checksum, the version and the message's eight words.
+  encoder.setPacked(false);
+  std::string flat(encoder.encode(1, message));
+  EXPECT_EQ(flat.size(), 70u);
+  EXPECT_EQ(static_cast<uint8_t>(flat[0]), 0xcf);
+  EXPECT_EQ(flat[5], '\x01');
 }
 
 // Recomputes a record's checksum after its bytes were changed on purpose.
