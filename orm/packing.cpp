@@ -75,7 +75,7 @@ template <typename Word>
     if (capacity - n < kMostWordsPerTag) {
       if (n > kMaxUnpackedWords) return std::nullopt;
       auto bigger = kj::heapArray<capnp::word>(std::max(2 * capacity, n + 2 * kMostWordsPerTag));
-      std::memcpy(bigger.begin(), out, n * sizeof(capnp::word));
+      if (n > 0) std::memcpy(bigger.begin(), out, n * sizeof(capnp::word));  // `out` may be null
       buffer = std::move(bigger);
       out = reinterpret_cast<uint8_t*>(buffer.begin());
       capacity = buffer.size();

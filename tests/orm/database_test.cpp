@@ -533,7 +533,8 @@ TEST(JsonLines, AnImportFillsItsIndexPages) {
   std::istringstream first(lines(1, 20000));
   EXPECT_EQ(db.importJsonLines("people", first), 20000u);
   auto bytesOf = [&](const std::string& index) {
-    for (const auto& i : status(db).tables.at(0).indexes) {
+    DatabaseStatus now = status(db);
+    for (const auto& i : now.tables.at(0).indexes) {
       if (i.name == index) return i.bytes;
     }
     return uint64_t{0};
