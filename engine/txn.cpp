@@ -368,10 +368,10 @@ void appendAll(WriteTxn& txn, const Db& from, const Db& to) {
 }  // namespace
 
 void WriteTxn::repack(const Db& db, std::string_view scratch, size_t inMemoryBytes) {
-  // A tree that fits in `inMemoryBytes` is copied out whole: its new pages are the only ones the rewrite
-  // adds to the file (the old ones are free once it commits). A larger one goes through
-  // `scratch`, which adds its pages too.
-  // In memory: the entries' bytes (at most the pages') and 48 bytes of bookkeeping each.
+  // A tree whose entries fit in `inMemoryBytes` (their bytes, at most the pages', and 48 bytes of
+  // bookkeeping each) is copied out whole: its new pages are the only ones the rewrite adds to the
+  // file (the old ones are free once it commits). A larger one goes through `scratch`, which adds
+  // its pages too.
   TreeStat tree = stat(db);
   if (tree.bytes() + 48 * tree.entries <= inMemoryBytes) {
     Chunk all;
