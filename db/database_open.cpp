@@ -149,6 +149,7 @@ Database Database::open(const std::filesystem::path& path, const Schemas& schema
   }
   s.eager = options.eager;
   s.packRecords = options.packRecords;
+  s.joinMemoryBytes = options.joinMemoryBytes;
   Database db(std::move(state));
   if (options.mode == MigrationMode::Eager && !options.env.readOnly) db.migrate(options.eager);
   return db;

@@ -30,6 +30,7 @@ struct Database::State {
   std::vector<std::string> appTables;
   EagerOptions eager;
   bool packRecords = false;  // Options::packRecords
+  uint64_t joinMemoryBytes = 0;  // Options::joinMemoryBytes
 
   // The fence between processes (capdb.h, Caveats). `generation` is the catalog generation this
   // process's view of the tables is at; `opened` holds each table's entry as this process took it

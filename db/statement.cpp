@@ -15,7 +15,8 @@ query::TableLookup lookup(const Database& db) {
         auto t = db.findTable(name);
         return t ? &internal::core(*t) : nullptr;
       },
-      [&db] { return db.tableNames(); }};
+      [&db] { return db.tableNames(); },
+      detail::Access::state(db).joinMemoryBytes};
 }
 
 }  // namespace

@@ -7,16 +7,22 @@
 namespace capdb::query {
 namespace {
 
-bool isConstant(const Expr& e) {
-  if (e.kind == ExprKind::Column || e.aggregate >= 0) return false;
+// Constant while one scan runs: no column, or only columns of the tables a join has already
+// read (`scope.outer`).
+bool isConstant(const Expr& e, const PathScope& scope) {
+  if (e.aggregate >= 0) return false;
+  if (e.kind == ExprKind::Column) {
+    return e.source != scope.source && e.source < 64 && (scope.outer >> e.source & 1) != 0;
+  }
   for (const auto& a : e.args) {
-    if (!isConstant(*a)) return false;
+    if (!isConstant(*a, scope)) return false;
   }
   return true;
 }
 
-bool isColumn(const Expr& e, size_t column) {
-  return e.kind == ExprKind::Column && e.column == static_cast<int>(column);
+bool isColumn(const Expr& e, size_t column, const PathScope& scope) {
+  return e.kind == ExprKind::Column && e.column == static_cast<int>(column) &&
+         e.source == scope.source;
 }
 
 enum class KeyKind : uint8_t { Ordered, EqualityOnly };
@@ -42,7 +48,8 @@ bool keepsColumnType(const Expr& v, const Column& col) {
   return v.affinity == Affinity::None || v.affinity == col.affinity;
 }
 
-std::optional<TermMatch> matchTerm(const Expr& t, size_t column, const Column& col) {
+std::optional<TermMatch> matchTerm(const Expr& t, size_t column, const Column& col,
+                                   const PathScope& scope) {
   TermMatch m;
   bool ordered = keyKind(col) == KeyKind::Ordered;
   switch (t.kind) {
@@ -50,7 +57,7 @@ std::optional<TermMatch> matchTerm(const Expr& t, size_t column, const Column& c
       const Expr* c = t.args[0].get();
       const Expr* v = t.args[1].get();
       CompareOp op = t.cmp;
-      if (!isColumn(*c, column)) {
+      if (!isColumn(*c, column, scope)) {
         std::swap(c, v);
         switch (op) {
           case CompareOp::Lt: op = CompareOp::Gt; break;
@@ -60,7 +67,7 @@ std::optional<TermMatch> matchTerm(const Expr& t, size_t column, const Column& c
           default: break;
         }
       }
-      if (!isColumn(*c, column) || !isConstant(*v) || !keepsColumnType(*v, col)) return std::nullopt;
+      if (!isColumn(*c, column, scope) || !isConstant(*v, scope) || !keepsColumnType(*v, col)) return std::nullopt;
       switch (op) {
         case CompareOp::Eq: m.isEq = true; m.eq.push_back(v); return m;
         case CompareOp::Ne: return std::nullopt;
@@ -76,22 +83,22 @@ std::optional<TermMatch> matchTerm(const Expr& t, size_t column, const Column& c
       return std::nullopt;
     }
     case ExprKind::In: {
-      if (t.negated || !isColumn(*t.args[0], column)) return std::nullopt;
+      if (t.negated || !isColumn(*t.args[0], column, scope)) return std::nullopt;
       for (size_t i = 1; i < t.args.size(); ++i) {
-        if (!isConstant(*t.args[i])) return std::nullopt;
+        if (!isConstant(*t.args[i], scope)) return std::nullopt;
         m.eq.push_back(t.args[i].get());
       }
       m.isEq = true;
       return m;
     }
     case ExprKind::IsNull:
-      if (t.negated || !isColumn(*t.args[0], column)) return std::nullopt;
+      if (t.negated || !isColumn(*t.args[0], column, scope)) return std::nullopt;
       m.isEq = true;
       m.eq.push_back(nullptr);
       return m;
     case ExprKind::Between:
-      if (t.negated || !ordered || !isColumn(*t.args[0], column) || !isConstant(*t.args[1]) ||
-          !isConstant(*t.args[2]) || !keepsColumnType(*t.args[1], col) ||
+      if (t.negated || !ordered || !isColumn(*t.args[0], column, scope) || !isConstant(*t.args[1], scope) ||
+          !isConstant(*t.args[2], scope) || !keepsColumnType(*t.args[1], col) ||
           !keepsColumnType(*t.args[2], col)) {
         return std::nullopt;
       }
@@ -99,7 +106,7 @@ std::optional<TermMatch> matchTerm(const Expr& t, size_t column, const Column& c
       m.upper = RangeBound{t.args[2].get(), true};
       return m;
     case ExprKind::Like:
-      if (t.negated || !isColumn(*t.args[0], column) || !isConstant(*t.args[1]) ||
+      if (t.negated || !isColumn(*t.args[0], column, scope) || !isConstant(*t.args[1], scope) ||
           col.path.leafWhich != capnp::schema::Type::TEXT) {
         return std::nullopt;
       }
@@ -114,14 +121,15 @@ std::optional<TermMatch> matchTerm(const Expr& t, size_t column, const Column& c
 std::optional<RangeSpec> matchConjunction(const std::vector<const Expr*>& terms,
                                           const std::vector<size_t>& keyColumns,
                                           const TableColumns& columns,
-                                          std::vector<const Expr*>& consumed) {
+                                          std::vector<const Expr*>& consumed,
+                                          const PathScope& scope) {
   RangeSpec spec;
   for (size_t k = 0; k < keyColumns.size(); ++k) {
     const Column& col = columns[keyColumns[k]];
     const Expr* eqTerm = nullptr;
     std::optional<TermMatch> eq;
     for (const Expr* t : terms) {
-      auto m = matchTerm(*t, keyColumns[k], col);
+      auto m = matchTerm(*t, keyColumns[k], col, scope);
       if (m && m->isEq && (!eq || m->eq.size() < eq->eq.size())) {
         eq = m;
         eqTerm = t;
@@ -133,7 +141,7 @@ std::optional<RangeSpec> matchConjunction(const std::vector<const Expr*>& terms,
       continue;
     }
     for (const Expr* t : terms) {
-      auto m = matchTerm(*t, keyColumns[k], col);
+      auto m = matchTerm(*t, keyColumns[k], col, scope);
       if (!m) continue;
       if (m->like) {
         if (!spec.hasRange()) spec.likePattern = m->like;  // rechecked: never consumed
@@ -179,7 +187,8 @@ double estimateSpec(const RangeSpec& s, const AccessPath& p, double rows, bool u
 std::vector<Candidate> accessPaths(const orm::TableCore& table, const TableColumns& columns,
                                    const std::vector<const Expr*>& terms,
                                    const std::vector<bool>& usedColumns, double rows,
-                                   bool migrating, const std::vector<bool>& readable) {
+                                   bool migrating, const std::vector<bool>& readable,
+                                   const PathScope& scope) {
   // Which columns the statement reads, to tell when an index alone can answer.
   std::vector<size_t> used;
   for (size_t c = 0; c < usedColumns.size(); ++c) {
@@ -202,7 +211,7 @@ std::vector<Candidate> accessPaths(const orm::TableCore& table, const TableColum
     {
       AccessPath p = base;
       std::vector<const Expr*> consumed;
-      if (auto spec = matchConjunction(terms, p.keyColumns, columns, consumed)) {
+      if (auto spec = matchConjunction(terms, p.keyColumns, columns, consumed, scope)) {
         p.specs.push_back(*spec);
         p.consumed = consumed;
         p.estimate = estimateSpec(*spec, p, rows, unique);
@@ -221,7 +230,7 @@ std::vector<Candidate> accessPaths(const orm::TableCore& table, const TableColum
       for (const Expr* d : disjuncts) {
         std::vector<const Expr*> conj, consumed;
         flatten(d, ExprKind::And, conj);
-        auto spec = matchConjunction(conj, p.keyColumns, columns, consumed);
+        auto spec = matchConjunction(conj, p.keyColumns, columns, consumed, scope);
         if (!spec) {
           all = false;
           break;

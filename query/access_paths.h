@@ -10,6 +10,13 @@
 
 namespace capdb::query {
 
+// Which table of a join the paths are for, and which tables are read before it: their columns
+// are constants while it is scanned (an index nested loop's lookup keys). One table: {0, 0}.
+struct PathScope {
+  int source = 0;
+  uint64_t outer = 0;  // bit i: table i is read before
+};
+
 struct Candidate {
   AccessPath path;
   double cost = 0;
@@ -24,6 +31,7 @@ struct Candidate {
 std::vector<Candidate> accessPaths(const orm::TableCore& table, const TableColumns& columns,
                                    const std::vector<const Expr*>& terms,
                                    const std::vector<bool>& usedColumns, double rows,
-                                   bool migrating, const std::vector<bool>& readable);
+                                   bool migrating, const std::vector<bool>& readable,
+                                   const PathScope& scope = {});
 
 }  // namespace capdb::query

@@ -74,6 +74,7 @@ ExprPtr Expr::clone() const {
   e->col = col;
   e->height = height;
   e->column = column;
+  e->source = source;
   e->param = param;
   e->function = function;
   e->aggregate = aggregate;

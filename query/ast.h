@@ -71,6 +71,7 @@ struct Expr {
 
   // Bound by the binder.
   int column = -1;             // the table column a Column reads
+  int source = 0;              // in a join: which table of the FROM clause (0: the first)
   int param = -1;              // the slot of a Parameter
   const FunctionInfo* function = nullptr;
   int aggregate = -1;          // a Call that is an aggregate: its slot in the query
@@ -86,13 +87,26 @@ struct Expr {
 
 struct TableRef {
   std::string name;
+  std::string alias;  // FROM t [AS] alias (SELECT only)
   uint32_t line = 1, col = 1;
 };
 
 struct SelectItem {
-  ExprPtr expr;        // null for *
+  ExprPtr expr;           // null for * and t.*
+  std::string starTable;  // t.*: the table or alias t
   std::string alias;
-  std::string text;    // as written, for the output name
+  std::string text;       // as written, for the output name
+};
+
+// How a table joins the ones before it. A comma is a CROSS JOIN whose condition is in WHERE.
+enum class JoinKind : uint8_t { Inner, Left, Cross, Comma };
+
+struct JoinClause {
+  JoinKind kind = JoinKind::Inner;
+  TableRef table;
+  ExprPtr on;
+  std::vector<std::string> usingColumns;
+  uint32_t line = 1, col = 1;  // where the join's keyword is
 };
 
 struct OrderItem {
@@ -104,6 +118,7 @@ struct SelectStmt {
   bool distinct = false;
   std::vector<SelectItem> items;
   TableRef table;
+  std::vector<JoinClause> joins;  // the tables after the first, in FROM order
   ExprPtr where;
   std::vector<ExprPtr> groupBy;
   ExprPtr having;

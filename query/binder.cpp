@@ -4,6 +4,7 @@
 
 #include "engine/fail.h"
 #include "query/functions.h"
+#include "query/planner.h"
 
 namespace capdb::query {
 namespace {
@@ -45,10 +46,103 @@ Affinity castAffinity(CastType t) {
   }
 }
 
+// A table as the statement names it.
+struct Scope {
+  const TableColumns* columns;
+  std::string name;          // its alias, else the table's name
+  std::vector<bool> merged;  // USING's columns of a later table, shown as the earlier table's
+};
+
+std::string qualified(const Scope& s, size_t column) {
+  return s.name + "." + (*s.columns)[column].name;
+}
+
 class Binder {
  public:
-  Binder(const TableColumns* columns, BoundStatement& out) : columns_(columns), out_(out) {
-    if (columns_) out_.usedColumns.assign(columns_->size(), false);
+  Binder(const TableColumns* columns, BoundStatement& out, std::string alias = {}) : out_(out) {
+    if (columns) {
+      scopes_.push_back({columns, alias.empty() ? columns->table() : alias, {}});
+      out_.usedColumns.assign(columns->size(), false);
+    }
+  }
+  // A join's tables: out.sources are filled in step.
+  Binder(std::vector<Scope> scopes, BoundStatement& out)
+      : scopes_(std::move(scopes)), join_(true), out_(out) {}
+
+  const std::vector<Scope>& scopes() const { return scopes_; }
+  void merge(size_t source, size_t column) { scopes_[source].merged[column] = true; }
+
+  // The table and column a name reads. One table: its column (an alias or the table's name may
+  // lead). A join: table-or-alias.column, or a name only one table has; a name two tables have,
+  // or that reads as a table's column and as a nested field, names the candidates.
+  std::pair<int, size_t> resolve(const std::string& name) const {
+    CAPDB_REQUIRE(!scopes_.empty(), ErrorCode::InvalidArgument, "no table to read '{}' from", name);
+    if (!join_) {
+      const Scope& only = scopes_[0];
+      std::string_view n = name;
+      if (n.size() > only.name.size() + 1 && n[only.name.size()] == '.' &&
+          equalsIgnoreCase(n.substr(0, only.name.size()), only.name) &&
+          !only.columns->find(n)) {
+        n.remove_prefix(only.name.size() + 1);
+      }
+      return {0, only.columns->resolve(n)};
+    }
+    std::vector<std::pair<int, size_t>> found;
+    int namedTable = -1;
+    size_t dot = name.find('.');
+    if (dot != std::string::npos) {
+      std::string_view head = std::string_view(name).substr(0, dot);
+      std::string_view rest = std::string_view(name).substr(dot + 1);
+      for (size_t i = 0; i < scopes_.size(); ++i) {
+        if (!equalsIgnoreCase(scopes_[i].name, head)) continue;
+        namedTable = static_cast<int>(i);
+        if (auto c = scopes_[i].columns->find(rest)) found.emplace_back(static_cast<int>(i), *c);
+      }
+    }
+    for (size_t i = 0; i < scopes_.size(); ++i) {
+      auto c = scopes_[i].columns->find(name);
+      if (c && !scopes_[i].merged[*c]) found.emplace_back(static_cast<int>(i), *c);
+    }
+    if (found.size() == 1) return found[0];
+    if (found.size() > 1) {
+      std::string list;
+      for (size_t i = 0; i < found.size(); ++i) {
+        list += (i == 0 ? "" : i + 1 == found.size() ? " or " : ", ") +
+                qualified(scopes_[found[i].first], found[i].second);
+      }
+      fail(ErrorCode::InvalidArgument, "ambiguous column name '{}': it could be {}", name, list);
+    }
+    if (namedTable >= 0) {
+      // Its own message: the table's name, the column it lacks and the closest one.
+      scopes_[namedTable].columns->resolve(std::string_view(name).substr(dot + 1));
+    }
+    std::vector<std::string> names;
+    std::string tables;
+    for (size_t i = 0; i < scopes_.size(); ++i) {
+      tables += (i ? ", " : "") + scopes_[i].name;
+      for (size_t c = 0; c < scopes_[i].columns->size(); ++c) names.push_back(qualified(scopes_[i], c));
+    }
+    fail(ErrorCode::InvalidArgument, "no column '{}' in {}{}", name, tables, didYouMean(name, names));
+  }
+
+  bool isColumnName(const std::string& name) const {
+    try {
+      resolve(name);
+      return true;
+    } catch (const Error&) {
+      return false;
+    }
+  }
+
+  // Binds a Column node to `source`'s `column`.
+  void bindColumn(Expr& e, int source, size_t column) {
+    const Scope& sc = scopes_[source];
+    e.source = source;
+    e.column = static_cast<int>(column);
+    e.name = join_ ? qualified(sc, column) : (*sc.columns)[column].name;
+    e.affinity = (*sc.columns)[column].affinity;
+    if (join_) out_.sources[source].used[column] = true;
+    else out_.usedColumns[column] = true;
   }
 
   void bind(Expr& e, Mode mode, std::string_view where) {
@@ -66,17 +160,15 @@ class Binder {
       case ExprKind::Literal: return;
       case ExprKind::Parameter: e.param = paramSlot(e.name); return;
       case ExprKind::Column: {
-        CAPDB_REQUIRE(mode != Mode::Constant && columns_ != nullptr, ErrorCode::InvalidArgument,
+        CAPDB_REQUIRE(mode != Mode::Constant && !scopes_.empty(), ErrorCode::InvalidArgument,
                       "line {}, column {}: {} cannot read a column ('{}')", e.line, e.col, where,
                       e.name);
-        size_t c = columns_->resolve(e.name);
+        auto [source, c] = resolve(e.name);
+        const Scope& sc = scopes_[source];
         CAPDB_REQUIRE(mode != Mode::Group, ErrorCode::InvalidArgument,
                       "column {} must appear in GROUP BY or be used in an aggregate",
-                      (*columns_)[c].name);
-        e.column = static_cast<int>(c);
-        e.name = (*columns_)[c].name;
-        e.affinity = (*columns_)[c].affinity;
-        out_.usedColumns[c] = true;
+                      join_ ? qualified(sc, c) : (*sc.columns)[c].name);
+        bindColumn(e, source, c);
         return;
       }
       case ExprKind::Call: {
@@ -155,11 +247,10 @@ class Binder {
   std::string canonical(const Expr& e) const {
     switch (e.kind) {
       case ExprKind::Column:
-        if (columns_) {
-          try {
-            return (*columns_)[columns_->resolve(e.name)].name;
-          } catch (const Error&) {
-          }
+        try {
+          auto [source, c] = resolve(e.name);
+          return qualified(scopes_[source], c);
+        } catch (const Error&) {
         }
         return e.name;
       case ExprKind::Literal: return e.value.toSql();
@@ -182,10 +273,18 @@ class Binder {
     fail(ErrorCode::Internal, "parameter {} was not registered by the parser", name);
   }
 
-  const TableColumns* columns_;
+  std::vector<Scope> scopes_;
+  bool join_ = false;
   BoundStatement& out_;
   std::vector<std::string> groupText_;
 };
+
+// The highest table a bound expression reads (-1: none).
+int lastSource(const Expr& e) {
+  int last = e.kind == ExprKind::Column ? e.source : -1;
+  for (const auto& a : e.args) last = std::max(last, lastSource(*a));
+  return last;
+}
 
 void registerParams(const ParsedStatement& st, BoundStatement& out) {
   out.positionalParams = st.positionalParams;
@@ -204,7 +303,7 @@ const Expr* orderTarget(const Expr& e, const BoundSelect& s) {
   return nullptr;
 }
 
-void bindSelect(SelectStmt& sel, const TableColumns& columns, BoundStatement& out, Binder& b) {
+void bindSelect(SelectStmt& sel, BoundStatement& out, Binder& b) {
   BoundSelect& s = out.select;
   s.distinct = sel.distinct;
   bool aggregate = !sel.groupBy.empty() || (sel.having != nullptr);
@@ -229,7 +328,7 @@ void bindSelect(SelectStmt& sel, const TableColumns& columns, BoundStatement& ou
       item = &sel.items[k - 1];
       CAPDB_REQUIRE(item->expr != nullptr, ErrorCode::InvalidArgument,
                     "GROUP BY {}: result column {} is *", k, k);
-    } else if (g->kind == ExprKind::Column && !columns.find(g->name)) {
+    } else if (g->kind == ExprKind::Column && !b.isColumnName(g->name)) {
       for (const auto& it : sel.items) {
         if (it.expr && !it.alias.empty() && equalsIgnoreCase(it.alias, g->name)) item = &it;
       }
@@ -240,21 +339,32 @@ void bindSelect(SelectStmt& sel, const TableColumns& columns, BoundStatement& ou
   Mode outMode = aggregate ? Mode::Group : Mode::Row;
   for (auto& item : sel.items) {
     if (!item.expr) {
-      for (size_t c = 0; c < columns.size(); ++c) {
-        auto e = std::make_unique<Expr>();
-        e->kind = ExprKind::Column;
-        e->name = columns[c].name;
-        b.bind(*e, outMode, "the select list");
-        s.outputs.push_back({e.get(), columns[c].name});
-        out.owned.push_back(std::move(e));
+      // * is every column of every table (a USING column once); t.* every column of t.
+      bool any = false;
+      for (size_t src = 0; src < b.scopes().size(); ++src) {
+        const Scope& sc = b.scopes()[src];
+        if (!item.starTable.empty() && !equalsIgnoreCase(sc.name, item.starTable)) continue;
+        any = true;
+        for (size_t c = 0; c < sc.columns->size(); ++c) {
+          if (item.starTable.empty() && !sc.merged.empty() && sc.merged[c]) continue;
+          auto e = std::make_unique<Expr>();
+          e->kind = ExprKind::Column;
+          e->name = b.scopes().size() > 1 ? qualified(sc, c) : (*sc.columns)[c].name;
+          b.bind(*e, outMode, "the select list");
+          s.outputs.push_back({e.get(), (*sc.columns)[c].name});
+          out.owned.push_back(std::move(e));
+        }
       }
+      CAPDB_REQUIRE(any, ErrorCode::InvalidArgument, "{}: no table '{}' in FROM", item.text,
+                    item.starTable);
       continue;
     }
     b.bind(*item.expr, outMode, "the select list");
     // A bare column is named by its path; any other expression as written.
-    std::string name = !item.alias.empty()                    ? item.alias
-                       : item.expr->kind == ExprKind::Column ? item.expr->name
-                                                              : item.text;
+    std::string name = !item.alias.empty() ? item.alias
+                       : item.expr->kind == ExprKind::Column
+                           ? (*b.scopes()[item.expr->source].columns)[item.expr->column].name
+                           : item.text;
     s.outputs.push_back({item.expr.get(), std::move(name)});
   }
   if (sel.having) {
@@ -293,9 +403,12 @@ BoundStatement bind(ParsedStatement& st, const TableColumns& columns) {
   out.kind = st.kind;
   out.explain = st.explain;
   registerParams(st, out);
-  Binder b(&columns, out);
+  Binder b(&columns, out, st.kind == StatementKind::Select ? st.select->table.alias : "");
   switch (st.kind) {
-    case StatementKind::Select: bindSelect(*st.select, columns, out, b); break;
+    case StatementKind::Select:
+      CAPDB_REQUIRE(st.select->joins.empty(), ErrorCode::Internal, "a join bound as one table");
+      bindSelect(*st.select, out, b);
+      break;
     case StatementKind::Insert: {
       auto& ins = *st.insert;
       if (ins.columns.empty()) {
@@ -356,6 +469,95 @@ BoundStatement bind(ParsedStatement& st, const TableColumns& columns) {
       fail(ErrorCode::InvalidArgument,
            "MIGRATE declares a migration step: register it with Migrations::sql(), not as a query");
   }
+  return out;
+}
+
+BoundStatement bindJoin(ParsedStatement& st, const std::vector<const TableColumns*>& columns) {
+  SelectStmt& sel = *st.select;
+  CAPDB_REQUIRE(columns.size() == sel.joins.size() + 1, ErrorCode::Internal,
+                "{} tables bound for a FROM clause of {}", columns.size(), sel.joins.size() + 1);
+  BoundStatement out;
+  out.kind = st.kind;
+  out.explain = st.explain;
+  registerParams(st, out);
+  std::vector<Scope> scopes;
+  for (size_t i = 0; i < columns.size(); ++i) {
+    const TableRef& ref = i == 0 ? sel.table : sel.joins[i - 1].table;
+    std::string name = ref.alias.empty() ? columns[i]->table() : ref.alias;
+    for (const auto& earlier : scopes) {
+      CAPDB_REQUIRE(!equalsIgnoreCase(earlier.name, name), ErrorCode::InvalidArgument,
+                    "line {}, column {}: '{}' names two tables in FROM: give one an alias", ref.line,
+                    ref.col, name);
+    }
+    scopes.push_back({columns[i], name, std::vector<bool>(columns[i]->size(), false)});
+    BoundSource src;
+    src.columns = columns[i];
+    src.name = name;
+    src.left = i > 0 && sel.joins[i - 1].kind == JoinKind::Left;
+    src.used.assign(columns[i]->size(), false);
+    out.sources.push_back(std::move(src));
+  }
+  Binder b(std::move(scopes), out);
+
+  // Each join's condition, in FROM order: USING's columns first become equalities (and are shown
+  // once, as the earlier table's), so that the names after them resolve as SQLite's do.
+  for (size_t j = 0; j < sel.joins.size(); ++j) {
+    JoinClause& join = sel.joins[j];
+    size_t right = j + 1;
+    std::vector<const Expr*> terms;
+    for (const auto& u : join.usingColumns) {
+      const Scope& rs = b.scopes()[right];
+      auto rc = rs.columns->find(u);
+      CAPDB_REQUIRE(rc.has_value(), ErrorCode::InvalidArgument,
+                    "line {}, column {}: USING ({}): table {} has no column '{}'", join.line,
+                    join.col, u, rs.name, u);
+      std::vector<std::pair<size_t, size_t>> lefts;
+      for (size_t l = 0; l < right; ++l) {
+        const Scope& ls = b.scopes()[l];
+        auto lc = ls.columns->find(u);
+        if (lc && !ls.merged[*lc]) lefts.emplace_back(l, *lc);
+      }
+      CAPDB_REQUIRE(!lefts.empty(), ErrorCode::InvalidArgument,
+                    "line {}, column {}: USING ({}): no table before {} has a column '{}'",
+                    join.line, join.col, u, rs.name, u);
+      CAPDB_REQUIRE(lefts.size() == 1, ErrorCode::InvalidArgument,
+                    "line {}, column {}: USING ({}): ambiguous, {} and {} both have it: use ON",
+                    join.line, join.col, u, b.scopes()[lefts[0].first].name,
+                    b.scopes()[lefts[1].first].name);
+      auto eq = std::make_unique<Expr>();
+      eq->kind = ExprKind::Compare;
+      eq->cmp = CompareOp::Eq;
+      eq->line = join.line;
+      eq->col = join.col;
+      for (auto [source, column] : {lefts[0], std::pair<size_t, size_t>{right, *rc}}) {
+        auto c = std::make_unique<Expr>();
+        c->kind = ExprKind::Column;
+        b.bindColumn(*c, static_cast<int>(source), column);
+        eq->args.push_back(std::move(c));
+      }
+      eq->height = 2;
+      b.merge(right, *rc);
+      terms.push_back(eq.get());
+      out.owned.push_back(std::move(eq));
+    }
+    if (join.on) {
+      CAPDB_REQUIRE(!containsAggregate(*join.on), ErrorCode::InvalidArgument,
+                    "line {}, column {}: aggregates are not allowed in ON", join.line, join.col);
+      b.bind(*join.on, Mode::Row, "ON");
+      flatten(join.on.get(), ExprKind::And, terms);
+    }
+    for (const Expr* t : terms) {
+      // ON reads the tables up to its own, as in SQLite.
+      int last = lastSource(*t);
+      CAPDB_REQUIRE(last <= static_cast<int>(right), ErrorCode::InvalidArgument,
+                    "line {}, column {}: the ON of {} reads {}, which is joined after it",
+                    join.line, join.col, b.scopes()[right].name, b.scopes()[last].name);
+    }
+    auto& dest = join.kind == JoinKind::Left ? out.sources[right].on : out.joinTerms;
+    dest.insert(dest.end(), terms.begin(), terms.end());
+  }
+  bindSelect(sel, out, b);
+  flatten(out.select.where, ExprKind::And, out.joinTerms);
   return out;
 }
 

@@ -33,6 +33,15 @@ struct BoundSelect {
   bool distinct = false;
 };
 
+// A table of a join's FROM clause.
+struct BoundSource {
+  const TableColumns* columns = nullptr;
+  std::string name;            // how the statement names it: its alias, else the table's name
+  bool left = false;           // joined by LEFT JOIN: a row of NULLs when nothing matches
+  std::vector<const Expr*> on;  // a LEFT JOIN's ON terms (an inner join's are in joinTerms)
+  std::vector<bool> used;       // the columns the statement reads
+};
+
 struct BoundStatement {
   StatementKind kind = StatementKind::Select;
   bool explain = false;
@@ -41,6 +50,10 @@ struct BoundStatement {
   std::vector<size_t> insertColumns;
   std::vector<std::vector<const Expr*>> insertRows;
   std::vector<bool> usedColumns;  // columns the statement reads from records
+  // A SELECT over two or more tables: the tables in FROM order, and the terms of WHERE and of
+  // the inner joins' ON (their AND flattened). Empty for one table.
+  std::vector<BoundSource> sources;
+  std::vector<const Expr*> joinTerms;
   // Parameter slots: ?1..?N first, then the named ones in order of first use.
   std::vector<std::string> paramNames;
   size_t positionalParams = 0;
@@ -50,6 +63,12 @@ struct BoundStatement {
 // Binds `st` (which must outlive the result) against `columns`. Throws InvalidArgument naming
 // the unknown column (with the closest name), function, misplaced aggregate or bare column.
 BoundStatement bind(ParsedStatement& st, const TableColumns& columns);
+
+// Binds a SELECT over the tables of its FROM clause, `columns[i]` being the i-th table's (the
+// first, then each join's). Resolves table.column and alias.column, and a bare name in the one
+// table that has it; a name in two tables, or that could be a table's column and a nested
+// field, is InvalidArgument naming the candidates.
+BoundStatement bindJoin(ParsedStatement& st, const std::vector<const TableColumns*>& columns);
 
 // Binds a MIGRATE step's SET expressions: `oldColumns` are what they read, `newColumns` what
 // they set (the step's target version).

@@ -128,7 +128,7 @@ const Value& evalRef(const Expr& e, EvalContext& ctx, Value& scratch) {
   switch (e.kind) {
     case ExprKind::Literal: return e.value;
     case ExprKind::Parameter: return (*ctx.params)[e.param];
-    case ExprKind::Column: return ctx.row->column(e.column);
+    case ExprKind::Column: return rowOf(e, ctx).column(e.column);
     default: return scratch = eval(e, ctx);
   }
 }
@@ -139,7 +139,7 @@ Value eval(const Expr& e, EvalContext& ctx) {
   switch (e.kind) {
     case ExprKind::Literal: return e.value;
     case ExprKind::Parameter: return (*ctx.params)[e.param];
-    case ExprKind::Column: return ctx.row->column(e.column);
+    case ExprKind::Column: return rowOf(e, ctx).column(e.column);
     case ExprKind::Negate: return negate(eval(*e.args[0], ctx));
     case ExprKind::Not: {
       auto t = truth(eval(*e.args[0], ctx));

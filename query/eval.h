@@ -20,9 +20,15 @@ class RowAccess {
 struct EvalContext {
   const std::vector<Value>* params = nullptr;
   RowAccess* row = nullptr;                        // null outside a row
+  RowAccess** rows = nullptr;                     // a join: each table's row, by Expr::source
   const std::vector<Value>* groupKeys = nullptr;   // in an aggregate query's group
   const std::vector<Value>* aggregates = nullptr;  // the group's aggregate results
 };
+
+// The row a Column node reads.
+inline RowAccess& rowOf(const Expr& e, EvalContext& ctx) {
+  return ctx.rows ? *ctx.rows[e.source] : *ctx.row;
+}
 
 Value eval(const Expr& e, EvalContext& ctx);
 // The value of `e` without copying it when it is a column, literal or parameter: a reference into

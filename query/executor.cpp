@@ -4,6 +4,7 @@
 #include <cmath>
 #include <map>
 #include <set>
+#include <unordered_map>
 
 #include <kj/exception.h>
 
@@ -195,36 +196,41 @@ bool passes(const std::vector<const Expr*>& terms, EvalContext& ctx) {
 
 }  // namespace
 
-void forEachMatch(const Executable& x, const Txn& tx, EvalContext& ctx,
-                  const std::function<bool(RowAccess& row, std::string_view pk)>& visit) {
-  const AccessPath& path = x.plan->access;
-  const orm::TableCore& table = *x.table;
+namespace {
+
+// Calls `visit` for every row of `table` that `path` reads and `filter` passes, with the row in
+// `ctx` (and in ctx.rows[source] for a join); `terms` are checked instead when the key ranges
+// hold more than the terms they express. False when `visit` stopped it.
+bool scanPath(const orm::TableCore& table, const TableColumns& columns, const AccessPath& path,
+              const std::vector<const Expr*>& residual, const std::vector<const Expr*>& terms,
+              int source, const Txn& tx, EvalContext& ctx,
+              const std::function<bool(RowAccess& row, std::string_view pk)>& visit) {
   bool exact = true;
-  std::vector<engine::KeyRange> ranges = keyRanges(path, *x.columns, ctx, &exact);
-  std::vector<const Expr*> whole;
-  if (!exact) flatten(x.bound->select.where, ExprKind::And, whole);
-  const std::vector<const Expr*>& filter = exact ? x.plan->residual : whole;
+  std::vector<engine::KeyRange> ranges = keyRanges(path, columns, ctx, &exact);
+  const std::vector<const Expr*>& filter = exact ? residual : terms;
   bool backward = path.direction == engine::Direction::Backward;
   if (backward) std::reverse(ranges.begin(), ranges.end());
 
   if (path.kind == AccessKind::Index && path.indexOnly) {
-    KeyRow row(*x.columns, path, table);
+    KeyRow row(columns, path, table);
     ctx.row = &row;
+    if (ctx.rows) ctx.rows[source] = &row;
     for (const auto& r : ranges) {
       for (auto scan = internal::engineTxn(tx).scan(path.index->db, r, path.direction); scan.valid(); scan.next()) {
         row.reset(scan.key(), scan.value());
         if (!passes(filter, ctx)) continue;
         std::string_view pk = table.primaryKeyOfEntry(*path.index, scan.key(), scan.value());
-        if (!visit(row, pk)) return;
+        if (!visit(row, pk)) return false;
       }
     }
-    return;
+    return true;
   }
   // Records are read in place where they can be, and otherwise decoded unverified
   // (TableCore::decode): both check the bounds of every read, and a damaged record's
   // kj::Exception becomes Corruption naming it here.
-  RecordRow row(*x.columns);
+  RecordRow row(columns);
   ctx.row = &row;
+  if (ctx.rows) ctx.rows[source] = &row;
   StoredRecord stored(table);
   std::string_view pk;
   auto corrupt = [&](const kj::Exception& e) {
@@ -240,12 +246,12 @@ void forEachMatch(const Executable& x, const Txn& tx, EvalContext& ctx,
       try {
         stored.load(row, pk, *bytes);
         if (!passes(filter, ctx)) continue;
-        if (!visit(row, pk)) return;
+        if (!visit(row, pk)) return false;
       } catch (const kj::Exception& e) {
         corrupt(e);
       }
     }
-    return;
+    return true;
   }
   const orm::IndexCore* index = path.kind == AccessKind::Index ? path.index : nullptr;
   const engine::Db& db = index ? index->db : table.records();
@@ -256,12 +262,217 @@ void forEachMatch(const Executable& x, const Txn& tx, EvalContext& ctx,
       try {
         stored.load(row, pk, scan.value());
         if (!passes(filter, ctx)) continue;
-        if (!visit(row, pk)) return;
+        if (!visit(row, pk)) return false;
       } catch (const kj::Exception& e) {
         corrupt(e);
       }
     }
   }
+  return true;
+}
+
+// A LEFT JOIN's table when nothing matched: every column NULL.
+class NullRow final : public RowAccess {
+ public:
+  const Value& column(size_t) override { return null_; }
+
+ private:
+  Value null_;
+};
+
+// A row of a hash join's table, kept in memory: the columns the statement reads.
+class KeptRow final : public RowAccess {
+ public:
+  explicit KeptRow(std::vector<Value> values) : values_(std::move(values)) {}
+  const Value& column(size_t i) override { return values_[i]; }
+
+ private:
+  std::vector<Value> values_;
+};
+
+// A value as a hash key: equal values (as SQLite compares values of one affinity) give equal
+// bytes; an integral real hashes as the integer.
+bool appendHashKey(const Value& v, std::string& out) {
+  auto put = [&](char tag, const void* p, size_t n) {
+    out.push_back(tag);
+    uint32_t len = static_cast<uint32_t>(n);
+    out.append(reinterpret_cast<const char*>(&len), sizeof len);
+    out.append(static_cast<const char*>(p), n);
+  };
+  switch (v.type()) {
+    case Value::Type::Null: return false;
+    case Value::Type::Integer: {
+      int64_t i = v.integer();
+      put('i', &i, sizeof i);
+      return true;
+    }
+    case Value::Type::Real: {
+      double d = v.real();
+      if (d == std::floor(d) && d >= -9223372036854775808.0 && d < 9223372036854775808.0) {
+        int64_t i = static_cast<int64_t>(d);
+        put('i', &i, sizeof i);
+      } else {
+        put('r', &d, sizeof d);
+      }
+      return true;
+    }
+    case Value::Type::Text: put('t', v.text().data(), v.text().size()); return true;
+    case Value::Type::Blob: put('b', v.blob().data(), v.blob().size()); return true;
+  }
+  return false;
+}
+
+size_t valueBytes(const Value& v) {
+  size_t n = sizeof(Value);
+  if (v.type() == Value::Type::Text) n += v.text().size();
+  if (v.type() == Value::Type::Blob) n += v.blob().size();
+  return n;
+}
+
+// Runs a join's steps (Plan::steps) as nested loops, calling `visit` with every table's row in
+// ctx.rows for each combination that passes the terms.
+class JoinRunner {
+ public:
+  JoinRunner(const Executable& x, const Txn& tx, EvalContext& ctx)
+      : x_(x), tx_(tx), ctx_(ctx), rows_(x.bound->sources.size(), &null_),
+        hashes_(x.plan->steps.size()) {
+    ctx_.rows = rows_.data();
+  }
+  ~JoinRunner() { ctx_.rows = nullptr; }
+
+  void run(const std::function<bool()>& visit) {
+    visit_ = &visit;
+    step(0);
+  }
+
+ private:
+  struct Hash {
+    bool built = false;
+    std::vector<KeptRow> rows;
+    std::unordered_multimap<std::string, size_t> index;
+    std::vector<const Expr*> probeFilter;  // terms not checked while building
+  };
+
+  const orm::TableCore& tableOf(const JoinStep& s) const { return *(*x_.tables)[static_cast<size_t>(s.source)]; }
+  const TableColumns& columnsOf(const JoinStep& s) const { return *x_.bound->sources[static_cast<size_t>(s.source)].columns; }
+
+  // Reads the rows of step k for the current rows of the steps before it; false once stopped.
+  bool step(size_t k) {
+    if (k == x_.plan->steps.size()) return (*visit_)();
+    const JoinStep& s = x_.plan->steps[k];
+    bool matched = false;
+    auto next = [&]() -> bool {
+      matched = true;
+      if (!passes(s.after, ctx_)) return true;
+      return step(k + 1);
+    };
+    bool go = true;
+    if (s.method == JoinMethod::Hash) {
+      go = probe(k, s, next);
+    } else {
+      go = scanPath(tableOf(s), columnsOf(s), s.access, s.residual, s.terms, s.source, tx_, ctx_,
+                    [&](RowAccess&, std::string_view) { return next(); });
+    }
+    if (!go) return false;
+    if (!matched && s.left) {
+      rows_[s.source] = &null_;
+      if (passes(s.after, ctx_)) return step(k + 1);
+    }
+    return true;
+  }
+
+  bool probe(size_t k, const JoinStep& s, const std::function<bool()>& next) {
+    Hash& h = hashes_[k];
+    if (!h.built) build(s, h);
+    key_.clear();
+    Value scratch;
+    for (const auto& hk : s.hashKeys) {
+      if (!appendHashKey(evalRef(*hk.outer, ctx_, scratch), key_)) return true;  // NULL matches none
+    }
+    auto [lo, hi] = h.index.equal_range(key_);
+    for (auto it = lo; it != hi; ++it) {
+      rows_[s.source] = &h.rows[it->second];
+      if (!passes(h.probeFilter, ctx_)) continue;
+      if (!next()) return false;
+    }
+    return true;
+  }
+
+  // Reads the step's table once through its own access path, keeping the rows that pass the
+  // terms on it alone, keyed by their equality columns.
+  void build(const JoinStep& s, Hash& h) {
+    uint64_t bit = uint64_t{1} << s.source;
+    std::vector<const Expr*> own;
+    for (const Expr* t : s.residual) (readsOnly(*t, bit) ? own : h.probeFilter).push_back(t);
+    const BoundSource& src = x_.bound->sources[static_cast<size_t>(s.source)];
+    std::vector<size_t> used;
+    for (size_t c = 0; c < src.used.size(); ++c) {
+      if (src.used[c]) used.push_back(c);
+    }
+    uint64_t bytes = 0;
+    Value scratch;
+    std::string key;
+    // The outer rows are not bound while building: only this table's terms are read.
+    std::vector<RowAccess*> saved = rows_;
+    scanPath(tableOf(s), columnsOf(s), s.access, own, own, s.source, tx_, ctx_,
+             [&](RowAccess& row, std::string_view) {
+               key.clear();
+               for (const auto& hk : s.hashKeys) {
+                 if (!appendHashKey(evalRef(*hk.inner, ctx_, scratch), key)) return true;
+               }
+               std::vector<Value> values(src.columns->size());
+               for (size_t c : used) {
+                 values[c] = row.column(c);
+                 bytes += valueBytes(values[c]);
+               }
+               bytes += key.size() + sizeof(KeptRow) + 64;
+               CAPDB_REQUIRE(bytes <= x_.joinMemoryBytes, ErrorCode::InvalidArgument,
+                             "the hash join's rows of {} passed Options::joinMemoryBytes ({} MiB): "
+                             "raise it, or index the join's columns of {}",
+                             src.name, x_.joinMemoryBytes >> 20, src.columns->table());
+               h.index.emplace(key, h.rows.size());
+               h.rows.emplace_back(std::move(values));
+               return true;
+             });
+    rows_ = saved;
+    ctx_.rows = rows_.data();
+    h.built = true;
+  }
+
+  static bool readsOnly(const Expr& e, uint64_t bit) {
+    if (e.kind == ExprKind::Column && (uint64_t{1} << e.source) != bit) return false;
+    for (const auto& a : e.args) {
+      if (!readsOnly(*a, bit)) return false;
+    }
+    return true;
+  }
+
+  const Executable& x_;
+  const Txn& tx_;
+  EvalContext& ctx_;
+  NullRow null_;
+  std::vector<RowAccess*> rows_;
+  std::vector<Hash> hashes_;
+  const std::function<bool()>* visit_ = nullptr;
+  std::string key_;
+};
+
+}  // namespace
+
+void forEachMatch(const Executable& x, const Txn& tx, EvalContext& ctx,
+                  const std::function<bool(RowAccess& row, std::string_view pk)>& visit) {
+  std::vector<const Expr*> whole;
+  flatten(x.bound->select.where, ExprKind::And, whole);
+  scanPath(*x.table, *x.columns, x.plan->access, x.plan->residual, whole, 0, tx, ctx, visit);
+}
+
+void forEachRow(const Executable& x, const Txn& tx, EvalContext& ctx,
+                const std::function<bool()>& visit) {
+  if (x.plan->steps.empty()) {
+    forEachMatch(x, tx, ctx, [&](RowAccess&, std::string_view) { return visit(); });
+    return;
+  }
+  JoinRunner(x, tx, ctx).run(visit);
 }
 
 ResultSet runSelect(const Executable& x, const Txn& tx, const std::vector<Value>& params) {
@@ -293,8 +504,8 @@ ResultSet runSelect(const Executable& x, const Txn& tx, const std::vector<Value>
     out.reserve(sel.outputs.size());
     for (const auto& o : sel.outputs) {
       // A bare column's value moves out of the row rather than being copied.
-      if (o.expr->kind == ExprKind::Column && c.row && o.expr->groupKey < 0) {
-        out.push_back(c.row->take(o.expr->column));
+      if (o.expr->kind == ExprKind::Column && (c.row || c.rows) && o.expr->groupKey < 0) {
+        out.push_back(rowOf(*o.expr, c).take(o.expr->column));
       } else {
         out.push_back(eval(*o.expr, c));
       }
@@ -317,7 +528,7 @@ ResultSet runSelect(const Executable& x, const Txn& tx, const std::vector<Value>
   };
 
   if (!sel.aggregateQuery) {
-    forEachMatch(x, tx, ctx, [&](RowAccess&, std::string_view) { return emit(ctx); });
+    forEachRow(x, tx, ctx, [&] { return emit(ctx); });
   } else {
     std::map<std::vector<Value>, Group, ValuesLess> groups;
     size_t nAgg = sel.aggregates.size();
@@ -333,7 +544,7 @@ ResultSet runSelect(const Executable& x, const Txn& tx, const std::vector<Value>
       }
       const Value none;
       Value scratch;
-      forEachMatch(x, tx, ctx, [&](RowAccess&, std::string_view) {
+      forEachRow(x, tx, ctx, [&] {
         Group* group = only;
         if (group == nullptr) {
           std::vector<Value> key;

@@ -86,6 +86,10 @@ struct Executable {
   const Plan* plan;
   const TableColumns* columns;
   const orm::TableCore* table;
+  // A join: each table of FROM (BoundStatement::sources), and how much memory a hash join may
+  // hold.
+  const std::vector<const orm::TableCore*>* tables = nullptr;
+  uint64_t joinMemoryBytes = 0;
 };
 
 ResultSet runSelect(const Executable& x, const Txn& tx, const std::vector<Value>& params);
@@ -97,6 +101,11 @@ uint64_t runDelete(const Executable& x, WriteTxn& tx, const std::vector<Value>& 
 // Throws InvalidArgument naming table.column and the value.
 void setColumn(capnp::DynamicStruct::Builder record, const TableColumns& columns, size_t column,
                const Value& v);
+
+// Calls `visit` for every row (one table's record, or a join's combination of records, in the
+// EvalContext) that the plan reads and the WHERE selects; false from `visit` stops it.
+void forEachRow(const Executable& x, const Txn& tx, EvalContext& ctx,
+                const std::function<bool()>& visit);
 
 // Calls `visit(record, primaryKey)` for every record the plan's access path and WHERE select.
 // The record is valid during the call only.

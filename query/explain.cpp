@@ -13,16 +13,25 @@ std::string keyColumnsText(const AccessPath& p, const TableColumns& columns) {
   return out;
 }
 
-}  // namespace
+// The WHERE terms the ranges express, or the LIKE prefix they use.
+std::string rangesText(const AccessPath& a) {
+  std::string ranges;
+  for (size_t i = 0; i < a.consumed.size(); ++i) ranges += (i ? " AND " : "") + a.consumed[i]->toSql();
+  if (ranges.empty()) {
+    for (const auto& s : a.specs) {
+      if (s.likePattern) ranges = "LIKE prefix of " + s.likePattern->toSql();
+    }
+  }
+  return ranges;
+}
 
-std::string explainText(const Plan& plan, const BoundStatement& st, const std::string& tableName,
-                        const TableColumns& columns) {
-  const AccessPath& a = plan.access;
-  const BoundSelect& sel = st.select;
+// The access path as EXPLAIN names it: "INDEX SCAN people.by_age (age > 3) est. 10 rows".
+std::string accessText(const AccessPath& a, const std::string& tableName,
+                       const TableColumns& columns) {
   std::string text;
   bool backward = a.direction == engine::Direction::Backward;
   switch (a.kind) {
-    case AccessKind::CountAll: text = fmt::format("COUNT {}", tableName); break;
+    case AccessKind::CountAll: return fmt::format("COUNT {}", tableName);
     case AccessKind::FullScan:
       text = fmt::format("FULL SCAN {}{}", tableName, backward ? " BACKWARD" : "");
       break;
@@ -35,26 +44,25 @@ std::string explainText(const Plan& plan, const BoundStatement& st, const std::s
                          a.index->schema.name, backward ? " BACKWARD" : "");
       break;
   }
-  if (a.kind != AccessKind::CountAll) {
-    std::string ranges;
-    for (size_t i = 0; i < a.consumed.size(); ++i) ranges += (i ? " AND " : "") + a.consumed[i]->toSql();
-    bool likeOnly = false;
-    for (const auto& s : a.specs) likeOnly = likeOnly || s.likePattern;
-    if (ranges.empty() && likeOnly) {
-      for (const auto& s : a.specs) {
-        if (s.likePattern) ranges = "LIKE prefix of " + s.likePattern->toSql();
-      }
-    }
-    if (!ranges.empty()) text += " (" + ranges + ")";
-    text += fmt::format(" est. {} rows", static_cast<uint64_t>(std::llround(a.estimate)));
-  }
-  if (!plan.residual.empty()) {
-    std::string f;
-    for (size_t i = 0; i < plan.residual.size(); ++i) f += (i ? " AND " : "") + plan.residual[i]->toSql();
-    text += " -> FILTER " + f;
-  }
+  std::string ranges = rangesText(a);
+  if (!ranges.empty()) text += " (" + ranges + ")";
+  text += fmt::format(" est. {} rows", static_cast<uint64_t>(std::llround(a.estimate)));
+  return text;
+}
+
+std::string termsText(const std::vector<const Expr*>& terms) {
+  std::string f;
+  for (size_t i = 0; i < terms.size(); ++i) f += (i ? " AND " : "") + terms[i]->toSql();
+  return f;
+}
+
+// What happens to the rows after they are read: aggregation, HAVING, DISTINCT, sorting, OFFSET
+// and LIMIT, or the write.
+std::string tailText(const Plan& plan, const BoundStatement& st, const std::string& tableName) {
+  const BoundSelect& sel = st.select;
+  std::string text;
   if (st.kind == StatementKind::Select) {
-    if (sel.aggregateQuery && a.kind != AccessKind::CountAll) {
+    if (sel.aggregateQuery && plan.access.kind != AccessKind::CountAll) {
       text += " -> AGGREGATE";
       for (size_t i = 0; i < sel.groupBy.size(); ++i) {
         text += (i ? ", " : " GROUP BY ") + sel.groupBy[i]->toSql();
@@ -76,6 +84,58 @@ std::string explainText(const Plan& plan, const BoundStatement& st, const std::s
     text += " -> DELETE " + tableName;
   }
   return text;
+}
+
+}  // namespace
+
+std::string explainText(const Plan& plan, const BoundStatement& st, const std::string& tableName,
+                        const TableColumns& columns) {
+  std::string text = accessText(plan.access, tableName, columns);
+  if (!plan.residual.empty()) text += " -> FILTER " + termsText(plan.residual);
+  return text + tailText(plan, st, tableName);
+}
+
+std::string explainJoin(const Plan& plan, const BoundStatement& st) {
+  std::string text;
+  for (const JoinStep& step : plan.steps) {
+    const BoundSource& src = st.sources[static_cast<size_t>(step.source)];
+    const std::string& table = src.columns->table();
+    std::string named = equalsIgnoreCase(src.name, table) ? table : table + " AS " + src.name;
+    std::string left = step.left ? "LEFT " : "";
+    const AccessPath& a = step.access;
+    switch (step.method) {
+      case JoinMethod::Drive: text += accessText(a, named, *src.columns); break;
+      case JoinMethod::IndexLookup: {
+        std::string by = a.kind == AccessKind::PrimaryKey
+                             ? fmt::format("PRIMARY KEY ({})", keyColumnsText(a, *src.columns))
+                             : fmt::format("INDEX {}.{}", table, a.index->schema.name);
+        text += fmt::format(" -> {}INDEX NESTED LOOP {} BY {} ({}) est. {} rows", left, named, by,
+                            rangesText(a), static_cast<uint64_t>(std::llround(step.rows)));
+        break;
+      }
+      case JoinMethod::Hash: {
+        std::vector<const Expr*> keys;
+        for (const Expr* t : step.terms) {
+          for (const auto& k : step.hashKeys) {
+            if (t->kind == ExprKind::Compare && (t->args[0].get() == k.inner || t->args[1].get() == k.inner)) {
+              keys.push_back(t);
+              break;
+            }
+          }
+        }
+        text += fmt::format(" -> {}HASH JOIN {} ON ({}) BUILT FROM {}", left, named,
+                            termsText(keys), accessText(a, named, *src.columns));
+        break;
+      }
+      case JoinMethod::NestedLoop:
+        text += fmt::format(" -> {}NESTED LOOP {} (every pair checked) OVER {}", left, named,
+                            accessText(a, named, *src.columns));
+        break;
+    }
+    if (!step.residual.empty()) text += " -> FILTER " + termsText(step.residual);
+    if (!step.after.empty()) text += " -> FILTER " + termsText(step.after);
+  }
+  return text + tailText(plan, st, "");
 }
 
 }  // namespace capdb::query

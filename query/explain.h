@@ -13,4 +13,9 @@ namespace capdb::query {
 std::string explainText(const Plan& plan, const BoundStatement& st, const std::string& tableName,
                         const TableColumns& columns);
 
+// The EXPLAIN text of a join's plan: the first table's access path, then each table joined to
+// it with its method ("-> INDEX NESTED LOOP customers AS c BY PRIMARY KEY (id) (c.id =
+// o.customer) est. 1 rows"), then what happens to the rows.
+std::string explainJoin(const Plan& plan, const BoundStatement& st);
+
 }  // namespace capdb::query

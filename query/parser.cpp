@@ -113,6 +113,86 @@ class Parser {
     return ref;
   }
 
+  // Words that join tables. They are not keywords (a column may be named "left"), so they are
+  // told apart where a table's alias could stand.
+  static bool isWord(const Token& t, std::string_view word) {
+    if (t.kind != TokenKind::Identifier || t.text.size() != word.size()) return false;
+    for (size_t i = 0; i < word.size(); ++i) {
+      char c = t.text[i];
+      if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+      if (c != word[i]) return false;
+    }
+    return true;
+  }
+  static bool isJoinWord(const Token& t) {
+    for (auto w : {"JOIN", "INNER", "LEFT", "RIGHT", "FULL", "OUTER", "CROSS", "NATURAL", "ON",
+                   "USING"}) {
+      if (isWord(t, w)) return true;
+    }
+    return false;
+  }
+  bool acceptWord(std::string_view word) {
+    if (!isWord(peek(), word)) return false;
+    next();
+    return true;
+  }
+
+  // A table in FROM with its alias: t, t alias, t AS alias.
+  TableRef fromTable() {
+    TableRef ref = tableRef();
+    if (acceptKeyword("AS")) {
+      ref.alias = identifier("an alias after AS");
+    } else if (peek().kind == TokenKind::Identifier && !isJoinWord(peek())) {
+      ref.alias = next().text;
+    }
+    return ref;
+  }
+
+  // FROM t [, t | [INNER | LEFT [OUTER] | CROSS] JOIN t [ON expr | USING (columns)]]...
+  void fromClause(SelectStmt& s) {
+    s.table = fromTable();
+    for (;;) {
+      JoinClause j;
+      const Token& at = peek();
+      j.line = at.line;
+      j.col = at.column;
+      if (acceptOp(",")) {
+        j.kind = JoinKind::Comma;
+        j.table = fromTable();
+        s.joins.push_back(std::move(j));
+        continue;
+      }
+      if (isWord(at, "NATURAL")) {
+        error(at, "NATURAL JOIN is not supported: name the columns with USING (...) or ON");
+      }
+      if (isWord(at, "RIGHT") || isWord(at, "FULL")) {
+        error(at, "RIGHT and FULL joins are not supported: write the tables the other way round "
+                  "with LEFT JOIN");
+      }
+      if (acceptWord("LEFT")) {
+        acceptWord("OUTER");
+        j.kind = JoinKind::Left;
+      } else if (acceptWord("CROSS")) {
+        j.kind = JoinKind::Cross;
+      } else if (acceptWord("INNER")) {
+        j.kind = JoinKind::Inner;
+      } else if (!isWord(at, "JOIN")) {
+        return;
+      }
+      if (!acceptWord("JOIN")) error(peek(), "expected JOIN");
+      j.table = fromTable();
+      if (acceptWord("ON")) {
+        j.on = expr();
+      } else if (acceptWord("USING")) {
+        expectOp("(");
+        do j.usingColumns.push_back(identifier("a column name in USING"));
+        while (acceptOp(","));
+        expectOp(")");
+      }
+      s.joins.push_back(std::move(j));
+    }
+  }
+
   // A column name in INSERT's list or UPDATE's SET: a dotted path.
   ColumnName columnName() {
     ColumnName c;
@@ -132,6 +212,11 @@ class Parser {
       SelectItem item;
       if (acceptOp("*")) {
         item.text = "*";
+      } else if (peek().kind == TokenKind::Identifier && peek(1).isOp(".") && peek(2).isOp("*")) {
+        item.starTable = next().text;
+        next();
+        next();
+        item.text = item.starTable + ".*";
       } else {
         size_t begin = peek().offset;
         item.expr = expr();
@@ -148,7 +233,7 @@ class Parser {
       s->items.push_back(std::move(item));
     } while (acceptOp(","));
     expectKeyword("FROM");
-    s->table = tableRef();
+    fromClause(*s);
     if (acceptKeyword("WHERE")) s->where = expr();
     if (acceptKeyword("GROUP")) {
       expectKeyword("BY");

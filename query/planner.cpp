@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
+
+#include "engine/fail.h"
 
 #include "query/access_paths.h"
 #include "query/explain.h"
@@ -81,6 +84,275 @@ const Candidate& choosePath(std::vector<Candidate>& candidates, const BoundSelec
   return *best;
 }
 
+// Whether every spec of a primary-key path fixes the whole key: the records are read by key.
+void markPointLookup(AccessPath& path) {
+  if (path.kind != AccessKind::PrimaryKey || path.specs.empty()) return;
+  bool points = true;
+  for (const auto& spec : path.specs) {
+    points = points && !spec.hasRange() && spec.eq.size() == path.keyColumns.size();
+    for (const auto& values : spec.eq) {
+      for (const Expr* v : values) points = points && v != nullptr;
+    }
+  }
+  path.pointLookup = points;
+}
+
+// The tables a bound expression reads, as bits of their place in FROM.
+uint64_t sourcesOf(const Expr& e) {
+  uint64_t mask = e.kind == ExprKind::Column ? uint64_t{1} << e.source : 0;
+  for (const auto& a : e.args) mask |= sourcesOf(*a);
+  return mask;
+}
+
+bool contains(const std::vector<const Expr*>& v, const Expr* e) {
+  return std::find(v.begin(), v.end(), e) != v.end();
+}
+
+// A join's planning state: the tables read so far, in order, and what reading them costs.
+struct JoinState {
+  double cost = 0;
+  double rows = 1;
+  bool servesOrder = false;
+  std::vector<JoinStep> steps;
+};
+
+class JoinPlanner {
+ public:
+  JoinPlanner(const BoundStatement& st, const std::vector<JoinTable>& tables, uint64_t snapshot)
+      : st_(st), tables_(tables), snapshot_(snapshot) {
+    for (const Expr* t : st.joinTerms) masks_[t] = sourcesOf(*t);
+    for (const auto& src : st.sources) {
+      for (const Expr* t : src.on) masks_[t] = sourcesOf(*t);
+    }
+    for (const auto& t : tables) {
+      std::vector<bool> ready;
+      for (const auto& ic : t.table->indexes()) ready.push_back(ic.readyAt(snapshot));
+      readable_.push_back(std::move(ready));
+    }
+    // ORDER BY can be served by the first table's order only if it reads that table alone.
+    orderSource_ = -1;
+    const BoundSelect& sel = st.select;
+    if (!sel.orderBy.empty() && !sel.aggregateQuery) {
+      int source = -2;
+      for (const auto& k : sel.orderBy) {
+        int s = k.expr->kind == ExprKind::Column ? k.expr->source : -1;
+        source = (source == -2 || source == s) ? s : -1;
+      }
+      orderSource_ = source;
+    }
+  }
+
+  // Whether `source` may be read after the tables in `placed`: a LEFT JOIN's table only after
+  // every table before it in FROM (its ON reads them, and it must never drive).
+  bool placeable(size_t source, uint64_t placed) const {
+    if ((placed >> source & 1) != 0) return false;
+    if (!st_.sources[source].left) return true;
+    uint64_t before = (uint64_t{1} << source) - 1;
+    return (placed & before) == before;
+  }
+
+  // `state` followed by reading `source`.
+  JoinState extend(const JoinState& state, uint64_t placed, size_t source) const {
+    JoinStep step;
+    step.source = static_cast<int>(source);
+    step.left = st_.sources[source].left;
+    step.tableRows = tables_[source].rows;
+    step.indexReady = readable_[source];
+    uint64_t bit = uint64_t{1} << source;
+    bool first = placed == 0;
+    // The terms checked here: a LEFT JOIN's ON; otherwise every WHERE or inner ON term whose
+    // last table is this one (a constant term on the first table). WHERE terms that read a
+    // LEFT JOIN's table are checked after its NULL row.
+    std::vector<const Expr*> others;
+    for (const Expr* t : st_.joinTerms) {
+      uint64_t m = masks_.at(t);
+      bool here = (m & ~(placed | bit)) == 0 && ((m & bit) != 0 || (first && m == 0));
+      if (here) others.push_back(t);
+    }
+    if (step.left) {
+      step.terms = st_.sources[source].on;
+      step.after = others;
+    } else {
+      step.terms = others;
+    }
+
+    const orm::TableCore& table = *tables_[source].table;
+    const TableColumns& columns = *st_.sources[source].columns;
+    double rows = static_cast<double>(std::max<uint64_t>(tables_[source].rows, 1));
+    bool migrating = tables_[source].oldRecords > 0;
+    BoundSelect noOrder;
+    BoundSelect ordered;
+    const BoundSelect* sel = &noOrder;
+    if (first && orderSource_ == static_cast<int>(source)) {
+      ordered.orderBy = st_.select.orderBy;
+      ordered.limit = st_.select.limit;
+      ordered.offset = st_.select.offset;
+      ordered.distinct = st_.select.distinct;
+      ordered.aggregateQuery = st_.select.aggregateQuery;
+      sel = &ordered;
+    }
+    // Index-only reads are left to one-table queries: a join reads its records.
+    std::vector<bool> used(columns.size(), true);
+    auto best = [&](uint64_t outer, bool needOuter) -> std::optional<Candidate> {
+      std::vector<Candidate> cands = accessPaths(table, columns, step.terms, used, rows, migrating,
+                                                 readable_[source],
+                                                 PathScope{static_cast<int>(source), outer});
+      std::vector<Candidate> keep;
+      for (auto& c : cands) {
+        bool readsOuter = false;
+        for (const Expr* t : c.path.consumed) readsOuter = readsOuter || (masks(t) & ~bit) != 0;
+        if (readsOuter == needOuter) keep.push_back(std::move(c));
+      }
+      if (keep.empty()) return std::nullopt;
+      size_t own = 0;
+      for (const Expr* t : step.terms) own += (masks(t) & ~bit) == 0 ? 1 : 0;
+      return choosePath(keep, *sel, columns, needOuter ? step.terms.size() : own);
+    };
+    // What is left after the path, each guessed to keep a third of the rows (an equality with an
+    // outer column a tenth).
+    auto perRow = [&](const AccessPath& path, const std::vector<HashKey>& keys) {
+      double r = path.estimate;
+      for (const Expr* t : step.terms) {
+        if (contains(path.consumed, t)) continue;
+        bool key = false;
+        for (const auto& k : keys) key = key || isKeyTerm(t, k);
+        r *= key ? 0.1 : 1.0 / 3;
+      }
+      for (size_t i = 0; i < step.after.size(); ++i) r *= 1.0 / 3;
+      return r;
+    };
+
+    JoinState next = state;
+    if (first) {
+      auto c = best(0, false);
+      step.method = JoinMethod::Drive;
+      step.access = c->path;
+      next.cost = c->cost;
+      next.servesOrder = c->servesOrder;
+      step.rows = std::max(perRow(step.access, {}), step.left ? 1.0 : 0.0);
+    } else {
+      double outerRows = state.rows;
+      auto lookup = best(placed, true);
+      auto own = best(0, false);
+      std::vector<HashKey> keys = hashKeys(step.terms, bit, placed);
+      double lookupCost = lookup ? outerRows * lookup->cost : HUGE_VAL;
+      double hashCost = keys.empty() ? HUGE_VAL : own->cost * 1.2 + outerRows;
+      double loopCost = outerRows * own->cost;
+      if (lookupCost <= hashCost && lookupCost <= loopCost) {
+        step.method = JoinMethod::IndexLookup;
+        step.access = lookup->path;
+        next.cost += lookupCost;
+      } else if (hashCost <= loopCost) {
+        step.method = JoinMethod::Hash;
+        step.access = own->path;
+        step.hashKeys = keys;
+        next.cost += hashCost;
+      } else {
+        step.method = JoinMethod::NestedLoop;
+        step.access = own->path;
+        next.cost += loopCost;
+      }
+      step.rows = perRow(step.access, step.hashKeys);
+    }
+    if (step.left) step.rows = std::max(step.rows, 1.0);
+    markPointLookup(step.access);
+    for (const Expr* t : step.terms) {
+      if (!contains(step.access.consumed, t)) step.residual.push_back(t);
+    }
+    next.rows = state.rows * step.rows;
+    next.steps.push_back(std::move(step));
+    return next;
+  }
+
+  Plan run() {
+    size_t n = st_.sources.size();
+    CAPDB_REQUIRE(n <= 64, ErrorCode::InvalidArgument, "a join of {} tables: at most 64", n);
+    JoinState best;
+    if (n <= 10) {
+      // Every order: the cheapest way to read each set of tables, extended one table at a time.
+      std::vector<std::optional<JoinState>> dp(size_t{1} << n);
+      dp[0] = JoinState{};
+      for (uint64_t placed = 0; placed < dp.size(); ++placed) {
+        if (!dp[placed]) continue;
+        for (size_t s = 0; s < n; ++s) {
+          if (!placeable(s, placed)) continue;
+          JoinState next = extend(*dp[placed], placed, s);
+          auto& slot = dp[placed | uint64_t{1} << s];
+          if (!slot || better(next, *slot)) slot = std::move(next);
+        }
+      }
+      best = std::move(*dp.back());
+    } else {
+      uint64_t placed = 0;
+      for (size_t k = 0; k < n; ++k) {
+        std::optional<JoinState> pick;
+        size_t chosen = 0;
+        for (size_t s = 0; s < n; ++s) {
+          if (!placeable(s, placed)) continue;
+          JoinState next = extend(best, placed, s);
+          if (!pick || better(next, *pick)) {
+            pick = std::move(next);
+            chosen = s;
+          }
+        }
+        best = std::move(*pick);
+        placed |= uint64_t{1} << chosen;
+      }
+    }
+    Plan result;
+    result.steps = std::move(best.steps);
+    const BoundSelect& sel = st_.select;
+    result.sortNeeded = !sel.orderBy.empty() && (!best.servesOrder || sel.aggregateQuery);
+    result.limitPushed = canStopEarly(sel) && !result.sortNeeded && sel.limit != nullptr;
+    const JoinStep& driver = result.steps.front();
+    result.access = driver.access;
+    result.tableRows = driver.tableRows;
+    return result;
+  }
+
+ private:
+  uint64_t masks(const Expr* t) const {
+    auto it = masks_.find(t);
+    return it == masks_.end() ? sourcesOf(*t) : it->second;
+  }
+
+  static bool better(const JoinState& a, const JoinState& b) {
+    if (a.cost != b.cost) return a.cost < b.cost;
+    return a.servesOrder && !b.servesOrder;
+  }
+
+  static bool isKeyTerm(const Expr* t, const HashKey& k) {
+    return t->kind == ExprKind::Compare && t->cmp == CompareOp::Eq &&
+           ((t->args[0].get() == k.inner && t->args[1].get() == k.outer) ||
+            (t->args[1].get() == k.inner && t->args[0].get() == k.outer));
+  }
+
+  // Equalities between a column of this table and a column of the tables before it, of the same
+  // affinity (so that equal values hash alike: SQLite's comparison converts neither side).
+  std::vector<HashKey> hashKeys(const std::vector<const Expr*>& terms, uint64_t bit,
+                                uint64_t placed) const {
+    std::vector<HashKey> keys;
+    for (const Expr* t : terms) {
+      if (t->kind != ExprKind::Compare || t->cmp != CompareOp::Eq) continue;
+      const Expr* a = t->args[0].get();
+      const Expr* b = t->args[1].get();
+      if (a->kind != ExprKind::Column || b->kind != ExprKind::Column) continue;
+      if (a->affinity != b->affinity) continue;
+      uint64_t ma = sourcesOf(*a), mb = sourcesOf(*b);
+      if (ma == bit && (mb & placed) == mb) keys.push_back({a, b});
+      else if (mb == bit && (ma & placed) == ma) keys.push_back({b, a});
+    }
+    return keys;
+  }
+
+  const BoundStatement& st_;
+  const std::vector<JoinTable>& tables_;
+  uint64_t snapshot_;
+  std::map<const Expr*, uint64_t> masks_;
+  std::vector<std::vector<bool>> readable_;
+  int orderSource_ = -1;
+};
+
 }  // namespace
 
 void flatten(const Expr* e, ExprKind kind, std::vector<const Expr*>& out) {
@@ -113,16 +385,7 @@ Plan plan(const BoundStatement& st, const orm::TableCore& table, const TableColu
                   sel.aggregates[0]->aggregateKind == AggregateKind::CountStar;
 
   result.access = best->path;
-  if (result.access.kind == AccessKind::PrimaryKey && !result.access.specs.empty()) {
-    bool points = true;
-    for (const auto& spec : result.access.specs) {
-      points = points && !spec.hasRange() && spec.eq.size() == result.access.keyColumns.size();
-      for (const auto& values : spec.eq) {
-        for (const Expr* v : values) points = points && v != nullptr;
-      }
-    }
-    result.access.pointLookup = points;
-  }
+  markPointLookup(result.access);
   if (countAll) {
     result.access = AccessPath{};
     result.access.kind = AccessKind::CountAll;
@@ -138,6 +401,12 @@ Plan plan(const BoundStatement& st, const orm::TableCore& table, const TableColu
   }
 
   result.text = explainText(result, st, table.schema().name, columns);
+  return result;
+}
+
+Plan planJoin(const BoundStatement& st, const std::vector<JoinTable>& tables, uint64_t snapshot) {
+  Plan result = JoinPlanner(st, tables, snapshot).run();
+  result.text = explainJoin(result, st);
   return result;
 }
 

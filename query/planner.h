@@ -48,6 +48,36 @@ struct AccessPath {
   std::vector<const Expr*> consumed;  // WHERE terms the ranges express, for EXPLAIN
 };
 
+// How a join reads each table after the first, given the rows of the tables before it.
+enum class JoinMethod : uint8_t {
+  Drive,        // the first table: its access path, once
+  IndexLookup,  // per outer row, key ranges whose values come from the outer row
+  Hash,         // the table read once into memory, keyed by its equality columns, then probed
+  NestedLoop,   // per outer row, the table's own access path again, every pair filtered
+};
+
+// A Hash step's equality: `inner` reads the step's table, `outer` the tables before it.
+struct HashKey {
+  const Expr* inner;
+  const Expr* outer;
+};
+
+// One table of a join, in the order the joins run.
+struct JoinStep {
+  int source = 0;  // its place in FROM (BoundStatement::sources)
+  bool left = false;
+  JoinMethod method = JoinMethod::Drive;
+  AccessPath access;                   // the columns of earlier tables are constants in it
+  std::vector<const Expr*> terms;      // every term a row of this table must pass here
+  std::vector<const Expr*> residual;   // those the access path does not express
+  std::vector<const Expr*> after;      // LEFT JOIN: WHERE terms checked after the NULL row
+  std::vector<HashKey> hashKeys;       // Hash: the equalities it probes with
+  double rows = 0;                     // estimated rows per row of the tables before it
+  // What the step was planned from, to tell when to plan again.
+  uint64_t tableRows = 0;
+  std::vector<bool> indexReady;
+};
+
 struct Plan {
   AccessPath access;
   std::vector<const Expr*> residual;  // WHERE terms no range covers
@@ -57,7 +87,23 @@ struct Plan {
   // What the plan was made from, to tell when to plan again.
   uint64_t tableRows = 0;
   std::vector<bool> indexReady;
+  // A join: its tables in the order they are read (the first drives); `access` and `residual`
+  // above are then unused.
+  std::vector<JoinStep> steps;
 };
+
+// What a join's planner needs of each table of FROM, in FROM order.
+struct JoinTable {
+  const orm::TableCore* table;
+  uint64_t rows;
+  uint64_t oldRecords;
+};
+
+// Plans a SELECT over two or more tables: for each order the FROM clause allows (a LEFT JOIN's
+// table after every table before it in FROM), each table's cheapest access path and join method
+// given the tables before it; the cheapest order wins (every order up to 10 tables, a greedy one
+// past that).
+Plan planJoin(const BoundStatement& st, const std::vector<JoinTable>& tables, uint64_t snapshot);
 
 // Plans `st` over `table` holding `tableRows` records, `oldRecords` of them at a schema version
 // that reads through migration steps (index entries may then not hold what a read returns, so no

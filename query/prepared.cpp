@@ -38,14 +38,31 @@ const TableRef& tableOf(const ParsedStatement& st) {
   fail(ErrorCode::Internal, "statement without a table");
 }
 
-void makePlan(Prepared& p, const Txn& tx) {
-  const orm::TableCore& core = *p.table;
-  uint64_t old = 0;
-  if (core.hasUpgrader()) {
-    if (auto info = core.catalog().readTable(internal::engineTxn(tx), core.schema().name)) {
-      old = core.pendingRecords(*info);
-    }
+// Records of `core` still at an older schema version (read through migration steps).
+uint64_t oldRecords(const orm::TableCore& core, const Txn& tx) {
+  if (!core.hasUpgrader()) return 0;
+  if (auto info = core.catalog().readTable(internal::engineTxn(tx), core.schema().name)) {
+    return core.pendingRecords(*info);
   }
+  return 0;
+}
+
+// The columns of a table, the same for every statement: made once per table.
+std::shared_ptr<const TableColumns> columnsOf(const orm::TableCore* table) {
+  return std::static_pointer_cast<const TableColumns>(table->derived([table] {
+    return std::static_pointer_cast<const void>(std::make_shared<const TableColumns>(table->schema()));
+  }));
+}
+
+void makePlan(Prepared& p, const Txn& tx) {
+  if (!p.tables.empty()) {
+    std::vector<JoinTable> tables;
+    for (const auto* t : p.tables) tables.push_back({t, t->count(tx), oldRecords(*t, tx)});
+    p.plan = planJoin(p.bound, tables, internal::engineTxn(tx).snapshotId());
+    return;
+  }
+  const orm::TableCore& core = *p.table;
+  uint64_t old = oldRecords(core, tx);
   p.plan = plan(p.bound, core, *p.columns, core.count(tx), old, internal::engineTxn(tx).snapshotId());
   if (p.bound.kind == StatementKind::Insert) {
     p.plan.text = fmt::format("INSERT {} ({} rows)", core.schema().name, p.bound.insertRows.size());
@@ -64,6 +81,30 @@ std::unique_ptr<Prepared> prepareIn(const TableLookup& tables, const orm::TableC
   CAPDB_REQUIRE(p->parsed.kind != StatementKind::Migrate, ErrorCode::InvalidArgument,
                 "MIGRATE declares a migration step: register it with Migrations::sql(), not as a "
                 "query");
+  p->joinMemoryBytes = tables.joinMemoryBytes;
+  if (p->parsed.kind == StatementKind::Select && !p->parsed.select->joins.empty()) {
+    CAPDB_REQUIRE(only == nullptr, ErrorCode::InvalidArgument,
+                  "a table's query reads that table alone: run a join with Database::query");
+    SelectStmt& sel = *p->parsed.select;
+    std::vector<const TableColumns*> columns;
+    for (size_t i = 0; i <= sel.joins.size(); ++i) {
+      const orm::TableCore& t = resolveTable(tables, i == 0 ? sel.table : sel.joins[i - 1].table);
+      t.requireAvailable();
+      p->tables.push_back(&t);
+      p->sourceColumns.push_back(columnsOf(&t));
+      columns.push_back(p->sourceColumns.back().get());
+    }
+    p->table = p->tables.front();
+    p->columns = p->sourceColumns.front();
+    p->bound = bindJoin(p->parsed, columns);
+    makePlan(*p, tx);
+    if (p->bound.explain) {
+      p->resultColumns = {"plan"};
+    } else {
+      for (const auto& o : p->bound.select.outputs) p->resultColumns.push_back(o.name);
+    }
+    return p;
+  }
   if (only != nullptr) {
     const TableRef& ref = tableOf(p->parsed);
     CAPDB_REQUIRE(equalsIgnoreCase(ref.name, only->schema().name), ErrorCode::InvalidArgument,
@@ -75,10 +116,7 @@ std::unique_ptr<Prepared> prepareIn(const TableLookup& tables, const orm::TableC
   // A table another process changed under this one is refused before its stale columns bind.
   p->table->requireAvailable();
   // A table's columns are the same for every statement: made once per table.
-  const orm::TableCore* table = p->table;
-  p->columns = std::static_pointer_cast<const TableColumns>(table->derived([table] {
-    return std::static_pointer_cast<const void>(std::make_shared<const TableColumns>(table->schema()));
-  }));
+  p->columns = columnsOf(p->table);
   p->bound = bind(p->parsed, *p->columns);
   makePlan(*p, tx);
   if (p->bound.explain) {
@@ -115,9 +153,28 @@ std::vector<Value> paramValues(const Prepared& p, const Params& params) {
 
 bool isQuery(const Prepared& p) { return p.bound.explain || p.bound.kind == StatementKind::Select; }
 
+namespace {
+
+// Whether the plan should be made again: a table's statistics moved, or an index became
+// readable or stopped being so.
+bool planIsStale(const Prepared& p, const Txn& tx) {
+  uint64_t snapshot = internal::engineTxn(tx).snapshotId();
+  if (p.tables.empty()) return stale(p.plan, *p.table, p.table->count(tx), snapshot);
+  for (const auto* t : p.tables) t->requireAvailable();
+  for (const JoinStep& s : p.plan.steps) {
+    Plan one;
+    one.tableRows = s.tableRows;
+    one.indexReady = s.indexReady;
+    const orm::TableCore& t = *p.tables[static_cast<size_t>(s.source)];
+    if (stale(one, t, t.count(tx), snapshot)) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 ResultSet execute(Prepared& p, Txn& tx, const Params& params) {
-  const orm::TableCore& core = *p.table;
-  if (stale(p.plan, core, core.count(tx), internal::engineTxn(tx).snapshotId())) makePlan(p, tx);
+  if (planIsStale(p, tx)) makePlan(p, tx);
   // EXPLAIN runs nothing: its parameters need no values.
   std::vector<Value> values = p.bound.explain ? std::vector<Value>{} : paramValues(p, params);
   if (p.bound.explain) {
@@ -127,7 +184,7 @@ ResultSet execute(Prepared& p, Txn& tx, const Params& params) {
     r.rows.push_back({Value(p.plan.text)});
     return r;
   }
-  Executable x{&p.bound, &p.plan, p.columns.get(), p.table};
+  Executable x{&p.bound, &p.plan, p.columns.get(), p.table, &p.tables, p.joinMemoryBytes};
   return orm::translateKj(
       ErrorCode::Internal,
       [&]() -> ResultSet {

@@ -28,6 +28,10 @@ struct PreparedStatement {
   query::BoundStatement bound;
   query::Plan plan;
   std::vector<std::string> resultColumns;
+  // A join: every table of FROM in order (`table` is the first) and their columns.
+  std::vector<const orm::TableCore*> tables;
+  std::vector<std::shared_ptr<const query::TableColumns>> sourceColumns;
+  uint64_t joinMemoryBytes = 0;
 };
 
 }  // namespace capdb::detail
@@ -41,6 +45,8 @@ using Prepared = detail::PreparedStatement;
 struct TableLookup {
   std::function<const orm::TableCore*(std::string_view name)> find;
   std::function<std::vector<std::string>()> names;
+  // How much memory a hash join's rows may take (Options::joinMemoryBytes).
+  uint64_t joinMemoryBytes = uint64_t{256} << 20;
 };
 
 // Parses, binds and plans `sql` over the table it names, found through `tables`, or over `only`

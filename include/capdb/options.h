@@ -106,6 +106,10 @@ struct Options {
   // are read in place. Either way each record carries its checksum, and every reader reads
   // both kinds, so the choice may change from one open to the next.
   bool packRecords = false;
+  // How much memory a SQL join's hash join may hold: the rows of the table it reads into memory
+  // when no index serves the join's equality (docs/sql.md, Joins). A join that needs more fails
+  // with InvalidArgument naming this option; nothing spills to disk. Default 256 MiB.
+  uint64_t joinMemoryBytes = uint64_t{256} << 20;
 };
 
 }  // namespace capdb

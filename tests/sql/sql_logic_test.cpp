@@ -345,7 +345,9 @@ TEST_P(SqlLogicTest, Passes) {
   ASSERT_TRUE(parseFile(file(), records)) << "in " << file();
   testing::TempDir dir;
   Database db =
-      Database::open(dir / "db", Schemas{table<sqltest::Person>(), table<sqltest::Event>()});
+      Database::open(dir / "db", Schemas{table<sqltest::Person>(), table<sqltest::Event>(),
+                                         table<sqltest::Customer>(), table<sqltest::Order>(),
+                                         table<sqltest::Line>()});
   for (const Record& r : records) run(db, r);
 }
 

@@ -37,3 +37,31 @@ struct Event $Db.table("events") $Db.version(1) $Db.primaryKey(["device", "seq"]
   value @3 :Float32;
   note @4 :Text;
 }
+
+# Tables for joins: customers with a Text code (NULL-able, indexed), orders pointing at a customer
+# by id (with a composite index) and by code (no index), and the lines of each order under a
+# composite primary key.
+struct Customer $Db.table("customers") $Db.version(1) $Db.primaryKey(["id"])
+    $Db.index([(name = "by_city", fields = ["city"])]) {
+  id @0 :Int64;
+  name @1 :Text;
+  city @2 :Text;
+  code @3 :Text $Db.indexed;
+}
+
+struct Order $Db.table("orders") $Db.version(1) $Db.primaryKey(["id"])
+    $Db.index([(name = "by_customer_day", fields = ["customer", "day"])]) {
+  id @0 :Int64;
+  customer @1 :Int64;
+  day @2 :Int32;
+  amount @3 :Float64;
+  code @4 :Text;
+  status @5 :Text;
+}
+
+struct Line $Db.table("lines") $Db.version(1) $Db.primaryKey(["order", "line"]) {
+  order @0 :Int64;
+  line @1 :Int32;
+  product @2 :Text;
+  qty @3 :Int32;
+}
