@@ -387,7 +387,7 @@ class JoinRunner {
     key_.clear();
     Value scratch;
     for (const auto& hk : s.hashKeys) {
-      if (!appendHashKey(evalRef(*hk.outer, ctx_, scratch), key_)) return true;  // NULL matches none
+      if (!appendHashKey(keyValue(*hk.outer, hk.outerAs, scratch), key_)) return true;  // NULL matches none
     }
     auto [lo, hi] = h.index.equal_range(key_);
     for (auto it = lo; it != hi; ++it) {
@@ -418,7 +418,7 @@ class JoinRunner {
              [&](RowAccess& row, std::string_view) {
                key.clear();
                for (const auto& hk : s.hashKeys) {
-                 if (!appendHashKey(evalRef(*hk.inner, ctx_, scratch), key)) return true;
+                 if (!appendHashKey(keyValue(*hk.inner, hk.innerAs, scratch), key)) return true;
                }
                std::vector<Value> values(src.columns->size());
                for (size_t c : used) {
@@ -437,6 +437,13 @@ class JoinRunner {
     rows_ = saved;
     ctx_.rows = rows_.data();
     h.built = true;
+  }
+
+  // A side of a hash key's equality, converted as the comparison would convert it.
+  const Value& keyValue(const Expr& e, Affinity as, Value& scratch) {
+    const Value& v = evalRef(e, ctx_, scratch);
+    if (as == Affinity::None || v.isNull()) return v;
+    return scratch = applyAffinity(v, as);
   }
 
   static bool readsOnly(const Expr& e, uint64_t bit) {

@@ -27,21 +27,22 @@ std::string rangesText(const AccessPath& a) {
 
 // The access path as EXPLAIN names it: "INDEX SCAN people.by_age (age > 3) est. 10 rows".
 std::string accessText(const AccessPath& a, const std::string& tableName,
-                       const TableColumns& columns) {
+                       const TableColumns& columns, const std::string& alias = {}) {
   std::string text;
+  std::string as = alias.empty() ? "" : " AS " + alias;
   bool backward = a.direction == engine::Direction::Backward;
   switch (a.kind) {
     case AccessKind::CountAll: return fmt::format("COUNT {}", tableName);
     case AccessKind::FullScan:
-      text = fmt::format("FULL SCAN {}{}", tableName, backward ? " BACKWARD" : "");
+      text = fmt::format("FULL SCAN {}{}{}", tableName, as, backward ? " BACKWARD" : "");
       break;
     case AccessKind::PrimaryKey:
-      text = fmt::format("PRIMARY KEY SCAN {} ({}){}", tableName, keyColumnsText(a, columns),
+      text = fmt::format("PRIMARY KEY SCAN {}{} ({}){}", tableName, as, keyColumnsText(a, columns),
                          backward ? " BACKWARD" : "");
       break;
     case AccessKind::Index:
-      text = fmt::format("{} {}.{}{}", a.indexOnly ? "INDEX ONLY SCAN" : "INDEX SCAN", tableName,
-                         a.index->schema.name, backward ? " BACKWARD" : "");
+      text = fmt::format("{} {}.{}{}{}", a.indexOnly ? "INDEX ONLY SCAN" : "INDEX SCAN", tableName,
+                         a.index->schema.name, as, backward ? " BACKWARD" : "");
       break;
   }
   std::string ranges = rangesText(a);
@@ -100,15 +101,17 @@ std::string explainJoin(const Plan& plan, const BoundStatement& st) {
   for (const JoinStep& step : plan.steps) {
     const BoundSource& src = st.sources[static_cast<size_t>(step.source)];
     const std::string& table = src.columns->table();
-    std::string named = equalsIgnoreCase(src.name, table) ? table : table + " AS " + src.name;
+    std::string alias = equalsIgnoreCase(src.name, table) ? "" : src.name;
+    std::string named = alias.empty() ? table : table + " AS " + alias;
     std::string left = step.left ? "LEFT " : "";
     const AccessPath& a = step.access;
     switch (step.method) {
-      case JoinMethod::Drive: text += accessText(a, named, *src.columns); break;
+      case JoinMethod::Drive: text += accessText(a, table, *src.columns, alias); break;
       case JoinMethod::IndexLookup: {
         std::string by = a.kind == AccessKind::PrimaryKey
                              ? fmt::format("PRIMARY KEY ({})", keyColumnsText(a, *src.columns))
-                             : fmt::format("INDEX {}.{}", table, a.index->schema.name);
+                             : fmt::format("{} {}.{}", a.indexOnly ? "INDEX ONLY" : "INDEX", table,
+                                           a.index->schema.name);
         text += fmt::format(" -> {}INDEX NESTED LOOP {} BY {} ({}) est. {} rows", left, named, by,
                             rangesText(a), static_cast<uint64_t>(std::llround(step.rows)));
         break;
@@ -124,15 +127,23 @@ std::string explainJoin(const Plan& plan, const BoundStatement& st) {
           }
         }
         text += fmt::format(" -> {}HASH JOIN {} ON ({}) BUILT FROM {}", left, named,
-                            termsText(keys), accessText(a, named, *src.columns));
+                            termsText(keys), accessText(a, table, *src.columns, alias));
         break;
       }
       case JoinMethod::NestedLoop:
         text += fmt::format(" -> {}NESTED LOOP {} (every pair checked) OVER {}", left, named,
-                            accessText(a, named, *src.columns));
+                            accessText(a, table, *src.columns, alias));
         break;
     }
-    if (!step.residual.empty()) text += " -> FILTER " + termsText(step.residual);
+    std::vector<const Expr*> filter;
+    for (const Expr* t : step.residual) {
+      bool key = false;
+      for (const auto& k : step.hashKeys) {
+        key = key || (t->kind == ExprKind::Compare && (t->args[0].get() == k.inner || t->args[1].get() == k.inner));
+      }
+      if (!key) filter.push_back(t);
+    }
+    if (!filter.empty()) text += " -> FILTER " + termsText(filter);
     if (!step.after.empty()) text += " -> FILTER " + termsText(step.after);
   }
   return text + tailText(plan, st, "");

@@ -191,8 +191,7 @@ class JoinPlanner {
       ordered.aggregateQuery = st_.select.aggregateQuery;
       sel = &ordered;
     }
-    // Index-only reads are left to one-table queries: a join reads its records.
-    std::vector<bool> used(columns.size(), true);
+    const std::vector<bool>& used = st_.sources[source].used;
     auto best = [&](uint64_t outer, bool needOuter) -> std::optional<Candidate> {
       std::vector<Candidate> cands = accessPaths(table, columns, step.terms, used, rows, migrating,
                                                  readable_[source],
@@ -201,7 +200,9 @@ class JoinPlanner {
       for (auto& c : cands) {
         bool readsOuter = false;
         for (const Expr* t : c.path.consumed) readsOuter = readsOuter || (masks(t) & ~bit) != 0;
-        if (readsOuter == needOuter) keep.push_back(std::move(c));
+        if (readsOuter != needOuter) continue;
+        if (needOuter) keyedEstimate(c, bit);
+        keep.push_back(std::move(c));
       }
       if (keep.empty()) return std::nullopt;
       size_t own = 0;
@@ -236,7 +237,8 @@ class JoinPlanner {
       auto own = best(0, false);
       std::vector<HashKey> keys = hashKeys(step.terms, bit, placed);
       double lookupCost = lookup ? outerRows * lookup->cost : HUGE_VAL;
-      double hashCost = keys.empty() ? HUGE_VAL : own->cost * 1.2 + outerRows;
+      // Keeping a row in memory costs about three reads of it.
+      double hashCost = keys.empty() ? HUGE_VAL : own->cost + own->path.estimate * 3 + outerRows;
       double loopCost = outerRows * own->cost;
       if (lookupCost <= hashCost && lookupCost <= loopCost) {
         step.method = JoinMethod::IndexLookup;
@@ -316,6 +318,48 @@ class JoinPlanner {
     return it == masks_.end() ? sourcesOf(*t) : it->second;
   }
 
+  // Whether `e` is a column that holds each value once in its table: a primary key of one
+  // column, or a unique index's only field.
+  bool uniqueColumn(const Expr& e) const {
+    if (e.kind != ExprKind::Column) return false;
+    const auto& source = st_.sources[static_cast<size_t>(e.source)];
+    const orm::TableCore& table = *tables_[static_cast<size_t>(e.source)].table;
+    auto is = [&](const std::string& dotted) {
+      auto c = source.columns->find(dotted);
+      return c && *c == static_cast<size_t>(e.column);
+    };
+    const auto& pk = table.schema().primaryKey;
+    if (pk.size() == 1 && is(pk[0].dotted)) return true;
+    for (const auto& ic : table.indexes()) {
+      if (ic.schema.unique && ic.schema.fields.size() == 1 && is(ic.schema.fields[0].dotted)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  // A lookup keyed by an outer table's unique column (a foreign key's usual shape) matches about
+  // rows / (that table's rows) rows, not the tenth a constant's equality is guessed to keep.
+  void keyedEstimate(Candidate& c, uint64_t bit) const {
+    double rows = c.path.estimate;
+    bool changed = false;
+    for (const Expr* t : c.path.consumed) {
+      if (t->kind != ExprKind::Compare || t->cmp != CompareOp::Eq) continue;
+      const Expr* a = t->args[0].get();
+      const Expr* b = t->args[1].get();
+      const Expr* outer = (sourcesOf(*a) & bit) != 0 ? b : a;
+      if (!uniqueColumn(*outer)) continue;
+      double outerRows = static_cast<double>(
+          std::max<uint64_t>(tables_[static_cast<size_t>(outer->source)].rows, 1));
+      rows = rows / 0.1 / outerRows;
+      changed = true;
+    }
+    if (!changed || rows >= c.path.estimate) return;
+    rows = std::max(rows, 1.0);
+    c.cost = c.cost * rows / c.path.estimate;
+    c.path.estimate = rows;
+  }
+
   static bool better(const JoinState& a, const JoinState& b) {
     if (a.cost != b.cost) return a.cost < b.cost;
     return a.servesOrder && !b.servesOrder;
@@ -327,8 +371,15 @@ class JoinPlanner {
             (t->args[1].get() == k.inner && t->args[0].get() == k.outer));
   }
 
-  // Equalities between a column of this table and a column of the tables before it, of the same
-  // affinity (so that equal values hash alike: SQLite's comparison converts neither side).
+  // The affinity SQLite's comparison converts a side of affinity `self` to, facing `other`
+  // (None: it stays as it is). docs/sql.md, Comparisons.
+  static Affinity convertedAs(Affinity self, Affinity other) {
+    if (other == Affinity::Numeric && self != Affinity::Numeric) return Affinity::Numeric;
+    if (other == Affinity::Text && self == Affinity::None) return Affinity::Text;
+    return Affinity::None;
+  }
+
+  // Equalities between an expression of this table alone and one of the tables before it.
   std::vector<HashKey> hashKeys(const std::vector<const Expr*>& terms, uint64_t bit,
                                 uint64_t placed) const {
     std::vector<HashKey> keys;
@@ -336,11 +387,14 @@ class JoinPlanner {
       if (t->kind != ExprKind::Compare || t->cmp != CompareOp::Eq) continue;
       const Expr* a = t->args[0].get();
       const Expr* b = t->args[1].get();
-      if (a->kind != ExprKind::Column || b->kind != ExprKind::Column) continue;
-      if (a->affinity != b->affinity) continue;
       uint64_t ma = sourcesOf(*a), mb = sourcesOf(*b);
-      if (ma == bit && (mb & placed) == mb) keys.push_back({a, b});
-      else if (mb == bit && (ma & placed) == ma) keys.push_back({b, a});
+      if (mb == bit && ma != 0 && (ma & placed) == ma) {
+        std::swap(a, b);
+        std::swap(ma, mb);
+      }
+      if (ma != bit || mb == 0 || (mb & placed) != mb) continue;
+      if (a->aggregate >= 0 || b->aggregate >= 0) continue;
+      keys.push_back({a, b, convertedAs(a->affinity, b->affinity), convertedAs(b->affinity, a->affinity)});
     }
     return keys;
   }

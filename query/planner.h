@@ -57,9 +57,13 @@ enum class JoinMethod : uint8_t {
 };
 
 // A Hash step's equality: `inner` reads the step's table, `outer` the tables before it.
+// Each side's value is first converted as SQLite's comparison would convert it (None: not at
+// all), so that equal values hash alike.
 struct HashKey {
   const Expr* inner;
   const Expr* outer;
+  Affinity innerAs = Affinity::None;
+  Affinity outerAs = Affinity::None;
 };
 
 // One table of a join, in the order the joins run.
