@@ -1,5 +1,6 @@
 // Differential test of the SQL layer against SQLite: the same rows and the same random statements
 // run in capdb and in an in-memory SQLite mirror of the people table, and the answers must agree.
+// The Joins test does the same for random joins over three more tables.
 // The generator stays inside what both dialects share (docs/sql.md: SQLite's semantics except
 // integer overflow, bare columns in aggregates and storage affinity). CAPDB_SQL_SEED and
 // CAPDB_SQL_QUERIES override the seed and the number of SELECTs (the writes test runs a tenth as
@@ -605,12 +606,27 @@ std::string compare(const Stmt& s, Outcome& lite, Outcome& cap) {
   return "";
 }
 
+// The join tables (schemas/sql_people.capnp) as SQLite holds them, with the same indexes.
+const char* const kJoinMirror =
+    "CREATE TABLE customers(id INTEGER PRIMARY KEY, name TEXT, city TEXT, code TEXT);"
+    "CREATE INDEX by_city ON customers(city); CREATE INDEX customers_code ON customers(code);"
+    "CREATE TABLE orders(id INTEGER PRIMARY KEY, customer INTEGER, day INTEGER, amount REAL,"
+    " code TEXT, status TEXT);"
+    "CREATE INDEX by_customer_day ON orders(customer, day);"
+    "CREATE TABLE lines(\"order\" INTEGER, line INTEGER, product TEXT, qty INTEGER,"
+    " PRIMARY KEY(\"order\", line));";
+
 // capdb in a fresh directory and its SQLite mirror in memory.
 class Pair {
  public:
-  Pair() : db_(Database::open(dir_ / "db", Schemas{table<sqltest::Person>()})) {
+  Pair()
+      : db_(Database::open(dir_ / "db",
+                           Schemas{table<sqltest::Person>(), table<sqltest::Customer>(),
+                                   table<sqltest::Order>(), table<sqltest::Line>()})) {
     EXPECT_EQ(sqlite3_open(":memory:", &lite_), SQLITE_OK);
     EXPECT_EQ(sqlite3_exec(lite_, kMirror, nullptr, nullptr, nullptr), SQLITE_OK)
+        << sqlite3_errmsg(lite_);
+    EXPECT_EQ(sqlite3_exec(lite_, kJoinMirror, nullptr, nullptr, nullptr), SQLITE_OK)
         << sqlite3_errmsg(lite_);
   }
   ~Pair() { sqlite3_close(lite_); }
@@ -752,6 +768,213 @@ TEST(SqlDifferential, Selects) {
   EXPECT_LT(skipped * 20, kQueries)
       << skipped << " statements SQLite refused, the first:\n  " << firstSkipped;
   EXPECT_GT(nonEmpty * 2, kQueries - skipped) << "only " << nonEmpty << " statements returned rows";
+}
+
+// Random joins over customers, orders and lines: 2 to 4 tables (a table may come twice, under
+// another alias), INNER, LEFT, CROSS and comma joins on keys, on columns no index serves, on
+// NULL-able Text and on inequalities; filters on each side, groups, DISTINCT, ORDER BY and LIMIT.
+class JoinGen {
+ public:
+  explicit JoinGen(Rng& r) : r_(r) {}
+
+  // Fills the three tables: customers 1..30 with gaps, orders pointing at customers that may not
+  // exist, lines pointing at orders that may not exist, NULL codes and statuses.
+  static std::vector<std::string> load(uint64_t seed) {
+    Rng r(seed);
+    std::vector<std::string> out;
+    std::vector<std::string> rows;
+    const std::vector<std::string> cities = {"'Paris'", "'Rome'", "'Oslo'", "NULL"};
+    const std::vector<std::string> codes = {"'A'", "'B'", "'C'", "'D'", "NULL", "NULL"};
+    for (int64_t id = 1; id <= 30; id += r.range(1, 2)) {
+      rows.push_back("(" + std::to_string(id) + ", 'c" + std::to_string(id) + "', " +
+                     r.pick(cities) + ", " + r.pick(codes) + ")");
+    }
+    out.push_back("INSERT INTO customers (id, name, city, code) VALUES " + join(rows));
+    rows.clear();
+    const std::vector<std::string> statuses = {"'paid'", "'open'", "'void'", "NULL"};
+    for (int64_t id = 1; id <= 60; ++id) {
+      rows.push_back("(" + std::to_string(id) + ", " + std::to_string(r.range(0, 34)) + ", " +
+                     std::to_string(r.range(1, 9)) + ", " + std::to_string(r.range(0, 400) / 4.0) +
+                     ", " + r.pick(codes) + ", " + r.pick(statuses) + ")");
+    }
+    out.push_back("INSERT INTO orders (id, customer, day, amount, code, status) VALUES " + join(rows));
+    rows.clear();
+    const std::vector<std::string> products = {"'tea'", "'cup'", "'pot'", "NULL"};
+    for (int64_t order = 1; order <= 66; ++order) {
+      for (int64_t line = 1, n = r.range(0, 2); line <= n; ++line) {
+        rows.push_back("(" + std::to_string(order) + ", " + std::to_string(line) + ", " +
+                       r.pick(products) + ", " + std::to_string(r.range(0, 9)) + ")");
+      }
+    }
+    out.push_back("INSERT INTO lines (\"order\", line, product, qty) VALUES " + join(rows));
+    return out;
+  }
+
+  Stmt select() {
+    tables_.clear();
+    std::string from;
+    const int64_t n = r_.range(2, 4);
+    bool crossed = false;  // at most one join without a condition, so results stay small
+    std::vector<std::string> where;
+    for (int64_t i = 0; i < n; ++i) {
+      const int t = static_cast<int>(r_.below(3));
+      const std::string alias = std::string(1, "col"[t]) + std::to_string(i);
+      tables_.push_back({t, alias});
+      const std::string named = std::string(kTables[t]) + (r_.chance(0.5) ? " AS " : " ") + alias;
+      if (i == 0) {
+        from = named;
+        continue;
+      }
+      std::string cond = joinCondition(i);
+      const uint64_t kind = r_.below(crossed ? 3 : 5);
+      if (kind == 0) {
+        from += " JOIN " + named + " ON " + cond;
+      } else if (kind == 1) {
+        if (r_.chance(0.4)) cond += " AND " + filter(i);
+        from += " LEFT JOIN " + named + " ON " + cond;
+      } else if (kind == 2) {
+        from += ", " + named;
+        where.push_back(cond);
+      } else {
+        crossed = true;
+        from += r_.chance(0.5) ? " CROSS JOIN " + named : ", " + named;
+      }
+    }
+    for (int64_t k = r_.range(0, 2), i = 0; i < k; ++i) {
+      where.push_back(r_.chance(0.2) ? "(" + filter(r_.below(n)) + " OR " + filter(r_.below(n)) + ")"
+                                     : filter(r_.below(n)));
+    }
+    std::string tail;
+    if (!where.empty()) {
+      tail = " WHERE " + where[0];
+      for (size_t i = 1; i < where.size(); ++i) tail += " AND " + where[i];
+    }
+    bool ordered = false;
+    std::vector<bool> lenient;
+    std::string list;
+    if (r_.chance(0.3)) {
+      // Groups: the group columns and aggregates.
+      const std::string g1 = column(r_.below(n)), g2 = column(r_.below(n));
+      const bool two = r_.chance(0.4) && g1 != g2;
+      const std::string groups = two ? g1 + ", " + g2 : g1;
+      const std::string num = numericColumn(r_.below(n));
+      list = groups + ", count(*), count(" + column(r_.below(n)) + "), sum(" + num + "), min(" +
+             num + "), max(" + column(r_.below(n)) + ")";
+      tail += " GROUP BY " + groups;
+      if (r_.chance(0.3)) tail += " HAVING count(*) > " + std::to_string(r_.range(0, 3));
+      lenient = {false, two, false, false, true};
+    } else {
+      const bool star = r_.chance(0.15);
+      if (star) {
+        list = r_.chance(0.5) ? "*" : tables_[r_.below(n)].alias + ".*";
+      } else {
+        std::vector<std::string> cols;
+        for (int64_t k = r_.range(1, 4), i = 0; i < k; ++i) cols.push_back(column(r_.below(n)));
+        list = join(cols);
+      }
+      if (r_.chance(0.2)) list = "DISTINCT " + list;
+      if (!star && r_.chance(0.35)) {
+        // Ordered by every output column, so the order (and LIMIT's rows) is total.
+        const size_t outputs = static_cast<size_t>(std::count(list.begin(), list.end(), ',')) + 1;
+        std::vector<std::string> keys;
+        for (size_t i = 1; i <= outputs; ++i) keys.push_back(std::to_string(i) + (r_.chance(0.3) ? " DESC" : ""));
+        tail += " ORDER BY " + join(keys);
+        if (r_.chance(0.6)) {
+          tail += " LIMIT " + std::to_string(r_.range(0, 12));
+          if (r_.chance(0.3)) tail += " OFFSET " + std::to_string(r_.range(0, 5));
+        }
+        ordered = true;
+      }
+    }
+    return Stmt{"SELECT " + list + " FROM " + from + tail, {}, ordered, lenient};
+  }
+
+ private:
+  struct Table {
+    int type;  // 0 customers, 1 orders, 2 lines
+    std::string alias;
+  };
+  static constexpr const char* kTables[3] = {"customers", "orders", "lines"};
+
+  std::string column(size_t i) {
+    static const std::vector<std::vector<std::string>> cols = {
+        {"id", "name", "city", "code"},
+        {"id", "customer", "day", "amount", "code", "status"},
+        {"\"order\"", "line", "product", "qty"}};
+    return tables_[i].alias + "." + r_.pick(cols[tables_[i].type]);
+  }
+  std::string numericColumn(size_t i) {
+    static const std::vector<std::vector<std::string>> cols = {
+        {"id"}, {"customer", "day", "amount"}, {"line", "qty"}};
+    return tables_[i].alias + "." + r_.pick(cols[tables_[i].type]);
+  }
+
+  // A condition joining table i to one before it.
+  std::string joinCondition(size_t i) {
+    const Table& t = tables_[i];
+    const Table& e = tables_[r_.below(i)];
+    auto c = [](const Table& x, const char* col) { return x.alias + "." + col; };
+    std::vector<std::string> forms;
+    if (t.type == 0 && e.type == 1) forms = {c(t, "id") + " = " + c(e, "customer"), c(e, "code") + " = " + c(t, "code")};
+    if (t.type == 1 && e.type == 0) forms = {c(t, "customer") + " = " + c(e, "id"), c(t, "code") + " = " + c(e, "code")};
+    if (t.type == 2 && e.type == 1) forms = {c(t, "\"order\"") + " = " + c(e, "id"), c(t, "qty") + " = " + c(e, "day")};
+    if (t.type == 1 && e.type == 2) forms = {c(t, "id") + " = " + c(e, "\"order\""), c(t, "day") + " > " + c(e, "qty")};
+    if (t.type == 0 && e.type == 2) forms = {c(t, "id") + " = " + c(e, "qty"), c(t, "id") + " = " + c(e, "\"order\"")};
+    if (t.type == 2 && e.type == 0) forms = {c(t, "\"order\"") + " = " + c(e, "id"), c(t, "qty") + " < " + c(e, "id") + " - 25"};
+    if (t.type == e.type) {
+      static const char* same[3][2] = {{"city", "code"}, {"customer", "code"}, {"product", "qty"}};
+      forms = {c(t, same[t.type][0]) + " = " + c(e, same[t.type][0]),
+               c(t, same[t.type][1]) + " = " + c(e, same[t.type][1])};
+    }
+    std::string cond = r_.pick(forms);
+    if (r_.chance(0.15)) cond += " AND " + c(t, t.type == 2 ? "qty" : "id") + " <> " + c(e, e.type == 2 ? "qty" : "id");
+    return cond;
+  }
+
+  // A filter on one table's columns.
+  std::string filter(size_t i) {
+    const Table& t = tables_[i];
+    auto c = [&](const char* col) { return t.alias + "." + col; };
+    switch (t.type) {
+      case 0: return r_.pick<std::string>({c("id") + " < " + std::to_string(r_.range(1, 30)),
+                                           c("city") + " = 'Paris'", c("code") + " IS NULL",
+                                           c("code") + " IN ('A', 'B')", c("city") + " IS NOT NULL"});
+      case 1: return r_.pick<std::string>({c("status") + " = 'paid'", c("amount") + " > 50",
+                                           c("customer") + " BETWEEN 3 AND 20", c("day") + " = " + std::to_string(r_.range(1, 9)),
+                                           c("status") + " IS NULL", c("id") + " > 30"});
+      default: return r_.pick<std::string>({c("qty") + " >= 5", c("product") + " = 'tea'",
+                                            c("product") + " IS NULL", c("line") + " = 1"});
+    }
+  }
+
+  Rng& r_;
+  std::vector<Table> tables_;
+};
+
+TEST(SqlDifferential, Joins) {
+  Pair pair;
+  for (const std::string& sql : JoinGen::load(kSeed)) {
+    const Stmt s{sql, {}, false, {}};
+    const Outcome lite = pair.runSqlite(s), cap = pair.runCapdb(s);
+    ASSERT_TRUE(!lite.error && !cap.error && lite.changes == cap.changes)
+        << report("loading the join tables failed", kSeed, 0, s, lite, cap);
+  }
+  const uint64_t queries = std::max<uint64_t>(kQueries / 5, 1);
+  uint64_t nonEmpty = 0, failures = 0;
+  for (uint64_t i = 0; i < queries && failures < 5; ++i) {
+    Rng rng(kSeed * 0xD1B54A32D192ED03ull + i);
+    const Stmt s = JoinGen(rng).select();
+    Outcome lite = pair.runSqlite(s);
+    ASSERT_FALSE(lite.error) << "SQLite refused a generated join: " << s.sql << "\n  " << *lite.error;
+    Outcome cap = pair.runCapdb(s);
+    nonEmpty += !lite.rows.empty();
+    const std::string problem = compare(s, lite, cap);
+    if (!problem.empty()) {
+      ++failures;
+      ADD_FAILURE() << report(problem, kSeed, i, s, lite, cap);
+    }
+  }
+  EXPECT_GT(nonEmpty * 2, queries) << "only " << nonEmpty << " joins returned rows";
 }
 
 TEST(SqlDifferential, Writes) {
