@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <memory>
+#include <optional>
 #include <set>
 #include <unordered_map>
 
@@ -22,25 +24,40 @@ namespace {
 // entry's primary key (behind the fields in the key, or the value of a unique index's entry).
 class KeyRow : public RowAccess {
  public:
-  KeyRow(const TableColumns& columns, const AccessPath& path, const orm::TableCore& table)
+  // `used` marks the columns the statement reads (null: all); only those are decoded.
+  KeyRow(const TableColumns& columns, const AccessPath& path, const orm::TableCore& table,
+         const std::vector<bool>* used)
       : columns_(columns), path_(path), table_(table), values_(columns.size()) {
+    auto wanted = [&](size_t c) { return used == nullptr || (c < used->size() && (*used)[c]); };
     for (size_t i = 0; i < path.indexFields; ++i) {
       fieldTypes_.push_back(columns[path.keyColumns[i]].path.keyType);
+      fieldWanted_.push_back(wanted(path.keyColumns[i]));
     }
     for (const auto& f : table.schema().primaryKey) {
       pkColumns_.push_back(*columns.find(f.dotted));
       pkTypes_.push_back(f.keyType);
+      pkWanted_ = pkWanted_ || wanted(pkColumns_.back());
     }
+    lastField_ = fieldWanted_.size();
+    while (lastField_ > 0 && !fieldWanted_[lastField_ - 1]) --lastField_;
   }
   void reset(std::string_view key, std::string_view value) {
     engine::KeyDecoder d(key);
-    for (size_t i = 0; i < fieldTypes_.size(); ++i) {
+    for (size_t i = 0; i < lastField_; ++i) {
+      if (!fieldWanted_[i]) {
+        d.skip();
+        continue;
+      }
       values_[path_.keyColumns[i]] = columns_.fromKey(d.next(fieldTypes_[i]), path_.keyColumns[i]);
     }
-    auto pk = engine::decodeKey(table_.primaryKeyOfEntry(*path_.index, key, value), pkTypes_);
+    pk_ = table_.primaryKeyOfEntry(*path_.index, key, value);
+    if (!pkWanted_) return;
+    auto pk = engine::decodeKey(pk_, pkTypes_);
     for (size_t i = 0; i < pk.size(); ++i) values_[pkColumns_[i]] = columns_.fromKey(pk[i], pkColumns_[i]);
   }
   const Value& column(size_t i) override { return values_[i]; }
+  // The entry's primary key, valid until the next reset.
+  std::string_view primaryKey() const { return pk_; }
 
  private:
   const TableColumns& columns_;
@@ -48,8 +65,12 @@ class KeyRow : public RowAccess {
   const orm::TableCore& table_;
   std::vector<Value> values_;
   std::vector<engine::KeyType> fieldTypes_;
+  std::vector<bool> fieldWanted_;
+  size_t lastField_ = 0;
   std::vector<size_t> pkColumns_;
   std::vector<engine::KeyType> pkTypes_;
+  bool pkWanted_ = false;
+  std::string_view pk_;
 };
 
 int64_t limitValue(const Expr* e, EvalContext& ctx, std::string_view what) {
@@ -198,78 +219,96 @@ bool passes(const std::vector<const Expr*>& terms, EvalContext& ctx) {
 
 namespace {
 
-// Calls `visit` for every row of `table` that `path` reads and `filter` passes, with the row in
-// `ctx` (and in ctx.rows[source] for a join); `terms` are checked instead when the key ranges
-// hold more than the terms they express. False when `visit` stopped it.
-bool scanPath(const orm::TableCore& table, const TableColumns& columns, const AccessPath& path,
-              const std::vector<const Expr*>& residual, const std::vector<const Expr*>& terms,
-              int source, const Txn& tx, EvalContext& ctx,
-              const std::function<bool(RowAccess& row, std::string_view pk)>& visit) {
-  bool exact = true;
-  std::vector<engine::KeyRange> ranges = keyRanges(path, columns, ctx, &exact);
-  const std::vector<const Expr*>& filter = exact ? residual : terms;
-  bool backward = path.direction == engine::Direction::Backward;
-  if (backward) std::reverse(ranges.begin(), ranges.end());
+// Reads the rows of one table through one access path, as often as a join needs: the row it
+// fills is made once, and each run computes the key ranges from the EvalContext's parameters and
+// outer rows.
+class PathScan {
+ public:
+  // `used` marks the columns the statement reads from the table (null: all).
+  PathScan(const orm::TableCore& table, const TableColumns& columns, const AccessPath& path,
+           const std::vector<bool>* used)
+      : table_(table), columns_(columns), path_(path), stored_(table), record_(columns) {
+    if (path.kind == AccessKind::Index && path.indexOnly) keys_.emplace(columns, path, table, used);
+  }
 
-  if (path.kind == AccessKind::Index && path.indexOnly) {
-    KeyRow row(columns, path, table);
+  // Calls `visit` for every row the path reads and `filter` passes, with the row in `ctx` (and
+  // in ctx.rows[source] for a join); `terms` are checked instead when the key ranges hold more
+  // than the terms they express. False when `visit` stopped it.
+  bool run(const std::vector<const Expr*>& residual, const std::vector<const Expr*>& terms,
+           int source, const Txn& tx, EvalContext& ctx,
+           const std::function<bool(RowAccess& row, std::string_view pk)>& visit) {
+    bool exact = true;
+    std::vector<engine::KeyRange> ranges = keyRanges(path_, columns_, ctx, &exact);
+    const std::vector<const Expr*>& filter = exact ? residual : terms;
+    if (path_.direction == engine::Direction::Backward) std::reverse(ranges.begin(), ranges.end());
+    const engine::Txn& etx = internal::engineTxn(tx);
+
+    if (keys_) {
+      KeyRow& row = *keys_;
+      ctx.row = &row;
+      if (ctx.rows) ctx.rows[source] = &row;
+      for (const auto& r : ranges) {
+        for (auto scan = etx.scan(path_.index->db, r, path_.direction); scan.valid(); scan.next()) {
+          row.reset(scan.key(), scan.value());
+          if (!passes(filter, ctx)) continue;
+          if (!visit(row, row.primaryKey())) return false;
+        }
+      }
+      return true;
+    }
+    // Records are read in place where they can be, and otherwise decoded unverified
+    // (TableCore::decode): both check the bounds of every read, and a damaged record's
+    // kj::Exception becomes Corruption naming it here.
+    RecordRow& row = record_;
     ctx.row = &row;
     if (ctx.rows) ctx.rows[source] = &row;
+    std::string_view pk;
+    auto corrupt = [&](const kj::Exception& e) {
+      ErrorContext record = table_.context(pk);
+      orm::failKj(ErrorCode::Corruption, e);
+    };
+    if (path_.pointLookup) {
+      // Each range is one whole primary key: read it, no cursor.
+      for (const auto& r : ranges) {
+        pk = r.lower->key;
+        auto bytes = etx.get(table_.records(), pk);
+        if (!bytes) continue;
+        try {
+          stored_.load(row, pk, *bytes);
+          if (!passes(filter, ctx)) continue;
+          if (!visit(row, pk)) return false;
+        } catch (const kj::Exception& e) {
+          corrupt(e);
+        }
+      }
+      return true;
+    }
+    const orm::IndexCore* index = path_.kind == AccessKind::Index ? path_.index : nullptr;
+    const engine::Db& db = index ? index->db : table_.records();
     for (const auto& r : ranges) {
-      for (auto scan = internal::engineTxn(tx).scan(path.index->db, r, path.direction); scan.valid(); scan.next()) {
-        row.reset(scan.key(), scan.value());
-        if (!passes(filter, ctx)) continue;
-        std::string_view pk = table.primaryKeyOfEntry(*path.index, scan.key(), scan.value());
-        if (!visit(row, pk)) return false;
+      orm::RecordScan scan(table_, etx, etx.scan(db, r, path_.direction), index, false);
+      for (; scan.valid(); scan.next()) {
+        pk = scan.primaryKey();
+        try {
+          stored_.load(row, pk, scan.value());
+          if (!passes(filter, ctx)) continue;
+          if (!visit(row, pk)) return false;
+        } catch (const kj::Exception& e) {
+          corrupt(e);
+        }
       }
     }
     return true;
   }
-  // Records are read in place where they can be, and otherwise decoded unverified
-  // (TableCore::decode): both check the bounds of every read, and a damaged record's
-  // kj::Exception becomes Corruption naming it here.
-  RecordRow row(columns);
-  ctx.row = &row;
-  if (ctx.rows) ctx.rows[source] = &row;
-  StoredRecord stored(table);
-  std::string_view pk;
-  auto corrupt = [&](const kj::Exception& e) {
-    ErrorContext record = table.context(pk);
-    orm::failKj(ErrorCode::Corruption, e);
-  };
-  if (path.pointLookup) {
-    // Each range is one whole primary key: read it, no cursor.
-    for (const auto& r : ranges) {
-      pk = r.lower->key;
-      auto bytes = internal::engineTxn(tx).get(table.records(), pk);
-      if (!bytes) continue;
-      try {
-        stored.load(row, pk, *bytes);
-        if (!passes(filter, ctx)) continue;
-        if (!visit(row, pk)) return false;
-      } catch (const kj::Exception& e) {
-        corrupt(e);
-      }
-    }
-    return true;
-  }
-  const orm::IndexCore* index = path.kind == AccessKind::Index ? path.index : nullptr;
-  const engine::Db& db = index ? index->db : table.records();
-  for (const auto& r : ranges) {
-    orm::RecordScan scan(table, internal::engineTxn(tx), internal::engineTxn(tx).scan(db, r, path.direction), index, false);
-    for (; scan.valid(); scan.next()) {
-      pk = scan.primaryKey();
-      try {
-        stored.load(row, pk, scan.value());
-        if (!passes(filter, ctx)) continue;
-        if (!visit(row, pk)) return false;
-      } catch (const kj::Exception& e) {
-        corrupt(e);
-      }
-    }
-  }
-  return true;
-}
+
+ private:
+  const orm::TableCore& table_;
+  const TableColumns& columns_;
+  const AccessPath& path_;
+  StoredRecord stored_;
+  RecordRow record_;
+  std::optional<KeyRow> keys_;
+};
 
 // A LEFT JOIN's table when nothing matched: every column NULL.
 class NullRow final : public RowAccess {
@@ -335,7 +374,7 @@ class JoinRunner {
  public:
   JoinRunner(const Executable& x, const Txn& tx, EvalContext& ctx)
       : x_(x), tx_(tx), ctx_(ctx), rows_(x.bound->sources.size(), &null_),
-        hashes_(x.plan->steps.size()) {
+        hashes_(x.plan->steps.size()), scans_(x.plan->steps.size()) {
     ctx_.rows = rows_.data();
   }
   ~JoinRunner() { ctx_.rows = nullptr; }
@@ -352,6 +391,16 @@ class JoinRunner {
     std::unordered_multimap<std::string, size_t> index;
     std::vector<const Expr*> probeFilter;  // terms not checked while building
   };
+
+  // The step's scanner, made on its first use.
+  PathScan& scanner(size_t k) {
+    if (!scans_[k]) {
+      const JoinStep& s = x_.plan->steps[k];
+      scans_[k] = std::make_unique<PathScan>(tableOf(s), columnsOf(s), s.access,
+                                             &x_.bound->sources[static_cast<size_t>(s.source)].used);
+    }
+    return *scans_[k];
+  }
 
   const orm::TableCore& tableOf(const JoinStep& s) const { return *(*x_.tables)[static_cast<size_t>(s.source)]; }
   const TableColumns& columnsOf(const JoinStep& s) const { return *x_.bound->sources[static_cast<size_t>(s.source)].columns; }
@@ -370,8 +419,8 @@ class JoinRunner {
     if (s.method == JoinMethod::Hash) {
       go = probe(k, s, next);
     } else {
-      go = scanPath(tableOf(s), columnsOf(s), s.access, s.residual, s.terms, s.source, tx_, ctx_,
-                    [&](RowAccess&, std::string_view) { return next(); });
+      go = scanner(k).run(s.residual, s.terms, s.source, tx_, ctx_,
+                          [&](RowAccess&, std::string_view) { return next(); });
     }
     if (!go) return false;
     if (!matched && s.left) {
@@ -414,8 +463,8 @@ class JoinRunner {
     std::string key;
     // The outer rows are not bound while building: only this table's terms are read.
     std::vector<RowAccess*> saved = rows_;
-    scanPath(tableOf(s), columnsOf(s), s.access, own, own, s.source, tx_, ctx_,
-             [&](RowAccess& row, std::string_view) {
+    PathScan(tableOf(s), columnsOf(s), s.access, &src.used)
+        .run(own, own, s.source, tx_, ctx_, [&](RowAccess& row, std::string_view) {
                key.clear();
                for (const auto& hk : s.hashKeys) {
                  if (!appendHashKey(keyValue(*hk.inner, hk.innerAs, scratch), key)) return true;
@@ -460,6 +509,7 @@ class JoinRunner {
   NullRow null_;
   std::vector<RowAccess*> rows_;
   std::vector<Hash> hashes_;
+  std::vector<std::unique_ptr<PathScan>> scans_;
   const std::function<bool()>* visit_ = nullptr;
   std::string key_;
 };
@@ -470,7 +520,8 @@ void forEachMatch(const Executable& x, const Txn& tx, EvalContext& ctx,
                   const std::function<bool(RowAccess& row, std::string_view pk)>& visit) {
   std::vector<const Expr*> whole;
   flatten(x.bound->select.where, ExprKind::And, whole);
-  scanPath(*x.table, *x.columns, x.plan->access, x.plan->residual, whole, 0, tx, ctx, visit);
+  PathScan(*x.table, *x.columns, x.plan->access, &x.bound->usedColumns)
+      .run(x.plan->residual, whole, 0, tx, ctx, visit);
 }
 
 void forEachRow(const Executable& x, const Txn& tx, EvalContext& ctx,
@@ -551,15 +602,26 @@ ResultSet runSelect(const Executable& x, const Txn& tx, const std::vector<Value>
       }
       const Value none;
       Value scratch;
+      // Rows of one group often come together (a scan in the group's key order): the last
+      // group is found again without a lookup.
+      std::vector<Value> key(sel.groupBy.size());
+      Group* last = nullptr;
+      const std::vector<Value>* lastKey = nullptr;
       forEachRow(x, tx, ctx, [&] {
         Group* group = only;
         if (group == nullptr) {
-          std::vector<Value> key;
-          key.reserve(sel.groupBy.size());
-          for (const Expr* g : sel.groupBy) key.push_back(eval(*g, ctx));
-          auto it = groups.find(key);
-          if (it == groups.end()) it = groups.emplace(std::move(key), Group(nAgg)).first;
-          group = &it->second;
+          bool same = last != nullptr;
+          for (size_t i = 0; i < key.size(); ++i) {
+            key[i] = eval(*sel.groupBy[i], ctx);
+            same = same && compare(key[i], (*lastKey)[i]) == 0;
+          }
+          if (!same) {
+            auto it = groups.find(key);
+            if (it == groups.end()) it = groups.emplace(key, Group(nAgg)).first;
+            last = &it->second;
+            lastKey = &it->first;
+          }
+          group = last;
         }
         for (size_t i = 0; i < nAgg; ++i) {
           const Expr* a = sel.aggregates[i];

@@ -11,3 +11,19 @@ struct Person $Db.table("people") $Db.primaryKey(["id"])
   age @3 :UInt8 $Db.indexed;
   city @4 :Text;
 }
+
+# The join workload (query_bench): 100k customers and 1M orders, each order pointing at its
+# customer, with an index on (customer, day) as an app would declare for "a customer's orders".
+struct Customer $Db.table("customers") $Db.primaryKey(["id"]) {
+  id @0 :Int64;
+  name @1 :Text;
+  city @2 :Text;
+}
+
+struct Order $Db.table("orders") $Db.primaryKey(["id"])
+    $Db.index([(name = "by_customer_day", fields = ["customer", "day"])]) {
+  id @0 :Int64;
+  customer @1 :Int64;
+  day @2 :Int32;
+  amount @3 :Float64;
+}
