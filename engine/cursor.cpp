@@ -137,6 +137,15 @@ void Cursor::erase() {
 
 Scan::Scan(Cursor cursor, KeyRange range, Direction direction)
     : cursor_(std::move(cursor)), range_(std::move(range)), direction_(direction) {
+  start();
+}
+
+void Scan::restart(KeyRange range) {
+  range_ = std::move(range);
+  start();
+}
+
+void Scan::start() {
   if (direction_ == Direction::Forward) {
     if (range_.lower) {
       cursor_.seek(range_.lower->key);

@@ -91,6 +91,8 @@ class Cursor {
 class Scan {
  public:
   Scan(Cursor cursor, KeyRange range, Direction direction);
+  // The entries of another range, through the same cursor (a join's lookups, one per outer row).
+  void restart(KeyRange range);
 
   bool valid() const { return valid_; }
   std::string_view key() const { return cursor_.key(); }
@@ -118,6 +120,7 @@ class Scan {
   Sentinel end() { return {}; }
 
  private:
+  void start();
   void check();
 
   Cursor cursor_;

@@ -56,6 +56,11 @@ RecordScan::RecordScan(const TableCore& table, const engine::Txn& txn, engine::S
   load();
 }
 
+void RecordScan::restart(engine::KeyRange range) {
+  scan_.restart(std::move(range));
+  load();
+}
+
 void RecordScan::next() {
   scan_.next();
   load();

@@ -140,6 +140,8 @@ class RecordScan {
   // The record's stored bytes, valid until next() or the end of the transaction.
   std::string_view value() const { return value_; }
   void next();
+  // The records of another range of the same tree, through the same cursors.
+  void restart(engine::KeyRange range);
 
  private:
   void load();

@@ -52,8 +52,12 @@ class KeyRow : public RowAccess {
     }
     pk_ = table_.primaryKeyOfEntry(*path_.index, key, value);
     if (!pkWanted_) return;
-    auto pk = engine::decodeKey(pk_, pkTypes_);
-    for (size_t i = 0; i < pk.size(); ++i) values_[pkColumns_[i]] = columns_.fromKey(pk[i], pkColumns_[i]);
+    engine::KeyDecoder p(pk_);
+    for (size_t i = 0; i < pkTypes_.size(); ++i) {
+      values_[pkColumns_[i]] = columns_.fromKey(p.next(pkTypes_[i]), pkColumns_[i]);
+    }
+    CAPDB_REQUIRE(p.done(), ErrorCode::Corruption, "index {}: an entry's primary key has {} bytes left after its {} values",
+                  path_.index->schema.name, p.rest().size(), pkTypes_.size());
   }
   const Value& column(size_t i) override { return values_[i]; }
   // The entry's primary key, valid until the next reset.
@@ -247,8 +251,11 @@ class PathScan {
       KeyRow& row = *keys_;
       ctx.row = &row;
       if (ctx.rows) ctx.rows[source] = &row;
-      for (const auto& r : ranges) {
-        for (auto scan = etx.scan(path_.index->db, r, path_.direction); scan.valid(); scan.next()) {
+      for (auto& r : ranges) {
+        // One cursor for every range and every run.
+        if (entries_) entries_->restart(std::move(r));
+        else entries_.emplace(etx.scan(path_.index->db, std::move(r), path_.direction));
+        for (engine::Scan& scan = *entries_; scan.valid(); scan.next()) {
           row.reset(scan.key(), scan.value());
           if (!passes(filter, ctx)) continue;
           if (!visit(row, row.primaryKey())) return false;
@@ -285,9 +292,11 @@ class PathScan {
     }
     const orm::IndexCore* index = path_.kind == AccessKind::Index ? path_.index : nullptr;
     const engine::Db& db = index ? index->db : table_.records();
-    for (const auto& r : ranges) {
-      orm::RecordScan scan(table_, etx, etx.scan(db, r, path_.direction), index, false);
-      for (; scan.valid(); scan.next()) {
+    for (auto& r : ranges) {
+      // One pair of cursors for every range and every run.
+      if (records_) records_->restart(std::move(r));
+      else records_.emplace(table_, etx, etx.scan(db, std::move(r), path_.direction), index, false);
+      for (orm::RecordScan& scan = *records_; scan.valid(); scan.next()) {
         pk = scan.primaryKey();
         try {
           stored_.load(row, pk, scan.value());
@@ -308,6 +317,8 @@ class PathScan {
   StoredRecord stored_;
   RecordRow record_;
   std::optional<KeyRow> keys_;
+  std::optional<engine::Scan> entries_;
+  std::optional<orm::RecordScan> records_;
 };
 
 // A LEFT JOIN's table when nothing matched: every column NULL.
