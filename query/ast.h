@@ -99,7 +99,7 @@ struct SelectItem {
 };
 
 // How a table joins the ones before it. A comma is a CROSS JOIN whose condition is in WHERE.
-enum class JoinKind : uint8_t { Inner, Left, Cross, Comma };
+enum class JoinKind : uint8_t { Inner, Left, Right, Full, Cross, Comma };
 
 struct JoinClause {
   JoinKind kind = JoinKind::Inner;

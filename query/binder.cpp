@@ -493,7 +493,25 @@ BoundStatement bindJoin(ParsedStatement& st, const std::vector<const TableColumn
     BoundSource src;
     src.columns = columns[i];
     src.name = name;
-    src.left = i > 0 && sel.joins[i - 1].kind == JoinKind::Left;
+    JoinKind kind = i > 0 ? sel.joins[i - 1].kind : JoinKind::Inner;
+    src.left = kind == JoinKind::Left || kind == JoinKind::Full;
+    src.full = kind == JoinKind::Full;
+    // An outer join's second table comes after every table before it.
+    if (src.left) src.needs = (uint64_t{1} << i) - 1;
+    if (i > 0 && (kind == JoinKind::Right || kind == JoinKind::Full)) {
+      const JoinClause& j = sel.joins[i - 1];
+      CAPDB_REQUIRE(i == 1, ErrorCode::InvalidArgument,
+                    "line {}, column {}: a {} JOIN must join the first two tables of FROM (here "
+                    "it would join {} to the tables before it): put it first, or write it as a "
+                    "LEFT JOIN", j.line, j.col, kind == JoinKind::Right ? "RIGHT" : "FULL", name);
+    }
+    if (kind == JoinKind::Right) {
+      // The first table becomes the one that may be NULL, read after this one.
+      out.sources[0].left = true;
+      out.sources[0].needs = uint64_t{1} << i;
+    }
+    // Every table after a FULL JOIN comes after both of its tables.
+    if (i > 1 && out.sources[1].full) src.needs |= 3;
     src.used.assign(columns[i]->size(), false);
     out.sources.push_back(std::move(src));
   }
@@ -553,7 +571,9 @@ BoundStatement bindJoin(ParsedStatement& st, const std::vector<const TableColumn
                     "line {}, column {}: the ON of {} reads {}, which is joined after it",
                     join.line, join.col, b.scopes()[right].name, b.scopes()[last].name);
     }
-    auto& dest = join.kind == JoinKind::Left ? out.sources[right].on : out.joinTerms;
+    auto& dest = join.kind == JoinKind::Left || join.kind == JoinKind::Full ? out.sources[right].on
+                 : join.kind == JoinKind::Right                              ? out.sources[0].on
+                                                                            : out.joinTerms;
     dest.insert(dest.end(), terms.begin(), terms.end());
   }
   bindSelect(sel, out, b);

@@ -37,8 +37,12 @@ struct BoundSelect {
 struct BoundSource {
   const TableColumns* columns = nullptr;
   std::string name;            // how the statement names it: its alias, else the table's name
-  bool left = false;           // joined by LEFT JOIN: a row of NULLs when nothing matches
-  std::vector<const Expr*> on;  // a LEFT JOIN's ON terms (an inner join's are in joinTerms)
+  // A row of NULLs when nothing matches: the table after LEFT JOIN or FULL JOIN, the table
+  // before RIGHT JOIN.
+  bool left = false;
+  bool full = false;            // FULL JOIN's second table: its unmatched rows come out too
+  uint64_t needs = 0;           // the tables (bits of FROM positions) to read before this one
+  std::vector<const Expr*> on;  // an outer join's ON terms (an inner join's are in joinTerms)
   std::vector<bool> used;       // the columns the statement reads
 };
 

@@ -7,6 +7,7 @@
 #include <optional>
 #include <set>
 #include <unordered_map>
+#include <unordered_set>
 
 #include <kj/exception.h>
 
@@ -333,8 +334,10 @@ class NullRow final : public RowAccess {
 // A row of a hash join's table, kept in memory: the columns the statement reads.
 class KeptRow final : public RowAccess {
  public:
-  explicit KeptRow(std::vector<Value> values) : values_(std::move(values)) {}
+  KeptRow(std::vector<Value> values, std::string pk) : pk(std::move(pk)), values_(std::move(values)) {}
   const Value& column(size_t i) override { return values_[i]; }
+
+  std::string pk;  // its primary key, for a FULL JOIN's matched rows
 
  private:
   std::vector<Value> values_;
@@ -392,7 +395,10 @@ class JoinRunner {
 
   void run(const std::function<bool()>& visit) {
     visit_ = &visit;
-    step(0);
+    if (!step(0)) return;
+    for (size_t k = 0; k < x_.plan->steps.size(); ++k) {
+      if (x_.plan->steps[k].full && !unmatched(k)) return;
+    }
   }
 
  private:
@@ -431,7 +437,10 @@ class JoinRunner {
       go = probe(k, s, next);
     } else {
       go = scanner(k).run(s.residual, s.terms, s.source, tx_, ctx_,
-                          [&](RowAccess&, std::string_view) { return next(); });
+                          [&](RowAccess&, std::string_view pk) {
+                            if (s.full) match(pk);
+                            return next();
+                          });
     }
     if (!go) return false;
     if (!matched && s.left) {
@@ -453,9 +462,35 @@ class JoinRunner {
     for (auto it = lo; it != hi; ++it) {
       rows_[s.source] = &h.rows[it->second];
       if (!passes(h.probeFilter, ctx_)) continue;
+      if (s.full) match(h.rows[it->second].pk);
       if (!next()) return false;
     }
     return true;
+  }
+
+  // FULL JOIN: a row of its second table that matched a row of the first.
+  void match(std::string_view pk) {
+    if (!matched_.emplace(pk).second) return;
+    matchedBytes_ += pk.size() + 48;
+    CAPDB_REQUIRE(matchedBytes_ <= x_.joinMemoryBytes, ErrorCode::InvalidArgument,
+                  "the FULL JOIN's matched rows passed Options::joinMemoryBytes ({} MiB): raise it",
+                  x_.joinMemoryBytes >> 20);
+  }
+
+  // FULL JOIN: every row of step k's table that nothing matched, with NULLs for the tables
+  // before it, through the steps after it. False once stopped.
+  bool unmatched(size_t k) {
+    const JoinStep& s = x_.plan->steps[k];
+    for (size_t i = 0; i < k; ++i) rows_[x_.plan->steps[i].source] = &null_;
+    everything_.kind = AccessKind::FullScan;
+    const std::vector<const Expr*> none;
+    PathScan scan(tableOf(s), columnsOf(s), everything_, &x_.bound->sources[static_cast<size_t>(s.source)].used);
+    return scan.run(none, none, s.source, tx_, ctx_, [&](RowAccess&, std::string_view pk) {
+      if (matched_.count(std::string(pk)) != 0) return true;
+      for (size_t i = 0; i < k; ++i) rows_[x_.plan->steps[i].source] = &null_;
+      if (!passes(s.after, ctx_)) return true;
+      return step(k + 1);
+    });
   }
 
   // Reads the step's table once through its own access path, keeping the rows that pass the
@@ -475,7 +510,7 @@ class JoinRunner {
     // The outer rows are not bound while building: only this table's terms are read.
     std::vector<RowAccess*> saved = rows_;
     PathScan(tableOf(s), columnsOf(s), s.access, &src.used)
-        .run(own, own, s.source, tx_, ctx_, [&](RowAccess& row, std::string_view) {
+        .run(own, own, s.source, tx_, ctx_, [&](RowAccess& row, std::string_view pk) {
                key.clear();
                for (const auto& hk : s.hashKeys) {
                  if (!appendHashKey(keyValue(*hk.inner, hk.innerAs, scratch), key)) return true;
@@ -490,8 +525,9 @@ class JoinRunner {
                              "the hash join's rows of {} passed Options::joinMemoryBytes ({} MiB): "
                              "raise it, or index the join's columns of {}",
                              src.name, x_.joinMemoryBytes >> 20, src.columns->table());
+               if (s.full) bytes += pk.size();
                h.index.emplace(key, h.rows.size());
-               h.rows.emplace_back(std::move(values));
+               h.rows.emplace_back(std::move(values), s.full ? std::string(pk) : std::string());
                return true;
              });
     rows_ = saved;
@@ -521,6 +557,9 @@ class JoinRunner {
   std::vector<RowAccess*> rows_;
   std::vector<Hash> hashes_;
   std::vector<std::unique_ptr<PathScan>> scans_;
+  std::unordered_set<std::string> matched_;
+  uint64_t matchedBytes_ = 0;
+  AccessPath everything_;
   const std::function<bool()>* visit_ = nullptr;
   std::string key_;
 };

@@ -103,7 +103,7 @@ std::string explainJoin(const Plan& plan, const BoundStatement& st) {
     const std::string& table = src.columns->table();
     std::string alias = equalsIgnoreCase(src.name, table) ? "" : src.name;
     std::string named = alias.empty() ? table : table + " AS " + alias;
-    std::string left = step.left ? "LEFT " : "";
+    std::string left = step.full ? "FULL " : step.left ? "LEFT " : "";
     const AccessPath& a = step.access;
     switch (step.method) {
       case JoinMethod::Drive: text += accessText(a, table, *src.columns, alias); break;

@@ -148,7 +148,8 @@ class Parser {
     return ref;
   }
 
-  // FROM t [, t | [INNER | LEFT [OUTER] | CROSS] JOIN t [ON expr | USING (columns)]]...
+  // FROM t [, t | [INNER | LEFT [OUTER] | RIGHT [OUTER] | FULL [OUTER] | CROSS] JOIN t
+  //   [ON expr | USING (columns)]]...
   void fromClause(SelectStmt& s) {
     s.table = fromTable();
     for (;;) {
@@ -165,13 +166,15 @@ class Parser {
       if (isWord(at, "NATURAL")) {
         error(at, "NATURAL JOIN is not supported: name the columns with USING (...) or ON");
       }
-      if (isWord(at, "RIGHT") || isWord(at, "FULL")) {
-        error(at, "RIGHT and FULL joins are not supported: write the tables the other way round "
-                  "with LEFT JOIN");
-      }
       if (acceptWord("LEFT")) {
         acceptWord("OUTER");
         j.kind = JoinKind::Left;
+      } else if (acceptWord("RIGHT")) {
+        acceptWord("OUTER");
+        j.kind = JoinKind::Right;
+      } else if (acceptWord("FULL")) {
+        acceptWord("OUTER");
+        j.kind = JoinKind::Full;
       } else if (acceptWord("CROSS")) {
         j.kind = JoinKind::Cross;
       } else if (acceptWord("INNER")) {

@@ -120,7 +120,13 @@ class JoinPlanner {
  public:
   JoinPlanner(const BoundStatement& st, const std::vector<JoinTable>& tables, uint64_t snapshot)
       : st_(st), tables_(tables), snapshot_(snapshot) {
-    for (const Expr* t : st.joinTerms) masks_[t] = sourcesOf(*t);
+    // Under a FULL JOIN the first table may be NULL too: a WHERE term on it is checked after
+    // the second table's NULL row, never while the first table is read.
+    bool full = st.sources.size() > 1 && st.sources[1].full;
+    for (const Expr* t : st.joinTerms) {
+      uint64_t m = sourcesOf(*t);
+      masks_[t] = full && (m & 1) != 0 ? m | 2 : m;
+    }
     for (const auto& src : st.sources) {
       for (const Expr* t : src.on) masks_[t] = sourcesOf(*t);
     }
@@ -132,7 +138,8 @@ class JoinPlanner {
     // ORDER BY can be served by the first table's order only if it reads that table alone.
     orderSource_ = -1;
     const BoundSelect& sel = st.select;
-    if (!sel.orderBy.empty() && !sel.aggregateQuery) {
+    // A FULL JOIN's unmatched rows come last, whatever the first table's order.
+    if (!sel.orderBy.empty() && !sel.aggregateQuery && !full) {
       int source = -2;
       for (const auto& k : sel.orderBy) {
         int s = k.expr->kind == ExprKind::Column ? k.expr->source : -1;
@@ -142,13 +149,12 @@ class JoinPlanner {
     }
   }
 
-  // Whether `source` may be read after the tables in `placed`: a LEFT JOIN's table only after
-  // every table before it in FROM (its ON reads them, and it must never drive).
+  // Whether `source` may be read after the tables in `placed`: an outer join's table that may
+  // be NULL only after the tables it needs (its ON reads them, and it must never drive).
   bool placeable(size_t source, uint64_t placed) const {
     if ((placed >> source & 1) != 0) return false;
-    if (!st_.sources[source].left) return true;
-    uint64_t before = (uint64_t{1} << source) - 1;
-    return (placed & before) == before;
+    uint64_t needs = st_.sources[source].needs;
+    return (placed & needs) == needs;
   }
 
   // `state` followed by reading `source`.
@@ -156,6 +162,7 @@ class JoinPlanner {
     JoinStep step;
     step.source = static_cast<int>(source);
     step.left = st_.sources[source].left;
+    step.full = st_.sources[source].full;
     step.tableRows = tables_[source].rows;
     step.indexReady = readable_[source];
     uint64_t bit = uint64_t{1} << source;

@@ -70,6 +70,7 @@ struct HashKey {
 struct JoinStep {
   int source = 0;  // its place in FROM (BoundStatement::sources)
   bool left = false;
+  bool full = false;  // FULL JOIN: the rows nothing matched come out after the others
   JoinMethod method = JoinMethod::Drive;
   AccessPath access;                   // the columns of earlier tables are constants in it
   std::vector<const Expr*> terms;      // every term a row of this table must pass here

@@ -771,7 +771,7 @@ TEST(SqlDifferential, Selects) {
 }
 
 // Random joins over customers, orders and lines: 2 to 4 tables (a table may come twice, under
-// another alias), INNER, LEFT, CROSS and comma joins on keys, on columns no index serves, on
+// another alias), INNER, LEFT, RIGHT, FULL, CROSS and comma joins on keys, on columns no index serves, on
 // NULL-able Text and on inequalities; filters on each side, groups, DISTINCT, ORDER BY and LIMIT.
 class JoinGen {
  public:
@@ -827,7 +827,11 @@ class JoinGen {
       }
       std::string cond = joinCondition(i);
       const uint64_t kind = r_.below(crossed ? 3 : 5);
-      if (kind == 0) {
+      if (i == 1 && r_.chance(0.25)) {
+        // RIGHT and FULL join the first two tables.
+        if (r_.chance(0.4)) cond += " AND " + filter(r_.below(2));
+        from += (r_.chance(0.5) ? " RIGHT JOIN " : " FULL JOIN ") + named + " ON " + cond;
+      } else if (kind == 0) {
         from += " JOIN " + named + " ON " + cond;
       } else if (kind == 1) {
         if (r_.chance(0.4)) cond += " AND " + filter(i);
