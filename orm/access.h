@@ -48,6 +48,12 @@ struct Access {
 
   static TableHandle* handle(const DynamicTable& t) { return t.handle_; }
   static const TableHandle* handle(const Query& q) { return q.table_; }
+  // The tables a query joins to its own, in order.
+  static std::vector<const TableHandle*> joined(const Query& q) {
+    std::vector<const TableHandle*> out;
+    for (const auto& j : q.joins_) out.push_back(j.table);
+    return out;
+  }
   static DynamicTable table(TableHandle* h) { return DynamicTable(h); }
 
   using RowRecycle = DynamicRow::Recycle;

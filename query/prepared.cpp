@@ -231,18 +231,43 @@ std::vector<std::string> splitStatements(std::string_view sql) {
   return out;
 }
 
+namespace {
+
+// A builder query's tables: its own and those it joins; a join is prepared over them by name.
+std::unique_ptr<query::Prepared> prepareQuery(const Query& q, const std::string& sql, const Txn& tx) {
+  const orm::TableCore* own = &internal::core(q);
+  if (!q.joins()) return query::prepareIn({}, own, sql, tx);
+  std::vector<const orm::TableCore*> tables = {own};
+  for (const auto* h : detail::Access::joined(q)) tables.push_back(static_cast<const orm::TableCore*>(h));
+  query::TableLookup lookup{
+      [tables](std::string_view name) -> const orm::TableCore* {
+        for (const auto* t : tables) {
+          if (t->schema().name == name) return t;
+        }
+        return nullptr;
+      },
+      [tables] {
+        std::vector<std::string> names;
+        for (const auto* t : tables) names.push_back(t->schema().name);
+        return names;
+      }};
+  return query::prepareIn(lookup, nullptr, sql, tx);
+}
+
+}  // namespace
+
 ResultSet Query::run(const Txn& tx) const {
-  auto p = query::prepareIn({}, &internal::core(*this), sql(), tx);
+  auto p = prepareQuery(*this, sql(), tx);
   CAPDB_REQUIRE(query::isQuery(*p), ErrorCode::Internal, "a builder query is not a SELECT");
   // A SELECT only reads through the transaction.
   return query::execute(*p, const_cast<Txn&>(tx), {});
 }
 
-std::string Query::explain(const Txn& tx) const {
-  return query::prepareIn({}, &internal::core(*this), sql(), tx)->plan.text;
-}
+std::string Query::explain(const Txn& tx) const { return prepareQuery(*this, sql(), tx)->plan.text; }
 
 std::vector<Key> recordKeys(const Query& q, const Txn& tx) {
+  CAPDB_REQUIRE(!q.joins(), ErrorCode::InvalidArgument,
+                "a join's rows are not one table's records: run() the query for its rows");
   auto p = query::prepareIn({}, &internal::core(q), q.keySql(), tx);
   ResultSet r = query::execute(*p, const_cast<Txn&>(tx), {});
   const auto& pk = internal::core(q).schema().primaryKey;

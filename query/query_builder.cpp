@@ -142,6 +142,21 @@ Query& Query::orderBy(const SqlExpr& key, Order order) {
   return *this;
 }
 
+Query& Query::join(const DynamicTable& other, const SqlExpr& on, std::string_view alias) {
+  joins_.push_back({detail::Access::handle(other), false, std::string(alias), on.sql()});
+  return *this;
+}
+
+Query& Query::leftJoin(const DynamicTable& other, const SqlExpr& on, std::string_view alias) {
+  joins_.push_back({detail::Access::handle(other), true, std::string(alias), on.sql()});
+  return *this;
+}
+
+Query& Query::as(std::string_view alias) {
+  alias_ = std::string(alias);
+  return *this;
+}
+
 Query& Query::limit(int64_t n) {
   limit_ = n;
   return *this;
@@ -153,7 +168,14 @@ Query& Query::offset(int64_t n) {
 }
 
 std::string Query::sqlWith(const std::string& list) const {
-  std::string sql = fmt::format("SELECT {} FROM {}", list, col(internal::core(*this).schema().name).sql());
+  auto named = [](const detail::TableHandle* t, const std::string& alias) {
+    std::string name = col(static_cast<const orm::TableCore&>(*t).schema().name).sql();
+    return alias.empty() ? name : name + " AS " + quoteName(alias);
+  };
+  std::string sql = fmt::format("SELECT {} FROM {}", list, named(table_, alias_));
+  for (const auto& j : joins_) {
+    sql += fmt::format(" {} {} ON {}", j.left ? "LEFT JOIN" : "JOIN", named(j.table, j.alias), j.on);
+  }
   if (!where_.empty()) sql += " WHERE " + where_;
   for (size_t i = 0; i < orderBy_.size(); ++i) sql += (i ? ", " : " ORDER BY ") + orderBy_[i];
   if (limit_ || offset_) sql += fmt::format(" LIMIT {}", limit_.value_or(-1));

@@ -81,7 +81,8 @@ SqlExpr fn(std::string_view name, std::initializer_list<SqlExpr> args);
 
 enum class Order : uint8_t { Asc, Desc };
 
-// A SELECT over one table, built step by step; each step returns the query for chaining.
+// A SELECT over one table, or a join of tables, built step by step; each step returns the query
+// for chaining.
 // Errors (an unknown column, say) are reported when the query runs, as for SQL text.
 class Query {
  public:
@@ -97,6 +98,18 @@ class Query {
   }
   Query& limit(int64_t n);
   Query& offset(int64_t n);
+
+  // Joins another table (docs/sql.md, Joins): INNER JOIN other [AS alias] ON condition. Columns
+  // of a join are named table.column, or alias.column when the table has an alias, which it
+  // needs to be joined to itself. `other` is a DynamicTable, or a typed table's dynamic().
+  Query& join(const DynamicTable& other, const SqlExpr& on, std::string_view alias = {});
+  // LEFT JOIN: a row of this query's tables with no match in `other` is kept, with NULLs for
+  // `other`'s columns.
+  Query& leftJoin(const DynamicTable& other, const SqlExpr& on, std::string_view alias = {});
+  // An alias for the query's own table (FROM t AS alias).
+  Query& as(std::string_view alias);
+  // Whether the query joins other tables (its rows are then not one table's records).
+  bool joins() const { return !joins_.empty(); }
 
   // The query as SQL text.
   std::string sql() const;
@@ -115,7 +128,15 @@ class Query {
   explicit Query(const detail::TableHandle& table);
   std::string sqlWith(const std::string& list) const;
 
+  struct Joined {
+    const detail::TableHandle* table;
+    bool left;
+    std::string alias;
+    std::string on;
+  };
   const detail::TableHandle* table_;
+  std::string alias_;
+  std::vector<Joined> joins_;
   std::vector<std::string> select_;
   std::string where_;
   std::vector<std::string> orderBy_;

@@ -90,5 +90,58 @@ TEST_F(QueryBuilderTest, ErrorsAreReportedWhenTheQueryRuns) {
             "InvalidArgument: table people has no column 'agee' (did you mean 'age'?)");
 }
 
+// Joins built in C++: the SQL one would write, the same plan and rows as that SQL, aliases for a
+// table joined to itself, and a join's rows are not one table's records.
+TEST(QueryBuilderJoins, JoinAndLeftJoinAsSql) {
+  testing::TempDir dir;
+  Database db = Database::open(dir / "db", Schemas{table<sqltest::Customer>(), table<sqltest::Order>()});
+  db.query("INSERT INTO customers (id, name, city) VALUES (1, 'Ann', 'Paris'), (2, 'Bob', 'Rome'), "
+           "(3, 'Cy', 'Paris')");
+  db.query("INSERT INTO orders (id, customer, day, amount) VALUES (10, 1, 5, 2.5), (11, 1, 6, 4.0), "
+           "(12, 2, 5, 1.0), (13, 9, 7, 8.0)");
+  auto customers = db.table("customers");
+  auto orders = db.table<sqltest::Order>();
+
+  Query q = customers.query()
+                .join(orders.dynamic(), col("orders.customer") == col("customers.id"))
+                .where(col("customers.city") == "Paris")
+                .select({col("customers.name"), col("orders.amount")})
+                .orderBy("orders.id");
+  const std::string sql =
+      "SELECT customers.name, orders.amount FROM customers JOIN orders ON orders.customer = "
+      "customers.id WHERE customers.city = 'Paris' ORDER BY orders.id";
+  EXPECT_EQ(q.sql(), sql);
+  auto tx = db.read();
+  EXPECT_EQ(q.explain(tx), db.query(tx, "EXPLAIN " + sql).at(0, 0).text());
+  EXPECT_NE(q.explain(tx).find("INDEX NESTED LOOP"), std::string::npos) << q.explain(tx);
+  ResultSet rs = q.run(tx);
+  ASSERT_EQ(rs.size(), 2u);
+  EXPECT_EQ(rs.at(0, 0).text(), "Ann");
+  EXPECT_EQ(rs.at(1, 1).real(), 4.0);
+
+  Query left = customers.query()
+                   .as("c")
+                   .leftJoin(orders.dynamic(), col("o.customer") == col("c.id"), "o")
+                   .select({col("c.name"), fn("count", {col("o.id")})});
+  left.where(col("c.id") > 1);
+  EXPECT_EQ(left.sql(),
+            "SELECT c.name, count(o.id) FROM customers AS c LEFT JOIN orders AS o ON o.customer = "
+            "c.id WHERE c.id > 1");
+  // A bare column beside an aggregate must be grouped: the builder reports it as SQL does.
+  EXPECT_EQ(testing::errorOf([&] { left.run(tx); }),
+            "InvalidArgument: column c.name must appear in GROUP BY or be used in an aggregate");
+
+  Query self = customers.query().as("a").join(customers, col("b.city") == col("a.city") &&
+                                                                  col("b.id") != col("a.id"), "b")
+                   .select({col("a.name"), col("b.name")})
+                   .orderBy("a.id");
+  ResultSet pairs = self.run(tx);
+  ASSERT_EQ(pairs.size(), 2u);
+  EXPECT_EQ(pairs.at(0, 1).text(), "Cy");
+  EXPECT_EQ(pairs.at(1, 1).text(), "Ann");
+  EXPECT_EQ(testing::errorOf([&] { recordKeys(self, tx); }),
+            "InvalidArgument: a join's rows are not one table's records: run() the query for its rows");
+}
+
 }  // namespace
 }  // namespace capdb
