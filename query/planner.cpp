@@ -238,6 +238,11 @@ class JoinPlanner {
       next.cost = c->cost;
       next.servesOrder = c->servesOrder;
       step.rows = std::max(perRow(step.access, {}), step.left ? 1.0 : 0.0);
+      // In ORDER BY's order under a LIMIT, the scan stops early: it reads about as many rows as
+      // choosePath costed it at.
+      if (c->servesOrder && sel->limit != nullptr && canStopEarly(*sel)) {
+        step.rows = std::min(step.rows, c->cost);
+      }
     } else {
       double outerRows = state.rows;
       auto lookup = best(placed, true);

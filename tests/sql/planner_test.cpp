@@ -180,3 +180,132 @@ TEST_F(PlannerTest, PreparedStatementsPlanOnceAndRunWithNewParameters) {
 
 }  // namespace
 }  // namespace capdb
+
+namespace capdb {
+namespace {
+
+// Joins: each table's access path and join method, in plan order, as EXPLAIN shows them, over
+// 400 customers, 4000 orders (10 each, the last 40 customers none) and 8000 order lines.
+class JoinPlannerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    db_ = std::make_unique<Database>(Database::open(
+        dir_ / "db", Schemas{table<sqltest::Customer>(), table<sqltest::Order>(), table<sqltest::Line>()}));
+    const char* cities[] = {"Paris", "Rome", "Oslo", "Lima"};
+    db_->write([&](WriteTxn& tx) {
+      for (int i = 1; i <= 400; ++i) {
+        db_->query(tx, "INSERT INTO customers (id, name, city, code) VALUES (?, ?, ?, ?)",
+                   {int64_t{i}, "c" + std::to_string(i), cities[i % 4], "k" + std::to_string(i % 50)});
+      }
+      for (int j = 1; j <= 4000; ++j) {
+        db_->query(tx, "INSERT INTO orders (id, customer, day, amount, code, status) VALUES (?, ?, ?, ?, ?, ?)",
+                   {int64_t{j}, int64_t{1 + (j * 7) % 360}, int64_t{j % 30}, j * 0.5,
+                    "k" + std::to_string(j % 50), j % 3 ? "paid" : "open"});
+        for (int line = 1; line <= 2; ++line) {
+          db_->query(tx, "INSERT INTO lines (\"order\", line, product, qty) VALUES (?, ?, 'tea', ?)",
+                     {int64_t{j}, int64_t{line}, int64_t{j % 7}});
+        }
+      }
+    });
+  }
+
+  std::string explain(const std::string& sql) {
+    return db_->query("EXPLAIN " + sql).at(0, 0).text();
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<Database> db_;
+};
+
+TEST_F(JoinPlannerTest, ALookupByTheJoinedTablesPrimaryKey) {
+  EXPECT_EQ(explain("SELECT o.id, c.name FROM orders o JOIN customers c ON c.id = o.customer "
+                    "WHERE o.id BETWEEN 10 AND 20"),
+            "PRIMARY KEY SCAN orders AS o (id) (o.id BETWEEN 10 AND 20) est. 400 rows -> INDEX "
+            "NESTED LOOP customers AS c BY PRIMARY KEY (id) (c.id = o.customer) est. 1 rows");
+}
+
+TEST_F(JoinPlannerTest, TheFilteredSideDrivesAndAnIndexPrefixServesTheOther) {
+  // Written orders first, planned customers first: one customer, then its orders by the index.
+  EXPECT_EQ(explain("SELECT c.name, o.amount FROM orders o JOIN customers c ON o.customer = c.id "
+                    "WHERE c.id = 7"),
+            "PRIMARY KEY SCAN customers AS c (id) (c.id = 7) est. 1 rows -> INDEX NESTED LOOP "
+            "orders AS o BY INDEX orders.by_customer_day (o.customer = c.id) est. 10 rows");
+}
+
+TEST_F(JoinPlannerTest, AHashJoinWhereNoIndexServesTheEquality) {
+  std::string plan = explain("SELECT o.id, c.name FROM orders o JOIN customers c ON c.name = o.status");
+  EXPECT_NE(plan.find("HASH JOIN customers AS c ON (c.name = o.status) BUILT FROM FULL SCAN customers"),
+            std::string::npos)
+      << plan;
+  // The smaller table is the one kept in memory.
+  EXPECT_EQ(plan.rfind("FULL SCAN orders AS o", 0), 0u) << plan;
+}
+
+TEST_F(JoinPlannerTest, ANestedLoopOnlyWhenNothingElseApplies) {
+  // A range over the primary key is still a lookup per outer row; an expression over the
+  // column is not.
+  EXPECT_NE(explain("SELECT o.id, c.id FROM orders o JOIN customers c ON c.id < o.customer - 355")
+                .find("INDEX NESTED LOOP customers AS c BY PRIMARY KEY (id) (c.id < o.customer - 355)"),
+            std::string::npos);
+  std::string plan = explain("SELECT o.id, c.id FROM orders o JOIN customers c ON c.id + 0 < o.customer - 355");
+  EXPECT_NE(plan.find("NESTED LOOP"), std::string::npos) << plan;
+  EXPECT_NE(plan.find("(every pair checked)"), std::string::npos) << plan;
+  EXPECT_EQ(plan.find("INDEX NESTED LOOP"), std::string::npos) << plan;
+  auto rows = db_->query("SELECT count(*) FROM orders o JOIN customers c ON c.id + 0 < o.customer - 355");
+  auto oracle = db_->query("SELECT sum(o.customer - 356) FROM orders o WHERE o.customer > 356");
+  EXPECT_EQ(rows.at(0, 0).integer(), oracle.at(0, 0).integer());
+}
+
+TEST_F(JoinPlannerTest, LeftJoinKeepsItsOrderAndChecksWhereAfterItsNullRow) {
+  EXPECT_EQ(explain("SELECT c.id FROM customers c LEFT JOIN orders o ON o.customer = c.id "
+                    "WHERE o.id IS NULL"),
+            "INDEX ONLY SCAN customers.customers_code AS c est. 400 rows -> LEFT INDEX NESTED LOOP "
+            "orders AS o BY INDEX ONLY orders.by_customer_day (o.customer = c.id) est. 3 rows -> "
+            "FILTER o.id IS NULL");
+  EXPECT_EQ(db_->query("SELECT count(*) FROM customers c LEFT JOIN orders o ON o.customer = c.id "
+                       "WHERE o.id IS NULL").at(0, 0).integer(),
+            40);
+}
+
+TEST_F(JoinPlannerTest, OrderByTheDrivingTablesKeyNeedsNoSortAndLimitStopsEarly) {
+  EXPECT_EQ(explain("SELECT o.id, c.name FROM orders o JOIN customers c ON c.id = o.customer "
+                    "ORDER BY o.id DESC LIMIT 5"),
+            "PRIMARY KEY SCAN orders AS o (id) BACKWARD est. 4000 rows -> INDEX NESTED LOOP "
+            "customers AS c BY PRIMARY KEY (id) (c.id = o.customer) est. 1 rows -> LIMIT 5");
+  std::string sorted = explain("SELECT o.id, c.name FROM orders o JOIN customers c ON c.id = o.customer "
+                               "ORDER BY c.name LIMIT 5");
+  EXPECT_NE(sorted.find("-> SORT c.name -> LIMIT 5"), std::string::npos) << sorted;
+}
+
+TEST_F(JoinPlannerTest, ChainsOfFourTablesReadEachByKey) {
+  std::string plan = explain(
+      "SELECT c.name, o.id, l.product, c2.name FROM customers c JOIN orders o ON o.customer = c.id "
+      "JOIN lines l ON l.\"order\" = o.id JOIN customers c2 ON c2.id = o.customer WHERE c.id = 3");
+  EXPECT_EQ(plan.rfind("PRIMARY KEY SCAN customers AS c (id) (c.id = 3)", 0), 0u) << plan;
+  EXPECT_NE(plan.find("INDEX NESTED LOOP orders AS o BY INDEX ONLY orders.by_customer_day"), std::string::npos) << plan;
+  EXPECT_NE(plan.find("INDEX NESTED LOOP lines AS l BY PRIMARY KEY (order, line)"), std::string::npos) << plan;
+  EXPECT_NE(plan.find("INDEX NESTED LOOP customers AS c2 BY PRIMARY KEY (id)"), std::string::npos) << plan;
+}
+
+TEST_F(JoinPlannerTest, AHashJoinOverItsMemoryLimitNamesTheOption) {
+  testing::TempDir dir;
+  Options options;
+  options.joinMemoryBytes = 4096;
+  Database small = Database::open(dir / "db", Schemas{table<sqltest::Customer>(), table<sqltest::Order>()}, options);
+  small.write([&](WriteTxn& tx) {
+    for (int i = 1; i <= 200; ++i) {
+      small.query(tx, "INSERT INTO customers (id, name, city) VALUES (?, ?, 'x')", {int64_t{i}, "c" + std::to_string(i)});
+      small.query(tx, "INSERT INTO orders (id, customer, status) VALUES (?, ?, ?)", {int64_t{i}, int64_t{i}, "c" + std::to_string(i)});
+    }
+  });
+  try {
+    small.query("SELECT count(*) FROM orders o JOIN customers c ON c.name = o.status");
+    FAIL() << "a hash join past joinMemoryBytes ran";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::InvalidArgument);
+    EXPECT_NE(std::string(e.what()).find("Options::joinMemoryBytes"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace capdb
