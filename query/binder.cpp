@@ -476,6 +476,8 @@ BoundStatement bindJoin(ParsedStatement& st, const std::vector<const TableColumn
   SelectStmt& sel = *st.select;
   CAPDB_REQUIRE(columns.size() == sel.joins.size() + 1, ErrorCode::Internal,
                 "{} tables bound for a FROM clause of {}", columns.size(), sel.joins.size() + 1);
+  CAPDB_REQUIRE(columns.size() <= 64, ErrorCode::InvalidArgument,
+                "a join of {} tables: at most 64 tables may be joined", columns.size());
   BoundStatement out;
   out.kind = st.kind;
   out.explain = st.explain;
