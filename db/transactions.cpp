@@ -28,6 +28,7 @@ WriteTxn newWrite(Database& db, engine::WriteTxn* borrowed, std::optional<engine
   parts->state = std::make_unique<orm::WriteState>();
   parts->state->encoder.setPacked(Access::state(db).packRecords);
   parts->db = &db;
+  parts->joinMemoryBytes = Access::state(db).joinMemoryBytes;
   Access::ownParts(tx) = std::move(parts);
   Access::state(db).fence(*borrowed);
   return tx;
@@ -64,6 +65,7 @@ ReadTxn Database::read() const {
   auto parts = std::make_unique<detail::TxnParts>();
   parts->read.emplace(state_->env.read());
   parts->txn = &*parts->read;
+  parts->joinMemoryBytes = state_->joinMemoryBytes;
   const engine::Txn& etx = *parts->txn;
   Access::ownParts(tx) = std::move(parts);
   state_->fence(etx);

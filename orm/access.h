@@ -26,6 +26,7 @@ struct TxnParts {
   const engine::Txn* txn = nullptr;  // read's or write's
   std::unique_ptr<orm::WriteState> state;  // write transactions only
   Database* db = nullptr;            // write transactions only
+  uint64_t joinMemoryBytes = 0;      // the Database's Options::joinMemoryBytes
 };
 
 // What a DynamicTable handle points to: an orm::TableCore.

@@ -374,11 +374,16 @@ void bindSelect(SelectStmt& sel, BoundStatement& out, Binder& b) {
   for (auto& o : sel.orderBy) {
     const Expr* target = orderTarget(*o.expr, s);
     if (!target && o.expr->kind == ExprKind::Column && o.expr->name.find('.') == std::string::npos) {
+      // An output of that name; two of them (o.id and c.id from a join's *) are bound as a
+      // column instead, which names the candidates when the name is ambiguous.
+      size_t matches = 0;
       for (const auto& out : s.outputs) {
         if (equalsIgnoreCase(out.name, o.expr->name)) {
           target = out.expr;
+          ++matches;
         }
       }
+      if (matches > 1) target = nullptr;
     }
     if (!target) {
       b.bind(*o.expr, outMode, "ORDER BY");
@@ -525,6 +530,11 @@ BoundStatement bindJoin(ParsedStatement& st, const std::vector<const TableColumn
     JoinClause& join = sel.joins[j];
     size_t right = j + 1;
     std::vector<const Expr*> terms;
+    CAPDB_REQUIRE(join.usingColumns.empty() ||
+                      (join.kind != JoinKind::Right && join.kind != JoinKind::Full),
+                  ErrorCode::InvalidArgument,
+                  "line {}, column {}: USING with a {} JOIN is not supported: write the condition "
+                  "with ON", join.line, join.col, join.kind == JoinKind::Right ? "RIGHT" : "FULL");
     for (const auto& u : join.usingColumns) {
       const Scope& rs = b.scopes()[right];
       auto rc = rs.columns->find(u);

@@ -470,7 +470,8 @@ class JoinRunner {
 
   // FULL JOIN: a row of its second table that matched a row of the first.
   void match(std::string_view pk) {
-    if (!matched_.emplace(pk).second) return;
+    if (matched_.find(pk) != matched_.end()) return;
+    matched_.emplace(pk);
     matchedBytes_ += pk.size() + 48;
     CAPDB_REQUIRE(matchedBytes_ <= x_.joinMemoryBytes, ErrorCode::InvalidArgument,
                   "the FULL JOIN's matched rows passed Options::joinMemoryBytes ({} MiB): raise it",
@@ -486,7 +487,7 @@ class JoinRunner {
     const std::vector<const Expr*> none;
     PathScan scan(tableOf(s), columnsOf(s), everything_, &x_.bound->sources[static_cast<size_t>(s.source)].used);
     return scan.run(none, none, s.source, tx_, ctx_, [&](RowAccess&, std::string_view pk) {
-      if (matched_.count(std::string(pk)) != 0) return true;
+      if (matched_.find(pk) != matched_.end()) return true;
       for (size_t i = 0; i < k; ++i) rows_[x_.plan->steps[i].source] = &null_;
       if (!passes(s.after, ctx_)) return true;
       return step(k + 1);
@@ -497,8 +498,13 @@ class JoinRunner {
   // terms on it alone, keyed by their equality columns.
   void build(const JoinStep& s, Hash& h) {
     uint64_t bit = uint64_t{1} << s.source;
-    std::vector<const Expr*> own;
+    std::vector<const Expr*> own, ownTerms;
     for (const Expr* t : s.residual) (readsOnly(*t, bit) ? own : h.probeFilter).push_back(t);
+    // When the ranges read more than their terms select, every term on this table alone is
+    // checked.
+    for (const Expr* t : s.terms) {
+      if (readsOnly(*t, bit)) ownTerms.push_back(t);
+    }
     const BoundSource& src = x_.bound->sources[static_cast<size_t>(s.source)];
     std::vector<size_t> used;
     for (size_t c = 0; c < src.used.size(); ++c) {
@@ -510,7 +516,7 @@ class JoinRunner {
     // The outer rows are not bound while building: only this table's terms are read.
     std::vector<RowAccess*> saved = rows_;
     PathScan(tableOf(s), columnsOf(s), s.access, &src.used)
-        .run(own, own, s.source, tx_, ctx_, [&](RowAccess& row, std::string_view pk) {
+        .run(own, ownTerms, s.source, tx_, ctx_, [&](RowAccess& row, std::string_view pk) {
                key.clear();
                for (const auto& hk : s.hashKeys) {
                  if (!appendHashKey(keyValue(*hk.inner, hk.innerAs, scratch), key)) return true;
@@ -557,7 +563,12 @@ class JoinRunner {
   std::vector<RowAccess*> rows_;
   std::vector<Hash> hashes_;
   std::vector<std::unique_ptr<PathScan>> scans_;
-  std::unordered_set<std::string> matched_;
+  // Looked up by string_view, without a copy.
+  struct KeyHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_set<std::string, KeyHash, std::equal_to<>> matched_;
   uint64_t matchedBytes_ = 0;
   AccessPath everything_;
   const std::function<bool()>* visit_ = nullptr;

@@ -9,6 +9,13 @@
 namespace capdb::query {
 namespace {
 
+// Whether comparing the column with `e` may convert the column's value (so that a key range
+// built from `e` is only approximate): `e` has an affinity, and not the column's own.
+bool convertsColumn(const Expr& e, const Column& col) {
+  return e.affinity != Affinity::None && e.affinity != col.affinity;
+}
+
+
 using W = capnp::schema::Type::Which;
 
 enum class BoundKind : uint8_t { Unbounded, Empty, At };
@@ -217,8 +224,9 @@ void specRanges(const RangeSpec& spec, const AccessPath& path, const TableColumn
         key.null();
       } else {
         Value scratch;
-        // A value with an affinity of its own (a CAST) may convert the column instead.
-        if (e->affinity != Affinity::None) exact = false;
+        // A value with an affinity of its own (a CAST) may convert the column instead; one of
+        // the column's own affinity (another table's column of its type) converts neither.
+        if (convertsColumn(*e, columns[path.keyColumns[k]])) exact = false;
         auto v = pointKey(columns[path.keyColumns[k]], evalRef(*e, ctx, scratch), exact);
         if (!v) return;
         key.value(*v);
@@ -237,7 +245,7 @@ void specRanges(const RangeSpec& spec, const AccessPath& path, const TableColumn
         keys.push_back(encodeOne(engine::KeyNull{}));
         continue;
       }
-      if (e->affinity != Affinity::None) exact = false;
+      if (convertsColumn(*e, col)) exact = false;
       Value scratch;
       if (auto key = pointKey(col, evalRef(*e, ctx, scratch), exact)) keys.push_back(encodeOne(*key));
     }
@@ -269,7 +277,7 @@ void specRanges(const RangeSpec& spec, const AccessPath& path, const TableColumn
     return;
   }
   for (const auto* b : {&spec.lower, &spec.upper}) {
-    if (*b && (*b)->value->affinity != Affinity::None) exact = false;
+    if (*b && convertsColumn(*(*b)->value, col)) exact = false;
   }
   Value scratch;
   KeyBound lo = spec.lower ? boundKey(col, evalRef(*spec.lower->value, ctx, scratch),

@@ -116,7 +116,7 @@ class Parser {
   // Words that join tables. They are not keywords (a column may be named "left"), so they are
   // told apart where a table's alias could stand.
   static bool isWord(const Token& t, std::string_view word) {
-    if (t.kind != TokenKind::Identifier || t.text.size() != word.size()) return false;
+    if (t.kind != TokenKind::Identifier || t.quoted || t.text.size() != word.size()) return false;
     for (size_t i = 0; i < word.size(); ++i) {
       char c = t.text[i];
       if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');

@@ -125,7 +125,9 @@ class JoinPlanner {
     bool full = st.sources.size() > 1 && st.sources[1].full;
     for (const Expr* t : st.joinTerms) {
       uint64_t m = sourcesOf(*t);
-      masks_[t] = full && (m & 1) != 0 ? m | 2 : m;
+      // A term that reads no table is checked there too, so that it holds for the unmatched
+      // rows of the second table as well.
+      masks_[t] = full && ((m & 1) != 0 || m == 0) ? m | 2 : m;
     }
     for (const auto& src : st.sources) {
       for (const Expr* t : src.on) masks_[t] = sourcesOf(*t);

@@ -250,7 +250,8 @@ std::unique_ptr<query::Prepared> prepareQuery(const Query& q, const std::string&
         std::vector<std::string> names;
         for (const auto* t : tables) names.push_back(t->schema().name);
         return names;
-      }};
+      },
+      detail::Access::parts(tx).joinMemoryBytes};
   return query::prepareIn(lookup, nullptr, sql, tx);
 }
 
