@@ -814,7 +814,8 @@ class JoinGen {
     tables_.clear();
     std::string from;
     const int64_t n = r_.range(2, 4);
-    bool crossed = false;  // at most one join without a condition, so results stay small
+    // A join without a condition only between two tables, so results stay small.
+    bool crossed = n > 2;
     std::vector<std::string> where;
     for (int64_t i = 0; i < n; ++i) {
       const int t = static_cast<int>(r_.below(3));
