@@ -28,7 +28,7 @@ class KeyRow : public RowAccess {
   // `used` marks the columns the statement reads (null: all); only those are decoded.
   KeyRow(const TableColumns& columns, const AccessPath& path, const orm::TableCore& table,
          const std::vector<bool>* used)
-      : columns_(columns), path_(path), table_(table), values_(columns.size()) {
+      : columns_(columns), path_(path), values_(columns.size()) {
     auto wanted = [&](size_t c) { return used == nullptr || (c < used->size() && (*used)[c]); };
     for (size_t i = 0; i < path.indexFields; ++i) {
       fieldTypes_.push_back(columns[path.keyColumns[i]].path.keyType);
@@ -39,19 +39,19 @@ class KeyRow : public RowAccess {
       pkTypes_.push_back(f.keyType);
       pkWanted_ = pkWanted_ || wanted(pkColumns_.back());
     }
-    lastField_ = fieldWanted_.size();
-    while (lastField_ > 0 && !fieldWanted_[lastField_ - 1]) --lastField_;
   }
   void reset(std::string_view key, std::string_view value) {
     engine::KeyDecoder d(key);
-    for (size_t i = 0; i < lastField_; ++i) {
+    for (size_t i = 0; i < fieldTypes_.size(); ++i) {
       if (!fieldWanted_[i]) {
         d.skip();
         continue;
       }
       values_[path_.keyColumns[i]] = columns_.fromKey(d.next(fieldTypes_[i]), path_.keyColumns[i]);
     }
-    pk_ = table_.primaryKeyOfEntry(*path_.index, key, value);
+    // The primary key: a unique index's value, else what follows the fields in the key
+    // (TableCore::primaryKeyOfEntry, without decoding the fields again).
+    pk_ = value.empty() ? d.rest() : value;
     if (!pkWanted_) return;
     engine::KeyDecoder p(pk_);
     for (size_t i = 0; i < pkTypes_.size(); ++i) {
@@ -67,11 +67,9 @@ class KeyRow : public RowAccess {
  private:
   const TableColumns& columns_;
   const AccessPath& path_;
-  const orm::TableCore& table_;
   std::vector<Value> values_;
   std::vector<engine::KeyType> fieldTypes_;
   std::vector<bool> fieldWanted_;
-  size_t lastField_ = 0;
   std::vector<size_t> pkColumns_;
   std::vector<engine::KeyType> pkTypes_;
   bool pkWanted_ = false;
