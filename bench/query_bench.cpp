@@ -28,10 +28,11 @@ const std::string kTypical =
     "SELECT id, name, email FROM people WHERE city = 'Paris' AND age BETWEEN 30 AND 40 AND name "
     "LIKE 'Person%' ORDER BY age DESC LIMIT 20";
 
-// Runs a capdb statement per iteration with the parameters `next` makes; `ok` checks each result.
-template <typename Next, typename Ok>
+// Runs a capdb statement per iteration over the loaded `Store` with the parameters `next` makes;
+// `ok` checks each result.
+template <typename Store = CapdbStore, typename Next, typename Ok>
 void runCapdb(benchmark::State& state, const std::string& sql, Next next, Ok ok) {
-  auto& s = loaded<CapdbStore>();
+  auto& s = loaded<Store>();
   capdb::Statement st = s.db->prepare(sql);
   auto tx = s.db->read();
   std::mt19937_64 rng(1);
@@ -42,9 +43,9 @@ void runCapdb(benchmark::State& state, const std::string& sql, Next next, Ok ok)
 }
 
 // The same for SQLite: `bind` binds the parameters, `ok` reads the rows and checks them.
-template <typename Bind, typename Ok>
+template <typename Store = SqliteStore, typename Bind, typename Ok>
 void runSqlite(benchmark::State& state, const std::string& sql, Bind bind, Ok ok) {
-  auto& s = loaded<SqliteStore>();
+  auto& s = loaded<Store>();
   sqlite3_stmt* st = s.prepare(sql);
   s.exec("BEGIN");
   std::mt19937_64 rng(1);
@@ -308,41 +309,11 @@ int64_t ordersOf(int64_t first, int64_t last) {
   return n;
 }
 
-template <typename Next, typename Ok>
-void runJoinCapdb(benchmark::State& state, const std::string& sql, Next next, Ok ok) {
-  auto& s = loaded<JoinCapdb>();
-  capdb::Statement st = s.db->prepare(sql);
-  auto tx = s.db->read();
-  std::mt19937_64 rng(1);
-  int64_t good = 0;
-  for (auto _ : state) good += ok(st.run(tx, next(rng)));
-  check(good == static_cast<int64_t>(state.iterations()), "every join returns its rows");
-  state.SetItemsProcessed(state.iterations());
-}
-
-template <typename Bind, typename Ok>
-void runJoinSqlite(benchmark::State& state, const std::string& sql, Bind bind, Ok ok) {
-  auto& s = loaded<JoinSqlite>();
-  sqlite3_stmt* st = s.prepare(sql);
-  s.exec("BEGIN");
-  std::mt19937_64 rng(1);
-  int64_t good = 0;
-  for (auto _ : state) {
-    bind(st, rng);
-    good += ok(st);
-    sqlite3_reset(st);
-  }
-  s.exec("COMMIT");
-  sqlite3_finalize(st);
-  check(good == static_cast<int64_t>(state.iterations()), "every join returns its rows");
-  state.SetItemsProcessed(state.iterations());
-}
-
 bool isCustomer(std::string_view name) { return name.rfind("Customer ", 0) == 0; }
 
 void JoinSelective_Capdb(benchmark::State& state) {
   int64_t first = 0;
-  runJoinCapdb(state, kJoinSelective,
+  runCapdb<JoinCapdb>(state, kJoinSelective,
                [&](auto& rng) {
                  first = 1 + static_cast<int64_t>(rng() % (kWithOrders - 10));
                  return capdb::Params{first, first + 9};
@@ -356,7 +327,7 @@ void JoinSelective_Capdb(benchmark::State& state) {
 
 void JoinSelective_Sqlite(benchmark::State& state) {
   int64_t first = 0;
-  runJoinSqlite(state, kJoinSelective,
+  runSqlite<JoinSqlite>(state, kJoinSelective,
                 [&](sqlite3_stmt* st, auto& rng) {
                   first = 1 + static_cast<int64_t>(rng() % (kWithOrders - 10));
                   sqlite3_bind_int64(st, 1, first);
@@ -374,7 +345,7 @@ void JoinSelective_Sqlite(benchmark::State& state) {
 }
 
 void JoinAggregate_Capdb(benchmark::State& state) {
-  runJoinCapdb(state, kJoinAggregate,
+  runCapdb<JoinCapdb>(state, kJoinAggregate,
                [](auto& rng) {
                  int64_t from = 1 + static_cast<int64_t>(rng() % (kOrders - 1000));
                  return capdb::Params{from, from + 999};
@@ -387,7 +358,7 @@ void JoinAggregate_Capdb(benchmark::State& state) {
 }
 
 void JoinAggregate_Sqlite(benchmark::State& state) {
-  runJoinSqlite(state, kJoinAggregate,
+  runSqlite<JoinSqlite>(state, kJoinAggregate,
                 [](sqlite3_stmt* st, auto& rng) {
                   int64_t from = 1 + static_cast<int64_t>(rng() % (kOrders - 1000));
                   sqlite3_bind_int64(st, 1, from);
@@ -410,7 +381,7 @@ int64_t leftFirst(std::mt19937_64& rng) {
 
 void LeftJoinCount_Capdb(benchmark::State& state) {
   int64_t first = 0;
-  runJoinCapdb(state, kLeftJoinCount,
+  runCapdb<JoinCapdb>(state, kLeftJoinCount,
                [&](auto& rng) {
                  first = leftFirst(rng);
                  return capdb::Params{first, first + 99};
@@ -424,7 +395,7 @@ void LeftJoinCount_Capdb(benchmark::State& state) {
 
 void LeftJoinCount_Sqlite(benchmark::State& state) {
   int64_t first = 0;
-  runJoinSqlite(state, kLeftJoinCount,
+  runSqlite<JoinSqlite>(state, kLeftJoinCount,
                 [&](sqlite3_stmt* st, auto& rng) {
                   first = leftFirst(rng);
                   sqlite3_bind_int64(st, 1, first);
