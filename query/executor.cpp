@@ -511,8 +511,7 @@ class JoinRunner {
     uint64_t bytes = 0;
     Value scratch;
     std::string key;
-    // The outer rows are not bound while building: only this table's terms are read.
-    std::vector<RowAccess*> saved = rows_;
+    // Only this table's terms are read while building; probe() binds its rows afterwards.
     PathScan(tableOf(s), columnsOf(s), s.access, &src.used)
         .run(own, ownTerms, s.source, tx_, ctx_, [&](RowAccess& row, std::string_view pk) {
                key.clear();
@@ -534,8 +533,6 @@ class JoinRunner {
                h.rows.emplace_back(std::move(values), s.full ? std::string(pk) : std::string());
                return true;
              });
-    rows_ = saved;
-    ctx_.rows = rows_.data();
     h.built = true;
   }
 

@@ -119,12 +119,7 @@ std::string explainJoin(const Plan& plan, const BoundStatement& st) {
       case JoinMethod::Hash: {
         std::vector<const Expr*> keys;
         for (const Expr* t : step.terms) {
-          for (const auto& k : step.hashKeys) {
-            if (t->kind == ExprKind::Compare && (t->args[0].get() == k.inner || t->args[1].get() == k.inner)) {
-              keys.push_back(t);
-              break;
-            }
-          }
+          if (isHashKeyTerm(t, step.hashKeys)) keys.push_back(t);
         }
         text += fmt::format(" -> {}HASH JOIN {} ON ({}) BUILT FROM {}", left, named,
                             termsText(keys), accessText(a, table, *src.columns, alias));
@@ -137,11 +132,7 @@ std::string explainJoin(const Plan& plan, const BoundStatement& st) {
     }
     std::vector<const Expr*> filter;
     for (const Expr* t : step.residual) {
-      bool key = false;
-      for (const auto& k : step.hashKeys) {
-        key = key || (t->kind == ExprKind::Compare && (t->args[0].get() == k.inner || t->args[1].get() == k.inner));
-      }
-      if (!key) filter.push_back(t);
+      if (!isHashKeyTerm(t, step.hashKeys)) filter.push_back(t);
     }
     if (!filter.empty()) text += " -> FILTER " + termsText(filter);
     if (!step.after.empty()) text += " -> FILTER " + termsText(step.after);

@@ -119,7 +119,7 @@ struct JoinState {
 class JoinPlanner {
  public:
   JoinPlanner(const BoundStatement& st, const std::vector<JoinTable>& tables, uint64_t snapshot)
-      : st_(st), tables_(tables), snapshot_(snapshot) {
+      : st_(st), tables_(tables) {
     // Under a FULL JOIN the first table may be NULL too: a WHERE term on it is checked after
     // the second table's NULL row, never while the first table is read.
     bool full = st.sources.size() > 1 && st.sources[1].full;
@@ -224,9 +224,7 @@ class JoinPlanner {
       double r = path.estimate;
       for (const Expr* t : step.terms) {
         if (contains(path.consumed, t)) continue;
-        bool key = false;
-        for (const auto& k : keys) key = key || isKeyTerm(t, k);
-        r *= key ? 0.1 : 1.0 / 3;
+        r *= isHashKeyTerm(t, keys) ? 0.1 : 1.0 / 3;
       }
       for (size_t i = 0; i < step.after.size(); ++i) r *= 1.0 / 3;
       return r;
@@ -282,7 +280,6 @@ class JoinPlanner {
 
   Plan run() {
     size_t n = st_.sources.size();
-    CAPDB_REQUIRE(n <= 64, ErrorCode::InvalidArgument, "a join of {} tables: at most 64", n);
     JoinState best;
     if (n <= 10) {
       // Every order: the cheapest way to read each set of tables, extended one table at a time.
@@ -379,12 +376,6 @@ class JoinPlanner {
     return a.servesOrder && !b.servesOrder;
   }
 
-  static bool isKeyTerm(const Expr* t, const HashKey& k) {
-    return t->kind == ExprKind::Compare && t->cmp == CompareOp::Eq &&
-           ((t->args[0].get() == k.inner && t->args[1].get() == k.outer) ||
-            (t->args[1].get() == k.inner && t->args[0].get() == k.outer));
-  }
-
   // The affinity SQLite's comparison converts a side of affinity `self` to, facing `other`
   // (None: it stays as it is). docs/sql.md, Comparisons.
   static Affinity convertedAs(Affinity self, Affinity other) {
@@ -415,13 +406,23 @@ class JoinPlanner {
 
   const BoundStatement& st_;
   const std::vector<JoinTable>& tables_;
-  uint64_t snapshot_;
   std::map<const Expr*, uint64_t> masks_;
   std::vector<std::vector<bool>> readable_;
   int orderSource_ = -1;
 };
 
 }  // namespace
+
+bool isHashKeyTerm(const Expr* t, const std::vector<HashKey>& keys) {
+  if (t->kind != ExprKind::Compare || t->cmp != CompareOp::Eq) return false;
+  for (const auto& k : keys) {
+    if ((t->args[0].get() == k.inner && t->args[1].get() == k.outer) ||
+        (t->args[1].get() == k.inner && t->args[0].get() == k.outer)) {
+      return true;
+    }
+  }
+  return false;
+}
 
 void flatten(const Expr* e, ExprKind kind, std::vector<const Expr*>& out) {
   if (!e) return;

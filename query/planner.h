@@ -66,6 +66,9 @@ struct HashKey {
   Affinity outerAs = Affinity::None;
 };
 
+// Whether `t` is the equality one of `keys` was taken from.
+bool isHashKeyTerm(const Expr* t, const std::vector<HashKey>& keys);
+
 // One table of a join, in the order the joins run.
 struct JoinStep {
   int source = 0;  // its place in FROM (BoundStatement::sources)
