@@ -21,6 +21,9 @@ struct EvalContext {
   const std::vector<Value>* params = nullptr;
   RowAccess* row = nullptr;                        // null outside a row
   RowAccess** rows = nullptr;                     // a join: each table's row, by Expr::source
+  // A join: how often each table's row has changed, by Expr::source. An expression that reads
+  // only tables whose counts are unchanged has the value it had.
+  const uint64_t* serials = nullptr;
   const std::vector<Value>* groupKeys = nullptr;   // in an aggregate query's group
   const std::vector<Value>* aggregates = nullptr;  // the group's aggregate results
 };

@@ -23,16 +23,19 @@ namespace {
 
 // The columns an index entry holds: the index's fields from its key, the primary key's from the
 // entry's primary key (behind the fields in the key, or the value of a unique index's entry).
+// The primary key's columns are decoded with the entry; the fields' only when one is read, so
+// that an entry found by a range that already decided its fields costs no decoding of them.
 class KeyRow : public RowAccess {
  public:
   // `used` marks the columns the statement reads (null: all); only those are decoded.
   KeyRow(const TableColumns& columns, const AccessPath& path, const orm::TableCore& table,
          const std::vector<bool>* used)
-      : columns_(columns), path_(path), values_(columns.size()) {
+      : columns_(columns), path_(path), values_(columns.size()), isField_(columns.size(), false) {
     auto wanted = [&](size_t c) { return used == nullptr || (c < used->size() && (*used)[c]); };
     for (size_t i = 0; i < path.indexFields; ++i) {
       fieldTypes_.push_back(columns[path.keyColumns[i]].path.keyType);
       fieldWanted_.push_back(wanted(path.keyColumns[i]));
+      isField_[path.keyColumns[i]] = true;
     }
     for (const auto& f : table.schema().primaryKey) {
       pkColumns_.push_back(*columns.find(f.dotted));
@@ -41,17 +44,17 @@ class KeyRow : public RowAccess {
     }
   }
   void reset(std::string_view key, std::string_view value) {
-    engine::KeyDecoder d(key);
-    for (size_t i = 0; i < fieldTypes_.size(); ++i) {
-      if (!fieldWanted_[i]) {
-        d.skip();
-        continue;
-      }
-      values_[path_.keyColumns[i]] = columns_.fromKey(d.next(fieldTypes_[i]), path_.keyColumns[i]);
-    }
+    key_ = key;
+    fieldsDecoded_ = false;
     // The primary key: a unique index's value, else what follows the fields in the key
-    // (TableCore::primaryKeyOfEntry, without decoding the fields again).
-    pk_ = value.empty() ? d.rest() : value;
+    // (TableCore::primaryKeyOfEntry, without decoding the fields).
+    if (value.empty()) {
+      engine::KeyDecoder d(key);
+      for (size_t i = 0; i < fieldTypes_.size(); ++i) d.skip();
+      pk_ = d.rest();
+    } else {
+      pk_ = value;
+    }
     if (!pkWanted_) return;
     engine::KeyDecoder p(pk_);
     for (size_t i = 0; i < pkTypes_.size(); ++i) {
@@ -60,19 +63,38 @@ class KeyRow : public RowAccess {
     CAPDB_REQUIRE(p.done(), ErrorCode::Corruption, "index {}: an entry's primary key has {} bytes left after its {} values",
                   path_.index->schema.name, p.rest().size(), pkTypes_.size());
   }
-  const Value& column(size_t i) override { return values_[i]; }
+  const Value& column(size_t i) override {
+    if (isField_[i] && !fieldsDecoded_) decodeFields();
+    return values_[i];
+  }
   // The entry's primary key, valid until the next reset.
   std::string_view primaryKey() const { return pk_; }
 
  private:
+  void decodeFields() {
+    engine::KeyDecoder d(key_);
+    for (size_t i = 0; i < fieldTypes_.size(); ++i) {
+      if (!fieldWanted_[i]) {
+        d.skip();
+        continue;
+      }
+      values_[path_.keyColumns[i]] = columns_.fromKey(d.next(fieldTypes_[i]), path_.keyColumns[i]);
+    }
+    fieldsDecoded_ = true;
+  }
+
   const TableColumns& columns_;
   const AccessPath& path_;
   std::vector<Value> values_;
+  std::vector<bool> isField_;  // by column: one of the index's fields (a primary key column may
+                               // also be one; it is then decoded from the key's fields)
   std::vector<engine::KeyType> fieldTypes_;
   std::vector<bool> fieldWanted_;
   std::vector<size_t> pkColumns_;
   std::vector<engine::KeyType> pkTypes_;
   bool pkWanted_ = false;
+  bool fieldsDecoded_ = false;
+  std::string_view key_;
   std::string_view pk_;
 };
 
@@ -241,7 +263,8 @@ class PathScan {
            int source, const Txn& tx, EvalContext& ctx,
            const std::function<bool(RowAccess& row, std::string_view pk)>& visit) {
     bool exact = true;
-    std::vector<engine::KeyRange> ranges = keyRanges(path_, columns_, ctx, &exact);
+    std::vector<engine::KeyRange>& ranges = ranges_;
+    keyRanges(path_, columns_, ctx, ranges, &exact);
     const std::vector<const Expr*>& filter = exact ? residual : terms;
     if (path_.direction == engine::Direction::Backward) std::reverse(ranges.begin(), ranges.end());
     const engine::Txn& etx = internal::engineTxn(tx);
@@ -318,6 +341,7 @@ class PathScan {
   std::optional<KeyRow> keys_;
   std::optional<engine::Scan> entries_;
   std::optional<orm::RecordScan> records_;
+  std::vector<engine::KeyRange> ranges_;  // this run's, kept for their capacity
 };
 
 // A LEFT JOIN's table when nothing matched: every column NULL.
@@ -386,10 +410,14 @@ class JoinRunner {
  public:
   JoinRunner(const Executable& x, const Txn& tx, EvalContext& ctx)
       : x_(x), tx_(tx), ctx_(ctx), rows_(x.bound->sources.size(), &null_),
-        hashes_(x.plan->steps.size()), scans_(x.plan->steps.size()) {
+        serials_(x.bound->sources.size(), 0), hashes_(x.plan->steps.size()), scans_(x.plan->steps.size()) {
     ctx_.rows = rows_.data();
+    ctx_.serials = serials_.data();
   }
-  ~JoinRunner() { ctx_.rows = nullptr; }
+  ~JoinRunner() {
+    ctx_.rows = nullptr;
+    ctx_.serials = nullptr;
+  }
 
   void run(const std::function<bool()>& visit) {
     visit_ = &visit;
@@ -436,13 +464,14 @@ class JoinRunner {
     } else {
       go = scanner(k).run(s.residual, s.terms, s.source, tx_, ctx_,
                           [&](RowAccess&, std::string_view pk) {
+                            ++serials_[s.source];
                             if (s.full) match(pk);
                             return next();
                           });
     }
     if (!go) return false;
     if (!matched && s.left) {
-      rows_[s.source] = &null_;
+      setNull(s.source);
       if (passes(s.after, ctx_)) return step(k + 1);
     }
     return true;
@@ -459,11 +488,17 @@ class JoinRunner {
     auto [lo, hi] = h.index.equal_range(key_);
     for (auto it = lo; it != hi; ++it) {
       rows_[s.source] = &h.rows[it->second];
+      ++serials_[s.source];
       if (!passes(h.probeFilter, ctx_)) continue;
       if (s.full) match(h.rows[it->second].pk);
       if (!next()) return false;
     }
     return true;
+  }
+
+  void setNull(int source) {
+    rows_[static_cast<size_t>(source)] = &null_;
+    ++serials_[static_cast<size_t>(source)];
   }
 
   // FULL JOIN: a row of its second table that matched a row of the first.
@@ -480,13 +515,14 @@ class JoinRunner {
   // before it, through the steps after it. False once stopped.
   bool unmatched(size_t k) {
     const JoinStep& s = x_.plan->steps[k];
-    for (size_t i = 0; i < k; ++i) rows_[x_.plan->steps[i].source] = &null_;
+    for (size_t i = 0; i < k; ++i) setNull(x_.plan->steps[i].source);
     everything_.kind = AccessKind::FullScan;
     const std::vector<const Expr*> none;
     PathScan scan(tableOf(s), columnsOf(s), everything_, &x_.bound->sources[static_cast<size_t>(s.source)].used);
     return scan.run(none, none, s.source, tx_, ctx_, [&](RowAccess&, std::string_view pk) {
       if (matched_.find(pk) != matched_.end()) return true;
-      for (size_t i = 0; i < k; ++i) rows_[x_.plan->steps[i].source] = &null_;
+      ++serials_[s.source];
+      for (size_t i = 0; i < k; ++i) setNull(x_.plan->steps[i].source);
       if (!passes(s.after, ctx_)) return true;
       return step(k + 1);
     });
@@ -556,6 +592,7 @@ class JoinRunner {
   EvalContext& ctx_;
   NullRow null_;
   std::vector<RowAccess*> rows_;
+  std::vector<uint64_t> serials_;  // EvalContext::serials
   std::vector<Hash> hashes_;
   std::vector<std::unique_ptr<PathScan>> scans_;
   // Looked up by string_view, without a copy.
@@ -663,21 +700,46 @@ ResultSet runSelect(const Executable& x, const Txn& tx, const std::vector<Value>
       std::vector<Value> key(sel.groupBy.size());
       Group* last = nullptr;
       const std::vector<Value>* lastKey = nullptr;
+      // In a join, a key that reads only outer tables is the same while their rows are: it is
+      // evaluated again only when one of them has moved on (EvalContext::serials).
+      std::vector<size_t> keySources;
+      uint64_t keyMask = 0;
+      for (const Expr* g : sel.groupBy) keyMask |= sourcesOf(*g);
+      for (size_t i = 0; i < 64; ++i) {
+        if (keyMask & (uint64_t{1} << i)) keySources.push_back(i);
+      }
+      std::vector<uint64_t> keySerials(keySources.size());
       forEachRow(x, tx, ctx, [&] {
         Group* group = only;
         if (group == nullptr) {
           bool same = last != nullptr;
-          for (size_t i = 0; i < key.size(); ++i) {
-            key[i] = eval(*sel.groupBy[i], ctx);
-            same = same && compare(key[i], (*lastKey)[i]) == 0;
+          if (same && ctx.serials != nullptr) {
+            for (size_t i = 0; i < keySources.size() && same; ++i) same = ctx.serials[keySources[i]] == keySerials[i];
+            if (same) group = last;
           }
-          if (!same) {
-            auto it = groups.find(key);
-            if (it == groups.end()) it = groups.emplace(key, Group(nAgg)).first;
-            last = &it->second;
-            lastKey = &it->first;
+          if (group == nullptr) {
+            same = last != nullptr;
+            for (size_t i = 0; i < key.size(); ++i) {
+              key[i] = eval(*sel.groupBy[i], ctx);
+              same = same && compare(key[i], (*lastKey)[i]) == 0;
+            }
+            if (!same) {
+              // Groups that come in key order are added at the end without a search.
+              auto it = groups.end();
+              if (groups.empty() || ValuesLess{}(groups.rbegin()->first, key)) {
+                it = groups.emplace_hint(groups.end(), key, Group(nAgg));
+              } else {
+                it = groups.find(key);
+                if (it == groups.end()) it = groups.emplace(key, Group(nAgg)).first;
+              }
+              last = &it->second;
+              lastKey = &it->first;
+            }
+            if (ctx.serials != nullptr) {
+              for (size_t i = 0; i < keySources.size(); ++i) keySerials[i] = ctx.serials[keySources[i]];
+            }
+            group = last;
           }
-          group = last;
         }
         for (size_t i = 0; i < nAgg; ++i) {
           const Expr* a = sel.aggregates[i];

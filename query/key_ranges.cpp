@@ -319,10 +319,10 @@ void specRanges(const RangeSpec& spec, const AccessPath& path, const TableColumn
 
 }  // namespace
 
-std::vector<engine::KeyRange> keyRanges(const AccessPath& path, const TableColumns& columns,
-                                        EvalContext& ctx, bool* exact) {
+void keyRanges(const AccessPath& path, const TableColumns& columns, EvalContext& ctx,
+               std::vector<engine::KeyRange>& out, bool* exact) {
   bool isExact = true;
-  std::vector<engine::KeyRange> out;
+  out.clear();
   if (path.specs.empty()) {
     out.push_back(engine::KeyRange::all());
   } else {
@@ -340,7 +340,6 @@ std::vector<engine::KeyRange> keyRanges(const AccessPath& path, const TableColum
     }
   }
   if (exact) *exact = isExact;
-  return out;
 }
 
 }  // namespace capdb::query

@@ -16,7 +16,8 @@ namespace capdb::query {
 // `exact` (when given) is set to whether the ranges hold exactly the rows the consumed WHERE
 // terms select, so that those terms need no recheck: false after a LIKE prefix or a value that
 // converted to the key column's type only approximately.
-std::vector<engine::KeyRange> keyRanges(const AccessPath& path, const TableColumns& columns,
-                                        EvalContext& ctx, bool* exact = nullptr);
+// `out` is cleared first; a caller that runs a path often keeps it, and its capacity.
+void keyRanges(const AccessPath& path, const TableColumns& columns, EvalContext& ctx,
+               std::vector<engine::KeyRange>& out, bool* exact = nullptr);
 
 }  // namespace capdb::query

@@ -10,6 +10,13 @@
 #include "query/explain.h"
 
 namespace capdb::query {
+
+uint64_t sourcesOf(const Expr& e) {
+  uint64_t mask = e.kind == ExprKind::Column ? uint64_t{1} << e.source : 0;
+  for (const auto& a : e.args) mask |= sourcesOf(*a);
+  return mask;
+}
+
 namespace {
 
 // Whether the path's key order gives the ORDER BY, and in which direction.
@@ -95,13 +102,6 @@ void markPointLookup(AccessPath& path) {
     }
   }
   path.pointLookup = points;
-}
-
-// The tables a bound expression reads, as bits of their place in FROM.
-uint64_t sourcesOf(const Expr& e) {
-  uint64_t mask = e.kind == ExprKind::Column ? uint64_t{1} << e.source : 0;
-  for (const auto& a : e.args) mask |= sourcesOf(*a);
-  return mask;
 }
 
 bool contains(const std::vector<const Expr*>& v, const Expr* e) {

@@ -66,6 +66,9 @@ struct HashKey {
   Affinity outerAs = Affinity::None;
 };
 
+// The tables a bound expression reads, as bits of their place in FROM.
+uint64_t sourcesOf(const Expr& e);
+
 // Whether `t` is the equality one of `keys` was taken from.
 bool isHashKeyTerm(const Expr* t, const std::vector<HashKey>& keys);
 
