@@ -193,9 +193,62 @@ struct Accumulator {
   }
 };
 
-struct Group {
-  explicit Group(size_t aggregates) : accs(aggregates) {}
-  std::vector<Accumulator> accs;
+// An aggregate query's groups: their keys and accumulators in two arrays, in the order they were
+// first met. While keys come in ascending order (a scan in the GROUP BY's order) a new key is
+// added without a search; the first one out of order makes an ordered index of them all.
+class Groups {
+ public:
+  static constexpr size_t kNone = SIZE_MAX;
+
+  Groups(size_t keys, size_t aggregates) : nKeys_(keys), nAgg_(aggregates) {}
+
+  // The group with `key` (GROUP BY's values), added when new.
+  size_t find(const std::vector<Value>& key) {
+    if (index_.empty() && (count_ == 0 || compareTo(count_ - 1, key) < 0)) return add(key);
+    if (index_.empty()) {
+      for (size_t g = 0; g < count_; ++g) index_.emplace(keyOf(g), g);
+    }
+    auto it = index_.find(key);
+    if (it != index_.end()) return it->second;
+    size_t g = add(key);
+    index_.emplace(key, g);
+    return g;
+  }
+  Accumulator* accumulators(size_t g) { return accs_.data() + g * nAgg_; }
+  const Value& key(size_t g, size_t i) const { return keys_[g * nKeys_ + i]; }
+  std::vector<Value> keyOf(size_t g) const {
+    return {keys_.begin() + static_cast<std::ptrdiff_t>(g * nKeys_),
+            keys_.begin() + static_cast<std::ptrdiff_t>((g + 1) * nKeys_)};
+  }
+  // The groups in key order.
+  template <typename F>
+  void forEach(F&& f) const {
+    if (index_.empty()) {
+      for (size_t g = 0; g < count_; ++g) f(g);
+    } else {
+      for (const auto& entry : index_) f(entry.second);
+    }
+  }
+
+ private:
+  size_t add(const std::vector<Value>& key) {
+    keys_.insert(keys_.end(), key.begin(), key.end());
+    accs_.resize(accs_.size() + nAgg_);
+    return count_++;
+  }
+  int compareTo(size_t g, const std::vector<Value>& key) const {
+    for (size_t i = 0; i < nKeys_; ++i) {
+      int c = compare(keys_[g * nKeys_ + i], key[i]);
+      if (c != 0) return c;
+    }
+    return 0;
+  }
+
+  size_t nKeys_, nAgg_;
+  size_t count_ = 0;
+  std::vector<Value> keys_;
+  std::vector<Accumulator> accs_;
+  std::map<std::vector<Value>, size_t, ValuesLess> index_;  // once a key came out of order
 };
 
 }  // namespace
@@ -681,25 +734,19 @@ ResultSet runSelect(const Executable& x, const Txn& tx, const std::vector<Value>
   if (!sel.aggregateQuery) {
     forEachRow(x, tx, ctx, [&] { return emit(ctx); });
   } else {
-    std::map<std::vector<Value>, Group, ValuesLess> groups;
     size_t nAgg = sel.aggregates.size();
+    Groups groups(sel.groupBy.size(), nAgg);
     if (plan.access.kind == AccessKind::CountAll) {
-      Group g(nAgg);
-      g.accs[0].count = static_cast<int64_t>(x.table->count(tx));
-      groups.emplace(std::vector<Value>{}, std::move(g));
+      groups.accumulators(groups.find({}))[0].count = static_cast<int64_t>(x.table->count(tx));
     } else {
       // Aggregates without GROUP BY make one row, even from no rows.
-      Group* only = nullptr;
-      if (sel.groupBy.empty()) {
-        only = &groups.emplace(std::vector<Value>{}, Group(nAgg)).first->second;
-      }
+      size_t only = sel.groupBy.empty() ? groups.find({}) : Groups::kNone;
       const Value none;
       Value scratch;
       // Rows of one group often come together (a scan in the group's key order): the last
       // group is found again without a lookup.
       std::vector<Value> key(sel.groupBy.size());
-      Group* last = nullptr;
-      const std::vector<Value>* lastKey = nullptr;
+      size_t last = Groups::kNone;
       // In a join, a key that reads only outer tables is the same while their rows are: it is
       // evaluated again only when one of them has moved on (EvalContext::serials).
       std::vector<size_t> keySources;
@@ -710,55 +757,48 @@ ResultSet runSelect(const Executable& x, const Txn& tx, const std::vector<Value>
       }
       std::vector<uint64_t> keySerials(keySources.size());
       forEachRow(x, tx, ctx, [&] {
-        Group* group = only;
-        if (group == nullptr) {
-          bool same = last != nullptr;
+        size_t group = only;
+        if (group == Groups::kNone) {
+          bool same = last != Groups::kNone;
           if (same && ctx.serials != nullptr) {
             for (size_t i = 0; i < keySources.size() && same; ++i) same = ctx.serials[keySources[i]] == keySerials[i];
             if (same) group = last;
           }
-          if (group == nullptr) {
-            same = last != nullptr;
+          if (group == Groups::kNone) {
+            same = last != Groups::kNone;
             for (size_t i = 0; i < key.size(); ++i) {
               key[i] = eval(*sel.groupBy[i], ctx);
-              same = same && compare(key[i], (*lastKey)[i]) == 0;
+              same = same && compare(key[i], groups.key(last, i)) == 0;
             }
-            if (!same) {
-              // Groups that come in key order are added at the end without a search.
-              auto it = groups.end();
-              if (groups.empty() || ValuesLess{}(groups.rbegin()->first, key)) {
-                it = groups.emplace_hint(groups.end(), key, Group(nAgg));
-              } else {
-                it = groups.find(key);
-                if (it == groups.end()) it = groups.emplace(key, Group(nAgg)).first;
-              }
-              last = &it->second;
-              lastKey = &it->first;
-            }
+            if (!same) last = groups.find(key);
             if (ctx.serials != nullptr) {
               for (size_t i = 0; i < keySources.size(); ++i) keySerials[i] = ctx.serials[keySources[i]];
             }
             group = last;
           }
         }
+        Accumulator* accs = groups.accumulators(group);
         for (size_t i = 0; i < nAgg; ++i) {
           const Expr* a = sel.aggregates[i];
-          group->accs[i].add(a->aggregateKind, a->star ? none : evalRef(*a->args[0], ctx, scratch));
+          accs[i].add(a->aggregateKind, a->star ? none : evalRef(*a->args[0], ctx, scratch));
         }
         return true;
       });
     }
     ctx.row = nullptr;
     std::vector<Value> aggValues(nAgg);
-    for (const auto& [key, group] : groups) {
-      for (size_t i = 0; i < nAgg; ++i) aggValues[i] = group.accs[i].result(sel.aggregates[i]->aggregateKind);
+    std::vector<Value> groupKey;
+    groups.forEach([&](size_t g) {
+      const Accumulator* accs = groups.accumulators(g);
+      for (size_t i = 0; i < nAgg; ++i) aggValues[i] = accs[i].result(sel.aggregates[i]->aggregateKind);
+      groupKey = groups.keyOf(g);
       EvalContext gc;
       gc.params = &params;
-      gc.groupKeys = &key;
+      gc.groupKeys = &groupKey;
       gc.aggregates = &aggValues;
-      if (sel.having && !isTrue(*sel.having, gc)) continue;
+      if (sel.having && !isTrue(*sel.having, gc)) return;
       emit(gc);
-    }
+    });
   }
 
   if (plan.sortNeeded || sel.aggregateQuery) {
