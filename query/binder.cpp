@@ -1,5 +1,8 @@
 #include "query/binder.h"
 
+#include <algorithm>
+#include <map>
+
 #include <fmt/format.h>
 
 #include "engine/fail.h"
@@ -71,6 +74,31 @@ class Binder {
 
   const std::vector<Scope>& scopes() const { return scopes_; }
   void merge(size_t source, size_t column) { scopes_[source].merged[column] = true; }
+  // USING of a RIGHT or FULL JOIN: either side may be NULL, so the column's bare name reads
+  // coalesce(left, right), as in SQLite.
+  void coalesce(std::pair<int, size_t> left, std::pair<int, size_t> right) { coalesced_[left] = right; }
+  // The two columns a bare name that resolved to `column` reads (null: just the one).
+  const std::pair<int, size_t>* coalescedWith(std::pair<int, size_t> column) const {
+    auto it = coalesced_.find(column);
+    return it == coalesced_.end() ? nullptr : &it->second;
+  }
+  // Makes `e` the call coalesce(left, right) over two bound columns.
+  void bindCoalesce(Expr& e, std::pair<int, size_t> left, std::pair<int, size_t> right) {
+    e.kind = ExprKind::Call;
+    e.name = "coalesce";
+    e.args.clear();
+    for (auto [source, column] : {left, right}) {
+      auto c = std::make_unique<Expr>();
+      c->kind = ExprKind::Column;
+      c->line = e.line;
+      c->col = e.col;
+      bindColumn(*c, source, column);
+      e.args.push_back(std::move(c));
+    }
+    e.function = findFunction("coalesce");
+    e.affinity = Affinity::None;
+    e.height = 2;
+  }
 
   // The table and column a name reads. One table: its column (an alias or the table's name may
   // lead). A join: table-or-alias.column, or a name only one table has; a name two tables have,
@@ -168,6 +196,10 @@ class Binder {
         CAPDB_REQUIRE(mode != Mode::Group, ErrorCode::InvalidArgument,
                       "column {} must appear in GROUP BY or be used in an aggregate",
                       join_ ? qualified(sc, c) : (*sc.columns)[c].name);
+        if (const auto* other = bareCoalesced(e.name, {source, c})) {
+          bindCoalesce(e, {source, c}, *other);
+          return;
+        }
         bindColumn(e, source, c);
         return;
       }
@@ -233,6 +265,13 @@ class Binder {
   }
 
  private:
+  // The other column of a RIGHT or FULL JOIN's USING when `name` is written bare (not as
+  // table.column) and resolved to `column`.
+  const std::pair<int, size_t>* bareCoalesced(const std::string& name, std::pair<int, size_t> column) const {
+    if (!join_ || equalsIgnoreCase(name, qualified(scopes_[column.first], column.second))) return nullptr;
+    return coalescedWith(column);
+  }
+
   static std::string arity(const FunctionInfo& f) {
     if (f.maxArgs < 0) return fmt::format("{} or more", f.minArgs);
     if (f.minArgs == f.maxArgs) return std::to_string(f.minArgs);
@@ -249,6 +288,19 @@ class Binder {
       case ExprKind::Column:
         try {
           auto [source, c] = resolve(e.name);
+          if (const auto* other = bareCoalesced(e.name, {source, c})) {
+            // As the call it binds to: coalesce(left, right).
+            Expr call;
+            call.kind = ExprKind::Call;
+            call.name = "coalesce";
+            for (auto [src, col] : {std::pair<int, size_t>{source, c}, *other}) {
+              auto arg = std::make_unique<Expr>();
+              arg->kind = ExprKind::Column;
+              arg->name = qualified(scopes_[src], col);
+              call.args.push_back(std::move(arg));
+            }
+            return canonical(call);
+          }
           return qualified(scopes_[source], c);
         } catch (const Error&) {
         }
@@ -277,6 +329,7 @@ class Binder {
   bool join_ = false;
   BoundStatement& out_;
   std::vector<std::string> groupText_;
+  std::map<std::pair<int, size_t>, std::pair<int, size_t>> coalesced_;  // coalesce()
 };
 
 // The highest table a bound expression reads (-1: none).
@@ -350,6 +403,21 @@ void bindSelect(SelectStmt& sel, BoundStatement& out, Binder& b) {
           auto e = std::make_unique<Expr>();
           e->kind = ExprKind::Column;
           e->name = b.scopes().size() > 1 ? qualified(sc, c) : (*sc.columns)[c].name;
+          // A RIGHT or FULL JOIN's USING column: coalesce(left, right), as its bare name reads.
+          const auto* other = item.starTable.empty() && b.scopes().size() > 1
+                                  ? b.coalescedWith({static_cast<int>(src), c})
+                                  : nullptr;
+          if (other) {
+            e->kind = ExprKind::Call;
+            e->name = "coalesce";
+            for (auto [s2, c2] : {std::pair<int, size_t>{static_cast<int>(src), c}, *other}) {
+              auto arg = std::make_unique<Expr>();
+              arg->kind = ExprKind::Column;
+              arg->name = qualified(b.scopes()[static_cast<size_t>(s2)], c2);
+              e->args.push_back(std::move(arg));
+            }
+            e->height = 2;
+          }
           b.bind(*e, outMode, "the select list");
           s.outputs.push_back({e.get(), (*sc.columns)[c].name});
           out.owned.push_back(std::move(e));
@@ -530,11 +598,6 @@ BoundStatement bindJoin(ParsedStatement& st, const std::vector<const TableColumn
     JoinClause& join = sel.joins[j];
     size_t right = j + 1;
     std::vector<const Expr*> terms;
-    CAPDB_REQUIRE(join.usingColumns.empty() ||
-                      (join.kind != JoinKind::Right && join.kind != JoinKind::Full),
-                  ErrorCode::InvalidArgument,
-                  "line {}, column {}: USING with a {} JOIN is not supported: write the condition "
-                  "with ON", join.line, join.col, join.kind == JoinKind::Right ? "RIGHT" : "FULL");
     for (const auto& u : join.usingColumns) {
       const Scope& rs = b.scopes()[right];
       auto rc = rs.columns->find(u);
@@ -559,14 +622,22 @@ BoundStatement bindJoin(ParsedStatement& st, const std::vector<const TableColumn
       eq->cmp = CompareOp::Eq;
       eq->line = join.line;
       eq->col = join.col;
-      for (auto [source, column] : {lefts[0], std::pair<size_t, size_t>{right, *rc}}) {
+      std::pair<int, size_t> left{static_cast<int>(lefts[0].first), lefts[0].second};
+      std::pair<int, size_t> mine{static_cast<int>(right), *rc};
+      for (auto [source, column] : {left, mine}) {
         auto c = std::make_unique<Expr>();
         c->kind = ExprKind::Column;
-        b.bindColumn(*c, static_cast<int>(source), column);
+        c->line = join.line;
+        c->col = join.col;
+        // The earlier column of a RIGHT or FULL JOIN's USING is read as both its sides are.
+        const auto* other = source == left.first ? b.coalescedWith(left) : nullptr;
+        if (other) b.bindCoalesce(*c, left, *other);
+        else b.bindColumn(*c, source, column);
+        eq->height = std::max(eq->height, c->height + 1);
         eq->args.push_back(std::move(c));
       }
-      eq->height = 2;
       b.merge(right, *rc);
+      if (join.kind == JoinKind::Right || join.kind == JoinKind::Full) b.coalesce(left, mine);
       terms.push_back(eq.get());
       out.owned.push_back(std::move(eq));
     }

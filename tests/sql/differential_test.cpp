@@ -772,7 +772,8 @@ TEST(SqlDifferential, Selects) {
 
 // Random joins over customers, orders and lines: 2 to 4 tables (a table may come twice, under
 // another alias), INNER, LEFT, RIGHT, FULL, CROSS and comma joins on keys, on columns no index serves, on
-// NULL-able Text and on inequalities; filters on each side, groups, DISTINCT, ORDER BY and LIMIT.
+// NULL-able Text and on inequalities, or USING (code) with its bare name read; filters on each side,
+// groups, DISTINCT, ORDER BY and LIMIT.
 class JoinGen {
  public:
   explicit JoinGen(Rng& r) : r_(r) {}
@@ -784,7 +785,9 @@ class JoinGen {
     std::vector<std::string> out;
     std::vector<std::string> rows;
     const std::vector<std::string> cities = {"'Paris'", "'Rome'", "'Oslo'", "NULL"};
+    // Codes A and E are on one side only, so that a join on codes misses partners both ways.
     const std::vector<std::string> codes = {"'A'", "'B'", "'C'", "'D'", "NULL", "NULL"};
+    const std::vector<std::string> orderCodes = {"'B'", "'C'", "'D'", "'E'", "NULL", "NULL"};
     for (int64_t id = 1; id <= 30; id += r.range(1, 2)) {
       rows.push_back("(" + std::to_string(id) + ", 'c" + std::to_string(id) + "', " +
                      r.pick(cities) + ", " + r.pick(codes) + ")");
@@ -795,7 +798,7 @@ class JoinGen {
     for (int64_t id = 1; id <= 60; ++id) {
       rows.push_back("(" + std::to_string(id) + ", " + std::to_string(r.range(0, 34)) + ", " +
                      std::to_string(r.range(1, 9)) + ", " + std::to_string(r.range(0, 400) / 4.0) +
-                     ", " + r.pick(codes) + ", " + r.pick(statuses) + ")");
+                     ", " + r.pick(orderCodes) + ", " + r.pick(statuses) + ")");
     }
     out.push_back("INSERT INTO orders (id, customer, day, amount, code, status) VALUES " + join(rows));
     rows.clear();
@@ -812,13 +815,20 @@ class JoinGen {
 
   Stmt select() {
     tables_.clear();
+    bareCode_ = false;
+    bool usingCode = false;
     std::string from;
     const int64_t n = r_.range(2, 4);
     // A join without a condition only between two tables, so results stay small.
     bool crossed = n > 2;
     std::vector<std::string> where;
+    std::vector<int> types;
+    for (int64_t i = 0; i < n; ++i) types.push_back(static_cast<int>(r_.below(3)));
+    // USING (code) only when no other table has a code: SQLite finds the name ambiguous then,
+    // even in *.
+    const bool codeOnlyInFirstTwo = std::all_of(types.begin() + 2, types.end(), [](int t) { return t == 2; });
     for (int64_t i = 0; i < n; ++i) {
-      const int t = static_cast<int>(r_.below(3));
+      const int t = types[static_cast<size_t>(i)];
       const std::string alias = std::string(1, "col"[t]) + std::to_string(i);
       tables_.push_back({t, alias});
       const std::string named = std::string(kTables[t]) + (r_.chance(0.5) ? " AS " : " ") + alias;
@@ -828,22 +838,31 @@ class JoinGen {
       }
       std::string cond = joinCondition(i);
       const uint64_t kind = r_.below(crossed ? 3 : 5);
+      // The first two tables, when both have a code, may join USING it.
+      usingCode = i == 1 && codeOnlyInFirstTwo && tables_[0].type != 2 && t != 2 && r_.chance(0.3);
+      auto on = [&](bool filtered, size_t side) {
+        if (usingCode) return std::string(" USING (code)");
+        if (filtered && r_.chance(0.4)) cond += " AND " + filter(side);
+        return " ON " + cond;
+      };
       if (i == 1 && r_.chance(0.25)) {
         // RIGHT and FULL join the first two tables.
-        if (r_.chance(0.4)) cond += " AND " + filter(r_.below(2));
-        from += (r_.chance(0.5) ? " RIGHT JOIN " : " FULL JOIN ") + named + " ON " + cond;
+        const std::string how = r_.chance(0.5) ? " RIGHT JOIN " : " FULL JOIN ";
+        from += how + named + on(true, r_.below(2));
       } else if (kind == 0) {
-        from += " JOIN " + named + " ON " + cond;
+        from += " JOIN " + named + on(false, 0);
       } else if (kind == 1) {
-        if (r_.chance(0.4)) cond += " AND " + filter(i);
-        from += " LEFT JOIN " + named + " ON " + cond;
+        from += " LEFT JOIN " + named + on(true, static_cast<size_t>(i));
       } else if (kind == 2) {
+        usingCode = false;
         from += ", " + named;
         where.push_back(cond);
       } else {
+        usingCode = false;
         crossed = true;
         from += r_.chance(0.5) ? " CROSS JOIN " + named : ", " + named;
       }
+      if (i == 1) bareCode_ = usingCode;
     }
     for (int64_t k = r_.range(0, 2), i = 0; i < k; ++i) {
       where.push_back(r_.chance(0.2) ? "(" + filter(r_.below(n)) + " OR " + filter(r_.below(n)) + ")"
@@ -906,6 +925,7 @@ class JoinGen {
         {"id", "name", "city", "code"},
         {"id", "customer", "day", "amount", "code", "status"},
         {"\"order\"", "line", "product", "qty"}};
+    if (bareCode_ && r_.chance(0.15)) return "code";
     return tables_[i].alias + "." + r_.pick(cols[tables_[i].type]);
   }
   std::string numericColumn(size_t i) {
@@ -954,6 +974,7 @@ class JoinGen {
 
   Rng& r_;
   std::vector<Table> tables_;
+  bool bareCode_ = false;  // USING (code) joined the first two tables
 };
 
 TEST(SqlDifferential, Joins) {
