@@ -74,13 +74,30 @@ class Binder {
 
   const std::vector<Scope>& scopes() const { return scopes_; }
   void merge(size_t source, size_t column) { scopes_[source].merged[column] = true; }
-  // USING of a RIGHT or FULL JOIN: either side may be NULL, so the column's bare name reads
-  // coalesce(left, right), as in SQLite.
-  void coalesce(std::pair<int, size_t> left, std::pair<int, size_t> right) { coalesced_[left] = right; }
-  // The two columns a bare name that resolved to `column` reads (null: just the one).
-  const std::pair<int, size_t>* coalescedWith(std::pair<int, size_t> column) const {
-    auto it = coalesced_.find(column);
-    return it == coalesced_.end() ? nullptr : &it->second;
+  // USING of a RIGHT or FULL JOIN, where the earlier table's side may be NULL. As in SQLite, the
+  // column's bare name (and the column in *, and in the earlier table's t.*) reads the later
+  // table's column after a RIGHT JOIN, coalesce(earlier, later) after a FULL JOIN; a later USING
+  // of the name compares coalesce(earlier, later) after either.
+  struct OuterUsing {
+    std::pair<int, size_t> right;
+    bool full;
+  };
+  void outerUsing(std::pair<int, size_t> left, std::pair<int, size_t> right, bool full) {
+    outerUsing_[left] = {right, full};
+  }
+  // What the earlier column of a RIGHT or FULL JOIN's USING reads as (null: not one).
+  const OuterUsing* outerUsingOf(std::pair<int, size_t> column) const {
+    auto it = outerUsing_.find(column);
+    return it == outerUsing_.end() ? nullptr : &it->second;
+  }
+  // Binds `e` as the USING column `left` reads as by name: the later column, or coalesce of both.
+  void bindUsingColumn(Expr& e, std::pair<int, size_t> left, const OuterUsing& u) {
+    if (u.full) {
+      bindCoalesce(e, left, u.right);
+    } else {
+      e.kind = ExprKind::Column;
+      bindColumn(e, u.right.first, u.right.second);
+    }
   }
   // Makes `e` the call coalesce(left, right) over two bound columns.
   void bindCoalesce(Expr& e, std::pair<int, size_t> left, std::pair<int, size_t> right) {
@@ -193,11 +210,14 @@ class Binder {
                       e.name);
         auto [source, c] = resolve(e.name);
         const Scope& sc = scopes_[source];
+        const OuterUsing* u = bareUsing(e.name, {source, c});
         CAPDB_REQUIRE(mode != Mode::Group, ErrorCode::InvalidArgument,
                       "column {} must appear in GROUP BY or be used in an aggregate",
-                      join_ ? qualified(sc, c) : (*sc.columns)[c].name);
-        if (const auto* other = bareCoalesced(e.name, {source, c})) {
-          bindCoalesce(e, {source, c}, *other);
+                      !join_ ? (*sc.columns)[c].name
+                      : !u   ? qualified(sc, c)
+                             : fmt::format("{} (which reads {})", e.name, usingText({source, c}, *u)));
+        if (u) {
+          bindUsingColumn(e, {source, c}, *u);
           return;
         }
         bindColumn(e, source, c);
@@ -265,11 +285,16 @@ class Binder {
   }
 
  private:
-  // The other column of a RIGHT or FULL JOIN's USING when `name` is written bare (not as
-  // table.column) and resolved to `column`.
-  const std::pair<int, size_t>* bareCoalesced(const std::string& name, std::pair<int, size_t> column) const {
+  // How a RIGHT or FULL JOIN's USING column reads when `name` is written bare (not as
+  // table.column) and resolved to its earlier table's `column`.
+  const OuterUsing* bareUsing(const std::string& name, std::pair<int, size_t> column) const {
     if (!join_ || equalsIgnoreCase(name, qualified(scopes_[column.first], column.second))) return nullptr;
-    return coalescedWith(column);
+    return outerUsingOf(column);
+  }
+  std::string usingText(std::pair<int, size_t> left, const OuterUsing& u) const {
+    std::string right = qualified(scopes_[u.right.first], u.right.second);
+    if (!u.full) return right;
+    return fmt::format("coalesce({}, {})", qualified(scopes_[left.first], left.second), right);
   }
 
   static std::string arity(const FunctionInfo& f) {
@@ -288,12 +313,13 @@ class Binder {
       case ExprKind::Column:
         try {
           auto [source, c] = resolve(e.name);
-          if (const auto* other = bareCoalesced(e.name, {source, c})) {
+          if (const OuterUsing* u = bareUsing(e.name, {source, c})) {
+            if (!u->full) return qualified(scopes_[u->right.first], u->right.second);
             // As the call it binds to: coalesce(left, right).
             Expr call;
             call.kind = ExprKind::Call;
             call.name = "coalesce";
-            for (auto [src, col] : {std::pair<int, size_t>{source, c}, *other}) {
+            for (auto [src, col] : {std::pair<int, size_t>{source, c}, u->right}) {
               auto arg = std::make_unique<Expr>();
               arg->kind = ExprKind::Column;
               arg->name = qualified(scopes_[src], col);
@@ -329,7 +355,7 @@ class Binder {
   bool join_ = false;
   BoundStatement& out_;
   std::vector<std::string> groupText_;
-  std::map<std::pair<int, size_t>, std::pair<int, size_t>> coalesced_;  // coalesce()
+  std::map<std::pair<int, size_t>, OuterUsing> outerUsing_;
 };
 
 // The highest table a bound expression reads (-1: none).
@@ -403,20 +429,21 @@ void bindSelect(SelectStmt& sel, BoundStatement& out, Binder& b) {
           auto e = std::make_unique<Expr>();
           e->kind = ExprKind::Column;
           e->name = b.scopes().size() > 1 ? qualified(sc, c) : (*sc.columns)[c].name;
-          // A RIGHT or FULL JOIN's USING column: coalesce(left, right), as its bare name reads.
-          const auto* other = item.starTable.empty() && b.scopes().size() > 1
-                                  ? b.coalescedWith({static_cast<int>(src), c})
-                                  : nullptr;
-          if (other) {
+          // A RIGHT or FULL JOIN's USING column, in * and in its earlier table's t.*, reads as its
+          // bare name does.
+          const auto* u = b.scopes().size() > 1 ? b.outerUsingOf({static_cast<int>(src), c}) : nullptr;
+          if (u && u->full) {
             e->kind = ExprKind::Call;
             e->name = "coalesce";
-            for (auto [s2, c2] : {std::pair<int, size_t>{static_cast<int>(src), c}, *other}) {
+            for (auto [s2, c2] : {std::pair<int, size_t>{static_cast<int>(src), c}, u->right}) {
               auto arg = std::make_unique<Expr>();
               arg->kind = ExprKind::Column;
               arg->name = qualified(b.scopes()[static_cast<size_t>(s2)], c2);
               e->args.push_back(std::move(arg));
             }
             e->height = 2;
+          } else if (u) {
+            e->name = qualified(b.scopes()[static_cast<size_t>(u->right.first)], u->right.second);
           }
           b.bind(*e, outMode, "the select list");
           s.outputs.push_back({e.get(), (*sc.columns)[c].name});
@@ -630,14 +657,16 @@ BoundStatement bindJoin(ParsedStatement& st, const std::vector<const TableColumn
         c->line = join.line;
         c->col = join.col;
         // The earlier column of a RIGHT or FULL JOIN's USING is read as both its sides are.
-        const auto* other = source == left.first ? b.coalescedWith(left) : nullptr;
-        if (other) b.bindCoalesce(*c, left, *other);
+        const auto* u = source == left.first ? b.outerUsingOf(left) : nullptr;
+        if (u) b.bindCoalesce(*c, left, u->right);
         else b.bindColumn(*c, source, column);
         eq->height = std::max(eq->height, c->height + 1);
         eq->args.push_back(std::move(c));
       }
       b.merge(right, *rc);
-      if (join.kind == JoinKind::Right || join.kind == JoinKind::Full) b.coalesce(left, mine);
+      if (join.kind == JoinKind::Right || join.kind == JoinKind::Full) {
+        b.outerUsing(left, mine, join.kind == JoinKind::Full);
+      }
       terms.push_back(eq.get());
       out.owned.push_back(std::move(eq));
     }

@@ -868,6 +868,9 @@ class JoinGen {
       where.push_back(r_.chance(0.2) ? "(" + filter(r_.below(n)) + " OR " + filter(r_.below(n)) + ")"
                                      : filter(r_.below(n)));
     }
+    if (bareCode_ && r_.chance(0.3)) {
+      where.push_back(r_.pick<std::string>({"code IS NULL", "code IS NOT NULL", "code IN ('A', 'E')", "code > 'B'"}));
+    }
     std::string tail;
     if (!where.empty()) {
       tail = " WHERE " + where[0];
