@@ -29,6 +29,7 @@ std::string_view phaseName(orm::MigrationState::Phase p) {
     case orm::MigrationState::Phase::Indexes: return "indexes";
     case orm::MigrationState::Phase::Rekey: return "rekey";
     case orm::MigrationState::Phase::Install: return "install";
+    case orm::MigrationState::Phase::Replace: return "replace";
   }
   return "?";
 }

@@ -216,7 +216,7 @@ void Decider::raiseVersion(const orm::SchemaDiff& diff) {
                 "with the app at version {}, eager) before version {}", fromVersion_, fromVersion_,
                 info.migration && info.migration->rekey
                     ? "moving the records to new primary keys"
-                    : "checking its unique indexes, and may still be undone",
+                    : "checking its unique indexes or rewriting its records, and may still be undone",
                 app_.version);
 }
 
@@ -463,7 +463,11 @@ bool Decider::beginMigration(StepEffects& fx, bool& held) {
              return i.unique && contains(fx.affected, i.name);
            });
   };
-  bool undoable = starts && (fx.startRekey || checksUnique());
+  // An eager open's migration is undone when it fails: its records are rewritten into a scratch
+  // database and replace the old ones only once every one has been (migrate/eager.cpp). A lazy
+  // or hybrid open cannot undo what the app wrote at the new version meanwhile: its records are
+  // rewritten in place.
+  bool undoable = starts && (fx.startRekey || checksUnique() || mode_ == MigrationMode::Eager);
   if (undoable) {
     // Until the migration can no longer be undone, a changed index keeps its old entries: it
     // is rebuilt by the migration, after the point of no return.
@@ -518,14 +522,17 @@ void Decider::finish() {
                 ErrorCode::SchemaMismatch,
                 "a migration is moving its records to new primary keys; open with "
                 "MigrationMode::Eager to finish it");
-  // A migration that may still be undone holds writes until its checks end, which only the
-  // eager runner does.
+  // A migration that may still be undone holds writes until its checks and rewrite end (an undo
+  // could not keep what the app wrote at the new version), which only the eager runner does.
   CAPDB_REQUIRE_IN(!(info.migration && !info.migration->before.empty()) ||
                        mode_ == MigrationMode::Eager,
                    ErrorCode::SchemaMismatch,
-                   "a migration to version {} is checking its unique indexes and may still be "
-                   "undone; open with MigrationMode::Eager to finish it",
-                   info.version);
+                   "a migration to version {} is {} and may still be undone; open with "
+                   "MigrationMode::Eager to finish it",
+                   info.version,
+                   info.migration && info.migration->phase == orm::MigrationState::Phase::Check
+                       ? "checking its unique indexes"
+                       : "rewriting its records");
 }
 
 // The schema a table opens with when nothing is written: the newest stored one, or the app's

@@ -29,6 +29,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using orm::checkDbName;
 using orm::rekeyDbName;
+using orm::rewriteDbName;
 
 struct BatchResult {
   uint64_t rewritten = 0;  // records rewritten (or moved to their new keys) in this batch
@@ -50,8 +51,8 @@ struct BatchResult {
   uint64_t commitSnapshot = 0;
 };
 
-// Undoes a migration that failed before its point of no return (its checks, or moving records to
-// new keys): the table's entry is back as it was (version, key, autoIncrement, indexes and their
+// Undoes a migration that failed before its point of no return (its checks, rewriting records
+// into the scratch database, or moving records to new keys): the table's entry is back as it was (version, key, autoIncrement, indexes and their
 // states, a migration pending before), the new version's schema is erased and the databases of
 // indexes made for the new version are dropped. Counts and the sequence stay as they are: only
 // apps at the old version may have written meanwhile.
@@ -379,20 +380,29 @@ BatchResult checkBatch(WriteTxn& tx, const orm::TableCore& core, orm::TableInfo&
     dropScratch();
     m.phase = m.rekey ? orm::MigrationState::Phase::Rekey : orm::MigrationState::Phase::Records;
     m.checkpoint.clear();
-    if (!m.rekey) pointOfNoReturn(etx, core, info);
   } else {
     m.checkpoint = last;
   }
   return result;
 }
 
-// The records phase: rewrites a batch of old records at the newest version, in key order.
+// The records phase: rewrites a batch of old records at the newest version, in key order. A
+// migration that can be undone (an eager open began it) writes them into the scratch database,
+// leaving the table's records as they are: a step that fails, or a record that cannot be
+// stored, undoes the whole migration, and once every record is rewritten the Replace phase puts
+// them over the old ones. Otherwise they are rewritten in place.
 BatchResult recordsBatch(WriteTxn& tx, const orm::TableCore& core, const EagerOptions& options,
                          orm::TableInfo& info, uint64_t limit, const engine::KeyRange& range,
                          BatchResult& result) {
   orm::MigrationState& m = *info.migration;
   engine::WriteTxn& etx = internal::engineWrite(tx);
   const uint32_t newest = core.schema().version;
+  const bool undoable = !m.before.empty();
+  std::optional<engine::Db> scratch;
+  if (undoable) {
+    scratch = etx.createDb(rewriteDbName(core.schema().name));
+    if (m.checkpoint.empty()) etx.clearDb(*scratch);  // what a migration that started over left
+  }
   // Collected first, written after: a put while the scan's cursor walks the same tree could
   // move it. Keys and new values go into one buffer, so a batch allocates a few times, not
   // twice per record.
@@ -411,49 +421,125 @@ BatchResult recordsBatch(WriteTxn& tx, const orm::TableCore& core, const EagerOp
   uint64_t scanned = 0;
   uint64_t scanLimit = std::max<uint64_t>(limit, 1) * 4;
   KeptIndexCheck kept(core, info);
-  for (auto [pk, value] : etx.scan(core.records(), range)) {
-    if (!rewrites.empty() &&
-        (rewrites.size() >= limit || bytes >= options.batchBytes || scanned >= scanLimit)) {
-      exhausted = false;
-      break;
+  try {
+    for (auto [pk, value] : etx.scan(core.records(), range)) {
+      if (!rewrites.empty() &&
+          (rewrites.size() >= limit || bytes >= options.batchBytes || scanned >= scanLimit)) {
+        exhausted = false;
+        break;
+      }
+      if (rewrites.empty() && scanned >= scanLimit) {
+        exhausted = false;
+        break;
+      }
+      ++scanned;
+      last.assign(pk);
+      uint32_t version = storedVersion(core, pk, value);
+      if (!core.needsRewrite(version)) continue;      // newest, or reads as the newest as it is
+      auto record = core.decode(decoder, pk, value);  // MigrationFailed names table, key, step
+      kept.check(etx, record, pk, value);  // nothing is written yet: `value` is still the record
+      auto* upgraded = decoder.upgradedMessage();
+      std::string_view encoded = upgraded ? internal::writeState(tx).encoder.encode(newest, *upgraded)
+                                          : internal::writeState(tx).encoder.encode(newest, record);
+      bytes += encoded.size();
+      rewrites.push_back(
+          {arena.size(), pk.size(), arena.size() + pk.size(), encoded.size(), decoder.version()});
+      arena.append(pk);
+      arena.append(encoded);
     }
-    if (rewrites.empty() && scanned >= scanLimit) {
-      exhausted = false;
-      break;
-    }
-    ++scanned;
-    last.assign(pk);
-    uint32_t version = storedVersion(core, pk, value);
-    if (!core.needsRewrite(version)) continue;      // newest, or reads as the newest as it is
-    auto record = core.decode(decoder, pk, value);  // MigrationFailed names table, key, step
-    kept.check(etx, record, pk, value);  // nothing is written yet: `value` is still the record
-    auto* upgraded = decoder.upgradedMessage();
-    std::string_view encoded = upgraded ? internal::writeState(tx).encoder.encode(newest, *upgraded)
-                                        : internal::writeState(tx).encoder.encode(newest, record);
-    bytes += encoded.size();
-    rewrites.push_back(
-        {arena.size(), pk.size(), arena.size() + pk.size(), encoded.size(), decoder.version()});
-    arena.append(pk);
-    arena.append(encoded);
+  } catch (const Error& e) {
+    if (!undoable || e.code() != ErrorCode::MigrationFailed) throw;
+    // Nothing has changed but the scratch database: the migration is undone.
+    result.failure = fmt::format("{}; nothing was rewritten and the table is back at version {}",
+                                 e.what(), m.fromVersion);
+    etx.dropDb(*scratch);
+    undoMigration(etx, core, info);
+    result.finished = true;
+    return result;
   }
   std::string_view all(arena);
   std::vector<std::pair<std::string_view, std::string_view>> puts;
   puts.reserve(rewrites.size());
   for (const Rewrite& r : rewrites) {
     puts.emplace_back(all.substr(r.pk, r.pkSize), all.substr(r.value, r.valueSize));
-    --info.counts[r.fromVersion];
-    ++info.counts[newest];
+    if (!undoable) {
+      --info.counts[r.fromVersion];
+      ++info.counts[newest];
+    }
   }
-  etx.putMany(core.records(), puts);  // in key order, as scanned
+  if (undoable) {
+    etx.appendMany(*scratch, puts);  // after every key an earlier batch wrote there
+  } else {
+    etx.putMany(core.records(), puts);  // in key order, as scanned
+  }
   m.done += rewrites.size();
   result.done = m.done;
   result.rewritten = result.written = rewrites.size();
   if (!exhausted) {
     m.checkpoint = last;
+  } else if (undoable) {
+    // Every record has its new version: from here the migration goes forward only.
+    pointOfNoReturn(etx, core, info);
+    m.phase = orm::MigrationState::Phase::Replace;
+    m.checkpoint.clear();
+    m.total = m.done;
+    m.done = 0;  // now counts the records replaced
   } else {
     migrationEnded(etx, core, info);  // the builds of the indexes the steps changed go on
     result.finished = true;
   }
+  return result;
+}
+
+// A batch of the Replace phase: the records rewritten into the scratch database go over their
+// old versions, in key order. A record the app has written since (at the newest version) or
+// deleted keeps what the app did; the per-version counts follow what is replaced.
+BatchResult replaceBatch(WriteTxn& tx, const orm::TableCore& core, const EagerOptions& options,
+                         orm::TableInfo& info, uint64_t limit, BatchResult& result) {
+  orm::MigrationState& m = *info.migration;
+  engine::WriteTxn& etx = internal::engineWrite(tx);
+  const uint32_t newest = core.schema().version;
+  auto scratch = etx.openDb(rewriteDbName(core.schema().name));
+  CAPDB_REQUIRE_IN(scratch.has_value(), ErrorCode::Corruption,
+                   "a migration is replacing records from {}, which is missing",
+                   rewriteDbName(core.schema().name));
+  engine::KeyRange range = m.checkpoint.empty() ? engine::KeyRange::all()
+                                                : engine::KeyRange::atLeast(m.checkpoint, false);
+  std::vector<std::pair<std::string_view, std::string_view>> puts;
+  uint64_t bytes = 0, n = 0;
+  std::string last;
+  bool exhausted = true;
+  // Both trees are walked in key order together: the table's cursor only moves forward.
+  engine::Scan stored = etx.scan(core.records(), range);
+  for (auto [pk, value] : etx.scan(*scratch, range)) {
+    if (n >= std::max<uint64_t>(limit, 1) || (n > 0 && bytes >= options.batchBytes)) {
+      exhausted = false;
+      break;
+    }
+    ++n;
+    last.assign(pk);
+    while (stored.valid() && stored.key() < pk) stored.next();
+    if (!stored.valid() || stored.key() != pk) continue;  // deleted since
+    uint32_t version = storedVersion(core, pk, stored.value());
+    if (!core.needsRewrite(version)) continue;  // written since, at the newest version
+    puts.emplace_back(pk, value);
+    bytes += value.size();
+    --info.counts[version];
+    ++info.counts[newest];
+  }
+  etx.putMany(core.records(), puts);  // in key order, over keys that are there
+  m.done += n;
+  result.done = m.done;
+  result.total = m.total;
+  result.written = puts.size();
+  result.phase = "replace";
+  if (!exhausted) {
+    m.checkpoint = last;
+    return result;
+  }
+  etx.dropDb(*scratch);
+  migrationEnded(etx, core, info);  // the builds of the indexes the steps changed go on
+  result.finished = true;
   return result;
 }
 
@@ -519,6 +605,9 @@ BatchResult runBatch(WriteTxn& tx, orm::TableCore& core, const EagerOptions& opt
       break;
     case orm::MigrationState::Phase::Records:
       recordsBatch(tx, core, options, info, limit, range, result);
+      break;
+    case orm::MigrationState::Phase::Replace:
+      replaceBatch(tx, core, options, info, limit, result);
       break;
     case orm::MigrationState::Phase::Indexes:
       // A phase of earlier builds, which rebuilt indexes after the records: their builds now

@@ -67,9 +67,10 @@ struct Migration {
                                 # database under their new keys (phases rekey, then install)
   stepless @7 :Bool;            # the migration began with no step to read old records through
                                 # (a key change alone): a later open without steps may finish it
-  before @8 :Data;              # while the migration may still be undone (phases check and
-                                # rekey): the table's entry (a TableEntry message) as it was
-                                # before, restored as it is when the migration fails its checks
+  before @8 :Data;              # while the migration may still be undone (phases check, rekey,
+                                # and records when an eager open began it): the table's entry (a
+                                # TableEntry message) as it was before, restored as it is when the
+                                # migration fails
   dropIndexes @9 :List(Text);   # indexes the new version no longer has: their databases are
                                 # dropped once the migration can no longer be undone
 }
@@ -83,6 +84,9 @@ enum MigrationPhase {
                                 # "capdb:rekey:<table>"; the table's own records are untouched
   install @4;                   # the table's records were cleared: copying the re-keyed records
                                 # back into it
+  replace @5;                   # an undoable rewrite wrote every record's new version into
+                                # "capdb:rewrite:<table>": copying each over its old version
+                                # (one the app has not rewritten or deleted since)
 }
 
 # Key ("schema", table name, version): one version of a table's schema, with every node it

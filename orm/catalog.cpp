@@ -71,6 +71,7 @@ TableInfo decodeTable(catalog::TableEntry::Reader e) {
     if (m.getPhase() == catalog::MigrationPhase::CHECK) phase = MigrationState::Phase::Check;
     if (m.getPhase() == catalog::MigrationPhase::REKEY) phase = MigrationState::Phase::Rekey;
     if (m.getPhase() == catalog::MigrationPhase::INSTALL) phase = MigrationState::Phase::Install;
+    if (m.getPhase() == catalog::MigrationPhase::REPLACE) phase = MigrationState::Phase::Replace;
     t.migration = MigrationState{
         phase, std::string(reinterpret_cast<const char*>(cp.begin()), cp.size()), m.getTotal(),
         m.getDone(), m.getFromVersion(), {}, m.getRekey(), m.getStepless(), {}, {}};
@@ -134,6 +135,7 @@ std::string encodeTable(const TableInfo& t) {
       case MigrationState::Phase::Indexes: m.setPhase(catalog::MigrationPhase::INDEXES); break;
       case MigrationState::Phase::Rekey: m.setPhase(catalog::MigrationPhase::REKEY); break;
       case MigrationState::Phase::Install: m.setPhase(catalog::MigrationPhase::INSTALL); break;
+      case MigrationState::Phase::Replace: m.setPhase(catalog::MigrationPhase::REPLACE); break;
     }
     m.setRekey(t.migration->rekey);
     m.setStepless(t.migration->stepless);

@@ -54,7 +54,7 @@ struct IndexInfo {
 };
 
 struct MigrationState {
-  enum class Phase : uint8_t { Check, Records, Indexes, Rekey, Install };
+  enum class Phase : uint8_t { Check, Records, Indexes, Rekey, Install, Replace };
   Phase phase = Phase::Records;
   std::string checkpoint;  // last primary key done; empty: none yet
   uint64_t total = 0;
@@ -69,8 +69,10 @@ struct MigrationState {
   // The migration began without steps (old records read as the newest as they are): an open
   // without steps may go on with it.
   bool stepless = false;
-  // While the migration may still be undone (its checks, and moving records to new keys): the
-  // table's entry as it was before (Catalog::encodeEntry), to restore exactly on failure.
+  // While the migration may still be undone (its checks, rewriting records into a scratch
+  // database, moving records to new keys): the table's entry as it was before
+  // (Catalog::encodeEntry), to restore exactly on failure. Empty for a migration that cannot be
+  // undone (one a lazy or hybrid open began), whose records are rewritten in place.
   std::string before;
   // Indexes the new version dropped, whose databases stay until the migration cannot be undone.
   std::vector<std::string> dropIndexes;

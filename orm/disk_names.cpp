@@ -19,6 +19,7 @@ std::string checkDbName(std::string_view table, std::string_view index) {
 }
 
 std::string rekeyDbName(std::string_view table) { return fmt::format("capdb:rekey:{}", table); }
+std::string rewriteDbName(std::string_view table) { return fmt::format("capdb:rewrite:{}", table); }
 
 std::string catalogFormatKey() { return KeyEncoder().text("format").bytes(); }
 

@@ -24,6 +24,9 @@ std::string checkDbName(std::string_view table, std::string_view index);
 inline constexpr std::string_view kRepackDbName = "capdb:repack";
 // "capdb:rekey:<table>": while a migration moves a table's records to new primary keys.
 std::string rekeyDbName(std::string_view table);
+// "capdb:rewrite:<table>": while an eager migration that can be undone rewrites a table's
+// records, their new versions, until they replace the old ones.
+std::string rewriteDbName(std::string_view table);
 
 // ---- keys of the catalog database (memcomparable, engine/key_codec.h) ----
 

@@ -208,13 +208,15 @@ class CrashTest : public ::testing::Test {
   int rounds_ = 0;
 };
 
-TEST_F(CrashTest, KillsInTheCheckRecordsAndIndexPhasesOfAnEagerMigration) {
+TEST_F(CrashTest, KillsInTheCheckRecordsReplaceAndIndexPhasesOfAnEagerMigration) {
   int k = killsPerPhase();
   std::map<std::string, int> kills;
-  // Batches of 10 records: 60 checking, 60 rewriting; an index build's batch reads ten times as
-  // many, so 6 building. Kill points go round each phase's batches.
-  const std::map<std::string, int> batches = {{"check", 60}, {"records", 60}, {"indexes", 6}};
-  for (const char* phase : {"check", "records", "indexes"}) {
+  // Batches of 10 records: 60 checking, 60 rewriting into the scratch database, 60 replacing the
+  // old records; an index build's batch reads ten times as many, so 6 building. Kill points go
+  // round each phase's batches.
+  const std::map<std::string, int> batches = {
+      {"check", 60}, {"records", 60}, {"replace", 60}, {"indexes", 6}};
+  for (const char* phase : {"check", "records", "replace", "indexes"}) {
     for (int i = 0; i < k; ++i) {
       // Half before a batch commits, half right after one.
       std::string point = std::string("migrate.") + phase + (i % 2 ? ".commit" : ".batch");

@@ -14,6 +14,7 @@
 #include "people_versions.capnp.h"
 #include "support/errors.h"
 #include "support/people_versions.h"
+#include "support/raw_trees.h"
 #include "support/schema_text.h"
 #include "support/temp_dir.h"
 #include "db/database_state.h"
@@ -35,6 +36,15 @@ const std::string kRecords =
 
 std::string field(const capnp::DynamicStruct::Reader& r, const char* name) {
   return r.get(name).as<capnp::Text>().cStr();
+}
+
+// Records 1..n as JSON lines, each named "n<id>".
+std::string numbered(int n) {
+  std::string lines;
+  for (int i = 1; i <= n; ++i) {
+    lines += "{\"id\":\"" + std::to_string(i) + "\",\"name\":\"n" + std::to_string(i) + "\"}\n";
+  }
+  return lines;
 }
 
 TEST_F(MigrationTest, AddAComputedField) {
@@ -222,11 +232,7 @@ TEST_F(MigrationTest, AChainOfThreeSteps) {
 TEST_F(MigrationTest, LazyReadsWritesCountsAndDrain) {
   TableSchema v1 = people(1, kV1);
   TableSchema v2 = people(2, std::string(kV1) + " nameLength @3 :UInt32;");
-  std::string many;
-  for (int i = 1; i <= 250; ++i) {
-    many += "{\"id\":\"" + std::to_string(i) + "\",\"name\":\"n" + std::to_string(i) + "\"}\n";
-  }
-  load(dir_ / "db", v1, many);
+  load(dir_ / "db", v1, numbered(250));
   Migrations m;
   addNameLengthStep(m);
   Options o;
@@ -276,7 +282,7 @@ TEST_F(MigrationTest, ARenameRewritesNothing) {
   EXPECT_EQ(row->version(), 1u);
 }
 
-TEST_F(MigrationTest, AFailingStepFailsNamingTableKeyAndStepAndResumesWhenFixed) {
+TEST_F(MigrationTest, AFailingStepFailsNamingTableKeyAndStepIsUndoneAndRunsWhenFixed) {
   TableSchema v1 = people(1, kV1);
   TableSchema v2 = people(2, std::string(kV1) + " nameLength @3 :UInt32;");
   std::string many;
@@ -284,6 +290,7 @@ TEST_F(MigrationTest, AFailingStepFailsNamingTableKeyAndStepAndResumesWhenFixed)
     many += "{\"id\":\"" + std::to_string(i) + "\",\"name\":\"" + (i == 57 ? "bad" : "n") + "\"}\n";
   }
   load(dir_ / "db", v1, many);
+  const testing::RawTable before = testing::rawTable(dir_ / "db", "people", {});
   bool broken = true;
   Migrations m;
   m.step("people", 1, 2, [&](auto old, auto next) {
@@ -302,21 +309,85 @@ TEST_F(MigrationTest, AFailingStepFailsNamingTableKeyAndStepAndResumesWhenFixed)
   EXPECT_NE(err.find("(57)"), std::string::npos) << err;
   EXPECT_NE(err.find("from version 1 to 2"), std::string::npos) << err;
   EXPECT_NE(err.find("cannot measure this name"), std::string::npos) << err;
+  EXPECT_NE(err.find("the table is back at version 1"), std::string::npos) << err;
+  // Undone: the five batches before record 57's were rewritten into a scratch database only.
+  // Every record, byte for byte, and the catalog's entry are as they were.
+  EXPECT_TRUE(testing::rawTable(dir_ / "db", "people", {}) == before);
   {
-    // Consistent: the batches before the failing one were committed, the failing one was not.
-    Options lazy = o;
-    lazy.mode = MigrationMode::Lazy;
-    broken = false;
-    Database db = Database::open(dir_ / "db", Schemas{v2}, lazy);
-    EXPECT_EQ(db.oldRecords(), 50u);
-    broken = true;
+    Database db = Database::open(dir_ / "db", Schemas{v1}, Options{});
+    EXPECT_EQ(db.oldRecords(), 0u);
+    EXPECT_EQ(db.table("people").count(db.read()), 100u);
   }
   broken = false;
   Database db = Database::open(dir_ / "db", Schemas{v2}, o);
   EXPECT_EQ(db.oldRecords(), 0u);
   auto tx = db.read();
   EXPECT_EQ(db.table("people").get(tx, Key{57})->get().get("nameLength").as<uint32_t>(), 3u);
+  EXPECT_EQ(db.table("people").get(tx, Key{1})->get().get("nameLength").as<uint32_t>(), 1u);
   EXPECT_EQ(db.table("people").count(tx), 100u);
+}
+
+// An eager migration stopped part-way (here by its progress callback). While it rewrites its
+// records it may still be undone, so only an eager open may go on with it. Once it replaces the
+// old records a hybrid open may, and the app may write: records the app wrote or removed keep
+// what it did, whether the replace had passed them or not, and every other record is replaced.
+TEST_F(MigrationTest, AnInterruptedEagerMigrationKeepsTheAppsWritesAndReplacesTheRest) {
+  TableSchema v1 = people(1, kV1);
+  TableSchema v2 = people(2, std::string(kV1) + " nameLength @3 :UInt32;");
+  load(dir_ / "db", v1, numbered(250));
+  Migrations m;
+  addNameLengthStep(m);
+  Options o;
+  o.migrations = &m;
+  o.mode = MigrationMode::Eager;
+  o.eager.batchRecords = 40;
+  std::string stopIn = "records";
+  o.eager.progress = [&](const MigrationProgress& p) {
+    if (p.phase == stopIn && p.done >= 80) throw std::runtime_error("stopped");
+  };
+  EXPECT_THROW(Database::open(dir_ / "db", Schemas{v2}, o), std::exception);
+  Options hybrid = o;
+  hybrid.eager.progress = nullptr;
+  hybrid.mode = MigrationMode::Hybrid;
+  EXPECT_EQ(errorOf([&] { Database::open(dir_ / "db", Schemas{v2}, hybrid); }),
+            "SchemaMismatch: table people: a migration to version 2 is rewriting its records and "
+            "may still be undone; open with MigrationMode::Eager to finish it");
+  stopIn = "replace";
+  EXPECT_THROW(Database::open(dir_ / "db", Schemas{v2}, o), std::exception);
+
+  Database db = Database::open(dir_ / "db", Schemas{v2}, hybrid);
+  EXPECT_EQ(db.oldRecords(), 170u);  // 80 replaced
+  auto t = db.table("people");
+  db.write([&](WriteTxn& tx) {
+    for (uint64_t id : {10, 200}) {  // one the replace passed, one it did not
+      EXPECT_TRUE(t.update(tx, Key{id}, [](capnp::DynamicStruct::Builder b) { b.set("score", 7.5); }));
+    }
+    EXPECT_TRUE(t.remove(tx, Key{20}));
+    EXPECT_TRUE(t.remove(tx, Key{210}));
+    t.insert(tx, [](capnp::DynamicStruct::Builder b) {
+      b.set("id", 1000);
+      b.set("name", "late");
+      b.set("nameLength", 99);
+    });
+  });
+  EXPECT_EQ(db.oldRecords(), 168u);
+  while (!db.drain(DrainBudget{})) {
+  }
+  EXPECT_EQ(db.oldRecords(), 0u);
+  auto tx = db.read();
+  EXPECT_EQ(t.count(tx), 249u);
+  EXPECT_FALSE(t.get(tx, Key{20}).has_value());
+  EXPECT_FALSE(t.get(tx, Key{210}).has_value());
+  EXPECT_EQ(t.get(tx, Key{1000})->get().get("nameLength").as<uint32_t>(), 99u);
+  for (uint64_t id : {10, 200}) EXPECT_EQ(t.get(tx, Key{id})->get().get("score").as<double>(), 7.5);
+  for (auto r : t.scan(tx)) {
+    uint64_t id = r.get("id").as<uint64_t>();
+    if (id == 1000) continue;
+    EXPECT_EQ(r.get("nameLength").as<uint32_t>(), field(r, "name").size()) << id;
+    if (id != 10 && id != 200) EXPECT_EQ(r.get("score").as<double>(), 0.0) << id;
+  }
+  VerifyReport v = verify(db);
+  EXPECT_TRUE(v.ok()) << (v.problems.empty() ? "" : v.problems[0]);
 }
 
 TEST_F(MigrationTest, AStepNamingAFieldThatDoesNotExistFailsNamingIt) {
