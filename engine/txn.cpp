@@ -1,6 +1,7 @@
 #include "engine/txn.h"
 
 #include <algorithm>
+#include <filesystem>
 
 #include "engine/env_state.h"
 #include "engine/fail.h"
@@ -99,6 +100,29 @@ uint64_t Txn::count(const Db& db) const {
   if (rc == EINVAL) staleHandle(db);
   if (rc != 0) throwLmdb(rc, fmt::format("counting {}", db.name));
   return stat.ms_entries;
+}
+
+Txn::Room Txn::room() const {
+  requireActive();
+  MDB_envinfo info;
+  MDB_stat stat;
+  checkLmdb(mdb_env_info(env_->env, &info), "reading environment info");
+  checkLmdb(mdb_env_stat(env_->env, &stat), "reading environment statistics");
+  Room room;
+  uint64_t used = (info.me_last_pgno + 1) * stat.ms_psize;
+  if (env_->options.maxMapSize > 0) {
+    room.mapRoom = env_->options.maxMapSize > used ? env_->options.maxMapSize - used : 0;
+  }
+  std::error_code ec;
+  auto space = std::filesystem::space(env_->path, ec);
+  if (!ec) {
+    // The file already holds pages up to its size beyond the last one in use.
+    std::error_code sizeError;
+    auto fileSize = std::filesystem::file_size(env_->path / "data.mdb", sizeError);
+    uint64_t slack = !sizeError && fileSize > used ? fileSize - used : 0;
+    room.diskRoom = space.available + slack;
+  }
+  return room;
 }
 
 Txn::TreeStat Txn::stat(const Db& db) const {

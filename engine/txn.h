@@ -7,6 +7,7 @@
 
 #include <lmdb.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -68,6 +69,17 @@ class Txn {
     uint64_t bytes() const { return (branchPages + leafPages + overflowPages) * pageSize; }
   };
   TreeStat stat(const Db& db) const;
+  // Room for new pages past the last one in use: what the map may still grow by under
+  // EnvOptions::maxMapSize, and what the disk has free (with the file's own slack). Pages on
+  // LMDB's free list are not counted (a write transaction cannot read that list), so this is a
+  // lower bound.
+  struct Room {
+    uint64_t mapRoom = UINT64_MAX;   // maxMapSize less the pages in use; no limit: UINT64_MAX
+    uint64_t diskRoom = UINT64_MAX;  // the file system's available bytes (unknown: UINT64_MAX)
+    // How many more bytes of pages can surely be written before the map or the disk is full.
+    uint64_t bytes() const { return std::min(mapRoom, diskRoom); }
+  };
+  Room room() const;
 
   // A named database that exists, or nullopt.
   std::optional<Db> openDb(std::string_view name) const;

@@ -79,6 +79,41 @@ void undoMigration(engine::WriteTxn& etx, const orm::TableCore& core, orm::Table
   info = std::move(before);
 }
 
+// Undoes a migration that may still be undone, whatever phase it is in: its scratch databases
+// go (the rewritten records, the re-keyed ones, the unique keys being checked) and the table's
+// entry is back as it was. False when the migration can no longer be undone.
+bool abandon(engine::WriteTxn& etx, const orm::TableCore& core, orm::TableInfo& info) {
+  if (!info.migration || info.migration->before.empty()) return false;
+  const std::string& name = core.schema().name;
+  std::vector<std::string> scratch{rewriteDbName(name), rekeyDbName(name)};
+  for (const auto& ic : core.indexes()) scratch.push_back(checkDbName(name, ic.schema.name));
+  for (const auto& db : scratch) {
+    if (auto open = etx.openDb(db)) etx.dropDb(*open);
+  }
+  undoMigration(etx, core, info);
+  return true;
+}
+
+// Whether the map's limit and the disk leave room for what an undoable rewrite writes while it
+// runs: a second copy of the table's records (a fifth larger, for the fields a new version adds)
+// besides the first. Empty when they do; otherwise why not, for MigrationFailed. Pages free
+// inside the file are not counted (engine::Txn::room), so this errs on the side of refusing.
+std::string roomShortfall(const engine::WriteTxn& etx, const orm::TableCore& core,
+                          std::string_view what) {
+  uint64_t copy = etx.stat(core.records()).bytes();
+  uint64_t needed = copy + copy / 5 + (uint64_t{256} << 10);
+  engine::Txn::Room room = etx.room();
+  if (room.bytes() >= needed) return {};
+  auto mib = [](uint64_t bytes) { return fmt::format("{:.1f} MiB", static_cast<double>(bytes) / (1 << 20)); };
+  return fmt::format(
+      "table {}: {} writes a second copy of the table's records while it runs, about {}, but {} "
+      "leaves room for {}: free disk space or raise EnvOptions::maxMapSize (a lazy migration "
+      "rewrites records in place and needs no such room)",
+      core.schema().name, what, mib(needed),
+      room.mapRoom <= room.diskRoom ? "the map's limit (EnvOptions::maxMapSize)" : "the disk",
+      mib(room.bytes()));
+}
+
 // Starts the builds of the indexes that kept their old entries while the migration could be
 // undone (held), from emptied databases. From here on every write keeps them.
 void releaseHeld(engine::WriteTxn& etx, const orm::TableCore& core, orm::TableInfo& info) {
@@ -179,6 +214,16 @@ BatchResult rekeyBatch(WriteTxn& tx, orm::TableCore& core, const EagerOptions& o
   engine::WriteTxn& etx = internal::engineWrite(tx);
   const std::string& name = core.schema().name;
   const uint32_t newest = core.schema().version;
+  if (m.checkpoint.empty() && m.done == 0) {
+    std::string shortfall = roomShortfall(etx, core, migrationName(m, newest));
+    if (!shortfall.empty()) {
+      result.failure = fmt::format("{}; nothing was rewritten and the table is back at version {}",
+                                   shortfall, m.fromVersion);
+      abandon(etx, core, info);
+      result.finished = true;
+      return result;
+    }
+  }
   engine::Db moved = etx.createDb(rekeyDbName(name));
   if (m.checkpoint.empty()) etx.clearDb(moved);  // what a migration that started over left
   engine::KeyRange range = m.checkpoint.empty() ? engine::KeyRange::all()
@@ -398,6 +443,16 @@ BatchResult recordsBatch(WriteTxn& tx, const orm::TableCore& core, const EagerOp
   engine::WriteTxn& etx = internal::engineWrite(tx);
   const uint32_t newest = core.schema().version;
   const bool undoable = !m.before.empty();
+  if (undoable && m.checkpoint.empty() && m.done == 0) {
+    std::string shortfall = roomShortfall(etx, core, migrationName(m, newest));
+    if (!shortfall.empty()) {
+      result.failure = fmt::format("{}; nothing was rewritten and the table is back at version {}",
+                                   shortfall, m.fromVersion);
+      abandon(etx, core, info);
+      result.finished = true;
+      return result;
+    }
+  }
   std::optional<engine::Db> scratch;
   if (undoable) {
     scratch = etx.createDb(rewriteDbName(core.schema().name));
@@ -647,10 +702,32 @@ std::pair<uint64_t, bool> runEager(const std::vector<orm::TableCore*>& tables,
       uint64_t left = recordBudget ? recordBudget - std::min(recordBudget, written) : UINT64_MAX;
       if (left == 0) return stop(false);
       BatchResult r;
-      write([&](WriteTxn& tx) {
-        r = runBatch(tx, core, options, left);
-        engine::crashPoint(fmt::format("migrate.{}.batch", r.phase));
-      });
+      try {
+        write([&](WriteTxn& tx) {
+          r = runBatch(tx, core, options, left);
+          engine::crashPoint(fmt::format("migrate.{}.batch", r.phase));
+        });
+      } catch (const Error& e) {
+        // The map or the disk filled: a migration that may still be undone is, in a
+        // transaction of its own (dropping its scratch databases frees what it wrote).
+        if (e.code() != ErrorCode::Full) throw;
+        std::string failure;
+        try {
+          write([&](WriteTxn& tx) {
+            orm::TableInfo& info = core.touch(tx, true);
+            uint32_t from = info.migration ? info.migration->fromVersion : 0;
+            std::string what = info.migration ? migrationName(*info.migration, core.schema().version) : "";
+            if (abandon(internal::engineWrite(tx), core, info)) {
+              failure = fmt::format("table {}: {} ran out of room: {}; nothing was rewritten and the "
+                                    "table is back at version {}", name, what, e.what(), from);
+            }
+          });
+        } catch (const Error&) {
+          failure.clear();  // the undo found no room either: the migration resumes next time
+        }
+        if (failure.empty()) throw;
+        throw Error(ErrorCode::MigrationFailed, failure);
+      }
       engine::crashPoint(fmt::format("migrate.{}.commit", r.phase));
       for (const auto& s : r.states) {
         core.setIndexState(s.index, s.state, s.readySince, r.commitSnapshot);

@@ -390,6 +390,73 @@ TEST_F(MigrationTest, AnInterruptedEagerMigrationKeepsTheAppsWritesAndReplacesTh
   EXPECT_TRUE(v.ok()) << (v.problems.empty() ? "" : v.problems[0]);
 }
 
+// An undoable rewrite needs room for a second copy of the table's records. Without it (here the
+// map's limit) the migration is refused before anything is written, and undone; with the limit
+// raised it runs.
+TEST_F(MigrationTest, AnEagerMigrationWithoutRoomForASecondCopyIsRefusedBeforeItStarts) {
+  TableSchema v1 = people(1, kV1);
+  TableSchema v2 = people(2, std::string(kV1) + " nameLength @3 :UInt32;");
+  Options small;
+  small.env.mapSize = small.env.maxMapSize = size_t{4} << 20;
+  {
+    Database db = Database::open(dir_ / "db", Schemas{v1}, small);
+    const std::string name(1000, 'x');
+    db.write([&](WriteTxn& tx) {
+      for (uint64_t id = 1; id <= 1500; ++id) {
+        db.table("people").insert(tx, [&](capnp::DynamicStruct::Builder b) {
+          b.set("id", id);
+          b.set("name", capnp::Text::Reader(name.c_str()));
+        });
+      }
+    });
+  }
+  const testing::RawTable before = testing::rawTable(dir_ / "db", "people", {});
+  Migrations m;
+  addNameLengthStep(m);
+  Options o = small;
+  o.migrations = &m;
+  o.mode = MigrationMode::Eager;
+  std::string err = errorOf([&] { Database::open(dir_ / "db", Schemas{v2}, o); });
+  EXPECT_NE(err.find("MigrationFailed: table people: the migration from version 1 to 2 writes a "
+                     "second copy of the table's records while it runs"),
+            std::string::npos) << err;
+  EXPECT_NE(err.find("the map's limit (EnvOptions::maxMapSize)"), std::string::npos) << err;
+  EXPECT_NE(err.find("the table is back at version 1"), std::string::npos) << err;
+  EXPECT_TRUE(testing::rawTable(dir_ / "db", "people", {}) == before);
+
+  o.env.maxMapSize = size_t{16} << 20;
+  Database db = Database::open(dir_ / "db", Schemas{v2}, o);
+  EXPECT_EQ(db.oldRecords(), 0u);
+  EXPECT_EQ(db.table("people").get(db.read(), Key{7})->get().get("nameLength").as<uint32_t>(), 1000u);
+}
+
+// A rewrite whose records grow past what the room check allowed for meets the map's limit part
+// way: it is undone, the scratch database it filled dropped.
+TEST_F(MigrationTest, AnEagerMigrationThatFillsTheMapIsUndone) {
+  TableSchema v1 = people(1, kV1);
+  TableSchema v2 = people(2, std::string(kV1) + " note @3 :Text;");
+  Options small;
+  small.env.mapSize = small.env.maxMapSize = size_t{3} << 20;
+  load(dir_ / "db", v1, numbered(1000));
+  const testing::RawTable before = testing::rawTable(dir_ / "db", "people", {});
+  Migrations m;
+  const std::string note(4000, 'n');
+  m.step("people", 1, 2, [&](auto, auto next) { next.set("note", capnp::Text::Reader(note.c_str())); },
+         {.writes = {"note"}});
+  Options o = small;
+  o.migrations = &m;
+  o.mode = MigrationMode::Eager;
+  o.eager.batchRecords = 100;
+  std::string err = errorOf([&] { Database::open(dir_ / "db", Schemas{v2}, o); });
+  EXPECT_NE(err.find("MigrationFailed: table people: the migration from version 1 to 2 ran out of room"),
+            std::string::npos) << err;
+  EXPECT_NE(err.find("the table is back at version 1"), std::string::npos) << err;
+  EXPECT_TRUE(testing::rawTable(dir_ / "db", "people", {}) == before);
+  Database db = Database::open(dir_ / "db", Schemas{v1}, small);
+  EXPECT_EQ(db.table("people").count(db.read()), 1000u);
+  EXPECT_EQ(db.oldRecords(), 0u);
+}
+
 TEST_F(MigrationTest, AStepNamingAFieldThatDoesNotExistFailsNamingIt) {
   TableSchema v1 = people(1, kV1);
   TableSchema v2 = people(2, std::string(kV1) + " nameLength @3 :UInt32;");
