@@ -189,6 +189,21 @@ std::string migrationName(const orm::MigrationState& m, uint32_t newest) {
   return fmt::format("the migration from version {} to {}", m.fromVersion, newest);
 }
 
+// Before the first batch of an undoable rewrite: without room for it (roomShortfall), the
+// migration is undone and `result` says why. True when it was.
+bool refusedForRoom(engine::WriteTxn& etx, const orm::TableCore& core, orm::TableInfo& info,
+                    BatchResult& result) {
+  const orm::MigrationState& m = *info.migration;
+  if (!m.checkpoint.empty() || m.done != 0) return false;
+  std::string shortfall = roomShortfall(etx, core, migrationName(m, core.schema().version));
+  if (shortfall.empty()) return false;
+  result.failure = fmt::format("{}; nothing was rewritten and the table is back at version {}",
+                               shortfall, m.fromVersion);
+  abandon(etx, core, info);
+  result.finished = true;
+  return true;
+}
+
 // The record that an earlier batch moved to `newPk`, found again by its old key (only when a
 // migration fails on a duplicate key, so its cost does not matter).
 std::string holderOf(engine::WriteTxn& etx, const orm::TableCore& core, std::string_view newPk,
@@ -214,16 +229,7 @@ BatchResult rekeyBatch(WriteTxn& tx, orm::TableCore& core, const EagerOptions& o
   engine::WriteTxn& etx = internal::engineWrite(tx);
   const std::string& name = core.schema().name;
   const uint32_t newest = core.schema().version;
-  if (m.checkpoint.empty() && m.done == 0) {
-    std::string shortfall = roomShortfall(etx, core, migrationName(m, newest));
-    if (!shortfall.empty()) {
-      result.failure = fmt::format("{}; nothing was rewritten and the table is back at version {}",
-                                   shortfall, m.fromVersion);
-      abandon(etx, core, info);
-      result.finished = true;
-      return result;
-    }
-  }
+  if (refusedForRoom(etx, core, info, result)) return result;
   engine::Db moved = etx.createDb(rekeyDbName(name));
   if (m.checkpoint.empty()) etx.clearDb(moved);  // what a migration that started over left
   engine::KeyRange range = m.checkpoint.empty() ? engine::KeyRange::all()
@@ -443,16 +449,7 @@ BatchResult recordsBatch(WriteTxn& tx, const orm::TableCore& core, const EagerOp
   engine::WriteTxn& etx = internal::engineWrite(tx);
   const uint32_t newest = core.schema().version;
   const bool undoable = !m.before.empty();
-  if (undoable && m.checkpoint.empty() && m.done == 0) {
-    std::string shortfall = roomShortfall(etx, core, migrationName(m, newest));
-    if (!shortfall.empty()) {
-      result.failure = fmt::format("{}; nothing was rewritten and the table is back at version {}",
-                                   shortfall, m.fromVersion);
-      abandon(etx, core, info);
-      result.finished = true;
-      return result;
-    }
-  }
+  if (undoable && refusedForRoom(etx, core, info, result)) return result;
   std::optional<engine::Db> scratch;
   if (undoable) {
     scratch = etx.createDb(rewriteDbName(core.schema().name));
