@@ -269,8 +269,9 @@ TableInfo& TableCore::touch(WriteTxn& tx, bool migrating) const {
                   "a migration is moving its records to new primary keys; writes wait "
                   "until it finishes");
     // While a migration may still be undone, the indexes it rebuilds keep their old entries
-    // for the undo, which a write with the new version's entries would spoil: writes wait for
-    // its checks (one pass over the records). Indexes that are building otherwise take writes.
+    // for the undo, which a write with the new version's entries would spoil, and an undo
+    // could not keep a record written at the new version: writes wait for its checks and its
+    // rewrite. Indexes that are building otherwise take writes.
     if (info->migration && !info->migration->before.empty()) {
       std::string checked;
       for (const IndexInfo& ii : info->indexes) {
@@ -278,10 +279,15 @@ TableInfo& TableCore::touch(WriteTxn& tx, bool migrating) const {
           checked += (checked.empty() ? "" : ", ") + ii.name;
         }
       }
+      if (info->migration->phase == MigrationState::Phase::Check) {
+        failIn(ErrorCode::Busy,
+               "a migration is checking unique index {} for duplicate keys and may still be "
+               "undone; writes wait until its checks end (the eager migration, capdb upgrade, runs "
+               "them)", checked.empty() ? std::string("?") : checked);
+      }
       failIn(ErrorCode::Busy,
-             "a migration is checking unique index {} for duplicate keys and may still be "
-             "undone; writes wait until its checks end (the eager migration, capdb upgrade, runs "
-             "them)", checked.empty() ? std::string("?") : checked);
+             "a migration is rewriting its records and may still be undone; writes wait until "
+             "its rewrite ends (the eager migration, capdb upgrade, runs it)");
     }
     std::vector<std::string> key;
     for (const auto& f : schema_.primaryKey) key.push_back(f.dotted);

@@ -8,6 +8,7 @@
 #include "capdb/testing.h"
 #include "support/errors.h"
 #include "support/people_versions.h"
+#include "support/raw_trees.h"
 #include "support/schema_text.h"
 #include "support/temp_dir.h"
 
@@ -159,13 +160,18 @@ TEST_F(SqlStepTest, AValueThatDoesNotFitFailsTheMigrationNamingTheRecord) {
   load(dir_ / "db", v1, kRecords);
   Migrations m;
   m.sql("MIGRATE people FROM 1 TO 2 SET small = CAST(score AS INTEGER) * 4");
+  const testing::RawTable before = testing::rawTable(dir_ / "db", "people", {});
   Options o;
   o.migrations = &m;
   o.mode = MigrationMode::Eager;
+  o.eager.batchRecords = 1;  // records 1 and 2 are rewritten in batches of their own first
   std::string err = ::capdb::testing::errorOf([&] { Database::open(dir_ / "db", Schemas{v2}, o); });
   EXPECT_NE(err.find("MigrationFailed"), std::string::npos) << err;
   EXPECT_NE(err.find("(3)"), std::string::npos) << err;
   EXPECT_NE(err.find("people.small: 340 does not fit UInt8"), std::string::npos) << err;
+  // Undone, byte for byte.
+  EXPECT_NE(err.find("the table is back at version 1"), std::string::npos) << err;
+  EXPECT_TRUE(testing::rawTable(dir_ / "db", "people", {}) == before);
 }
 
 }  // namespace
