@@ -3,8 +3,10 @@
 // Exit codes: 0 success, 1 error (one line on stderr starting "capdb: error:"), 2 bad usage.
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -292,15 +294,18 @@ struct Progress {
   std::map<std::string, uint64_t> done;
 
   void operator()(const MigrationProgress& p) {
-    done[p.table] = p.done;
+    // The summary counts the records rewritten: the records and rekey passes.
+    if (p.phase == "records" || p.phase == "rekey") done[p.table] = p.done;
     auto now = std::chrono::steady_clock::now();
     bool finished = p.done >= p.total;
     if (!tty && !finished && now - last < std::chrono::seconds(1)) return;
     last = now;
     double pct = p.total ? 100.0 * static_cast<double>(p.done) / static_cast<double>(p.total) : 100;
-    // A move to new primary keys passes over the records twice: say which pass this is.
+    // A move to new primary keys, and an eager rewrite, pass over the records twice: say which
+    // pass this is.
     bool moving = p.phase == "rekey" || p.phase == "install";
     std::string label = moving                  ? fmt::format("{} ({})", p.table, p.phase)
+                        : p.phase == "replace" ? fmt::format("{} (replacing the old records)", p.table)
                         : p.phase == "indexes" ? fmt::format("{} (index build)", p.table)
                                                : p.table;
     if (tty) {
@@ -314,6 +319,34 @@ struct Progress {
                  p.total, pct, p.recordsPerSecond, p.etaSeconds);
     }
   }
+};
+
+// Set by SIGINT and SIGTERM during an eager upgrade: it stops after the batch in flight
+// (EagerOptions::stop), resumable.
+std::atomic<bool> stopRequested{false};
+
+void requestStop(int) { stopRequested.store(true); }
+
+// Routes SIGINT and SIGTERM to requestStop while it lives, and back to what they were after.
+class StopOnSignals {
+ public:
+  StopOnSignals() {
+    struct sigaction on {};
+    on.sa_handler = requestStop;
+    sigemptyset(&on.sa_mask);
+    on.sa_flags = SA_RESTART;  // a write or fsync in flight goes on
+    sigaction(SIGINT, &on, &int_);
+    sigaction(SIGTERM, &on, &term_);
+  }
+  ~StopOnSignals() {
+    sigaction(SIGINT, &int_, nullptr);
+    sigaction(SIGTERM, &term_, nullptr);
+  }
+  StopOnSignals(const StopOnSignals&) = delete;
+  StopOnSignals& operator=(const StopOnSignals&) = delete;
+
+ private:
+  struct sigaction int_ {}, term_ {};
 };
 
 int upgrade(const UpgradeArgs& a) {
@@ -359,11 +392,15 @@ int upgrade(const UpgradeArgs& a) {
   {
     Database d = openExisting(target);
     for (const auto& t : status(d).tables) {
-      if (t.migration) doneBefore[t.name] = t.migration->done;
+      if (t.migration && (t.migration->phase == "records" || t.migration->phase == "rekey")) {
+        doneBefore[t.name] = t.migration->done;
+      }
     }
   }
   Progress progress;
   options.eager.progress = [&](const MigrationProgress& p) { progress(p); };
+  options.eager.stop = &stopRequested;
+  StopOnSignals signals;
   auto start = std::chrono::steady_clock::now();
   try {
     Database d = openExisting(target, schemas, options);
@@ -394,6 +431,12 @@ int upgrade(const UpgradeArgs& a) {
       }
       fmt::print("dry run: nothing was written to {}\n", a.db);
     }
+  } catch (const Error& e) {
+    if (!scratch.empty()) fs::remove_all(scratch);
+    if (e.code() != ErrorCode::Interrupted) throw;
+    if (progress.tty) fmt::print(stderr, "\n");
+    fmt::print(stderr, "capdb: interrupted: {}\n", e.what());
+    return 130;  // as a shell reports a command that SIGINT ended
   } catch (...) {
     if (!scratch.empty()) fs::remove_all(scratch);
     throw;

@@ -15,6 +15,7 @@ std::string_view errorCodeName(ErrorCode code) noexcept {
     case ErrorCode::IoError: return "IoError";
     case ErrorCode::Unsupported: return "Unsupported";
     case ErrorCode::Internal: return "Internal";
+    case ErrorCode::Interrupted: return "Interrupted";
   }
   return "Unknown";
 }

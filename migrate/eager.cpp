@@ -696,6 +696,13 @@ std::pair<uint64_t, bool> runEager(const std::vector<orm::TableCore*>& tables,
     const std::string& name = core.schema().name;
     for (;;) {
       if (!keepGoing(rewritten)) return stop(false);
+      if (options.stop != nullptr && options.stop->load()) {
+        throw Error(ErrorCode::Interrupted,
+                    fmt::format("table {}: the migration stopped on request after {} records in "
+                                "this run; what it did is kept, and the next eager open (capdb "
+                                "upgrade --mode eager) resumes it",
+                                name, rewritten));
+      }
       uint64_t left = recordBudget ? recordBudget - std::min(recordBudget, written) : UINT64_MAX;
       if (left == 0) return stop(false);
       BatchResult r;

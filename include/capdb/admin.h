@@ -58,7 +58,7 @@ struct TableStatus {
   // An eager migration in progress (or stopped part-way): its phase and progress.
   struct Migration {
     uint32_t fromVersion = 0;
-    std::string phase;  // "check", "records", "rekey", "install" or "indexes"
+    std::string phase;  // "check", "records", "replace", "rekey", "install" or "indexes"
     uint64_t done = 0;
     uint64_t total = 0;
   };

@@ -37,6 +37,9 @@ enum class ErrorCode {
   Unsupported,
   // A bug in capdb: an invariant did not hold. Please report it with the message.
   Internal,
+  // An eager migration stopped on request (EagerOptions::stop) after the batch in flight. Every
+  // batch before it is kept; the next eager open (or migrate()) resumes it.
+  Interrupted,
 };
 
 // The code's name as written above, e.g. "InvalidArgument".

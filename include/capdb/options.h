@@ -2,6 +2,7 @@
 // and the reason for it.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -58,9 +59,11 @@ enum class MigrationMode {
 // A step's progress through a table, reported after every batch of an eager rewrite.
 struct MigrationProgress {
   std::string table;
-  // "records" (old records rewritten in place) or, for a migration that changes primary keys,
-  // "rekey" (each record copied under its new key) and then "install" (the copies moved into
-  // the table); done counts from 0 to total in each phase.
+  // "records" (old records rewritten: by an eager open into a scratch database, then "replace"
+  // (put over the old ones); by a drain in place),
+  // or, for a migration that changes primary keys, "rekey" (each record copied under its new
+  // key) and then "install" (the copies moved into the table); then "indexes" (the indexes the
+  // steps change built). done counts from 0 to total in each phase.
   std::string phase;
   uint64_t done = 0;   // records rewritten so far, in this run and earlier ones
   uint64_t total = 0;  // records that were at an old version when the migration began
@@ -79,6 +82,10 @@ struct EagerOptions {
   std::function<void(const MigrationProgress&)> progress;
   // Records per second at most; 0 (the default) for no limit.
   double maxRecordsPerSecond = 0;
+  // When set, read before every batch: once true, the rewrite stops after the batch in flight
+  // and throws ErrorCode::Interrupted (the open or migrate() fails with it); what it did is
+  // kept, and the next eager open resumes it. A signal handler may set it. Default: none.
+  const std::atomic<bool>* stop = nullptr;
 };
 
 // What drain() may spend; either limit ends it (0 = no limit on that side). `records` counts the

@@ -384,7 +384,9 @@ TEST_F(MigrationTest, AnInterruptedEagerMigrationKeepsTheAppsWritesAndReplacesTh
     uint64_t id = r.get("id").as<uint64_t>();
     if (id == 1000) continue;
     EXPECT_EQ(r.get("nameLength").as<uint32_t>(), field(r, "name").size()) << id;
-    if (id != 10 && id != 200) EXPECT_EQ(r.get("score").as<double>(), 0.0) << id;
+    if (id != 10 && id != 200) {
+      EXPECT_EQ(r.get("score").as<double>(), 0.0) << id;
+    }
   }
   VerifyReport v = verify(db);
   EXPECT_TRUE(v.ok()) << (v.problems.empty() ? "" : v.problems[0]);
