@@ -267,6 +267,7 @@ struct UpgradeArgs {
   uint64_t sample = 0;
   double maxRate = 0;
   bool dryRun = false;
+  bool deferSync = false;
 };
 
 // Keeps the first `keep` records of each of `tables` (in primary-key order) and removes the rest,
@@ -387,6 +388,7 @@ int upgrade(const UpgradeArgs& a) {
   options.mode = a.mode == "lazy" ? MigrationMode::Lazy : MigrationMode::Eager;
   if (a.batch > 0) options.eager.batchRecords = a.batch;
   options.eager.maxRecordsPerSecond = a.maxRate;
+  options.eager.deferSync = a.deferSync;
   // A resumed upgrade reports only what this run rewrote.
   std::map<std::string, uint64_t> doneBefore;
   {
@@ -572,6 +574,9 @@ int main(int argc, char** argv) {
   upgradeCmd->add_option("--batch", up.batch, "Records per batch (one transaction each)");
   upgradeCmd->add_option("--max-rate", up.maxRate, "At most this many records per second");
   upgradeCmd->add_flag("--dry-run", up.dryRun, "Run the steps over a copy; write nothing");
+  upgradeCmd->add_flag("--defer-sync", up.deferSync,
+                       "Sync once at the end, not after every batch (offline: a power loss while it "
+                       "runs may lose or damage the database; take a --backup)");
   upgradeCmd->add_option("--sample", up.sample, "With --dry-run: only the first N records of each table");
   upgradeCmd->add_option("--backup", up.backupDir, "Take a compacted copy into this directory first");
   upgradeCmd->callback([&] { run = [&] { return cli::upgrade(up); }; });

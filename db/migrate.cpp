@@ -1,5 +1,6 @@
 // Database::migrate, drain and oldRecords: the facade over the eager runner (migrate/eager.h).
 #include <chrono>
+#include <exception>
 #include <vector>
 
 #include "capdb/capdb.h"
@@ -29,7 +30,37 @@ migrate::RunWrite writer(Database& db) {
 
 }  // namespace
 
+namespace {
+
+// EagerOptions::deferSync: commits without syncing while it lives, then one sync, however the
+// rewrite ends.
+class DeferredSync {
+ public:
+  DeferredSync(engine::Env& env, bool on) : env_(on ? &env : nullptr) {
+    if (env_) env_->deferSync(true);
+  }
+  ~DeferredSync() noexcept(false) {
+    if (env_ == nullptr) return;
+    if (std::uncaught_exceptions() > 0) {
+      try {
+        env_->deferSync(false);
+      } catch (const Error&) {  // the error in flight says more
+      }
+      return;
+    }
+    env_->deferSync(false);
+  }
+  DeferredSync(const DeferredSync&) = delete;
+  DeferredSync& operator=(const DeferredSync&) = delete;
+
+ private:
+  engine::Env* env_;
+};
+
+}  // namespace
+
 uint64_t Database::migrate(const EagerOptions& options) {
+  DeferredSync deferred(internal::env(*this), options.deferSync);
   return migrate::runEager(
              appTables(*this), writer(*this), options, [](uint64_t) { return true; }, 0)
       .first;
@@ -40,6 +71,7 @@ uint64_t Database::migrate() {
 }
 
 bool Database::drain(DrainBudget budget) {
+  DeferredSync deferred(internal::env(*this), state_->eager.deferSync);
   auto deadline = Clock::now() + budget.time;
   bool timed = budget.time.count() > 0;
   return migrate::runEager(

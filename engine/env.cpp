@@ -308,6 +308,18 @@ EnvInfo Env::info() const {
 
 const std::filesystem::path& Env::path() const { return state_->path; }
 
+bool Env::syncDeferred() const {
+  unsigned flags = 0;
+  checkLmdb(mdb_env_get_flags(state_->env, &flags), "reading the environment's flags");
+  return (flags & MDB_NOSYNC) != 0;
+}
+
+void Env::deferSync(bool deferred) {
+  if (state_->options.noSync) return;
+  checkLmdb(mdb_env_set_flags(state_->env, MDB_NOSYNC, deferred ? 1 : 0), "setting MDB_NOSYNC");
+  if (!deferred) checkLmdb(mdb_env_sync(state_->env, 1), fmt::format("{}: syncing", state_->path.string()));
+}
+
 void Env::copyTo(const std::filesystem::path& dest, bool compact) const {
   detail::EnvState::GateGuard gate(*state_);
   checkLmdb(mdb_env_copy2(state_->env, dest.c_str(), compact ? MDB_CP_COMPACT : 0),

@@ -75,6 +75,12 @@ class Env {
   EnvInfo info() const;
   const std::filesystem::path& path() const;
 
+  // While `deferred`, this process's commits do not sync (MDB_NOSYNC); turning it off syncs
+  // what they wrote, once. An env opened with EnvOptions::noSync stays unsynced either way.
+  void deferSync(bool deferred);
+  // Whether this process's commits skip the sync now (deferSync, or EnvOptions::noSync).
+  bool syncDeferred() const;
+
   // Writes a consistent copy of the environment into directory `dest` (which must exist and
   // be empty). With compact, free pages are omitted and the copy is renumbered.
   void copyTo(const std::filesystem::path& dest, bool compact) const;

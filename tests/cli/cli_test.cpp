@@ -630,7 +630,8 @@ TEST_F(Cli, AnInterruptedUpgradeStopsCleanlyAndResumes) {
       dup2(null, 1);
       dup2(e, 2);
       execl(kCapdb.c_str(), kCapdb.c_str(), "upgrade", db().c_str(), "--schema", v2.c_str(),
-            "--migrations", steps.c_str(), "--batch", "100", "--max-rate", "3000", nullptr);
+            "--migrations", steps.c_str(), "--batch", "100", "--max-rate", "3000",
+            sig == SIGTERM ? "--defer-sync" : nullptr, nullptr);
       _exit(127);
     }
     // Stopped once this run has committed some batches (the status shows the checkpoint move).

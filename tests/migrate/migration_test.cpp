@@ -459,6 +459,28 @@ TEST_F(MigrationTest, AnEagerMigrationThatFillsTheMapIsUndone) {
   EXPECT_EQ(db.oldRecords(), 0u);
 }
 
+// EagerOptions::deferSync: the batches commit unsynced, one sync at the end, and the commits
+// after it sync again.
+TEST_F(MigrationTest, ADeferredSyncMigrationEndsSynced) {
+  TableSchema v1 = people(1, kV1);
+  TableSchema v2 = people(2, std::string(kV1) + " nameLength @3 :UInt32;");
+  load(dir_ / "db", v1, numbered(250));
+  Migrations m;
+  addNameLengthStep(m);
+  Options o;
+  o.migrations = &m;
+  o.mode = MigrationMode::Eager;
+  o.eager.batchRecords = 40;
+  o.eager.deferSync = true;
+  Database db = Database::open(dir_ / "db", Schemas{v2}, o);
+  EXPECT_FALSE(internal::env(db).syncDeferred());
+  internal::env(db).deferSync(true);
+  EXPECT_TRUE(internal::env(db).syncDeferred());
+  internal::env(db).deferSync(false);
+  EXPECT_EQ(db.oldRecords(), 0u);
+  EXPECT_EQ(db.table("people").get(db.read(), Key{123})->get().get("nameLength").as<uint32_t>(), 4u);
+}
+
 TEST_F(MigrationTest, AStepNamingAFieldThatDoesNotExistFailsNamingIt) {
   TableSchema v1 = people(1, kV1);
   TableSchema v2 = people(2, std::string(kV1) + " nameLength @3 :UInt32;");
