@@ -489,7 +489,10 @@ BatchResult recordsBatch(WriteTxn& tx, const orm::TableCore& core, const EagerOp
       uint32_t version = storedVersion(core, pk, value);
       if (!core.needsRewrite(version)) continue;      // newest, or reads as the newest as it is
       auto record = core.decode(decoder, pk, value);  // MigrationFailed names table, key, step
-      kept.check(etx, record, pk, value);  // nothing is written yet: `value` is still the record
+      // The record as stored, read at its own version (the decoder keeps it beside the upgrade).
+      const orm::Upgrader* upgrader = core.upgrader();
+      auto old = upgrader ? decoder.root(upgrader->readSchema(decoder.version())) : record;
+      kept.check(etx, old, record, pk, value);  // nothing is written yet: `value` is still the record
       auto* upgraded = decoder.upgradedMessage();
       std::string_view encoded = upgraded ? internal::writeState(tx).encoder.encode(newest, *upgraded)
                                           : internal::writeState(tx).encoder.encode(newest, record);

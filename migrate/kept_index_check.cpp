@@ -2,7 +2,9 @@
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <kj/exception.h>
 
+#include <algorithm>
 #include <optional>
 #include <utility>
 
@@ -23,9 +25,47 @@ KeptIndexCheck::KeptIndexCheck(const orm::TableCore& core, const orm::TableInfo&
   }
 }
 
-void KeptIndexCheck::check(const engine::Txn& txn, capnp::DynamicStruct::Reader record,
-                           std::string_view pk, std::string_view stored) const {
-  for (const orm::IndexCore* index : kept_) {
+bool KeptIndexCheck::sameKey(size_t i, capnp::DynamicStruct::Reader old,
+                             capnp::DynamicStruct::Reader record) {
+  const orm::IndexCore& index = *kept_[i];
+  capnp::StructSchema schema = old.getSchema();
+  auto it = std::find_if(oldPaths_.begin(), oldPaths_.end(),
+                         [&](const OldPaths& p) { return p.index == i && p.schema == schema; });
+  if (it == oldPaths_.end()) {
+    OldPaths p{i, schema, std::nullopt};
+    try {
+      std::vector<orm::FieldPath> paths;
+      for (const orm::FieldPath& path : index.schema.fields) {
+        paths.push_back(orm::resolveKeyPath(schema, path.dotted, "index " + index.schema.name));
+      }
+      p.paths = std::move(paths);
+    } catch (const Error&) {
+      // A field the old version lacks, or not a key field there.
+    }
+    oldPaths_.push_back(std::move(p));
+    it = oldPaths_.end() - 1;
+  }
+  if (!it->paths) return false;
+  engine::KeyEncoder before, after;
+  try {
+    for (size_t f = 0; f < index.schema.fields.size(); ++f) {
+      before.value(orm::keyValueAt(old, (*it->paths)[f]));
+      after.value(orm::keyValueAt(record, index.schema.fields[f]));
+    }
+  } catch (const Error&) {
+    return false;  // the lookup decides
+  } catch (const kj::Exception&) {
+    return false;
+  }
+  return before.bytes() == after.bytes();
+}
+
+void KeptIndexCheck::check(const engine::Txn& txn, capnp::DynamicStruct::Reader oldRecord,
+                           capnp::DynamicStruct::Reader record, std::string_view pk,
+                           std::string_view stored) {
+  for (size_t i = 0; i < kept_.size(); ++i) {
+    const orm::IndexCore* index = kept_[i];
+    if (sameKey(i, oldRecord, record)) continue;
     std::optional<std::pair<std::string, std::string>> entry;
     try {
       entry = core_.indexEntry(*index, record, pk);

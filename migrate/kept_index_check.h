@@ -7,8 +7,10 @@
 
 #include <capnp/dynamic.h>
 
+#include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "engine/txn.h"
@@ -24,19 +26,24 @@ class KeptIndexCheck {
   KeptIndexCheck(const orm::TableCore& core, const orm::TableInfo& info);
 
   // `record` is the newest-version form of the record stored under `pk` as `stored` (its bytes at
-  // an old version, still in the table). Every kept index must already hold the entry `record`
-  // implies: the index holds the entry written when the record was stored (or, for an index
-  // built after the migration began, through the steps), which is that entry unless the steps
-  // changed the index's key. One lookup per kept index.
+  // an old version, still in the table), and `old` that record read at its own version. Every
+  // kept index must already hold the entry `record` implies: the index holds the entry written
+  // when the record was stored (or, for an index built after the migration began, through the
+  // steps), which is that entry unless the steps changed the index's key. When the index's
+  // fields read the same in `old` and `record`, it does (no lookup); otherwise one lookup.
   //
   // Throws MigrationFailed naming the table, the key, the steps, the changed fields and the index,
   // and asking for the fields in StepOptions::writes. An entry that is missing although none of
   // the index's fields changed (a damaged index) is not the steps' doing and passes here; capdb
   // verify reports it once the record is at the newest version.
-  void check(const engine::Txn& txn, capnp::DynamicStruct::Reader record, std::string_view pk,
-             std::string_view stored) const;
+  void check(const engine::Txn& txn, capnp::DynamicStruct::Reader old,
+             capnp::DynamicStruct::Reader record, std::string_view pk, std::string_view stored);
 
  private:
+  // Whether `index`'s fields encode to the same key bytes in `old` (read at its own version,
+  // whose paths are resolved once per version) and `record`.
+  bool sameKey(size_t index, capnp::DynamicStruct::Reader old, capnp::DynamicStruct::Reader record);
+
   // The fields of `index` whose key values differ between `old`, the stored record read at its
   // own version, and `record`, its newest-version form.
   static std::vector<std::string> changedFields(const orm::IndexCore& index,
@@ -45,6 +52,14 @@ class KeptIndexCheck {
 
   const orm::TableCore& core_;
   std::vector<const orm::IndexCore*> kept_;
+  // By kept index and old schema (a few versions: searched in turn): the index's field paths in
+  // that schema (nullopt: a field it lacks, so the key cannot be the same).
+  struct OldPaths {
+    size_t index;
+    capnp::StructSchema schema;
+    std::optional<std::vector<orm::FieldPath>> paths;
+  };
+  std::vector<OldPaths> oldPaths_;
 };
 
 }  // namespace capdb::migrate
