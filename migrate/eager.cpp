@@ -18,6 +18,7 @@
 #include "engine/crash_point.h"
 #include "engine/fail.h"
 #include "engine/key_codec.h"
+#include "migrate/batch_timer.h"
 #include "migrate/index_build.h"
 #include "migrate/kept_index_check.h"
 #include "orm/disk_names.h"
@@ -161,12 +162,13 @@ struct ScanEnd {
 // `visit` returns false to stop early.
 template <typename Visit>
 ScanEnd scanBatch(engine::WriteTxn& etx, const orm::TableCore& core,
-                  const engine::KeyRange& range, uint64_t limit, Visit&& visit) {
+                  const engine::KeyRange& range, uint64_t limit, const BatchTimer& timer,
+                  Visit&& visit) {
   ScanEnd end;
   uint64_t n = 0;
   orm::RecordDecoder decoder;
   for (auto [pk, value] : etx.scan(core.records(), range)) {
-    if (n >= std::max<uint64_t>(limit, 1)) {
+    if (n >= std::max<uint64_t>(limit, 1) || timer.over(n)) {
       end.exhausted = false;
       break;
     }
@@ -257,9 +259,10 @@ BatchResult rekeyBatch(WriteTxn& tx, orm::TableCore& core, const EagerOptions& o
   };
   std::vector<Copy> copies;
   std::string arena;
+  const BatchTimer timer(options);
   try {
     for (auto [pk, value] : etx.scan(core.records(), range)) {
-      if (n >= std::max<uint64_t>(limit, 1) || (n > 0 && bytes >= options.batchBytes)) {
+      if (n >= std::max<uint64_t>(limit, 1) || (n > 0 && bytes >= options.batchBytes) || timer.over(n)) {
         exhausted = false;
         break;
       }
@@ -353,8 +356,10 @@ BatchResult installBatch(WriteTxn& tx, orm::TableCore& core, const EagerOptions&
   std::vector<std::pair<std::string_view, std::string_view>> puts;
   uint64_t bytes = 0;
   bool exhausted = true;
+  const BatchTimer timer(options);
   for (auto [pk, value] : etx.scan(*moved, range)) {
-    if (puts.size() >= std::max<uint64_t>(limit, 1) || (!puts.empty() && bytes >= options.batchBytes)) {
+    if (puts.size() >= std::max<uint64_t>(limit, 1) || (!puts.empty() && bytes >= options.batchBytes) ||
+        timer.over(puts.size())) {
       exhausted = false;
       break;
     }
@@ -383,8 +388,9 @@ BatchResult installBatch(WriteTxn& tx, orm::TableCore& core, const EagerOptions&
 
 // The check phase: every rebuilt unique index's new keys go into a scratch database, key ->
 // primary key; a key met twice fails the migration (undone) before any record was rewritten.
-BatchResult checkBatch(WriteTxn& tx, const orm::TableCore& core, orm::TableInfo& info,
-                       uint64_t limit, const engine::KeyRange& range, BatchResult& result) {
+BatchResult checkBatch(WriteTxn& tx, const orm::TableCore& core, const EagerOptions& options,
+                       orm::TableInfo& info, uint64_t limit, const engine::KeyRange& range,
+                       BatchResult& result) {
   orm::MigrationState& m = *info.migration;
   engine::WriteTxn& etx = internal::engineWrite(tx);
   const uint32_t newest = core.schema().version;
@@ -402,7 +408,7 @@ BatchResult checkBatch(WriteTxn& tx, const orm::TableCore& core, orm::TableInfo&
   auto dropScratch = [&] {
     for (auto& c : checked) etx.dropDb(c.scratch);
   };
-  ScanEnd end = scanBatch(etx, core, range, limit, [&](std::string_view pk, auto record) {
+  ScanEnd end = scanBatch(etx, core, range, limit, BatchTimer(options), [&](std::string_view pk, auto record) {
     for (auto& c : checked) {
       auto [key, owner] = core.indexEntry(*c.index, record, pk);
       if (owner.empty()) continue;  // a NULL in the key: unique keys may repeat
@@ -473,10 +479,11 @@ BatchResult recordsBatch(WriteTxn& tx, const orm::TableCore& core, const EagerOp
   uint64_t scanned = 0;
   uint64_t scanLimit = std::max<uint64_t>(limit, 1) * 4;
   KeptIndexCheck kept(core, info);
+  const BatchTimer timer(options);
   try {
     for (auto [pk, value] : etx.scan(core.records(), range)) {
-      if (!rewrites.empty() &&
-          (rewrites.size() >= limit || bytes >= options.batchBytes || scanned >= scanLimit)) {
+      if (!rewrites.empty() && (rewrites.size() >= limit || bytes >= options.batchBytes ||
+                                scanned >= scanLimit || timer.over(scanned))) {
         exhausted = false;
         break;
       }
@@ -566,8 +573,9 @@ BatchResult replaceBatch(WriteTxn& tx, const orm::TableCore& core, const EagerOp
   bool exhausted = true;
   // Both trees are walked in key order together: the table's cursor only moves forward.
   engine::Scan stored = etx.scan(core.records(), range);
+  const BatchTimer timer(options);
   for (auto [pk, value] : etx.scan(*scratch, range)) {
-    if (n >= std::max<uint64_t>(limit, 1) || (n > 0 && bytes >= options.batchBytes)) {
+    if (n >= std::max<uint64_t>(limit, 1) || (n > 0 && bytes >= options.batchBytes) || timer.over(n)) {
       exhausted = false;
       break;
     }
@@ -650,7 +658,7 @@ BatchResult runBatch(WriteTxn& tx, orm::TableCore& core, const EagerOptions& opt
   }
   switch (m.phase) {
     case orm::MigrationState::Phase::Check:
-      checkBatch(tx, core, info, limit, range, result);
+      checkBatch(tx, core, options, info, limit, range, result);
       break;
     case orm::MigrationState::Phase::Rekey:
       rekeyBatch(tx, core, options, limit, result);

@@ -1,5 +1,7 @@
 #include "migrate/index_build.h"
 
+#include "migrate/batch_timer.h"
+
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -59,10 +61,11 @@ Batch gather(engine::WriteTxn& etx, const orm::TableCore& core,
   b.unstorable.resize(building.size());
   uint64_t bytes = 0;
   orm::RecordDecoder decoder;
+  const BatchTimer timer(options);
   for (auto [key, value] : etx.scan(core.records(), rangeOf(building))) {
     std::string_view pk = key;  // a variable, not a binding: lambdas below capture it (clang 14)
     if (b.scanned >= std::max<uint64_t>(limit, 1) ||
-        (b.scanned > 0 && bytes >= options.batchBytes)) {
+        (b.scanned > 0 && bytes >= options.batchBytes) || timer.over(b.scanned)) {
       b.exhausted = false;
       break;
     }

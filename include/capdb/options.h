@@ -72,12 +72,14 @@ struct MigrationProgress {
 };
 
 struct EagerOptions {
-  // A batch ends after this many records or this many bytes written, whichever comes first; each
-  // batch is one write transaction that also commits the checkpoint. Defaults: 10,000 records,
-  // 16 MiB: short enough that the app's writers wait little between batches. A batch of an index
-  // build reads ten times batchRecords (an entry is a fraction of a record, and is only read).
-  uint64_t batchRecords = 10'000;
+  // A batch ends after this many records, this many bytes written or this much time, whichever
+  // comes first; each batch is one write transaction that also commits the checkpoint (and, unless
+  // deferSync, syncs it). Defaults: 100,000 records, 16 MiB, 250 ms: few syncs, and short enough
+  // that the app's writers wait little between batches. A batch of an index build reads ten times
+  // batchRecords (an entry is a fraction of a record, and is only read). batchTime 0: no limit.
+  uint64_t batchRecords = 100'000;
   uint64_t batchBytes = uint64_t{16} << 20;
+  std::chrono::milliseconds batchTime{250};
   // Called after every batch. Default: none.
   std::function<void(const MigrationProgress&)> progress;
   // Records per second at most; 0 (the default) for no limit.
