@@ -328,18 +328,18 @@ std::atomic<bool> stopRequested{false};
 
 void requestStop(int) { stopRequested.store(true); }
 
-// Routes SIGINT and SIGTERM to requestStop while it lives, and back to what they were after.
+// Routes SIGINT and SIGTERM to requestStop while it lives (when `on`), and back to what they
+// were after. The first of them asks for the stop; a second ends the process as it would have
+// (SA_RESETHAND). A signal the process was started ignoring stays ignored.
 class StopOnSignals {
  public:
-  StopOnSignals() {
-    struct sigaction on {};
-    on.sa_handler = requestStop;
-    sigemptyset(&on.sa_mask);
-    on.sa_flags = SA_RESTART;  // a write or fsync in flight goes on
-    sigaction(SIGINT, &on, &int_);
-    sigaction(SIGTERM, &on, &term_);
+  explicit StopOnSignals(bool on) : on_(on) {
+    if (!on_) return;
+    route(SIGINT, int_);
+    route(SIGTERM, term_);
   }
   ~StopOnSignals() {
+    if (!on_) return;
     sigaction(SIGINT, &int_, nullptr);
     sigaction(SIGTERM, &term_, nullptr);
   }
@@ -347,6 +347,17 @@ class StopOnSignals {
   StopOnSignals& operator=(const StopOnSignals&) = delete;
 
  private:
+  static void route(int signal, struct sigaction& was) {
+    sigaction(signal, nullptr, &was);
+    if (was.sa_handler == SIG_IGN) return;
+    struct sigaction stop {};
+    stop.sa_handler = requestStop;
+    sigemptyset(&stop.sa_mask);
+    stop.sa_flags = SA_RESTART | SA_RESETHAND;  // a write or fsync in flight goes on
+    sigaction(signal, &stop, nullptr);
+  }
+
+  bool on_;
   struct sigaction int_ {}, term_ {};
 };
 
@@ -402,7 +413,9 @@ int upgrade(const UpgradeArgs& a) {
   Progress progress;
   options.eager.progress = [&](const MigrationProgress& p) { progress(p); };
   options.eager.stop = &stopRequested;
-  StopOnSignals signals;
+  // Only an eager upgrade of the database itself stops resumably; a lazy one is instant, and a
+  // dry run's copy goes anyway.
+  StopOnSignals signals(a.mode == "eager" && !a.dryRun);
   auto start = std::chrono::steady_clock::now();
   try {
     Database d = openExisting(target, schemas, options);

@@ -36,12 +36,13 @@ namespace {
 // rewrite ends.
 class DeferredSync {
  public:
-  DeferredSync(engine::Env& env, bool on) : env_(on ? &env : nullptr) {
+  DeferredSync(engine::Env& env, bool on)
+      : env_(on ? &env : nullptr), exceptions_(std::uncaught_exceptions()) {
     if (env_) env_->deferSync(true);
   }
   ~DeferredSync() noexcept(false) {
     if (env_ == nullptr) return;
-    if (std::uncaught_exceptions() > 0) {
+    if (std::uncaught_exceptions() > exceptions_) {
       try {
         env_->deferSync(false);
       } catch (const Error&) {  // the error in flight says more
@@ -55,6 +56,7 @@ class DeferredSync {
 
  private:
   engine::Env* env_;
+  int exceptions_;
 };
 
 }  // namespace
@@ -71,7 +73,6 @@ uint64_t Database::migrate() {
 }
 
 bool Database::drain(DrainBudget budget) {
-  DeferredSync deferred(internal::env(*this), state_->eager.deferSync);
   auto deadline = Clock::now() + budget.time;
   bool timed = budget.time.count() > 0;
   return migrate::runEager(

@@ -53,10 +53,14 @@ bool stepTouches(const Step& step, const std::vector<orm::FieldPath>& fields) {
   return false;
 }
 
-// Whether a pending migration may still be undone, or moves records to new keys: while it does,
-// the table's version and indexes may not change.
+// Whether a pending migration may still be undone, moves records to new keys, or replaces the
+// old records with the ones it rewrote into its scratch database: while it does, the table's
+// version and indexes may not change (a new migration would start over from records half
+// replaced, and an undo of it would restore a state whose scratch database it dropped).
 bool pinsTable(const TableInfo& info) {
-  return info.migration && (info.migration->rekey || !info.migration->before.empty());
+  return info.migration &&
+         (info.migration->rekey || !info.migration->before.empty() ||
+          info.migration->phase == orm::MigrationState::Phase::Replace);
 }
 
 // The declarative steps a pending migration of `info` kept in the catalog, as a registry, or
@@ -213,11 +217,13 @@ void Decider::raiseVersion(const orm::SchemaDiff& diff) {
                             [](const auto& c) { return c.kind == ChangeKind::PrimaryKeyChanged; });
   CAPDB_REQUIRE_IN(!pinsTable(info), ErrorCode::SchemaMismatch,
                 "an interrupted migration to version {} is {}; finish it (open "
-                "with the app at version {}, eager) before version {}", fromVersion_, fromVersion_,
+                "with the app at version {}, eager) before version {}", fromVersion_,
                 info.migration && info.migration->rekey
                     ? "moving the records to new primary keys"
+                : info.migration && info.migration->phase == orm::MigrationState::Phase::Replace
+                    ? "replacing the old records with the ones it rewrote"
                     : "checking its unique indexes or rewriting its records, and may still be undone",
-                app_.version);
+                fromVersion_, app_.version);
 }
 
 // The catalog's index list is the truth: the app's indexes are compared with it, not with the
@@ -260,7 +266,9 @@ void Decider::reconcileIndexes(bool olderApp) {
                 "an interrupted migration to version {} {}; finish it (open eagerly "
                 "with the indexes it began with) before adding, changing or dropping indexes", info.version,
                 info.migration && info.migration->rekey ? "is moving records to new keys"
-                                                        : "may still be undone");
+                : info.migration && info.migration->phase == orm::MigrationState::Phase::Replace
+                    ? "is replacing its old records"
+                    : "may still be undone");
   // A kept index keeps its state and its build's progress; a new or changed one starts building
   // (ready at once when the table has no records to fill it from).
   for (IndexInfo& w : wanted) {

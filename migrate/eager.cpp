@@ -96,18 +96,23 @@ bool abandon(engine::WriteTxn& etx, const orm::TableCore& core, orm::TableInfo& 
 }
 
 // Whether the map's limit and the disk leave room for what an undoable rewrite writes while it
-// runs: a second copy of the table's records (a fifth larger, for the fields a new version adds)
-// besides the first. Empty when they do; otherwise why not, for MigrationFailed. Pages free
-// inside the file are not counted (engine::Txn::room), so this errs on the side of refusing.
+// runs: a second copy of the records it rewrites (a fifth larger, for the fields a new version
+// adds), and then, while that copy replaces the old records, the table growing by that fifth.
+// Empty when they do; otherwise why not, for MigrationFailed. Pages free inside the file are not
+// counted (engine::Txn::room), so this errs on the side of refusing.
 std::string roomShortfall(const engine::WriteTxn& etx, const orm::TableCore& core,
-                          std::string_view what) {
-  uint64_t copy = etx.stat(core.records()).bytes();
-  uint64_t needed = copy + copy / 5 + (uint64_t{256} << 10);
+                          const orm::TableInfo& info, std::string_view what) {
+  uint64_t records = std::max<uint64_t>(info.records(), 1);
+  uint64_t pending = std::min(info.migration->total, records);
+  if (pending == 0) return {};
+  uint64_t copy = static_cast<uint64_t>(static_cast<double>(etx.stat(core.records()).bytes()) *
+                                        static_cast<double>(pending) / static_cast<double>(records));
+  uint64_t needed = copy + copy * 2 / 5 + (uint64_t{256} << 10);
   engine::Txn::Room room = etx.room();
   if (room.bytes() >= needed) return {};
   auto mib = [](uint64_t bytes) { return fmt::format("{:.1f} MiB", static_cast<double>(bytes) / (1 << 20)); };
   return fmt::format(
-      "table {}: {} writes a second copy of the table's records while it runs, about {}, but {} "
+      "table {}: {} writes a second copy of the records it rewrites while it runs, about {}, but {} "
       "leaves room for {}: free disk space or raise EnvOptions::maxMapSize (a lazy migration "
       "rewrites records in place and needs no such room)",
       core.schema().name, what, mib(needed),
@@ -197,7 +202,7 @@ bool refusedForRoom(engine::WriteTxn& etx, const orm::TableCore& core, orm::Tabl
                     BatchResult& result) {
   const orm::MigrationState& m = *info.migration;
   if (!m.checkpoint.empty() || m.done != 0) return false;
-  std::string shortfall = roomShortfall(etx, core, migrationName(m, core.schema().version));
+  std::string shortfall = roomShortfall(etx, core, info, migrationName(m, core.schema().version));
   if (shortfall.empty()) return false;
   result.failure = fmt::format("{}; nothing was rewritten and the table is back at version {}",
                                shortfall, m.fromVersion);
@@ -496,7 +501,8 @@ BatchResult recordsBatch(WriteTxn& tx, const orm::TableCore& core, const EagerOp
       uint32_t version = storedVersion(core, pk, value);
       if (!core.needsRewrite(version)) continue;      // newest, or reads as the newest as it is
       auto record = core.decode(decoder, pk, value);  // MigrationFailed names table, key, step
-      // The record as stored, read at its own version (the decoder keeps it beside the upgrade).
+      // The record as stored, read with its version's read schema (the decoder keeps it beside the
+      // upgrade).
       const orm::Upgrader* upgrader = core.upgrader();
       auto old = upgrader ? decoder.root(upgrader->readSchema(decoder.version())) : record;
       kept.check(etx, old, record, pk, value);  // nothing is written yet: `value` is still the record
@@ -709,10 +715,10 @@ std::pair<uint64_t, bool> runEager(const std::vector<orm::TableCore*>& tables,
       if (!keepGoing(rewritten)) return stop(false);
       if (options.stop != nullptr && options.stop->load()) {
         throw Error(ErrorCode::Interrupted,
-                    fmt::format("table {}: the migration stopped on request after {} records in "
-                                "this run; what it did is kept, and the next eager open (capdb "
+                    fmt::format("table {}: the migration stopped on request after the batch in "
+                                "flight; what it did is kept, and the next eager open (capdb "
                                 "upgrade --mode eager) resumes it",
-                                name, rewritten));
+                                name));
       }
       uint64_t left = recordBudget ? recordBudget - std::min(recordBudget, written) : UINT64_MAX;
       if (left == 0) return stop(false);

@@ -26,7 +26,8 @@ class KeptIndexCheck {
   KeptIndexCheck(const orm::TableCore& core, const orm::TableInfo& info);
 
   // `record` is the newest-version form of the record stored under `pk` as `stored` (its bytes at
-  // an old version, still in the table), and `old` that record read at its own version. Every
+  // an old version, still in the table), and `old` that record read with the schema its version
+  // is read with (Upgrader::readSchema: its own, or a later wire-compatible one). Every
   // kept index must already hold the entry `record` implies: the index holds the entry written
   // when the record was stored (or, for an index built after the migration began, through the
   // steps), which is that entry unless the steps changed the index's key. When the index's

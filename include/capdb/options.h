@@ -84,11 +84,13 @@ struct EagerOptions {
   std::function<void(const MigrationProgress&)> progress;
   // Records per second at most; 0 (the default) for no limit.
   double maxRecordsPerSecond = 0;
-  // Commit the batches without syncing each, and sync once when the rewrite ends (also when it
-  // fails or is stopped): for an offline upgrade, much faster on a disk whose syncs are slow. A
-  // crash of the process loses nothing committed. A power loss or an OS crash while it runs may
-  // lose the batches since it began, or damage the file (LMDB's MDB_NOSYNC): take a backup first
-  // (capdb upgrade --backup). Default false: every batch is durable when it commits.
+  // An eager open's (or migrate()'s) rewrite commits its batches without syncing each, and syncs
+  // once when it ends (also when it fails or is stopped): for an offline upgrade, faster on a
+  // disk whose syncs are slow. It is the whole environment's setting while it runs: no other
+  // thread of the process may write meanwhile (drain() ignores it). A crash of the process loses
+  // nothing committed. A power loss or an OS crash while it runs may lose the batches since it
+  // began, or damage the file (LMDB's MDB_NOSYNC): take a backup first (capdb upgrade --backup).
+  // Default false: every batch is durable when it commits.
   bool deferSync = false;
   // When set, read before every batch: once true, the rewrite stops after the batch in flight
   // and throws ErrorCode::Interrupted (the open or migrate() fails with it); what it did is

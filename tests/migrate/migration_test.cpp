@@ -311,8 +311,10 @@ TEST_F(MigrationTest, AFailingStepFailsNamingTableKeyAndStepIsUndoneAndRunsWhenF
   EXPECT_NE(err.find("cannot measure this name"), std::string::npos) << err;
   EXPECT_NE(err.find("the table is back at version 1"), std::string::npos) << err;
   // Undone: the five batches before record 57's were rewritten into a scratch database only.
-  // Every record, byte for byte, and the catalog's entry are as they were.
+  // Every record, byte for byte, and the catalog's entry are as they were; the scratch database
+  // is gone.
   EXPECT_TRUE(testing::rawTable(dir_ / "db", "people", {}) == before);
+  EXPECT_FALSE(testing::hasDb(dir_ / "db", "capdb:rewrite:people"));
   {
     Database db = Database::open(dir_ / "db", Schemas{v1}, Options{});
     EXPECT_EQ(db.oldRecords(), 0u);
@@ -325,6 +327,36 @@ TEST_F(MigrationTest, AFailingStepFailsNamingTableKeyAndStepIsUndoneAndRunsWhenF
   EXPECT_EQ(db.table("people").get(tx, Key{57})->get().get("nameLength").as<uint32_t>(), 3u);
   EXPECT_EQ(db.table("people").get(tx, Key{1})->get().get("nameLength").as<uint32_t>(), 1u);
   EXPECT_EQ(db.table("people").count(tx), 100u);
+}
+
+// While an interrupted eager migration replaces the old records it is past undoing, but a new
+// version may not start over it (it would begin from records half replaced): it is refused until
+// the migration finishes.
+TEST_F(MigrationTest, ANewVersionWaitsForAnInterruptedReplaceToFinish) {
+  TableSchema v1 = people(1, kV1);
+  TableSchema v2 = people(2, std::string(kV1) + " nameLength @3 :UInt32;");
+  TableSchema v3 = people(3, std::string(kV1) + " nameLength @3 :UInt32; note @4 :Text;");
+  load(dir_ / "db", v1, numbered(250));
+  Migrations m;
+  addNameLengthStep(m);
+  Options o;
+  o.migrations = &m;
+  o.mode = MigrationMode::Eager;
+  o.eager.batchRecords = 40;
+  o.eager.progress = [](const MigrationProgress& p) {
+    if (p.phase == "replace" && p.done >= 80) throw std::runtime_error("stopped");
+  };
+  EXPECT_THROW(Database::open(dir_ / "db", Schemas{v2}, o), std::exception);
+  o.eager.progress = nullptr;
+  std::string err = errorOf([&] { Database::open(dir_ / "db", Schemas{v3}, o); });
+  EXPECT_NE(err.find("SchemaMismatch: table people: an interrupted migration to version 2 is "
+                     "replacing the old records with the ones it rewrote; finish it"),
+            std::string::npos) << err;
+  { Database db = Database::open(dir_ / "db", Schemas{v2}, o); }
+  EXPECT_FALSE(testing::hasDb(dir_ / "db", "capdb:rewrite:people"));
+  Database db = Database::open(dir_ / "db", Schemas{v3}, o);
+  EXPECT_EQ(db.oldRecords(), 0u);
+  EXPECT_EQ(db.table("people").get(db.read(), Key{200})->get().get("nameLength").as<uint32_t>(), 4u);
 }
 
 // An eager migration stopped part-way (here by its progress callback). While it rewrites its
@@ -420,16 +452,24 @@ TEST_F(MigrationTest, AnEagerMigrationWithoutRoomForASecondCopyIsRefusedBeforeIt
   o.mode = MigrationMode::Eager;
   std::string err = errorOf([&] { Database::open(dir_ / "db", Schemas{v2}, o); });
   EXPECT_NE(err.find("MigrationFailed: table people: the migration from version 1 to 2 writes a "
-                     "second copy of the table's records while it runs"),
+                     "second copy of the records it rewrites while it runs"),
             std::string::npos) << err;
   EXPECT_NE(err.find("the map's limit (EnvOptions::maxMapSize)"), std::string::npos) << err;
   EXPECT_NE(err.find("the table is back at version 1"), std::string::npos) << err;
   EXPECT_TRUE(testing::rawTable(dir_ / "db", "people", {}) == before);
 
   o.env.maxMapSize = size_t{16} << 20;
-  Database db = Database::open(dir_ / "db", Schemas{v2}, o);
-  EXPECT_EQ(db.oldRecords(), 0u);
-  EXPECT_EQ(db.table("people").get(db.read(), Key{7})->get().get("nameLength").as<uint32_t>(), 1000u);
+  {
+    Database db = Database::open(dir_ / "db", Schemas{v2}, o);
+    EXPECT_EQ(db.oldRecords(), 0u);
+    EXPECT_EQ(db.table("people").get(db.read(), Key{7})->get().get("nameLength").as<uint32_t>(), 1000u);
+  }
+  // A new version that rewrites nothing (a field added) needs no such room, even in a map with
+  // only a megabyte left.
+  TableSchema v3 = people(3, std::string(kV1) + " nameLength @3 :UInt32; note @4 :Text;");
+  o.env.maxMapSize = std::filesystem::file_size(dir_ / "db" / "data.mdb") + (size_t{1} << 20);
+  Database db = Database::open(dir_ / "db", Schemas{v3}, o);
+  EXPECT_EQ(db.table("people").count(db.read()), 1500u);
 }
 
 // A rewrite whose records grow past what the room check allowed for meets the map's limit part
@@ -472,11 +512,20 @@ TEST_F(MigrationTest, ADeferredSyncMigrationEndsSynced) {
   o.mode = MigrationMode::Eager;
   o.eager.batchRecords = 40;
   o.eager.deferSync = true;
-  Database db = Database::open(dir_ / "db", Schemas{v2}, o);
+  // migrate() on a database opened lazily: its batches see the sync deferred.
+  Options lazy = o;
+  lazy.mode = MigrationMode::Lazy;
+  Database db = Database::open(dir_ / "db", Schemas{v2}, lazy);
+  uint64_t deferred = 0, batches = 0;
+  EagerOptions e = o.eager;
+  e.progress = [&](const MigrationProgress&) {
+    ++batches;
+    deferred += internal::env(db).syncDeferred() ? 1 : 0;
+  };
+  db.migrate(e);
+  EXPECT_GT(batches, 1u);
+  EXPECT_EQ(deferred, batches);
   EXPECT_FALSE(internal::env(db).syncDeferred());
-  internal::env(db).deferSync(true);
-  EXPECT_TRUE(internal::env(db).syncDeferred());
-  internal::env(db).deferSync(false);
   EXPECT_EQ(db.oldRecords(), 0u);
   EXPECT_EQ(db.table("people").get(db.read(), Key{123})->get().get("nameLength").as<uint32_t>(), 4u);
 }

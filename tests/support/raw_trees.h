@@ -41,4 +41,11 @@ inline RawTable rawTable(const std::filesystem::path& dir, const std::string& ta
   return out;
 }
 
+// Whether the database at `dir` has an LMDB database named `name` (a scratch database left
+// behind, say). The database must not be open elsewhere in this process.
+inline bool hasDb(const std::filesystem::path& dir, const std::string& name) {
+  engine::Env env = engine::Env::open(dir);
+  return env.openDb(name).has_value();
+}
+
 }  // namespace capdb::testing
