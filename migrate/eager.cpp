@@ -230,7 +230,7 @@ std::string holderOf(engine::WriteTxn& etx, const orm::TableCore& core, std::str
 // primary key into the rekey database; the table's own records stay as they are, so that a key
 // met twice can undo the whole migration.
 BatchResult rekeyBatch(WriteTxn& tx, orm::TableCore& core, const EagerOptions& options,
-                       uint64_t limit, BatchResult& result) {
+                       uint64_t limit, const engine::KeyRange& range, BatchResult& result) {
   orm::TableInfo& info = core.touch(tx, true);
   orm::MigrationState& m = *info.migration;
   engine::WriteTxn& etx = internal::engineWrite(tx);
@@ -239,8 +239,6 @@ BatchResult rekeyBatch(WriteTxn& tx, orm::TableCore& core, const EagerOptions& o
   if (refusedForRoom(etx, core, info, result)) return result;
   engine::Db moved = etx.createDb(rekeyDbName(name));
   if (m.checkpoint.empty()) etx.clearDb(moved);  // what a migration that started over left
-  engine::KeyRange range = m.checkpoint.empty() ? engine::KeyRange::all()
-                                                : engine::KeyRange::atLeast(m.checkpoint, false);
   orm::RecordDecoder decoder;
   std::string relabelled;
   uint64_t n = 0, bytes = 0;
@@ -345,24 +343,28 @@ BatchResult rekeyBatch(WriteTxn& tx, orm::TableCore& core, const EagerOptions& o
   return result;
 }
 
+// The scratch database an earlier phase of the migration filled, which this phase (`doing`
+// records from it) reads; Corruption when it is missing.
+engine::Db earlierScratch(engine::WriteTxn& etx, const std::string& name, std::string_view doing) {
+  auto db = etx.openDb(name);
+  CAPDB_REQUIRE_IN(db.has_value(), ErrorCode::Corruption,
+                   "a migration is {} records from {}, which is missing", doing, name);
+  return *db;
+}
+
 // A batch of the Install phase: records move from the rekey database into the cleared table, in
 // key order; the per-version counts follow what lands.
 BatchResult installBatch(WriteTxn& tx, orm::TableCore& core, const EagerOptions& options,
-                         uint64_t limit, BatchResult& result) {
+                         uint64_t limit, const engine::KeyRange& range, BatchResult& result) {
   orm::TableInfo& info = core.touch(tx, true);
   orm::MigrationState& m = *info.migration;
   engine::WriteTxn& etx = internal::engineWrite(tx);
-  auto moved = etx.openDb(rekeyDbName(core.schema().name));
-  CAPDB_REQUIRE_IN(moved.has_value(), ErrorCode::Corruption,
-                   "a migration is installing records from {}, which is missing",
-                   rekeyDbName(core.schema().name));
-  engine::KeyRange range = m.checkpoint.empty() ? engine::KeyRange::all()
-                                                : engine::KeyRange::atLeast(m.checkpoint, false);
+  engine::Db moved = earlierScratch(etx, rekeyDbName(core.schema().name), "installing");
   std::vector<std::pair<std::string_view, std::string_view>> puts;
   uint64_t bytes = 0;
   bool exhausted = true;
   const BatchTimer timer(options);
-  for (auto [pk, value] : etx.scan(*moved, range)) {
+  for (auto [pk, value] : etx.scan(moved, range)) {
     if (puts.size() >= std::max<uint64_t>(limit, 1) || (!puts.empty() && bytes >= options.batchBytes) ||
         timer.over(puts.size())) {
       exhausted = false;
@@ -381,7 +383,7 @@ BatchResult installBatch(WriteTxn& tx, orm::TableCore& core, const EagerOptions&
     m.checkpoint.assign(puts.back().first);
     return result;
   }
-  etx.dropDb(*moved);
+  etx.dropDb(moved);
   m.rekey = false;  // every record is under its new key: the table opens again, indexes aside
   if (!info.autoIncrement.empty()) {
     info.sequence = std::max(info.sequence, core.highestAutoIncrement(etx));
@@ -563,16 +565,12 @@ BatchResult recordsBatch(WriteTxn& tx, const orm::TableCore& core, const EagerOp
 // old versions, in key order. A record the app has written since (at the newest version) or
 // deleted keeps what the app did; the per-version counts follow what is replaced.
 BatchResult replaceBatch(WriteTxn& tx, const orm::TableCore& core, const EagerOptions& options,
-                         orm::TableInfo& info, uint64_t limit, BatchResult& result) {
+                         orm::TableInfo& info, uint64_t limit, const engine::KeyRange& range,
+                         BatchResult& result) {
   orm::MigrationState& m = *info.migration;
   engine::WriteTxn& etx = internal::engineWrite(tx);
   const uint32_t newest = core.schema().version;
-  auto scratch = etx.openDb(rewriteDbName(core.schema().name));
-  CAPDB_REQUIRE_IN(scratch.has_value(), ErrorCode::Corruption,
-                   "a migration is replacing records from {}, which is missing",
-                   rewriteDbName(core.schema().name));
-  engine::KeyRange range = m.checkpoint.empty() ? engine::KeyRange::all()
-                                                : engine::KeyRange::atLeast(m.checkpoint, false);
+  engine::Db scratch = earlierScratch(etx, rewriteDbName(core.schema().name), "replacing");
   std::vector<std::pair<std::string_view, std::string_view>> puts;
   uint64_t bytes = 0, n = 0;
   std::string last;
@@ -580,7 +578,7 @@ BatchResult replaceBatch(WriteTxn& tx, const orm::TableCore& core, const EagerOp
   // Both trees are walked in key order together: the table's cursor only moves forward.
   engine::Scan stored = etx.scan(core.records(), range);
   const BatchTimer timer(options);
-  for (auto [pk, value] : etx.scan(*scratch, range)) {
+  for (auto [pk, value] : etx.scan(scratch, range)) {
     if (n >= std::max<uint64_t>(limit, 1) || (n > 0 && bytes >= options.batchBytes) || timer.over(n)) {
       exhausted = false;
       break;
@@ -606,7 +604,7 @@ BatchResult replaceBatch(WriteTxn& tx, const orm::TableCore& core, const EagerOp
     m.checkpoint = last;
     return result;
   }
-  etx.dropDb(*scratch);
+  etx.dropDb(scratch);
   migrationEnded(etx, core, info);  // the builds of the indexes the steps changed go on
   result.finished = true;
   return result;
@@ -667,16 +665,16 @@ BatchResult runBatch(WriteTxn& tx, orm::TableCore& core, const EagerOptions& opt
       checkBatch(tx, core, options, info, limit, range, result);
       break;
     case orm::MigrationState::Phase::Rekey:
-      rekeyBatch(tx, core, options, limit, result);
+      rekeyBatch(tx, core, options, limit, range, result);
       break;
     case orm::MigrationState::Phase::Install:
-      installBatch(tx, core, options, limit, result);
+      installBatch(tx, core, options, limit, range, result);
       break;
     case orm::MigrationState::Phase::Records:
       recordsBatch(tx, core, options, info, limit, range, result);
       break;
     case orm::MigrationState::Phase::Replace:
-      replaceBatch(tx, core, options, info, limit, result);
+      replaceBatch(tx, core, options, info, limit, range, result);
       break;
     case orm::MigrationState::Phase::Indexes:
       // A phase of earlier builds, which rebuilt indexes after the records: their builds now
