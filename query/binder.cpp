@@ -90,6 +90,25 @@ class Binder {
     auto it = outerUsing_.find(column);
     return it == outerUsing_.end() ? nullptr : &it->second;
   }
+  // Makes `e` (unbound) what the USING column `left` reads as by name: the later column by its
+  // qualified name, or the call coalesce(left, right) over both.
+  void writeUsingColumn(Expr& e, std::pair<int, size_t> left, const OuterUsing& u) const {
+    e.args.clear();
+    if (!u.full) {
+      e.kind = ExprKind::Column;
+      e.name = qualified(scopes_[u.right.first], u.right.second);
+      return;
+    }
+    e.kind = ExprKind::Call;
+    e.name = "coalesce";
+    for (auto [source, column] : {left, u.right}) {
+      auto arg = std::make_unique<Expr>();
+      arg->kind = ExprKind::Column;
+      arg->name = qualified(scopes_[source], column);
+      e.args.push_back(std::move(arg));
+    }
+    e.height = 2;
+  }
   // Binds `e` as the USING column `left` reads as by name: the later column, or coalesce of both.
   void bindUsingColumn(Expr& e, std::pair<int, size_t> left, const OuterUsing& u) {
     if (u.full) {
@@ -314,18 +333,9 @@ class Binder {
         try {
           auto [source, c] = resolve(e.name);
           if (const OuterUsing* u = bareUsing(e.name, {source, c})) {
-            if (!u->full) return qualified(scopes_[u->right.first], u->right.second);
-            // As the call it binds to: coalesce(left, right).
-            Expr call;
-            call.kind = ExprKind::Call;
-            call.name = "coalesce";
-            for (auto [src, col] : {std::pair<int, size_t>{source, c}, u->right}) {
-              auto arg = std::make_unique<Expr>();
-              arg->kind = ExprKind::Column;
-              arg->name = qualified(scopes_[src], col);
-              call.args.push_back(std::move(arg));
-            }
-            return canonical(call);
+            Expr reads;  // as it binds
+            writeUsingColumn(reads, {source, c}, *u);
+            return canonical(reads);
           }
           return qualified(scopes_[source], c);
         } catch (const Error&) {
@@ -431,19 +441,8 @@ void bindSelect(SelectStmt& sel, BoundStatement& out, Binder& b) {
           e->name = b.scopes().size() > 1 ? qualified(sc, c) : (*sc.columns)[c].name;
           // A RIGHT or FULL JOIN's USING column, in * and in its earlier table's t.*, reads as its
           // bare name does.
-          const auto* u = b.scopes().size() > 1 ? b.outerUsingOf({static_cast<int>(src), c}) : nullptr;
-          if (u && u->full) {
-            e->kind = ExprKind::Call;
-            e->name = "coalesce";
-            for (auto [s2, c2] : {std::pair<int, size_t>{static_cast<int>(src), c}, u->right}) {
-              auto arg = std::make_unique<Expr>();
-              arg->kind = ExprKind::Column;
-              arg->name = qualified(b.scopes()[static_cast<size_t>(s2)], c2);
-              e->args.push_back(std::move(arg));
-            }
-            e->height = 2;
-          } else if (u) {
-            e->name = qualified(b.scopes()[static_cast<size_t>(u->right.first)], u->right.second);
+          if (const auto* u = b.scopes().size() > 1 ? b.outerUsingOf({static_cast<int>(src), c}) : nullptr) {
+            b.writeUsingColumn(*e, {static_cast<int>(src), c}, *u);
           }
           b.bind(*e, outMode, "the select list");
           s.outputs.push_back({e.get(), (*sc.columns)[c].name});
