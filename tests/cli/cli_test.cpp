@@ -48,6 +48,31 @@ class Cli : public ::testing::Test {
     ASSERT_TRUE(has(r.out, "imported 200 records")) << r.out;
   }
 
+  // A database from the example's schema with `n` people named "First<i> Last", for upgrades
+  // long enough to stop part-way.
+  void loadManyPeople(int n) {
+    ASSERT_EQ(run({"init", db(), "--schema", kExample + "/people.capnp"}).code, 0);
+    std::string lines;
+    for (int i = 1; i <= n; ++i) {
+      lines += "{\"name\":\"First" + std::to_string(i) + " Last\",\"email\":\"p" + std::to_string(i) +
+               "@x\",\"age\":" + std::to_string(18 + i % 60) + ",\"city\":\"C" + std::to_string(i % 9) +
+               "\"}\n";
+    }
+    ASSERT_EQ(run({"import", db(), "people", write("many.jsonl", lines)}).code, 0);
+  }
+
+  // After an upgrade of loadManyPeople's `n` people to the example's version 2: every record at
+  // version 2 with its name split, and verify finds nothing wrong.
+  void expectManyPeopleUpgraded(int n) {
+    Outcome status = run({"status", db()});
+    EXPECT_TRUE(has(status.out, "version 2: " + std::to_string(n) + " records")) << status.out;
+    EXPECT_EQ(run({"sql", db(), "SELECT count(*) FROM people WHERE lastName = 'Last' AND firstName LIKE 'First%'",
+                   "--format", "csv"}).out,
+              "count(*)\n" + std::to_string(n) + "\n");
+    Outcome v = run({"verify", db()});
+    EXPECT_EQ(v.code, 0) << v.out;
+  }
+
   std::string write(const std::string& name, const std::string& text) {
     auto p = dir_ / name;
     std::ofstream(p, std::ios::binary) << text;
@@ -565,14 +590,7 @@ TEST_F(Cli, ALazyUpgradeFeedsANewIndexThatAnEagerOneFills) {
 }
 
 TEST_F(Cli, AKilledUpgradeResumesWhereItStopped) {
-  ASSERT_EQ(run({"init", db(), "--schema", kExample + "/people.capnp"}).code, 0);
-  std::string lines;
-  for (int i = 1; i <= 6000; ++i) {
-    lines += "{\"name\":\"First" + std::to_string(i) + " Last\",\"email\":\"p" + std::to_string(i) +
-             "@x\",\"age\":" + std::to_string(18 + i % 60) + ",\"city\":\"C" + std::to_string(i % 9) +
-             "\"}\n";
-  }
-  ASSERT_EQ(run({"import", db(), "people", write("many.jsonl", lines)}).code, 0);
+  loadManyPeople(6000);
   std::string v2 = kExample + "/people_v2.capnp", steps = kExample + "/migrate_v2.sql";
   // Slowed to about a second, then killed part-way.
   pid_t pid = fork();
@@ -602,24 +620,13 @@ TEST_F(Cli, AKilledUpgradeResumesWhereItStopped) {
   ASSERT_EQ(resumed.code, 0) << resumed.err;
   // The summary counts this run's records only.
   EXPECT_FALSE(has(resumed.out, "6000 records migrated")) << resumed.out;
-  EXPECT_TRUE(has(run({"status", db()}).out, "version 2: 6000 records")) << run({"status", db()}).out;
-  EXPECT_EQ(run({"sql", db(), "SELECT count(*) FROM people WHERE lastName = 'Last' AND firstName LIKE 'First%'",
-                 "--format", "csv"}).out,
-            "count(*)\n6000\n");
-  Outcome v = run({"verify", db()});
-  EXPECT_EQ(v.code, 0) << v.out;
+  expectManyPeopleUpgraded(6000);
 }
 
 // SIGINT or SIGTERM stops an eager upgrade after the batch in flight: exit 130, the batches
 // before it kept, and the same command resumes it. The database stays consistent either way.
 TEST_F(Cli, AnInterruptedUpgradeStopsCleanlyAndResumes) {
-  ASSERT_EQ(run({"init", db(), "--schema", kExample + "/people.capnp"}).code, 0);
-  std::string lines;
-  for (int i = 1; i <= 6000; ++i) {
-    lines += "{\"name\":\"First" + std::to_string(i) + " Last\",\"email\":\"p" + std::to_string(i) +
-             "@x\",\"age\":" + std::to_string(18 + i % 60) + "}\n";
-  }
-  ASSERT_EQ(run({"import", db(), "people", write("many.jsonl", lines)}).code, 0);
+  loadManyPeople(6000);
   std::string v2 = kExample + "/people_v2.capnp", steps = kExample + "/migrate_v2.sql";
   for (int sig : {SIGINT, SIGTERM}) {
     const std::string before = run({"status", db()}).out;
@@ -657,12 +664,7 @@ TEST_F(Cli, AnInterruptedUpgradeStopsCleanlyAndResumes) {
   }
   Outcome resumed = run({"upgrade", db(), "--schema", v2, "--migrations", steps, "--batch", "500"});
   ASSERT_EQ(resumed.code, 0) << resumed.err;
-  EXPECT_TRUE(has(run({"status", db()}).out, "version 2: 6000 records")) << run({"status", db()}).out;
-  EXPECT_EQ(run({"sql", db(), "SELECT count(*) FROM people WHERE lastName = 'Last' AND firstName LIKE 'First%'",
-                 "--format", "csv"}).out,
-            "count(*)\n6000\n");
-  Outcome v = run({"verify", db()});
-  EXPECT_EQ(v.code, 0) << v.out;
+  expectManyPeopleUpgraded(6000);
 }
 
 TEST_F(Cli, TheInteractiveShellThroughAPseudoTerminal) {
