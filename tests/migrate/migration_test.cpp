@@ -27,6 +27,11 @@ class MigrationTest : public ::capdb::testing::PeopleVersions {
   static std::string errorOf(const std::function<void()>& fn) {
     return ::capdb::testing::errorOf(fn);
   }
+
+  // 250 numbered records (numbered(), below) stored at version 1 in dir_/db, and the options that
+  // open them at version 2 (nameLength, through `m`'s step) in `mode`, in batches of 40.
+  Options numberedToNameLength(Migrations& m, MigrationMode mode);
+  TableSchema withNameLength() { return people(2, std::string(kV1) + " nameLength @3 :UInt32;"); }
 };
 
 const std::string kRecords =
@@ -45,6 +50,16 @@ std::string numbered(int n) {
     lines += "{\"id\":\"" + std::to_string(i) + "\",\"name\":\"n" + std::to_string(i) + "\"}\n";
   }
   return lines;
+}
+
+Options MigrationTest::numberedToNameLength(Migrations& m, MigrationMode mode) {
+  load(dir_ / "db", people(1, kV1), numbered(250));
+  addNameLengthStep(m);
+  Options o;
+  o.migrations = &m;
+  o.mode = mode;
+  o.eager.batchRecords = 40;
+  return o;
 }
 
 TEST_F(MigrationTest, AddAComputedField) {
@@ -230,15 +245,9 @@ TEST_F(MigrationTest, AChainOfThreeSteps) {
 }
 
 TEST_F(MigrationTest, LazyReadsWritesCountsAndDrain) {
-  TableSchema v1 = people(1, kV1);
-  TableSchema v2 = people(2, std::string(kV1) + " nameLength @3 :UInt32;");
-  load(dir_ / "db", v1, numbered(250));
+  TableSchema v2 = withNameLength();
   Migrations m;
-  addNameLengthStep(m);
-  Options o;
-  o.migrations = &m;
-  o.mode = MigrationMode::Hybrid;
-  o.eager.batchRecords = 40;
+  Options o = numberedToNameLength(m, MigrationMode::Hybrid);
   Database db = Database::open(dir_ / "db", Schemas{v2}, o);
   auto t = db.table("people");
   EXPECT_EQ(db.oldRecords(), 250u);
@@ -333,16 +342,10 @@ TEST_F(MigrationTest, AFailingStepFailsNamingTableKeyAndStepIsUndoneAndRunsWhenF
 // version may not start over it (it would begin from records half replaced): it is refused until
 // the migration finishes.
 TEST_F(MigrationTest, ANewVersionWaitsForAnInterruptedReplaceToFinish) {
-  TableSchema v1 = people(1, kV1);
-  TableSchema v2 = people(2, std::string(kV1) + " nameLength @3 :UInt32;");
+  TableSchema v2 = withNameLength();
   TableSchema v3 = people(3, std::string(kV1) + " nameLength @3 :UInt32; note @4 :Text;");
-  load(dir_ / "db", v1, numbered(250));
   Migrations m;
-  addNameLengthStep(m);
-  Options o;
-  o.migrations = &m;
-  o.mode = MigrationMode::Eager;
-  o.eager.batchRecords = 40;
+  Options o = numberedToNameLength(m, MigrationMode::Eager);
   o.eager.progress = [](const MigrationProgress& p) {
     if (p.phase == "replace" && p.done >= 80) throw std::runtime_error("stopped");
   };
@@ -364,15 +367,9 @@ TEST_F(MigrationTest, ANewVersionWaitsForAnInterruptedReplaceToFinish) {
 // old records a hybrid open may, and the app may write: records the app wrote or removed keep
 // what it did, whether the replace had passed them or not, and every other record is replaced.
 TEST_F(MigrationTest, AnInterruptedEagerMigrationKeepsTheAppsWritesAndReplacesTheRest) {
-  TableSchema v1 = people(1, kV1);
-  TableSchema v2 = people(2, std::string(kV1) + " nameLength @3 :UInt32;");
-  load(dir_ / "db", v1, numbered(250));
+  TableSchema v2 = withNameLength();
   Migrations m;
-  addNameLengthStep(m);
-  Options o;
-  o.migrations = &m;
-  o.mode = MigrationMode::Eager;
-  o.eager.batchRecords = 40;
+  Options o = numberedToNameLength(m, MigrationMode::Eager);
   std::string stopIn = "records";
   o.eager.progress = [&](const MigrationProgress& p) {
     if (p.phase == stopIn && p.done >= 80) throw std::runtime_error("stopped");
@@ -502,15 +499,9 @@ TEST_F(MigrationTest, AnEagerMigrationThatFillsTheMapIsUndone) {
 // EagerOptions::deferSync: the batches commit unsynced, one sync at the end, and the commits
 // after it sync again.
 TEST_F(MigrationTest, ADeferredSyncMigrationEndsSynced) {
-  TableSchema v1 = people(1, kV1);
-  TableSchema v2 = people(2, std::string(kV1) + " nameLength @3 :UInt32;");
-  load(dir_ / "db", v1, numbered(250));
+  TableSchema v2 = withNameLength();
   Migrations m;
-  addNameLengthStep(m);
-  Options o;
-  o.migrations = &m;
-  o.mode = MigrationMode::Eager;
-  o.eager.batchRecords = 40;
+  Options o = numberedToNameLength(m, MigrationMode::Eager);
   o.eager.deferSync = true;
   // migrate() on a database opened lazily: its batches see the sync deferred.
   Options lazy = o;
