@@ -29,23 +29,31 @@ class SqlStep {
 
   void run(capnp::DynamicStruct::Reader old, capnp::DynamicStruct::Builder next) {
     const Bound& b = bound(old.getSchema(), next.getSchema());
-    query::RecordRow row(*b.oldColumns);
-    row.reset(old);
+    // The row and the values are the thread's, kept from one record to the next: a step runs
+    // once per record, and allocating them each time cost as much as evaluating it.
+    thread_local Workspace w;
+    if (w.serial != b.serial) {
+      w.serial = b.serial;
+      w.row = std::make_unique<query::RecordRow>(*b.oldColumns);
+      w.values.assign(b.statement.sets.size(), Value());
+    }
+    w.row->reset(old);
     query::EvalContext ctx;
-    std::vector<Value> noParams;
+    static const std::vector<Value> noParams;
     ctx.params = &noParams;
-    ctx.row = &row;
-    std::vector<Value> values;
-    values.reserve(b.statement.sets.size());
+    ctx.row = w.row.get();
     // Every value is computed from the old record before any field is set.
-    for (const auto& [column, expr] : b.statement.sets) values.push_back(query::eval(*expr, ctx));
-    for (size_t i = 0; i < values.size(); ++i) {
-      query::setColumn(next, *b.newColumns, b.statement.sets[i].first, values[i]);
+    for (size_t i = 0; i < w.values.size(); ++i) {
+      w.values[i] = query::eval(*b.statement.sets[i].second, ctx);
+    }
+    for (size_t i = 0; i < w.values.size(); ++i) {
+      query::setColumn(next, *b.newColumns, b.statement.sets[i].first, w.values[i]);
     }
   }
 
  private:
   struct Bound {
+    uint64_t serial;  // never reused, unlike an address: names the binding a Workspace is for
     capnp::StructSchema from, to;
     std::unique_ptr<TableColumns> oldColumns, newColumns;
     query::ParsedStatement parsed;  // this binding's own copy of the tree
@@ -64,6 +72,8 @@ class SqlStep {
     }
     const auto& m = statement();
     auto b = std::make_unique<Bound>();
+    static std::atomic<uint64_t> serials{0};
+    b->serial = ++serials;
     b->from = from;
     b->to = to;
     b->oldColumns = std::make_unique<TableColumns>(m.table.name, from);
@@ -86,6 +96,13 @@ class SqlStep {
     last_.store(bindings_.back().get(), std::memory_order_release);
     return *bindings_.back();
   }
+
+  // What a thread's run of one binding reuses from record to record.
+  struct Workspace {
+    uint64_t serial = 0;
+    std::unique_ptr<query::RecordRow> row;
+    std::vector<Value> values;
+  };
 
   // Binding fills the tree in place; each pair of schemas gets a fresh tree from the same text.
   query::ParsedStatement reparse() const { return query::parse(text_); }

@@ -1,5 +1,6 @@
 #include "query/columns.h"
 
+#include <capnp/any.h>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -209,7 +210,16 @@ bool TableColumns::readFlat(const orm::FlatRecord& record, size_t column, Value&
 }
 
 Value TableColumns::read(capnp::DynamicStruct::Reader record, size_t column) const {
-  return fromKey(orm::keyValueAt(record, columns_[column].path), column);
+  using W = capnp::schema::Type::Which;
+  const orm::FieldPath& path = columns_[column].path;
+  if (path.direct && path.pointerSteps.empty() && path.leafWhich != W::TEXT &&
+      path.leafWhich != W::DATA) {
+    // A scalar of the root struct (or of a group in it, not a union member): read where it lies
+    // in the data section, without the dynamic API's lookups.
+    return orm::visitScalarAt(capnp::AnyStruct::Reader(record).getDataSection(), path,
+                              [&](auto v) { return scalarValue(v, column); });
+  }
+  return fromKey(orm::keyValueAt(record, path), column);
 }
 
 }  // namespace capdb::query

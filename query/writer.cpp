@@ -2,10 +2,13 @@
 #include <cfloat>
 #include <cmath>
 
+#include <capnp/any.h>
+
 #include "engine/fail.h"
 #include "engine/key_codec.h"
 #include "query/eval.h"
 #include "query/executor.h"
+#include "orm/record_key.h"
 #include "orm/table_core.h"
 
 namespace capdb::query {
@@ -91,24 +94,42 @@ void setColumn(capnp::DynamicStruct::Builder record, const TableColumns& columns
     if (parent) parent->clear(leaf);
     return;
   }
-  capnp::DynamicStruct::Builder parent = *leafParent(record, c.path, true);
+  auto parent = [&] { return *leafParent(record, c.path, true); };
+  // A Bool or a number of the root struct (or of a group in it, not a union member) is stored
+  // where it lies in the data section; anything else, or a section too short for the field,
+  // through the dynamic API.
+  auto setScalar = [&](auto value) {
+    if (c.path.direct && c.path.pointerSteps.empty()) {
+      bool stored = orm::withScalarType(w, [&](auto type) {
+        using T = typename decltype(type)::type;
+        if constexpr (std::is_void_v<T>) {
+          return false;
+        } else {
+          return orm::storeScalarAt(capnp::AnyStruct::Builder(record).getDataSection(),
+                                    c.path.leafOffset, c.path.leafDefaultBits, static_cast<T>(value));
+        }
+      });
+      if (stored) return;
+    }
+    parent().set(leaf, value);
+  };
   switch (w) {
     case W::TEXT: {
       if (v.type() == Value::Type::Blob) doesNotFit(columns, column, v);
       std::string t = v.toText();
-      parent.set(leaf, capnp::Text::Reader(t.c_str(), t.size()));
+      parent().set(leaf, capnp::Text::Reader(t.c_str(), t.size()));
       return;
     }
     case W::DATA: {
       if (v.type() != Value::Type::Blob && v.type() != Value::Type::Text) doesNotFit(columns, column, v);
       std::string d = v.toText();
-      parent.set(leaf, capnp::Data::Reader(reinterpret_cast<const kj::byte*>(d.data()), d.size()));
+      parent().set(leaf, capnp::Data::Reader(reinterpret_cast<const kj::byte*>(d.data()), d.size()));
       return;
     }
     case W::BOOL: {
       auto i = exactInteger(v);
       if (!i || (*i != 0 && *i != 1)) doesNotFit(columns, column, v);
-      parent.set(leaf, *i == 1);
+      setScalar(*i == 1);
       return;
     }
     case W::FLOAT32: case W::FLOAT64: {
@@ -117,9 +138,9 @@ void setColumn(capnp::DynamicStruct::Builder record, const TableColumns& columns
       double d = n.real();
       if (w == W::FLOAT32) {
         if (std::isfinite(d) && std::fabs(d) > FLT_MAX) doesNotFit(columns, column, v);
-        parent.set(leaf, static_cast<float>(d));
+        setScalar(static_cast<float>(d));
       } else {
-        parent.set(leaf, d);
+        setScalar(d);
       }
       return;
     }
@@ -129,7 +150,7 @@ void setColumn(capnp::DynamicStruct::Builder record, const TableColumns& columns
         for (auto e : enumerants) {
           auto name = e.getProto().getName();
           if (std::string_view(name.begin(), name.size()) == v.text()) {
-            parent.set(leaf, capnp::DynamicEnum(e));
+            parent().set(leaf, capnp::DynamicEnum(e));
             return;
           }
         }
@@ -139,7 +160,7 @@ void setColumn(capnp::DynamicStruct::Builder record, const TableColumns& columns
       if (v.type() == Value::Type::Blob || !i || *i < 0 || static_cast<uint64_t>(*i) >= enumerants.size()) {
         doesNotFit(columns, column, v);
       }
-      parent.set(leaf, capnp::DynamicEnum(enumerants[static_cast<uint32_t>(*i)]));
+      parent().set(leaf, capnp::DynamicEnum(enumerants[static_cast<uint32_t>(*i)]));
       return;
     }
     default: {
@@ -147,9 +168,9 @@ void setColumn(capnp::DynamicStruct::Builder record, const TableColumns& columns
       auto i = exactInteger(v);
       if (!i || !inRange(w, *i)) doesNotFit(columns, column, v);
       if (w == W::UINT64 || w == W::UINT32 || w == W::UINT16 || w == W::UINT8) {
-        parent.set(leaf, static_cast<uint64_t>(*i));
+        setScalar(static_cast<uint64_t>(*i));
       } else {
-        parent.set(leaf, *i);
+        setScalar(*i);
       }
       return;
     }
