@@ -1,10 +1,12 @@
 #include "migrate/kept_index_check.h"
 
+#include <capnp/any.h>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <kj/exception.h>
 
 #include <algorithm>
+#include <cstring>
 #include <optional>
 #include <utility>
 
@@ -24,6 +26,37 @@ KeptIndexCheck::KeptIndexCheck(const orm::TableCore& core, const orm::TableInfo&
     }
   }
 }
+
+namespace {
+
+using W = capnp::schema::Type::Which;
+
+// Whether a number or Bool of each root struct (or of a group in it, not a union member) holds
+// the same bits in `old` at `was` as in `record` at `is`, read where they lie; nullopt when
+// either is not such a field or their types differ. The same bits encode the same key; different
+// bits may too (0.0 and -0.0), which the caller's lookup then settles.
+std::optional<bool> sameScalar(const orm::FieldPath& was, capnp::DynamicStruct::Reader old,
+                               const orm::FieldPath& is, capnp::DynamicStruct::Reader record) {
+  auto direct = [](const orm::FieldPath& p) {
+    return p.direct && p.pointerSteps.empty() && p.leafWhich != W::TEXT && p.leafWhich != W::DATA &&
+           p.leafWhich != W::VOID;
+  };
+  if (!direct(was) || !direct(is) || was.leafWhich != is.leafWhich) return std::nullopt;
+  auto a = capnp::AnyStruct::Reader(old).getDataSection();
+  auto b = capnp::AnyStruct::Reader(record).getDataSection();
+  return orm::withScalarType(is.leafWhich, [&](auto type) {
+    using T = typename decltype(type)::type;
+    if constexpr (std::is_void_v<T>) {
+      return false;
+    } else {
+      T x = orm::scalarAt<T>(a, was.leafOffset, was.leafDefaultBits);
+      T y = orm::scalarAt<T>(b, is.leafOffset, is.leafDefaultBits);
+      return std::memcmp(&x, &y, sizeof(T)) == 0;
+    }
+  });
+}
+
+}  // namespace
 
 bool KeptIndexCheck::sameKey(size_t i, capnp::DynamicStruct::Reader old,
                              capnp::DynamicStruct::Reader record) {
@@ -49,8 +82,14 @@ bool KeptIndexCheck::sameKey(size_t i, capnp::DynamicStruct::Reader old,
   engine::KeyEncoder before, after;
   try {
     for (size_t f = 0; f < index.schema.fields.size(); ++f) {
-      before.value(orm::keyValueAt(old, (*it->paths)[f]));
-      after.value(orm::keyValueAt(record, index.schema.fields[f]));
+      const orm::FieldPath& was = (*it->paths)[f];
+      const orm::FieldPath& is = index.schema.fields[f];
+      if (auto same = sameScalar(was, old, is, record)) {
+        if (!*same) return false;
+        continue;
+      }
+      before.value(orm::keyValueAt(old, was));
+      after.value(orm::keyValueAt(record, is));
     }
   } catch (const Error&) {
     return false;  // the lookup decides
