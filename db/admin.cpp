@@ -45,7 +45,7 @@ uint64_t verifyIndexEntries(const engine::Txn& tx, const orm::TableCore& core,
   for (auto scan = tx.scan(index.db, engine::KeyRange::all()); scan.valid(); scan.next()) {
     ++entries;
     std::string_view pk = core.primaryKeyOfEntry(index, scan.key(), scan.value());
-    auto bytes = tx.get(core.records(), pk);
+    auto bytes = tx.get(core.records(tx), pk);
     if (!bytes) {
       report.problems.push_back(fmt::format("table {}: index {} has an entry {} for record {}, "
                                             "which is not in the table",
@@ -109,7 +109,7 @@ DatabaseStatus status(const Database& db) {
     // Half-way to new primary keys the records lie in two databases; the migration knows them.
     bool moving = t->migration && t->migration->rekey;
     s.records = moving ? t->migration->total : core.count(tx);
-    s.recordBytes = internal::engineTxn(tx).stat(core.records()).bytes();
+    s.recordBytes = internal::engineTxn(tx).stat(core.records(tx)).bytes();
     for (const auto& [v, n] : t->counts) {
       if (n > 0) s.recordsByVersion[v] = n;
     }
@@ -231,7 +231,7 @@ class TableVerifier {
   }
 
   void run() {
-    for (auto scan = txn_.scan(core_.records(), engine::KeyRange::all()); scan.valid();
+    for (auto scan = txn_.scan(core_.records(txn_), engine::KeyRange::all()); scan.valid();
          scan.next()) {
       ++report_.records;
       try {

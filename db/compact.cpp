@@ -20,7 +20,7 @@ std::vector<CompactedTree> compact(Database& db) {
         // Looked up inside the transaction: its start reloads the catalog if another process
         // changed it.
         const orm::TableCore& core = internal::core(db.table(name));
-        const engine::Db& tree = index.empty() ? core.records() : core.index(index).db;
+        const engine::Db& tree = index.empty() ? core.records(tx) : core.index(index).db;
         engine::WriteTxn& etx = internal::engineWrite(tx);
         auto before = etx.stat(tree);
         t.entries = before.entries;

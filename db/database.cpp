@@ -14,6 +14,7 @@
 #include "orm/catalog.h"
 #include "orm/table_core.h"
 #include "db/database_state.h"
+#include "orm/disk_names.h"
 #include "orm/table_reader.h"
 
 namespace capdb {
@@ -134,6 +135,16 @@ void Database::State::fence(const engine::Txn& txn) {
     }
     if (!change.empty()) {
       core->setStale(std::move(change));
+      stale = true;
+      continue;
+    }
+    // A migration swapped the table's records databases: transactions from the swap's commit on
+    // read the other one (the transactions of this process that began before keep theirs).
+    if (info->recordsSince != was->second.recordsSince &&
+        !core->swapRecords(info->recordsTree, info->recordsSince)) {
+      core->setStale(fmt::format("another process moved its records into {}, which this process "
+                                 "has not opened; reopen the database",
+                                 orm::tableDbName(name, info->recordsTree)));
       stale = true;
       continue;
     }

@@ -28,7 +28,9 @@ std::unique_ptr<orm::TableCore> applyOpenPlan(engine::WriteTxn& txn, orm::Catalo
   if (plan.refusal) throw *plan.refusal;
   TableInfo& info = plan.entry;
   if (plan.storeSchema) catalog.putSchema(txn, *plan.storeSchema);
-  engine::Db records = txn.createDb(orm::tableDbName(app.name));
+  // Both records databases, so that every process has a handle for the one a migration swaps in.
+  orm::RecordTrees records(txn.createDb(orm::tableDbName(app.name, 0)),
+                           txn.createDb(orm::tableDbName(app.name, 1)), info.recordsTree);
   std::vector<IndexCore> cores;
   for (const auto& index : app.indexes) {
     cores.push_back(IndexCore{index, txn.createDb(orm::indexDbName(app.name, index.name)), orm::IndexState::Ready});
@@ -72,9 +74,11 @@ std::unique_ptr<orm::TableCore> applyReadOnlyPlan(const engine::Txn& txn, orm::C
                                                   const TableInfo& info, db::ReadOnlyPlan plan,
                                                   std::vector<std::unique_ptr<Migrations>>& keep) {
   if (plan.refusal) throw *plan.refusal;
-  auto records = txn.openDb(orm::tableDbName(info.name));
-  CAPDB_REQUIRE(records.has_value(), ErrorCode::Corruption,
-                "table {}: its records database is missing", info.name);
+  auto tree0 = txn.openDb(orm::tableDbName(info.name, 0));
+  auto tree1 = txn.openDb(orm::tableDbName(info.name, 1));
+  CAPDB_REQUIRE(tree0.has_value() && (tree1.has_value() || info.recordsTree == 0),
+                ErrorCode::Corruption, "table {}: its records database {} is missing", info.name,
+                orm::tableDbName(info.name, tree0 ? 1 : 0));
   std::vector<IndexCore> cores;
   for (const auto& index : plan.schema.indexes) {
     auto db = txn.openDb(orm::indexDbName(info.name, index.name));
@@ -85,7 +89,9 @@ std::unique_ptr<orm::TableCore> applyReadOnlyPlan(const engine::Txn& txn, orm::C
                               state == plan.indexStates.end() ? orm::IndexState::Ready : state->second});
   }
   auto core =
-      std::make_unique<orm::TableCore>(std::move(plan.schema), *records, std::move(cores), catalog);
+      std::make_unique<orm::TableCore>(std::move(plan.schema),
+                                       orm::RecordTrees(*tree0, tree1, info.recordsTree),
+                                       std::move(cores), catalog);
   if (!plan.unavailable.empty()) core->setUnavailable(std::move(plan.unavailable));
   if (plan.storedSteps) keep.push_back(std::move(plan.storedSteps));
   if (plan.upgrader) core->setUpgrader(std::move(plan.upgrader), plan.oldVersions);

@@ -50,7 +50,40 @@ struct BatchResult {
   };
   std::vector<State> states;
   uint64_t commitSnapshot = 0;
+  // Set when the batch swapped the table's records databases: the tree that holds the records
+  // from the commit on, and that commit's snapshot.
+  std::optional<std::pair<uint32_t, uint64_t>> swapped;
 };
+
+// The records database an undoable migration fills: the table's other one, which holds no
+// records (the records are in info.recordsTree).
+engine::Db otherTree(engine::WriteTxn& etx, const orm::TableCore& core, const orm::TableInfo& info) {
+  return etx.createDb(orm::tableDbName(core.schema().name, 1 - info.recordsTree));
+}
+
+// The point where an undoable migration ends: the other records database, which holds every
+// record at its new version (and key), becomes the table's from this batch's commit on, in one
+// step. The old one is emptied; a transaction that began before the commit keeps reading it as
+// its snapshot holds it (orm::RecordTrees).
+void swapTrees(engine::WriteTxn& etx, const orm::TableCore& core, orm::TableInfo& info,
+               BatchResult& result) {
+  engine::Db old = core.records(etx);  // this transaction's snapshot: the tree before the swap
+  info.recordsTree = 1 - info.recordsTree;
+  info.recordsSince = etx.snapshotId() + 1;  // this batch's commit
+  etx.clearDb(old);
+  result.swapped = {info.recordsTree, info.recordsSince};
+}
+
+// A migration an earlier format began filling a scratch database this one no longer uses
+// ("capdb:rewrite:<table>", "capdb:rekey:<table>") starts its phase over in the table's other
+// records database: nothing of the table has changed yet.
+void restartLegacyScratch(engine::WriteTxn& etx, orm::MigrationState& m, const std::string& name) {
+  if (auto legacy = etx.openDb(name)) {
+    etx.dropDb(*legacy);
+    m.checkpoint.clear();
+    m.done = 0;
+  }
+}
 
 // Undoes a migration that failed before its point of no return (its checks, rewriting records
 // into the scratch database, or moving records to new keys): the table's entry is back as it was (version, key, autoIncrement, indexes and their
@@ -91,6 +124,7 @@ bool abandon(engine::WriteTxn& etx, const orm::TableCore& core, orm::TableInfo& 
   for (const auto& db : scratch) {
     if (auto open = etx.openDb(db)) etx.dropDb(*open);
   }
+  etx.clearDb(otherTree(etx, core, info));  // what it wrote of the records
   undoMigration(etx, core, info);
   return true;
 }
@@ -105,7 +139,7 @@ std::string roomShortfall(const engine::WriteTxn& etx, const orm::TableCore& cor
   uint64_t records = std::max<uint64_t>(info.records(), 1);
   uint64_t pending = std::min(info.migration->total, records);
   if (pending == 0) return {};
-  uint64_t copy = static_cast<uint64_t>(static_cast<double>(etx.stat(core.records()).bytes()) *
+  uint64_t copy = static_cast<uint64_t>(static_cast<double>(etx.stat(core.records(etx)).bytes()) *
                                         static_cast<double>(pending) / static_cast<double>(records));
   uint64_t needed = copy + copy * 2 / 5 + (uint64_t{256} << 10);
   engine::Txn::Room room = etx.room();
@@ -172,7 +206,7 @@ ScanEnd scanBatch(engine::WriteTxn& etx, const orm::TableCore& core,
   ScanEnd end;
   uint64_t n = 0;
   orm::RecordDecoder decoder;
-  for (auto [pk, value] : etx.scan(core.records(), range)) {
+  for (auto [pk, value] : etx.scan(core.records(etx), range)) {
     if (n >= std::max<uint64_t>(limit, 1) || timer.over(n)) {
       end.exhausted = false;
       break;
@@ -216,7 +250,7 @@ bool refusedForRoom(engine::WriteTxn& etx, const orm::TableCore& core, orm::Tabl
 std::string holderOf(engine::WriteTxn& etx, const orm::TableCore& core, std::string_view newPk,
                      std::string_view except) {
   orm::RecordDecoder decoder;
-  for (auto [pk, value] : etx.scan(core.records(), engine::KeyRange::all())) {
+  for (auto [pk, value] : etx.scan(core.records(etx), engine::KeyRange::all())) {
     if (pk == except) continue;
     try {
       if (core.primaryKeyOf(core.decode(decoder, pk, value)) == newPk) return engine::formatKey(pk);
@@ -227,8 +261,9 @@ std::string holderOf(engine::WriteTxn& etx, const orm::TableCore& core, std::str
 }
 
 // A batch of the Rekey phase: each record, upgraded to the newest version, goes under its new
-// primary key into the rekey database; the table's own records stay as they are, so that a key
-// met twice can undo the whole migration.
+// primary key into the table's other records database; the table's own records stay as they
+// are, so that a key met twice can undo the whole migration. Once every record is there, the
+// two databases swap.
 BatchResult rekeyBatch(WriteTxn& tx, orm::TableCore& core, const EagerOptions& options,
                        uint64_t limit, const engine::KeyRange& range, BatchResult& result) {
   orm::TableInfo& info = core.touch(tx, true);
@@ -237,7 +272,8 @@ BatchResult rekeyBatch(WriteTxn& tx, orm::TableCore& core, const EagerOptions& o
   const std::string& name = core.schema().name;
   const uint32_t newest = core.schema().version;
   if (refusedForRoom(etx, core, info, result)) return result;
-  engine::Db moved = etx.createDb(rekeyDbName(name));
+  restartLegacyScratch(etx, m, rekeyDbName(name));
+  engine::Db moved = otherTree(etx, core, info);
   if (m.checkpoint.empty()) etx.clearDb(moved);  // what a migration that started over left
   orm::RecordDecoder decoder;
   std::string relabelled;
@@ -250,7 +286,7 @@ BatchResult rekeyBatch(WriteTxn& tx, orm::TableCore& core, const EagerOptions& o
   auto undo = [&](const std::string& why) {
     result.failure = fmt::format("{}; nothing was rewritten and the table is back at version {}",
                                  why, m.fromVersion);
-    etx.dropDb(moved);
+    etx.clearDb(moved);
     undoMigration(etx, core, info);
     result.finished = true;
     return result;
@@ -264,7 +300,7 @@ BatchResult rekeyBatch(WriteTxn& tx, orm::TableCore& core, const EagerOptions& o
   std::string arena;
   const BatchTimer timer(options);
   try {
-    for (auto [pk, value] : etx.scan(core.records(), range)) {
+    for (auto [pk, value] : etx.scan(core.records(etx), range)) {
       if (n >= std::max<uint64_t>(limit, 1) || (n > 0 && bytes >= options.batchBytes) || timer.over(n)) {
         exhausted = false;
         break;
@@ -331,15 +367,20 @@ BatchResult rekeyBatch(WriteTxn& tx, orm::TableCore& core, const EagerOptions& o
   result.phase = "rekey";
   if (!exhausted) {
     m.checkpoint = last;
-  } else {
-    // Every record has its copy under its new key: the table's records give way to them.
-    pointOfNoReturn(etx, core, info);
-    etx.clearDb(core.records());
-    info.counts.clear();
-    m.phase = orm::MigrationState::Phase::Install;
-    m.checkpoint.clear();
-    m.done = 0;  // now counts the records installed
+    return result;
   }
+  // Every record has its copy under its new key, at the newest version: the two databases swap.
+  pointOfNoReturn(etx, core, info);
+  uint64_t records = etx.count(moved);
+  info.counts.clear();
+  if (records > 0) info.counts[newest] = records;
+  if (!info.autoIncrement.empty()) {
+    info.sequence = std::max(info.sequence, core.highestAutoIncrement(etx, moved));
+  }
+  swapTrees(etx, core, info, result);
+  m.rekey = false;  // every record is under its new key: the table opens again, indexes aside
+  migrationEnded(etx, core, info);  // the builds of the indexes the steps changed go on
+  result.finished = true;
   return result;
 }
 
@@ -352,8 +393,9 @@ engine::Db earlierScratch(engine::WriteTxn& etx, const std::string& name, std::s
   return *db;
 }
 
-// A batch of the Install phase: records move from the rekey database into the cleared table, in
-// key order; the per-version counts follow what lands.
+// A batch of the Install phase, of a migration an earlier format left there: records move from
+// the rekey database into the cleared table, in key order; the per-version counts follow what
+// lands. (Migrations now swap the re-keyed records in instead.)
 BatchResult installBatch(WriteTxn& tx, orm::TableCore& core, const EagerOptions& options,
                          uint64_t limit, const engine::KeyRange& range, BatchResult& result) {
   orm::TableInfo& info = core.touch(tx, true);
@@ -374,7 +416,7 @@ BatchResult installBatch(WriteTxn& tx, orm::TableCore& core, const EagerOptions&
     bytes += value.size();
     ++info.counts[core.schema().version];  // the rekey phase wrote every record at the newest
   }
-  etx.putMany(core.records(), puts);  // ascending, after every key already there
+  etx.putMany(core.records(etx), puts);  // ascending, after every key already there
   m.done += puts.size();
   result.written = puts.size();
   result.done = m.done;
@@ -451,10 +493,10 @@ BatchResult checkBatch(WriteTxn& tx, const orm::TableCore& core, const EagerOpti
 }
 
 // The records phase: rewrites a batch of old records at the newest version, in key order. A
-// migration that can be undone (an eager open began it) writes them into the scratch database,
-// leaving the table's records as they are: a step that fails, or a record that cannot be
-// stored, undoes the whole migration, and once every record is rewritten the Replace phase puts
-// them over the old ones. Otherwise they are rewritten in place.
+// migration that can be undone (an eager open began it) writes every record, rewritten or as it
+// lies, into the table's other records database, leaving the table's records as they are: a step
+// that fails, or a record that cannot be stored, undoes the whole migration, and once every
+// record is there the two databases swap. Otherwise records are rewritten in place.
 BatchResult recordsBatch(WriteTxn& tx, const orm::TableCore& core, const EagerOptions& options,
                          orm::TableInfo& info, uint64_t limit, const engine::KeyRange& range,
                          BatchResult& result) {
@@ -463,10 +505,11 @@ BatchResult recordsBatch(WriteTxn& tx, const orm::TableCore& core, const EagerOp
   const uint32_t newest = core.schema().version;
   const bool undoable = !m.before.empty();
   if (undoable && refusedForRoom(etx, core, info, result)) return result;
-  std::optional<engine::Db> scratch;
+  std::optional<engine::Db> target;
   if (undoable) {
-    scratch = etx.createDb(rewriteDbName(core.schema().name));
-    if (m.checkpoint.empty()) etx.clearDb(*scratch);  // what a migration that started over left
+    restartLegacyScratch(etx, m, rewriteDbName(core.schema().name));
+    target = otherTree(etx, core, info);
+    if (m.checkpoint.empty()) etx.clearDb(*target);  // what a migration that started over left
   }
   // Collected first, written after: a put while the scan's cursor walks the same tree could
   // move it. Keys and new values go into one buffer, so a batch allocates a few times, not
@@ -476,6 +519,9 @@ BatchResult recordsBatch(WriteTxn& tx, const orm::TableCore& core, const EagerOp
     uint32_t fromVersion;
   };
   std::vector<Rewrite> rewrites;
+  // Undoable: the records that need no rewrite, copied as they lie; in key order among the
+  // rewrites (their positions in `rewrites` order the writes).
+  std::vector<std::pair<size_t, std::pair<std::string_view, std::string_view>>> kept;
   std::string arena;
   uint64_t bytes = 0;
   std::string last;
@@ -485,10 +531,10 @@ BatchResult recordsBatch(WriteTxn& tx, const orm::TableCore& core, const EagerOp
   // rewrite, so that writers never wait long between batches.
   uint64_t scanned = 0;
   uint64_t scanLimit = std::max<uint64_t>(limit, 1) * 4;
-  KeptIndexCheck kept(core, info);
+  KeptIndexCheck keptIndexes(core, info);
   const BatchTimer timer(options);
   try {
-    for (auto [pk, value] : etx.scan(core.records(), range)) {
+    for (auto [pk, value] : etx.scan(core.records(etx), range)) {
       if (!rewrites.empty() && (rewrites.size() >= limit || bytes >= options.batchBytes ||
                                 scanned >= scanLimit || timer.over(scanned))) {
         exhausted = false;
@@ -501,13 +547,19 @@ BatchResult recordsBatch(WriteTxn& tx, const orm::TableCore& core, const EagerOp
       ++scanned;
       last.assign(pk);
       uint32_t version = storedVersion(core, pk, value);
-      if (!core.needsRewrite(version)) continue;      // newest, or reads as the newest as it is
+      if (!core.needsRewrite(version)) {  // newest, or reads as the newest as it is
+        if (undoable) {
+          kept.push_back({rewrites.size(), {pk, value}});
+          bytes += value.size();
+        }
+        continue;
+      }
       auto record = core.decode(decoder, pk, value);  // MigrationFailed names table, key, step
       // The record as stored, read with its version's read schema (the decoder keeps it beside the
       // upgrade).
       const orm::Upgrader* upgrader = core.upgrader();
       auto old = upgrader ? decoder.root(upgrader->readSchema(decoder.version())) : record;
-      kept.check(etx, old, record, pk, value);  // nothing is written yet: `value` is still the record
+      keptIndexes.check(etx, old, record, pk, value);  // nothing is written yet: `value` is still the record
       auto* upgraded = decoder.upgradedMessage();
       std::string_view encoded = upgraded ? internal::writeState(tx).encoder.encode(newest, *upgraded)
                                           : internal::writeState(tx).encoder.encode(newest, record);
@@ -519,18 +571,22 @@ BatchResult recordsBatch(WriteTxn& tx, const orm::TableCore& core, const EagerOp
     }
   } catch (const Error& e) {
     if (!undoable || e.code() != ErrorCode::MigrationFailed) throw;
-    // Nothing has changed but the scratch database: the migration is undone.
+    // Nothing has changed but the other records database: the migration is undone.
     result.failure = fmt::format("{}; nothing was rewritten and the table is back at version {}",
                                  e.what(), m.fromVersion);
-    etx.dropDb(*scratch);
+    etx.clearDb(*target);
     undoMigration(etx, core, info);
     result.finished = true;
     return result;
   }
   std::string_view all(arena);
   std::vector<std::pair<std::string_view, std::string_view>> puts;
-  puts.reserve(rewrites.size());
-  for (const Rewrite& r : rewrites) {
+  puts.reserve(rewrites.size() + kept.size());
+  size_t k = 0;
+  for (size_t i = 0; i <= rewrites.size(); ++i) {
+    for (; k < kept.size() && kept[k].first == i; ++k) puts.push_back(kept[k].second);
+    if (i == rewrites.size()) break;
+    const Rewrite& r = rewrites[i];
     puts.emplace_back(all.substr(r.pk, r.pkSize), all.substr(r.value, r.valueSize));
     if (!undoable) {
       --info.counts[r.fromVersion];
@@ -538,31 +594,37 @@ BatchResult recordsBatch(WriteTxn& tx, const orm::TableCore& core, const EagerOp
     }
   }
   if (undoable) {
-    etx.appendMany(*scratch, puts);  // after every key an earlier batch wrote there
+    etx.appendMany(*target, puts);  // after every key an earlier batch wrote there
   } else {
-    etx.putMany(core.records(), puts);  // in key order, as scanned
+    etx.putMany(core.records(etx), puts);  // in key order, as scanned
   }
   m.done += rewrites.size();
   result.done = m.done;
   result.rewritten = result.written = rewrites.size();
   if (!exhausted) {
     m.checkpoint = last;
-  } else if (undoable) {
-    // Every record has its new version: from here the migration goes forward only.
-    pointOfNoReturn(etx, core, info);
-    m.phase = orm::MigrationState::Phase::Replace;
-    m.checkpoint.clear();
-    m.total = m.done;
-    m.done = 0;  // now counts the records replaced
-  } else {
-    migrationEnded(etx, core, info);  // the builds of the indexes the steps changed go on
-    result.finished = true;
+    return result;
   }
+  if (undoable) {
+    // Every record is in the other database at its new version: the two swap, and from here the
+    // migration goes forward only. No write has changed the table meanwhile (writes wait while
+    // a migration may be undone): what needed a rewrite is now at the newest version.
+    pointOfNoReturn(etx, core, info);
+    std::map<uint32_t, uint64_t> counts;
+    for (const auto& [v, c] : info.counts) {
+      if (c > 0) counts[core.needsRewrite(v) ? newest : v] += c;
+    }
+    info.counts = std::move(counts);
+    swapTrees(etx, core, info, result);
+  }
+  migrationEnded(etx, core, info);  // the builds of the indexes the steps changed go on
+  result.finished = true;
   return result;
 }
 
-// A batch of the Replace phase: the records rewritten into the scratch database go over their
-// old versions, in key order. A record the app has written since (at the newest version) or
+// A batch of the Replace phase, of a migration an earlier format left there (migrations now swap
+// the rewritten records in instead): the records rewritten into the scratch database go over
+// their old versions, in key order. A record the app has written since (at the newest version) or
 // deleted keeps what the app did; the per-version counts follow what is replaced.
 BatchResult replaceBatch(WriteTxn& tx, const orm::TableCore& core, const EagerOptions& options,
                          orm::TableInfo& info, uint64_t limit, const engine::KeyRange& range,
@@ -576,7 +638,7 @@ BatchResult replaceBatch(WriteTxn& tx, const orm::TableCore& core, const EagerOp
   std::string last;
   bool exhausted = true;
   // Both trees are walked in key order together: the table's cursor only moves forward.
-  engine::Scan stored = etx.scan(core.records(), range);
+  engine::Scan stored = etx.scan(core.records(etx), range);
   const BatchTimer timer(options);
   for (auto [pk, value] : etx.scan(scratch, range)) {
     if (n >= std::max<uint64_t>(limit, 1) || (n > 0 && bytes >= options.batchBytes) || timer.over(n)) {
@@ -594,7 +656,7 @@ BatchResult replaceBatch(WriteTxn& tx, const orm::TableCore& core, const EagerOp
     --info.counts[version];
     ++info.counts[newest];
   }
-  etx.putMany(core.records(), puts);  // in key order, over keys that are there
+  etx.putMany(core.records(etx), puts);  // in key order, over keys that are there
   m.done += n;
   result.done = m.done;
   result.total = m.total;
@@ -748,6 +810,8 @@ std::pair<uint64_t, bool> runEager(const std::vector<orm::TableCore*>& tables,
         throw Error(ErrorCode::MigrationFailed, failure);
       }
       engine::crashPoint(fmt::format("migrate.{}.commit", r.phase));
+      // Before anything else here reads the table: its records are in the other database now.
+      if (r.swapped) core.swapRecords(r.swapped->first, r.swapped->second);
       for (const auto& s : r.states) {
         core.setIndexState(s.index, s.state, s.readySince, r.commitSnapshot);
       }

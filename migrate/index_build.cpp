@@ -62,7 +62,7 @@ Batch gather(engine::WriteTxn& etx, const orm::TableCore& core,
   uint64_t bytes = 0;
   orm::RecordDecoder decoder;
   const BatchTimer timer(options);
-  for (auto [key, value] : etx.scan(core.records(), rangeOf(building))) {
+  for (auto [key, value] : etx.scan(core.records(etx), rangeOf(building))) {
     std::string_view pk = key;  // a variable, not a binding: lambdas below capture it (clang 14)
     if (b.scanned >= std::max<uint64_t>(limit, 1) ||
         (b.scanned > 0 && bytes >= options.batchBytes) || timer.over(b.scanned)) {

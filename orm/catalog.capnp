@@ -51,6 +51,11 @@ struct TableEntry {
   indexes @6 :List(IndexEntry);
   counts @7 :List(VersionCount);  # exact records per schema version; versions with 0 omitted
   migration @8 :Migration;      # set while old records are being rewritten or indexes rebuilt
+  recordsTree @9 :UInt32;       # which of the table's two records databases holds its records:
+                                # 0 "table:<table>", 1 "table.1:<table>"; an undoable migration
+                                # fills the other one and swaps them
+  recordsSince @10 :UInt64;     # the first snapshot in which recordsTree holds the records (the
+                                # swap's commit); 0: every snapshot
 }
 
 # An eager rewrite in progress: each batch commits its checkpoint with its records, so a crash

@@ -40,6 +40,8 @@ TableInfo decodeTable(catalog::TableEntry::Reader e) {
   for (auto f : e.getPrimaryKey()) t.primaryKey.push_back(str(f));
   t.autoIncrement = str(e.getAutoIncrement());
   t.sequence = e.getSequence();
+  t.recordsTree = e.getRecordsTree();
+  t.recordsSince = e.getRecordsSince();
   for (auto i : e.getIndexes()) {
     IndexInfo info;
     info.name = str(i.getName());
@@ -93,6 +95,8 @@ std::string encodeTable(const TableInfo& t) {
   for (unsigned i = 0; i < pk.size(); ++i) pk.set(i, t.primaryKey[i]);
   e.setAutoIncrement(t.autoIncrement);
   e.setSequence(t.sequence);
+  e.setRecordsTree(t.recordsTree);
+  e.setRecordsSince(t.recordsSince);
   auto indexes = e.initIndexes(static_cast<unsigned>(t.indexes.size()));
   for (unsigned i = 0; i < indexes.size(); ++i) {
     const IndexInfo& info = t.indexes[i];
@@ -281,7 +285,7 @@ bool Catalog::sameShape(const TableInfo& a, const TableInfo& b) {
                                                  t.migration->rekey, t.migration->fromVersion};
   };
   return a.id == b.id && a.version == b.version && a.primaryKey == b.primaryKey &&
-         a.autoIncrement == b.autoIncrement && indexShape(a) == indexShape(b) &&
+         a.recordsTree == b.recordsTree && a.autoIncrement == b.autoIncrement && indexShape(a) == indexShape(b) &&
          migrationShape(a) == migrationShape(b);
 }
 

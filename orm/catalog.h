@@ -89,6 +89,11 @@ struct TableInfo {
   std::vector<IndexInfo> indexes;
   std::map<uint32_t, uint64_t> counts;  // records per schema version
   std::optional<MigrationState> migration;
+  // Which of the table's two records databases holds its records (orm::tableDbName), from the
+  // snapshot recordsSince on (0: every snapshot); an undoable migration fills the other one and
+  // swaps them in one commit, readers that began before it keep reading the old one.
+  uint32_t recordsTree = 0;
+  uint64_t recordsSince = 0;
 
   uint64_t records() const;
   friend bool operator==(const TableInfo&, const TableInfo&) = default;

@@ -8,7 +8,9 @@ namespace capdb::orm {
 
 using engine::KeyEncoder;
 
-std::string tableDbName(std::string_view table) { return fmt::format("table:{}", table); }
+std::string tableDbName(std::string_view table, uint32_t tree) {
+  return tree == 0 ? fmt::format("table:{}", table) : fmt::format("table.{}:{}", tree, table);
+}
 
 std::string indexDbName(std::string_view table, std::string_view index) {
   return fmt::format("index:{}:{}", table, index);

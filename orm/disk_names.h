@@ -13,8 +13,10 @@ namespace capdb::orm {
 
 // The catalog (orm/catalog.h).
 inline constexpr std::string_view kCatalogDbName = "capdb:catalog";
-// "table:<table>": a table's records, primary key -> record.
-std::string tableDbName(std::string_view table);
+// A table's records, primary key -> record, in one of two databases: tree 0 "table:<table>",
+// tree 1 "table.1:<table>". The catalog entry says which holds them (TableInfo::recordsTree); an
+// undoable migration fills the other and swaps them.
+std::string tableDbName(std::string_view table, uint32_t tree = 0);
 // "index:<table>:<index>": one secondary index of a table.
 std::string indexDbName(std::string_view table, std::string_view index);
 // "capdb:check:<table>:<index>": while a migration checks a rebuilt unique index.

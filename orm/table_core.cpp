@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "engine/fail.h"
@@ -52,7 +53,7 @@ auto guarded(WriteTxn& tx, Fn&& fn) -> decltype(fn()) {
 RecordScan::RecordScan(const TableCore& table, const engine::Txn& txn, engine::Scan scan,
                        const IndexCore* index, bool decode)
     : table_(table), scan_(std::move(scan)), index_(index), decode_(decode) {
-  if (index_ != nullptr) records_.emplace(txn.cursor(table.records()));
+  if (index_ != nullptr) records_.emplace(txn.cursor(table.records(txn)));
   load();
 }
 
@@ -82,12 +83,47 @@ void RecordScan::load() {
   if (decode_) record_ = table_.decode(decoder_, pk_, value_, true);
 }
 
+// ---- RecordTrees ----
+
+RecordTrees::RecordTrees(engine::Db tree0, std::optional<engine::Db> tree1, uint32_t tree)
+    : trees_{std::move(tree0), std::move(tree1)}, latest_(uint64_t{tree & 1} << 63) {
+  CAPDB_REQUIRE(trees_[tree & 1].has_value(), ErrorCode::Corruption,
+                "the records database {} is missing", tree);
+  swaps_.emplace_back(0, tree & 1);
+}
+
+RecordTrees::RecordTrees(const RecordTrees& other)
+    : trees_{other.trees_[0], other.trees_[1]}, latest_(other.latest_.load()) {
+  std::lock_guard lock(other.mutex_);
+  swaps_ = other.swaps_;
+}
+
+bool RecordTrees::swap(uint32_t tree, uint64_t since) {
+  tree &= 1;
+  if (!trees_[tree]) return false;
+  std::lock_guard lock(mutex_);
+  if (since <= swaps_.back().first) return true;  // known already
+  swaps_.emplace_back(since, tree);
+  latest_.store((uint64_t{tree} << 63) | (since & kSince), std::memory_order_release);
+  return true;
+}
+
+const engine::Db& RecordTrees::before(uint64_t snapshot) const {
+  std::lock_guard lock(mutex_);
+  auto it = std::upper_bound(swaps_.begin(), swaps_.end(), snapshot,
+                             [](uint64_t s, const auto& swap) { return s < swap.first; });
+  // swaps_ starts at snapshot 0: some swap is at or before every snapshot.
+  return *trees_[std::prev(it)->second];
+}
+
 // ---- TableCore ----
 
-TableCore::TableCore(TableSchema schema, engine::Db records, std::vector<IndexCore> indexes,
+const engine::Db& TableCore::records(const Txn& tx) const { return records(internal::engineTxn(tx)); }
+
+TableCore::TableCore(TableSchema schema, RecordTrees records, std::vector<IndexCore> indexes,
                      const Catalog& catalog)
     : schema_(std::move(schema)),
-      records_(std::move(records)),
+      trees_(std::move(records)),
       indexes_(std::move(indexes)),
       catalog_(&catalog),
       check_(schema_.schema),
@@ -313,6 +349,10 @@ void TableCore::setUnavailable(ErrorCode code, std::string why) const {
 }
 
 uint64_t TableCore::highestAutoIncrement(const engine::Txn& txn) const {
+  return highestAutoIncrement(txn, records(txn));
+}
+
+uint64_t TableCore::highestAutoIncrement(const engine::Txn& txn, const engine::Db& tree) const {
   if (!schema_.autoIncrement) return 0;
   size_t position = *schema_.autoIncrement;
   uint64_t highest = 0;
@@ -324,10 +364,10 @@ uint64_t TableCore::highestAutoIncrement(const engine::Txn& txn) const {
     if (auto* i = std::get_if<int64_t>(&v); i && *i > 0) highest = std::max(highest, uint64_t(*i));
   };
   if (schema_.primaryKey.size() == 1) {
-    engine::Cursor c = txn.cursor(records_);
+    engine::Cursor c = txn.cursor(tree);
     if (c.last()) take(c.key());
   } else {
-    for (auto [key, value] : txn.scan(records_, engine::KeyRange::all())) take(key);
+    for (auto [key, value] : txn.scan(tree, engine::KeyRange::all())) take(key);
   }
   return highest;
 }
@@ -416,13 +456,13 @@ uint64_t TableCore::insertBuilt(WriteTxn& tx, capnp::MessageBuilder& message) co
   // primary key is past the last one: append (MDB_APPEND) rather than search the tree.
   bool appended = false;
   if (assigned && schema_.primaryKey.size() == 1) {
-    engine::Cursor last = etx.cursor(records_);
+    engine::Cursor last = etx.cursor(records(etx));
     if (!last.last() || last.key() < std::string_view(pk)) {
-      etx.append(records_, pk, encoded);
+      etx.append(records(etx), pk, encoded);
       appended = true;
     }
   }
-  if (!appended && !etx.insert(records_, pk, encoded)) {
+  if (!appended && !etx.insert(records(etx), pk, encoded)) {
     failIn(ErrorCode::ConstraintViolation, "a record with primary key {} already exists", engine::formatKey(pk));
   }
   addIndexEntries(tx, reader, pk);
@@ -552,7 +592,7 @@ void TableCore::replace(WriteTxn& tx, std::string_view pk, capnp::DynamicStruct:
   for (auto& [index, entry] : added) {
     putIndexEntry(etx, *index, entry, pk, ErrorCode::ConstraintViolation);
   }
-  etx.put(records_, pk, encoded);
+  etx.put(records(etx), pk, encoded);
   if (oldVersion != schema_.version) {
     --info.counts[oldVersion];
     ++info.counts[schema_.version];
@@ -569,7 +609,7 @@ bool TableCore::update(WriteTxn& tx, capnp::DynamicStruct::Reader record) const 
   return guarded(tx, [&] {
     auto reader = readRootAs(message, schema_.schema);
     std::string pk = primaryKeyOf(reader);
-    auto stored = internal::engineTxn(tx).get(records_, pk);
+    auto stored = internal::engineTxn(tx).get(records(tx), pk);
     if (!stored) return false;
     RecordDecoder& decoder = internal::writeState(tx).decoder;
     auto old = decode(decoder, pk, *stored);
@@ -582,7 +622,7 @@ bool TableCore::update(WriteTxn& tx, const Key& key, const Edit& edit) const {
   ErrorContext scope = context();
   touch(tx);  // first: a refused write must not read as "no such record"
   std::string pk = encodePrimaryKey(key);
-  auto stored = internal::engineTxn(tx).get(records_, pk);
+  auto stored = internal::engineTxn(tx).get(records(tx), pk);
   if (!stored) return false;
   // A decoder of its own: `edit` may read or write this table, which would reuse a shared one.
   RecordDecoder decoder;
@@ -597,7 +637,7 @@ bool TableCore::update(WriteTxn& tx, const Key& key, const Edit& edit) const {
   translateKjIn(ErrorCode::InvalidArgument, [&] { edit(builder); }, "editing a record");
   // `edit` may have written to this transaction: read the stored record again for the index
   // entries to replace.
-  stored = internal::engineTxn(tx).get(records_, pk);
+  stored = internal::engineTxn(tx).get(records(tx), pk);
   CAPDB_REQUIRE_IN(stored.has_value(), ErrorCode::InvalidArgument,
                 "record {} was removed by its own edit function", engine::formatKey(pk));
   old = decode(decoder, pk, *stored);
@@ -620,7 +660,7 @@ bool TableCore::remove(WriteTxn& tx, const Key& key) const {
   TableInfo& info = touch(tx);
   std::string pk = encodePrimaryKey(key);
   engine::WriteTxn& etx = internal::engineWrite(tx);
-  auto stored = etx.get(records_, pk);
+  auto stored = etx.get(records(etx), pk);
   if (!stored) return false;
   RecordDecoder& decoder = internal::writeState(tx).decoder;
   auto old = decode(decoder, pk, *stored);
@@ -633,7 +673,7 @@ bool TableCore::remove(WriteTxn& tx, const Key& key) const {
   uint32_t version = decoder.version();
   guarded(tx, [&] {
     for (const auto& [index, entry] : entries) eraseIndexEntry(etx, *index, entry);
-    etx.erase(records_, pk);
+    etx.erase(records(etx), pk);
   });
   --info.counts[version];
   return true;
@@ -642,7 +682,7 @@ bool TableCore::remove(WriteTxn& tx, const Key& key) const {
 std::optional<DynamicRow> TableCore::get(const Txn& tx, const Key& key) const {
   requireAvailable();
   std::string pk = encodePrimaryKey(key);
-  auto stored = internal::engineTxn(tx).get(records_, pk);
+  auto stored = internal::engineTxn(tx).get(records(tx), pk);
   if (!stored) return std::nullopt;
   DynamicRow row = detail::Access::makeRow();
   auto& decoder = detail::Access::decoder(row);
@@ -656,7 +696,7 @@ std::optional<DynamicRow> TableCore::get(const Txn& tx, const Key& key) const {
 RecordCursor TableCore::scan(const Txn& tx, const Range& range, Direction direction) const {
   requireAvailable();
   return detail::Access::makeCursor(std::make_unique<detail::CursorImpl>(
-      *this, internal::engineTxn(tx), internal::engineTxn(tx).scan(records_, toKeyRange(range), direction), nullptr));
+      *this, internal::engineTxn(tx), internal::engineTxn(tx).scan(records(tx), toKeyRange(range), direction), nullptr));
 }
 
 const IndexCore& TableCore::index(std::string_view name) const {
@@ -709,7 +749,7 @@ RecordCursor TableCore::find(const Txn& tx, std::string_view index, const Range&
 
 uint64_t TableCore::count(const Txn& tx) const {
   requireAvailable();
-  return internal::engineTxn(tx).count(records_);
+  return internal::engineTxn(tx).count(records(tx));
 }
 
 }  // namespace capdb::orm

@@ -75,6 +75,42 @@ struct IndexCore {
   bool maintained() const { return state.get() != IndexState::Failed; }
 };
 
+// A table's two records databases (orm::tableDbName) and which one holds its records in which
+// snapshots, as this process knows it. An undoable migration fills the tree that does not hold
+// them and swaps the two in one commit (TableInfo::recordsTree, recordsSince); a transaction that
+// began before the swap keeps reading the tree its snapshot holds the records in. Threads read
+// it while the fence or a migration records a swap.
+class RecordTrees {
+ public:
+  // Tree 1 may be missing (a read-only open of a database that never had it); `tree` holds the
+  // records in every snapshot this process will read.
+  RecordTrees(engine::Db tree0, std::optional<engine::Db> tree1, uint32_t tree);
+  RecordTrees(const RecordTrees& other);
+
+  // The tree that holds the records in `snapshot` (engine::Txn::snapshotId).
+  const engine::Db& at(uint64_t snapshot) const {
+    uint64_t latest = latest_.load(std::memory_order_acquire);
+    if (snapshot >= (latest & kSince)) [[likely]] return *trees_[latest >> 63];
+    return before(snapshot);
+  }
+  // The tree `tree` holds the records from snapshot `since` on (a swap committed there; earlier
+  // ones are already known). False, changing nothing, when this process has no handle for it.
+  bool swap(uint32_t tree, uint64_t since);
+  // Tree `tree`'s database, or nullopt when this process has no handle for it.
+  const std::optional<engine::Db>& tree(uint32_t tree) const { return trees_[tree & 1]; }
+
+ private:
+  static constexpr uint64_t kSince = ~uint64_t{0} >> 1;
+  const engine::Db& before(uint64_t snapshot) const;
+
+  std::optional<engine::Db> trees_[2];
+  // The latest swap this process knows: its tree in the top bit, its snapshot below.
+  std::atomic<uint64_t> latest_;
+  // Every swap it knows, oldest first (snapshot, tree): for transactions older than the latest.
+  mutable std::mutex mutex_;
+  std::vector<std::pair<uint64_t, uint32_t>> swaps_;
+};
+
 // The entries a bulk load holds back from one table's indexes whose entries cannot collide (a
 // non-unique index's (key, primary key), or a unique one's key holding a NULL): written at the
 // end of the load in key order (TableCore::writeDeferred), appended into an index that is empty,
@@ -165,7 +201,7 @@ class TableCore : public detail::TableHandle {
  public:
   using Edit = DynamicTable::Edit;
 
-  TableCore(TableSchema schema, engine::Db records, std::vector<IndexCore> indexes,
+  TableCore(TableSchema schema, RecordTrees records, std::vector<IndexCore> indexes,
             const Catalog& catalog);
 
   const TableSchema& schema() const { return schema_; }
@@ -181,7 +217,13 @@ class TableCore : public detail::TableHandle {
   // The index called `name`, whatever its state; InvalidArgument naming the table's indexes when
   // it has none of that name.
   const IndexCore& index(std::string_view name) const;
-  const engine::Db& records() const { return records_; }
+  // The records database that holds the table's records in `txn`'s snapshot.
+  const engine::Db& records(const engine::Txn& txn) const { return trees_.at(txn.snapshotId()); }
+  const engine::Db& records(const Txn& tx) const;
+  const RecordTrees& recordTrees() const { return trees_; }
+  // This process learned that the table's records are in tree `tree` from snapshot `since` on
+  // (the fence, or the migration that swapped them); false when it has no handle for that tree.
+  bool swapRecords(uint32_t tree, uint64_t since) const { return trees_.swap(tree, since); }
 
   uint64_t insert(WriteTxn& tx, const Edit& fill) const;
   uint64_t insert(WriteTxn& tx, capnp::DynamicStruct::Reader record) const;
@@ -300,6 +342,8 @@ class TableCore : public detail::TableHandle {
   void setStale(std::string why) const { setUnavailable(ErrorCode::SchemaMismatch, std::move(why)); }
   // The highest value of the primary key's autoIncrement field among the records (0 if none).
   uint64_t highestAutoIncrement(const engine::Txn& txn) const;
+  // The same among the records in `tree` (a migration's, before it swaps them in).
+  uint64_t highestAutoIncrement(const engine::Txn& txn, const engine::Db& tree) const;
   const Catalog& catalog() const { return *catalog_; }
 
   // A value a higher layer derives from the schema once and keeps for the table's life (the SQL
@@ -324,7 +368,7 @@ class TableCore : public detail::TableHandle {
   void requireOwnStruct(capnp::DynamicStruct::Reader record) const;
 
   TableSchema schema_;
-  engine::Db records_;
+  mutable RecordTrees trees_;
   mutable std::vector<IndexCore> indexes_;  // only their states change after open
   const Catalog* catalog_;
   RecordCheck check_;

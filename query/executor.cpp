@@ -353,7 +353,7 @@ class PathScan {
       // Each range is one whole primary key: read it, no cursor.
       for (const auto& r : ranges) {
         pk = r.lower->key;
-        auto bytes = etx.get(table_.records(), pk);
+        auto bytes = etx.get(table_.records(etx), pk);
         if (!bytes) continue;
         try {
           stored_.load(row, pk, *bytes);
@@ -366,7 +366,7 @@ class PathScan {
       return true;
     }
     const orm::IndexCore* index = path_.kind == AccessKind::Index ? path_.index : nullptr;
-    const engine::Db& db = index ? index->db : table_.records();
+    const engine::Db& db = index ? index->db : table_.records(etx);
     for (auto& r : ranges) {
       // One pair of cursors for every range and every run.
       if (records_) records_->restart(std::move(r));

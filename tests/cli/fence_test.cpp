@@ -335,6 +335,49 @@ TEST_F(Fence, AMigrationFinishedElsewhereLetsThisProcessCarryOn) {
   EXPECT_EQ(v.code, 0) << v.out;
 }
 
+TEST_F(Fence, AReadThatBeganBeforeARecordsSwapElsewhereKeepsReadingItsSnapshot) {
+  // An eager upgrade stopped after its first batch: records part-way into the table's other
+  // records database, the table's own untouched.
+  {
+    Migrations steps;
+    steps.sql(kStep);
+    Options o;
+    o.migrations = &steps;
+    o.mode = MigrationMode::Eager;
+    o.eager.batchRecords = 100;
+    o.eager.progress = [](const MigrationProgress&) { throw std::runtime_error("stopped"); };
+    EXPECT_THROW(Database::open(path(), Schemas{schema("v2plain")}, o), std::runtime_error);
+  }
+  // This process reads the table as stored: version 2, the old records through the step.
+  Database tool = Database::open(path());
+  auto orders = tool.table("orders");
+  auto read = [&](const Txn& tx) {
+    std::pair<uint64_t, int64_t> countAndCents{0, 0};
+    for (auto r : orders.scan(tx)) {
+      ++countAndCents.first;
+      countAndCents.second += r.get("cents").as<int64_t>();
+    }
+    return countAndCents;
+  };
+  auto before = tool.read();
+  const auto expected = read(before);
+  EXPECT_EQ(expected.first, static_cast<uint64_t>(kOrders));
+  // The other process finishes it: every record rewritten, the two databases swapped.
+  Outcome up = capdb({"upgrade", path(), "--schema", file("v2plain.capnp"), "--migrations",
+                      file("step.sql"), "--mode", "eager"});
+  ASSERT_EQ(up.code, 0) << up.err;
+  // A read that begins after the swap (this process learns of it then) reads the rewritten
+  // records; the read that began before it still reads the records its snapshot holds, through
+  // the step.
+  auto after = tool.read();
+  EXPECT_EQ(read(before), expected);
+  EXPECT_EQ(orders.get(before, Key{7})->version(), 1u);
+  EXPECT_EQ(read(after), expected);
+  EXPECT_EQ(orders.get(after, Key{7})->version(), 2u);
+  EXPECT_EQ(orders.get(after, Key{7})->get().get("cents").as<int64_t>(), 875);
+  EXPECT_EQ(tool.oldRecords(), 0u);
+}
+
 TEST_F(Fence, ASessionWithoutTheAppsSchemaIsFencedLikeAnApp) {
   // A tool's view: the tables as stored, no app schema (what `capdb sql` opens).
   Database tool = Database::open(path());

@@ -109,7 +109,7 @@ void killAndResume(bool rekey) {
       std::set<std::pair<std::string, std::string>> stored, rebuilt;
       for (auto [k, v] : internal::engineTxn(tx).scan(index.db, engine::KeyRange::all())) stored.emplace(k, v);
       orm::RecordDecoder decoder;
-      for (auto [pk, bytes] : internal::engineTxn(tx).scan(core.records(), engine::KeyRange::all())) {
+      for (auto [pk, bytes] : internal::engineTxn(tx).scan(core.records(tx), engine::KeyRange::all())) {
         rebuilt.insert(core.indexEntry(index, core.decode(decoder, pk, bytes), pk));
       }
       EXPECT_EQ(stored, rebuilt) << index.schema.name;

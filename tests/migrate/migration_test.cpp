@@ -110,7 +110,7 @@ TEST_F(MigrationTest, UpgradedRecordsAreAsSmallAsRecordsWrittenAtTheNewVersion) 
   auto sizeOf = [](Database& db, int64_t id) {
     auto tx = db.read();
     std::vector<engine::KeyValue> key{id};
-    return internal::engineTxn(tx).get(internal::core(db.table("people")).records(), engine::encodeKey(key))->size();
+    return internal::engineTxn(tx).get(internal::core(db.table("people")).records(tx), engine::encodeKey(key))->size();
   };
   {
     Database db = Database::open(dir_ / "db", Schemas{v2}, o);
@@ -338,84 +338,79 @@ TEST_F(MigrationTest, AFailingStepFailsNamingTableKeyAndStepIsUndoneAndRunsWhenF
   EXPECT_EQ(db.table("people").count(tx), 100u);
 }
 
-// While an interrupted eager migration replaces the old records it is past undoing, but a new
-// version may not start over it (it would begin from records half replaced): it is refused until
-// the migration finishes.
-TEST_F(MigrationTest, ANewVersionWaitsForAnInterruptedReplaceToFinish) {
+// An eager migration rewrites every record into the table's other records database and swaps
+// the two in one commit: nothing is copied back, and the old database is left empty.
+TEST_F(MigrationTest, AnEagerMigrationSwapsTheRewrittenRecordsIn) {
   TableSchema v2 = withNameLength();
-  TableSchema v3 = people(3, std::string(kV1) + " nameLength @3 :UInt32; note @4 :Text;");
   Migrations m;
   Options o = numberedToNameLength(m, MigrationMode::Eager);
-  o.eager.progress = [](const MigrationProgress& p) {
-    if (p.phase == "replace" && p.done >= 80) throw std::runtime_error("stopped");
+  std::vector<std::string> phases;
+  o.eager.progress = [&](const MigrationProgress& p) {
+    if (phases.empty() || phases.back() != p.phase) phases.push_back(p.phase);
   };
-  EXPECT_THROW(Database::open(dir_ / "db", Schemas{v2}, o), std::exception);
-  o.eager.progress = nullptr;
-  std::string err = errorOf([&] { Database::open(dir_ / "db", Schemas{v3}, o); });
-  EXPECT_NE(err.find("SchemaMismatch: table people: an interrupted migration to version 2 is "
-                     "replacing the old records with the ones it rewrote; finish it"),
-            std::string::npos) << err;
   { Database db = Database::open(dir_ / "db", Schemas{v2}, o); }
+  EXPECT_EQ(phases, std::vector<std::string>{"records"});
+  testing::RawTable raw = testing::rawTable(dir_ / "db", "people", {});
+  EXPECT_EQ(raw.entry.recordsTree, 1u);
+  EXPECT_GT(raw.entry.recordsSince, 0u);
+  EXPECT_TRUE(raw.trees["table:people"].empty());
+  ASSERT_EQ(raw.trees["table.1:people"].size(), 250u);
+  EXPECT_EQ(raw.entry.counts, (std::map<uint32_t, uint64_t>{{2, 250}}));
   EXPECT_FALSE(testing::hasDb(dir_ / "db", "capdb:rewrite:people"));
-  Database db = Database::open(dir_ / "db", Schemas{v3}, o);
-  EXPECT_EQ(db.oldRecords(), 0u);
-  EXPECT_EQ(db.table("people").get(db.read(), Key{200})->get().get("nameLength").as<uint32_t>(), 4u);
+  // The next eager migration swaps them back.
+  TableSchema v3 = people(3, std::string(kV1) + " nameLength @3 :UInt32; twice @4 :UInt32;");
+  m.step("people", 2, 3, [](StepRecord old, StepBuilder next) {
+    next.set("twice", 2 * old.get("nameLength").as<uint32_t>());
+  }, {.writes = {"twice"}});
+  {
+    Database db = Database::open(dir_ / "db", Schemas{v3}, o);
+    EXPECT_EQ(db.oldRecords(), 0u);
+    auto tx = db.read();
+    EXPECT_EQ(db.table("people").count(tx), 250u);
+    EXPECT_EQ(db.table("people").get(tx, Key{200})->get().get("twice").as<uint32_t>(), 8u);
+    VerifyReport v = verify(db);
+    EXPECT_TRUE(v.ok()) << (v.problems.empty() ? "" : v.problems[0]);
+  }
+  raw = testing::rawTable(dir_ / "db", "people", {});
+  EXPECT_EQ(raw.entry.recordsTree, 0u);
+  EXPECT_EQ(raw.trees["table:people"].size(), 250u);
+  EXPECT_TRUE(raw.trees["table.1:people"].empty());
 }
 
 // An eager migration stopped part-way (here by its progress callback). While it rewrites its
-// records it may still be undone, so only an eager open may go on with it. Once it replaces the
-// old records a hybrid open may, and the app may write: records the app wrote or removed keep
-// what it did, whether the replace had passed them or not, and every other record is replaced.
-TEST_F(MigrationTest, AnInterruptedEagerMigrationKeepsTheAppsWritesAndReplacesTheRest) {
+// records it may still be undone, so only an eager open may go on with it, and it goes on after
+// the batches it committed: each record is rewritten once, the swap takes them all.
+TEST_F(MigrationTest, AnInterruptedEagerMigrationResumesAfterWhatItCommitted) {
   TableSchema v2 = withNameLength();
   Migrations m;
   Options o = numberedToNameLength(m, MigrationMode::Eager);
-  std::string stopIn = "records";
+  o.eager.batchRecords = 40;
   o.eager.progress = [&](const MigrationProgress& p) {
-    if (p.phase == stopIn && p.done >= 80) throw std::runtime_error("stopped");
+    if (p.phase == "records" && p.done >= 80) throw std::runtime_error("stopped");
   };
   EXPECT_THROW(Database::open(dir_ / "db", Schemas{v2}, o), std::exception);
+  testing::RawTable raw = testing::rawTable(dir_ / "db", "people", {});
+  EXPECT_EQ(raw.entry.recordsTree, 0u);
+  EXPECT_EQ(raw.trees["table:people"].size(), 250u);     // untouched
+  EXPECT_EQ(raw.trees["table.1:people"].size(), 80u);    // two batches rewritten
   Options hybrid = o;
   hybrid.eager.progress = nullptr;
   hybrid.mode = MigrationMode::Hybrid;
   EXPECT_EQ(errorOf([&] { Database::open(dir_ / "db", Schemas{v2}, hybrid); }),
             "SchemaMismatch: table people: a migration to version 2 is rewriting its records and "
             "may still be undone; open with MigrationMode::Eager to finish it");
-  stopIn = "replace";
-  EXPECT_THROW(Database::open(dir_ / "db", Schemas{v2}, o), std::exception);
-
-  Database db = Database::open(dir_ / "db", Schemas{v2}, hybrid);
-  EXPECT_EQ(db.oldRecords(), 170u);  // 80 replaced
-  auto t = db.table("people");
-  db.write([&](WriteTxn& tx) {
-    for (uint64_t id : {10, 200}) {  // one the replace passed, one it did not
-      EXPECT_TRUE(t.update(tx, Key{id}, [](capnp::DynamicStruct::Builder b) { b.set("score", 7.5); }));
-    }
-    EXPECT_TRUE(t.remove(tx, Key{20}));
-    EXPECT_TRUE(t.remove(tx, Key{210}));
-    t.insert(tx, [](capnp::DynamicStruct::Builder b) {
-      b.set("id", 1000);
-      b.set("name", "late");
-      b.set("nameLength", 99);
-    });
-  });
-  EXPECT_EQ(db.oldRecords(), 168u);
-  while (!db.drain(DrainBudget{})) {
-  }
+  uint64_t resumedFrom = 0;
+  o.eager.progress = [&](const MigrationProgress& p) {
+    if (resumedFrom == 0) resumedFrom = p.done;
+  };
+  Database db = Database::open(dir_ / "db", Schemas{v2}, o);
+  EXPECT_EQ(resumedFrom, 120u);  // its first batch after the two it had committed
   EXPECT_EQ(db.oldRecords(), 0u);
+  auto t = db.table("people");
   auto tx = db.read();
-  EXPECT_EQ(t.count(tx), 249u);
-  EXPECT_FALSE(t.get(tx, Key{20}).has_value());
-  EXPECT_FALSE(t.get(tx, Key{210}).has_value());
-  EXPECT_EQ(t.get(tx, Key{1000})->get().get("nameLength").as<uint32_t>(), 99u);
-  for (uint64_t id : {10, 200}) EXPECT_EQ(t.get(tx, Key{id})->get().get("score").as<double>(), 7.5);
+  EXPECT_EQ(t.count(tx), 250u);
   for (auto r : t.scan(tx)) {
-    uint64_t id = r.get("id").as<uint64_t>();
-    if (id == 1000) continue;
-    EXPECT_EQ(r.get("nameLength").as<uint32_t>(), field(r, "name").size()) << id;
-    if (id != 10 && id != 200) {
-      EXPECT_EQ(r.get("score").as<double>(), 0.0) << id;
-    }
+    EXPECT_EQ(r.get("nameLength").as<uint32_t>(), field(r, "name").size());
   }
   VerifyReport v = verify(db);
   EXPECT_TRUE(v.ok()) << (v.problems.empty() ? "" : v.problems[0]);

@@ -75,7 +75,7 @@ class UndeclaredWriteTest : public ::capdb::testing::PeopleVersions {
   static std::map<uint64_t, uint32_t> storedVersions(Database& db) {
     std::map<uint64_t, uint32_t> out;
     auto tx = db.read();
-    for (auto s = internal::engineTxn(tx).scan(internal::core(db.table("people")).records(), engine::KeyRange::all());
+    for (auto s = internal::engineTxn(tx).scan(internal::core(db.table("people")).records(tx), engine::KeyRange::all());
          s.valid(); s.next()) {
       out[idOf(engine::decodeKey(s.key())[0])] =
           orm::readRecordHeader(s.value(), "people", s.key()).version;

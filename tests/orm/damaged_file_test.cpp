@@ -193,7 +193,7 @@ TEST_F(DamagedFile, AnIndexEntryWhoseRecordIsGoneIsCorruptionNotARow) {
     Database db = Database::open(path);
     const auto& core = internal::core(db.table("people"));
     internal::env(db).write([&](engine::WriteTxn& t) {
-      t.erase(core.records(), engine::KeyEncoder().uint64(14).bytes());  // city 1
+      t.erase(core.records(t), engine::KeyEncoder().uint64(14).bytes());  // city 1
     });
   }
   Database db = Database::open(path);

@@ -115,7 +115,7 @@ std::set<std::pair<std::string, std::string>> rebuiltEntries(const orm::TableCor
                                                               const Txn& tx) {
   std::set<std::pair<std::string, std::string>> out;
   orm::RecordDecoder decoder;
-  for (auto [pk, bytes] : internal::engineTxn(tx).scan(core.records(), engine::KeyRange::all())) {
+  for (auto [pk, bytes] : internal::engineTxn(tx).scan(core.records(tx), engine::KeyRange::all())) {
     out.insert(core.indexEntry(index, core.decode(decoder, pk, bytes), pk));
   }
   return out;

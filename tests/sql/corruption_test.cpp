@@ -27,7 +27,7 @@ TEST(SqlCorruption, DamagedRecordsAreCorruptionNeverACrash) {
   std::string original;
   {
     auto tx = db.read();
-    original = std::string(*internal::engineTxn(tx).get(core.records(), pk));
+    original = std::string(*internal::engineTxn(tx).get(core.records(tx), pk));
   }
   std::mt19937 rng(5);
   testing::OpenRecord open = testing::openRecord(original);
@@ -50,7 +50,7 @@ TEST(SqlCorruption, DamagedRecordsAreCorruptionNeverACrash) {
         bytes[at] = static_cast<char>(bytes[at] ^ (1 + rng() % 255));
       }
     }
-    internal::env(db).write([&](engine::WriteTxn& t) { t.put(core.records(), pk, bytes); });
+    internal::env(db).write([&](engine::WriteTxn& t) { t.put(core.records(t), pk, bytes); });
     for (const char* sql : {"SELECT * FROM people", "SELECT name, photo FROM people WHERE id = 1",
                             "SELECT count(*), max(address.street) FROM people WHERE id < 3"}) {
       try {

@@ -403,8 +403,8 @@ TEST_F(QueryApi, RecordsOfSeveralSegmentsReadTheSame) {
     const orm::TableCore& core = internal::core(db_.table("people"));
     auto tx = db_.read();
     orm::FlatRecord record;
-    EXPECT_TRUE(record.reset(*internal::engineTxn(tx).get(core.records(), core.encodePrimaryKey(Key{10}))));
-    EXPECT_TRUE(record.reset(*internal::engineTxn(tx).get(core.records(), core.encodePrimaryKey(Key{1}))));
+    EXPECT_TRUE(record.reset(*internal::engineTxn(tx).get(core.records(tx), core.encodePrimaryKey(Key{10}))));
+    EXPECT_TRUE(record.reset(*internal::engineTxn(tx).get(core.records(tx), core.encodePrimaryKey(Key{1}))));
   }
   EXPECT_EQ(cells(db_.query("SELECT id, length(name), length(address.street), age, city FROM people "
                             "WHERE id >= 10")),

@@ -15,7 +15,8 @@
 namespace capdb::testing {
 
 struct RawTable {
-  // Every entry of the table's records and of each named index, by LMDB database name.
+  // Every entry of the table's records (both of its records databases) and of each named index,
+  // by LMDB database name.
   std::map<std::string, std::vector<std::pair<std::string, std::string>>> trees;
   orm::TableInfo entry;  // the catalog's entry of the table
   friend bool operator==(const RawTable&, const RawTable&) = default;
@@ -28,7 +29,7 @@ inline RawTable rawTable(const std::filesystem::path& dir, const std::string& ta
   RawTable out;
   engine::Env env = engine::Env::open(dir);
   auto tx = env.read();
-  std::vector<std::string> names{orm::tableDbName(table)};
+  std::vector<std::string> names{orm::tableDbName(table, 0), orm::tableDbName(table, 1)};
   for (const auto& index : indexes) names.push_back(orm::indexDbName(table, index));
   for (const auto& name : names) {
     auto& entries = out.trees[name];
