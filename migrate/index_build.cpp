@@ -19,20 +19,8 @@ namespace {
 
 constexpr size_t kShown = 10;  // offending keys kept for a failed index
 
-// A batch's entries, per index, in one buffer. Each entry: the key's first eight bytes
-// (big-endian, so that most comparisons of the sort are one integer comparison), then the
-// offsets and sizes of the key, the value and the primary key.
-struct Entry {
-  uint64_t prefix;
-  size_t key, keySize, value, valueSize, pk, pkSize;
-};
-
 struct Batch {
-  std::vector<std::vector<Entry>> entries;  // per building index
-  std::vector<uint64_t> entered;            // records entered, per index
-  // Per index: a record whose entry cannot be stored (a key past the size limit), which fails it.
-  std::vector<std::string> unstorable;
-  std::string arena;
+  EntryBatch entries;
   std::string last;  // the last primary key read
   uint64_t scanned = 0;
   bool exhausted = true;
@@ -55,69 +43,26 @@ engine::KeyRange rangeOf(
 Batch gather(engine::WriteTxn& etx, const orm::TableCore& core,
              const std::vector<std::pair<const orm::IndexCore*, orm::IndexInfo*>>& building,
              const EagerOptions& options, uint64_t limit) {
-  Batch b;
-  b.entries.resize(building.size());
-  b.entered.assign(building.size(), 0);
-  b.unstorable.resize(building.size());
-  uint64_t bytes = 0;
+  Batch b{EntryBatch(building.size())};
   orm::RecordDecoder decoder;
   const BatchTimer timer(options);
   for (auto [key, value] : etx.scan(core.records(etx), rangeOf(building))) {
-    std::string_view pk = key;  // a variable, not a binding: lambdas below capture it (clang 14)
+    std::string_view pk = key;
     if (b.scanned >= std::max<uint64_t>(limit, 1) ||
-        (b.scanned > 0 && bytes >= options.batchBytes) || timer.over(b.scanned)) {
+        (b.scanned > 0 && b.entries.bytes() >= options.batchBytes) || timer.over(b.scanned)) {
       b.exhausted = false;
       break;
     }
     ++b.scanned;
     b.last.assign(pk);
     auto record = core.decode(decoder, pk, value, /*verify=*/false);
-    ErrorContext at = core.context(pk);
     for (size_t i = 0; i < building.size(); ++i) {
       const std::string& cp = building[i].second->checkpoint;
-      if ((!cp.empty() && pk <= std::string_view(cp)) || !b.unstorable[i].empty()) continue;
-      std::pair<std::string, std::string> entry;
-      try {
-        entry = orm::translateKjIn(
-            ErrorCode::Corruption, [&] { return core.indexEntry(*building[i].first, record, pk); },
-            "reading the record's indexed fields");
-      } catch (const Error& e) {
-        if (e.code() != ErrorCode::InvalidArgument) throw;
-        b.unstorable[i] = fmt::format("record {}: {}", engine::formatKey(pk), e.what());
-        continue;
-      }
-      const auto& [key, val] = entry;
-      unsigned char head[8] = {};
-      std::memcpy(head, key.data(), std::min<size_t>(8, key.size()));
-      size_t at0 = b.arena.size();
-      b.entries[i].push_back({engine::loadBigEndian(head), at0, key.size(), at0 + key.size(),
-                              val.size(), at0 + key.size() + val.size(), pk.size()});
-      b.arena.append(key);
-      b.arena.append(val);
-      b.arena.append(pk);
-      bytes += key.size() + val.size() + pk.size();
-      ++b.entered[i];
+      if (!cp.empty() && pk <= std::string_view(cp)) continue;
+      b.entries.add(i, core, *building[i].first, record, pk);
     }
   }
   return b;
-}
-
-// Sorts one index's entries by key (then primary key, so that duplicates list in order) and
-// returns them as (key, value) views into the batch's buffer.
-std::vector<std::pair<std::string_view, std::string_view>> sorted(Batch& b,
-                                                                  std::vector<Entry>& list) {
-  std::string_view all(b.arena);
-  auto key = [&](const Entry& e) { return all.substr(e.key, e.keySize); };
-  // A key shorter than eight bytes is padded with zeros: equal prefixes then compare whole.
-  std::sort(list.begin(), list.end(), [&](const Entry& x, const Entry& y) {
-    if (x.prefix != y.prefix) return x.prefix < y.prefix;
-    int c = engine::compareKeyBytes(key(x), key(y));
-    return c != 0 ? c < 0 : all.substr(x.pk, x.pkSize) < all.substr(y.pk, y.pkSize);
-  });
-  std::vector<std::pair<std::string_view, std::string_view>> puts;
-  puts.reserve(list.size());
-  for (const Entry& e : list) puts.emplace_back(key(e), all.substr(e.value, e.valueSize));
-  return puts;
 }
 
 std::string duplicate(std::string_view key, std::optional<std::string_view> owner,
@@ -130,7 +75,7 @@ std::string duplicate(std::string_view key, std::optional<std::string_view> owne
 // Writes one index's sorted entries; returns the duplicates met (a unique index's keys that
 // another record holds), in which case what was written must be dropped. An index nothing has
 // written to yet is appended to: pages fill as written, no key is searched for.
-std::vector<std::string> write(
+std::vector<std::string> writeSorted(
     engine::WriteTxn& etx, const orm::IndexCore& ic,
     std::span<const std::pair<std::string_view, std::string_view>> puts) {
   std::vector<std::string> duplicates;
@@ -165,8 +110,8 @@ std::vector<std::string> write(
   return duplicates;
 }
 
-// The index failed: its entries go, the offending keys stay in the catalog. Returns the line
-// MigrationFailed reports.
+}  // namespace
+
 std::string failIndex(engine::WriteTxn& etx, const orm::TableCore& core, const orm::IndexCore& ic,
                       orm::IndexInfo& ii, std::vector<std::string> problems, bool unstorable) {
   etx.clearDb(ic.db);
@@ -182,7 +127,52 @@ std::string failIndex(engine::WriteTxn& etx, const orm::TableCore& core, const o
       fmt::join(ii.duplicates, "; "));
 }
 
-}  // namespace
+// ---- EntryBatch ----
+
+void EntryBatch::add(size_t i, const orm::TableCore& core, const orm::IndexCore& index,
+                     capnp::DynamicStruct::Reader record, std::string_view pk) {
+  if (!unstorable_[i].empty()) return;
+  ErrorContext at = core.context(pk);
+  std::pair<std::string, std::string> entry;
+  try {
+    entry = orm::translateKjIn(
+        ErrorCode::Corruption, [&] { return core.indexEntry(index, record, pk); },
+        "reading the record's indexed fields");
+  } catch (const Error& e) {
+    if (e.code() != ErrorCode::InvalidArgument) throw;
+    unstorable_[i] = fmt::format("record {}: {}", engine::formatKey(pk), e.what());
+    return;
+  }
+  const auto& [key, val] = entry;
+  unsigned char head[8] = {};
+  std::memcpy(head, key.data(), std::min<size_t>(8, key.size()));
+  size_t at0 = arena_.size();
+  entries_[i].push_back({engine::loadBigEndian(head), at0, key.size(), at0 + key.size(), val.size(),
+                         at0 + key.size() + val.size(), pk.size()});
+  arena_.append(key);
+  arena_.append(val);
+  arena_.append(pk);
+  ++entered_[i];
+}
+
+std::vector<std::string> EntryBatch::write(engine::WriteTxn& etx, size_t i,
+                                           const orm::IndexCore& index) {
+  if (!unstorable_[i].empty()) return {unstorable_[i]};
+  std::vector<Entry>& list = entries_[i];
+  std::string_view all(arena_);
+  auto key = [&](const Entry& e) { return all.substr(e.key, e.keySize); };
+  // By key, then primary key, so that duplicates list in order. A key shorter than eight bytes
+  // is padded with zeros: equal prefixes then compare whole.
+  std::sort(list.begin(), list.end(), [&](const Entry& x, const Entry& y) {
+    if (x.prefix != y.prefix) return x.prefix < y.prefix;
+    int c = engine::compareKeyBytes(key(x), key(y));
+    return c != 0 ? c < 0 : all.substr(x.pk, x.pkSize) < all.substr(y.pk, y.pkSize);
+  });
+  std::vector<std::pair<std::string_view, std::string_view>> puts;
+  puts.reserve(list.size());
+  for (const Entry& e : list) puts.emplace_back(key(e), all.substr(e.value, e.valueSize));
+  return writeSorted(etx, index, puts);
+}
 
 std::vector<std::pair<const orm::IndexCore*, orm::IndexInfo*>> buildingIndexes(
     const orm::TableCore& core, orm::TableInfo& info, bool held) {
@@ -212,19 +202,13 @@ BuildResult buildBatch(engine::WriteTxn& etx, const orm::TableCore& core, orm::T
   for (size_t i = 0; i < building.size(); ++i) {
     const orm::IndexCore& ic = *building[i].first;
     orm::IndexInfo& ii = *building[i].second;
-    std::vector<std::string> problems;
-    if (!b.unstorable[i].empty()) {
-      problems.push_back(b.unstorable[i]);
-    } else {
-      auto puts = sorted(b, b.entries[i]);
-      problems = write(etx, ic, puts);
-    }
+    std::vector<std::string> problems = b.entries.write(etx, i, ic);
     if (!problems.empty()) {
       result.failure += (result.failure.empty() ? "" : "\n") +
-                        failIndex(etx, core, ic, ii, std::move(problems), !b.unstorable[i].empty());
+                        failIndex(etx, core, ic, ii, std::move(problems), b.entries.unstorable(i));
       continue;
     }
-    ii.done += b.entered[i];
+    ii.done += b.entries.entered(i);
     if (!b.last.empty() && (ii.checkpoint.empty() || ii.checkpoint < b.last))
       ii.checkpoint = b.last;
     if (b.exhausted) {

@@ -13,6 +13,8 @@
 #include <utility>
 #include <vector>
 
+#include <capnp/dynamic.h>
+
 #include "capdb/options.h"
 #include "engine/txn.h"
 #include "orm/catalog.h"
@@ -37,6 +39,45 @@ struct BuildResult {
   // MigrationFailed reports once the rest of the work is done.
   std::string failure;
 };
+
+// A batch of index entries, gathered record by record for some of a table's indexes (by
+// position), and written sorted by key, index by index. Entries go into one buffer; each keeps its
+// key's first eight bytes (big-endian, so that most comparisons of the sort are one integer
+// comparison).
+class EntryBatch {
+ public:
+  explicit EntryBatch(size_t indexes)
+      : entries_(indexes), entered_(indexes, 0), unstorable_(indexes) {}
+  // Adds the entry of `index` (position i) for `record` (at the newest version) stored under
+  // `pk`. A key that cannot be stored (past the size limit) is kept as the index's problem, and
+  // the index takes no more entries. Corruption names a record whose indexed fields cannot be
+  // read.
+  void add(size_t i, const orm::TableCore& core, const orm::IndexCore& index,
+           capnp::DynamicStruct::Reader record, std::string_view pk);
+  // Sorts index i's entries and writes them into `index` (appended when it is empty). Returns
+  // the problems met, one line each: the unstorable key, or keys of a unique index that another
+  // record holds (then what was written must be dropped: failIndex).
+  std::vector<std::string> write(engine::WriteTxn& etx, size_t i, const orm::IndexCore& index);
+  uint64_t entered(size_t i) const { return entered_[i]; }
+  bool unstorable(size_t i) const { return !unstorable_[i].empty(); }
+  size_t bytes() const { return arena_.size(); }
+
+ private:
+  struct Entry {
+    uint64_t prefix;
+    size_t key, keySize, value, valueSize, pk, pkSize;
+  };
+  std::vector<std::vector<Entry>> entries_;
+  std::vector<uint64_t> entered_;
+  std::vector<std::string> unstorable_;
+  std::string arena_;
+};
+
+// The index failed: its entries go (its database emptied), it is marked failed with the
+// offending keys (`unstorable`: a record whose key cannot be stored, rather than keys that
+// repeat). Returns the line MigrationFailed reports.
+std::string failIndex(engine::WriteTxn& etx, const orm::TableCore& core, const orm::IndexCore& ic,
+                      orm::IndexInfo& ii, std::vector<std::string> problems, bool unstorable);
 
 // One batch of the builds of the table's building indexes, in `txn`, reading up to `limit`
 // records (at least one) and `options.batchBytes` of entries, and updating their entries in
