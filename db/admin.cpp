@@ -16,6 +16,7 @@
 #include "orm/schema_diff.h"
 #include "orm/schema_file.h"
 #include "db/database_state.h"
+#include "orm/disk_names.h"
 #include "orm/table_core.h"
 #include "orm/table_reader.h"
 
@@ -106,9 +107,13 @@ DatabaseStatus status(const Database& db) {
     s.name = name;
     s.version = t->version;
     s.primaryKey = t->primaryKey;
-    // Half-way to new primary keys the records lie in two databases; the migration knows them.
-    bool moving = t->migration && t->migration->rekey;
-    s.records = moving ? t->migration->total : core.count(tx);
+    // A migration that an earlier format left installing records under their new keys has them
+    // in two databases; it knows how many there are. (Migrations now fill the table's other
+    // records database and swap it in: until then the table's own holds every record.)
+    bool installing = t->migration && t->migration->phase == orm::MigrationState::Phase::Install;
+    // Counted in the database itself: a table closed while it moves to new keys is still shown.
+    s.records = installing ? t->migration->total
+                           : internal::engineTxn(tx).count(core.records(tx));
     s.recordBytes = internal::engineTxn(tx).stat(core.records(tx)).bytes();
     for (const auto& [v, n] : t->counts) {
       if (n > 0) s.recordsByVersion[v] = n;
@@ -430,6 +435,17 @@ VerifyReport verify(const Database& db) {
     const orm::TableCore& core = internal::core(db.table(name));
     auto info = core.catalog().readTable(internal::engineTxn(tx), name);
     if (!info) continue;
+    // The records database that does not hold the records is empty, unless a migration that may
+    // still be undone is filling it.
+    bool filling = info->migration && !info->migration->before.empty();
+    const auto& other = core.recordTrees().tree(1 - info->recordsTree);
+    if (!filling && other && internal::engineTxn(tx).count(*other) > 0) {
+      report.problems.push_back(fmt::format(
+          "table {}: {} holds {} entries, but the table's records are in {} and no migration is "
+          "writing there",
+          name, other->name, internal::engineTxn(tx).count(*other),
+          orm::tableDbName(name, info->recordsTree)));
+    }
     if (info->migration && info->migration->rekey) {
       report.notes.push_back(fmt::format(
           "table {}: not checked; a migration is moving its records to new primary keys", name));

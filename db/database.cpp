@@ -139,14 +139,25 @@ void Database::State::fence(const engine::Txn& txn) {
       continue;
     }
     // A migration swapped the table's records databases: transactions from the swap's commit on
-    // read the other one (the transactions of this process that began before keep theirs).
-    if (info->recordsSince != was->second.recordsSince &&
-        !core->swapRecords(info->recordsTree, info->recordsSince)) {
-      core->setStale(fmt::format("another process moved its records into {}, which this process "
-                                 "has not opened; reopen the database",
-                                 orm::tableDbName(name, info->recordsTree)));
-      stale = true;
-      continue;
+    // read the other one (the transactions of this process that began before keep theirs). Two
+    // swaps since the one this process knows of leave the records in the tree it reads, but a
+    // transaction between them would read the wrong one: that, or a tree this process has no
+    // handle for, makes the table stale.
+    auto [tree, since] = core->recordTrees().latest();
+    if (info->recordsSince > since) {
+      std::string why;
+      if (info->recordsTree == tree) {
+        why = "other processes swapped its records databases twice since this process last read "
+              "it; reopen the database";
+      } else if (!core->swapRecords(info->recordsTree, info->recordsSince)) {
+        why = fmt::format("another process moved its records into {}, which this process has not "
+                          "opened; reopen the database", orm::tableDbName(name, info->recordsTree));
+      }
+      if (!why.empty()) {
+        core->setStale(std::move(why));
+        stale = true;
+        continue;
+      }
     }
     for (const auto& index : info->indexes) {
       core->setIndexState(index.name, index.state, index.readySince, snapshot);

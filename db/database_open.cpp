@@ -30,7 +30,8 @@ std::unique_ptr<orm::TableCore> applyOpenPlan(engine::WriteTxn& txn, orm::Catalo
   if (plan.storeSchema) catalog.putSchema(txn, *plan.storeSchema);
   // Both records databases, so that every process has a handle for the one a migration swaps in.
   orm::RecordTrees records(txn.createDb(orm::tableDbName(app.name, 0)),
-                           txn.createDb(orm::tableDbName(app.name, 1)), info.recordsTree);
+                           txn.createDb(orm::tableDbName(app.name, 1)), info.recordsTree,
+                           info.recordsSince);
   std::vector<IndexCore> cores;
   for (const auto& index : app.indexes) {
     cores.push_back(IndexCore{index, txn.createDb(orm::indexDbName(app.name, index.name)), orm::IndexState::Ready});
@@ -90,7 +91,8 @@ std::unique_ptr<orm::TableCore> applyReadOnlyPlan(const engine::Txn& txn, orm::C
   }
   auto core =
       std::make_unique<orm::TableCore>(std::move(plan.schema),
-                                       orm::RecordTrees(*tree0, tree1, info.recordsTree),
+                                       orm::RecordTrees(*tree0, tree1, info.recordsTree,
+                                                        info.recordsSince),
                                        std::move(cores), catalog);
   if (!plan.unavailable.empty()) core->setUnavailable(std::move(plan.unavailable));
   if (plan.storedSteps) keep.push_back(std::move(plan.storedSteps));

@@ -130,23 +130,22 @@ bool abandon(engine::WriteTxn& etx, const orm::TableCore& core, orm::TableInfo& 
 }
 
 // Whether the map's limit and the disk leave room for what an undoable rewrite writes while it
-// runs: a second copy of the records it rewrites (a fifth larger, for the fields a new version
-// adds), and then, while that copy replaces the old records, the table growing by that fifth.
-// Empty when they do; otherwise why not, for MigrationFailed. Pages free inside the file are not
-// counted (engine::Txn::room), so this errs on the side of refusing.
+// runs: a second copy of the table's records (every record goes into its other records database,
+// rewritten or as it lies), two fifths larger for the fields a new version adds and the entries
+// of the indexes it adds; the old copy's pages are free only once the two swap. Empty when they
+// do, or when nothing needs a rewrite (nothing is copied then); otherwise why not, for
+// MigrationFailed. Pages free inside the file are not counted (engine::Txn::room), so this errs
+// on the side of refusing.
 std::string roomShortfall(const engine::WriteTxn& etx, const orm::TableCore& core,
                           const orm::TableInfo& info, std::string_view what) {
-  uint64_t records = std::max<uint64_t>(info.records(), 1);
-  uint64_t pending = std::min(info.migration->total, records);
-  if (pending == 0) return {};
-  uint64_t copy = static_cast<uint64_t>(static_cast<double>(etx.stat(core.records(etx)).bytes()) *
-                                        static_cast<double>(pending) / static_cast<double>(records));
+  if (std::min(info.migration->total, info.records()) == 0) return {};
+  uint64_t copy = etx.stat(core.records(etx)).bytes();
   uint64_t needed = copy + copy * 2 / 5 + (uint64_t{256} << 10);
   engine::Txn::Room room = etx.room();
   if (room.bytes() >= needed) return {};
   auto mib = [](uint64_t bytes) { return fmt::format("{:.1f} MiB", static_cast<double>(bytes) / (1 << 20)); };
   return fmt::format(
-      "table {}: {} writes a second copy of the records it rewrites while it runs, about {}, but {} "
+      "table {}: {} writes a second copy of the table's records while it runs, about {}, but {} "
       "leaves room for {}: free disk space or raise EnvOptions::maxMapSize (a lazy migration "
       "rewrites records in place and needs no such room)",
       core.schema().name, what, mib(needed),
@@ -492,25 +491,87 @@ BatchResult checkBatch(WriteTxn& tx, const orm::TableCore& core, const EagerOpti
   return result;
 }
 
+// The indexes an undoable migration adds (building, and absent from the entry it may be undone
+// to): their databases hold nothing but what the migration writes, and an undo drops them, so
+// the records phase fills them as it rewrites the records, rather than a build reading every
+// record again after the swap.
+std::vector<std::pair<const orm::IndexCore*, orm::IndexInfo*>> fedIndexes(const orm::TableCore& core,
+                                                                          orm::TableInfo& info) {
+  std::vector<std::pair<const orm::IndexCore*, orm::IndexInfo*>> fed;
+  orm::TableInfo before = orm::Catalog::decodeEntry(info.migration->before);
+  for (auto& ii : info.indexes) {
+    if (ii.state != orm::IndexState::Building) continue;
+    bool existed = std::any_of(before.indexes.begin(), before.indexes.end(),
+                               [&](const orm::IndexInfo& b) { return b.name == ii.name; });
+    if (!existed) fed.emplace_back(&core.index(ii.name), &ii);
+  }
+  return fed;
+}
+
+// The entries an undoable records phase gathers, across its batches, for the indexes its
+// migration adds (fedIndexes), by their position among the table's indexes. They are written
+// sorted into those indexes (appended into empty ones, which fills their pages) when the records
+// swap in, or before, once they hold kBytes. Kept in memory for one run of the migration: a run
+// that resumes after a crash or an interruption feeds only indexes whose entries reach the
+// records phase's checkpoint; the others' builds finish them after the swap, from their own
+// checkpoints.
+struct FedEntries {
+  static constexpr size_t kBytes = size_t{256} << 20;
+  std::optional<EntryBatch> held;
+  std::string from;     // the records phase's checkpoint where the held entries start
+  std::string through;  // and where they end: the last record whose entries are held
+};
+
 // The records phase: rewrites a batch of old records at the newest version, in key order. A
 // migration that can be undone (an eager open began it) writes every record, rewritten or as it
 // lies, into the table's other records database, leaving the table's records as they are: a step
 // that fails, or a record that cannot be stored, undoes the whole migration, and once every
-// record is there the two databases swap. Otherwise records are rewritten in place.
+// record is there the two databases swap. The indexes it adds are filled from the records it
+// rewrites (FedEntries), ready at the swap. Otherwise records are rewritten in place.
 BatchResult recordsBatch(WriteTxn& tx, const orm::TableCore& core, const EagerOptions& options,
                          orm::TableInfo& info, uint64_t limit, const engine::KeyRange& range,
-                         BatchResult& result) {
+                         FedEntries& feeding, BatchResult& result) {
   orm::MigrationState& m = *info.migration;
   engine::WriteTxn& etx = internal::engineWrite(tx);
   const uint32_t newest = core.schema().version;
   const bool undoable = !m.before.empty();
+  if (undoable && m.checkpoint.empty() && core.pendingRecords(info) == 0) {
+    // Nothing to rewrite (a new version that only changes indexes, say): nothing to copy or
+    // swap; the indexes it holds build from here.
+    pointOfNoReturn(etx, core, info);
+    migrationEnded(etx, core, info);
+    result.finished = true;
+    return result;
+  }
   if (undoable && refusedForRoom(etx, core, info, result)) return result;
   std::optional<engine::Db> target;
+  std::vector<std::pair<const orm::IndexCore*, orm::IndexInfo*>> fed;
   if (undoable) {
     restartLegacyScratch(etx, m, rewriteDbName(core.schema().name));
     target = otherTree(etx, core, info);
-    if (m.checkpoint.empty()) etx.clearDb(*target);  // what a migration that started over left
+    if (m.checkpoint.empty()) {  // what a migration that started over left
+      etx.clearDb(*target);
+      for (auto& [ic, ii] : fedIndexes(core, info)) {
+        etx.clearDb(ic->db);
+        ii->checkpoint.clear();
+        ii->done = 0;
+      }
+      feeding.held.reset();
+    }
+    if (!feeding.held || feeding.through != m.checkpoint) {
+      feeding.held.emplace(core.indexes().size());
+      feeding.from = feeding.through = m.checkpoint;
+    }
+    // Fed in this batch: the added indexes whose entries reach where the held ones start.
+    for (auto& entry : fedIndexes(core, info)) {
+      if (entry.second->checkpoint == feeding.from) fed.push_back(entry);
+    }
   }
+  auto feed = [&](capnp::DynamicStruct::Reader record, std::string_view pk) {
+    for (auto& [ic, ii] : fed) {
+      feeding.held->add(static_cast<size_t>(ic - core.indexes().data()), core, *ic, record, pk);
+    }
+  };
   // Collected first, written after: a put while the scan's cursor walks the same tree could
   // move it. Keys and new values go into one buffer, so a batch allocates a few times, not
   // twice per record.
@@ -551,6 +612,7 @@ BatchResult recordsBatch(WriteTxn& tx, const orm::TableCore& core, const EagerOp
         if (undoable) {
           kept.push_back({rewrites.size(), {pk, value}});
           bytes += value.size();
+          if (!fed.empty()) feed(core.decode(decoder, pk, value), pk);
         }
         continue;
       }
@@ -564,6 +626,7 @@ BatchResult recordsBatch(WriteTxn& tx, const orm::TableCore& core, const EagerOp
       std::string_view encoded = upgraded ? internal::writeState(tx).encoder.encode(newest, *upgraded)
                                           : internal::writeState(tx).encoder.encode(newest, record);
       bytes += encoded.size();
+      feed(record, pk);
       rewrites.push_back(
           {arena.size(), pk.size(), arena.size() + pk.size(), encoded.size(), decoder.version()});
       arena.append(pk);
@@ -595,6 +658,23 @@ BatchResult recordsBatch(WriteTxn& tx, const orm::TableCore& core, const EagerOp
   }
   if (undoable) {
     etx.appendMany(*target, puts);  // after every key an earlier batch wrote there
+    feeding.through = last;
+    if (exhausted || feeding.held->bytes() >= FedEntries::kBytes) {
+      for (auto& [ic, ii] : fed) {
+        size_t at = static_cast<size_t>(ic - core.indexes().data());
+        std::vector<std::string> problems = feeding.held->write(etx, at, *ic);
+        if (!problems.empty()) {  // as a build after the migration would: the index fails
+          result.indexFailure += (result.indexFailure.empty() ? "" : "\n") +
+                                 failIndex(etx, core, *ic, *ii, std::move(problems),
+                                           feeding.held->unstorable(at));
+          continue;
+        }
+        ii->done += feeding.held->entered(at);
+        ii->checkpoint = last;
+      }
+      feeding.held.emplace(core.indexes().size());
+      feeding.from = last;
+    }
   } else {
     etx.putMany(core.records(etx), puts);  // in key order, as scanned
   }
@@ -609,6 +689,16 @@ BatchResult recordsBatch(WriteTxn& tx, const orm::TableCore& core, const EagerOp
     // Every record is in the other database at its new version: the two swap, and from here the
     // migration goes forward only. No write has changed the table meanwhile (writes wait while
     // a migration may be undone): what needed a rewrite is now at the newest version.
+    // An added index whose entries reach the last record is ready; one that lags (this run
+    // resumed the migration) builds on from its checkpoint, over the swapped-in records.
+    for (auto& [ic, ii] : fedIndexes(core, info)) {
+      ii->held = false;
+      if (ii->checkpoint != last) continue;
+      ii->state = orm::IndexState::Ready;
+      ii->checkpoint.clear();
+      ii->done = 0;
+      ii->readySince = etx.snapshotId() + 1;  // this batch's commit
+    }
     pointOfNoReturn(etx, core, info);
     std::map<uint32_t, uint64_t> counts;
     for (const auto& [v, c] : info.counts) {
@@ -674,7 +764,7 @@ BatchResult replaceBatch(WriteTxn& tx, const orm::TableCore& core, const EagerOp
 
 // One batch of the table's pending migration, in the caller's write transaction.
 BatchResult runBatch(WriteTxn& tx, orm::TableCore& core, const EagerOptions& options,
-                     uint64_t recordLimit) {
+                     uint64_t recordLimit, FedEntries& feeding) {
   ErrorContext scope = core.context();
   BatchResult result;
   orm::TableInfo& info = core.touch(tx, true);
@@ -733,7 +823,7 @@ BatchResult runBatch(WriteTxn& tx, orm::TableCore& core, const EagerOptions& opt
       installBatch(tx, core, options, limit, range, result);
       break;
     case orm::MigrationState::Phase::Records:
-      recordsBatch(tx, core, options, info, limit, range, result);
+      recordsBatch(tx, core, options, info, limit, range, feeding, result);
       break;
     case orm::MigrationState::Phase::Replace:
       replaceBatch(tx, core, options, info, limit, range, result);
@@ -771,6 +861,7 @@ std::pair<uint64_t, bool> runEager(const std::vector<orm::TableCore*>& tables,
   for (orm::TableCore* table : tables) {
     orm::TableCore& core = *table;
     const std::string& name = core.schema().name;
+    FedEntries feeding;
     for (;;) {
       if (!keepGoing(rewritten)) return stop(false);
       if (options.stop != nullptr && options.stop->load()) {
@@ -785,7 +876,7 @@ std::pair<uint64_t, bool> runEager(const std::vector<orm::TableCore*>& tables,
       BatchResult r;
       try {
         write([&](WriteTxn& tx) {
-          r = runBatch(tx, core, options, left);
+          r = runBatch(tx, core, options, left, feeding);
           engine::crashPoint(fmt::format("migrate.{}.batch", r.phase));
         });
       } catch (const Error& e) {

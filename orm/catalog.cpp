@@ -178,12 +178,16 @@ uint64_t TableInfo::records() const {
 
 Catalog Catalog::create(engine::WriteTxn& txn) {
   Catalog c(txn.createDb(kCatalogDbName));
-  if (!txn.get(c.db_, catalogFormatKey())) {
+  bool fresh = !txn.get(c.db_, catalogFormatKey());
+  if (!fresh) c.readAll(txn);  // refuses a format it cannot read
+  if (fresh || c.format_ != kFormatVersion) {
+    // New, or of an older format this build reads: from here on only builds that know where a
+    // table's records are may open it.
     capnp::MallocMessageBuilder message;
     message.initRoot<catalog::Header>().setFormatVersion(kFormatVersion);
     txn.put(c.db_, catalogFormatKey(), toBytes(message));
+    c.format_ = kFormatVersion;
   }
-  c.readAll(txn);
   return c;
 }
 
@@ -206,11 +210,13 @@ void Catalog::readAll(const engine::Txn& txn) {
         return reader.getRoot<catalog::Header>().getFormatVersion();
       },
       "reading the catalog header");
-  CAPDB_REQUIRE(format == kFormatVersion, ErrorCode::Unsupported,
+  CAPDB_REQUIRE(format >= kOldestFormatRead && format <= kFormatVersion, ErrorCode::Unsupported,
           "the database was written in capdb catalog format {}{}; this build of capdb reads "
-          "format {} only (records packed, each with a checksum): export the data with the build "
-          "that wrote it (capdb export) and import it into a new database",
-          format, format == 1 ? " (records unpacked, without checksums)" : "", kFormatVersion);
+          "formats {} to {} only (records packed, each with a checksum): export the data with the "
+          "build that wrote it (capdb export) and import it into a new database",
+          format, format == 1 ? " (records unpacked, without checksums)" : "", kOldestFormatRead,
+          kFormatVersion);
+  format_ = format;
 
   tables_.clear();
   std::string prefix = catalogTablePrefix();

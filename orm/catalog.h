@@ -101,9 +101,13 @@ struct TableInfo {
 
 class Catalog {
  public:
-  // The catalog format this build reads and writes. 2: records packed, each with its CRC32C
-  // (docs/format.md); 1 (records unpacked, no checksum) is refused.
-  static constexpr uint32_t kFormatVersion = 2;
+  // The catalog format this build writes. 3: each table's records may be in either of its two
+  // records databases (TableInfo::recordsTree), which a build of format 2 would not know to read.
+  // 2: records packed, each with its CRC32C (docs/format.md); a database of format 2 reads as
+  // format 3 with every table's records in tree 0, and a write open raises it to 3. 1 (records
+  // unpacked, no checksum) is refused.
+  static constexpr uint32_t kFormatVersion = 3;
+  static constexpr uint32_t kOldestFormatRead = 2;
 
   // Reads the catalog. In an environment without one, create() makes an empty catalog in `txn`;
   // load() returns nullopt. Throws Unsupported for a catalog of another format version and
@@ -162,6 +166,7 @@ class Catalog {
   void bumpGeneration(engine::WriteTxn& txn) const;
 
   engine::Db db_;
+  uint32_t format_ = kFormatVersion;  // the format the stored header names
   std::map<std::string, TableInfo, std::less<>> tables_;
 };
 

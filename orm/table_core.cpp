@@ -85,8 +85,10 @@ void RecordScan::load() {
 
 // ---- RecordTrees ----
 
-RecordTrees::RecordTrees(engine::Db tree0, std::optional<engine::Db> tree1, uint32_t tree)
-    : trees_{std::move(tree0), std::move(tree1)}, latest_(uint64_t{tree & 1} << 63) {
+RecordTrees::RecordTrees(engine::Db tree0, std::optional<engine::Db> tree1, uint32_t tree,
+                         uint64_t since)
+    : trees_{std::move(tree0), std::move(tree1)},
+      latest_((uint64_t{tree & 1} << 63) | (since & kSince)) {
   CAPDB_REQUIRE(trees_[tree & 1].has_value(), ErrorCode::Corruption,
                 "the records database {} is missing", tree);
   swaps_.emplace_back(0, tree & 1);
@@ -102,7 +104,7 @@ bool RecordTrees::swap(uint32_t tree, uint64_t since) {
   tree &= 1;
   if (!trees_[tree]) return false;
   std::lock_guard lock(mutex_);
-  if (since <= swaps_.back().first) return true;  // known already
+  if (since <= latest().second) return true;  // known already
   swaps_.emplace_back(since, tree);
   latest_.store((uint64_t{tree} << 63) | (since & kSince), std::memory_order_release);
   return true;

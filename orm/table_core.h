@@ -82,9 +82,10 @@ struct IndexCore {
 // it while the fence or a migration records a swap.
 class RecordTrees {
  public:
-  // Tree 1 may be missing (a read-only open of a database that never had it); `tree` holds the
-  // records in every snapshot this process will read.
-  RecordTrees(engine::Db tree0, std::optional<engine::Db> tree1, uint32_t tree);
+  // Tree 1 may be missing (a read-only open of a database that never had it). `tree` holds the
+  // records from snapshot `since` on (the catalog's), which is before every snapshot this process
+  // will read.
+  RecordTrees(engine::Db tree0, std::optional<engine::Db> tree1, uint32_t tree, uint64_t since);
   RecordTrees(const RecordTrees& other);
 
   // The tree that holds the records in `snapshot` (engine::Txn::snapshotId).
@@ -98,6 +99,12 @@ class RecordTrees {
   bool swap(uint32_t tree, uint64_t since);
   // Tree `tree`'s database, or nullopt when this process has no handle for it.
   const std::optional<engine::Db>& tree(uint32_t tree) const { return trees_[tree & 1]; }
+  // The latest swap this process knows of: its tree and the snapshot from which it holds the
+  // records.
+  std::pair<uint32_t, uint64_t> latest() const {
+    uint64_t latest = latest_.load(std::memory_order_acquire);
+    return {static_cast<uint32_t>(latest >> 63), latest & kSince};
+  }
 
  private:
   static constexpr uint64_t kSince = ~uint64_t{0} >> 1;

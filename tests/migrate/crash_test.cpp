@@ -64,9 +64,11 @@ class CrashTest : public ::testing::Test {
         "struct P $Db.table(\"people\") $Db.version(1) $Db.primaryKey([\"id\"]) "
         "{ id @0 :UInt64; name @1 :Text; email @2 :Text $Db.unique; city @3 :Text $Db.indexed; "
         "counter @4 :UInt32; }\n";
+    // Version 2 adds nameLength, with an index over it that an eager migration fills as it
+    // rewrites the records.
     std::string v2Fields =
         "{ id @0 :UInt64; name @1 :Text; email @2 :Text $Db.unique; city @3 :Text $Db.indexed; "
-        "counter @4 :UInt32; nameLength @5 :UInt32; }\n";
+        "counter @4 :UInt32; nameLength @5 :UInt32 $Db.indexed; }\n";
     v1_ = parse("v1", v1);
     v2_ = parse("v2", "struct P $Db.table(\"people\") $Db.version(2) $Db.primaryKey([\"id\"]) " + v2Fields);
     v2Keyed_ = parse("v2keyed", "struct P $Db.table(\"people\") $Db.version(2) $Db.primaryKey([\"name\"]) " + v2Fields);

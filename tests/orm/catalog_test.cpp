@@ -5,6 +5,8 @@
 #include <fmt/format.h>
 #include <orm/catalog.capnp.h>
 #include <gtest/gtest.h>
+
+#include <cstring>
 #include <kj/string.h>
 
 #include <array>
@@ -102,7 +104,7 @@ TEST(Catalog, OtherFormatVersionIsRefused) {
   env.write([](engine::WriteTxn& txn) { Catalog::create(txn); });
   for (auto [format, says] : {std::pair<uint32_t, const char*>{99, "format 99; this build"},
                               {1, "format 1 (records unpacked, without checksums); this build of "
-                                  "capdb reads format 2 only"}}) {
+                                  "capdb reads formats 2 to 3 only"}}) {
     rewriteFormat(env, format);
     try {
       Catalog::load(env.read());
@@ -113,6 +115,29 @@ TEST(Catalog, OtherFormatVersionIsRefused) {
       EXPECT_NE(std::string(e.what()).find("capdb export"), std::string::npos) << e.what();
     }
   }
+}
+
+// Format 2 (before a table's records could be in either of two databases) reads as format 3
+// with every table's records in its first; a write open raises the header to 3, so that a build
+// of format 2, which would read only the first, refuses it from then on.
+TEST(Catalog, FormatTwoIsReadAndRaisedToThreeByAWriteOpen) {
+  testing::TempDir dir;
+  auto env = engine::Env::open(dir.path());
+  env.write([](engine::WriteTxn& txn) { Catalog::create(txn); });
+  rewriteFormat(env, 2);
+  EXPECT_TRUE(Catalog::load(env.read()).has_value());
+  auto format = [&] {
+    auto tx = env.read();
+    auto db = tx.openDb(kCatalogDbName);
+    auto bytes = *tx.get(*db, catalogFormatKey());
+    kj::Array<capnp::word> words = kj::heapArray<capnp::word>(bytes.size() / sizeof(capnp::word));
+    std::memcpy(words.begin(), bytes.data(), bytes.size());
+    capnp::FlatArrayMessageReader reader(words);
+    return reader.getRoot<capdb::catalog::Header>().getFormatVersion();
+  };
+  EXPECT_EQ(format(), 2u);
+  env.write([](engine::WriteTxn& txn) { Catalog::create(txn); });
+  EXPECT_EQ(format(), 3u);
 }
 
 // Writes records of AllTypes at version 3 and Person at version 1 with the compiled schemas, the

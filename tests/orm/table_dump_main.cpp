@@ -28,7 +28,8 @@ int main(int argc, char** argv) {
       return 1;
     }
     orm::TableReader reader(*catalog, argv[2]);
-    auto db = txn.openDb(orm::tableDbName(argv[2]));
+    const orm::TableInfo* info = catalog->table(argv[2]);
+    auto db = txn.openDb(orm::tableDbName(argv[2], info ? info->recordsTree : 0));
     if (!db) return 0;
     for (auto [key, value] : txn.scan(*db, engine::KeyRange::all())) {
       auto record = reader.decode(txn, key, value);
