@@ -1,5 +1,7 @@
 #include "query/eval.h"
 
+#include <array>
+
 #include <cfloat>
 #include <cmath>
 
@@ -145,7 +147,11 @@ Value eval(const Expr& e, EvalContext& ctx) {
       auto t = truth(eval(*e.args[0], ctx));
       return t ? Value(int64_t{!*t}) : Value();
     }
-    case ExprKind::Arith: return arithmetic(e.arith, eval(*e.args[0], ctx), eval(*e.args[1], ctx));
+    case ExprKind::Arith: {
+      // Operands read in place when they are columns or literals: no copy of either.
+      Value left, right;
+      return arithmetic(e.arith, evalRef(*e.args[0], ctx, left), evalRef(*e.args[1], ctx, right));
+    }
     case ExprKind::Concat: return concat(eval(*e.args[0], ctx), eval(*e.args[1], ctx));
     case ExprKind::Compare: return fromTruth(compareExprs(e.cmp, *e.args[0], *e.args[1], ctx));
     case ExprKind::And: {
@@ -223,6 +229,13 @@ Value eval(const Expr& e, EvalContext& ctx) {
     case ExprKind::Cast: return castTo(eval(*e.args[0], ctx), e.castType);
     case ExprKind::Call: {
       // Scalar functions evaluate every argument (coalesce included: they have no side effects).
+      // A few arguments go on the stack: a call per row allocates nothing.
+      constexpr size_t kInline = 4;
+      if (e.args.size() <= kInline) {
+        std::array<Value, kInline> args;
+        for (size_t i = 0; i < e.args.size(); ++i) args[i] = eval(*e.args[i], ctx);
+        return e.function->fn(std::span<const Value>(args.data(), e.args.size()));
+      }
       std::vector<Value> args;
       args.reserve(e.args.size());
       for (const auto& a : e.args) args.push_back(eval(*a, ctx));
