@@ -129,6 +129,19 @@ std::string failIndex(engine::WriteTxn& etx, const orm::TableCore& core, const o
 
 // ---- EntryBatch ----
 
+char* EntryBatch::room(size_t n) {
+  constexpr size_t kBlock = size_t{1} << 20;
+  if (blocks_.empty() || blockSize_ - blockUsed_ < n) {
+    blockSize_ = std::max(kBlock, n);
+    blocks_.push_back(std::make_unique<char[]>(blockSize_));
+    blockUsed_ = 0;
+  }
+  char* at = blocks_.back().get() + blockUsed_;
+  blockUsed_ += n;
+  bytes_ += n;
+  return at;
+}
+
 void EntryBatch::add(size_t i, const orm::TableCore& core, const orm::IndexCore& index,
                      capnp::DynamicStruct::Reader record, std::string_view pk) {
   if (!unstorable_[i].empty()) return;
@@ -144,14 +157,15 @@ void EntryBatch::add(size_t i, const orm::TableCore& core, const orm::IndexCore&
     return;
   }
   const auto& [key, val] = entry;
+  // Keys (and so values holding a primary key) are at most engine::kMaxKeySize bytes.
   unsigned char head[8] = {};
   std::memcpy(head, key.data(), std::min<size_t>(8, key.size()));
-  size_t at0 = arena_.size();
-  entries_[i].push_back({engine::loadBigEndian(head), at0, key.size(), at0 + key.size(), val.size(),
-                         at0 + key.size() + val.size(), pk.size()});
-  arena_.append(key);
-  arena_.append(val);
-  arena_.append(pk);
+  char* bytes = room(key.size() + val.size() + pk.size());
+  std::memcpy(bytes, key.data(), key.size());
+  std::memcpy(bytes + key.size(), val.data(), val.size());
+  std::memcpy(bytes + key.size() + val.size(), pk.data(), pk.size());
+  entries_[i].push_back({engine::loadBigEndian(head), bytes, static_cast<uint16_t>(key.size()),
+                         static_cast<uint16_t>(val.size()), static_cast<uint16_t>(pk.size())});
   ++entered_[i];
 }
 
@@ -159,18 +173,16 @@ std::vector<std::string> EntryBatch::write(engine::WriteTxn& etx, size_t i,
                                            const orm::IndexCore& index) {
   if (!unstorable_[i].empty()) return {unstorable_[i]};
   std::vector<Entry>& list = entries_[i];
-  std::string_view all(arena_);
-  auto key = [&](const Entry& e) { return all.substr(e.key, e.keySize); };
   // By key, then primary key, so that duplicates list in order. A key shorter than eight bytes
   // is padded with zeros: equal prefixes then compare whole.
   std::sort(list.begin(), list.end(), [&](const Entry& x, const Entry& y) {
     if (x.prefix != y.prefix) return x.prefix < y.prefix;
-    int c = engine::compareKeyBytes(key(x), key(y));
-    return c != 0 ? c < 0 : all.substr(x.pk, x.pkSize) < all.substr(y.pk, y.pkSize);
+    int c = engine::compareKeyBytes(x.key(), y.key());
+    return c != 0 ? c < 0 : x.pk() < y.pk();
   });
   std::vector<std::pair<std::string_view, std::string_view>> puts;
   puts.reserve(list.size());
-  for (const Entry& e : list) puts.emplace_back(key(e), all.substr(e.value, e.valueSize));
+  for (const Entry& e : list) puts.emplace_back(e.key(), e.value());
   return writeSorted(etx, index, puts);
 }
 

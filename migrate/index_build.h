@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -41,7 +42,8 @@ struct BuildResult {
 };
 
 // A batch of index entries, gathered record by record for some of a table's indexes (by
-// position), and written sorted by key, index by index. Entries go into one buffer; each keeps its
+// position), and written sorted by key, index by index. Each entry's key, value and primary key
+// lie together in blocks that never move (no copy as the batch grows); each entry keeps its
 // key's first eight bytes (big-endian, so that most comparisons of the sort are one integer
 // comparison).
 class EntryBatch {
@@ -60,17 +62,26 @@ class EntryBatch {
   std::vector<std::string> write(engine::WriteTxn& etx, size_t i, const orm::IndexCore& index);
   uint64_t entered(size_t i) const { return entered_[i]; }
   bool unstorable(size_t i) const { return !unstorable_[i].empty(); }
-  size_t bytes() const { return arena_.size(); }
+  size_t bytes() const { return bytes_; }
 
  private:
   struct Entry {
     uint64_t prefix;
-    size_t key, keySize, value, valueSize, pk, pkSize;
+    const char* bytes;  // the key, then the value, then the primary key
+    uint16_t keySize, valueSize, pkSize;
+    std::string_view key() const { return {bytes, keySize}; }
+    std::string_view value() const { return {bytes + keySize, valueSize}; }
+    std::string_view pk() const { return {bytes + keySize + valueSize, pkSize}; }
   };
+  // Room for `n` bytes in the last block.
+  char* room(size_t n);
+
   std::vector<std::vector<Entry>> entries_;
   std::vector<uint64_t> entered_;
   std::vector<std::string> unstorable_;
-  std::string arena_;
+  std::vector<std::unique_ptr<char[]>> blocks_;
+  size_t blockUsed_ = 0, blockSize_ = 0;
+  size_t bytes_ = 0;
 };
 
 // The index failed: its entries go (its database emptied), it is marked failed with the
