@@ -302,8 +302,8 @@ struct Progress {
     if (!tty && !finished && now - last < std::chrono::seconds(1)) return;
     last = now;
     double pct = p.total ? 100.0 * static_cast<double>(p.done) / static_cast<double>(p.total) : 100;
-    // A move to new primary keys, and an eager rewrite, pass over the records twice: say which
-    // pass this is.
+    // Say which pass this is: a move to new primary keys, an index build, or a copy back of a
+    // migration an earlier build left installing or replacing records.
     bool moving = p.phase == "rekey" || p.phase == "install";
     std::string label = moving                  ? fmt::format("{} ({})", p.table, p.phase)
                         : p.phase == "replace" ? fmt::format("{} (replacing the old records)", p.table)
