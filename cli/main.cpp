@@ -268,6 +268,7 @@ struct UpgradeArgs {
   double maxRate = 0;
   bool dryRun = false;
   bool deferSync = false;
+  unsigned threads = 0;
 };
 
 // Keeps the first `keep` records of each of `tables` (in primary-key order) and removes the rest,
@@ -400,6 +401,7 @@ int upgrade(const UpgradeArgs& a) {
   if (a.batch > 0) options.eager.batchRecords = a.batch;
   options.eager.maxRecordsPerSecond = a.maxRate;
   options.eager.deferSync = a.deferSync;
+  if (a.threads > 0) options.eager.threads = a.threads;
   // A resumed upgrade reports only what this run rewrote.
   std::map<std::string, uint64_t> doneBefore;
   {
@@ -590,6 +592,9 @@ int main(int argc, char** argv) {
   upgradeCmd->add_flag("--defer-sync", up.deferSync,
                        "Sync once at the end, not after every batch (offline: a power loss while it "
                        "runs may lose or damage the database; take a --backup)");
+  upgradeCmd->add_option("--threads", up.threads,
+                         "Threads that upgrade each batch's records (default 2)")
+      ->check(CLI::Range(1u, 64u));
   upgradeCmd->add_option("--sample", up.sample, "With --dry-run: only the first N records of each table");
   upgradeCmd->add_option("--backup", up.backupDir, "Take a compacted copy into this directory first");
   upgradeCmd->callback([&] { run = [&] { return cli::upgrade(up); }; });

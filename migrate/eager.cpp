@@ -11,6 +11,13 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
+#include <mutex>
+#include <condition_variable>
+#include <memory>
+#include <exception>
+#include <span>
+#include <cstring>
 #include <string>
 #include <thread>
 
@@ -522,6 +529,182 @@ struct FedEntries {
   std::string through;  // and where they end: the last record whose entries are held
 };
 
+// Threads kept for a whole run of a migration that run a function on request, so that each chunk
+// of records costs a wake-up rather than creating a thread (and its stack and memory arena).
+class Helpers {
+ public:
+  Helpers() = default;
+  Helpers(const Helpers&) = delete;
+  Helpers& operator=(const Helpers&) = delete;
+  ~Helpers() {
+    {
+      std::lock_guard lock(mutex_);
+      quit_ = true;
+    }
+    wake_.notify_all();
+    for (auto& t : threads_) t.join();
+  }
+
+  // Runs fn(i) for every i in [1, n) on helper threads, started when first needed, and fn(0) on
+  // this one; returns once all have returned. `fn` must not throw.
+  void run(size_t n, const std::function<void(size_t)>& fn) {
+    while (threads_.size() + 1 < n) {
+      size_t id = threads_.size() + 1;
+      threads_.emplace_back([this, id] { loop(id); });
+    }
+    {
+      std::lock_guard lock(mutex_);
+      task_ = &fn;
+      parts_ = n;
+      pending_ = n - 1;
+      ++round_;
+    }
+    wake_.notify_all();
+    fn(0);
+    std::unique_lock lock(mutex_);
+    done_.wait(lock, [&] { return pending_ == 0; });
+    task_ = nullptr;
+  }
+
+ private:
+  void loop(size_t id) {
+    uint64_t seen = 0;
+    std::unique_lock lock(mutex_);
+    for (;;) {
+      wake_.wait(lock, [&] { return quit_ || round_ != seen; });
+      if (quit_) return;
+      seen = round_;
+      if (id >= parts_) continue;  // not wanted this round
+      const auto* task = task_;
+      lock.unlock();
+      (*task)(id);
+      lock.lock();
+      if (--pending_ == 0) done_.notify_one();
+    }
+  }
+
+  std::mutex mutex_;
+  std::condition_variable wake_, done_;
+  std::vector<std::thread> threads_;
+  const std::function<void(size_t)>* task_ = nullptr;
+  size_t parts_ = 0, pending_ = 0;
+  uint64_t round_ = 0;
+  bool quit_ = false;
+};
+
+// What one run of a table's migration keeps from batch to batch: the added indexes' entries and
+// the helper threads that upgrade records.
+struct RunState {
+  FedEntries feeding;
+  Helpers helpers;
+};
+
+// A record a records batch scanned: its stored bytes (a view into the table's tree) and version,
+// whether it needs the steps, and, once upgraded, its new bytes and whether a kept index's entry
+// must be looked up (KeptIndexCheck::needsLookup).
+struct Scanned {
+  std::string_view pk, value;
+  uint32_t version;
+  bool rewrite;
+  bool lookup = false;
+  std::string_view encoded;  // in the buffer of the Upgrading that upgraded it
+};
+
+// One thread's share of upgrading a chunk of a records batch: it decodes each record through the
+// steps, encodes it at the newest version into its own buffer (kept until the batch is written),
+// asks whether a kept index needs a lookup, and gathers the added indexes' entries (FedEntries)
+// into its own EntryBatch. Upgrading::run splits a chunk between several, in key order.
+class Upgrading {
+ public:
+  static constexpr size_t kChunk = 4096;        // records scanned, then upgraded together
+  static constexpr size_t kPerThread = 256;     // fewer than this a thread are not split
+
+  Upgrading(const orm::TableCore& core, const orm::TableInfo& info, bool packed,
+            const std::vector<std::pair<const orm::IndexCore*, orm::IndexInfo*>>& fed)
+      : entries(core.indexes().size()), core_(core), kept_(core, info), fed_(fed) {
+    encoder_.setPacked(packed);
+  }
+
+  // Upgrades `chunk`, split in key order between `threads` (the first on this thread, the others
+  // on `helpers`). Throws the failure of the record first in key order, once every thread has
+  // stopped.
+  static void run(std::vector<std::unique_ptr<Upgrading>>& threads, Helpers& helpers,
+                  std::vector<Scanned>& chunk) {
+    size_t parts = std::min(threads.size(), std::max<size_t>(1, chunk.size() / kPerThread));
+    size_t per = (chunk.size() + parts - 1) / parts;
+    auto part = [&](size_t t) {
+      size_t from = std::min(chunk.size(), t * per);
+      return std::span<Scanned>(chunk.data() + from, std::min(chunk.size(), from + per) - from);
+    };
+    if (parts == 1) {
+      threads[0]->upgrade(part(0));
+    } else {
+      helpers.run(parts, [&](size_t t) { threads[t]->upgrade(part(t)); });
+    }
+    for (size_t t = 0; t < parts; ++t) {
+      if (threads[t]->failure_) std::rethrow_exception(std::exchange(threads[t]->failure_, nullptr));
+    }
+  }
+
+  EntryBatch entries;  // the added indexes' entries it gathered, taken by the batch after each chunk
+
+ private:
+  void upgrade(std::span<Scanned> records) noexcept {
+    ErrorContext scope = core_.context();
+    const uint32_t newest = core_.schema().version;
+    try {
+      for (Scanned& r : records) {
+        if (!r.rewrite) {  // copied as it lies: only its entries are wanted
+          if (!fed_.empty()) feed(core_.decode(decoder_, r.pk, r.value), r.pk);
+          continue;
+        }
+        auto record = core_.decode(decoder_, r.pk, r.value);  // MigrationFailed names the step
+        // The record as stored, read with its version's read schema (the decoder keeps it beside
+        // the upgrade).
+        const orm::Upgrader* upgrader = core_.upgrader();
+        auto old = upgrader ? decoder_.root(upgrader->readSchema(decoder_.version())) : record;
+        r.lookup = kept_.needsLookup(old, record);
+        auto* upgraded = decoder_.upgradedMessage();
+        std::string_view encoded =
+            upgraded ? encoder_.encode(newest, *upgraded) : encoder_.encode(newest, record);
+        r.encoded = keep(encoded);
+        feed(record, r.pk);
+      }
+    } catch (...) {
+      failure_ = std::current_exception();
+    }
+  }
+
+  void feed(capnp::DynamicStruct::Reader record, std::string_view pk) {
+    for (auto& [ic, ii] : fed_) {
+      entries.add(static_cast<size_t>(ic - core_.indexes().data()), core_, *ic, record, pk);
+    }
+  }
+
+  // A copy of `bytes` that stays where it is until this object goes.
+  std::string_view keep(std::string_view bytes) {
+    constexpr size_t kBlock = size_t{1} << 20;
+    if (blocks_.empty() || blockSize_ - blockUsed_ < bytes.size()) {
+      blockSize_ = std::max(kBlock, bytes.size());
+      blocks_.push_back(std::make_unique<char[]>(blockSize_));
+      blockUsed_ = 0;
+    }
+    char* at = blocks_.back().get() + blockUsed_;
+    std::memcpy(at, bytes.data(), bytes.size());
+    blockUsed_ += bytes.size();
+    return {at, bytes.size()};
+  }
+
+  const orm::TableCore& core_;
+  KeptIndexCheck kept_;
+  const std::vector<std::pair<const orm::IndexCore*, orm::IndexInfo*>>& fed_;
+  orm::RecordDecoder decoder_;
+  orm::RecordEncoder encoder_;
+  std::vector<std::unique_ptr<char[]>> blocks_;
+  size_t blockUsed_ = 0, blockSize_ = 0;
+  std::exception_ptr failure_;
+};
+
 // The records phase: rewrites a batch of old records at the newest version, in key order. A
 // migration that can be undone (an eager open began it) writes every record, rewritten or as it
 // lies, into the table's other records database, leaving the table's records as they are: a step
@@ -530,7 +713,8 @@ struct FedEntries {
 // rewrites (FedEntries), ready at the swap. Otherwise records are rewritten in place.
 BatchResult recordsBatch(WriteTxn& tx, const orm::TableCore& core, const EagerOptions& options,
                          orm::TableInfo& info, uint64_t limit, const engine::KeyRange& range,
-                         FedEntries& feeding, BatchResult& result) {
+                         RunState& run, BatchResult& result) {
+  FedEntries& feeding = run.feeding;
   orm::MigrationState& m = *info.migration;
   engine::WriteTxn& etx = internal::engineWrite(tx);
   const uint32_t newest = core.schema().version;
@@ -567,70 +751,77 @@ BatchResult recordsBatch(WriteTxn& tx, const orm::TableCore& core, const EagerOp
       if (entry.second->checkpoint == feeding.from) fed.push_back(entry);
     }
   }
-  auto feed = [&](capnp::DynamicStruct::Reader record, std::string_view pk) {
-    for (auto& [ic, ii] : fed) {
-      feeding.held->add(static_cast<size_t>(ic - core.indexes().data()), core, *ic, record, pk);
-    }
-  };
   // Collected first, written after: a put while the scan's cursor walks the same tree could
-  // move it. Keys and new values go into one buffer, so a batch allocates a few times, not
-  // twice per record.
-  struct Rewrite {
-    size_t pk, pkSize, value, valueSize;
-    uint32_t fromVersion;
-  };
-  std::vector<Rewrite> rewrites;
-  // Undoable: the records that need no rewrite, copied as they lie; in key order among the
-  // rewrites (their positions in `rewrites` order the writes).
-  std::vector<std::pair<size_t, std::pair<std::string_view, std::string_view>>> kept;
-  std::string arena;
+  // move it, and the records' bytes (views into the tree) stay valid until the first write.
+  // Records are scanned in chunks; each chunk is upgraded by up to options.threads threads, each
+  // with its own decoder, encoder and buffer (Upgrading), and its results taken in key order.
+  std::vector<Scanned> chunk;
+  std::vector<std::pair<std::string_view, std::string_view>> puts;  // in key order
+  std::vector<uint32_t> fromVersions;                               // of each rewritten record
+  uint64_t rewritten = 0;
   uint64_t bytes = 0;
   std::string last;
   bool exhausted = true;
-  orm::RecordDecoder decoder;
   // A batch rewrites at least one record, and scans a bounded number of records that need no
   // rewrite, so that writers never wait long between batches.
   uint64_t scanned = 0;
   uint64_t scanLimit = std::max<uint64_t>(limit, 1) * 4;
-  KeptIndexCheck keptIndexes(core, info);
   const BatchTimer timer(options);
+  const bool packed = internal::writeState(tx).encoder.packed();
+  std::vector<std::unique_ptr<Upgrading>> threads;
+  for (unsigned t = 0; t < std::max(1u, options.threads); ++t) {
+    threads.push_back(std::make_unique<Upgrading>(core, info, packed, fed));
+  }
+  KeptIndexCheck keptIndexes(core, info);  // this thread's: lookups in the transaction
+  orm::RecordDecoder decoder;
   try {
-    for (auto [pk, value] : etx.scan(core.records(etx), range)) {
-      if (!rewrites.empty() && (rewrites.size() >= limit || bytes >= options.batchBytes ||
-                                scanned >= scanLimit || timer.over(scanned))) {
-        exhausted = false;
-        break;
-      }
-      if (rewrites.empty() && scanned >= scanLimit) {
-        exhausted = false;
-        break;
-      }
-      ++scanned;
-      last.assign(pk);
-      uint32_t version = storedVersion(core, pk, value);
-      if (!core.needsRewrite(version)) {  // newest, or reads as the newest as it is
-        if (undoable) {
-          kept.push_back({rewrites.size(), {pk, value}});
-          bytes += value.size();
-          if (!fed.empty()) feed(core.decode(decoder, pk, value), pk);
+    engine::Scan scan = etx.scan(core.records(etx), range);
+    for (bool more = true; more;) {
+      chunk.clear();
+      for (;; scan.next()) {
+        if (!scan.valid()) {
+          more = false;
+          break;
         }
-        continue;
+        if (rewritten > 0 && (rewritten >= limit || bytes >= options.batchBytes ||
+                              scanned >= scanLimit || timer.over(scanned))) {
+          exhausted = more = false;
+          break;
+        }
+        if (rewritten == 0 && scanned >= scanLimit) {
+          exhausted = more = false;
+          break;
+        }
+        if (chunk.size() >= Upgrading::kChunk) break;
+        ++scanned;
+        std::string_view pk = scan.key(), value = scan.value();
+        last.assign(pk);
+        uint32_t version = storedVersion(core, pk, value);
+        bool rewrite = core.needsRewrite(version);  // not newest, nor read as the newest as it is
+        if (!rewrite && !undoable) continue;
+        chunk.push_back(Scanned{pk, value, version, rewrite, false, {}});
+        rewritten += rewrite;
+        bytes += value.size();  // until upgraded: its new size is known after the chunk
       }
-      auto record = core.decode(decoder, pk, value);  // MigrationFailed names table, key, step
-      // The record as stored, read with its version's read schema (the decoder keeps it beside the
-      // upgrade).
-      const orm::Upgrader* upgrader = core.upgrader();
-      auto old = upgrader ? decoder.root(upgrader->readSchema(decoder.version())) : record;
-      keptIndexes.check(etx, old, record, pk, value);  // nothing is written yet: `value` is still the record
-      auto* upgraded = decoder.upgradedMessage();
-      std::string_view encoded = upgraded ? internal::writeState(tx).encoder.encode(newest, *upgraded)
-                                          : internal::writeState(tx).encoder.encode(newest, record);
-      bytes += encoded.size();
-      feed(record, pk);
-      rewrites.push_back(
-          {arena.size(), pk.size(), arena.size() + pk.size(), encoded.size(), decoder.version()});
-      arena.append(pk);
-      arena.append(encoded);
+      Upgrading::run(threads, run.helpers, chunk);  // throws the first failure in key order
+      for (Scanned& r : chunk) {
+        if (r.lookup) {  // a kept index's key changed: this thread looks its entry up
+          auto record = core.decode(decoder, r.pk, r.value);
+          const orm::Upgrader* upgrader = core.upgrader();
+          auto old = upgrader ? decoder.root(upgrader->readSchema(decoder.version())) : record;
+          keptIndexes.check(etx, old, record, r.pk, r.value);  // nothing is written yet
+        }
+        if (r.rewrite) {
+          bytes += r.encoded.size() - r.value.size();
+          puts.emplace_back(r.pk, r.encoded);
+          fromVersions.push_back(r.version);
+        } else {
+          puts.emplace_back(r.pk, r.value);  // copied as it lies
+        }
+      }
+      for (auto& t : threads) {
+        if (!fed.empty()) feeding.held->absorb(std::move(t->entries));
+      }
     }
   } catch (const Error& e) {
     if (!undoable || e.code() != ErrorCode::MigrationFailed) throw;
@@ -642,17 +833,9 @@ BatchResult recordsBatch(WriteTxn& tx, const orm::TableCore& core, const EagerOp
     result.finished = true;
     return result;
   }
-  std::string_view all(arena);
-  std::vector<std::pair<std::string_view, std::string_view>> puts;
-  puts.reserve(rewrites.size() + kept.size());
-  size_t k = 0;
-  for (size_t i = 0; i <= rewrites.size(); ++i) {
-    for (; k < kept.size() && kept[k].first == i; ++k) puts.push_back(kept[k].second);
-    if (i == rewrites.size()) break;
-    const Rewrite& r = rewrites[i];
-    puts.emplace_back(all.substr(r.pk, r.pkSize), all.substr(r.value, r.valueSize));
-    if (!undoable) {
-      --info.counts[r.fromVersion];
+  if (!undoable) {
+    for (uint32_t v : fromVersions) {
+      --info.counts[v];
       ++info.counts[newest];
     }
   }
@@ -678,9 +861,9 @@ BatchResult recordsBatch(WriteTxn& tx, const orm::TableCore& core, const EagerOp
   } else {
     etx.putMany(core.records(etx), puts);  // in key order, as scanned
   }
-  m.done += rewrites.size();
+  m.done += rewritten;
   result.done = m.done;
-  result.rewritten = result.written = rewrites.size();
+  result.rewritten = result.written = rewritten;
   if (!exhausted) {
     m.checkpoint = last;
     return result;
@@ -764,7 +947,7 @@ BatchResult replaceBatch(WriteTxn& tx, const orm::TableCore& core, const EagerOp
 
 // One batch of the table's pending migration, in the caller's write transaction.
 BatchResult runBatch(WriteTxn& tx, orm::TableCore& core, const EagerOptions& options,
-                     uint64_t recordLimit, FedEntries& feeding) {
+                     uint64_t recordLimit, RunState& run) {
   ErrorContext scope = core.context();
   BatchResult result;
   orm::TableInfo& info = core.touch(tx, true);
@@ -823,7 +1006,7 @@ BatchResult runBatch(WriteTxn& tx, orm::TableCore& core, const EagerOptions& opt
       installBatch(tx, core, options, limit, range, result);
       break;
     case orm::MigrationState::Phase::Records:
-      recordsBatch(tx, core, options, info, limit, range, feeding, result);
+      recordsBatch(tx, core, options, info, limit, range, run, result);
       break;
     case orm::MigrationState::Phase::Replace:
       replaceBatch(tx, core, options, info, limit, range, result);
@@ -861,7 +1044,7 @@ std::pair<uint64_t, bool> runEager(const std::vector<orm::TableCore*>& tables,
   for (orm::TableCore* table : tables) {
     orm::TableCore& core = *table;
     const std::string& name = core.schema().name;
-    FedEntries feeding;
+    RunState run;
     for (;;) {
       if (!keepGoing(rewritten)) return stop(false);
       if (options.stop != nullptr && options.stop->load()) {
@@ -876,7 +1059,7 @@ std::pair<uint64_t, bool> runEager(const std::vector<orm::TableCore*>& tables,
       BatchResult r;
       try {
         write([&](WriteTxn& tx) {
-          r = runBatch(tx, core, options, left, feeding);
+          r = runBatch(tx, core, options, left, run);
           engine::crashPoint(fmt::format("migrate.{}.batch", r.phase));
         });
       } catch (const Error& e) {

@@ -43,7 +43,7 @@ engine::KeyRange rangeOf(
 Batch gather(engine::WriteTxn& etx, const orm::TableCore& core,
              const std::vector<std::pair<const orm::IndexCore*, orm::IndexInfo*>>& building,
              const EagerOptions& options, uint64_t limit) {
-  Batch b{EntryBatch(building.size())};
+  Batch b{EntryBatch(building.size()), {}, 0, true};
   orm::RecordDecoder decoder;
   const BatchTimer timer(options);
   for (auto [key, value] : etx.scan(core.records(etx), rangeOf(building))) {
@@ -167,6 +167,20 @@ void EntryBatch::add(size_t i, const orm::TableCore& core, const orm::IndexCore&
   entries_[i].push_back({engine::loadBigEndian(head), bytes, static_cast<uint16_t>(key.size()),
                          static_cast<uint16_t>(val.size()), static_cast<uint16_t>(pk.size())});
   ++entered_[i];
+}
+
+void EntryBatch::absorb(EntryBatch&& other) {
+  for (size_t i = 0; i < entries_.size(); ++i) {
+    entries_[i].insert(entries_[i].end(), other.entries_[i].begin(), other.entries_[i].end());
+    entered_[i] += other.entered_[i];
+    if (unstorable_[i].empty()) unstorable_[i] = std::move(other.unstorable_[i]);
+  }
+  // The entries point into the blocks, which move here whole; this batch's last block stays the
+  // one it fills next.
+  blocks_.insert(blocks_.begin(), std::make_move_iterator(other.blocks_.begin()),
+                 std::make_move_iterator(other.blocks_.end()));
+  bytes_ += other.bytes_;
+  other = EntryBatch(other.entries_.size());
 }
 
 std::vector<std::string> EntryBatch::write(engine::WriteTxn& etx, size_t i,

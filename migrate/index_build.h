@@ -60,6 +60,8 @@ class EntryBatch {
   // the problems met, one line each: the unstorable key, or keys of a unique index that another
   // record holds (then what was written must be dropped: failIndex).
   std::vector<std::string> write(engine::WriteTxn& etx, size_t i, const orm::IndexCore& index);
+  // Takes `other`'s entries (gathered for the same indexes, by another thread, say).
+  void absorb(EntryBatch&& other);
   uint64_t entered(size_t i) const { return entered_[i]; }
   bool unstorable(size_t i) const { return !unstorable_[i].empty(); }
   size_t bytes() const { return bytes_; }

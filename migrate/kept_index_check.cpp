@@ -99,6 +99,14 @@ bool KeptIndexCheck::sameKey(size_t i, capnp::DynamicStruct::Reader old,
   return before.bytes() == after.bytes();
 }
 
+bool KeptIndexCheck::needsLookup(capnp::DynamicStruct::Reader old,
+                                 capnp::DynamicStruct::Reader record) {
+  for (size_t i = 0; i < kept_.size(); ++i) {
+    if (!sameKey(i, old, record)) return true;
+  }
+  return false;
+}
+
 void KeptIndexCheck::check(const engine::Txn& txn, capnp::DynamicStruct::Reader oldRecord,
                            capnp::DynamicStruct::Reader record, std::string_view pk,
                            std::string_view stored) {

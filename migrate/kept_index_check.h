@@ -39,6 +39,10 @@ class KeptIndexCheck {
   // verify reports it once the record is at the newest version.
   void check(const engine::Txn& txn, capnp::DynamicStruct::Reader old,
              capnp::DynamicStruct::Reader record, std::string_view pk, std::string_view stored);
+  // Whether check() has anything to look up for this record: some kept index's fields read
+  // differently in `old` and `record`. Reads no transaction, so a thread other than the one that
+  // holds it may ask (with its own KeptIndexCheck); the holder then calls check().
+  bool needsLookup(capnp::DynamicStruct::Reader old, capnp::DynamicStruct::Reader record);
 
  private:
   // Whether `index`'s fields encode to the same key bytes in `old` (read at its own version,

@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <set>
+#include <thread>
+#include <mutex>
 
 #include <sstream>
 
@@ -411,6 +414,64 @@ TEST_F(MigrationTest, AnIndexAnEagerMigrationAddsIsReadyWhenTheRecordsSwapIn) {
   VerifyReport v = verify(db);
   EXPECT_TRUE(v.ok()) << (v.problems.empty() ? "" : v.problems[0]);
   EXPECT_EQ(v.indexEntries, 250u);
+}
+
+// A batch's records are upgraded by two threads (EagerOptions::threads), each taking a share of
+// every chunk in key order: the records and index entries written are the ones a single thread
+// writes, byte for byte, and a step that fails is reported for the first failing record in key
+// order, whichever thread met it, and undone.
+TEST_F(MigrationTest, TwoThreadsUpgradeAsOneAndFailAtTheFirstFailingRecordInKeyOrder) {
+  TableSchema v1 = people(1, kV1);
+  TableSchema v2 = people(2, std::string(kV1) + " nameLength @3 :UInt32 $Db.indexed;");
+  std::set<int> failing;  // read by both threads, written only between opens
+  std::mutex mutex;
+  std::set<std::thread::id> ranOn;
+  Migrations m;
+  m.step("people", 1, 2, [&](StepRecord old, StepBuilder next) {
+    {
+      std::lock_guard lock(mutex);
+      ranOn.insert(std::this_thread::get_id());
+    }
+    std::string name = old.get("name").as<capnp::Text>().cStr();
+    if (failing.count(std::stoi(name.substr(1)))) throw std::runtime_error("cannot measure " + name);
+    next.set("nameLength", static_cast<uint32_t>(name.size()));
+  }, {.writes = {"nameLength"}});
+  // 3000 records: one chunk, split between the threads at record 1500.
+  auto open = [&](const std::string& dir, unsigned threads) {
+    Options o;
+    o.migrations = &m;
+    o.mode = MigrationMode::Eager;
+    o.eager.threads = threads;
+    return errorOf([&] {
+      Database db = Database::open(dir_ / dir, Schemas{v2}, o);
+      VerifyReport v = verify(db);
+      EXPECT_TRUE(v.ok()) << (v.problems.empty() ? "" : v.problems[0]);
+    });
+  };
+  for (const char* dir : {"one", "two"}) load(dir_ / dir, v1, numbered(3000));
+  const testing::RawTable before = testing::rawTable(dir_ / "two", "people", {});
+  for (auto [records, first] : {std::pair<std::set<int>, int>{{2100}, 2100},  // the second thread's
+                                {{2100, 700}, 700},                           // both threads'
+                                {{1600, 2500}, 1600}}) {                      // the second's, twice
+    failing = records;
+    std::string err = open("two", 2);
+    EXPECT_NE(err.find("MigrationFailed: table people, record (" + std::to_string(first) + ")"),
+              std::string::npos) << err;
+    EXPECT_NE(err.find("cannot measure n" + std::to_string(first)), std::string::npos) << err;
+    EXPECT_TRUE(testing::rawTable(dir_ / "two", "people", {}) == before);
+  }
+  failing.clear();
+  ranOn.clear();
+  EXPECT_EQ(open("one", 1), "no error");
+  EXPECT_EQ(ranOn.size(), 1u);
+  ranOn.clear();
+  EXPECT_EQ(open("two", 2), "no error");
+  EXPECT_EQ(ranOn.size(), 2u);
+  testing::RawTable one = testing::rawTable(dir_ / "one", "people", {"people_nameLength"});
+  testing::RawTable two = testing::rawTable(dir_ / "two", "people", {"people_nameLength"});
+  EXPECT_EQ(two.trees["table.1:people"].size(), 3000u);
+  EXPECT_EQ(two.trees["index:people:people_nameLength"].size(), 3000u);
+  EXPECT_TRUE(one.trees == two.trees);
 }
 
 // An eager migration stopped part-way (here by its progress callback). While it rewrites its

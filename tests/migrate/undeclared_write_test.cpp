@@ -16,6 +16,7 @@
 #include "orm/record_codec.h"
 #include "orm/table_core.h"
 #include "support/errors.h"
+#include "support/raw_trees.h"
 #include "support/people_versions.h"
 #include "db/database_state.h"
 
@@ -272,5 +273,30 @@ TEST_F(UndeclaredWriteTest, TheMessageNamesEveryStepOfAChain) {
       << err;
 }
 
+// The same on two threads: record 1000 of 1200 is upgraded by the second thread of its chunk,
+// which tells the batch's own thread to look its kept entry up; the migration fails naming it,
+// and is undone.
+TEST_F(UndeclaredWriteTest, AnUndeclaredChangeMetByTheSecondThreadFailsTheSameWay) {
+  std::string many;
+  for (int i = 1; i <= 1200; ++i) {
+    many += "{\"id\":\"" + std::to_string(i) + "\",\"name\":\"n" + std::to_string(i) +
+            "\",\"city\":\"" + (i == 1000 ? "paris " : "lima") + "\"}\n";
+  }
+  load(dir_ / "db", v1_, many);
+  const testing::RawTable before = testing::rawTable(dir_ / "db", "people", {"people_city"});
+  Migrations undeclared;
+  addTrimStep(undeclared, {"nameLength"});
+  Options o;
+  o.migrations = &undeclared;
+  o.mode = MigrationMode::Eager;
+  o.eager.threads = 2;
+  std::string err = errorOf([&] { Database::open(dir_ / "db", Schemas{v2_}, o); });
+  EXPECT_NE(err.find("MigrationFailed: table people, record (1000): step 1->2 changed indexed "
+                     "field city (index people_city) without declaring it"),
+            std::string::npos) << err;
+  EXPECT_TRUE(testing::rawTable(dir_ / "db", "people", {"people_city"}) == before);
+}
+
 }  // namespace
 }  // namespace capdb
+
