@@ -592,11 +592,16 @@ class Helpers {
   bool quit_ = false;
 };
 
-// What one run of a table's migration keeps from batch to batch: the added indexes' entries and
-// the helper threads that upgrade records.
+class Upgrading;
+
+// What one run of a table's migration keeps from batch to batch: the added indexes' entries, the
+// helper threads that upgrade records, and each thread's Upgrading (whose buffers are reused).
 struct RunState {
+  RunState();
+  ~RunState();
   FedEntries feeding;
   Helpers helpers;
+  std::vector<std::unique_ptr<Upgrading>> upgrading;
 };
 
 // A record a records batch scanned: its stored bytes (a view into the table's tree) and version,
@@ -611,18 +616,28 @@ struct Scanned {
 };
 
 // One thread's share of upgrading a chunk of a records batch: it decodes each record through the
-// steps, encodes it at the newest version into its own buffer (kept until the batch is written),
-// asks whether a kept index needs a lookup, and gathers the added indexes' entries (FedEntries)
-// into its own EntryBatch. Upgrading::run splits a chunk between several, in key order.
+// steps, encodes it at the newest version into its own buffer (kept until the batch is written;
+// the next batch reuses it), asks whether a kept index needs a lookup, and gathers the added
+// indexes' entries (FedEntries) into its own EntryBatch. Upgrading::run splits a chunk between
+// several, in key order. Kept for a run of the migration, so that a thread reuses its memory
+// rather than allocating and returning it every batch.
 class Upgrading {
  public:
   static constexpr size_t kChunk = 4096;        // records scanned, then upgraded together
   static constexpr size_t kPerThread = 256;     // fewer than this a thread are not split
 
-  Upgrading(const orm::TableCore& core, const orm::TableInfo& info, bool packed,
-            const std::vector<std::pair<const orm::IndexCore*, orm::IndexInfo*>>& fed)
-      : entries(core.indexes().size()), core_(core), kept_(core, info), fed_(fed) {
+  explicit Upgrading(const orm::TableCore& core)
+      : entries(core.indexes().size()), core_(core) {}
+
+  // Starts a batch in which the table's entry is `info`, records are encoded packed or not, and
+  // `fed` are the indexes whose entries are gathered; what the last batch kept is let go.
+  void startBatch(const orm::TableInfo& info, bool packed,
+                  const std::vector<std::pair<const orm::IndexCore*, orm::IndexInfo*>>& fed) {
+    kept_.emplace(core_, info);
+    fed_ = &fed;
     encoder_.setPacked(packed);
+    block_ = 0;
+    blockUsed_ = 0;
   }
 
   // Upgrades `chunk`, split in key order between `threads` (the first on this thread, the others
@@ -655,7 +670,7 @@ class Upgrading {
     try {
       for (Scanned& r : records) {
         if (!r.rewrite) {  // copied as it lies: only its entries are wanted
-          if (!fed_.empty()) feed(core_.decode(decoder_, r.pk, r.value), r.pk);
+          if (!fed_->empty()) feed(core_.decode(decoder_, r.pk, r.value), r.pk);
           continue;
         }
         auto record = core_.decode(decoder_, r.pk, r.value);  // MigrationFailed names the step
@@ -663,7 +678,7 @@ class Upgrading {
         // the upgrade).
         const orm::Upgrader* upgrader = core_.upgrader();
         auto old = upgrader ? decoder_.root(upgrader->readSchema(decoder_.version())) : record;
-        r.lookup = kept_.needsLookup(old, record);
+        r.lookup = kept_->needsLookup(old, record);
         auto* upgraded = decoder_.upgradedMessage();
         std::string_view encoded =
             upgraded ? encoder_.encode(newest, *upgraded) : encoder_.encode(newest, record);
@@ -676,34 +691,40 @@ class Upgrading {
   }
 
   void feed(capnp::DynamicStruct::Reader record, std::string_view pk) {
-    for (auto& [ic, ii] : fed_) {
+    for (auto& [ic, ii] : *fed_) {
       entries.add(static_cast<size_t>(ic - core_.indexes().data()), core_, *ic, record, pk);
     }
   }
 
-  // A copy of `bytes` that stays where it is until this object goes.
+  // A copy of `bytes` that stays where it is until the next batch starts.
   std::string_view keep(std::string_view bytes) {
     constexpr size_t kBlock = size_t{1} << 20;
-    if (blocks_.empty() || blockSize_ - blockUsed_ < bytes.size()) {
-      blockSize_ = std::max(kBlock, bytes.size());
-      blocks_.push_back(std::make_unique<char[]>(blockSize_));
+    while (block_ < blocks_.size() && blocks_[block_].second - blockUsed_ < bytes.size()) {
+      ++block_;
       blockUsed_ = 0;
     }
-    char* at = blocks_.back().get() + blockUsed_;
+    if (block_ == blocks_.size()) {
+      size_t size = std::max(kBlock, bytes.size());
+      blocks_.emplace_back(std::make_unique<char[]>(size), size);
+    }
+    char* at = blocks_[block_].first.get() + blockUsed_;
     std::memcpy(at, bytes.data(), bytes.size());
     blockUsed_ += bytes.size();
     return {at, bytes.size()};
   }
 
   const orm::TableCore& core_;
-  KeptIndexCheck kept_;
-  const std::vector<std::pair<const orm::IndexCore*, orm::IndexInfo*>>& fed_;
+  std::optional<KeptIndexCheck> kept_;
+  const std::vector<std::pair<const orm::IndexCore*, orm::IndexInfo*>>* fed_ = nullptr;
   orm::RecordDecoder decoder_;
   orm::RecordEncoder encoder_;
-  std::vector<std::unique_ptr<char[]>> blocks_;
-  size_t blockUsed_ = 0, blockSize_ = 0;
+  std::vector<std::pair<std::unique_ptr<char[]>, size_t>> blocks_;  // and their sizes
+  size_t block_ = 0, blockUsed_ = 0;                                // where the next copy goes
   std::exception_ptr failure_;
 };
+
+RunState::RunState() = default;
+RunState::~RunState() = default;
 
 // The records phase: rewrites a batch of old records at the newest version, in key order. A
 // migration that can be undone (an eager open began it) writes every record, rewritten or as it
@@ -768,10 +789,11 @@ BatchResult recordsBatch(WriteTxn& tx, const orm::TableCore& core, const EagerOp
   uint64_t scanLimit = std::max<uint64_t>(limit, 1) * 4;
   const BatchTimer timer(options);
   const bool packed = internal::writeState(tx).encoder.packed();
-  std::vector<std::unique_ptr<Upgrading>> threads;
-  for (unsigned t = 0; t < std::max(1u, options.threads); ++t) {
-    threads.push_back(std::make_unique<Upgrading>(core, info, packed, fed));
+  std::vector<std::unique_ptr<Upgrading>>& threads = run.upgrading;
+  while (threads.size() < std::max(1u, options.threads)) {
+    threads.push_back(std::make_unique<Upgrading>(core));
   }
+  for (auto& t : threads) t->startBatch(info, packed, fed);
   KeptIndexCheck keptIndexes(core, info);  // this thread's: lookups in the transaction
   orm::RecordDecoder decoder;
   try {

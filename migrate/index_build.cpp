@@ -130,9 +130,10 @@ std::string failIndex(engine::WriteTxn& etx, const orm::TableCore& core, const o
 // ---- EntryBatch ----
 
 char* EntryBatch::room(size_t n) {
-  constexpr size_t kBlock = size_t{1} << 20;
+  // Blocks double from 64 KiB to 1 MiB: a small batch (a thread's share of a chunk) takes little.
+  constexpr size_t kFirstBlock = size_t{64} << 10, kBlock = size_t{1} << 20;
   if (blocks_.empty() || blockSize_ - blockUsed_ < n) {
-    blockSize_ = std::max(kBlock, n);
+    blockSize_ = std::max(blockSize_ == 0 ? kFirstBlock : std::min(kBlock, blockSize_ * 2), n);
     blocks_.push_back(std::make_unique<char[]>(blockSize_));
     blockUsed_ = 0;
   }
@@ -180,7 +181,12 @@ void EntryBatch::absorb(EntryBatch&& other) {
   blocks_.insert(blocks_.begin(), std::make_move_iterator(other.blocks_.begin()),
                  std::make_move_iterator(other.blocks_.end()));
   bytes_ += other.bytes_;
-  other = EntryBatch(other.entries_.size());
+  // `other` starts again empty, keeping its lists' room.
+  for (auto& list : other.entries_) list.clear();
+  std::fill(other.entered_.begin(), other.entered_.end(), 0);
+  for (auto& u : other.unstorable_) u.clear();
+  other.blocks_.clear();
+  other.blockUsed_ = other.blockSize_ = other.bytes_ = 0;
 }
 
 std::vector<std::string> EntryBatch::write(engine::WriteTxn& etx, size_t i,
