@@ -11,6 +11,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <deque>
+#include <system_error>
 #include <functional>
 #include <mutex>
 #include <condition_variable>
@@ -546,11 +548,17 @@ class Helpers {
   }
 
   // Runs fn(i) for every i in [1, n) on helper threads, started when first needed, and fn(0) on
-  // this one; returns once all have returned. `fn` must not throw.
+  // this one; returns once all have returned. `fn` must not throw. When the system has no more
+  // threads to give, every fn(i) runs here, one after another.
   void run(size_t n, const std::function<void(size_t)>& fn) {
-    while (threads_.size() + 1 < n) {
-      size_t id = threads_.size() + 1;
-      threads_.emplace_back([this, id] { loop(id); });
+    try {
+      while (threads_.size() + 1 < n) {
+        size_t id = threads_.size() + 1;
+        threads_.emplace_back([this, id] { loop(id); });
+      }
+    } catch (const std::system_error&) {
+      for (size_t i = 0; i < n; ++i) fn(i);
+      return;
     }
     {
       std::lock_guard lock(mutex_);
@@ -623,8 +631,9 @@ struct Scanned {
 // rather than allocating and returning it every batch.
 class Upgrading {
  public:
-  static constexpr size_t kChunk = 4096;        // records scanned, then upgraded together
-  static constexpr size_t kPerThread = 256;     // fewer than this a thread are not split
+  static constexpr size_t kChunk = 4096;      // records scanned, then upgraded together, at most
+  static constexpr size_t kFirstChunk = 64;   // and at first
+  static constexpr size_t kPerThread = 256;   // fewer than this a thread are not split
 
   explicit Upgrading(const orm::TableCore& core)
       : entries(core.indexes().size()), core_(core) {}
@@ -638,13 +647,20 @@ class Upgrading {
     encoder_.setPacked(packed);
     block_ = 0;
     blockUsed_ = 0;
+    failure_ = {};
+    entries = EntryBatch(core_.indexes().size());  // what a failed attempt gathered
   }
 
+  struct Failure {
+    size_t at = SIZE_MAX;  // the position in the chunk of the first record that failed
+    std::exception_ptr error;
+  };
+
   // Upgrades `chunk`, split in key order between `threads` (the first on this thread, the others
-  // on `helpers`). Throws the failure of the record first in key order, once every thread has
-  // stopped.
-  static void run(std::vector<std::unique_ptr<Upgrading>>& threads, Helpers& helpers,
-                  std::vector<Scanned>& chunk) {
+  // on `helpers`). Returns the failure of the record first in key order, once every thread has
+  // stopped (the records before it are upgraded).
+  static Failure run(std::vector<std::unique_ptr<Upgrading>>& threads, Helpers& helpers,
+                     std::vector<Scanned>& chunk) {
     size_t parts = std::min(threads.size(), std::max<size_t>(1, chunk.size() / kPerThread));
     size_t per = (chunk.size() + parts - 1) / parts;
     auto part = [&](size_t t) {
@@ -656,9 +672,15 @@ class Upgrading {
     } else {
       helpers.run(parts, [&](size_t t) { threads[t]->upgrade(part(t)); });
     }
+    Failure first;
     for (size_t t = 0; t < parts; ++t) {
-      if (threads[t]->failure_) std::rethrow_exception(std::exchange(threads[t]->failure_, nullptr));
+      if (threads[t]->failure_.error && !first.error) {
+        first = threads[t]->failure_;
+        first.at += t * per;
+      }
+      threads[t]->failure_ = {};
     }
+    return first;
   }
 
   EntryBatch entries;  // the added indexes' entries it gathered, taken by the batch after each chunk
@@ -667,8 +689,10 @@ class Upgrading {
   void upgrade(std::span<Scanned> records) noexcept {
     ErrorContext scope = core_.context();
     const uint32_t newest = core_.schema().version;
+    size_t at = 0;
     try {
-      for (Scanned& r : records) {
+      for (; at < records.size(); ++at) {
+        Scanned& r = records[at];
         if (!r.rewrite) {  // copied as it lies: only its entries are wanted
           if (!fed_->empty()) feed(core_.decode(decoder_, r.pk, r.value), r.pk);
           continue;
@@ -686,7 +710,7 @@ class Upgrading {
         feed(record, r.pk);
       }
     } catch (...) {
-      failure_ = std::current_exception();
+      failure_ = {at, std::current_exception()};
     }
   }
 
@@ -720,7 +744,7 @@ class Upgrading {
   orm::RecordEncoder encoder_;
   std::vector<std::pair<std::unique_ptr<char[]>, size_t>> blocks_;  // and their sizes
   size_t block_ = 0, blockUsed_ = 0;                                // where the next copy goes
-  std::exception_ptr failure_;
+  Failure failure_;
 };
 
 RunState::RunState() = default;
@@ -790,16 +814,28 @@ BatchResult recordsBatch(WriteTxn& tx, const orm::TableCore& core, const EagerOp
   const BatchTimer timer(options);
   const bool packed = internal::writeState(tx).encoder.packed();
   std::vector<std::unique_ptr<Upgrading>>& threads = run.upgrading;
-  while (threads.size() < std::max(1u, options.threads)) {
-    threads.push_back(std::make_unique<Upgrading>(core));
-  }
+  // A chunk is split at most kChunk / kPerThread ways.
+  const size_t wanted = std::clamp<size_t>(options.threads, 1, Upgrading::kChunk / Upgrading::kPerThread);
+  while (threads.size() < wanted) threads.push_back(std::make_unique<Upgrading>(core));
   for (auto& t : threads) t->startBatch(info, packed, fed);
   KeptIndexCheck keptIndexes(core, info);  // this thread's: lookups in the transaction
   orm::RecordDecoder decoder;
+  // The entries this batch gathers for the added indexes: taken into `feeding` once its records
+  // are written, so that a batch the engine runs again (the map grew) does not enter them twice.
+  EntryBatch gathered(core.indexes().size());
+  // In-place: the keys, copied out of the tree the batch then writes to (stable addresses).
+  std::deque<std::string> keys;
+  // Records scanned before the upgrade of the previous ones: a few at first, then as many as the
+  // time left allows at the last chunk's pace, so that a batch of slow steps ends near its time
+  // (batchTime).
+  size_t chunkSize = Upgrading::kFirstChunk;
+  const auto batchStart = std::chrono::steady_clock::now();
   try {
     engine::Scan scan = etx.scan(core.records(etx), range);
+    std::exception_ptr unreadable;  // a record whose header or checksum is bad, met scanning
     for (bool more = true; more;) {
       chunk.clear();
+      auto chunkStart = std::chrono::steady_clock::now();
       for (;; scan.next()) {
         if (!scan.valid()) {
           more = false;
@@ -814,35 +850,60 @@ BatchResult recordsBatch(WriteTxn& tx, const orm::TableCore& core, const EagerOp
           exhausted = more = false;
           break;
         }
-        if (chunk.size() >= Upgrading::kChunk) break;
-        ++scanned;
+        if (chunk.size() >= chunkSize) break;
         std::string_view pk = scan.key(), value = scan.value();
+        uint32_t version = 0;
+        try {
+          version = storedVersion(core, pk, value);
+        } catch (const Error&) {
+          // Reported once the records before it are upgraded: an earlier failure comes first.
+          unreadable = std::current_exception();
+          more = false;
+          break;
+        }
+        ++scanned;
         last.assign(pk);
-        uint32_t version = storedVersion(core, pk, value);
         bool rewrite = core.needsRewrite(version);  // not newest, nor read as the newest as it is
         if (!rewrite && !undoable) continue;
         chunk.push_back(Scanned{pk, value, version, rewrite, false, {}});
         rewritten += rewrite;
         bytes += value.size();  // until upgraded: its new size is known after the chunk
       }
-      Upgrading::run(threads, run.helpers, chunk);  // throws the first failure in key order
-      for (Scanned& r : chunk) {
+      Upgrading::Failure failure = Upgrading::run(threads, run.helpers, chunk);
+      // In key order: a kept-index lookup of an earlier record fails before a later step.
+      for (size_t i = 0; i < chunk.size(); ++i) {
+        if (i == failure.at) std::rethrow_exception(failure.error);
+        Scanned& r = chunk[i];
         if (r.lookup) {  // a kept index's key changed: this thread looks its entry up
           auto record = core.decode(decoder, r.pk, r.value);
           const orm::Upgrader* upgrader = core.upgrader();
           auto old = upgrader ? decoder.root(upgrader->readSchema(decoder.version())) : record;
           keptIndexes.check(etx, old, record, r.pk, r.value);  // nothing is written yet
         }
+        std::string_view pk = r.pk;
+        if (!undoable) pk = keys.emplace_back(r.pk);
         if (r.rewrite) {
           bytes += r.encoded.size() - r.value.size();
-          puts.emplace_back(r.pk, r.encoded);
+          puts.emplace_back(pk, r.encoded);
           fromVersions.push_back(r.version);
         } else {
-          puts.emplace_back(r.pk, r.value);  // copied as it lies
+          puts.emplace_back(pk, r.value);  // copied as it lies
         }
       }
+      if (unreadable) std::rethrow_exception(unreadable);
       for (auto& t : threads) {
-        if (!fed.empty()) feeding.held->absorb(std::move(t->entries));
+        if (!fed.empty()) gathered.absorb(std::move(t->entries));
+      }
+      // The next chunk: as many records as the time left allows at this chunk's pace.
+      if (options.batchTime.count() > 0 && !chunk.empty()) {
+        auto now = std::chrono::steady_clock::now();
+        double perRecord = std::chrono::duration<double>(now - chunkStart).count() / chunk.size();
+        double left = std::chrono::duration<double>(options.batchTime).count() -
+                      std::chrono::duration<double>(now - batchStart).count();
+        double fits = perRecord > 0 ? std::max(0.0, left) / perRecord : Upgrading::kChunk;
+        chunkSize = static_cast<size_t>(std::clamp<double>(fits, Upgrading::kFirstChunk, Upgrading::kChunk));
+      } else {
+        chunkSize = Upgrading::kChunk;
       }
     }
   } catch (const Error& e) {
@@ -863,6 +924,9 @@ BatchResult recordsBatch(WriteTxn& tx, const orm::TableCore& core, const EagerOp
   }
   if (undoable) {
     etx.appendMany(*target, puts);  // after every key an earlier batch wrote there
+    // From here a batch that runs again finds `feeding` past the checkpoint it starts from, and
+    // starts it over (its added indexes then lag, and build after the swap).
+    feeding.held->absorb(std::move(gathered));
     feeding.through = last;
     if (exhausted || feeding.held->bytes() >= FedEntries::kBytes) {
       for (auto& [ic, ii] : fed) {

@@ -135,11 +135,11 @@ char* EntryBatch::room(size_t n) {
   if (blocks_.empty() || blockSize_ - blockUsed_ < n) {
     blockSize_ = std::max(blockSize_ == 0 ? kFirstBlock : std::min(kBlock, blockSize_ * 2), n);
     blocks_.push_back(std::make_unique<char[]>(blockSize_));
+    reserved_ += blockSize_;
     blockUsed_ = 0;
   }
   char* at = blocks_.back().get() + blockUsed_;
   blockUsed_ += n;
-  bytes_ += n;
   return at;
 }
 
@@ -168,6 +168,7 @@ void EntryBatch::add(size_t i, const orm::TableCore& core, const orm::IndexCore&
   entries_[i].push_back({engine::loadBigEndian(head), bytes, static_cast<uint16_t>(key.size()),
                          static_cast<uint16_t>(val.size()), static_cast<uint16_t>(pk.size())});
   ++entered_[i];
+  ++count_;
 }
 
 void EntryBatch::absorb(EntryBatch&& other) {
@@ -180,13 +181,14 @@ void EntryBatch::absorb(EntryBatch&& other) {
   // one it fills next.
   blocks_.insert(blocks_.begin(), std::make_move_iterator(other.blocks_.begin()),
                  std::make_move_iterator(other.blocks_.end()));
-  bytes_ += other.bytes_;
+  reserved_ += other.reserved_;
+  count_ += other.count_;
   // `other` starts again empty, keeping its lists' room.
   for (auto& list : other.entries_) list.clear();
   std::fill(other.entered_.begin(), other.entered_.end(), 0);
   for (auto& u : other.unstorable_) u.clear();
   other.blocks_.clear();
-  other.blockUsed_ = other.blockSize_ = other.bytes_ = 0;
+  other.blockUsed_ = other.blockSize_ = other.reserved_ = other.count_ = 0;
 }
 
 std::vector<std::string> EntryBatch::write(engine::WriteTxn& etx, size_t i,

@@ -64,7 +64,8 @@ class EntryBatch {
   void absorb(EntryBatch&& other);
   uint64_t entered(size_t i) const { return entered_[i]; }
   bool unstorable(size_t i) const { return !unstorable_[i].empty(); }
-  size_t bytes() const { return bytes_; }
+  // The memory it holds: its blocks (used or not) and its entries' bookkeeping.
+  size_t bytes() const { return reserved_ + count_ * sizeof(Entry); }
 
  private:
   struct Entry {
@@ -83,7 +84,8 @@ class EntryBatch {
   std::vector<std::string> unstorable_;
   std::vector<std::unique_ptr<char[]>> blocks_;
   size_t blockUsed_ = 0, blockSize_ = 0;
-  size_t bytes_ = 0;
+  size_t reserved_ = 0;  // the blocks' sizes
+  size_t count_ = 0;     // entries, over every index
 };
 
 // The index failed: its entries go (its database emptied), it is marked failed with the

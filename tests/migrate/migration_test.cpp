@@ -474,6 +474,42 @@ TEST_F(MigrationTest, TwoThreadsUpgradeAsOneAndFailAtTheFirstFailingRecordInKeyO
   EXPECT_TRUE(one.trees == two.trees);
 }
 
+// A map far too small for the upgrade grows in the middle of its batches: the engine runs such a
+// batch again from its start, which must not enter the entries of an added index twice (the
+// index would fail, or its sorted write refuse keys out of order).
+TEST_F(MigrationTest, AnIndexAddedByAnEagerMigrationSurvivesTheMapGrowingMidBatch) {
+  TableSchema v1 = people(1, kV1);
+  TableSchema v2 = people(2, std::string(kV1) + " nameLength @3 :UInt32 $Db.indexed;");
+  std::string many;
+  for (int i = 1; i <= 3000; ++i) {
+    many += "{\"id\":\"" + std::to_string(i) + "\",\"name\":\"" + std::string(100 + i % 50, 'x') + "\"}\n";
+  }
+  Options small;
+  small.env.mapSize = size_t{1} << 20;  // 1 MiB: the records alone take more than that
+  {
+    Database db = Database::open(dir_ / "db", Schemas{v1}, small);
+    db.write([&](WriteTxn& tx) { db.table("people").importJsonLines(tx, many); });
+  }
+  Migrations m;
+  addNameLengthStep(m);
+  Options o = small;
+  o.migrations = &m;
+  o.mode = MigrationMode::Eager;
+  o.eager.batchRecords = 400;
+  Database db = Database::open(dir_ / "db", Schemas{v2}, o);
+  EXPECT_EQ(db.oldRecords(), 0u);
+  VerifyReport v = verify(db);
+  EXPECT_TRUE(v.ok()) << (v.problems.empty() ? "" : v.problems[0]);
+  EXPECT_EQ(v.indexEntries, 3000u);
+  uint64_t found = 0;
+  auto tx = db.read();
+  for (auto r : db.table("people").find(tx, "people_nameLength", Range::prefix(Key{uint32_t{120}}))) {
+    EXPECT_EQ(field(r, "name").size(), 120u);
+    ++found;
+  }
+  EXPECT_EQ(found, 60u);
+}
+
 // An eager migration stopped part-way (here by its progress callback). While it rewrites its
 // records it may still be undone, so only an eager open may go on with it, and it goes on after
 // the batches it committed: each record is rewritten once, the swap takes them all.
