@@ -53,10 +53,11 @@ bool stepTouches(const Step& step, const std::vector<orm::FieldPath>& fields) {
   return false;
 }
 
-// Whether a pending migration may still be undone, moves records to new keys, or replaces the
-// old records with the ones it rewrote into its scratch database: while it does, the table's
-// version and indexes may not change (a new migration would start over from records half
-// replaced, and an undo of it would restore a state whose scratch database it dropped).
+// Whether a pending migration may still be undone, moves records to new keys, or (one an earlier
+// format left) replaces the old records with the ones it rewrote into its scratch database: while
+// it does, the table's version and indexes may not change (a new migration would start over from
+// records half replaced, and an undo of it would restore a state whose scratch database it
+// dropped).
 bool pinsTable(const TableInfo& info) {
   return info.migration &&
          (info.migration->rekey || !info.migration->before.empty() ||

@@ -3,7 +3,9 @@
 // once the migration has ended, fills a batch of the indexes that build: migrate/index_build.h)
 // and commits the checkpoint with them, so a crash loses at most the batch in flight and the next
 // run continues after the checkpoint: no record is rewritten twice or skipped. A batch runs one
-// phase: check, records, or, for a new primary key, rekey then install; then indexes.
+// phase: check, records, or, for a new primary key, rekey; then indexes. A migration that may be
+// undone writes its records into the table's other records database and swaps it in with its
+// last batch (install and replace are phases of migrations an earlier format left).
 #include "migrate/eager.h"
 
 #include <fmt/format.h>
@@ -95,7 +97,7 @@ void restartLegacyScratch(engine::WriteTxn& etx, orm::MigrationState& m, const s
 }
 
 // Undoes a migration that failed before its point of no return (its checks, rewriting records
-// into the scratch database, or moving records to new keys): the table's entry is back as it was (version, key, autoIncrement, indexes and their
+// into the other records database, or moving records to new keys): the table's entry is back as it was (version, key, autoIncrement, indexes and their
 // states, a migration pending before), the new version's schema is erased and the databases of
 // indexes made for the new version are dropped. Counts and the sequence stay as they are: only
 // apps at the old version may have written meanwhile.
@@ -122,9 +124,9 @@ void undoMigration(engine::WriteTxn& etx, const orm::TableCore& core, orm::Table
   info = std::move(before);
 }
 
-// Undoes a migration that may still be undone, whatever phase it is in: its scratch databases
-// go (the rewritten records, the re-keyed ones, the unique keys being checked) and the table's
-// entry is back as it was. False when the migration can no longer be undone.
+// Undoes a migration that may still be undone, whatever phase it is in: the other records
+// database is emptied, its scratch databases go (the unique keys being checked, and the rewritten
+// or re-keyed records of an earlier format) and the table's entry is back as it was. False when the migration can no longer be undone.
 bool abandon(engine::WriteTxn& etx, const orm::TableCore& core, orm::TableInfo& info) {
   if (!info.migration || info.migration->before.empty()) return false;
   const std::string& name = core.schema().name;
@@ -289,8 +291,8 @@ BatchResult rekeyBatch(WriteTxn& tx, orm::TableCore& core, const EagerOptions& o
   std::string last;
   bool exhausted = true;
   std::string what = migrationName(m, newest);
-  // Nothing has changed yet but the scratch database: a step that fails, a key that cannot be
-  // stored or a key met twice undoes the whole migration.
+  // Nothing has changed yet but the other records database: a step that fails, a key that
+  // cannot be stored or a key met twice undoes the whole migration.
   auto undo = [&](const std::string& why) {
     result.failure = fmt::format("{}; nothing was rewritten and the table is back at version {}",
                                  why, m.fromVersion);
@@ -1150,7 +1152,7 @@ std::pair<uint64_t, bool> runEager(const std::vector<orm::TableCore*>& tables,
         });
       } catch (const Error& e) {
         // The map or the disk filled: a migration that may still be undone is, in a
-        // transaction of its own (dropping its scratch databases frees what it wrote).
+        // transaction of its own (emptying what it wrote frees its pages).
         if (e.code() != ErrorCode::Full) throw;
         std::string failure;
         try {

@@ -86,11 +86,13 @@ enum MigrationPhase {
   check @2;                     # before anything is rewritten: the new keys of rebuilt unique
                                 # indexes are checked for duplicates in a scratch database
   rekey @3;                     # copying every record, upgraded, under its new primary key into
-                                # "capdb:rekey:<table>"; the table's own records are untouched
-  install @4;                   # the table's records were cleared: copying the re-keyed records
-                                # back into it
-  replace @5;                   # an undoable rewrite wrote every record's new version into
-                                # "capdb:rewrite:<table>": copying each over its old version
+                                # the table's other records database (an earlier format:
+                                # "capdb:rekey:<table>"); the table's own records are untouched
+  install @4;                   # an earlier format: the table's records were cleared; copying
+                                # the re-keyed records back into it
+  replace @5;                   # an earlier format: an undoable rewrite wrote every record's new
+                                # version into "capdb:rewrite:<table>"; copying each over its old
+                                # version
                                 # (one the app has not rewritten or deleted since)
 }
 

@@ -64,7 +64,8 @@ struct MigrationState {
   // statements (Migrations::sql), so that any tool can read and finish it without the app.
   std::vector<std::string> sqlSteps;
   // The migration changes primary keys: after the check, records are copied under their new keys
-  // into a scratch database (Rekey), then back into the cleared table (Install).
+  // into the table's other records database (Rekey), which then swaps in (an earlier format copied
+  // them back into the cleared table: Install).
   bool rekey = false;
   // The migration began without steps (old records read as the newest as they are): an open
   // without steps may go on with it.
