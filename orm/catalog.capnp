@@ -92,8 +92,7 @@ enum MigrationPhase {
                                 # the re-keyed records back into it
   replace @5;                   # an earlier format: an undoable rewrite wrote every record's new
                                 # version into "capdb:rewrite:<table>"; copying each over its old
-                                # version
-                                # (one the app has not rewritten or deleted since)
+                                # version (one the app has not rewritten or deleted since)
 }
 
 # Key ("schema", table name, version): one version of a table's schema, with every node it
