@@ -87,13 +87,16 @@ void swapTrees(engine::WriteTxn& etx, const orm::TableCore& core, orm::TableInfo
 
 // A migration an earlier format began filling a scratch database this one no longer uses
 // ("capdb:rewrite:<table>", "capdb:rekey:<table>") starts its phase over in the table's other
-// records database: nothing of the table has changed yet.
-void restartLegacyScratch(engine::WriteTxn& etx, orm::MigrationState& m, const std::string& name) {
-  if (auto legacy = etx.openDb(name)) {
-    etx.dropDb(*legacy);
-    m.checkpoint.clear();
-    m.done = 0;
-  }
+// records database: nothing of the table has changed yet. Returns the range the batch reads:
+// `range`, or every record when the phase starts over.
+engine::KeyRange restartLegacyScratch(engine::WriteTxn& etx, orm::MigrationState& m,
+                                      const std::string& name, const engine::KeyRange& range) {
+  auto legacy = etx.openDb(name);
+  if (!legacy) return range;
+  etx.dropDb(*legacy);
+  m.checkpoint.clear();
+  m.done = 0;
+  return engine::KeyRange::all();
 }
 
 // Undoes a migration that failed before its point of no return (its checks, rewriting records
@@ -281,8 +284,8 @@ BatchResult rekeyBatch(WriteTxn& tx, orm::TableCore& core, const EagerOptions& o
   engine::WriteTxn& etx = internal::engineWrite(tx);
   const std::string& name = core.schema().name;
   const uint32_t newest = core.schema().version;
+  const engine::KeyRange scanRange = restartLegacyScratch(etx, m, rekeyDbName(name), range);
   if (refusedForRoom(etx, core, info, result)) return result;
-  restartLegacyScratch(etx, m, rekeyDbName(name));
   engine::Db moved = otherTree(etx, core, info);
   if (m.checkpoint.empty()) etx.clearDb(moved);  // what a migration that started over left
   orm::RecordDecoder decoder;
@@ -310,7 +313,7 @@ BatchResult rekeyBatch(WriteTxn& tx, orm::TableCore& core, const EagerOptions& o
   std::string arena;
   const BatchTimer timer(options);
   try {
-    for (auto [pk, value] : etx.scan(core.records(etx), range)) {
+    for (auto [pk, value] : etx.scan(core.records(etx), scanRange)) {
       if (n >= std::max<uint64_t>(limit, 1) || (n > 0 && bytes >= options.batchBytes) || timer.over(n)) {
         exhausted = false;
         break;
@@ -774,11 +777,12 @@ BatchResult recordsBatch(WriteTxn& tx, const orm::TableCore& core, const EagerOp
     result.finished = true;
     return result;
   }
+  const engine::KeyRange scanRange =
+      undoable ? restartLegacyScratch(etx, m, rewriteDbName(core.schema().name), range) : range;
   if (undoable && refusedForRoom(etx, core, info, result)) return result;
   std::optional<engine::Db> target;
   std::vector<std::pair<const orm::IndexCore*, orm::IndexInfo*>> fed;
   if (undoable) {
-    restartLegacyScratch(etx, m, rewriteDbName(core.schema().name));
     target = otherTree(etx, core, info);
     if (m.checkpoint.empty()) {  // what a migration that started over left
       etx.clearDb(*target);
@@ -833,7 +837,7 @@ BatchResult recordsBatch(WriteTxn& tx, const orm::TableCore& core, const EagerOp
   size_t chunkSize = Upgrading::kFirstChunk;
   const auto batchStart = std::chrono::steady_clock::now();
   try {
-    engine::Scan scan = etx.scan(core.records(etx), range);
+    engine::Scan scan = etx.scan(core.records(etx), scanRange);
     std::exception_ptr unreadable;  // a record whose header or checksum is bad, met scanning
     for (bool more = true; more;) {
       chunk.clear();

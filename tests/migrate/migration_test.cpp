@@ -510,6 +510,48 @@ TEST_F(MigrationTest, AnIndexAddedByAnEagerMigrationSurvivesTheMapGrowingMidBatc
   EXPECT_EQ(found, 60u);
 }
 
+// A database an earlier format left half-way through an undoable rewrite holds the rewritten
+// records in "capdb:rewrite:<table>", which this format no longer uses: the eager open starts the
+// records phase over in the table's other records database, from the first record, and loses
+// none.
+TEST_F(MigrationTest, AnEarlierFormatsHalfDoneRewriteStartsOverAndLosesNothing) {
+  TableSchema v2 = withNameLength();
+  Migrations m;
+  Options o = numberedToNameLength(m, MigrationMode::Eager);
+  o.eager.progress = [&](const MigrationProgress& p) {
+    if (p.done >= 80) throw std::runtime_error("stopped");
+  };
+  EXPECT_THROW(Database::open(dir_ / "db", Schemas{v2}, o), std::runtime_error);
+  o.eager.progress = nullptr;
+  {
+    // As the earlier format left it: the rewritten records in its scratch database, the table's
+    // other records database empty.
+    engine::Env env = engine::Env::open(dir_ / "db");
+    env.write([](engine::WriteTxn& t) {
+      engine::Db other = *t.openDb("table.1:people");
+      engine::Db legacy = t.createDb("capdb:rewrite:people");
+      std::vector<std::pair<std::string, std::string>> rows;
+      for (auto [k, v] : t.scan(other, engine::KeyRange::all())) rows.emplace_back(k, v);
+      ASSERT_EQ(rows.size(), 80u);
+      for (auto& [k, v] : rows) t.put(legacy, k, v);
+      t.clearDb(other);
+    });
+  }
+  {
+    Database db = Database::open(dir_ / "db", Schemas{v2}, o);
+    EXPECT_EQ(db.oldRecords(), 0u);
+    auto t = db.table("people");
+    auto tx = db.read();
+    EXPECT_EQ(t.count(tx), 250u);
+    for (auto r : t.scan(tx)) {
+      EXPECT_EQ(r.get("nameLength").as<uint32_t>(), field(r, "name").size());
+    }
+    VerifyReport v = verify(db);
+    EXPECT_TRUE(v.ok()) << (v.problems.empty() ? "" : v.problems[0]);
+  }
+  EXPECT_FALSE(testing::hasDb(dir_ / "db", "capdb:rewrite:people"));
+}
+
 // An eager migration stopped part-way (here by its progress callback). While it rewrites its
 // records it may still be undone, so only an eager open may go on with it, and it goes on after
 // the batches it committed: each record is rewritten once, the swap takes them all.
