@@ -13,16 +13,16 @@
 
 #include <algorithm>
 #include <chrono>
-#include <deque>
-#include <system_error>
-#include <functional>
-#include <mutex>
 #include <condition_variable>
-#include <memory>
-#include <exception>
-#include <span>
 #include <cstring>
+#include <deque>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <span>
 #include <string>
+#include <system_error>
 #include <thread>
 
 #include "capdb/capdb.h"
@@ -784,9 +784,10 @@ BatchResult recordsBatch(WriteTxn& tx, const orm::TableCore& core, const EagerOp
   std::vector<std::pair<const orm::IndexCore*, orm::IndexInfo*>> fed;
   if (undoable) {
     target = otherTree(etx, core, info);
+    auto added = fedIndexes(core, info);
     if (m.checkpoint.empty()) {  // what a migration that started over left
       etx.clearDb(*target);
-      for (auto& [ic, ii] : fedIndexes(core, info)) {
+      for (auto& [ic, ii] : added) {
         etx.clearDb(ic->db);
         ii->checkpoint.clear();
         ii->done = 0;
@@ -798,7 +799,7 @@ BatchResult recordsBatch(WriteTxn& tx, const orm::TableCore& core, const EagerOp
       feeding.from = feeding.through = m.checkpoint;
     }
     // Fed in this batch: the added indexes whose entries reach where the held ones start.
-    for (auto& entry : fedIndexes(core, info)) {
+    for (auto& entry : added) {
       if (entry.second->checkpoint == feeding.from) fed.push_back(entry);
     }
   }

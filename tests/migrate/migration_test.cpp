@@ -35,6 +35,8 @@ class MigrationTest : public ::capdb::testing::PeopleVersions {
   // open them at version 2 (nameLength, through `m`'s step) in `mode`, in batches of 40.
   Options numberedToNameLength(Migrations& m, MigrationMode mode);
   TableSchema withNameLength() { return people(2, std::string(kV1) + " nameLength @3 :UInt32;"); }
+  // The 250 numbered records all at version 2, each with its name's length, and verify ok.
+  static void expectNamedLengthsUpgraded(Database& db);
 };
 
 const std::string kRecords =
@@ -53,6 +55,18 @@ std::string numbered(int n) {
     lines += "{\"id\":\"" + std::to_string(i) + "\",\"name\":\"n" + std::to_string(i) + "\"}\n";
   }
   return lines;
+}
+
+void MigrationTest::expectNamedLengthsUpgraded(Database& db) {
+  EXPECT_EQ(db.oldRecords(), 0u);
+  auto t = db.table("people");
+  auto tx = db.read();
+  EXPECT_EQ(t.count(tx), 250u);
+  for (auto r : t.scan(tx)) {
+    EXPECT_EQ(r.get("nameLength").as<uint32_t>(), field(r, "name").size());
+  }
+  VerifyReport v = verify(db);
+  EXPECT_TRUE(v.ok()) << (v.problems.empty() ? "" : v.problems[0]);
 }
 
 Options MigrationTest::numberedToNameLength(Migrations& m, MigrationMode mode) {
@@ -539,15 +553,7 @@ TEST_F(MigrationTest, AnEarlierFormatsHalfDoneRewriteStartsOverAndLosesNothing) 
   }
   {
     Database db = Database::open(dir_ / "db", Schemas{v2}, o);
-    EXPECT_EQ(db.oldRecords(), 0u);
-    auto t = db.table("people");
-    auto tx = db.read();
-    EXPECT_EQ(t.count(tx), 250u);
-    for (auto r : t.scan(tx)) {
-      EXPECT_EQ(r.get("nameLength").as<uint32_t>(), field(r, "name").size());
-    }
-    VerifyReport v = verify(db);
-    EXPECT_TRUE(v.ok()) << (v.problems.empty() ? "" : v.problems[0]);
+    expectNamedLengthsUpgraded(db);
   }
   EXPECT_FALSE(testing::hasDb(dir_ / "db", "capdb:rewrite:people"));
 }
@@ -580,15 +586,7 @@ TEST_F(MigrationTest, AnInterruptedEagerMigrationResumesAfterWhatItCommitted) {
   };
   Database db = Database::open(dir_ / "db", Schemas{v2}, o);
   EXPECT_EQ(resumedFrom, 120u);  // its first batch after the two it had committed
-  EXPECT_EQ(db.oldRecords(), 0u);
-  auto t = db.table("people");
-  auto tx = db.read();
-  EXPECT_EQ(t.count(tx), 250u);
-  for (auto r : t.scan(tx)) {
-    EXPECT_EQ(r.get("nameLength").as<uint32_t>(), field(r, "name").size());
-  }
-  VerifyReport v = verify(db);
-  EXPECT_TRUE(v.ok()) << (v.problems.empty() ? "" : v.problems[0]);
+  expectNamedLengthsUpgraded(db);
 }
 
 // An undoable rewrite needs room for a second copy of the table's records. Without it (here the
