@@ -12,6 +12,7 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
@@ -20,7 +21,6 @@
 #include <functional>
 #include <memory>
 #include <mutex>
-#include <span>
 #include <string>
 #include <system_error>
 #include <thread>
@@ -544,6 +544,7 @@ class Helpers {
   Helpers(const Helpers&) = delete;
   Helpers& operator=(const Helpers&) = delete;
   ~Helpers() {
+    wait();
     {
       std::lock_guard lock(mutex_);
       quit_ = true;
@@ -552,17 +553,19 @@ class Helpers {
     for (auto& t : threads_) t.join();
   }
 
-  // Runs fn(i) for every i in [1, n) on helper threads, started when first needed, and fn(0) on
-  // this one; returns once all have returned. `fn` must not throw. When the system has no more
-  // threads to give, every fn(i) runs here, one after another.
-  void run(size_t n, const std::function<void(size_t)>& fn) {
+  // Starts fn(i) for every i in [1, n) on helper threads, started when first needed, and returns
+  // at once; wait() returns once they have. `fn` must not throw, and must outlive the wait. When
+  // the system has no more threads to give, every fn(i) runs here, before start returns.
+  void start(size_t n, const std::function<void(size_t)>& fn) {
+    wait();
+    if (n <= 1) return;
     try {
       while (threads_.size() + 1 < n) {
         size_t id = threads_.size() + 1;
         threads_.emplace_back([this, id] { loop(id); });
       }
     } catch (const std::system_error&) {
-      for (size_t i = 0; i < n; ++i) fn(i);
+      for (size_t i = 1; i < n; ++i) fn(i);
       return;
     }
     {
@@ -572,11 +575,17 @@ class Helpers {
       pending_ = n - 1;
       ++round_;
     }
+    running_ = true;
     wake_.notify_all();
-    fn(0);
+  }
+
+  // Returns once what start() began has returned (at once if nothing runs).
+  void wait() {
+    if (!running_) return;
     std::unique_lock lock(mutex_);
     done_.wait(lock, [&] { return pending_ == 0; });
     task_ = nullptr;
+    running_ = false;
   }
 
  private:
@@ -603,6 +612,7 @@ class Helpers {
   size_t parts_ = 0, pending_ = 0;
   uint64_t round_ = 0;
   bool quit_ = false;
+  bool running_ = false;  // a start() not yet waited for (read and written by the caller only)
 };
 
 class Upgrading;
@@ -615,6 +625,7 @@ struct RunState {
   FedEntries feeding;
   Helpers helpers;
   std::vector<std::unique_ptr<Upgrading>> upgrading;
+  double perRecord = 0;  // seconds a record took to scan, upgrade and write, at the last chunk
 };
 
 // A record a records batch scanned: its stored bytes (a view into the table's tree) and version,
@@ -628,17 +639,48 @@ struct Scanned {
   std::string_view encoded;  // in the buffer of the Upgrading that upgraded it
 };
 
-// One thread's share of upgrading a chunk of a records batch: it decodes each record through the
-// steps, encodes it at the newest version into its own buffer (kept until the batch is written;
-// the next batch reuses it), asks whether a kept index needs a lookup, and gathers the added
-// indexes' entries (FedEntries) into its own EntryBatch. Upgrading::run splits a chunk between
-// several, in key order. Kept for a run of the migration, so that a thread reuses its memory
-// rather than allocating and returning it every batch.
+// Threads that upgrade a batch's records, at most (EagerOptions::threads).
+constexpr size_t kMaxThreads = 16;
+
+// A chunk of records being upgraded: each thread upgrading it takes the next kPiece records not
+// yet taken, until none are left, so that threads that are slower or start later (the batch's own
+// thread scans and writes between chunks) take fewer. The first failure in key order is kept.
+struct Chunk {
+  static constexpr size_t kPiece = 64;
+
+  std::vector<Scanned> records;
+  std::exception_ptr unreadable;  // met scanning, after the last of `records`
+  std::atomic<size_t> next{0};    // the first record not yet taken
+  std::atomic<size_t> failedAt{SIZE_MAX};
+  std::mutex mutex;               // guards `failure`
+  std::exception_ptr failure;     // of the record at failedAt
+
+  void clear() {
+    records.clear();
+    unreadable = nullptr;
+    next = 0;
+    failedAt = SIZE_MAX;
+    failure = nullptr;
+  }
+  void failed(size_t at, std::exception_ptr error) {
+    std::lock_guard lock(mutex);
+    if (at < failedAt) {
+      failedAt = at;
+      failure = std::move(error);
+    }
+  }
+};
+
+// One thread's share of upgrading the chunks of a records batch: it decodes each record through
+// the steps, encodes it at the newest version into its own buffer (kept until the batch is
+// written; the next batch reuses it), asks whether a kept index needs a lookup, and gathers the
+// added indexes' entries (FedEntries) into its own EntryBatch. Kept for a run of the migration,
+// so that a thread reuses its memory rather than allocating and returning it every batch.
 class Upgrading {
  public:
   static constexpr size_t kChunk = 4096;      // records scanned, then upgraded together, at most
   static constexpr size_t kFirstChunk = 64;   // and at first
-  static constexpr size_t kPerThread = 256;   // fewer than this a thread are not split
+  static constexpr size_t kPerThread = 256;   // fewer than this a thread are not shared
 
   explicit Upgrading(const orm::TableCore& core)
       : entries(core.indexes().size()), core_(core) {}
@@ -652,54 +694,36 @@ class Upgrading {
     encoder_.setPacked(packed);
     block_ = 0;
     blockUsed_ = 0;
-    failure_ = {};
     entries = EntryBatch(core_.indexes().size());  // what a failed attempt gathered
   }
 
-  struct Failure {
-    size_t at = SIZE_MAX;  // the position in the chunk of the first record that failed
-    std::exception_ptr error;
-  };
-
-  // Upgrades `chunk`, split in key order between `threads` (the first on this thread, the others
-  // on `helpers`). Returns the failure of the record first in key order, once every thread has
-  // stopped (the records before it are upgraded).
-  static Failure run(std::vector<std::unique_ptr<Upgrading>>& threads, Helpers& helpers,
-                     std::vector<Scanned>& chunk) {
-    size_t parts = std::min(threads.size(), std::max<size_t>(1, chunk.size() / kPerThread));
-    size_t per = (chunk.size() + parts - 1) / parts;
-    auto part = [&](size_t t) {
-      size_t from = std::min(chunk.size(), t * per);
-      return std::span<Scanned>(chunk.data() + from, std::min(chunk.size(), from + per) - from);
-    };
-    if (parts == 1) {
-      threads[0]->upgrade(part(0));
-    } else {
-      helpers.run(parts, [&](size_t t) { threads[t]->upgrade(part(t)); });
+  // Upgrades pieces of `chunk` until none is left, or none before a failure.
+  void work(Chunk& chunk) noexcept {
+    const size_t n = chunk.records.size();
+    for (;;) {
+      size_t from = chunk.next.fetch_add(Chunk::kPiece);
+      if (from >= n || from > chunk.failedAt.load()) return;
+      size_t to = std::min(n, from + Chunk::kPiece);
+      upgrade(chunk, from, to);
     }
-    Failure first;
-    for (size_t t = 0; t < parts; ++t) {
-      if (threads[t]->failure_.error && !first.error) {
-        first = threads[t]->failure_;
-        first.at += t * per;
-      }
-      threads[t]->failure_ = {};
-    }
-    return first;
   }
 
   EntryBatch entries;  // the added indexes' entries it gathered, taken by the batch after each chunk
 
  private:
-  void upgrade(std::span<Scanned> records) noexcept {
+  void upgrade(Chunk& chunk, size_t from, size_t to) noexcept {
     ErrorContext scope = core_.context();
     const uint32_t newest = core_.schema().version;
-    size_t at = 0;
+    size_t at = from;
     try {
-      for (; at < records.size(); ++at) {
-        Scanned& r = records[at];
-        if (!r.rewrite) {  // copied as it lies: only its entries are wanted
-          if (!fed_->empty()) feed(core_.decode(decoder_, r.pk, r.value), r.pk);
+      for (; at < to; ++at) {
+        Scanned& r = chunk.records[at];
+        if (!r.rewrite) {  // copied as it lies: checked, and only its entries are wanted
+          if (!fed_->empty()) {
+            feed(core_.decode(decoder_, r.pk, r.value), r.pk);
+          } else {
+            orm::readRecordHeader(r.value, core_.schema().name, r.pk);
+          }
           continue;
         }
         auto record = core_.decode(decoder_, r.pk, r.value);  // MigrationFailed names the step
@@ -715,7 +739,7 @@ class Upgrading {
         feed(record, r.pk);
       }
     } catch (...) {
-      failure_ = {at, std::current_exception()};
+      chunk.failed(at, std::current_exception());
     }
   }
 
@@ -749,7 +773,6 @@ class Upgrading {
   orm::RecordEncoder encoder_;
   std::vector<std::pair<std::unique_ptr<char[]>, size_t>> blocks_;  // and their sizes
   size_t block_ = 0, blockUsed_ = 0;                                // where the next copy goes
-  Failure failure_;
 };
 
 RunState::RunState() = default;
@@ -803,11 +826,16 @@ BatchResult recordsBatch(WriteTxn& tx, const orm::TableCore& core, const EagerOp
       if (entry.second->checkpoint == feeding.from) fed.push_back(entry);
     }
   }
-  // Collected first, written after: a put while the scan's cursor walks the same tree could
-  // move it, and the records' bytes (views into the tree) stay valid until the first write.
-  // Records are scanned in chunks; each chunk is upgraded by up to options.threads threads, each
-  // with its own decoder, encoder and buffer (Upgrading), and its results taken in key order.
-  std::vector<Scanned> chunk;
+  // Records are scanned in chunks, and each chunk is upgraded by up to options.threads threads,
+  // each with its own decoder, encoder and buffer (Upgrading), while this thread scans the next
+  // chunk and writes the one before: its results are taken in key order.
+  //
+  // Where they are written: a migration that can be undone appends each chunk to the other
+  // records database as it is taken. Neither that nor the records views into the table's tree
+  // nor the scan's cursor on it are disturbed by it, since the tree being read is not written in
+  // this transaction. A migration in place writes the batch's records after its scan (a put
+  // while the cursor walks the same tree could move it, and the views stay valid until the first
+  // write).
   std::vector<std::pair<std::string_view, std::string_view>> puts;  // in key order
   std::vector<uint32_t> fromVersions;                               // of each rewritten record
   uint64_t rewritten = 0;
@@ -821,8 +849,7 @@ BatchResult recordsBatch(WriteTxn& tx, const orm::TableCore& core, const EagerOp
   const BatchTimer timer(options);
   const bool packed = internal::writeState(tx).encoder.packed();
   std::vector<std::unique_ptr<Upgrading>>& threads = run.upgrading;
-  // A chunk is split at most kChunk / kPerThread ways.
-  const size_t wanted = std::clamp<size_t>(options.threads, 1, Upgrading::kChunk / Upgrading::kPerThread);
+  const size_t wanted = std::clamp<size_t>(options.threads, 1, kMaxThreads);
   while (threads.size() < wanted) threads.push_back(std::make_unique<Upgrading>(core));
   for (auto& t : threads) t->startBatch(info, packed, fed);
   KeptIndexCheck keptIndexes(core, info);  // this thread's: lookups in the transaction
@@ -832,18 +859,35 @@ BatchResult recordsBatch(WriteTxn& tx, const orm::TableCore& core, const EagerOp
   EntryBatch gathered(core.indexes().size());
   // In-place: the keys, copied out of the tree the batch then writes to (stable addresses).
   std::deque<std::string> keys;
-  // Records scanned before the upgrade of the previous ones: a few at first, then as many as the
-  // time left allows at the last chunk's pace, so that a batch of slow steps ends near its time
-  // (batchTime).
-  size_t chunkSize = Upgrading::kFirstChunk;
+  // Records scanned before the upgrade of the previous ones: as many as the time left allows at
+  // the last chunk's pace, so that a batch of slow steps ends near its time (batchTime). The
+  // first chunk of a batch is small, so that the other threads start soon: a few records when
+  // the pace is not known yet, up to the most that are shared between threads when it is.
+  const double batchSeconds = std::chrono::duration<double>(options.batchTime).count();
+  auto fits = [&](double seconds, size_t most) {
+    if (batchSeconds <= 0) return most;
+    if (run.perRecord <= 0) return Upgrading::kFirstChunk;
+    return static_cast<size_t>(
+        std::clamp<double>(std::max(0.0, seconds) / run.perRecord, Upgrading::kFirstChunk, most));
+  };
+  size_t chunkSize = fits(batchSeconds, 2 * Upgrading::kPerThread);
   const auto batchStart = std::chrono::steady_clock::now();
+  auto paceFrom = batchStart;
+  Chunk chunks[2];
+  Helpers& helpers = run.helpers;
+  std::function<void(size_t)> work;  // what the helpers run on the chunk being upgraded
+  // Helpers never outlive the chunk they work on, whatever this batch throws.
+  struct Join {
+    Helpers& helpers;
+    ~Join() { helpers.wait(); }
+  } join{helpers};
   try {
     engine::Scan scan = etx.scan(core.records(etx), scanRange);
-    std::exception_ptr unreadable;  // a record whose header or checksum is bad, met scanning
-    for (bool more = true; more;) {
-      chunk.clear();
-      auto chunkStart = std::chrono::steady_clock::now();
-      for (;; scan.next()) {
+    bool more = true;
+    // Scans the next chunk into `c`; `more` turns false at the batch's or the range's end.
+    auto scanChunk = [&](Chunk& c) {
+      c.clear();
+      for (; more; scan.next()) {
         if (!scan.valid()) {
           more = false;
           break;
@@ -857,14 +901,18 @@ BatchResult recordsBatch(WriteTxn& tx, const orm::TableCore& core, const EagerOp
           exhausted = more = false;
           break;
         }
-        if (chunk.size() >= chunkSize) break;
+        if (c.records.size() >= chunkSize) break;
         std::string_view pk = scan.key(), value = scan.value();
         uint32_t version = 0;
         try {
-          version = storedVersion(core, pk, value);
+          // Undoable: every record goes to the upgrading threads, which check its checksum; this
+          // thread reads the version only (a damaged one still fails there, in key order).
+          if (!undoable || !orm::peekRecordVersion(value, version)) {
+            version = storedVersion(core, pk, value);
+          }
         } catch (const Error&) {
           // Reported once the records before it are upgraded: an earlier failure comes first.
-          unreadable = std::current_exception();
+          c.unreadable = std::current_exception();
           more = false;
           break;
         }
@@ -872,15 +920,28 @@ BatchResult recordsBatch(WriteTxn& tx, const orm::TableCore& core, const EagerOp
         last.assign(pk);
         bool rewrite = core.needsRewrite(version);  // not newest, nor read as the newest as it is
         if (!rewrite && !undoable) continue;
-        chunk.push_back(Scanned{pk, value, version, rewrite, false, {}});
+        c.records.push_back(Scanned{pk, value, version, rewrite, false, {}});
         rewritten += rewrite;
         bytes += value.size();  // until upgraded: its new size is known after the chunk
       }
-      Upgrading::Failure failure = Upgrading::run(threads, run.helpers, chunk);
-      // In key order: a kept-index lookup of an earlier record fails before a later step.
-      for (size_t i = 0; i < chunk.size(); ++i) {
-        if (i == failure.at) std::rethrow_exception(failure.error);
-        Scanned& r = chunk[i];
+    };
+    // Starts the upgrade of `c` on the helpers (this thread joins it in finish).
+    auto start = [&](Chunk& c) {
+      if (c.records.size() < Upgrading::kPerThread * 2 || threads.size() == 1) return;
+      work = [&threads, &c](size_t t) { threads[t]->work(c); };
+      helpers.start(threads.size(), work);
+    };
+    auto finish = [&](Chunk& c) {
+      threads[0]->work(c);
+      helpers.wait();
+    };
+    // Takes the upgraded records of `c` in key order: a kept-index lookup of an earlier record
+    // fails before a later step.
+    auto take = [&](Chunk& c) {
+      size_t failedAt = c.failedAt.load();
+      for (size_t i = 0; i < c.records.size(); ++i) {
+        if (i == failedAt) std::rethrow_exception(c.failure);
+        Scanned& r = c.records[i];
         if (r.lookup) {  // a kept index's key changed: this thread looks its entry up
           auto record = core.decode(decoder, r.pk, r.value);
           const orm::Upgrader* upgrader = core.upgrader();
@@ -897,23 +958,42 @@ BatchResult recordsBatch(WriteTxn& tx, const orm::TableCore& core, const EagerOp
           puts.emplace_back(pk, r.value);  // copied as it lies
         }
       }
-      if (unreadable) std::rethrow_exception(unreadable);
-      for (auto& t : threads) {
-        if (!fed.empty()) gathered.absorb(std::move(t->entries));
+      if (c.unreadable) std::rethrow_exception(c.unreadable);
+      if (undoable) {
+        etx.appendMany(*target, puts);  // after every key an earlier chunk or batch wrote there
+        puts.clear();
       }
-      // The next chunk: as many records as the time left allows at this chunk's pace.
-      if (options.batchTime.count() > 0 && !chunk.empty()) {
-        auto now = std::chrono::steady_clock::now();
-        double perRecord = std::chrono::duration<double>(now - chunkStart).count() / chunk.size();
-        double left = std::chrono::duration<double>(options.batchTime).count() -
-                      std::chrono::duration<double>(now - batchStart).count();
-        double fits = perRecord > 0 ? std::max(0.0, left) / perRecord : Upgrading::kChunk;
-        chunkSize = static_cast<size_t>(std::clamp<double>(fits, Upgrading::kFirstChunk, Upgrading::kChunk));
-      } else {
-        chunkSize = Upgrading::kChunk;
+    };
+    // The next chunk: as many records as the time left allows at the pace of the last.
+    auto resize = [&](size_t done) {
+      auto now = std::chrono::steady_clock::now();
+      if (done > 0) {
+        run.perRecord = std::max(1e-9, std::chrono::duration<double>(now - paceFrom).count() / done);
       }
+      chunkSize = fits(batchSeconds - std::chrono::duration<double>(now - batchStart).count(),
+                       Upgrading::kChunk);
+      paceFrom = now;
+    };
+    // In flight: `chunks[cur]` is being upgraded while chunks[1 - cur] is scanned.
+    size_t cur = 0;
+    scanChunk(chunks[cur]);
+    start(chunks[cur]);
+    while (!chunks[cur].records.empty() || chunks[cur].unreadable) {
+      Chunk& now = chunks[cur];
+      Chunk& next = chunks[1 - cur];
+      next.clear();
+      if (!now.unreadable) scanChunk(next);
+      finish(now);
+      if (now.failedAt.load() == SIZE_MAX) start(next);
+      take(now);
+      resize(now.records.size());
+      cur = 1 - cur;
+    }
+    for (auto& t : threads) {
+      if (!fed.empty()) gathered.absorb(std::move(t->entries));
     }
   } catch (const Error& e) {
+    helpers.wait();
     if (!undoable || e.code() != ErrorCode::MigrationFailed) throw;
     // Nothing has changed but the other records database: the migration is undone.
     result.failure = fmt::format("{}; nothing was rewritten and the table is back at version {}",
@@ -930,7 +1010,6 @@ BatchResult recordsBatch(WriteTxn& tx, const orm::TableCore& core, const EagerOp
     }
   }
   if (undoable) {
-    etx.appendMany(*target, puts);  // after every key an earlier batch wrote there
     // From here a batch that runs again finds `feeding` past the checkpoint it starts from, and
     // starts it over (its added indexes then lag, and build after the swap).
     feeding.held->absorb(std::move(gathered));

@@ -21,7 +21,7 @@ constexpr size_t kScratchWords = 1024;  // 8 KiB: most records fit in the first 
   fail(ErrorCode::Corruption, "table {}, record {}: {}", table, engine::formatKey(key), why);
 }
 
-bool parseHeader(std::string_view bytes, RecordHeader& out, std::string* why) {
+bool parseHeader(std::string_view bytes, RecordHeader& out, std::string* why, bool checksum = true) {
   auto* b = reinterpret_cast<const uint8_t*>(bytes.data());
   auto explain = [&](std::string text) {
     if (why != nullptr) *why = std::move(text);
@@ -39,7 +39,8 @@ bool parseHeader(std::string_view bytes, RecordHeader& out, std::string* why) {
   }
   uint32_t stored = uint32_t{b[1]} | uint32_t{b[2]} << 8 | uint32_t{b[3]} << 16 |
                     uint32_t{b[4]} << 24;
-  uint32_t computed = engine::crc32c(0, b + kRecordFixedHeader, bytes.size() - kRecordFixedHeader);
+  uint32_t computed =
+      checksum ? engine::crc32c(0, b + kRecordFixedHeader, bytes.size() - kRecordFixedHeader) : stored;
   if (stored != computed) {
     return explain(fmt::format(
         "checksum mismatch (stored {:08x}, computed {:08x}): the record's bytes are damaged",
@@ -84,6 +85,13 @@ void seal(std::string& out) {
 
 bool tryReadRecordHeader(std::string_view bytes, RecordHeader& out) {
   return parseHeader(bytes, out, nullptr);
+}
+
+bool peekRecordVersion(std::string_view bytes, uint32_t& version) {
+  RecordHeader header;
+  if (!parseHeader(bytes, header, nullptr, false)) return false;
+  version = header.version;
+  return true;
 }
 
 RecordHeader readRecordHeader(std::string_view bytes, std::string_view table,

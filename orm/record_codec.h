@@ -45,6 +45,10 @@ bool tryReadRecordHeader(std::string_view bytes, RecordHeader& out);
 // The same, throwing Corruption that names `table`, `key` and what is wrong.
 RecordHeader readRecordHeader(std::string_view bytes, std::string_view table,
                               std::string_view key);
+// The version in a stored record's header, its checksum not computed: false for a value whose
+// header is malformed. What it reads may be damaged; a reader that goes on to use the record checks
+// it (readRecordHeader) before it trusts anything else.
+bool peekRecordVersion(std::string_view bytes, uint32_t& version);
 // `bytes` (a stored record, checked as readRecordHeader checks it) labelled with `version`
 // instead, its checksum recomputed; the message is not read. Used where a migration's steps leave
 // a record as it is: its checksum is checked first, so a damaged record is never relabelled into

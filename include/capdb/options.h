@@ -96,8 +96,9 @@ struct EagerOptions {
   // and throws ErrorCode::Interrupted (the open or migrate() fails with it); what it did is
   // kept, and the next eager open resumes it. A signal handler may set it. Default: none.
   const std::atomic<bool>* stop = nullptr;
-  // Threads that upgrade a batch's records (read, step, encode, gather index entries) at once;
-  // the batch's own thread writes them, in key order. Steps then run on several threads at once,
+  // Threads that upgrade a batch's records (read, step, encode, gather index entries) at once,
+  // taking 64 records at a time; the batch's own thread, between scanning the next records and
+  // writing the last ones, takes its share too. Records are written in key order. Steps then run on several threads at once,
   // as they do when several threads read old records lazily: they must not share unguarded
   // state. Default 2; 1: the batch's thread alone.
   unsigned threads = 2;
