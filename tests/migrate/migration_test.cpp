@@ -493,6 +493,43 @@ TEST_F(MigrationTest, TwoThreadsUpgradeAsOneAndFailAtTheFirstFailingRecordInKeyO
   EXPECT_TRUE(one.trees == two.trees);
 }
 
+// A record whose bytes are damaged stops an eager migration at that record with Corruption
+// naming it: the upgrading threads check every record's checksum (the scan reads only its
+// version), in key order with the records' other failures. The table's records stay as they were.
+TEST_F(MigrationTest, ADamagedRecordStopsAnEagerMigrationAtIt) {
+  load(dir_ / "db", people(1, kV1), numbered(3000));
+  {
+    engine::Env env = engine::Env::open(dir_ / "db");
+    env.write([&](engine::WriteTxn& tx) {
+      engine::Db db = *tx.openDb(orm::tableDbName("people", 0));
+      size_t at = 0;
+      std::string key, value;
+      for (auto [k, v] : tx.scan(db, engine::KeyRange::all())) {
+        if (at++ == 2199) {  // record 2200, in the third batch
+          key.assign(k);
+          value.assign(v);
+          break;
+        }
+      }
+      value[value.size() - 3] ^= 0x40;  // in the message, past the header
+      tx.put(db, key, value);
+    });
+  }
+  const testing::RawTable before = testing::rawTable(dir_ / "db", "people", {});
+  Migrations m;
+  addNameLengthStep(m);
+  Options o;
+  o.migrations = &m;
+  o.mode = MigrationMode::Eager;
+  o.eager.batchRecords = 1000;
+  std::string err = errorOf([&] { Database::open(dir_ / "db", Schemas{withNameLength()}, o); });
+  EXPECT_NE(err.find("Corruption: table people, record (2200): checksum mismatch"), std::string::npos)
+      << err;
+  const testing::RawTable after = testing::rawTable(dir_ / "db", "people", {});
+  EXPECT_TRUE(after.trees.at("table:people") == before.trees.at("table:people"));
+  EXPECT_EQ(after.entry.recordsTree, before.entry.recordsTree);
+}
+
 // A map far too small for the upgrade grows in the middle of its batches: the engine runs such a
 // batch again from its start, which must not enter the entries of an added index twice (the
 // index would fail, or its sorted write refuse keys out of order).
