@@ -708,7 +708,7 @@ class Upgrading {
     }
   }
 
-  EntryBatch entries;  // the added indexes' entries it gathered, taken by the batch after each chunk
+  EntryBatch entries;  // the added indexes' entries it gathered, taken by the batch at its end
 
  private:
   void upgrade(Chunk& chunk, size_t from, size_t to) noexcept {
@@ -875,7 +875,7 @@ BatchResult recordsBatch(WriteTxn& tx, const orm::TableCore& core, const EagerOp
   auto paceFrom = batchStart;
   Chunk chunks[2];
   Helpers& helpers = run.helpers;
-  std::function<void(size_t)> work;  // what the helpers run on the chunk being upgraded
+  std::function<void(size_t)> work;  // what the helpers run: the chunk being upgraded, say
   // Helpers never outlive the chunk they work on, whatever this batch throws.
   struct Join {
     Helpers& helpers;
@@ -989,8 +989,13 @@ BatchResult recordsBatch(WriteTxn& tx, const orm::TableCore& core, const EagerOp
       resize(now.records.size());
       cur = 1 - cur;
     }
-    for (auto& t : threads) {
-      if (!fed.empty()) gathered.absorb(std::move(t->entries));
+    if (!fed.empty()) {
+      // Each thread sorts the entries it gathered, at once; what is left at the write is a merge.
+      work = [&threads](size_t t) { threads[t]->entries.sort(); };
+      helpers.start(threads.size(), work);
+      threads[0]->entries.sort();
+      helpers.wait();
+      for (auto& t : threads) gathered.absorb(std::move(t->entries));
     }
   } catch (const Error& e) {
     helpers.wait();

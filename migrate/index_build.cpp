@@ -171,9 +171,26 @@ void EntryBatch::add(size_t i, const orm::TableCore& core, const orm::IndexCore&
   ++count_;
 }
 
+bool EntryBatch::before(const Entry& x, const Entry& y) {
+  // A key shorter than eight bytes is padded with zeros: equal prefixes then compare whole.
+  if (x.prefix != y.prefix) return x.prefix < y.prefix;
+  int c = engine::compareKeyBytes(x.key(), y.key());
+  return c != 0 ? c < 0 : x.pk() < y.pk();
+}
+
+void EntryBatch::sort() {
+  for (size_t i = 0; i < entries_.size(); ++i) {
+    if (entries_[i].empty()) continue;
+    std::sort(entries_[i].begin(), entries_[i].end(), before);
+    runs_[i].push_back(std::move(entries_[i]));
+    entries_[i].clear();
+  }
+}
+
 void EntryBatch::absorb(EntryBatch&& other) {
   for (size_t i = 0; i < entries_.size(); ++i) {
     entries_[i].insert(entries_[i].end(), other.entries_[i].begin(), other.entries_[i].end());
+    for (auto& run : other.runs_[i]) runs_[i].push_back(std::move(run));
     entered_[i] += other.entered_[i];
     if (unstorable_[i].empty()) unstorable_[i] = std::move(other.unstorable_[i]);
   }
@@ -185,6 +202,7 @@ void EntryBatch::absorb(EntryBatch&& other) {
   count_ += other.count_;
   // `other` starts again empty, keeping its lists' room.
   for (auto& list : other.entries_) list.clear();
+  for (auto& runs : other.runs_) runs.clear();
   std::fill(other.entered_.begin(), other.entered_.end(), 0);
   for (auto& u : other.unstorable_) u.clear();
   other.blocks_.clear();
@@ -194,17 +212,34 @@ void EntryBatch::absorb(EntryBatch&& other) {
 std::vector<std::string> EntryBatch::write(engine::WriteTxn& etx, size_t i,
                                            const orm::IndexCore& index) {
   if (!unstorable_[i].empty()) return {unstorable_[i]};
-  std::vector<Entry>& list = entries_[i];
-  // By key, then primary key, so that duplicates list in order. A key shorter than eight bytes
-  // is padded with zeros: equal prefixes then compare whole.
-  std::sort(list.begin(), list.end(), [&](const Entry& x, const Entry& y) {
-    if (x.prefix != y.prefix) return x.prefix < y.prefix;
-    int c = engine::compareKeyBytes(x.key(), y.key());
-    return c != 0 ? c < 0 : x.pk() < y.pk();
-  });
+  if (!entries_[i].empty()) {  // what no sort() took: a run of its own
+    std::sort(entries_[i].begin(), entries_[i].end(), before);
+    runs_[i].push_back(std::move(entries_[i]));
+    entries_[i].clear();
+  }
+  const std::vector<std::vector<Entry>>& runs = runs_[i];
+  size_t total = 0;
+  for (const auto& run : runs) total += run.size();
   std::vector<std::pair<std::string_view, std::string_view>> puts;
-  puts.reserve(list.size());
-  for (const Entry& e : list) puts.emplace_back(e.key(), e.value());
+  puts.reserve(total);
+  // The runs merged: the next entry is the least of the runs' heads, kept in a heap.
+  using Head = std::pair<const Entry*, const Entry*>;  // a run's next entry and its end
+  auto later = [](const Head& x, const Head& y) { return before(*y.first, *x.first); };
+  std::vector<Head> heads;
+  for (const auto& run : runs) {
+    if (!run.empty()) heads.emplace_back(run.data(), run.data() + run.size());
+  }
+  std::make_heap(heads.begin(), heads.end(), later);
+  while (!heads.empty()) {
+    std::pop_heap(heads.begin(), heads.end(), later);
+    Head& h = heads.back();
+    puts.emplace_back(h.first->key(), h.first->value());
+    if (++h.first == h.second) {
+      heads.pop_back();
+    } else {
+      std::push_heap(heads.begin(), heads.end(), later);
+    }
+  }
   return writeSorted(etx, index, puts);
 }
 

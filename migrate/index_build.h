@@ -49,18 +49,24 @@ struct BuildResult {
 class EntryBatch {
  public:
   explicit EntryBatch(size_t indexes)
-      : entries_(indexes), entered_(indexes, 0), unstorable_(indexes) {}
+      : entries_(indexes), runs_(indexes), entered_(indexes, 0), unstorable_(indexes) {}
   // Adds the entry of `index` (position i) for `record` (at the newest version) stored under
   // `pk`. A key that cannot be stored (past the size limit) is kept as the index's problem, and
   // the index takes no more entries. Corruption names a record whose indexed fields cannot be
   // read.
   void add(size_t i, const orm::TableCore& core, const orm::IndexCore& index,
            capnp::DynamicStruct::Reader record, std::string_view pk);
-  // Sorts index i's entries and writes them into `index` (appended when it is empty). Returns
-  // the problems met, one line each: the unstorable key, or keys of a unique index that another
-  // record holds (then what was written must be dropped: failIndex).
+  // Writes index i's entries into `index` in key order (appended when it is empty), merging the
+  // runs sort() made and sorting the rest. Returns the problems met, one line each: the
+  // unstorable key, or keys of a unique index that another record holds (then what was written
+  // must be dropped: failIndex).
   std::vector<std::string> write(engine::WriteTxn& etx, size_t i, const orm::IndexCore& index);
-  // Takes `other`'s entries (gathered for the same indexes, by another thread, say).
+  // Sorts the entries added since the last sort into a run of their own, which absorb() then
+  // moves rather than copies: a thread that gathered entries sorts them itself, beside the
+  // others, and what is left at write() is a merge.
+  void sort();
+  // Takes `other`'s entries (gathered for the same indexes, by another thread, say): its runs
+  // move here whole.
   void absorb(EntryBatch&& other);
   uint64_t entered(size_t i) const { return entered_[i]; }
   bool unstorable(size_t i) const { return !unstorable_[i].empty(); }
@@ -76,10 +82,13 @@ class EntryBatch {
     std::string_view value() const { return {bytes + keySize, valueSize}; }
     std::string_view pk() const { return {bytes + keySize + valueSize, pkSize}; }
   };
+  // The order entries are written in: by key, then primary key, so that duplicates list in order.
+  static bool before(const Entry& x, const Entry& y);
   // Room for `n` bytes in the last block.
   char* room(size_t n);
 
-  std::vector<std::vector<Entry>> entries_;
+  std::vector<std::vector<Entry>> entries_;             // by index: added since the last sort
+  std::vector<std::vector<std::vector<Entry>>> runs_;  // by index: runs sorted already
   std::vector<uint64_t> entered_;
   std::vector<std::string> unstorable_;
   std::vector<std::unique_ptr<char[]>> blocks_;
