@@ -81,6 +81,7 @@ struct StepEffects {
   bool rekey = false;                 // ... or goes on with it
   bool eagerOnly = false;             // a live step requires the eager mode (and records need it)
   std::vector<std::string> affected;  // indexes the migration rebuilds
+  uint32_t stepsBelow = 0;            // 1 + the newest version with records read through a step
 };
 
 // One decision: the inputs, what the comparison of schemas found, and the plan as it fills.
@@ -317,13 +318,21 @@ std::set<uint32_t> Decider::readableVersions(const Migrations& registry) {
       if (hasRecords) throw;
     }
     // Records an earlier open left for steps (a lazy migration still pending) must go through
-    // steps: read as a later version without one, they would lose what the steps compute.
-    CAPDB_REQUIRE_IN(!(hasRecords && steps.empty() && info.migration && !info.migration->stepless &&
-                    v < info.version),
-                  ErrorCode::SchemaMismatch,
+    // steps: read as a later version without one, they would lose what the steps compute. Those
+    // are the records at the versions that went through steps when it began (stepsBelow);
+    // records the app wrote at a later version wait for nothing, and a new version may read
+    // them without a step. A migration an earlier build began: those older than its version.
+    const uint32_t pendingTo = versionRaised_ ? fromVersion_ : info.version;
+    bool waits = false;
+    if (info.migration && info.migration->stepsBelow != 0) {
+      waits = v < info.migration->stepsBelow;
+    } else if (info.migration) {
+      waits = !info.migration->stepless && v < pendingTo;
+    }
+    CAPDB_REQUIRE_IN(!(hasRecords && steps.empty() && waits), ErrorCode::SchemaMismatch,
                   "{} records at version {} wait for the migration steps registered "
                   "when version {} was opened; open with those migrations (capdb upgrade "
-                  "--migrations FILE)", it->second, v, info.version);
+                  "--migrations FILE)", it->second, v, pendingTo);
   }
   return planned;
 }
@@ -382,6 +391,11 @@ StepEffects Decider::stepEffects(const Migrations& registry,
     if (auto it = info.counts.find(v); it != info.counts.end() && it->second > 0) live.insert(v);
   }
   if (!live.empty()) upgrade(registry, live, &fx.live);
+  for (uint32_t v : live) {
+    std::vector<const Step*> steps;
+    upgrade(registry, {v}, &steps);
+    if (!steps.empty()) fx.stepsBelow = std::max(fx.stepsBelow, v + 1);
+  }
   // Records move to new primary keys when the key's fields changed, or a step declares that it
   // writes one of them; an unfinished move goes on whatever the versions.
   bool stepsMoveKeys = std::any_of(fx.live.begin(), fx.live.end(), [&](const Step* step) {
@@ -489,6 +503,14 @@ bool Decider::beginMigration(StepEffects& fx, bool& held) {
                     : fx.rekey     ? orm::MigrationState::Phase::Rekey
                                    : orm::MigrationState::Phase::Records;
   if (starts && (pending > 0 || rebuild || fx.startRekey)) {
+    // The records an unfinished migration left for its steps still wait for them (one an earlier
+    // build began: those older than the version it went to).
+    uint32_t stepsBelow = 0;
+    if (info.migration) {
+      stepsBelow = info.migration->stepsBelow != 0 ? info.migration->stepsBelow
+                   : info.migration->stepless      ? 0
+                                                   : (versionRaised_ ? fromVersion_ : info.version);
+    }
     // A new version restarts the rewrite from the first key: records an earlier, unfinished
     // migration already passed now need the new steps too.
     info.migration.emplace();
@@ -497,10 +519,12 @@ bool Decider::beginMigration(StepEffects& fx, bool& held) {
     info.migration->fromVersion = versionRaised_ ? fromVersion_ : info.version;
     info.migration->rekey = fx.rekey;
     info.migration->stepless = fx.live.empty();
+    info.migration->stepsBelow = std::max(stepsBelow, fx.stepsBelow);
     if (undoable) info.migration->before = orm::Catalog::encodeEntry(*stored_.entry);
     held = undoable;
   } else if (!info.migration && pending > 0) {
     info.migration.emplace();
+    info.migration->stepsBelow = fx.stepsBelow;
     info.migration->total = pending;
     info.migration->fromVersion = info.version;
   }

@@ -78,6 +78,10 @@ struct Migration {
                                 # migration fails
   dropIndexes @9 :List(Text);   # indexes the new version no longer has: their databases are
                                 # dropped once the migration can no longer be undone
+  stepsBelow @10 :UInt32;       # records at versions below this one were read through steps
+                                # when the migration began (or an earlier one it replaced): an
+                                # open with no step for them is refused. 0: none, or not recorded
+                                # (an earlier build: then `stepless` decides)
 }
 
 enum MigrationPhase {

@@ -77,6 +77,7 @@ TableInfo decodeTable(catalog::TableEntry::Reader e) {
     t.migration = MigrationState{
         phase, std::string(reinterpret_cast<const char*>(cp.begin()), cp.size()), m.getTotal(),
         m.getDone(), m.getFromVersion(), {}, m.getRekey(), m.getStepless(), {}, {}};
+    t.migration->stepsBelow = m.getStepsBelow();
     for (auto step : m.getSqlSteps()) t.migration->sqlSteps.push_back(str(step));
     auto before = m.getBefore();
     t.migration->before.assign(reinterpret_cast<const char*>(before.begin()), before.size());
@@ -143,6 +144,7 @@ std::string encodeTable(const TableInfo& t) {
     }
     m.setRekey(t.migration->rekey);
     m.setStepless(t.migration->stepless);
+    m.setStepsBelow(t.migration->stepsBelow);
     m.setFromVersion(t.migration->fromVersion);
     m.setCheckpoint(kj::arrayPtr(reinterpret_cast<const kj::byte*>(t.migration->checkpoint.data()),
                                  t.migration->checkpoint.size()));

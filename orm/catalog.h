@@ -77,6 +77,9 @@ struct MigrationState {
   std::string before;
   // Indexes the new version dropped, whose databases stay until the migration cannot be undone.
   std::vector<std::string> dropIndexes;
+  // Records at versions below this one went through steps when the migration began (or one it
+  // replaced): they wait for those steps. 0: none, or not recorded (then `stepless` decides).
+  uint32_t stepsBelow = 0;
   friend bool operator==(const MigrationState&, const MigrationState&) = default;
 };
 

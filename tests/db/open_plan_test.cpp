@@ -543,6 +543,54 @@ INSTANTIATE_TEST_SUITE_P(
                  .refusal = "table t: 5 records at version 1 wait for the migration steps "
                             "registered when version 2 was opened; open with those migrations "
                             "(capdb upgrade --migrations FILE)"},
+        OpenCase{.name = "records at a pending migration's version read as a new version without a step",
+                 .stored = {{1, kFields}, {2, kWithLength}},
+                 .counts = {{1, 5}, {2, 5}},
+                 .app = {3, std::string(kWithLength) + " nick @4 :Text;"},
+                 .steps = step({"nameLength"}),
+                 .adjust =
+                     [](TableInfo& e) {
+                       e.migration.emplace();
+                       e.migration->fromVersion = 1;
+                       e.migration->stepsBelow = 2;
+                     },
+                 .check =
+                     [](const OpenPlan& p) {
+                       ASSERT_TRUE(p.entry.migration.has_value());
+                       EXPECT_EQ(p.entry.version, 3u);
+                       EXPECT_EQ(p.entry.migration->stepsBelow, 2u);  // version 1 still waits
+                       EXPECT_TRUE(p.entry.migration->before.empty());  // lazy: in place
+                     }},
+        OpenCase{.name = "the same, eager: an undoable migration that copies version 2 as it lies",
+                 .stored = {{1, kFields}, {2, kWithLength}},
+                 .counts = {{1, 5}, {2, 5}},
+                 .app = {3, std::string(kWithLength) + " nick @4 :Text;"},
+                 .steps = step({"nameLength"}),
+                 .mode = MigrationMode::Eager,
+                 .adjust =
+                     [](TableInfo& e) {
+                       e.migration.emplace();
+                       e.migration->fromVersion = 1;  // an earlier build: no stepsBelow
+                     },
+                 .check =
+                     [](const OpenPlan& p) {
+                       ASSERT_TRUE(p.entry.migration.has_value());
+                       EXPECT_EQ(p.entry.migration->stepsBelow, 2u);
+                       EXPECT_FALSE(p.entry.migration->before.empty());
+                     }},
+        OpenCase{.name = "records a new version's migration left for steps wait for them",
+                 .stored = {{1, kFields}, {2, kWithLength}, {3, std::string(kWithLength) + " nick @4 :Text;"}},
+                 .counts = {{1, 5}, {2, 5}},
+                 .app = {3, std::string(kWithLength) + " nick @4 :Text;"},
+                 .adjust =
+                     [](TableInfo& e) {
+                       e.migration.emplace();
+                       e.migration->fromVersion = 2;
+                       e.migration->stepsBelow = 2;
+                     },
+                 .refusal = "table t: 5 records at version 1 wait for the migration steps "
+                            "registered when version 3 was opened; open with those migrations "
+                            "(capdb upgrade --migrations FILE)"},
         OpenCase{
             .name = "pending migration with declarative steps kept in the catalog",
             .stored = {{1, kFields}, {2, kWithLength}},

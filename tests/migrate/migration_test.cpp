@@ -38,6 +38,10 @@ class MigrationTest : public ::capdb::testing::PeopleVersions {
   TableSchema withNameLength() { return people(2, std::string(kV1) + " nameLength @3 :UInt32;"); }
   // The 250 numbered records all at version 2, each with its name's length, and verify ok.
   static void expectNamedLengthsUpgraded(Database& db);
+  // 3000 numbered records at v1 in `dir`, opened lazily at v2 through `m`, and 100 more written
+  // at v2 (3001..3100, nameLength 99).
+  void lazyThenWrittenAtTwo(const std::filesystem::path& dir, const TableSchema& v1,
+                            const TableSchema& v2, const Migrations& m);
 };
 
 const std::string kRecords =
@@ -493,19 +497,74 @@ TEST_F(MigrationTest, TwoThreadsUpgradeAsOneAndFailAtTheFirstFailingRecordInKeyO
   EXPECT_TRUE(one.trees == two.trees);
 }
 
-// A record whose bytes are damaged stops an eager migration at that record with Corruption
-// naming it: the upgrading threads check every record's checksum (the scan reads only its
-// version), in key order with the records' other failures. The table's records stay as they were.
-TEST_F(MigrationTest, ADamagedRecordStopsAnEagerMigrationAtIt) {
-  load(dir_ / "db", people(1, kV1), numbered(3000));
+// Records at 1 wait for a lazy migration's step to 2 when the app, which wrote records at 2
+// meanwhile, opens version 3 eagerly, which reads version 2 as it is: the migration that begins
+// upgrades the records at 1 through the step and copies those at 2 as they lie into the other
+// records database, and swaps them in.
+void MigrationTest::lazyThenWrittenAtTwo(const std::filesystem::path& dir, const TableSchema& v1,
+                                         const TableSchema& v2, const Migrations& m) {
+  load(dir, v1, numbered(3000));
+  Options lazy;
+  lazy.migrations = &m;
+  lazy.mode = MigrationMode::Lazy;
+  Database db = Database::open(dir, Schemas{v2}, lazy);
+  auto t = db.table("people");
+  db.write([&](WriteTxn& tx) {
+    for (uint64_t id = 3001; id <= 3100; ++id) {
+      t.insert(tx, [&](capnp::DynamicStruct::Builder b) {
+        b.set("id", id);
+        b.set("name", ("n" + std::to_string(id)).c_str());
+        b.set("nameLength", 99);
+      });
+    }
+  });
+}
+
+TEST_F(MigrationTest, AnEagerMigrationCopiesTheRecordsThatNeedNoStepAsTheyLie) {
+  TableSchema v3 = people(3, std::string(kV1) + " nameLength @3 :UInt32 $Db.indexed;");
+  Migrations m;
+  addNameLengthStep(m);
+  lazyThenWrittenAtTwo(dir_ / "db", people(1, kV1), withNameLength(), m);
+  const testing::RawTable before = testing::rawTable(dir_ / "db", "people", {});
+  Options o;
+  o.migrations = &m;
+  o.mode = MigrationMode::Eager;
+  o.eager.batchRecords = 1000;
   {
-    engine::Env env = engine::Env::open(dir_ / "db");
+    Database db = Database::open(dir_ / "db", Schemas{v3}, o);
+    EXPECT_EQ(db.oldRecords(), 0u);
+    auto t = db.table("people");
+    auto tx = db.read();
+    EXPECT_EQ(t.get(tx, Key{uint64_t{7}})->get().get("nameLength").as<uint32_t>(), 2u);
+    EXPECT_EQ(t.get(tx, Key{uint64_t{3050}})->get().get("nameLength").as<uint32_t>(), 99u);
+    VerifyReport v = verify(db);
+    EXPECT_TRUE(v.ok()) << (v.problems.empty() ? "" : v.problems[0]);
+  }
+  const testing::RawTable after = testing::rawTable(dir_ / "db", "people", {});
+  ASSERT_NE(after.entry.recordsTree, before.entry.recordsTree);
+  const auto& swapped = after.trees.at(orm::tableDbName("people", after.entry.recordsTree));
+  ASSERT_EQ(swapped.size(), 3100u);
+  const auto& old = before.trees.at(orm::tableDbName("people", before.entry.recordsTree));
+  for (size_t i = 3000; i < 3100; ++i) EXPECT_EQ(swapped[i], old[i]) << i;  // byte for byte
+}
+
+// A record whose bytes are damaged stops an eager migration at that record with Corruption
+// naming it, whether a step upgrades it or it is copied as it lies: the upgrading threads check
+// every record's checksum (the scan reads only its version), in key order with the records' other
+// failures. The table's records stay as they were.
+TEST_F(MigrationTest, ADamagedRecordStopsAnEagerMigrationAtItWhetherUpgradedOrCopied) {
+  // Version 3 adds no index: a record copied as it lies is not decoded, only checked.
+  TableSchema v3 = people(3, std::string(kV1) + " nameLength @3 :UInt32; nick @4 :Text;");
+  Migrations m;
+  addNameLengthStep(m);
+  auto damage = [&](const std::string& dir, size_t position) {
+    engine::Env env = engine::Env::open(dir_ / dir);
     env.write([&](engine::WriteTxn& tx) {
       engine::Db db = *tx.openDb(orm::tableDbName("people", 0));
       size_t at = 0;
       std::string key, value;
       for (auto [k, v] : tx.scan(db, engine::KeyRange::all())) {
-        if (at++ == 2199) {  // record 2200, in the third batch
+        if (at++ == position) {
           key.assign(k);
           value.assign(v);
           break;
@@ -514,20 +573,28 @@ TEST_F(MigrationTest, ADamagedRecordStopsAnEagerMigrationAtIt) {
       value[value.size() - 3] ^= 0x40;  // in the message, past the header
       tx.put(db, key, value);
     });
+  };
+  for (auto [dir, id] : {std::pair<std::string, int>{"upgraded", 2200}, {"copied", 3030}}) {
+    if (dir == "upgraded") {
+      load(dir_ / dir, people(1, kV1), numbered(3000));
+    } else {
+      lazyThenWrittenAtTwo(dir_ / dir, people(1, kV1), withNameLength(), m);
+    }
+    damage(dir, static_cast<size_t>(id - 1));
+    const testing::RawTable before = testing::rawTable(dir_ / dir, "people", {});
+    Options o;
+    o.migrations = &m;
+    o.mode = MigrationMode::Eager;
+    o.eager.batchRecords = 1000;
+    TableSchema target = dir == "upgraded" ? withNameLength() : v3;
+    std::string err = errorOf([&] { Database::open(dir_ / dir, Schemas{target}, o); });
+    EXPECT_NE(err.find("Corruption: table people, record (" + std::to_string(id) +
+                       "): checksum mismatch"),
+              std::string::npos) << dir << ": " << err;
+    const testing::RawTable after = testing::rawTable(dir_ / dir, "people", {});
+    EXPECT_TRUE(after.trees.at("table:people") == before.trees.at("table:people")) << dir;
+    EXPECT_EQ(after.entry.recordsTree, before.entry.recordsTree) << dir;
   }
-  const testing::RawTable before = testing::rawTable(dir_ / "db", "people", {});
-  Migrations m;
-  addNameLengthStep(m);
-  Options o;
-  o.migrations = &m;
-  o.mode = MigrationMode::Eager;
-  o.eager.batchRecords = 1000;
-  std::string err = errorOf([&] { Database::open(dir_ / "db", Schemas{withNameLength()}, o); });
-  EXPECT_NE(err.find("Corruption: table people, record (2200): checksum mismatch"), std::string::npos)
-      << err;
-  const testing::RawTable after = testing::rawTable(dir_ / "db", "people", {});
-  EXPECT_TRUE(after.trees.at("table:people") == before.trees.at("table:people"));
-  EXPECT_EQ(after.entry.recordsTree, before.entry.recordsTree);
 }
 
 // A map far too small for the upgrade grows in the middle of its batches: the engine runs such a
