@@ -642,14 +642,15 @@ struct Scanned {
 // Threads that upgrade a batch's records, at most (EagerOptions::threads).
 constexpr size_t kMaxThreads = 16;
 
-// A chunk of records being upgraded: each thread upgrading it takes the next kPiece records not
+// A chunk of records being upgraded: each thread upgrading it takes the next `piece` records not
 // yet taken, until none are left, so that threads that are slower or start later (the batch's own
 // thread scans and writes between chunks) take fewer. The first failure in key order is kept.
 struct Chunk {
-  static constexpr size_t kPiece = 64;
+  static constexpr size_t kPiece = 64;  // records a thread takes at a time, at most
 
   std::vector<Scanned> records;
   std::exception_ptr unreadable;  // met scanning, after the last of `records`
+  size_t piece = kPiece;          // records a thread takes at a time from this chunk
   std::atomic<size_t> next{0};    // the first record not yet taken
   std::atomic<size_t> failedAt{SIZE_MAX};
   std::mutex mutex;               // guards `failure`
@@ -658,6 +659,7 @@ struct Chunk {
   void clear() {
     records.clear();
     unreadable = nullptr;
+    piece = kPiece;
     next = 0;
     failedAt = SIZE_MAX;
     failure = nullptr;
@@ -678,9 +680,8 @@ struct Chunk {
 // so that a thread reuses its memory rather than allocating and returning it every batch.
 class Upgrading {
  public:
-  static constexpr size_t kChunk = 4096;      // records scanned, then upgraded together, at most
-  static constexpr size_t kFirstChunk = 64;   // and at first
-  static constexpr size_t kPerThread = 256;   // fewer than this a thread are not shared
+  static constexpr size_t kChunk = 4096;     // records scanned, then upgraded together, at most
+  static constexpr size_t kFirstChunk = 64;  // and at first, before the pace is known
 
   explicit Upgrading(const orm::TableCore& core)
       : entries(core.indexes().size()), core_(core) {}
@@ -701,9 +702,9 @@ class Upgrading {
   void work(Chunk& chunk) noexcept {
     const size_t n = chunk.records.size();
     for (;;) {
-      size_t from = chunk.next.fetch_add(Chunk::kPiece);
+      size_t from = chunk.next.fetch_add(chunk.piece);
       if (from >= n || from > chunk.failedAt.load()) return;
-      size_t to = std::min(n, from + Chunk::kPiece);
+      size_t to = std::min(n, from + chunk.piece);
       upgrade(chunk, from, to);
     }
   }
@@ -859,18 +860,20 @@ BatchResult recordsBatch(WriteTxn& tx, const orm::TableCore& core, const EagerOp
   EntryBatch gathered(core.indexes().size());
   // In-place: the keys, copied out of the tree the batch then writes to (stable addresses).
   std::deque<std::string> keys;
-  // Records scanned before the upgrade of the previous ones: as many as the time left allows at
-  // the last chunk's pace, so that a batch of slow steps ends near its time (batchTime). The
-  // first chunk of a batch is small, so that the other threads start soon: a few records when
-  // the pace is not known yet, up to the most that are shared between threads when it is.
+  // Records scanned at a time: as many as the time left allows at the last chunk's pace, so that
+  // a batch of slow steps ends near its time (batchTime), at least one. The first chunk of a
+  // batch is small, so that the other threads start soon: a few records when the pace is not
+  // known yet, at most kSmallChunk when it is.
+  constexpr size_t kSmallChunk = 512;
   const double batchSeconds = std::chrono::duration<double>(options.batchTime).count();
   auto fits = [&](double seconds, size_t most) {
     if (batchSeconds <= 0) return most;
-    if (run.perRecord <= 0) return Upgrading::kFirstChunk;
+    if (run.perRecord <= 0) return std::min(most, Upgrading::kFirstChunk);
     return static_cast<size_t>(
-        std::clamp<double>(std::max(0.0, seconds) / run.perRecord, Upgrading::kFirstChunk, most));
+        std::clamp<double>(std::max(0.0, seconds) / run.perRecord, 1.0, static_cast<double>(most)));
   };
-  size_t chunkSize = fits(batchSeconds, 2 * Upgrading::kPerThread);
+  size_t chunkSize = fits(batchSeconds, kSmallChunk);
+  bool timeUp = false;  // the batch's time is spent, by the pace of its chunks
   const auto batchStart = std::chrono::steady_clock::now();
   auto paceFrom = batchStart;
   Chunk chunks[2];
@@ -885,15 +888,18 @@ BatchResult recordsBatch(WriteTxn& tx, const orm::TableCore& core, const EagerOp
     engine::Scan scan = etx.scan(core.records(etx), scanRange);
     bool more = true;
     // Scans the next chunk into `c`; `more` turns false at the batch's or the range's end.
+    // An error met scanning (a bad header or checksum, or the cursor's) is reported once the
+    // records before it are upgraded: an earlier failure comes first.
     auto scanChunk = [&](Chunk& c) {
       c.clear();
+      try {
       for (; more; scan.next()) {
         if (!scan.valid()) {
           more = false;
           break;
         }
         if (rewritten > 0 && (rewritten >= limit || bytes >= options.batchBytes ||
-                              scanned >= scanLimit || timer.over(scanned))) {
+                              scanned >= scanLimit || timeUp || timer.over(scanned))) {
           exhausted = more = false;
           break;
         }
@@ -904,17 +910,10 @@ BatchResult recordsBatch(WriteTxn& tx, const orm::TableCore& core, const EagerOp
         if (c.records.size() >= chunkSize) break;
         std::string_view pk = scan.key(), value = scan.value();
         uint32_t version = 0;
-        try {
-          // Undoable: every record goes to the upgrading threads, which check its checksum; this
-          // thread reads the version only (a damaged one still fails there, in key order).
-          if (!undoable || !orm::peekRecordVersion(value, version)) {
-            version = storedVersion(core, pk, value);
-          }
-        } catch (const Error&) {
-          // Reported once the records before it are upgraded: an earlier failure comes first.
-          c.unreadable = std::current_exception();
-          more = false;
-          break;
+        // Undoable: every record goes to the upgrading threads, which check its checksum; this
+        // thread reads the version only (a damaged one still fails there, in key order).
+        if (!undoable || !orm::peekRecordVersion(value, version)) {
+          version = storedVersion(core, pk, value);
         }
         ++scanned;
         last.assign(pk);
@@ -924,12 +923,20 @@ BatchResult recordsBatch(WriteTxn& tx, const orm::TableCore& core, const EagerOp
         rewritten += rewrite;
         bytes += value.size();  // until upgraded: its new size is known after the chunk
       }
+      } catch (const Error&) {
+        c.unreadable = std::current_exception();
+        more = false;
+      }
     };
-    // Starts the upgrade of `c` on the helpers (this thread joins it in finish).
+    // Starts the upgrade of `c` on the helpers, in pieces of up to Chunk::kPiece records, a few
+    // for each thread (this thread joins it in finish). Whether it started: a chunk of one
+    // record, or one thread, is this thread's alone.
     auto start = [&](Chunk& c) {
-      if (c.records.size() < Upgrading::kPerThread * 2 || threads.size() == 1) return;
+      if (c.records.size() < 2 || threads.size() == 1) return false;
+      c.piece = std::clamp<size_t>(c.records.size() / (4 * threads.size()), 1, Chunk::kPiece);
       work = [&threads, &c](size_t t) { threads[t]->work(c); };
       helpers.start(threads.size(), work);
+      return true;
     };
     auto finish = [&](Chunk& c) {
       threads[0]->work(c);
@@ -946,7 +953,9 @@ BatchResult recordsBatch(WriteTxn& tx, const orm::TableCore& core, const EagerOp
           auto record = core.decode(decoder, r.pk, r.value);
           const orm::Upgrader* upgrader = core.upgrader();
           auto old = upgrader ? decoder.root(upgrader->readSchema(decoder.version())) : record;
-          keptIndexes.check(etx, old, record, r.pk, r.value);  // nothing is written yet
+          // Nothing of the table's own is written yet (earlier chunks of an undoable batch went to
+          // the other records database, which an undo clears).
+          keptIndexes.check(etx, old, record, r.pk, r.value);
         }
         std::string_view pk = r.pk;
         if (!undoable) pk = keys.emplace_back(r.pk);
@@ -965,36 +974,67 @@ BatchResult recordsBatch(WriteTxn& tx, const orm::TableCore& core, const EagerOp
       }
     };
     // The next chunk: as many records as the time left allows at the pace of the last.
-    auto resize = [&](size_t done) {
+    // The pace: the time per record of the chunk just taken.
+    auto pace = [&](size_t done) {
       auto now = std::chrono::steady_clock::now();
       if (done > 0) {
         run.perRecord = std::max(1e-9, std::chrono::duration<double>(now - paceFrom).count() / done);
       }
-      chunkSize = fits(batchSeconds - std::chrono::duration<double>(now - batchStart).count(),
-                       Upgrading::kChunk);
       paceFrom = now;
     };
-    // In flight: `chunks[cur]` is being upgraded while chunks[1 - cur] is scanned.
+    // The size of the chunk scanned next, `pending` records scanned before it still to upgrade:
+    // what the time left holds after them.
+    auto resize = [&](size_t pending) {
+      auto now = std::chrono::steady_clock::now();
+      double left = batchSeconds - std::chrono::duration<double>(now - batchStart).count() -
+                    static_cast<double>(pending) * run.perRecord;
+      chunkSize = fits(left, Upgrading::kChunk);
+      // No time left for another record: the batch ends with what it scanned (the timer reads
+      // the clock only every 64 records).
+      timeUp = batchSeconds > 0 && run.perRecord > 0 && left < run.perRecord;
+    };
+    // In flight: while the helpers upgrade `chunks[cur]`, this thread scans chunks[1 - cur]
+    // (only then: alone, it scans each chunk after taking the last, so that a batch of slow steps
+    // can stop in time).
     size_t cur = 0;
     scanChunk(chunks[cur]);
-    start(chunks[cur]);
+    bool shared = start(chunks[cur]);
     while (!chunks[cur].records.empty() || chunks[cur].unreadable) {
       Chunk& now = chunks[cur];
       Chunk& next = chunks[1 - cur];
       next.clear();
-      if (!now.unreadable) scanChunk(next);
+      const bool ahead = shared && !now.unreadable;
+      if (ahead) {
+        resize(now.records.size());
+        scanChunk(next);
+      }
       finish(now);
-      if (now.failedAt.load() == SIZE_MAX) start(next);
+      shared = ahead && now.failedAt.load() == SIZE_MAX && start(next);
       take(now);
-      resize(now.records.size());
+      pace(now.records.size());
+      if (!ahead && !now.unreadable) {
+        resize(0);
+        scanChunk(next);
+        shared = start(next);
+      }
       cur = 1 - cur;
     }
     if (!fed.empty()) {
       // Each thread sorts the entries it gathered, at once; what is left at the write is a merge.
-      work = [&threads](size_t t) { threads[t]->entries.sort(); };
+      std::vector<std::exception_ptr> sortFailed(threads.size());
+      work = [&threads, &sortFailed](size_t t) {
+        try {
+          threads[t]->entries.sort();
+        } catch (...) {  // memory: reported on this thread
+          sortFailed[t] = std::current_exception();
+        }
+      };
       helpers.start(threads.size(), work);
-      threads[0]->entries.sort();
+      work(0);
       helpers.wait();
+      for (auto& failed : sortFailed) {
+        if (failed) std::rethrow_exception(failed);
+      }
       for (auto& t : threads) gathered.absorb(std::move(t->entries));
     }
   } catch (const Error& e) {

@@ -155,6 +155,7 @@ void EntryBatch::add(size_t i, const orm::TableCore& core, const orm::IndexCore&
   } catch (const Error& e) {
     if (e.code() != ErrorCode::InvalidArgument) throw;
     unstorable_[i] = fmt::format("record {}: {}", engine::formatKey(pk), e.what());
+    unstorablePk_[i].assign(pk);
     return;
   }
   const auto& [key, val] = entry;
@@ -180,7 +181,7 @@ bool EntryBatch::before(const Entry& x, const Entry& y) {
 
 void EntryBatch::sort() {
   for (size_t i = 0; i < entries_.size(); ++i) {
-    if (entries_[i].empty()) continue;
+    if (entries_[i].size() < kRun) continue;  // few: copied by absorb, sorted by write
     std::sort(entries_[i].begin(), entries_[i].end(), before);
     runs_[i].push_back(std::move(entries_[i]));
     entries_[i].clear();
@@ -192,7 +193,13 @@ void EntryBatch::absorb(EntryBatch&& other) {
     entries_[i].insert(entries_[i].end(), other.entries_[i].begin(), other.entries_[i].end());
     for (auto& run : other.runs_[i]) runs_[i].push_back(std::move(run));
     entered_[i] += other.entered_[i];
-    if (unstorable_[i].empty()) unstorable_[i] = std::move(other.unstorable_[i]);
+    // The record first in key order whose key cannot be stored: threads take records out of
+    // order, so that it is the same however they shared them.
+    if (!other.unstorable_[i].empty() &&
+        (unstorable_[i].empty() || engine::compareKeyBytes(other.unstorablePk_[i], unstorablePk_[i]) < 0)) {
+      unstorable_[i] = std::move(other.unstorable_[i]);
+      unstorablePk_[i] = std::move(other.unstorablePk_[i]);
+    }
   }
   // The entries point into the blocks, which move here whole; this batch's last block stays the
   // one it fills next.
@@ -205,6 +212,7 @@ void EntryBatch::absorb(EntryBatch&& other) {
   for (auto& runs : other.runs_) runs.clear();
   std::fill(other.entered_.begin(), other.entered_.end(), 0);
   for (auto& u : other.unstorable_) u.clear();
+  for (auto& u : other.unstorablePk_) u.clear();
   other.blocks_.clear();
   other.blockUsed_ = other.blockSize_ = other.reserved_ = other.count_ = 0;
 }

@@ -49,7 +49,8 @@ struct BuildResult {
 class EntryBatch {
  public:
   explicit EntryBatch(size_t indexes)
-      : entries_(indexes), runs_(indexes), entered_(indexes, 0), unstorable_(indexes) {}
+      : entries_(indexes), runs_(indexes), entered_(indexes, 0), unstorable_(indexes),
+        unstorablePk_(indexes) {}
   // Adds the entry of `index` (position i) for `record` (at the newest version) stored under
   // `pk`. A key that cannot be stored (past the size limit) is kept as the index's problem, and
   // the index takes no more entries. Corruption names a record whose indexed fields cannot be
@@ -63,7 +64,8 @@ class EntryBatch {
   std::vector<std::string> write(engine::WriteTxn& etx, size_t i, const orm::IndexCore& index);
   // Sorts the entries added since the last sort into a run of their own, which absorb() then
   // moves rather than copies: a thread that gathered entries sorts them itself, beside the
-  // others, and what is left at write() is a merge.
+  // others, and what is left at write() is a merge. Fewer than kRun entries are left as they
+  // are (absorb copies them; write sorts them), so that runs stay few.
   void sort();
   // Takes `other`'s entries (gathered for the same indexes, by another thread, say): its runs
   // move here whole.
@@ -89,8 +91,10 @@ class EntryBatch {
 
   std::vector<std::vector<Entry>> entries_;             // by index: added since the last sort
   std::vector<std::vector<std::vector<Entry>>> runs_;  // by index: runs sorted already
+  static constexpr size_t kRun = 1024;                 // entries a run holds at least
   std::vector<uint64_t> entered_;
   std::vector<std::string> unstorable_;
+  std::vector<std::string> unstorablePk_;  // the primary key of the record unstorable_ names
   std::vector<std::unique_ptr<char[]>> blocks_;
   size_t blockUsed_ = 0, blockSize_ = 0;
   size_t reserved_ = 0;  // the blocks' sizes

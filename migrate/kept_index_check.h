@@ -2,7 +2,8 @@
 // rewrites, for the indexes the migration keeps rather than rebuilds. Open rebuilds only the
 // indexes over fields that some step declares in StepOptions::writes; a step that changes
 // another indexed field would leave the record's entry in that index stale, so the rewrite fails
-// instead, before anything of its batch is written.
+// instead, before anything of its batch is written to the table's own records (an undoable
+// migration's earlier chunks, in the other records database, go with the undo).
 #pragma once
 
 #include <capnp/dynamic.h>

@@ -59,11 +59,11 @@ enum class MigrationMode {
 // A step's progress through a table, reported after every batch of an eager rewrite.
 struct MigrationProgress {
   std::string table;
-  // "records" (old records rewritten: by an eager open into a scratch database, then "replace"
-  // (put over the old ones); by a drain in place),
-  // or, for a migration that changes primary keys, "rekey" (each record copied under its new
-  // key) and then "install" (the copies moved into the table); then "indexes" (the indexes the
-  // steps change built). done counts from 0 to total in each phase.
+  // "check" (the new keys of a rebuilt unique index checked first), then "records" (old records
+  // rewritten: by an eager open into the table's other records database, which then swaps in; by
+  // a drain in place), or, for a migration that changes primary keys, "rekey" (each record copied
+  // under its new key into the other records database); then "indexes" (the indexes the steps
+  // change built). done counts from 0 to total in each phase.
   std::string phase;
   uint64_t done = 0;   // records rewritten so far, in this run and earlier ones
   uint64_t total = 0;  // records that were at an old version when the migration began
@@ -97,8 +97,10 @@ struct EagerOptions {
   // kept, and the next eager open resumes it. A signal handler may set it. Default: none.
   const std::atomic<bool>* stop = nullptr;
   // Threads that upgrade a batch's records (read, step, encode, gather index entries) at once,
-  // taking 64 records at a time; the batch's own thread, between scanning the next records and
-  // writing the last ones, takes its share too. Records are written in key order. Steps then run on several threads at once,
+  // taking up to 64 records at a time from each chunk of records scanned; the batch's own
+  // thread, between scanning the next chunk and writing the last one (an eager open's migration;
+  // one rewritten in place writes the batch after its scan), takes its share too. Records are
+  // written in key order. Steps then run on several threads at once,
   // as they do when several threads read old records lazily: they must not share unguarded
   // state. Default 2; 1: the batch's thread alone.
   unsigned threads = 2;

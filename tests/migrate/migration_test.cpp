@@ -597,6 +597,41 @@ TEST_F(MigrationTest, ADamagedRecordStopsAnEagerMigrationAtItWhetherUpgradedOrCo
   }
 }
 
+// A batch of slow steps ends near batchTime, with one thread or two: the records scanned ahead
+// for the other thread count against the time left. A step takes at least 2 ms here, so a batch
+// of 40 ms holds at most 20 records a thread (the first batch, before the pace is known, 64).
+TEST_F(MigrationTest, ABatchOfSlowStepsEndsNearItsTime) {
+  Migrations m;
+  m.step("people", 1, 2, [](StepRecord old, StepBuilder next) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    next.set("nameLength", static_cast<uint32_t>(old.get("name").as<capnp::Text>().size()));
+  }, {.writes = {"nameLength"}});
+  for (unsigned threads : {1u, 2u}) {
+    std::string dir = "threads" + std::to_string(threads);
+    load(dir_ / dir, people(1, kV1), numbered(300));
+    Options o;
+    o.migrations = &m;
+    o.mode = MigrationMode::Eager;
+    o.eager.threads = threads;
+    o.eager.batchRecords = 100'000;
+    o.eager.batchTime = std::chrono::milliseconds(40);
+    std::vector<uint64_t> sizes;
+    uint64_t last = 0;
+    o.eager.progress = [&](const MigrationProgress& p) {
+      if (p.phase != "records") return;
+      sizes.push_back(p.done - last);
+      last = p.done;
+    };
+    Database db = Database::open(dir_ / dir, Schemas{withNameLength()}, o);
+    EXPECT_EQ(db.oldRecords(), 0u);
+    ASSERT_GE(sizes.size(), 3u) << threads;
+    EXPECT_LE(sizes[0], 64u + 2 * 20 * threads) << threads;
+    for (size_t i = 1; i < sizes.size(); ++i) {
+      EXPECT_LE(sizes[i], 20u * threads + 2) << threads << " threads, batch " << i;
+    }
+  }
+}
+
 // A map far too small for the upgrade grows in the middle of its batches: the engine runs such a
 // batch again from its start, which must not enter the entries of an added index twice (the
 // index would fail, or its sorted write refuse keys out of order).
