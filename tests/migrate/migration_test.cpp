@@ -632,6 +632,31 @@ TEST_F(MigrationTest, ABatchOfSlowStepsEndsNearItsTime) {
   }
 }
 
+// An index an eager migration adds fails when a record's key cannot be stored in it, naming the
+// first such record in key order, however the threads shared the records.
+TEST_F(MigrationTest, AnAddedIndexThatCannotHoldAKeyNamesTheFirstRecordInKeyOrder) {
+  TableSchema v2 = people(2, std::string(kV1) + " tag @3 :Text $Db.indexed;");
+  Migrations m;
+  m.step("people", 1, 2, [](StepRecord old, StepBuilder next) {
+    std::string name = old.get("name").as<capnp::Text>().cStr();
+    int id = std::stoi(name.substr(1));
+    // Keys past the 511-byte limit for records 1900, 1901 and 2900.
+    std::string tag = id == 1900 || id == 1901 || id == 2900 ? std::string(600, 't') : name;
+    next.set("tag", capnp::Text::Reader(tag.c_str()));
+  }, {.writes = {"tag"}});
+  for (unsigned threads : {1u, 2u, 4u}) {
+    std::string dir = "threads" + std::to_string(threads);
+    load(dir_ / dir, people(1, kV1), numbered(3000));
+    Options o;
+    o.migrations = &m;
+    o.mode = MigrationMode::Eager;
+    o.eager.threads = threads;
+    std::string err = errorOf([&] { Database::open(dir_ / dir, Schemas{v2}, o); });
+    EXPECT_NE(err.find("cannot be stored in it: record (1900):"), std::string::npos)
+        << threads << ": " << err;
+  }
+}
+
 // A map far too small for the upgrade grows in the middle of its batches: the engine runs such a
 // batch again from its start, which must not enter the entries of an added index twice (the
 // index would fail, or its sorted write refuse keys out of order).
