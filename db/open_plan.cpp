@@ -130,6 +130,17 @@ class Decider {
   void refuseLazy(const StepEffects& fx) const;
   bool beginMigration(StepEffects& fx, bool& held);
   void finish();
+  // The version the table's stored migration goes to (the stored one, when this open raises it).
+  uint32_t pendingTo() { return versionRaised_ ? fromVersion_ : info().version; }
+  // Records below this version wait for the steps of the stored migration (0: none wait). One an
+  // earlier build began did not record it: all older than the version it goes to, unless it
+  // began without steps.
+  uint32_t waitingBelow() {
+    const auto& m = info().migration;
+    if (!m) return 0;
+    if (m->stepsBelow != 0) return m->stepsBelow;
+    return m->stepless ? 0 : pendingTo();
+  }
 
   const StoredTable& stored_;
   const TableSchema& app_;
@@ -319,20 +330,13 @@ std::set<uint32_t> Decider::readableVersions(const Migrations& registry) {
     }
     // Records an earlier open left for steps (a lazy migration still pending) must go through
     // steps: read as a later version without one, they would lose what the steps compute. Those
-    // are the records at the versions that went through steps when it began (stepsBelow);
+    // are the records at the versions that went through steps when it began (waitingBelow);
     // records the app wrote at a later version wait for nothing, and a new version may read
-    // them without a step. A migration an earlier build began: those older than its version.
-    const uint32_t pendingTo = versionRaised_ ? fromVersion_ : info.version;
-    bool waits = false;
-    if (info.migration && info.migration->stepsBelow != 0) {
-      waits = v < info.migration->stepsBelow;
-    } else if (info.migration) {
-      waits = !info.migration->stepless && v < pendingTo;
-    }
-    CAPDB_REQUIRE_IN(!(hasRecords && steps.empty() && waits), ErrorCode::SchemaMismatch,
+    // them without a step.
+    CAPDB_REQUIRE_IN(!(hasRecords && steps.empty() && v < waitingBelow()), ErrorCode::SchemaMismatch,
                   "{} records at version {} wait for the migration steps registered "
                   "when version {} was opened; open with those migrations (capdb upgrade "
-                  "--migrations FILE)", it->second, v, pendingTo);
+                  "--migrations FILE)", it->second, v, pendingTo());
   }
   return planned;
 }
@@ -503,20 +507,14 @@ bool Decider::beginMigration(StepEffects& fx, bool& held) {
                     : fx.rekey     ? orm::MigrationState::Phase::Rekey
                                    : orm::MigrationState::Phase::Records;
   if (starts && (pending > 0 || rebuild || fx.startRekey)) {
-    // The records an unfinished migration left for its steps still wait for them (one an earlier
-    // build began: those older than the version it went to).
-    uint32_t stepsBelow = 0;
-    if (info.migration) {
-      stepsBelow = info.migration->stepsBelow != 0 ? info.migration->stepsBelow
-                   : info.migration->stepless      ? 0
-                                                   : (versionRaised_ ? fromVersion_ : info.version);
-    }
+    // The records an unfinished migration left for its steps still wait for them.
+    const uint32_t stepsBelow = waitingBelow();
     // A new version restarts the rewrite from the first key: records an earlier, unfinished
     // migration already passed now need the new steps too.
     info.migration.emplace();
     info.migration->phase = firstPhase;
     info.migration->total = pending;
-    info.migration->fromVersion = versionRaised_ ? fromVersion_ : info.version;
+    info.migration->fromVersion = pendingTo();
     info.migration->rekey = fx.rekey;
     info.migration->stepless = fx.live.empty();
     info.migration->stepsBelow = std::max(stepsBelow, fx.stepsBelow);

@@ -973,7 +973,6 @@ BatchResult recordsBatch(WriteTxn& tx, const orm::TableCore& core, const EagerOp
         puts.clear();
       }
     };
-    // The next chunk: as many records as the time left allows at the pace of the last.
     // The pace: the time per record of the chunk just taken.
     auto pace = [&](size_t done) {
       auto now = std::chrono::steady_clock::now();

@@ -179,12 +179,15 @@ bool EntryBatch::before(const Entry& x, const Entry& y) {
   return c != 0 ? c < 0 : x.pk() < y.pk();
 }
 
+void EntryBatch::sortIntoRun(size_t i) {
+  std::sort(entries_[i].begin(), entries_[i].end(), before);
+  runs_[i].push_back(std::move(entries_[i]));
+  entries_[i].clear();
+}
+
 void EntryBatch::sort() {
   for (size_t i = 0; i < entries_.size(); ++i) {
-    if (entries_[i].size() < kRun) continue;  // few: copied by absorb, sorted by write
-    std::sort(entries_[i].begin(), entries_[i].end(), before);
-    runs_[i].push_back(std::move(entries_[i]));
-    entries_[i].clear();
+    if (entries_[i].size() >= kRun) sortIntoRun(i);  // fewer: copied by absorb, sorted by write
   }
 }
 
@@ -220,11 +223,7 @@ void EntryBatch::absorb(EntryBatch&& other) {
 std::vector<std::string> EntryBatch::write(engine::WriteTxn& etx, size_t i,
                                            const orm::IndexCore& index) {
   if (!unstorable_[i].empty()) return {unstorable_[i]};
-  if (!entries_[i].empty()) {  // what no sort() took: a run of its own
-    std::sort(entries_[i].begin(), entries_[i].end(), before);
-    runs_[i].push_back(std::move(entries_[i]));
-    entries_[i].clear();
-  }
+  if (!entries_[i].empty()) sortIntoRun(i);  // what no sort() took
   const std::vector<std::vector<Entry>>& runs = runs_[i];
   size_t total = 0;
   for (const auto& run : runs) total += run.size();

@@ -86,6 +86,8 @@ class EntryBatch {
   };
   // The order entries are written in: by key, then primary key, so that duplicates list in order.
   static bool before(const Entry& x, const Entry& y);
+  // Index i's entries added since the last run, sorted into a run of their own.
+  void sortIntoRun(size_t i);
   // Room for `n` bytes in the last block.
   char* room(size_t n);
 

@@ -38,6 +38,14 @@ class MigrationTest : public ::capdb::testing::PeopleVersions {
   TableSchema withNameLength() { return people(2, std::string(kV1) + " nameLength @3 :UInt32;"); }
   // The 250 numbered records all at version 2, each with its name's length, and verify ok.
   static void expectNamedLengthsUpgraded(Database& db);
+  // Options that open with `m`'s steps, eagerly, on `threads` threads.
+  static Options eagerWith(const Migrations& m, unsigned threads = EagerOptions{}.threads) {
+    Options o;
+    o.migrations = &m;
+    o.mode = MigrationMode::Eager;
+    o.eager.threads = threads;
+    return o;
+  }
   // 3000 numbered records at v1 in `dir`, opened lazily at v2 through `m`, and 100 more written
   // at v2 (3001..3100, nameLength 99).
   void lazyThenWrittenAtTwo(const std::filesystem::path& dir, const TableSchema& v1,
@@ -458,13 +466,10 @@ TEST_F(MigrationTest, TwoThreadsUpgradeAsOneAndFailAtTheFirstFailingRecordInKeyO
     if (failing.count(std::stoi(name.substr(1)))) throw std::runtime_error("cannot measure " + name);
     next.set("nameLength", static_cast<uint32_t>(name.size()));
   }, {.writes = {"nameLength"}});
-  // 3000 records in one batch: its chunks are shared between the threads, 64 records at a time,
-  // whichever thread takes them; failures are reported in key order all the same.
+  // 3000 records in one batch: its chunks are shared between the threads, up to 64 records at a
+  // time, whichever thread takes them; failures are reported in key order all the same.
   auto open = [&](const std::string& dir, unsigned threads) {
-    Options o;
-    o.migrations = &m;
-    o.mode = MigrationMode::Eager;
-    o.eager.threads = threads;
+    Options o = eagerWith(m, threads);
     return errorOf([&] {
       Database db = Database::open(dir_ / dir, Schemas{v2}, o);
       VerifyReport v = verify(db);
@@ -526,9 +531,7 @@ TEST_F(MigrationTest, AnEagerMigrationCopiesTheRecordsThatNeedNoStepAsTheyLie) {
   addNameLengthStep(m);
   lazyThenWrittenAtTwo(dir_ / "db", people(1, kV1), withNameLength(), m);
   const testing::RawTable before = testing::rawTable(dir_ / "db", "people", {});
-  Options o;
-  o.migrations = &m;
-  o.mode = MigrationMode::Eager;
+  Options o = eagerWith(m);
   o.eager.batchRecords = 1000;
   {
     Database db = Database::open(dir_ / "db", Schemas{v3}, o);
@@ -582,9 +585,7 @@ TEST_F(MigrationTest, ADamagedRecordStopsAnEagerMigrationAtItWhetherUpgradedOrCo
     }
     damage(dir, static_cast<size_t>(id - 1));
     const testing::RawTable before = testing::rawTable(dir_ / dir, "people", {});
-    Options o;
-    o.migrations = &m;
-    o.mode = MigrationMode::Eager;
+    Options o = eagerWith(m);
     o.eager.batchRecords = 1000;
     TableSchema target = dir == "upgraded" ? withNameLength() : v3;
     std::string err = errorOf([&] { Database::open(dir_ / dir, Schemas{target}, o); });
@@ -609,10 +610,7 @@ TEST_F(MigrationTest, ABatchOfSlowStepsEndsNearItsTime) {
   for (unsigned threads : {1u, 2u}) {
     std::string dir = "threads" + std::to_string(threads);
     load(dir_ / dir, people(1, kV1), numbered(300));
-    Options o;
-    o.migrations = &m;
-    o.mode = MigrationMode::Eager;
-    o.eager.threads = threads;
+    Options o = eagerWith(m, threads);
     o.eager.batchRecords = 100'000;
     o.eager.batchTime = std::chrono::milliseconds(40);
     std::vector<uint64_t> sizes;
@@ -647,10 +645,7 @@ TEST_F(MigrationTest, AnAddedIndexThatCannotHoldAKeyNamesTheFirstRecordInKeyOrde
   for (unsigned threads : {1u, 2u, 4u}) {
     std::string dir = "threads" + std::to_string(threads);
     load(dir_ / dir, people(1, kV1), numbered(3000));
-    Options o;
-    o.migrations = &m;
-    o.mode = MigrationMode::Eager;
-    o.eager.threads = threads;
+    Options o = eagerWith(m, threads);
     std::string err = errorOf([&] { Database::open(dir_ / dir, Schemas{v2}, o); });
     EXPECT_NE(err.find("cannot be stored in it: record (1900):"), std::string::npos)
         << threads << ": " << err;
