@@ -153,6 +153,83 @@ std::string_view RecordEncoder::encode(uint32_t version, capnp::DynamicStruct::R
   return encode(version, message);
 }
 
+namespace {
+
+// A pointer word (little-endian, as on the wire): its kind in the low two bits, for a list the
+// word offset to its content in the rest of the low half, and the element size and count in the
+// high half.
+constexpr uint64_t kPointerKind = 3, kListPointer = 1;
+constexpr unsigned kElementSizeShift = 32, kByteElements = 2;
+
+uint64_t pointerWord(const void* at) {
+  uint64_t w;
+  std::memcpy(&w, at, sizeof w);
+  return w;
+}
+
+// Copies the blobs (Text and Data) the pointers of `from` hold into `to`'s message as one span
+// of words, and sets `to`'s pointers to them: one copy where Cap'n Proto would walk and copy
+// each pointer. Only when every pointer of `from` is null or a blob, and the span lands in the
+// struct's segment; otherwise false, with `to`'s pointers left for a copy one by one.
+bool copyBlobs(capnp::MessageBuilder& message, capnp::AnyStruct::Reader from,
+               capnp::AnyStruct::Builder to) {
+  static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "pointer words are read in place");
+  constexpr size_t kWord = sizeof(capnp::word);
+  auto srcPointers = from.getPointerSection();
+  const size_t n = srcPointers.size();
+  if (n == 0 || n > to.getPointerSection().size()) return false;
+  // Where each pointer's bytes lie, read through the reader (which checks they are within the
+  // message), and the span of words that holds them all.
+  constexpr size_t kMostPointers = 64;
+  if (n > kMostPointers) return false;
+  const capnp::byte* begin[kMostPointers];
+  const char* srcWords = reinterpret_cast<const char*>(from.getDataSection().end());
+  const capnp::byte* lo = nullptr;
+  const capnp::byte* hi = nullptr;
+  size_t blobWords = 0;
+  for (size_t i = 0; i < n; ++i) {
+    uint64_t w = pointerWord(srcWords + i * kWord);
+    begin[i] = nullptr;
+    if (w == 0) continue;
+    if ((w & kPointerKind) != kListPointer || ((w >> kElementSizeShift) & 7) != kByteElements) {
+      return false;  // a struct, a list of other elements, a far pointer or a capability
+    }
+    capnp::Data::Reader bytes = srcPointers[i].getAs<capnp::Data>();
+    begin[i] = bytes.begin();
+    const capnp::byte* end = bytes.begin() + (bytes.size() + kWord - 1) / kWord * kWord;
+    if (lo == nullptr || begin[i] < lo) lo = begin[i];
+    if (hi == nullptr || end > hi) hi = end;
+    blobWords += (bytes.size() + kWord - 1) / kWord;
+  }
+  if (lo == nullptr) return false;  // no blob: the pointers are null, a plain copy is as quick
+  const size_t spanBytes = static_cast<size_t>(hi - lo);
+  // Words between the blobs (left by an edit that replaced one) are copied too, up to as many
+  // as the blobs hold; more, and each blob is copied alone.
+  if (spanBytes > 2 * blobWords * kWord + 8 * kWord) return false;
+  // The span, copied as one list of bytes through the first pointer, then each pointer set to
+  // its blob's place in the copy: the same element size and count, a new offset. The copy must
+  // lie in the struct's segment for the offsets to hold (it does unless the segment is full).
+  auto copy = to.getPointerSection()[0].initAs<capnp::Data>(static_cast<unsigned>(spanBytes));
+  if (message.getSegmentsForOutput().size() != 1) return false;
+  std::memcpy(copy.begin(), lo, spanBytes);
+  char* dstWords = reinterpret_cast<char*>(to.getDataSection().end());
+  for (size_t i = 0; i < n; ++i) {
+    uint64_t w = pointerWord(srcWords + i * kWord);
+    if (begin[i] != nullptr) {
+      const capnp::byte* target = copy.begin() + (begin[i] - lo);
+      auto offset = static_cast<int64_t>(target - reinterpret_cast<const capnp::byte*>(
+                                                      dstWords + (i + 1) * kWord)) /
+                    static_cast<int64_t>(kWord);
+      w = (w & ~uint64_t{0xffffffff}) |
+          (static_cast<uint32_t>(static_cast<int32_t>(offset) * 4) | kListPointer);
+    }
+    std::memcpy(dstWords + i * kWord, &w, kWord);
+  }
+  return true;
+}
+
+}  // namespace
+
 capnp::DynamicStruct::Builder setRootAs(capnp::MessageBuilder& message,
                                         capnp::DynamicStruct::Reader record,
                                         const StructLayout& layout) {
@@ -167,9 +244,13 @@ capnp::DynamicStruct::Builder setRootAs(capnp::MessageBuilder& message,
   auto to = message.getRoot<capnp::AnyPointer>().initAsAnyStruct(dataWords, pointers);
   std::memcpy(to.getDataSection().begin(), src.begin(), src.size());
   auto dstPointers = to.getPointerSection();
-  for (unsigned i = 0; i < srcPointers.size(); ++i) dstPointers[i].set(srcPointers[i]);
+  if (!copyBlobs(message, from, to)) {
+    for (unsigned i = 0; i < srcPointers.size(); ++i) dstPointers[i].set(srcPointers[i]);
+  }
   return to.as<capnp::DynamicStruct>(layout.schema);
 }
+
+
 
 capnp::ReaderOptions recordReaderOptions() {
   capnp::ReaderOptions options;

@@ -249,6 +249,123 @@ TEST(RecordCodec, DamagedMessagesWithRightChecksumsNeverCrashAndNeverMisread) {
   EXPECT_GT(rejected, 1000);
 }
 
+// setRootAs copies a record whose pointers are all Text or Data (or null) as one span of words;
+// any other record, pointer by pointer. Either way the copy reads as the record, at the wider
+// layout, in one segment, and no larger than Cap'n Proto's own copy.
+capnp::DynamicStruct::Reader copiedAs(capnp::MessageBuilder& into, capnp::DynamicStruct::Reader record,
+                                      uint16_t moreData, uint16_t morePointers) {
+  StructLayout wider(record.getSchema());
+  wider.dataWords = static_cast<uint16_t>(wider.dataWords + moreData);
+  wider.pointers = static_cast<uint16_t>(wider.pointers + morePointers);
+  return setRootAs(into, record, wider).asReader();
+}
+
+size_t wordsOf(capnp::MessageBuilder& message) {
+  size_t words = 0;
+  for (auto segment : message.getSegmentsForOutput()) words += segment.size();
+  return words;
+}
+
+TEST(SetRootAs, CopiesTextsAsOneSpanAtAWiderLayout) {
+  using capdb::test::Person;
+  for (int unset = -1; unset < 3; ++unset) {
+    capnp::MallocMessageBuilder message;
+    auto p = message.initRoot<Person>();
+    p.setId(7);
+    p.setAge(40);
+    if (unset != 0) p.setName("Ada Lovelace");
+    if (unset != 1) p.setEmail("");  // an empty text is one byte, its NUL
+    if (unset != 2) p.setCity("a city whose name is longer than a word or two");
+    capnp::DynamicStruct::Reader record = p.asReader();
+    capnp::MallocMessageBuilder copy;
+    auto got = copiedAs(copy, record, 1, 2);
+    EXPECT_EQ(text(got), text(record)) << "unset " << unset;
+    ASSERT_EQ(copy.getSegmentsForOutput().size(), 1u);
+    // The same words as the record's, plus the sections' three more.
+    EXPECT_EQ(wordsOf(copy), wordsOf(message) + 3) << "unset " << unset;
+    EXPECT_EQ(capnp::AnyStruct::Reader(got).getPointerSection().size(), 5u);
+    EXPECT_TRUE(capnp::AnyStruct::Reader(got).getPointerSection()[4].isNull());
+    // The copy's blobs are its own: a change to it leaves the record as it was.
+    auto again = copy.getRoot<capnp::AnyStruct>().as<capnp::DynamicStruct>(record.getSchema());
+    again.set("city", "Paris");
+    EXPECT_EQ(text(got).find("Paris") != std::string::npos, true);
+    EXPECT_EQ(text(record).find("Paris"), std::string::npos);
+  }
+}
+
+// A person whose city of `firstCity` bytes was replaced by a shorter one, which leaves the old
+// city's words (zeroed) between the other texts.
+capnp::DynamicStruct::Reader withCityReplaced(capnp::MessageBuilder& message, size_t firstCity) {
+  auto p = message.initRoot<capdb::test::Person>();
+  p.setName("first");
+  p.setCity(std::string(firstCity, 'c'));
+  p.setEmail("e@example.com");
+  p.setCity("short");
+  return p.asReader();
+}
+
+TEST(SetRootAs, CopiesTheWordsLeftBetweenTextsOnlyWhenFew) {
+  capnp::MallocMessageBuilder message;
+  capnp::DynamicStruct::Reader record = withCityReplaced(message, 20);
+  capnp::MallocMessageBuilder copy;
+  EXPECT_EQ(text(copiedAs(copy, record, 0, 0)), text(record));
+  EXPECT_EQ(wordsOf(copy), wordsOf(message));  // the three dead words with them
+  // Many dead words: each text is copied alone, and the copy drops them.
+  capnp::MallocMessageBuilder sparse;
+  capnp::DynamicStruct::Reader large = withCityReplaced(sparse, 4000);
+  capnp::MallocMessageBuilder compact;
+  EXPECT_EQ(text(copiedAs(compact, large, 0, 0)), text(large));
+  EXPECT_LT(wordsOf(compact), wordsOf(sparse) - 400);
+}
+
+TEST(SetRootAs, CopiesOtherPointersOneByOneAndSpillsIntoNewSegments) {
+  for (uint64_t seed = 0; seed < 5; ++seed) {
+    capnp::MallocMessageBuilder message;
+    testing::fillAllTypes(message.initRoot<AllTypes>(), seed);  // structs and lists
+    capnp::DynamicStruct::Reader record = message.getRoot<AllTypes>().asReader();
+    capnp::MallocMessageBuilder copy;
+    EXPECT_EQ(text(copiedAs(copy, record, 2, 1)), text(record));
+  }
+  // Texts too large for the first segment of the message copied into: a span that would land in
+  // another segment is not used, and the copy is still whole.
+  using capdb::test::Person;
+  capnp::MallocMessageBuilder message;
+  auto p = message.initRoot<Person>();
+  p.setName(std::string(3000, 'n'));
+  p.setCity(std::string(3000, 'c'));
+  capnp::DynamicStruct::Reader record = p.asReader();
+  kj::Array<capnp::word> scratch = kj::heapArray<capnp::word>(256);
+  std::memset(scratch.begin(), 0, scratch.size() * sizeof(capnp::word));
+  capnp::MallocMessageBuilder copy(scratch);
+  EXPECT_EQ(text(copiedAs(copy, record, 0, 0)), text(record));
+  EXPECT_GT(copy.getSegmentsForOutput().size(), 1u);
+  RecordEncoder encoder;
+  RecordDecoder decoder;
+  decoder.decode(encoder.encode(2, copy), "people", "k");
+  EXPECT_EQ(text(decoder.root(record.getSchema())), text(record));
+}
+
+TEST(SetRootAs, ATextOutsideTheRecordIsCorruptionNotARead) {
+  using capdb::test::Person;
+  capnp::MallocMessageBuilder message;
+  auto p = message.initRoot<Person>();
+  p.setName("Ada");
+  p.setCity("London");
+  auto segment = message.getSegmentsForOutput()[0];
+  auto words = kj::heapArray<capnp::word>(segment.size());
+  std::memcpy(words.begin(), segment.begin(), segment.size() * sizeof(capnp::word));
+  // The root struct follows the root pointer; its data section is one word, then the pointers:
+  // the name's offset is pointed far past the message's end.
+  auto* name = reinterpret_cast<uint8_t*>(words.begin() + 1 + 2);
+  name[1] = 0x7f;
+  RecordEncoder encoder;
+  RecordDecoder decoder;
+  decoder.decode(encoder.encodeSegment(1, words), "people", "k");
+  capnp::DynamicStruct::Reader record = decoder.root(capnp::Schema::from<Person>());
+  capnp::MallocMessageBuilder copy;
+  EXPECT_THROW(copiedAs(copy, record, 0, 0), kj::Exception);
+}
+
 TEST(RecordKey, ReadsNestedGroupAndUnsetValues) {
   TableSchema keyed = table<capdb::test::Keyed>();
   capnp::MallocMessageBuilder message;
