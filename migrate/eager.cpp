@@ -615,19 +615,6 @@ class Helpers {
   bool running_ = false;  // a start() not yet waited for (read and written by the caller only)
 };
 
-class Upgrading;
-
-// What one run of a table's migration keeps from batch to batch: the added indexes' entries, the
-// helper threads that upgrade records, and each thread's Upgrading (whose buffers are reused).
-struct RunState {
-  RunState();
-  ~RunState();
-  FedEntries feeding;
-  Helpers helpers;
-  std::vector<std::unique_ptr<Upgrading>> upgrading;
-  double perRecord = 0;  // seconds a record took to scan, upgrade and write, at the last chunk
-};
-
 // A record a records batch scanned: its stored bytes (a view into the table's tree) and version,
 // whether it needs the steps, and, once upgraded, its new bytes and whether a kept index's entry
 // must be looked up (KeptIndexCheck::needsLookup).
@@ -776,8 +763,63 @@ class Upgrading {
   size_t block_ = 0, blockUsed_ = 0;                                // where the next copy goes
 };
 
-RunState::RunState() = default;
-RunState::~RunState() = default;
+// The chunk of records that follows a batch of an undoable migration, upgraded by the helper
+// threads while the batch commits, and taken as the next batch's first chunk if that batch starts
+// where this one ended. Its keys and values are copies (the pages of the records database may be
+// mapped anew, when the map grows, before the next batch reads them).
+struct Carry {
+  Chunk chunk;
+  std::unique_ptr<char[]> storage;  // the copies its records' keys and values view
+  size_t capacity = 0;
+  bool inFlight = false;
+  std::string after;                // the checkpoint it follows: the last key of its batch
+  std::string last;                 // its own last key
+  uint64_t rewritten = 0, bytes = 0;
+  // The indexes its records feed: the Upgradings point here while it is in flight.
+  std::vector<std::pair<const orm::IndexCore*, orm::IndexInfo*>> fed;
+  std::chrono::steady_clock::time_point started;
+  std::function<void(size_t)> work;  // what the helpers run
+
+  // Points the records' keys and values at copies of their own.
+  void copyOut() {
+    size_t total = 0;
+    for (const auto& r : chunk.records) total += r.pk.size() + r.value.size();
+    if (total > capacity) {
+      capacity = std::max(total, 2 * capacity);
+      storage = std::make_unique<char[]>(capacity);
+    }
+    char* at = storage.get();
+    auto copy = [&](std::string_view& v) {
+      if (!v.empty()) std::memcpy(at, v.data(), v.size());
+      v = std::string_view(at, v.size());
+      at += v.size();
+    };
+    for (auto& r : chunk.records) {
+      copy(r.pk);
+      copy(r.value);
+    }
+    last.assign(chunk.records.back().pk);
+  }
+};
+
+// What one run of a table's migration keeps from batch to batch: the added indexes' entries, the
+// helper threads that upgrade records, each thread's Upgrading (whose buffers are reused), and
+// the carried chunk.
+struct RunState {
+  RunState() = default;
+  ~RunState() { settle(); }  // the helpers use what follows: they stop before it goes
+  // Waits for a carried chunk, and lets it go.
+  void settle() {
+    helpers.wait();
+    carry.inFlight = false;
+  }
+  FedEntries feeding;
+  Helpers helpers;
+  std::vector<std::unique_ptr<Upgrading>> upgrading;
+  Carry carry;
+  size_t carrySize = 512;  // records to carry: what the helpers upgrade while a batch commits
+  double perRecord = 0;    // seconds a record took to scan, upgrade and write, at the last chunk
+};
 
 // The records phase: rewrites a batch of old records at the newest version, in key order. A
 // migration that can be undone (an eager open began it) writes every record, rewritten or as it
@@ -787,7 +829,7 @@ RunState::~RunState() = default;
 // rewrites (FedEntries), ready at the swap. Otherwise records are rewritten in place.
 BatchResult recordsBatch(WriteTxn& tx, const orm::TableCore& core, const EagerOptions& options,
                          orm::TableInfo& info, uint64_t limit, const engine::KeyRange& range,
-                         RunState& run, BatchResult& result) {
+                         RunState& run, bool mayCarry, BatchResult& result) {
   FedEntries& feeding = run.feeding;
   orm::MigrationState& m = *info.migration;
   engine::WriteTxn& etx = internal::engineWrite(tx);
@@ -827,6 +869,14 @@ BatchResult recordsBatch(WriteTxn& tx, const orm::TableCore& core, const EagerOp
       if (entry.second->checkpoint == feeding.from) fed.push_back(entry);
     }
   }
+  // The chunk the helpers upgraded while the last batch committed is this batch's first if this
+  // batch starts where that one ended, feeding the same indexes; otherwise it is let go.
+  Carry& carry = run.carry;
+  const bool carried = carry.inFlight && undoable && !m.checkpoint.empty() &&
+                       carry.after == m.checkpoint && carry.fed == fed;
+  if (carry.inFlight && !carried) run.settle();
+  const engine::KeyRange scanFrom =
+      carried ? engine::KeyRange::atLeast(carry.last, false) : scanRange;
   // Records are scanned in chunks, and each chunk is upgraded by up to options.threads threads,
   // each with its own decoder, encoder and buffer (Upgrading), while this thread scans the next
   // chunk and writes the one before: its results are taken in key order.
@@ -839,20 +889,22 @@ BatchResult recordsBatch(WriteTxn& tx, const orm::TableCore& core, const EagerOp
   // write).
   std::vector<std::pair<std::string_view, std::string_view>> puts;  // in key order
   std::vector<uint32_t> fromVersions;                               // of each rewritten record
-  uint64_t rewritten = 0;
-  uint64_t bytes = 0;
-  std::string last;
+  uint64_t rewritten = carried ? carry.rewritten : 0;
+  uint64_t bytes = carried ? carry.bytes : 0;
+  std::string last = carried ? carry.last : std::string();
   bool exhausted = true;
   // A batch rewrites at least one record, and scans a bounded number of records that need no
   // rewrite, so that writers never wait long between batches.
-  uint64_t scanned = 0;
+  uint64_t scanned = carried ? carry.chunk.records.size() : 0;
   uint64_t scanLimit = std::max<uint64_t>(limit, 1) * 4;
   const BatchTimer timer(options);
   const bool packed = internal::writeState(tx).encoder.packed();
   std::vector<std::unique_ptr<Upgrading>>& threads = run.upgrading;
   const size_t wanted = std::clamp<size_t>(options.threads, 1, kMaxThreads);
   while (threads.size() < wanted) threads.push_back(std::make_unique<Upgrading>(core));
-  for (auto& t : threads) t->startBatch(info, packed, fed);
+  if (!carried) {  // a carried chunk's threads started this batch, before it began
+    for (auto& t : threads) t->startBatch(info, packed, fed);
+  }
   KeptIndexCheck keptIndexes(core, info);  // this thread's: lookups in the transaction
   orm::RecordDecoder decoder;
   // The entries this batch gathers for the added indexes: taken into `feeding` once its records
@@ -876,16 +928,30 @@ BatchResult recordsBatch(WriteTxn& tx, const orm::TableCore& core, const EagerOp
   bool timeUp = false;  // the batch's time is spent, by the pace of its chunks
   const auto batchStart = std::chrono::steady_clock::now();
   auto paceFrom = batchStart;
+  if (carried && run.perRecord > 0) {
+    // Carry next time what the helpers upgrade in the time the last commit gave them: a thread
+    // takes `threads` times the pace per record, and the helpers are all but this thread.
+    double gap = std::chrono::duration<double>(batchStart - carry.started).count();
+    double helpersCan = gap / (run.perRecord * static_cast<double>(threads.size())) *
+                        static_cast<double>(threads.size() - 1);
+    run.carrySize = static_cast<size_t>(std::clamp<double>(
+        helpersCan * 1.25, 1.0, Upgrading::kChunk));
+  }
   Chunk chunks[2];
   Helpers& helpers = run.helpers;
   std::function<void(size_t)> work;  // what the helpers run: the chunk being upgraded, say
-  // Helpers never outlive the chunk they work on, whatever this batch throws.
+  // Helpers never outlive the chunk they work on, whatever this batch throws, except a carried
+  // chunk's (`keep`), which lives in `run`.
   struct Join {
     Helpers& helpers;
-    ~Join() { helpers.wait(); }
+    bool keep = false;
+    ~Join() {
+      if (!keep) helpers.wait();
+    }
   } join{helpers};
+  bool carrying = false;  // scanning the chunk to carry: the batch's time does not bound it
   try {
-    engine::Scan scan = etx.scan(core.records(etx), scanRange);
+    engine::Scan scan = etx.scan(core.records(etx), scanFrom);
     bool more = true;
     // Scans the next chunk into `c`; `more` turns false at the batch's or the range's end.
     // An error met scanning (a bad header or checksum, or the cursor's) is reported once the
@@ -899,7 +965,8 @@ BatchResult recordsBatch(WriteTxn& tx, const orm::TableCore& core, const EagerOp
           break;
         }
         if (rewritten > 0 && (rewritten >= limit || bytes >= options.batchBytes ||
-                              scanned >= scanLimit || timeUp || timer.over(scanned))) {
+                              scanned >= scanLimit ||
+                              (!carrying && (timeUp || timer.over(scanned))))) {
           exhausted = more = false;
           break;
         }
@@ -995,12 +1062,20 @@ BatchResult recordsBatch(WriteTxn& tx, const orm::TableCore& core, const EagerOp
     // In flight: while the helpers upgrade `chunks[cur]`, this thread scans chunks[1 - cur]
     // (only then: alone, it scans each chunk after taking the last, so that a batch of slow steps
     // can stop in time).
-    size_t cur = 0;
-    scanChunk(chunks[cur]);
-    bool shared = start(chunks[cur]);
-    while (!chunks[cur].records.empty() || chunks[cur].unreadable) {
-      Chunk& now = chunks[cur];
-      Chunk& next = chunks[1 - cur];
+    // A carried chunk is the first, its upgrade under way since before the batch began.
+    Chunk* cur = &chunks[0];
+    bool shared = false;
+    if (carried) {
+      cur = &carry.chunk;
+      carry.inFlight = false;  // taken: from here this batch waits for it
+      shared = true;
+    } else {
+      scanChunk(*cur);
+      shared = start(*cur);
+    }
+    while (!cur->records.empty() || cur->unreadable) {
+      Chunk& now = *cur;
+      Chunk& next = cur == &chunks[0] ? chunks[1] : chunks[0];
       next.clear();
       const bool ahead = shared && !now.unreadable;
       if (ahead) {
@@ -1010,13 +1085,14 @@ BatchResult recordsBatch(WriteTxn& tx, const orm::TableCore& core, const EagerOp
       finish(now);
       shared = ahead && now.failedAt.load() == SIZE_MAX && start(next);
       take(now);
-      pace(now.records.size());
+      // A carried chunk's time began before the batch: it gives no pace.
+      pace(&now == &carry.chunk ? 0 : now.records.size());
       if (!ahead && !now.unreadable) {
         resize(0);
         scanChunk(next);
         shared = start(next);
       }
-      cur = 1 - cur;
+      cur = &next;
     }
     if (!fed.empty()) {
       // Each thread sorts the entries it gathered, at once; what is left at the write is a merge.
@@ -1035,6 +1111,37 @@ BatchResult recordsBatch(WriteTxn& tx, const orm::TableCore& core, const EagerOp
         if (failed) std::rethrow_exception(failed);
       }
       for (auto& t : threads) gathered.absorb(std::move(t->entries));
+    }
+    if (!exhausted && mayCarry && undoable && threads.size() > 1) {
+      // The next batch's first chunk, scanned now and upgraded by the helpers while this batch
+      // commits. Every record of this batch is written, so the threads start their next batch.
+      const uint64_t batchRewritten = rewritten, batchBytes = bytes, batchScanned = scanned;
+      std::string batchLast = std::move(last);
+      rewritten = bytes = scanned = 0;
+      more = carrying = true;
+      chunkSize = std::min(run.carrySize, fits(batchSeconds, Upgrading::kChunk));  // one batch's time
+      Chunk& c = carry.chunk;
+      scanChunk(c);
+      carrying = false;
+      if (!c.records.empty() && !c.unreadable) {
+        carry.copyOut();
+        carry.rewritten = rewritten;
+        carry.bytes = bytes;
+        carry.after = batchLast;
+        carry.fed = fed;
+        for (auto& t : threads) t->startBatch(info, packed, carry.fed);
+        c.piece = std::clamp<size_t>(c.records.size() / (4 * (threads.size() - 1)), 1, Chunk::kPiece);
+        carry.work = [&upgrading = run.upgrading, &c](size_t t) { upgrading[t]->work(c); };
+        carry.started = std::chrono::steady_clock::now();
+        carry.inFlight = true;
+        helpers.start(threads.size(), carry.work);
+      } else {
+        c.clear();  // a record it cannot read is the next batch's to report
+      }
+      rewritten = batchRewritten;
+      bytes = batchBytes;
+      scanned = batchScanned;
+      last = std::move(batchLast);
     }
   } catch (const Error& e) {
     helpers.wait();
@@ -1082,6 +1189,7 @@ BatchResult recordsBatch(WriteTxn& tx, const orm::TableCore& core, const EagerOp
   result.rewritten = result.written = rewritten;
   if (!exhausted) {
     m.checkpoint = last;
+    join.keep = carry.inFlight;  // the helpers upgrade the carried chunk while this batch commits
     return result;
   }
   if (undoable) {
@@ -1183,6 +1291,8 @@ BatchResult runBatch(WriteTxn& tx, orm::TableCore& core, const EagerOptions& opt
     for (const auto& ii : info.indexes) result.states.push_back({ii.name, ii.state, ii.readySince});
     result.commitSnapshot = internal::engineTxn(tx).snapshotId() + 1;
   };
+  // A chunk carried from the last batch is only ever a records batch's.
+  if (!info.migration || info.migration->phase != orm::MigrationState::Phase::Records) run.settle();
   if (!info.migration) {
     // A record gives an index a small entry: a build's batch reads ten times the records a
     // rewrite's does, for about the same time holding the write lock.
@@ -1222,7 +1332,8 @@ BatchResult runBatch(WriteTxn& tx, orm::TableCore& core, const EagerOptions& opt
       installBatch(tx, core, options, limit, range, result);
       break;
     case orm::MigrationState::Phase::Records:
-      recordsBatch(tx, core, options, info, limit, range, run, result);
+      // Another batch follows unless the budget ends with this one: only then is a chunk carried.
+      recordsBatch(tx, core, options, info, limit, range, run, recordLimit > limit, result);
       break;
     case orm::MigrationState::Phase::Replace:
       replaceBatch(tx, core, options, info, limit, range, result);
