@@ -31,6 +31,15 @@ class MigrationTest : public ::capdb::testing::PeopleVersions {
   static std::string errorOf(const std::function<void()>& fn) {
     return ::capdb::testing::errorOf(fn);
   }
+  // What opening `dir` at `schema` with `o` throws ("no error"), verifying the database once open.
+  static std::string openVerified(const std::filesystem::path& dir, const TableSchema& schema,
+                                  const Options& o) {
+    return errorOf([&] {
+      Database db = Database::open(dir, Schemas{schema}, o);
+      VerifyReport v = verify(db);
+      EXPECT_TRUE(v.ok()) << (v.problems.empty() ? "" : v.problems[0]);
+    });
+  }
 
   // 250 numbered records (numbered(), below) stored at version 1 in dir_/db, and the options that
   // open them at version 2 (nameLength, through `m`'s step) in `mode`, in batches of 40.
@@ -469,12 +478,7 @@ TEST_F(MigrationTest, TwoThreadsUpgradeAsOneAndFailAtTheFirstFailingRecordInKeyO
   // 3000 records in one batch: its chunks are shared between the threads, up to 64 records at a
   // time, whichever thread takes them; failures are reported in key order all the same.
   auto open = [&](const std::string& dir, unsigned threads) {
-    Options o = eagerWith(m, threads);
-    return errorOf([&] {
-      Database db = Database::open(dir_ / dir, Schemas{v2}, o);
-      VerifyReport v = verify(db);
-      EXPECT_TRUE(v.ok()) << (v.problems.empty() ? "" : v.problems[0]);
-    });
+    return openVerified(dir_ / dir, v2, eagerWith(m, threads));
   };
   for (const char* dir : {"one", "two"}) load(dir_ / dir, v1, numbered(3000));
   const testing::RawTable before = testing::rawTable(dir_ / "two", "people", {});
@@ -498,6 +502,67 @@ TEST_F(MigrationTest, TwoThreadsUpgradeAsOneAndFailAtTheFirstFailingRecordInKeyO
   testing::RawTable one = testing::rawTable(dir_ / "one", "people", {"people_nameLength"});
   testing::RawTable two = testing::rawTable(dir_ / "two", "people", {"people_nameLength"});
   EXPECT_EQ(two.trees["table.1:people"].size(), 3000u);
+  EXPECT_EQ(two.trees["index:people:people_nameLength"].size(), 3000u);
+  EXPECT_TRUE(one.trees == two.trees);
+}
+
+// While a batch commits, the helper threads upgrade the next batch's first chunk (carried): the
+// step runs for records past the last batch committed before that batch's progress is reported,
+// every record is upgraded once, and what is written is what one thread writes, byte for byte.
+// A step that fails in a carried chunk is reported for its record, and the migration is undone.
+TEST_F(MigrationTest, TheNextBatchsFirstChunkIsUpgradedWhileABatchCommits) {
+  TableSchema v1 = people(1, kV1);
+  TableSchema v2 = people(2, std::string(kV1) + " nameLength @3 :UInt32 $Db.indexed;");
+  std::mutex mutex;
+  std::map<int, int> upgrades;  // by record id: how many times the step ran for it
+  int ahead = 0;                // step calls for records past the last committed batch
+  uint64_t committed = 0;       // records the progress reported done
+  std::set<int> failing;
+  Migrations m;
+  m.step("people", 1, 2, [&](StepRecord old, StepBuilder next) {
+    std::string name = old.get("name").as<capnp::Text>().cStr();
+    int id = std::stoi(name.substr(1));
+    {
+      std::lock_guard lock(mutex);
+      ++upgrades[id];
+      // Ids are the keys, and in key order: a batch ends at the id its progress reports.
+      if (static_cast<uint64_t>(id) > committed + 100) ++ahead;
+    }
+    if (failing.count(id)) throw std::runtime_error("cannot measure " + name);
+    next.set("nameLength", static_cast<uint32_t>(name.size()));
+  }, {.writes = {"nameLength"}});
+  auto open = [&](const std::string& dir, unsigned threads) {
+    Options o = eagerWith(m, threads);
+    o.eager.batchRecords = 100;
+    o.eager.progress = [&](const MigrationProgress& p) {
+      if (p.phase != "records") return;
+      std::lock_guard lock(mutex);
+      committed = p.done;
+    };
+    return openVerified(dir_ / dir, v2, o);
+  };
+  for (const char* dir : {"one", "two"}) load(dir_ / dir, v1, numbered(3000));
+  const testing::RawTable before = testing::rawTable(dir_ / "two", "people", {});
+  // Record 250 is in the chunk carried after the second batch; 1234 further on.
+  for (int first : {250, 1234}) {
+    failing = {first, 2900};
+    committed = 0;
+    std::string err = open("two", 2);
+    EXPECT_NE(err.find("MigrationFailed: table people, record (" + std::to_string(first) + ")"),
+              std::string::npos) << err;
+    EXPECT_TRUE(testing::rawTable(dir_ / "two", "people", {}) == before);
+  }
+  failing.clear();
+  upgrades.clear();
+  ahead = 0;
+  committed = 0;
+  EXPECT_EQ(open("two", 2), "no error");
+  EXPECT_GT(ahead, 0);  // records of a batch upgraded before the batch before it was committed
+  ASSERT_EQ(upgrades.size(), 3000u);
+  for (auto [id, times] : upgrades) ASSERT_EQ(times, 1) << "record " << id;
+  EXPECT_EQ(open("one", 1), "no error");
+  testing::RawTable one = testing::rawTable(dir_ / "one", "people", {"people_nameLength"});
+  testing::RawTable two = testing::rawTable(dir_ / "two", "people", {"people_nameLength"});
   EXPECT_EQ(two.trees["index:people:people_nameLength"].size(), 3000u);
   EXPECT_TRUE(one.trees == two.trees);
 }
