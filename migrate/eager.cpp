@@ -715,11 +715,13 @@ class Upgrading {
           continue;
         }
         auto record = core_.decode(decoder_, r.pk, r.value);  // MigrationFailed names the step
-        // The record as stored, read with its version's read schema (the decoder keeps it beside
-        // the upgrade).
-        const orm::Upgrader* upgrader = core_.upgrader();
-        auto old = upgrader ? decoder_.root(upgrader->readSchema(decoder_.version())) : record;
-        r.lookup = kept_->needsLookup(old, record);
+        if (kept_->keepsAny()) {
+          // The record as stored, read with its version's read schema (the decoder keeps it
+          // beside the upgrade).
+          const orm::Upgrader* upgrader = core_.upgrader();
+          auto old = upgrader ? decoder_.root(upgrader->readSchema(decoder_.version())) : record;
+          r.lookup = kept_->needsLookup(old, record);
+        }
         auto* upgraded = decoder_.upgradedMessage();
         std::string_view encoded =
             upgraded ? encoder_.encode(newest, *upgraded) : encoder_.encode(newest, record);

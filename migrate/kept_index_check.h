@@ -44,6 +44,8 @@ class KeptIndexCheck {
   // differently in `old` and `record`. Reads no transaction, so a thread other than the one that
   // holds it may ask (with its own KeptIndexCheck); the holder then calls check().
   bool needsLookup(capnp::DynamicStruct::Reader old, capnp::DynamicStruct::Reader record);
+  // Whether the migration keeps any index: if not, no record needs a lookup.
+  bool keepsAny() const { return !kept_.empty(); }
 
  private:
   // Whether `index`'s fields encode to the same key bytes in `old` (read at its own version,

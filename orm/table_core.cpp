@@ -196,7 +196,8 @@ capnp::DynamicStruct::Reader TableCore::decode(RecordDecoder& decoder, std::stri
                                                std::string_view bytes, bool verify) const {
   ErrorContext scope = context(pk);
   requireAvailable();
-  uint32_t version = decoder.decode(bytes, schema_.name, pk, verify);
+  // The root is read below inside a handler of its own, or checked with the whole record.
+  uint32_t version = decoder.decode(bytes, schema_.name, pk, /*checkRoot=*/false);
   if (version == schema_.version) [[likely]] {
     if (verify) return decoder.verifiedRoot(check_, schema_.schema);
     try {
