@@ -138,7 +138,9 @@ class WriteTxn : public Txn {
   size_t insertMany(const Db& db,
                     std::span<const std::pair<std::string_view, std::string_view>> entries);
   // append() for each (key, value) in turn, through one cursor: the keys must ascend, the first
-  // above every key in db. Pages fill as they are written, and no key is searched for.
+  // above every key in db. Pages fill as they are written, and no key is searched for. A key out
+  // of order is InvalidArgument naming it and the key it should follow, with the entries before it
+  // written: the caller ends the transaction without committing.
   void appendMany(const Db& db, std::span<const std::pair<std::string_view, std::string_view>> entries);
   // Stores value under key if the key is absent; returns false (and changes nothing) if present.
   bool insert(const Db& db, std::string_view key, std::string_view value);

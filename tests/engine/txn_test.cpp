@@ -29,6 +29,28 @@ class TxnTest : public ::testing::Test {
   Db db_;
 };
 
+TEST_F(TxnTest, AppendManyRefusesAKeyOutOfOrderNamingIt) {
+  env_->write([&](WriteTxn& tx) { tx.appendMany(db_, {{{k(1), "a"}, {k(2), "b"}}}); });
+  std::string err;
+  try {
+    env_->write([&](WriteTxn& tx) { tx.appendMany(db_, {{{k(3), "c"}, {k(5), "e"}, {k(4), "d"}}}); });
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::InvalidArgument);
+    err = e.what();
+  }
+  EXPECT_NE(err.find("appending " + formatKey(k(4)) + " to t: the key does not follow " +
+                     formatKey(k(5))), std::string::npos) << err;
+  try {
+    err.clear();
+    env_->write([&](WriteTxn& tx) { tx.appendMany(db_, {{{k(2), "again"}}}); });
+  } catch (const Error& e) {
+    err = e.what();
+  }
+  EXPECT_NE(err.find("does not follow the last key there"), std::string::npos) << err;
+  ReadTxn tx = env_->read();
+  EXPECT_EQ(tx.count(db_), 2u);  // neither transaction committed
+}
+
 TEST_F(TxnTest, PutGetInsertEraseAppend) {
   env_->write([&](WriteTxn& tx) {
     tx.put(db_, k(1), "one");
