@@ -680,6 +680,9 @@ class Upgrading {
     kept_.emplace(core_, info);
     fed_ = &fed;
     encoder_.setPacked(packed);
+    // The last batch's encodings stay where they are until the batch after this one starts: its
+    // last chunk may still be taken while the next batch's first one is upgraded.
+    generation_ ^= 1;
     block_ = 0;
     blockUsed_ = 0;
     entries = EntryBatch(core_.indexes().size());  // what a failed attempt gathered
@@ -739,18 +742,19 @@ class Upgrading {
     }
   }
 
-  // A copy of `bytes` that stays where it is until the next batch starts.
+  // A copy of `bytes` that stays where it is until the batch after the next starts.
   std::string_view keep(std::string_view bytes) {
     constexpr size_t kBlock = size_t{1} << 20;
-    while (block_ < blocks_.size() && blocks_[block_].second - blockUsed_ < bytes.size()) {
+    auto& blocks = blocks_[generation_];
+    while (block_ < blocks.size() && blocks[block_].second - blockUsed_ < bytes.size()) {
       ++block_;
       blockUsed_ = 0;
     }
-    if (block_ == blocks_.size()) {
+    if (block_ == blocks.size()) {
       size_t size = std::max(kBlock, bytes.size());
-      blocks_.emplace_back(std::make_unique<char[]>(size), size);
+      blocks.emplace_back(std::make_unique<char[]>(size), size);
     }
-    char* at = blocks_[block_].first.get() + blockUsed_;
+    char* at = blocks[block_].first.get() + blockUsed_;
     std::memcpy(at, bytes.data(), bytes.size());
     blockUsed_ += bytes.size();
     return {at, bytes.size()};
@@ -761,8 +765,10 @@ class Upgrading {
   const std::vector<std::pair<const orm::IndexCore*, orm::IndexInfo*>>* fed_ = nullptr;
   orm::RecordDecoder decoder_;
   orm::RecordEncoder encoder_;
-  std::vector<std::pair<std::unique_ptr<char[]>, size_t>> blocks_;  // and their sizes
-  size_t block_ = 0, blockUsed_ = 0;                                // where the next copy goes
+  // Blocks of encoded records and their sizes, two generations: this batch's and the last's.
+  std::vector<std::pair<std::unique_ptr<char[]>, size_t>> blocks_[2];
+  size_t generation_ = 0;
+  size_t block_ = 0, blockUsed_ = 0;  // where the next copy goes
 };
 
 // The chunk of records that follows a batch of an undoable migration, upgraded by the helper
@@ -770,9 +776,15 @@ class Upgrading {
 // where this one ended. Its keys and values are copies (the pages of the records database may be
 // mapped anew, when the map grows, before the next batch reads them).
 struct Carry {
-  Chunk chunk;
-  std::unique_ptr<char[]> storage;  // the copies its records' keys and values view
-  size_t capacity = 0;
+  // Two slots: a batch that takes the carried chunk in one scans the next carried chunk into the
+  // other.
+  struct Slot {
+    Chunk chunk;
+    std::unique_ptr<char[]> storage;  // the copies its records' keys and values view
+    size_t capacity = 0;
+  };
+  Slot slots[2];
+  size_t at = 0;  // the slot of the carried chunk
   bool inFlight = false;
   std::string after;                // the checkpoint it follows: the last key of its batch
   std::string last;                 // its own last key
@@ -782,19 +794,29 @@ struct Carry {
   std::chrono::steady_clock::time_point started;
   std::function<void(size_t)> work;  // what the helpers run
 
-  // Points the records' keys and values at copies of their own.
+  Chunk& chunk() { return slots[at].chunk; }
+  // The other slot's chunk, cleared, which becomes the carried one.
+  Chunk& flip() {
+    at ^= 1;
+    chunk().clear();
+    return chunk();
+  }
+
+  // Points the carried chunk's keys and values at copies of their own.
   void copyOut() {
+    Slot& slot = slots[at];
+    Chunk& chunk = slot.chunk;
     size_t total = 0;
     for (const auto& r : chunk.records) total += r.pk.size() + r.value.size();
-    if (total > capacity) {
-      capacity = std::max(total, 2 * capacity);
-      storage = std::make_unique<char[]>(capacity);
+    if (total > slot.capacity) {
+      slot.capacity = std::max(total, 2 * slot.capacity);
+      slot.storage = std::make_unique<char[]>(slot.capacity);
     }
-    char* at = storage.get();
+    char* to = slot.storage.get();
     auto copy = [&](std::string_view& v) {
-      if (!v.empty()) std::memcpy(at, v.data(), v.size());
-      v = std::string_view(at, v.size());
-      at += v.size();
+      if (!v.empty()) std::memcpy(to, v.data(), v.size());
+      v = std::string_view(to, v.size());
+      to += v.size();
     };
     for (auto& r : chunk.records) {
       copy(r.pk);
@@ -819,7 +841,7 @@ struct RunState {
   Helpers helpers;
   std::vector<std::unique_ptr<Upgrading>> upgrading;
   Carry carry;
-  size_t carrySize = 512;  // records to carry: what the helpers upgrade while a batch commits
+  size_t carrySize = 4096;  // records to carry: what the helpers upgrade while a batch commits
   double perRecord = 0;    // seconds a record took to scan, upgrade and write, at the last chunk
 };
 
@@ -876,6 +898,7 @@ BatchResult recordsBatch(WriteTxn& tx, const orm::TableCore& core, const EagerOp
   Carry& carry = run.carry;
   const bool carried = carry.inFlight && undoable && !m.checkpoint.empty() &&
                        carry.after == m.checkpoint && carry.fed == fed;
+  Chunk* const carriedChunk = carried ? &carry.chunk() : nullptr;
   if (carry.inFlight && !carried) run.settle();
   const engine::KeyRange scanFrom =
       carried ? engine::KeyRange::atLeast(carry.last, false) : scanRange;
@@ -897,7 +920,7 @@ BatchResult recordsBatch(WriteTxn& tx, const orm::TableCore& core, const EagerOp
   bool exhausted = true;
   // A batch rewrites at least one record, and scans a bounded number of records that need no
   // rewrite, so that writers never wait long between batches.
-  uint64_t scanned = carried ? carry.chunk.records.size() : 0;
+  uint64_t scanned = carried ? carriedChunk->records.size() : 0;
   uint64_t scanLimit = std::max<uint64_t>(limit, 1) * 4;
   const BatchTimer timer(options);
   const bool packed = internal::writeState(tx).encoder.packed();
@@ -1064,40 +1087,11 @@ BatchResult recordsBatch(WriteTxn& tx, const orm::TableCore& core, const EagerOp
     // In flight: while the helpers upgrade `chunks[cur]`, this thread scans chunks[1 - cur]
     // (only then: alone, it scans each chunk after taking the last, so that a batch of slow steps
     // can stop in time).
-    // A carried chunk is the first, its upgrade under way since before the batch began.
-    Chunk* cur = &chunks[0];
-    bool shared = false;
-    if (carried) {
-      cur = &carry.chunk;
-      carry.inFlight = false;  // taken: from here this batch waits for it
-      shared = true;
-    } else {
-      scanChunk(*cur);
-      shared = start(*cur);
-    }
-    while (!cur->records.empty() || cur->unreadable) {
-      Chunk& now = *cur;
-      Chunk& next = cur == &chunks[0] ? chunks[1] : chunks[0];
-      next.clear();
-      const bool ahead = shared && !now.unreadable;
-      if (ahead) {
-        resize(now.records.size());
-        scanChunk(next);
-      }
-      finish(now);
-      shared = ahead && now.failedAt.load() == SIZE_MAX && start(next);
-      take(now);
-      // A carried chunk's time began before the batch: it gives no pace.
-      pace(&now == &carry.chunk ? 0 : now.records.size());
-      if (!ahead && !now.unreadable) {
-        resize(0);
-        scanChunk(next);
-        shared = start(next);
-      }
-      cur = &next;
-    }
-    if (!fed.empty()) {
-      // Each thread sorts the entries it gathered, at once; what is left at the write is a merge.
+    // Each thread sorts the entries it gathered, at once; what is left at the write is a merge.
+    bool sorted = fed.empty();
+    auto sortEntries = [&] {
+      if (sorted) return;
+      sorted = true;
       std::vector<std::exception_ptr> sortFailed(threads.size());
       work = [&threads, &sortFailed](size_t t) {
         try {
@@ -1113,16 +1107,19 @@ BatchResult recordsBatch(WriteTxn& tx, const orm::TableCore& core, const EagerOp
         if (failed) std::rethrow_exception(failed);
       }
       for (auto& t : threads) gathered.absorb(std::move(t->entries));
-    }
-    if (!exhausted && mayCarry && undoable && threads.size() > 1) {
-      // The next batch's first chunk, scanned now and upgraded by the helpers while this batch
-      // commits. Every record of this batch is written, so the threads start their next batch.
+    };
+    // The next batch's first chunk (carried), scanned once this batch's last is known, and
+    // upgraded by the helpers while this thread takes that last chunk and commits.
+    bool carryTried = false, carryScanned = false;
+    auto scanCarry = [&] {
+      if (carryTried || exhausted || !mayCarry || !undoable || threads.size() < 2) return;
+      carryTried = true;
       const uint64_t batchRewritten = rewritten, batchBytes = bytes, batchScanned = scanned;
       std::string batchLast = std::move(last);
       rewritten = bytes = scanned = 0;
       more = carrying = true;
       chunkSize = std::min(run.carrySize, fits(batchSeconds, Upgrading::kChunk));  // one batch's time
-      Chunk& c = carry.chunk;
+      Chunk& c = carry.flip();  // the other slot: the carried one may be this batch's `now`
       scanChunk(c);
       carrying = false;
       if (!c.records.empty() && !c.unreadable) {
@@ -1130,13 +1127,7 @@ BatchResult recordsBatch(WriteTxn& tx, const orm::TableCore& core, const EagerOp
         carry.rewritten = rewritten;
         carry.bytes = bytes;
         carry.after = batchLast;
-        carry.fed = fed;
-        for (auto& t : threads) t->startBatch(info, packed, carry.fed);
-        c.piece = std::clamp<size_t>(c.records.size() / (4 * (threads.size() - 1)), 1, Chunk::kPiece);
-        carry.work = [&upgrading = run.upgrading, &c](size_t t) { upgrading[t]->work(c); };
-        carry.started = std::chrono::steady_clock::now();
-        carry.inFlight = true;
-        helpers.start(threads.size(), carry.work);
+        carryScanned = true;
       } else {
         c.clear();  // a record it cannot read is the next batch's to report
       }
@@ -1144,7 +1135,58 @@ BatchResult recordsBatch(WriteTxn& tx, const orm::TableCore& core, const EagerOp
       bytes = batchBytes;
       scanned = batchScanned;
       last = std::move(batchLast);
+    };
+    // Starts the carried chunk on the helpers, once every record of this batch is upgraded: the
+    // threads start their next batch (the encodings of this one stay until the one after).
+    auto startCarry = [&] {
+      if (!carryScanned || carry.inFlight) return;
+      sortEntries();
+      Chunk& c = carry.chunk();
+      carry.fed = fed;
+      for (auto& t : threads) t->startBatch(info, packed, carry.fed);
+      c.piece = std::clamp<size_t>(c.records.size() / (4 * (threads.size() - 1)), 1, Chunk::kPiece);
+      carry.work = [&upgrading = run.upgrading, &c](size_t t) { upgrading[t]->work(c); };
+      carry.started = std::chrono::steady_clock::now();
+      carry.inFlight = true;
+      helpers.start(threads.size(), carry.work);
+    };
+    // A carried chunk is the first, its upgrade under way since before the batch began.
+    Chunk* cur = &chunks[0];
+    bool shared = false;
+    if (carried) {
+      cur = carriedChunk;
+      carry.inFlight = false;  // taken: from here this batch waits for it
+      shared = true;
+    } else {
+      scanChunk(*cur);
+      shared = start(*cur);
     }
+    while (!cur->records.empty() || cur->unreadable) {
+      Chunk& now = *cur;
+      Chunk& next = cur == &chunks[0] ? chunks[1] : chunks[0];
+      next.clear();
+      const bool ahead = shared && !now.unreadable;
+      if (ahead) {
+        resize(now.records.size());
+        scanChunk(next);
+        if (next.records.empty() && !next.unreadable) scanCarry();  // `now` ends the batch
+      }
+      finish(now);
+      shared = ahead && now.failedAt.load() == SIZE_MAX && start(next);
+      if (now.failedAt.load() == SIZE_MAX) startCarry();
+      take(now);
+      // A carried chunk's time began before the batch: it gives no pace.
+      pace(&now == carriedChunk ? 0 : now.records.size());
+      if (!ahead && !now.unreadable) {
+        resize(0);
+        scanChunk(next);
+        shared = start(next);
+      }
+      cur = &next;
+    }
+    sortEntries();
+    scanCarry();  // unless scanned already: a batch whose last chunk this thread upgraded alone
+    startCarry();
   } catch (const Error& e) {
     helpers.wait();
     if (!undoable || e.code() != ErrorCode::MigrationFailed) throw;
