@@ -513,8 +513,8 @@ bool TableChain::needsSteps(uint32_t version) const {
   return it == chains_.end() || !it->second.links.empty();
 }
 
-void TableChain::upgrade(uint32_t version, capnp::DynamicStruct::Reader old, std::string_view pk,
-                         capnp::MessageBuilder& out) const {
+capnp::AnyStruct::Reader TableChain::upgrade(uint32_t version, capnp::DynamicStruct::Reader old,
+                                             std::string_view pk, capnp::MessageBuilder& out) const {
   ErrorContext scope(table_, pk);
   const Chain& chain = chains_.at(version);
   // Intermediate records stay in memory: each step reads the previous one's builder directly.
@@ -558,7 +558,11 @@ void TableChain::upgrade(uint32_t version, capnp::DynamicStruct::Reader old, std
     }
     current = target;
   }
-  if (current != &out) out.setRoot(record);  // the chain ended in a reinterpretation
+  if (current != &out) {  // the chain ended in a reinterpretation
+    out.setRoot(record);
+    return out.getRoot<capnp::AnyStruct>().asReader();
+  }
+  return capnp::AnyStruct::Reader(record);  // the last step's builder, the root of `out`
 }
 
 }  // namespace migrate

@@ -75,8 +75,8 @@ class TableChain : public orm::Upgrader {
   bool needsSteps(uint32_t version) const override;
   bool mayChangeKey(uint32_t version, const std::vector<std::string>& keyFields) const override;
   std::string stepNames(uint32_t version) const override;
-  void upgrade(uint32_t version, capnp::DynamicStruct::Reader old, std::string_view pk,
-               capnp::MessageBuilder& out) const override;
+  capnp::AnyStruct::Reader upgrade(uint32_t version, capnp::DynamicStruct::Reader old,
+                                   std::string_view pk, capnp::MessageBuilder& out) const override;
 
   // The steps any chain uses.
   const std::vector<const Migrations::Step*>& steps() const { return usedSteps_; }

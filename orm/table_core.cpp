@@ -216,8 +216,7 @@ capnp::DynamicStruct::Reader TableCore::decode(RecordDecoder& decoder, std::stri
   auto old = decoder.verifiedRoot(check->second, readAs);
   if (readAs == schema_.schema) return old;  // wire-compatible: the bytes read as the newest
   capnp::MallocMessageBuilder& out = decoder.upgraded();
-  upgrader_->upgrade(version, old, pk, out);
-  auto record = readRootAs(out, schema_.schema);
+  auto record = upgrader_->upgrade(version, old, pk, out).as<capnp::DynamicStruct>(schema_.schema);
   if (!keyChecks_.count(version)) return record;
   std::string newPk = primaryKeyOf(record);
   if (newPk != pk) {

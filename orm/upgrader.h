@@ -3,6 +3,7 @@
 // migrate/; it only knows this interface.
 #pragma once
 
+#include <capnp/any.h>
 #include <capnp/dynamic.h>
 #include <capnp/message.h>
 
@@ -34,10 +35,11 @@ class Upgrader {
   virtual std::string stepNames(uint32_t version) const = 0;
 
   // Builds, as the root of `out`, the newest-version record for `old`, a record stored at
-  // `version` (read with readSchema(version)) under primary key `pk`. Throws MigrationFailed
-  // naming the table, the key and the step when a step throws or produces an invalid record.
-  virtual void upgrade(uint32_t version, capnp::DynamicStruct::Reader old, std::string_view pk,
-                       capnp::MessageBuilder& out) const = 0;
+  // `version` (read with readSchema(version)) under primary key `pk`, and returns that root (a
+  // view of `out`). Throws MigrationFailed naming the table, the key and the step when a step
+  // throws or produces an invalid record.
+  virtual capnp::AnyStruct::Reader upgrade(uint32_t version, capnp::DynamicStruct::Reader old,
+                                           std::string_view pk, capnp::MessageBuilder& out) const = 0;
 };
 
 }  // namespace capdb::orm
