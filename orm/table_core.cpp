@@ -206,18 +206,20 @@ capnp::DynamicStruct::Reader TableCore::decode(RecordDecoder& decoder, std::stri
       failKj(ErrorCode::Corruption, e);
     }
   }
-  auto check = oldChecks_.find(version);
-  if (upgrader_ == nullptr || check == oldChecks_.end()) {
+  const OldVersion* stored = nullptr;
+  for (const auto& o : oldVersions_) {
+    if (o.version == version) stored = &o;
+  }
+  if (upgrader_ == nullptr || stored == nullptr) {
     failIn(ErrorCode::SchemaMismatch,
          "stored at schema version {}, but the table is at version {} and "
          "no migration plan reads that version", version, schema_.version);
   }
-  capnp::StructSchema readAs = upgrader_->readSchema(version);
-  auto old = decoder.verifiedRoot(check->second, readAs);
-  if (readAs == schema_.schema) return old;  // wire-compatible: the bytes read as the newest
+  auto old = decoder.verifiedRoot(stored->check, stored->readAs);
+  if (stored->readAs == schema_.schema) return old;  // wire-compatible: the bytes read as the newest
   capnp::MallocMessageBuilder& out = decoder.upgraded();
   auto record = upgrader_->upgrade(version, old, pk, out).as<capnp::DynamicStruct>(schema_.schema);
-  if (!keyChecks_.count(version)) return record;
+  if (!stored->keyCheck) return record;
   std::string newPk = primaryKeyOf(record);
   if (newPk != pk) {
     failIn(ErrorCode::MigrationFailed,
@@ -231,12 +233,13 @@ capnp::DynamicStruct::Reader TableCore::decode(RecordDecoder& decoder, std::stri
 void TableCore::setUpgrader(std::shared_ptr<const Upgrader> upgrader,
                             const std::set<uint32_t>& versions, bool keysMove) {
   upgrader_ = std::move(upgrader);
-  oldChecks_.clear();
+  oldVersions_.clear();
   std::vector<std::string> keyFields;
   for (const auto& f : schema_.primaryKey) keyFields.push_back(f.dotted);
   for (uint32_t v : versions) {
-    oldChecks_.emplace(v, RecordCheck(upgrader_->readSchema(v)));
-    if (!keysMove && upgrader_->mayChangeKey(v, keyFields)) keyChecks_.insert(v);
+    capnp::StructSchema readAs = upgrader_->readSchema(v);
+    oldVersions_.push_back(OldVersion{v, readAs, RecordCheck(readAs),
+                                      !keysMove && upgrader_->mayChangeKey(v, keyFields)});
   }
 }
 

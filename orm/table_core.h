@@ -381,8 +381,15 @@ class TableCore : public detail::TableHandle {
   RecordCheck check_;
   StructLayout layout_;  // schema_.schema's section sizes
   std::shared_ptr<const Upgrader> upgrader_;
-  std::map<uint32_t, RecordCheck> oldChecks_;  // by stored version
-  std::set<uint32_t> keyChecks_;               // versions whose steps may change the key
+  // What reading a record stored at an older version takes: a few versions, searched in turn
+  // (a lazy read looks its version up, which a map would make a larger share of its cost).
+  struct OldVersion {
+    uint32_t version;
+    capnp::StructSchema readAs;  // Upgrader::readSchema
+    RecordCheck check;           // of readAs
+    bool keyCheck;               // its steps may change the primary key
+  };
+  std::vector<OldVersion> oldVersions_;
   struct Unavailable {
     ErrorCode code;
     std::string why;
