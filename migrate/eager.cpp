@@ -676,9 +676,9 @@ class Upgrading {
   // Starts a batch in which the table's entry is `info`, records are encoded packed or not, and
   // `fed` are the indexes whose entries are gathered; what the last batch kept is let go.
   void startBatch(const orm::TableInfo& info, bool packed,
-                  const std::vector<std::pair<const orm::IndexCore*, orm::IndexInfo*>>& fed) {
+                  const std::vector<const orm::IndexCore*>& fed) {
     kept_.emplace(core_, info);
-    fed_ = &fed;
+    fed_ = fed;
     encoder_.setPacked(packed);
     // The last batch's encodings stay where they are until the batch after this one starts: its
     // last chunk may still be taken while the next batch's first one is upgraded.
@@ -710,7 +710,7 @@ class Upgrading {
       for (; at < to; ++at) {
         Scanned& r = chunk.records[at];
         if (!r.rewrite) {  // copied as it lies: checked, and only its entries are wanted
-          if (!fed_->empty()) {
+          if (!fed_.empty()) {
             feed(core_.decode(decoder_, r.pk, r.value), r.pk);
           } else {
             orm::readRecordHeader(r.value, core_.schema().name, r.pk);
@@ -737,7 +737,7 @@ class Upgrading {
   }
 
   void feed(capnp::DynamicStruct::Reader record, std::string_view pk) {
-    for (auto& [ic, ii] : *fed_) {
+    for (const orm::IndexCore* ic : fed_) {
       entries.add(static_cast<size_t>(ic - core_.indexes().data()), core_, *ic, record, pk);
     }
   }
@@ -762,7 +762,7 @@ class Upgrading {
 
   const orm::TableCore& core_;
   std::optional<KeptIndexCheck> kept_;
-  const std::vector<std::pair<const orm::IndexCore*, orm::IndexInfo*>>* fed_ = nullptr;
+  std::vector<const orm::IndexCore*> fed_;  // the indexes whose entries it gathers
   orm::RecordDecoder decoder_;
   orm::RecordEncoder encoder_;
   // Blocks of encoded records and their sizes, two generations: this batch's and the last's.
@@ -789,8 +789,8 @@ struct Carry {
   std::string after;                // the checkpoint it follows: the last key of its batch
   std::string last;                 // its own last key
   uint64_t rewritten = 0, bytes = 0;
-  // The indexes its records feed: the Upgradings point here while it is in flight.
-  std::vector<std::pair<const orm::IndexCore*, orm::IndexInfo*>> fed;
+  std::vector<const orm::IndexCore*> fed;  // the indexes its records feed
+  uint64_t generation = 0;  // the catalog's, when it was scanned: an undo or a restart raises it
   std::chrono::steady_clock::time_point started;
   std::function<void(size_t)> work;  // what the helpers run
 
@@ -851,9 +851,11 @@ struct RunState {
 // that fails, or a record that cannot be stored, undoes the whole migration, and once every
 // record is there the two databases swap. The indexes it adds are filled from the records it
 // rewrites (FedEntries), ready at the swap. Otherwise records are rewritten in place.
+// `recordLimit` is what the run may still rewrite (a drain's budget), which also bounds the chunk
+// an undoable batch carries to the next (Carry).
 BatchResult recordsBatch(WriteTxn& tx, const orm::TableCore& core, const EagerOptions& options,
                          orm::TableInfo& info, uint64_t limit, const engine::KeyRange& range,
-                         RunState& run, bool mayCarry, BatchResult& result) {
+                         RunState& run, uint64_t recordLimit, BatchResult& result) {
   FedEntries& feeding = run.feeding;
   orm::MigrationState& m = *info.migration;
   engine::WriteTxn& etx = internal::engineWrite(tx);
@@ -872,6 +874,7 @@ BatchResult recordsBatch(WriteTxn& tx, const orm::TableCore& core, const EagerOp
   if (undoable && refusedForRoom(etx, core, info, result)) return result;
   std::optional<engine::Db> target;
   std::vector<std::pair<const orm::IndexCore*, orm::IndexInfo*>> fed;
+  std::vector<const orm::IndexCore*> fedCores;  // fed's indexes (its IndexInfo are this batch's)
   if (undoable) {
     target = otherTree(etx, core, info);
     auto added = fedIndexes(core, info);
@@ -890,14 +893,21 @@ BatchResult recordsBatch(WriteTxn& tx, const orm::TableCore& core, const EagerOp
     }
     // Fed in this batch: the added indexes whose entries reach where the held ones start.
     for (auto& entry : added) {
-      if (entry.second->checkpoint == feeding.from) fed.push_back(entry);
+      if (entry.second->checkpoint == feeding.from) {
+        fed.push_back(entry);
+        fedCores.push_back(entry.first);
+      }
     }
   }
   // The chunk the helpers upgraded while the last batch committed is this batch's first if this
-  // batch starts where that one ended, feeding the same indexes; otherwise it is let go.
+  // batch starts where that one ended, feeding the same indexes, and no transaction has changed
+  // the table's shape since (another process that undid the migration and began it again, say);
+  // otherwise it is let go.
   Carry& carry = run.carry;
+  const uint64_t generation = core.catalog().generation(etx);
   const bool carried = carry.inFlight && undoable && !m.checkpoint.empty() &&
-                       carry.after == m.checkpoint && carry.fed == fed;
+                       carry.after == m.checkpoint && carry.fed == fedCores &&
+                       carry.generation == generation;
   Chunk* const carriedChunk = carried ? &carry.chunk() : nullptr;
   if (carry.inFlight && !carried) run.settle();
   const engine::KeyRange scanFrom =
@@ -928,7 +938,7 @@ BatchResult recordsBatch(WriteTxn& tx, const orm::TableCore& core, const EagerOp
   const size_t wanted = std::clamp<size_t>(options.threads, 1, kMaxThreads);
   while (threads.size() < wanted) threads.push_back(std::make_unique<Upgrading>(core));
   if (!carried) {  // a carried chunk's threads started this batch, before it began
-    for (auto& t : threads) t->startBatch(info, packed, fed);
+    for (auto& t : threads) t->startBatch(info, packed, fedCores);
   }
   KeptIndexCheck keptIndexes(core, info);  // this thread's: lookups in the transaction
   orm::RecordDecoder decoder;
@@ -1112,8 +1122,13 @@ BatchResult recordsBatch(WriteTxn& tx, const orm::TableCore& core, const EagerOp
     // upgraded by the helpers while this thread takes that last chunk and commits.
     bool carryTried = false, carryScanned = false;
     auto scanCarry = [&] {
-      if (carryTried || exhausted || !mayCarry || !undoable || threads.size() < 2) return;
+      if (carryTried || exhausted || !undoable || threads.size() < 2) return;
       carryTried = true;
+      // The next batch's limit, within what a budget (recordLimit, a drain's) leaves it.
+      if (recordLimit <= rewritten) return;
+      const uint64_t batchLimit = limit, batchScanLimit = scanLimit;
+      limit = std::min<uint64_t>(options.batchRecords, recordLimit - rewritten);
+      scanLimit = std::max<uint64_t>(limit, 1) * 4;
       const uint64_t batchRewritten = rewritten, batchBytes = bytes, batchScanned = scanned;
       std::string batchLast = std::move(last);
       rewritten = bytes = scanned = 0;
@@ -1135,6 +1150,8 @@ BatchResult recordsBatch(WriteTxn& tx, const orm::TableCore& core, const EagerOp
       bytes = batchBytes;
       scanned = batchScanned;
       last = std::move(batchLast);
+      limit = batchLimit;
+      scanLimit = batchScanLimit;
     };
     // Starts the carried chunk on the helpers, once every record of this batch is upgraded: the
     // threads start their next batch (the encodings of this one stay until the one after).
@@ -1142,8 +1159,9 @@ BatchResult recordsBatch(WriteTxn& tx, const orm::TableCore& core, const EagerOp
       if (!carryScanned || carry.inFlight) return;
       sortEntries();
       Chunk& c = carry.chunk();
-      carry.fed = fed;
-      for (auto& t : threads) t->startBatch(info, packed, carry.fed);
+      carry.fed = fedCores;
+      carry.generation = generation;
+      for (auto& t : threads) t->startBatch(info, packed, fedCores);
       c.piece = std::clamp<size_t>(c.records.size() / (4 * (threads.size() - 1)), 1, Chunk::kPiece);
       carry.work = [&upgrading = run.upgrading, &c](size_t t) { upgrading[t]->work(c); };
       carry.started = std::chrono::steady_clock::now();
@@ -1376,8 +1394,7 @@ BatchResult runBatch(WriteTxn& tx, orm::TableCore& core, const EagerOptions& opt
       installBatch(tx, core, options, limit, range, result);
       break;
     case orm::MigrationState::Phase::Records:
-      // Another batch follows unless the budget ends with this one: only then is a chunk carried.
-      recordsBatch(tx, core, options, info, limit, range, run, recordLimit > limit, result);
+      recordsBatch(tx, core, options, info, limit, range, run, recordLimit, result);
       break;
     case orm::MigrationState::Phase::Replace:
       replaceBatch(tx, core, options, info, limit, range, result);

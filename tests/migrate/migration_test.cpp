@@ -543,8 +543,9 @@ TEST_F(MigrationTest, TheNextBatchsFirstChunkIsUpgradedWhileABatchCommits) {
   };
   for (const char* dir : {"one", "two"}) load(dir_ / dir, v1, numbered(3000));
   const testing::RawTable before = testing::rawTable(dir_ / "two", "people", {});
-  // Record 250 is in the chunk carried after the second batch; 1234 further on.
-  for (int first : {250, 1234}) {
+  // Record 150 is in the chunk carried after the first batch (which holds the whole second
+  // batch: 100 records); 1234 further on.
+  for (int first : {150, 1234}) {
     failing = {first, 2900};
     committed = 0;
     std::string err = open("two", 2);

@@ -273,14 +273,21 @@ TEST(SetRootAs, CopiesTextsAsOneSpanAtAWiderLayout) {
     auto p = message.initRoot<Person>();
     p.setId(7);
     p.setAge(40);
-    if (unset != 0) p.setName("Ada Lovelace");
-    if (unset != 1) p.setEmail("");  // an empty text is one byte, its NUL
+    // Written last field first: the texts lie in the opposite order to their pointers.
     if (unset != 2) p.setCity("a city whose name is longer than a word or two");
+    if (unset != 1) p.setEmail("");  // an empty text is one byte, its NUL
+    if (unset != 0) p.setName("Ada Lovelace");
     capnp::DynamicStruct::Reader record = p.asReader();
     capnp::MallocMessageBuilder copy;
     auto got = copiedAs(copy, record, 1, 2);
     EXPECT_EQ(text(got), text(record)) << "unset " << unset;
     ASSERT_EQ(copy.getSegmentsForOutput().size(), 1u);
+    // Copied as one span, the texts keep the order they lie in (a copy pointer by pointer
+    // would lay them out in the pointers' order).
+    if (unset == -1) {
+      auto copied = capnp::AnyStruct::Reader(got).getPointerSection();
+      EXPECT_GT(copied[0].getAs<capnp::Text>().begin(), copied[2].getAs<capnp::Text>().begin());
+    }
     // The same words as the record's, plus the sections' three more.
     EXPECT_EQ(wordsOf(copy), wordsOf(message) + 3) << "unset " << unset;
     EXPECT_EQ(capnp::AnyStruct::Reader(got).getPointerSection().size(), 5u);
