@@ -205,6 +205,15 @@ uint32_t storedVersion(const orm::TableCore& core, std::string_view pk, std::str
   return orm::readRecordHeader(bytes, core.schema().name, pk).version;
 }
 
+// The record `decoder` last decoded through `core` (whose newest form is `record`) as it is
+// stored, read with its version's read schema: the decoder keeps it beside the upgrade.
+capnp::DynamicStruct::Reader storedForm(const orm::TableCore& core,
+                                        const orm::RecordDecoder& decoder,
+                                        capnp::DynamicStruct::Reader record) {
+  const orm::Upgrader* upgrader = core.upgrader();
+  return upgrader ? decoder.root(upgrader->readSchema(decoder.version())) : record;
+}
+
 struct ScanEnd {
   std::string last;  // the last primary key visited
   bool exhausted = true;
@@ -643,6 +652,10 @@ struct Chunk {
   std::mutex mutex;               // guards `failure`
   std::exception_ptr failure;     // of the record at failedAt
 
+  // Sizes the pieces for `takers` threads: a few each, so that a slower one takes fewer.
+  void share(size_t takers) {
+    piece = std::clamp<size_t>(records.size() / (4 * takers), 1, kPiece);
+  }
   void clear() {
     records.clear();
     unreadable = nullptr;
@@ -719,11 +732,7 @@ class Upgrading {
         }
         auto record = core_.decode(decoder_, r.pk, r.value);  // MigrationFailed names the step
         if (kept_->keepsAny()) {
-          // The record as stored, read with its version's read schema (the decoder keeps it
-          // beside the upgrade).
-          const orm::Upgrader* upgrader = core_.upgrader();
-          auto old = upgrader ? decoder_.root(upgrader->readSchema(decoder_.version())) : record;
-          r.lookup = kept_->needsLookup(old, record);
+          r.lookup = kept_->needsLookup(storedForm(core_, decoder_, record), record);
         }
         auto* upgraded = decoder_.upgradedMessage();
         std::string_view encoded =
@@ -841,7 +850,8 @@ struct RunState {
   Helpers helpers;
   std::vector<std::unique_ptr<Upgrading>> upgrading;
   Carry carry;
-  size_t carrySize = 4096;  // records to carry: what the helpers upgrade while a batch commits
+  // Records to carry: what the helpers upgrade while a batch commits.
+  size_t carrySize = Upgrading::kChunk;
   double perRecord = 0;    // seconds a record took to scan, upgrade and write, at the last chunk
 };
 
@@ -1035,7 +1045,7 @@ BatchResult recordsBatch(WriteTxn& tx, const orm::TableCore& core, const EagerOp
     // record, or one thread, is this thread's alone.
     auto start = [&](Chunk& c) {
       if (c.records.size() < 2 || threads.size() == 1) return false;
-      c.piece = std::clamp<size_t>(c.records.size() / (4 * threads.size()), 1, Chunk::kPiece);
+      c.share(threads.size());
       work = [&threads, &c](size_t t) { threads[t]->work(c); };
       helpers.start(threads.size(), work);
       return true;
@@ -1053,11 +1063,9 @@ BatchResult recordsBatch(WriteTxn& tx, const orm::TableCore& core, const EagerOp
         Scanned& r = c.records[i];
         if (r.lookup) {  // a kept index's key changed: this thread looks its entry up
           auto record = core.decode(decoder, r.pk, r.value);
-          const orm::Upgrader* upgrader = core.upgrader();
-          auto old = upgrader ? decoder.root(upgrader->readSchema(decoder.version())) : record;
           // Nothing of the table's own is written yet (earlier chunks of an undoable batch went to
           // the other records database, which an undo clears).
-          keptIndexes.check(etx, old, record, r.pk, r.value);
+          keptIndexes.check(etx, storedForm(core, decoder, record), record, r.pk, r.value);
         }
         std::string_view pk = r.pk;
         if (!undoable) pk = keys.emplace_back(r.pk);
@@ -1094,9 +1102,6 @@ BatchResult recordsBatch(WriteTxn& tx, const orm::TableCore& core, const EagerOp
       // the clock only every 64 records).
       timeUp = batchSeconds > 0 && run.perRecord > 0 && left < run.perRecord;
     };
-    // In flight: while the helpers upgrade `chunks[cur]`, this thread scans chunks[1 - cur]
-    // (only then: alone, it scans each chunk after taking the last, so that a batch of slow steps
-    // can stop in time).
     // Each thread sorts the entries it gathered, at once; what is left at the write is a merge.
     bool sorted = fed.empty();
     auto sortEntries = [&] {
@@ -1162,13 +1167,15 @@ BatchResult recordsBatch(WriteTxn& tx, const orm::TableCore& core, const EagerOp
       carry.fed = fedCores;
       carry.generation = generation;
       for (auto& t : threads) t->startBatch(info, packed, fedCores);
-      c.piece = std::clamp<size_t>(c.records.size() / (4 * (threads.size() - 1)), 1, Chunk::kPiece);
+      c.share(threads.size() - 1);  // the helpers: this thread takes the last chunk and commits
       carry.work = [&upgrading = run.upgrading, &c](size_t t) { upgrading[t]->work(c); };
       carry.started = std::chrono::steady_clock::now();
       carry.inFlight = true;
       helpers.start(threads.size(), carry.work);
     };
-    // A carried chunk is the first, its upgrade under way since before the batch began.
+    // A carried chunk is the first, its upgrade under way since before the batch began. While the
+    // helpers upgrade `*cur`, this thread scans the other chunk (only then: alone, it scans each
+    // chunk after taking the last, so that a batch of slow steps can stop in time).
     Chunk* cur = &chunks[0];
     bool shared = false;
     if (carried) {

@@ -182,24 +182,25 @@ bool copyBlobs(capnp::MessageBuilder& message, capnp::AnyStruct::Reader from,
   // message), and the span of words that holds them all.
   constexpr size_t kMostPointers = 64;
   if (n > kMostPointers) return false;
+  uint64_t words[kMostPointers];  // the pointers as they lie
   const capnp::byte* begin[kMostPointers];
   const char* srcWords = reinterpret_cast<const char*>(from.getDataSection().end());
   const capnp::byte* lo = nullptr;
   const capnp::byte* hi = nullptr;
   size_t blobWords = 0;
   for (size_t i = 0; i < n; ++i) {
-    uint64_t w = pointerWord(srcWords + i * kWord);
+    uint64_t w = words[i] = pointerWord(srcWords + i * kWord);
     begin[i] = nullptr;
     if (w == 0) continue;
     if ((w & kPointerKind) != kListPointer || ((w >> kElementSizeShift) & 7) != kByteElements) {
       return false;  // a struct, a list of other elements, a far pointer or a capability
     }
     capnp::Data::Reader bytes = srcPointers[i].getAs<capnp::Data>();
+    size_t blob = (bytes.size() + kWord - 1) / kWord;  // in words
     begin[i] = bytes.begin();
-    const capnp::byte* end = bytes.begin() + (bytes.size() + kWord - 1) / kWord * kWord;
     if (lo == nullptr || begin[i] < lo) lo = begin[i];
-    if (hi == nullptr || end > hi) hi = end;
-    blobWords += (bytes.size() + kWord - 1) / kWord;
+    if (hi == nullptr || begin[i] + blob * kWord > hi) hi = begin[i] + blob * kWord;
+    blobWords += blob;
   }
   if (lo == nullptr) return false;  // no blob: the pointers are null, a plain copy is as quick
   const size_t spanBytes = static_cast<size_t>(hi - lo);
@@ -214,7 +215,7 @@ bool copyBlobs(capnp::MessageBuilder& message, capnp::AnyStruct::Reader from,
   std::memcpy(copy.begin(), lo, spanBytes);
   char* dstWords = reinterpret_cast<char*>(to.getDataSection().end());
   for (size_t i = 0; i < n; ++i) {
-    uint64_t w = pointerWord(srcWords + i * kWord);
+    uint64_t w = words[i];
     if (begin[i] != nullptr) {
       const capnp::byte* target = copy.begin() + (begin[i] - lo);
       auto offset = static_cast<int64_t>(target - reinterpret_cast<const capnp::byte*>(
@@ -249,8 +250,6 @@ capnp::DynamicStruct::Builder setRootAs(capnp::MessageBuilder& message,
   }
   return to.as<capnp::DynamicStruct>(layout.schema);
 }
-
-
 
 capnp::ReaderOptions recordReaderOptions() {
   capnp::ReaderOptions options;
